@@ -1,0 +1,241 @@
+//! Configuration: defaults, then a TOML file, then `BASTIDE_*` environment variables
+//! (`__` separates nesting levels), then command-line flags; each layer overrides the
+//! one before. `bastide.example.toml` at the root of the repository lists every option.
+//!
+//! Unknown keys and unknown `BASTIDE_` variables are errors: a typo must not silently
+//! fall back to a default.
+
+mod raw;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+
+pub use raw::{KeyProviderKind, LogFormat};
+use raw::RawConfig;
+
+use crate::{Error, Result, secret};
+
+/// Prefix of every environment variable Bastide reads.
+pub const ENV_PREFIX: &str = "BASTIDE_";
+/// Name of the configuration file inside a data folder.
+pub const CONFIG_FILE_NAME: &str = "bastide.toml";
+/// Address `bastide serve` listens on when none is configured.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Where configuration comes from, besides defaults and the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    /// A configuration file named with `--config`; it must exist.
+    pub file: Option<PathBuf>,
+    /// Values given as command-line flags; they win over everything else.
+    pub flags: Flags,
+}
+
+/// Settings that can be given as command-line flags.
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+}
+
+/// The configuration after layering, validation and secret resolution: what the
+/// components actually use. Relative paths are resolved against the data folder.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The data folder: configuration, embedded metadata, keyring, local storage.
+    pub data_dir: PathBuf,
+    /// The configuration file that was read, if any.
+    pub config_file: Option<PathBuf>,
+    /// HTTP server settings.
+    pub server: ServerSettings,
+    /// Metadata database settings.
+    pub metadata: MetadataSettings,
+    /// Object storage root, as a URL (`file:///...`).
+    pub storage_url: url::Url,
+    /// Key provider settings.
+    pub keys: KeySettings,
+    /// Logging settings.
+    pub log: LogSettings,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// How long in-flight requests may take to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+    /// Longest time one request may take.
+    pub request_timeout: Duration,
+}
+
+/// Metadata database settings.
+#[derive(Debug, Clone)]
+pub struct MetadataSettings {
+    /// `sqlite://...` or `postgres://...`; may hold a password, hence secret.
+    pub url: SecretString,
+    /// Upper bound of the connection pool.
+    pub max_connections: u32,
+    /// How long to wait for the database before giving up.
+    pub connect_timeout: Duration,
+}
+
+/// Key provider settings.
+#[derive(Debug, Clone)]
+pub struct KeySettings {
+    /// Which provider holds the key-encryption keys.
+    pub provider: KeyProviderKind,
+    /// The sealed keyring file of the `local` provider.
+    pub keyring: PathBuf,
+    /// Its passphrase, when one was configured.
+    pub keyring_passphrase: Option<SecretString>,
+    /// Whether the passphrase came from a file named in the configuration.
+    pub keyring_passphrase_file: Option<PathBuf>,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// A `tracing` filter such as `info` or `bastide=debug,sqlx=warn`.
+    pub level: String,
+    /// Output format.
+    pub format: LogFormat,
+}
+
+impl Settings {
+    /// Layers every source and validates the result.
+    pub fn load(sources: &Sources) -> Result<Self> {
+        let data_dir_hint = sources
+            .flags
+            .data_dir
+            .clone()
+            .or_else(|| std::env::var_os("BASTIDE_DATA_DIR").map(PathBuf::from));
+        let config_file = match &sources.file {
+            Some(path) => {
+                std::fs::metadata(path)
+                    .map_err(|source| Error::ConfigFile { path: path.clone(), source })?;
+                Some(path.clone())
+            }
+            None => data_dir_hint
+                .map(|dir| dir.join(CONFIG_FILE_NAME))
+                .filter(|path| path.is_file()),
+        };
+        let raw = extract(config_file.as_deref(), &sources.flags)?;
+        raw.resolve(config_file)
+    }
+
+    /// The metadata URL with any password masked, for messages.
+    pub fn metadata_url_for_display(&self) -> String {
+        redact_url(self.metadata.url.expose_secret())
+    }
+}
+
+fn extract(file: Option<&Path>, flags: &Flags) -> Result<RawConfig> {
+    let mut figment = Figment::new();
+    if let Some(file) = file {
+        figment = figment.merge(Toml::file_exact(file));
+    }
+    figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+    if let Some(dir) = &flags.data_dir {
+        figment = figment.merge(("data_dir", dir));
+    }
+    if let Some(listen) = &flags.listen {
+        figment = figment.merge(("server.listen", listen.to_string()));
+    }
+    figment.extract().map_err(|e| Error::Invalid(raw::describe(e)))
+}
+
+/// Masks the password of a URL (`postgres://user:***@host/db`); returns non-URLs as is.
+pub fn redact_url(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) => "(unparsable URL)".to_owned(),
+    }
+}
+
+impl RawConfig {
+    fn resolve(self, config_file: Option<PathBuf>) -> Result<Settings> {
+        let data_dir = self.data_dir.ok_or(Error::Missing {
+            setting: "the data folder",
+            fix: "pass --data-dir DIR (create one with `bastide init --data-dir DIR`) \
+                  or set data_dir in the configuration file",
+        })?;
+        let data_dir = std::path::absolute(&data_dir).map_err(|e| {
+            Error::Invalid(format!("data folder {} is not usable: {e}", data_dir.display()))
+        })?;
+        let under_data_dir = |path: &Path| data_dir.join(path);
+
+        let metadata_url = secret::resolve(
+            "metadata.url",
+            self.metadata.url,
+            self.metadata.url_file.as_deref().map(under_data_dir).as_deref(),
+        )?
+        .unwrap_or_else(|| {
+            SecretString::from(format!("sqlite://{}?mode=rwc", data_dir.join("meta.db").display()))
+        });
+        let storage_url = match self.storage.url {
+            Some(text) => url::Url::parse(&text).map_err(|e| {
+                Error::Invalid(format!(
+                    "storage.url `{text}` is not a URL ({e}); write it as file:///absolute/path"
+                ))
+            })?,
+            None => url::Url::from_directory_path(data_dir.join("objects")).map_err(|()| {
+                Error::Invalid(format!("data folder {} is not an absolute path", data_dir.display()))
+            })?,
+        };
+        let passphrase_file = self.keyring_passphrase_file.as_deref().map(under_data_dir);
+        let keyring_passphrase = secret::resolve(
+            "keyring_passphrase",
+            self.keyring_passphrase,
+            passphrase_file.as_deref(),
+        )?;
+        let listen = self.server.listen.parse().map_err(|e| {
+            Error::Invalid(format!(
+                "server.listen `{}` is not an address ({e}); write it as IP:PORT, e.g. {DEFAULT_LISTEN}",
+                self.server.listen
+            ))
+        })?;
+        if self.metadata.max_connections == 0 {
+            return Err(Error::Invalid(
+                "metadata.max_connections is 0; it must be at least 1".into(),
+            ));
+        }
+
+        Ok(Settings {
+            config_file,
+            server: ServerSettings {
+                listen,
+                shutdown_grace: Duration::from_secs(self.server.shutdown_grace_secs),
+                request_timeout: Duration::from_secs(self.server.request_timeout_secs),
+            },
+            metadata: MetadataSettings {
+                url: metadata_url,
+                max_connections: self.metadata.max_connections,
+                connect_timeout: Duration::from_secs(self.metadata.connect_timeout_secs),
+            },
+            storage_url,
+            keys: KeySettings {
+                provider: self.keys.provider,
+                keyring: under_data_dir(&self.keys.keyring),
+                keyring_passphrase,
+                keyring_passphrase_file: passphrase_file,
+            },
+            log: LogSettings { level: self.log.level, format: self.log.format },
+            data_dir,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,149 @@
+//! The configuration as written by people, before validation: one struct per TOML
+//! table, every field optional or defaulted, unknown keys refused.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{DEFAULT_LISTEN, ENV_PREFIX};
+use crate::secret::Secret;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawConfig {
+    pub data_dir: Option<PathBuf>,
+    pub keyring_passphrase: Option<Secret>,
+    pub keyring_passphrase_file: Option<PathBuf>,
+    pub server: RawServer,
+    pub metadata: RawMetadata,
+    pub storage: RawStorage,
+    pub keys: RawKeys,
+    pub log: RawLog,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawServer {
+    pub listen: String,
+    pub shutdown_grace_secs: u64,
+    pub request_timeout_secs: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self { listen: DEFAULT_LISTEN.into(), shutdown_grace_secs: 10, request_timeout_secs: 60 }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawMetadata {
+    pub url: Option<Secret>,
+    pub url_file: Option<PathBuf>,
+    pub max_connections: u32,
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for RawMetadata {
+    fn default() -> Self {
+        Self { url: None, url_file: None, max_connections: 8, connect_timeout_secs: 5 }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawStorage {
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawKeys {
+    pub provider: KeyProviderKind,
+    pub keyring: PathBuf,
+}
+
+impl Default for RawKeys {
+    fn default() -> Self {
+        Self { provider: KeyProviderKind::Local, keyring: "keyring.sealed".into() }
+    }
+}
+
+/// Which key provider holds the key-encryption keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyProviderKind {
+    /// A keyring file sealed with a passphrase (Argon2id).
+    #[default]
+    Local,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawLog {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self { level: "info".into(), format: LogFormat::Json }
+    }
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    #[default]
+    Json,
+    /// Human-readable lines, for a terminal.
+    Text,
+}
+
+/// Turns a figment error into one line naming the source at fault and the fix.
+pub(super) fn describe(error: figment::Error) -> String {
+    let mut lines = Vec::new();
+    for e in error {
+        lines.push(describe_one(&e));
+    }
+    lines.join("; ")
+}
+
+fn describe_one(e: &figment::Error) -> String {
+    let key = e.path.join(".");
+    let from_env = e.metadata.as_ref().is_some_and(|m| m.name.contains("environment"));
+    let source = match &e.metadata {
+        Some(_) if from_env => format!("variable {ENV_PREFIX}{}", env_name(&key)),
+        Some(meta) => match &meta.source {
+            Some(source) => format!("key `{key}` in {source}"),
+            None => format!("key `{key}` in {}", meta.name),
+        },
+        None => format!("key `{key}`"),
+    };
+    match &e.kind {
+        figment::error::Kind::UnknownField(_, expected) => {
+            let unknown_source = if from_env {
+                format!("unknown variable {ENV_PREFIX}{}", env_name(&key))
+            } else {
+                let file = e.metadata.as_ref().and_then(|m| m.source.as_ref());
+                let place = file.map(|s| format!(" in {s}")).unwrap_or_default();
+                format!("unknown key `{key}`{place}")
+            };
+            format!(
+                "{unknown_source}: expected one of {}; see bastide.example.toml",
+                expected.join(", ")
+            )
+        }
+        figment::error::Kind::Message(message) if e.metadata.is_none() && key.is_empty() => {
+            // A file that is not valid TOML: the parser's message carries line and column.
+            format!("invalid configuration: {}", message.replace('\n', " "))
+        }
+        kind => format!("{source}: {kind}"),
+    }
+}
+
+fn env_name(key: &str) -> String {
+    key.split('.').map(str::to_uppercase).collect::<Vec<_>>().join("__")
+}

@@ -1,0 +1,300 @@
+//! The `local` key provider's keyring: a file sealed with the operator's passphrase
+//! that holds the hub's key-encryption keys. Created once by `bastide init`, never
+//! overwritten in place: every change is written to a new file and renamed over.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
+use chacha20poly1305::aead::{OsRng, rand_core::RngCore};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::sealed::{self, OpenError};
+use crate::{Error, Result};
+
+/// Shortest passphrase accepted for a new keyring.
+pub const MIN_PASSPHRASE_LEN: usize = 12;
+
+/// The identity of a keyring, recorded in the metadata database at `bastide init`
+/// so that a hub refuses to start with another installation's keyring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyringId(uuid::Uuid);
+
+impl fmt::Display for KeyringId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for KeyringId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        uuid::Uuid::parse_str(s).map(Self)
+    }
+}
+
+/// What a key is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyPurpose {
+    /// Wraps data keys (envelope encryption).
+    KeyEncryption,
+}
+
+/// One key of the keyring. Its material is wiped from memory when dropped.
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+struct KeyEntry {
+    #[zeroize(skip)]
+    id: String,
+    #[zeroize(skip)]
+    purpose: KeyPurpose,
+    #[zeroize(skip)]
+    created_at: i64,
+    material: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Contents {
+    id: KeyringId,
+    created_at: i64,
+    keys: Vec<KeyEntry>,
+}
+
+/// A summary of one key, without its material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Stable identifier, e.g. `kek-1`.
+    pub id: String,
+    /// What the key is for.
+    pub purpose: KeyPurpose,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// An open keyring.
+pub struct LocalKeyring {
+    path: PathBuf,
+    contents: Contents,
+}
+
+impl fmt::Debug for LocalKeyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalKeyring")
+            .field("path", &self.path)
+            .field("id", &self.contents.id)
+            .field("keys", &self.keys())
+            .finish()
+    }
+}
+
+/// A fresh random passphrase (256 bits, URL-safe base64) for operators who let
+/// `bastide init` choose one.
+pub fn generate_passphrase() -> SecretString {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    let passphrase = URL_SAFE_NO_PAD.encode(bytes);
+    bytes.zeroize();
+    SecretString::from(passphrase)
+}
+
+impl LocalKeyring {
+    /// Creates a keyring with a first key-encryption key at `path` (mode 0600). Fails
+    /// rather than overwrite an existing file.
+    pub fn create(path: &Path, passphrase: &SecretString) -> Result<Self> {
+        let length = passphrase.expose_secret().chars().count();
+        if length < MIN_PASSPHRASE_LEN {
+            return Err(Error::WeakPassphrase { length, minimum: MIN_PASSPHRASE_LEN });
+        }
+        if path.exists() {
+            return Err(Error::KeyringExists { path: path.to_owned() });
+        }
+        let now = now();
+        let keyring = Self {
+            path: path.to_owned(),
+            contents: Contents {
+                id: KeyringId(uuid::Uuid::new_v4()),
+                created_at: now,
+                keys: vec![KeyEntry {
+                    id: "kek-1".into(),
+                    purpose: KeyPurpose::KeyEncryption,
+                    created_at: now,
+                    material: random_key(),
+                }],
+            },
+        };
+        keyring.save(passphrase)?;
+        Ok(keyring)
+    }
+
+    /// Opens the keyring at `path`; a wrong passphrase and an altered file are refused
+    /// alike.
+    pub fn open(path: &Path, passphrase: Option<&SecretString>) -> Result<Self> {
+        let io = |action, source| Error::Io { action, path: path.to_owned(), source };
+        let meta = match fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::KeyringMissing { path: path.to_owned() });
+            }
+            other => other.map_err(|e| io("read", e))?,
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Error::Exposed { path: path.to_owned(), mode });
+        }
+        let passphrase = passphrase.ok_or_else(|| Error::NoPassphrase { path: path.to_owned() })?;
+        let bytes = fs::read(path).map_err(|e| io("read", e))?;
+        let plaintext = sealed::open(passphrase, &bytes).map_err(|e| match e {
+            OpenError::Refused => Error::WrongPassphrase { path: path.to_owned() },
+            OpenError::Malformed(problem) => Error::Malformed { path: path.to_owned(), problem },
+        })?;
+        let contents = serde_json::from_slice(&plaintext).map_err(|e| Error::Malformed {
+            path: path.to_owned(),
+            problem: format!("unexpected contents at line {} column {}", e.line(), e.column()),
+        })?;
+        Ok(Self { path: path.to_owned(), contents })
+    }
+
+    /// The keyring's identity.
+    pub fn id(&self) -> KeyringId {
+        self.contents.id
+    }
+
+    /// The file it lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every key, without material.
+    pub fn keys(&self) -> Vec<KeyInfo> {
+        self.contents
+            .keys
+            .iter()
+            .map(|k| KeyInfo { id: k.id.clone(), purpose: k.purpose, created_at: k.created_at })
+            .collect()
+    }
+
+    /// Seals the contents to a new file beside the keyring, then renames it over.
+    fn save(&self, passphrase: &SecretString) -> Result<()> {
+        let io = |action, source| Error::Io { action, path: self.path.clone(), source };
+        let mut plaintext = serde_json::to_vec(&self.contents).expect("contents serialise");
+        let sealed = sealed::seal(passphrase, &plaintext);
+        plaintext.zeroize();
+        let staging = self.path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+        let write = || -> std::io::Result<()> {
+            let mut file =
+                OpenOptions::new().write(true).create_new(true).mode(0o600).open(&staging)?;
+            file.write_all(&sealed)?;
+            file.sync_all()?;
+            fs::rename(&staging, &self.path)?;
+            if let Some(dir) = self.path.parent() {
+                File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&staging);
+            io("write", e)
+        })
+    }
+}
+
+fn random_key() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    let encoded = B64.encode(bytes);
+    bytes.zeroize();
+    encoded
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passphrase() -> SecretString {
+        SecretString::from("a long enough passphrase")
+    }
+
+    #[test]
+    fn a_created_keyring_reopens_with_the_same_identity_and_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.sealed");
+        let created = LocalKeyring::create(&path, &passphrase()).unwrap();
+        let opened = LocalKeyring::open(&path, Some(&passphrase())).unwrap();
+        assert_eq!(created.id(), opened.id());
+        assert_eq!(opened.keys().len(), 1);
+        assert_eq!(opened.keys()[0].purpose, KeyPurpose::KeyEncryption);
+    }
+
+    #[test]
+    fn a_keyring_file_is_private_to_its_owner() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.sealed");
+        LocalKeyring::create(&path, &passphrase()).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_wrong_passphrase_is_refused_with_the_variables_that_fix_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.sealed");
+        LocalKeyring::create(&path, &passphrase()).unwrap();
+        let err = LocalKeyring::open(&path, Some(&SecretString::from("not the passphrase")))
+            .unwrap_err();
+        assert!(matches!(err, Error::WrongPassphrase { .. }));
+        assert!(err.to_string().contains("BASTIDE_KEYRING_PASSPHRASE"));
+    }
+
+    #[test]
+    fn an_existing_keyring_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.sealed");
+        let first = LocalKeyring::create(&path, &passphrase()).unwrap();
+        assert!(matches!(
+            LocalKeyring::create(&path, &passphrase()),
+            Err(Error::KeyringExists { .. })
+        ));
+        assert_eq!(LocalKeyring::open(&path, Some(&passphrase())).unwrap().id(), first.id());
+    }
+
+    #[test]
+    fn a_short_passphrase_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = LocalKeyring::create(&dir.path().join("k"), &SecretString::from("short"))
+            .unwrap_err();
+        assert!(matches!(err, Error::WeakPassphrase { length: 5, .. }));
+    }
+
+    #[test]
+    fn a_keyring_readable_by_others_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.sealed");
+        LocalKeyring::create(&path, &passphrase()).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = LocalKeyring::open(&path, Some(&passphrase())).unwrap_err();
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_keyring_says_how_to_create_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = LocalKeyring::open(&dir.path().join("none"), Some(&passphrase())).unwrap_err();
+        assert!(err.to_string().contains("bastide init"), "{err}");
+    }
+
+    #[test]
+    fn generated_passphrases_are_long_and_distinct() {
+        let a = generate_passphrase();
+        let b = generate_passphrase();
+        assert!(a.expose_secret().len() >= 43);
+        assert_ne!(a.expose_secret(), b.expose_secret());
+    }
+}

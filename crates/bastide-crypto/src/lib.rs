@@ -1,0 +1,10 @@
+//! Bastide's keys. The operator's keys never leave the operator's hands: the `local`
+//! provider keeps them in a keyring file sealed with a passphrase through Argon2id
+//! and XChaCha20-Poly1305, so the file is useless to whoever hosts it.
+
+mod error;
+pub mod keyring;
+mod sealed;
+
+pub use error::{Error, Result};
+pub use keyring::{KeyringId, LocalKeyring, generate_passphrase};
