@@ -37,6 +37,32 @@ impl FromStr for HubId {
     }
 }
 
+/// The identity of a keyring, recorded in the metadata database at `bastide init` so
+/// that a hub refuses to start with another installation's keyring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct KeyringId(uuid::Uuid);
+
+impl KeyringId {
+    /// A fresh random identifier.
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4())
+    }
+}
+
+impl fmt::Display for KeyringId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for KeyringId {
+    type Err = uuid::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        uuid::Uuid::parse_str(s).map(Self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

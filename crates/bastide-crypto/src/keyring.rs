@@ -9,6 +9,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
+use bastide_core::ids::KeyringId;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
 use chacha20poly1305::aead::{OsRng, rand_core::RngCore};
 use secrecy::{ExposeSecret, SecretString};
@@ -20,24 +21,6 @@ use crate::{Error, Result};
 
 /// Shortest passphrase accepted for a new keyring.
 pub const MIN_PASSPHRASE_LEN: usize = 12;
-
-/// The identity of a keyring, recorded in the metadata database at `bastide init`
-/// so that a hub refuses to start with another installation's keyring.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyringId(uuid::Uuid);
-
-impl fmt::Display for KeyringId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::str::FromStr for KeyringId {
-    type Err = uuid::Error;
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        uuid::Uuid::parse_str(s).map(Self)
-    }
-}
 
 /// What a key is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,7 +101,7 @@ impl LocalKeyring {
         let keyring = Self {
             path: path.to_owned(),
             contents: Contents {
-                id: KeyringId(uuid::Uuid::new_v4()),
+                id: KeyringId::generate(),
                 created_at: now,
                 keys: vec![KeyEntry {
                     id: "kek-1".into(),
@@ -184,7 +167,7 @@ impl LocalKeyring {
         let mut plaintext = serde_json::to_vec(&self.contents).expect("contents serialise");
         let sealed = sealed::seal(passphrase, &plaintext);
         plaintext.zeroize();
-        let staging = self.path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+        let staging = self.path.with_extension(format!("tmp-{:016x}", OsRng.next_u64()));
         let write = || -> std::io::Result<()> {
             let mut file =
                 OpenOptions::new().write(true).create_new(true).mode(0o600).open(&staging)?;

@@ -7,4 +7,4 @@ pub mod keyring;
 mod sealed;
 
 pub use error::{Error, Result};
-pub use keyring::{KeyringId, LocalKeyring, generate_passphrase};
+pub use keyring::{KeyInfo, KeyPurpose, LocalKeyring, generate_passphrase};
