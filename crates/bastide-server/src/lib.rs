@@ -1,1 +1,11 @@
+//! Bastide's hub: the top library crate. [`hub`] assembles a hub from its parts
+//! (configuration, keyring, object storage, metadata database) and creates a new one;
+//! [`api`] is the HTTP API over it; [`serve`] runs that API until a shutdown signal.
 
+pub mod api;
+mod error;
+pub mod hub;
+mod serve;
+
+pub use error::{Error, Result};
+pub use serve::serve;

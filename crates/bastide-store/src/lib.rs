@@ -66,6 +66,14 @@ impl Storage {
         }
     }
 
+    /// Removes the marker, undoing [`Storage::claim`] after a failed `bastide init`.
+    pub async fn unclaim(&self) -> Result<()> {
+        match self.store.delete(&ObjectPath::from(MARKER)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(Error::Unreachable { url: self.url.to_string(), source }),
+        }
+    }
+
     /// Reads the marker: proves the store is reachable and says whose it is.
     pub async fn marker(&self) -> Result<StoreMarker> {
         let unreachable = |source| Error::Unreachable { url: self.url.to_string(), source };

@@ -1,0 +1,83 @@
+//! The HTTP API. Every route goes through the same layers, outermost first:
+//! request id, observation (one log line, metrics, the JSON error envelope), and a
+//! time limit. Routes are declared with their OpenAPI description next to them, so
+//! the document at `/api/v1/openapi.json` is generated from the code itself.
+
+mod error;
+mod metrics;
+mod observe;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::{ApiError, ErrorBody, ErrorEnvelope};
+pub use metrics::Metrics;
+
+use crate::hub::Hub;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The open hub.
+    pub hub: Arc<Hub>,
+    /// Request metrics.
+    pub metrics: Arc<Metrics>,
+    openapi: Arc<String>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Bastide",
+        description = "Sovereign health data hub. Client errors (4xx) and internal errors (5xx) \
+                       share one body: `{\"error\": {\"code\", \"message\", \"request_id\"}}`.",
+        license(name = "EUPL-1.2", identifier = "EUPL-1.2")
+    ),
+    tags(
+        (name = "operations", description = "Liveness, readiness and metrics for the operator"),
+        (name = "meta", description = "About this API")
+    )
+)]
+struct ApiDoc;
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(routes::health::healthz))
+        .routes(routes!(routes::health::readyz))
+        .routes(routes!(routes::metrics::metrics))
+        .routes(routes!(routes::version::version))
+        .routes(routes!(routes::openapi::openapi_json))
+}
+
+/// The OpenAPI document, as the API serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// The OpenAPI document as pretty JSON with a final newline, the form committed in
+/// `docs/openapi.json`.
+pub fn openapi_json() -> String {
+    let mut text = openapi().to_pretty_json().expect("the OpenAPI document serialises");
+    text.push('\n');
+    text
+}
+
+/// The whole application, ready to serve.
+pub fn app(hub: Arc<Hub>) -> Router {
+    let request_timeout = hub.settings.server.request_timeout;
+    let (router, _) = api_router().split_for_parts();
+    let state = AppState { hub, metrics: Arc::new(Metrics::new()), openapi: Arc::new(openapi_json()) };
+    router
+        .fallback(routes::not_found)
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, request_timeout))
+        .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
+        .layer(middleware::from_fn(observe::request_id))
+        .with_state(state)
+}

@@ -1,0 +1,13 @@
+//! Handlers, one file per area.
+
+pub(super) mod health;
+pub(super) mod metrics;
+pub(super) mod openapi;
+pub(super) mod version;
+
+use super::ApiError;
+
+/// Any path no route serves.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::not_found("no such resource; see the API document at /api/v1/openapi.json")
+}

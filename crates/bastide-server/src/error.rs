@@ -1,0 +1,57 @@
+//! Errors of assembling or creating a hub. Each names the part at fault and the fix.
+
+use std::path::PathBuf;
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong while creating or opening a hub.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] bastide_core::Error),
+    /// The keyring is missing, locked or unreadable.
+    #[error(transparent)]
+    Keys(#[from] bastide_crypto::Error),
+    /// Object storage is unreachable or belongs to another hub.
+    #[error(transparent)]
+    Storage(#[from] bastide_store::Error),
+    /// The metadata database is unreachable or refused us.
+    #[error(transparent)]
+    Metadata(#[from] bastide_meta::Error),
+    /// The data folder cannot be created or written.
+    #[error("cannot create the data folder {path}: {source}; choose a writable location")]
+    Unwritable {
+        /// The folder.
+        path: PathBuf,
+        /// The system's reason.
+        source: std::io::Error,
+    },
+    /// The data folder holds files that are not a Bastide hub.
+    #[error(
+        "{path} is not empty and holds no Bastide hub (no bastide.toml); choose an empty or new folder"
+    )]
+    NotEmpty {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// The metadata database has no hub record.
+    #[error(
+        "the metadata database at {url} holds no Bastide hub; run `bastide init` with the same metadata.url"
+    )]
+    NotInitialised {
+        /// The database, password masked.
+        url: String,
+    },
+    /// Two parts belong to different hubs.
+    #[error("{part} belongs to another Bastide hub than {other}; check {setting}")]
+    Mismatch {
+        /// The part that does not match.
+        part: &'static str,
+        /// The part it was compared with.
+        other: &'static str,
+        /// The setting to check.
+        setting: &'static str,
+    },
+}

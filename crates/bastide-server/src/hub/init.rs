@@ -1,0 +1,190 @@
+//! `bastide init`: a new hub, all or nothing. Running it on an existing hub checks
+//! that hub and changes nothing.
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use bastide_core::config::{CONFIG_FILE_NAME, MetadataSettings, Settings};
+use bastide_core::ids::HubId;
+use bastide_crypto::{LocalKeyring, generate_passphrase};
+use bastide_meta::{Backend, HubRecord, MetaStore};
+use bastide_store::{Storage, StoreMarker};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::Hub;
+use super::staging::Staging;
+use crate::{Error, Result};
+
+/// Where the generated keyring passphrase goes, relative to the data folder.
+const PASSPHRASE_FILE: &str = "secrets/keyring-passphrase";
+
+/// What `bastide init` did.
+#[derive(Debug, Clone)]
+pub struct InitReport {
+    /// The data folder.
+    pub data_dir: PathBuf,
+    /// The hub's identity.
+    pub hub_id: HubId,
+    /// False when the folder already held a hub, which was left as it was.
+    pub created: bool,
+    /// The configuration file of the data folder.
+    pub config_file: PathBuf,
+    /// The file holding a passphrase Bastide generated, if it generated one.
+    pub generated_passphrase_file: Option<PathBuf>,
+}
+
+/// Creates the hub described by `settings`, or checks the one already there.
+pub async fn init(settings: &Settings) -> Result<InitReport> {
+    let target = &settings.data_dir;
+    let config_file = target.join(CONFIG_FILE_NAME);
+    if config_file.is_file() {
+        let hub = Hub::open(settings.clone()).await?;
+        hub.meta.close().await;
+        return Ok(InitReport {
+            data_dir: target.clone(),
+            hub_id: hub.record.hub_id,
+            created: false,
+            config_file,
+            generated_passphrase_file: None,
+        });
+    }
+    if target.exists() && !is_empty_dir(target) {
+        return Err(Error::NotEmpty { path: target.clone() });
+    }
+
+    let staging = Staging::create(target)?;
+    let staged = staging.rebase(settings);
+    let mut undo = Undo::default();
+    match build(&staging, &staged, &mut undo).await {
+        Ok((hub_id, generated)) => match staging.commit() {
+            Ok(()) => Ok(InitReport {
+                data_dir: target.clone(),
+                hub_id,
+                created: true,
+                config_file,
+                generated_passphrase_file: generated.then(|| target.join(PASSPHRASE_FILE)),
+            }),
+            Err(e) => {
+                undo.run().await;
+                Err(e)
+            }
+        },
+        Err(e) => {
+            undo.run().await;
+            Err(e)
+        }
+    }
+}
+
+/// Makes every part inside `staging`; returns the hub id and whether a passphrase
+/// was generated.
+async fn build(staging: &Staging, staged: &Settings, undo: &mut Undo) -> Result<(HubId, bool)> {
+    let (passphrase, generated) = match &staged.keys.keyring_passphrase {
+        Some(passphrase) => (passphrase.clone(), false),
+        None => (write_generated_passphrase(staging.path())?, true),
+    };
+    if !staged.keys.keyring.starts_with(staging.path()) {
+        undo.keyring = Some(staged.keys.keyring.clone());
+    }
+    let keyring = LocalKeyring::create(&staged.keys.keyring, &passphrase)?;
+
+    let hub_id = HubId::generate();
+    if let Ok(dir) = staged.storage_url.to_file_path() {
+        create_private_dir(&dir)?;
+    }
+    let storage = Storage::open(&staged.storage_url)?;
+    storage.claim(&StoreMarker { hub_id: hub_id.to_string() }).await?;
+    undo.storage = Some(storage);
+
+    let meta = MetaStore::connect(&staged.metadata).await?;
+    meta.migrate().await?;
+    let record = HubRecord {
+        hub_id,
+        keyring_id: keyring.id(),
+        created_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+    };
+    meta.hub().create(&record).await?;
+    if meta.backend() == Backend::Postgres {
+        undo.hub = Some((staged.metadata.clone(), hub_id));
+    }
+    meta.close().await;
+
+    write_config(staging.path(), generated)?;
+    Ok((hub_id, generated))
+}
+
+/// What to take back when init fails after making parts outside the staging folder.
+#[derive(Default)]
+struct Undo {
+    keyring: Option<PathBuf>,
+    storage: Option<Storage>,
+    hub: Option<(MetadataSettings, HubId)>,
+}
+
+impl Undo {
+    async fn run(self) {
+        if let Some(path) = self.keyring {
+            let _ = fs::remove_file(path);
+        }
+        if let Some(storage) = self.storage {
+            let _ = storage.unclaim().await;
+        }
+        if let Some((settings, hub_id)) = self.hub {
+            if let Ok(meta) = MetaStore::connect(&settings).await {
+                let _ = meta.hub().remove(hub_id).await;
+                meta.close().await;
+            }
+        }
+    }
+}
+
+fn write_generated_passphrase(dir: &Path) -> Result<SecretString> {
+    let path = dir.join(PASSPHRASE_FILE);
+    let unwritable = |source| Error::Unwritable { path: dir.to_owned(), source };
+    create_private_dir(path.parent().expect("the passphrase file has a folder"))?;
+    let passphrase = generate_passphrase();
+    let mut file =
+        OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(unwritable)?;
+    writeln!(file, "{}", passphrase.expose_secret()).map_err(unwritable)?;
+    file.sync_all().map_err(unwritable)?;
+    Ok(passphrase)
+}
+
+fn write_config(dir: &Path, generated_passphrase: bool) -> Result<()> {
+    let created = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let mut text = format!(
+        "# Bastide configuration, written by `bastide init` on {created}.\n\
+         # Every option, its default and its environment variable: bastide.example.toml.\n\
+         # Relative paths are relative to this data folder. Settings given at init through\n\
+         # BASTIDE_* variables (a PostgreSQL URL, say) are not copied here: give them again.\n"
+    );
+    if generated_passphrase {
+        text.push_str(&format!(
+            "\n# Generated at init. Move it to your secret store and point here, or set\n\
+             # BASTIDE_KEYRING_PASSPHRASE(_FILE) and delete this line.\n\
+             keyring_passphrase_file = \"{PASSPHRASE_FILE}\"\n"
+        ));
+    }
+    let path = dir.join(CONFIG_FILE_NAME);
+    let unwritable = |source| Error::Unwritable { path: dir.to_owned(), source };
+    let mut file =
+        OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(unwritable)?;
+    file.write_all(text.as_bytes()).map_err(unwritable)?;
+    file.sync_all().map_err(unwritable)
+}
+
+fn create_private_dir(path: &Path) -> Result<()> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| Error::Unwritable { path: path.to_owned(), source })
+}
+
+fn is_empty_dir(path: &Path) -> bool {
+    fs::read_dir(path).is_ok_and(|mut entries| entries.next().is_none())
+}

@@ -1,0 +1,50 @@
+//! The HTTP API served in-process on a free port, over a hub in a temporary folder.
+
+mod envelope;
+mod observability;
+mod openapi;
+mod readiness;
+
+use std::sync::Arc;
+
+use bastide_core::config::{Flags, Settings, Sources};
+use bastide_server::hub::{self, Hub};
+use tempfile::TempDir;
+
+/// A hub served on a loopback port for one test.
+pub(crate) struct TestHub {
+    pub dir: TempDir,
+    pub base: String,
+    pub client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl TestHub {
+    pub(crate) async fn spawn() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let flags = Flags { data_dir: Some(dir.path().join("hub")), listen: None };
+        let settings = Settings::load(&Sources { file: None, flags: flags.clone() }).unwrap();
+        hub::init(&settings).await.unwrap();
+        let settings = Settings::load(&Sources { file: None, flags }).unwrap();
+        let hub = Arc::new(Hub::open(settings).await.unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = bastide_server::api::app(hub);
+        let server = tokio::spawn(async move {
+            bastide_server::serve(listener, app, std::future::pending(), Default::default())
+                .await
+                .unwrap();
+        });
+        Self { dir, base, client: reqwest::Client::new(), server }
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.base)).send().await.unwrap()
+    }
+}
+
+impl Drop for TestHub {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}

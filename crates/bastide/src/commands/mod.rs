@@ -1,0 +1,38 @@
+//! One module per subcommand.
+
+mod demo;
+mod init;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use bastide_core::config::{Flags, Settings, Sources};
+
+use crate::cli::{Cli, Command};
+
+/// Runs the chosen subcommand.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let Cli { config, json, command } = cli;
+    match command {
+        Command::Init(args) => init::run(&settings(config, args.data_dir, None)?, json).await,
+        Command::Serve(args) => serve::run(settings(config, args.data_dir, args.listen)?, json).await,
+        Command::Demo(args) => {
+            demo::run(settings(config, Some(args.data_dir), args.listen)?, json).await
+        }
+        Command::Openapi => {
+            print!("{}", bastide_server::api::openapi_json());
+            Ok(())
+        }
+    }
+}
+
+fn settings(
+    file: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+) -> anyhow::Result<Settings> {
+    let settings = Settings::load(&Sources { file, flags: Flags { data_dir, listen } })?;
+    crate::logging::init(&settings.log)?;
+    Ok(settings)
+}

@@ -1,0 +1,59 @@
+//! `bastide serve`: open the hub and serve its API until SIGINT or SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use bastide_core::config::Settings;
+use bastide_server::hub::Hub;
+use serde::Serialize;
+use tokio::net::TcpListener;
+
+use crate::output;
+
+#[derive(Serialize)]
+struct Listening {
+    url: String,
+    hub_id: String,
+}
+
+/// Runs `bastide serve`.
+pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
+    let listen = settings.server.listen;
+    let grace = settings.server.shutdown_grace;
+    let hub = Arc::new(Hub::open(settings).await?);
+    let listener = TcpListener::bind(listen).await.map_err(|e| bind_error(listen, &e))?;
+    let addr = listener.local_addr().context("cannot read the address listened on")?;
+    let url = format!("http://{addr}/");
+    tracing::info!(target: "bastide::serve", %addr, hub_id = %hub.record.hub_id, "listening");
+    let value = Listening { url: url.clone(), hub_id: hub.record.hub_id.to_string() };
+    output::print(json, &value, || format!("Bastide hub {} listening on {url}", hub.record.hub_id));
+
+    let app = bastide_server::api::app(hub.clone());
+    bastide_server::serve(listener, app, shutdown_signal(), grace)
+        .await
+        .context("the HTTP server failed")?;
+    hub.meta.close().await;
+    tracing::info!(target: "bastide::serve", "stopped");
+    Ok(())
+}
+
+fn bind_error(listen: std::net::SocketAddr, e: &std::io::Error) -> anyhow::Error {
+    let cause = match e.kind() {
+        std::io::ErrorKind::AddrInUse => "the address is already in use".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied (ports below 1024 need privileges)".to_owned(),
+        _ => e.to_string(),
+    };
+    anyhow::anyhow!(
+        "cannot listen on {listen}: {cause}; choose another address with --listen or server.listen \
+         (BASTIDE_SERVER__LISTEN), or stop the program using it"
+    )
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).expect("install the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
