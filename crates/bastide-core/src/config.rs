@@ -15,8 +15,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 
-pub use raw::{KeyProviderKind, LogFormat};
 use raw::RawConfig;
+pub use raw::{KeyProviderKind, LogFormat};
 
 use crate::{Error, Result, secret};
 
@@ -119,8 +119,10 @@ impl Settings {
             .or_else(|| std::env::var_os("BASTIDE_DATA_DIR").map(PathBuf::from));
         let config_file = match &sources.file {
             Some(path) => {
-                std::fs::metadata(path)
-                    .map_err(|source| Error::ConfigFile { path: path.clone(), source })?;
+                std::fs::metadata(path).map_err(|source| Error::ConfigFile {
+                    path: path.clone(),
+                    source,
+                })?;
                 Some(path.clone())
             }
             None => data_dir_hint
@@ -149,7 +151,9 @@ fn extract(file: Option<&Path>, flags: &Flags) -> Result<RawConfig> {
     if let Some(listen) = &flags.listen {
         figment = figment.merge(("server.listen", listen.to_string()));
     }
-    figment.extract().map_err(|e| Error::Invalid(raw::describe(e)))
+    figment
+        .extract()
+        .map_err(|e| Error::Invalid(raw::describe(e)))
 }
 
 /// Masks the password of a URL (`postgres://user:***@host/db`); returns non-URLs as is.
@@ -172,17 +176,27 @@ impl RawConfig {
                   or set data_dir in the configuration file",
         })?;
         let data_dir = std::path::absolute(&data_dir).map_err(|e| {
-            Error::Invalid(format!("data folder {} is not usable: {e}", data_dir.display()))
+            Error::Invalid(format!(
+                "data folder {} is not usable: {e}",
+                data_dir.display()
+            ))
         })?;
         let under_data_dir = |path: &Path| data_dir.join(path);
 
         let metadata_url = secret::resolve(
             "metadata.url",
             self.metadata.url,
-            self.metadata.url_file.as_deref().map(under_data_dir).as_deref(),
+            self.metadata
+                .url_file
+                .as_deref()
+                .map(under_data_dir)
+                .as_deref(),
         )?
         .unwrap_or_else(|| {
-            SecretString::from(format!("sqlite://{}?mode=rwc", data_dir.join("meta.db").display()))
+            SecretString::from(format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("meta.db").display()
+            ))
         });
         let storage_url = match self.storage.url {
             Some(text) => url::Url::parse(&text).map_err(|e| {
@@ -191,7 +205,10 @@ impl RawConfig {
                 ))
             })?,
             None => url::Url::from_directory_path(data_dir.join("objects")).map_err(|()| {
-                Error::Invalid(format!("data folder {} is not an absolute path", data_dir.display()))
+                Error::Invalid(format!(
+                    "data folder {} is not an absolute path",
+                    data_dir.display()
+                ))
             })?,
         };
         let passphrase_file = self.keyring_passphrase_file.as_deref().map(under_data_dir);
@@ -231,7 +248,10 @@ impl RawConfig {
                 keyring_passphrase,
                 keyring_passphrase_file: passphrase_file,
             },
-            log: LogSettings { level: self.log.level, format: self.log.format },
+            log: LogSettings {
+                level: self.log.level,
+                format: self.log.format,
+            },
             data_dir,
         })
     }

@@ -24,7 +24,9 @@ impl fmt::Display for HubId {
 
 /// A string that is not a hub identifier.
 #[derive(Debug, thiserror::Error)]
-#[error("`{0}` is not a hub identifier (expected a UUID such as 4f8c0b4e-1d2a-4c1e-9a53-0c1f2e3d4b5a)")]
+#[error(
+    "`{0}` is not a hub identifier (expected a UUID such as 4f8c0b4e-1d2a-4c1e-9a53-0c1f2e3d4b5a)"
+)]
 pub struct InvalidHubId(String);
 
 impl FromStr for HubId {

@@ -76,7 +76,10 @@ pub fn resolve(
 /// Reads a secret file, refusing one that group or others could read. A single
 /// trailing newline (as editors and `echo` write) is not part of the secret.
 pub fn read_file(path: &Path) -> Result<SecretString> {
-    let problem = |problem: String| Error::SecretFile { path: path.to_owned(), problem };
+    let problem = |problem: String| Error::SecretFile {
+        path: path.to_owned(),
+        problem,
+    };
     let meta = fs::metadata(path).map_err(|e| problem(format!("cannot be read: {e}")))?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
@@ -129,7 +132,12 @@ mod tests {
     #[test]
     fn an_empty_secret_file_is_refused() {
         let file = secret_file(0o600, "\n");
-        assert!(read_file(file.path()).unwrap_err().to_string().contains("is empty"));
+        assert!(
+            read_file(file.path())
+                .unwrap_err()
+                .to_string()
+                .contains("is empty")
+        );
     }
 
     #[test]

@@ -54,7 +54,9 @@ pub enum Error {
         problem: String,
     },
     /// The keyring file can be read by group or others.
-    #[error("keyring {path} is readable by group or others (mode {mode:o}); run `chmod 600 {path}`")]
+    #[error(
+        "keyring {path} is readable by group or others (mode {mode:o}); run `chmod 600 {path}`"
+    )]
     Exposed {
         /// The file.
         path: PathBuf,

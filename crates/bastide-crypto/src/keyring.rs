@@ -9,8 +9,8 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use bastide_core::ids::KeyringId;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD};
+use bastide_core::ids::KeyringId;
 use chacha20poly1305::aead::{OsRng, rand_core::RngCore};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -92,10 +92,15 @@ impl LocalKeyring {
     pub fn create(path: &Path, passphrase: &SecretString) -> Result<Self> {
         let length = passphrase.expose_secret().chars().count();
         if length < MIN_PASSPHRASE_LEN {
-            return Err(Error::WeakPassphrase { length, minimum: MIN_PASSPHRASE_LEN });
+            return Err(Error::WeakPassphrase {
+                length,
+                minimum: MIN_PASSPHRASE_LEN,
+            });
         }
         if path.exists() {
-            return Err(Error::KeyringExists { path: path.to_owned() });
+            return Err(Error::KeyringExists {
+                path: path.to_owned(),
+            });
         }
         let now = now();
         let keyring = Self {
@@ -118,28 +123,51 @@ impl LocalKeyring {
     /// Opens the keyring at `path`; a wrong passphrase and an altered file are refused
     /// alike.
     pub fn open(path: &Path, passphrase: Option<&SecretString>) -> Result<Self> {
-        let io = |action, source| Error::Io { action, path: path.to_owned(), source };
+        let io = |action, source| Error::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        };
         let meta = match fs::metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::KeyringMissing { path: path.to_owned() });
+                return Err(Error::KeyringMissing {
+                    path: path.to_owned(),
+                });
             }
             other => other.map_err(|e| io("read", e))?,
         };
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(Error::Exposed { path: path.to_owned(), mode });
+            return Err(Error::Exposed {
+                path: path.to_owned(),
+                mode,
+            });
         }
-        let passphrase = passphrase.ok_or_else(|| Error::NoPassphrase { path: path.to_owned() })?;
+        let passphrase = passphrase.ok_or_else(|| Error::NoPassphrase {
+            path: path.to_owned(),
+        })?;
         let bytes = fs::read(path).map_err(|e| io("read", e))?;
         let plaintext = sealed::open(passphrase, &bytes).map_err(|e| match e {
-            OpenError::Refused => Error::WrongPassphrase { path: path.to_owned() },
-            OpenError::Malformed(problem) => Error::Malformed { path: path.to_owned(), problem },
+            OpenError::Refused => Error::WrongPassphrase {
+                path: path.to_owned(),
+            },
+            OpenError::Malformed(problem) => Error::Malformed {
+                path: path.to_owned(),
+                problem,
+            },
         })?;
         let contents = serde_json::from_slice(&plaintext).map_err(|e| Error::Malformed {
             path: path.to_owned(),
-            problem: format!("unexpected contents at line {} column {}", e.line(), e.column()),
+            problem: format!(
+                "unexpected contents at line {} column {}",
+                e.line(),
+                e.column()
+            ),
         })?;
-        Ok(Self { path: path.to_owned(), contents })
+        Ok(Self {
+            path: path.to_owned(),
+            contents,
+        })
     }
 
     /// The keyring's identity.
@@ -157,20 +185,33 @@ impl LocalKeyring {
         self.contents
             .keys
             .iter()
-            .map(|k| KeyInfo { id: k.id.clone(), purpose: k.purpose, created_at: k.created_at })
+            .map(|k| KeyInfo {
+                id: k.id.clone(),
+                purpose: k.purpose,
+                created_at: k.created_at,
+            })
             .collect()
     }
 
     /// Seals the contents to a new file beside the keyring, then renames it over.
     fn save(&self, passphrase: &SecretString) -> Result<()> {
-        let io = |action, source| Error::Io { action, path: self.path.clone(), source };
+        let io = |action, source| Error::Io {
+            action,
+            path: self.path.clone(),
+            source,
+        };
         let mut plaintext = serde_json::to_vec(&self.contents).expect("contents serialise");
         let sealed = sealed::seal(passphrase, &plaintext);
         plaintext.zeroize();
-        let staging = self.path.with_extension(format!("tmp-{:016x}", OsRng.next_u64()));
+        let staging = self
+            .path
+            .with_extension(format!("tmp-{:016x}", OsRng.next_u64()));
         let write = || -> std::io::Result<()> {
-            let mut file =
-                OpenOptions::new().write(true).create_new(true).mode(0o600).open(&staging)?;
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&staging)?;
             file.write_all(&sealed)?;
             file.sync_all()?;
             fs::rename(&staging, &self.path)?;
@@ -222,7 +263,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keyring.sealed");
         LocalKeyring::create(&path, &passphrase()).unwrap();
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]
@@ -230,8 +274,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keyring.sealed");
         LocalKeyring::create(&path, &passphrase()).unwrap();
-        let err = LocalKeyring::open(&path, Some(&SecretString::from("not the passphrase")))
-            .unwrap_err();
+        let err =
+            LocalKeyring::open(&path, Some(&SecretString::from("not the passphrase"))).unwrap_err();
         assert!(matches!(err, Error::WrongPassphrase { .. }));
         assert!(err.to_string().contains("BASTIDE_KEYRING_PASSPHRASE"));
     }
@@ -245,14 +289,17 @@ mod tests {
             LocalKeyring::create(&path, &passphrase()),
             Err(Error::KeyringExists { .. })
         ));
-        assert_eq!(LocalKeyring::open(&path, Some(&passphrase())).unwrap().id(), first.id());
+        assert_eq!(
+            LocalKeyring::open(&path, Some(&passphrase())).unwrap().id(),
+            first.id()
+        );
     }
 
     #[test]
     fn a_short_passphrase_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let err = LocalKeyring::create(&dir.path().join("k"), &SecretString::from("short"))
-            .unwrap_err();
+        let err =
+            LocalKeyring::create(&dir.path().join("k"), &SecretString::from("short")).unwrap_err();
         assert!(matches!(err, Error::WeakPassphrase { length: 5, .. }));
     }
 

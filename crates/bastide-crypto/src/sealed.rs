@@ -69,15 +69,26 @@ pub(crate) fn seal(passphrase: &SecretString, plaintext: &[u8]) -> Vec<u8> {
         },
         cipher: CIPHER.into(),
     };
-    let key = derive(passphrase, &header.kdf, &salt).expect("the built-in KDF parameters are valid");
+    let key =
+        derive(passphrase, &header.kdf, &salt).expect("the built-in KDF parameters are valid");
     let cipher = XChaCha20Poly1305::new(key.as_ref().into());
     let mut nonce = [0u8; 24];
     OsRng.fill_bytes(&mut nonce);
     let aad = serde_json::to_vec(&header).expect("a header always serialises");
     let sealed = cipher
-        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad })
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: &aad,
+            },
+        )
         .expect("encryption into memory cannot fail");
-    let envelope = Envelope { header, nonce: B64.encode(nonce), sealed: B64.encode(sealed) };
+    let envelope = Envelope {
+        header,
+        nonce: B64.encode(nonce),
+        sealed: B64.encode(sealed),
+    };
     serde_json::to_vec_pretty(&envelope).expect("an envelope always serialises")
 }
 
@@ -87,8 +98,8 @@ pub(crate) fn open(
     bytes: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, OpenError> {
     let malformed = |what: &str| OpenError::Malformed(what.to_owned());
-    let envelope: Envelope =
-        serde_json::from_slice(bytes).map_err(|e| OpenError::Malformed(format!("not JSON ({e})")))?;
+    let envelope: Envelope = serde_json::from_slice(bytes)
+        .map_err(|e| OpenError::Malformed(format!("not JSON ({e})")))?;
     let header = envelope.header;
     if header.format != FORMAT {
         return Err(OpenError::Malformed(format!(
@@ -99,17 +110,30 @@ pub(crate) fn open(
     if header.cipher != CIPHER || header.kdf.algorithm != "argon2id" {
         return Err(malformed("unknown cipher or key derivation"));
     }
-    let salt = B64.decode(&header.kdf.salt).map_err(|_| malformed("salt is not base64"))?;
-    let nonce = B64.decode(&envelope.nonce).map_err(|_| malformed("nonce is not base64"))?;
-    let sealed = B64.decode(&envelope.sealed).map_err(|_| malformed("contents are not base64"))?;
+    let salt = B64
+        .decode(&header.kdf.salt)
+        .map_err(|_| malformed("salt is not base64"))?;
+    let nonce = B64
+        .decode(&envelope.nonce)
+        .map_err(|_| malformed("nonce is not base64"))?;
+    let sealed = B64
+        .decode(&envelope.sealed)
+        .map_err(|_| malformed("contents are not base64"))?;
     if nonce.len() != 24 {
         return Err(malformed("nonce has the wrong length"));
     }
-    let key = derive(passphrase, &header.kdf, &salt).ok_or_else(|| malformed("bad KDF parameters"))?;
+    let key =
+        derive(passphrase, &header.kdf, &salt).ok_or_else(|| malformed("bad KDF parameters"))?;
     let cipher = XChaCha20Poly1305::new(key.as_ref().into());
     let aad = serde_json::to_vec(&header).expect("a header always serialises");
     cipher
-        .decrypt(XNonce::from_slice(&nonce), Payload { msg: &sealed, aad: &aad })
+        .decrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: &sealed,
+                aad: &aad,
+            },
+        )
         .map(Zeroizing::new)
         .map_err(|_| OpenError::Refused)
 }
@@ -138,8 +162,17 @@ mod tests {
     #[test]
     fn a_sealed_envelope_opens_with_its_passphrase_only() {
         let sealed = seal(&pass("correct horse battery"), b"inside");
-        assert_eq!(open(&pass("correct horse battery"), &sealed).ok().unwrap().as_slice(), b"inside");
-        assert!(matches!(open(&pass("wrong horse battery"), &sealed), Err(OpenError::Refused)));
+        assert_eq!(
+            open(&pass("correct horse battery"), &sealed)
+                .ok()
+                .unwrap()
+                .as_slice(),
+            b"inside"
+        );
+        assert!(matches!(
+            open(&pass("wrong horse battery"), &sealed),
+            Err(OpenError::Refused)
+        ));
     }
 
     #[test]
@@ -155,11 +188,17 @@ mod tests {
         let mut envelope: serde_json::Value = serde_json::from_slice(&sealed).unwrap();
         envelope["kdf"]["iterations"] = 1.into();
         let tampered = serde_json::to_vec(&envelope).unwrap();
-        assert!(matches!(open(&pass("correct horse battery"), &tampered), Err(OpenError::Refused)));
+        assert!(matches!(
+            open(&pass("correct horse battery"), &tampered),
+            Err(OpenError::Refused)
+        ));
     }
 
     #[test]
     fn a_file_that_is_not_an_envelope_is_called_malformed() {
-        assert!(matches!(open(&pass("x"), b"hello"), Err(OpenError::Malformed(_))));
+        assert!(matches!(
+            open(&pass("x"), b"hello"),
+            Err(OpenError::Malformed(_))
+        ));
     }
 }

@@ -58,15 +58,30 @@ impl Error {
     pub(crate) fn connect(url: &str, timeout: Duration, error: sqlx::Error) -> Self {
         let url = url.to_owned();
         match error {
-            sqlx::Error::Io(e) => Self::Unreachable { url, reason: e.to_string() },
+            sqlx::Error::Io(e) => Self::Unreachable {
+                url,
+                reason: e.to_string(),
+            },
             sqlx::Error::PoolTimedOut => Self::Unreachable {
                 url,
                 reason: format!("no answer within {} s", timeout.as_secs_f32()),
             },
-            sqlx::Error::Database(e) => Self::Refused { url, reason: e.message().to_owned() },
-            sqlx::Error::Tls(e) => Self::Refused { url, reason: format!("TLS: {e}") },
-            sqlx::Error::Configuration(e) => Self::Refused { url, reason: e.to_string() },
-            other => Self::Unreachable { url, reason: other.to_string() },
+            sqlx::Error::Database(e) => Self::Refused {
+                url,
+                reason: e.message().to_owned(),
+            },
+            sqlx::Error::Tls(e) => Self::Refused {
+                url,
+                reason: format!("TLS: {e}"),
+            },
+            sqlx::Error::Configuration(e) => Self::Refused {
+                url,
+                reason: e.to_string(),
+            },
+            other => Self::Unreachable {
+                url,
+                reason: other.to_string(),
+            },
         }
     }
 }

@@ -34,11 +34,19 @@ impl<'a> HubRepo<'a> {
             .await?;
         row.map(|row| {
             let corrupt = |what: &str| {
-                Error::Query(sqlx::Error::Decode(format!("hub.{what} is not a UUID").into()))
+                Error::Query(sqlx::Error::Decode(
+                    format!("hub.{what} is not a UUID").into(),
+                ))
             };
             Ok(HubRecord {
-                hub_id: row.try_get::<String, _>(0)?.parse().map_err(|_| corrupt("hub_id"))?,
-                keyring_id: row.try_get::<String, _>(1)?.parse().map_err(|_| corrupt("keyring_id"))?,
+                hub_id: row
+                    .try_get::<String, _>(0)?
+                    .parse()
+                    .map_err(|_| corrupt("hub_id"))?,
+                keyring_id: row
+                    .try_get::<String, _>(1)?
+                    .parse()
+                    .map_err(|_| corrupt("keyring_id"))?,
                 created_at: row.try_get(2)?,
             })
         })

@@ -56,7 +56,11 @@ impl MetaStore {
             .connect(url)
             .await
             .map_err(|e| Error::connect(&display_url, settings.connect_timeout, e))?;
-        Ok(Self { pool, backend, display_url })
+        Ok(Self {
+            pool,
+            backend,
+            display_url,
+        })
     }
 
     /// Which database this is.
@@ -74,7 +78,10 @@ impl MetaStore {
         MIGRATOR
             .run(&self.pool)
             .await
-            .map_err(|source| Error::Migration { url: self.display_url.clone(), source })
+            .map_err(|source| Error::Migration {
+                url: self.display_url.clone(),
+                source,
+            })
     }
 
     /// Proves the database answers.
@@ -83,7 +90,11 @@ impl MetaStore {
         match tokio::time::timeout(timeout, query).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(Error::connect(&self.display_url, timeout, e)),
-            Err(_) => Err(Error::connect(&self.display_url, timeout, sqlx::Error::PoolTimedOut)),
+            Err(_) => Err(Error::connect(
+                &self.display_url,
+                timeout,
+                sqlx::Error::PoolTimedOut,
+            )),
         }
     }
 

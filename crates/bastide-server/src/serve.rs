@@ -16,12 +16,15 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!(target: "bastide::serve", "shutdown signal received, draining requests");
-            let _ = signalled_tx.send(());
-        });
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!(target: "bastide::serve", "shutdown signal received, draining requests");
+        let _ = signalled_tx.send(());
+    });
     let deadline = async move {
         if signalled_rx.await.is_ok() {
             tokio::time::sleep(grace).await;

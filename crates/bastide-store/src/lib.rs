@@ -36,16 +36,27 @@ impl Storage {
     pub fn open(url: &Url) -> Result<Self> {
         let store: Arc<dyn ObjectStore> = match url.scheme() {
             "file" => {
-                let dir = url
-                    .to_file_path()
-                    .map_err(|()| Error::Unsupported { url: url.to_string() })?;
-                let fs = LocalFileSystem::new_with_prefix(&dir)
-                    .map_err(|source| Error::Unreachable { url: url.to_string(), source })?;
+                let dir = url.to_file_path().map_err(|()| Error::Unsupported {
+                    url: url.to_string(),
+                })?;
+                let fs = LocalFileSystem::new_with_prefix(&dir).map_err(|source| {
+                    Error::Unreachable {
+                        url: url.to_string(),
+                        source,
+                    }
+                })?;
                 Arc::new(fs.with_automatic_cleanup(true))
             }
-            _ => return Err(Error::Unsupported { url: url.to_string() }),
+            _ => {
+                return Err(Error::Unsupported {
+                    url: url.to_string(),
+                });
+            }
         };
-        Ok(Self { url: url.clone(), store })
+        Ok(Self {
+            url: url.clone(),
+            store,
+        })
     }
 
     /// The store's URL (it never holds credentials).
@@ -56,13 +67,23 @@ impl Storage {
     /// Writes the marker of a new hub; fails if the store already belongs to one.
     pub async fn claim(&self, marker: &StoreMarker) -> Result<()> {
         let body = serde_json::to_vec(marker).expect("a marker serialises");
-        let options = PutOptions { mode: PutMode::Create, ..PutOptions::default() };
-        match self.store.put_opts(&ObjectPath::from(MARKER), PutPayload::from(body), options).await {
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .store
+            .put_opts(&ObjectPath::from(MARKER), PutPayload::from(body), options)
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(object_store::Error::AlreadyExists { .. }) => {
-                Err(Error::Claimed { url: self.url.to_string() })
-            }
-            Err(source) => Err(Error::Unreachable { url: self.url.to_string(), source }),
+            Err(object_store::Error::AlreadyExists { .. }) => Err(Error::Claimed {
+                url: self.url.to_string(),
+            }),
+            Err(source) => Err(Error::Unreachable {
+                url: self.url.to_string(),
+                source,
+            }),
         }
     }
 
@@ -70,20 +91,34 @@ impl Storage {
     pub async fn unclaim(&self) -> Result<()> {
         match self.store.delete(&ObjectPath::from(MARKER)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(source) => Err(Error::Unreachable { url: self.url.to_string(), source }),
+            Err(source) => Err(Error::Unreachable {
+                url: self.url.to_string(),
+                source,
+            }),
         }
     }
 
     /// Reads the marker: proves the store is reachable and says whose it is.
     pub async fn marker(&self) -> Result<StoreMarker> {
-        let unreachable = |source| Error::Unreachable { url: self.url.to_string(), source };
+        let unreachable = |source| Error::Unreachable {
+            url: self.url.to_string(),
+            source,
+        };
         let bytes = match self.store.get(&ObjectPath::from(MARKER)).await {
             Err(object_store::Error::NotFound { .. }) => {
-                return Err(Error::Unclaimed { url: self.url.to_string() });
+                return Err(Error::Unclaimed {
+                    url: self.url.to_string(),
+                });
             }
-            other => other.map_err(unreachable)?.bytes().await.map_err(unreachable)?,
+            other => other
+                .map_err(unreachable)?
+                .bytes()
+                .await
+                .map_err(unreachable)?,
         };
-        serde_json::from_slice(&bytes).map_err(|_| Error::Unclaimed { url: self.url.to_string() })
+        serde_json::from_slice(&bytes).map_err(|_| Error::Unclaimed {
+            url: self.url.to_string(),
+        })
     }
 }
 
@@ -100,7 +135,9 @@ mod tests {
     #[tokio::test]
     async fn a_claimed_store_reports_its_hub() {
         let (_dir, storage) = local();
-        let marker = StoreMarker { hub_id: "hub-a".into() };
+        let marker = StoreMarker {
+            hub_id: "hub-a".into(),
+        };
         storage.claim(&marker).await.unwrap();
         assert_eq!(storage.marker().await.unwrap(), marker);
     }
@@ -108,8 +145,18 @@ mod tests {
     #[tokio::test]
     async fn a_store_cannot_be_claimed_twice() {
         let (_dir, storage) = local();
-        storage.claim(&StoreMarker { hub_id: "hub-a".into() }).await.unwrap();
-        let err = storage.claim(&StoreMarker { hub_id: "hub-b".into() }).await.unwrap_err();
+        storage
+            .claim(&StoreMarker {
+                hub_id: "hub-a".into(),
+            })
+            .await
+            .unwrap();
+        let err = storage
+            .claim(&StoreMarker {
+                hub_id: "hub-b".into(),
+            })
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::Claimed { .. }));
         assert_eq!(storage.marker().await.unwrap().hub_id, "hub-a");
     }
@@ -117,7 +164,10 @@ mod tests {
     #[tokio::test]
     async fn an_unclaimed_store_is_reported_as_such() {
         let (_dir, storage) = local();
-        assert!(matches!(storage.marker().await, Err(Error::Unclaimed { .. })));
+        assert!(matches!(
+            storage.marker().await,
+            Err(Error::Unclaimed { .. })
+        ));
     }
 
     #[test]

@@ -26,7 +26,10 @@ fn fail(error: &anyhow::Error) -> ExitCode {
     let mut parts: Vec<String> = Vec::new();
     for cause in error.chain() {
         let text = cause.to_string();
-        if !parts.last().is_some_and(|previous| previous.contains(&text)) {
+        if !parts
+            .last()
+            .is_some_and(|previous| previous.contains(&text))
+        {
             parts.push(text);
         }
     }

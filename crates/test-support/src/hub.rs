@@ -69,7 +69,11 @@ impl HubProcess {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(addr) = line.split("http://").nth(1) {
-                    let addr = addr.trim_end_matches('/').split('/').next().unwrap_or_default();
+                    let addr = addr
+                        .trim_end_matches('/')
+                        .split('/')
+                        .next()
+                        .unwrap_or_default();
                     if let Ok(addr) = addr.parse::<SocketAddr>() {
                         let _ = addr_tx.send(addr);
                     }
@@ -92,7 +96,11 @@ impl HubProcess {
                 panic!("bastide did not start listening:\n{}", logs.join("\n"));
             }
         };
-        Self { child, addr, stderr: err_rx }
+        Self {
+            child,
+            addr,
+            stderr: err_rx,
+        }
     }
 
     /// `http://ADDR` followed by `path`.

@@ -14,7 +14,9 @@ pub use postgres::PgServer;
 /// A loopback address with a port nobody listens on right now.
 pub fn free_port() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral loopback port");
-    listener.local_addr().expect("a bound listener has an address")
+    listener
+        .local_addr()
+        .expect("a bound listener has an address")
 }
 
 /// Finds a program on `PATH` or in the given extra folders (glob-free, in order).

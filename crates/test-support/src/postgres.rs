@@ -28,7 +28,10 @@ impl PgServer {
     /// to run as root.
     pub fn start() -> Self {
         let bin = postgres_bin_dir().expect(INSTALL_HINT);
-        let dir = tempfile::Builder::new().prefix("bastide-pg-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("bastide-pg-")
+            .tempdir()
+            .expect("temp dir");
         let run_as = nix::unistd::geteuid().is_root().then(postgres_user);
         if let Some((uid, gid)) = run_as {
             nix::unistd::chown(dir.path(), Some(uid.into()), Some(gid.into())).expect("chown");
@@ -41,7 +44,13 @@ impl PgServer {
         }
         let data = dir.path().join("data");
         let port = free_port().port();
-        let server = Self { dir, bin, port, password, run_as };
+        let server = Self {
+            dir,
+            bin,
+            port,
+            password,
+            run_as,
+        };
         server.run(
             "initdb",
             &[
@@ -83,7 +92,10 @@ impl PgServer {
 
     /// `postgres://` URL of database `db`.
     pub fn url_for(&self, db: &str) -> String {
-        format!("postgres://bastide:{}@127.0.0.1:{}/{db}", self.password, self.port)
+        format!(
+            "postgres://bastide:{}@127.0.0.1:{}/{db}",
+            self.password, self.port
+        )
     }
 
     /// The port it listens on.
@@ -95,7 +107,15 @@ impl PgServer {
     pub fn create_database(&self, name: &str) {
         let createdb = self.bin.join("createdb");
         let status = Command::new(createdb)
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "bastide", name])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "bastide",
+                name,
+            ])
             .env("PGPASSWORD", &self.password)
             .status()
             .expect("run createdb");
@@ -108,7 +128,9 @@ impl PgServer {
         if let Some((uid, gid)) = self.run_as {
             command.uid(uid).gid(gid);
         }
-        let output = command.output().unwrap_or_else(|e| panic!("run {program}: {e}"));
+        let output = command
+            .output()
+            .unwrap_or_else(|e| panic!("run {program}: {e}"));
         assert!(
             output.status.success(),
             "{program} failed: {}{}",
@@ -122,7 +144,12 @@ impl Drop for PgServer {
     fn drop(&mut self) {
         let data = self.dir.path().join("data");
         let mut command = Command::new(self.bin.join("pg_ctl"));
-        command.args(["-D".as_ref(), data.as_os_str(), "-m".as_ref(), "immediate".as_ref()]);
+        command.args([
+            "-D".as_ref(),
+            data.as_os_str(),
+            "-m".as_ref(),
+            "immediate".as_ref(),
+        ]);
         command.arg("stop");
         if let Some((uid, gid)) = self.run_as {
             command.uid(uid).gid(gid);
@@ -141,7 +168,10 @@ fn postgres_bin_dir() -> Option<PathBuf> {
     extra.sort();
     extra.reverse();
     let initdb = find_program("initdb", &extra)?;
-    let dir = fs::canonicalize(&initdb).ok()?.parent().map(Path::to_path_buf)?;
+    let dir = fs::canonicalize(&initdb)
+        .ok()?
+        .parent()
+        .map(Path::to_path_buf)?;
     dir.join("pg_ctl").is_file().then_some(dir)
 }
 

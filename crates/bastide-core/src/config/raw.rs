@@ -31,7 +31,11 @@ pub(super) struct RawServer {
 
 impl Default for RawServer {
     fn default() -> Self {
-        Self { listen: DEFAULT_LISTEN.into(), shutdown_grace_secs: 10, request_timeout_secs: 60 }
+        Self {
+            listen: DEFAULT_LISTEN.into(),
+            shutdown_grace_secs: 10,
+            request_timeout_secs: 60,
+        }
     }
 }
 
@@ -46,7 +50,12 @@ pub(super) struct RawMetadata {
 
 impl Default for RawMetadata {
     fn default() -> Self {
-        Self { url: None, url_file: None, max_connections: 8, connect_timeout_secs: 5 }
+        Self {
+            url: None,
+            url_file: None,
+            max_connections: 8,
+            connect_timeout_secs: 5,
+        }
     }
 }
 
@@ -65,7 +74,10 @@ pub(super) struct RawKeys {
 
 impl Default for RawKeys {
     fn default() -> Self {
-        Self { provider: KeyProviderKind::Local, keyring: "keyring.sealed".into() }
+        Self {
+            provider: KeyProviderKind::Local,
+            keyring: "keyring.sealed".into(),
+        }
     }
 }
 
@@ -87,7 +99,10 @@ pub(super) struct RawLog {
 
 impl Default for RawLog {
     fn default() -> Self {
-        Self { level: "info".into(), format: LogFormat::Json }
+        Self {
+            level: "info".into(),
+            format: LogFormat::Json,
+        }
     }
 }
 
@@ -113,7 +128,10 @@ pub(super) fn describe(error: figment::Error) -> String {
 
 fn describe_one(e: &figment::Error) -> String {
     let key = e.path.join(".");
-    let from_env = e.metadata.as_ref().is_some_and(|m| m.name.contains("environment"));
+    let from_env = e
+        .metadata
+        .as_ref()
+        .is_some_and(|m| m.name.contains("environment"));
     let source = match &e.metadata {
         Some(_) if from_env => format!("variable {ENV_PREFIX}{}", env_name(&key)),
         Some(meta) => match &meta.source {
@@ -136,14 +154,23 @@ fn describe_one(e: &figment::Error) -> String {
                 expected.join(", ")
             )
         }
-        figment::error::Kind::Message(message) if e.metadata.is_none() && key.is_empty() => {
-            // A file that is not valid TOML: the parser's message carries line and column.
-            format!("invalid configuration: {}", message.replace('\n', " "))
+        figment::error::Kind::Message(message) if key.is_empty() => {
+            // A file that is not valid TOML. The parser's message quotes the offending
+            // line, which could hold a secret: keep only its position and expectation.
+            let file = e.metadata.as_ref().and_then(|m| m.source.as_ref());
+            let place = file.map(|s| format!(" in {s}")).unwrap_or_default();
+            let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+            let position = lines.next().unwrap_or("invalid TOML");
+            let expectation = lines.rfind(|l| !l.contains('|')).unwrap_or_default();
+            format!("invalid TOML{place}: {position}: {expectation}")
         }
         kind => format!("{source}: {kind}"),
     }
 }
 
 fn env_name(key: &str) -> String {
-    key.split('.').map(str::to_uppercase).collect::<Vec<_>>().join("__")
+    key.split('.')
+        .map(str::to_uppercase)
+        .collect::<Vec<_>>()
+        .join("__")
 }

@@ -4,144 +4,192 @@ use figment::Jail;
 
 use super::*;
 
+/// Runs `test` with a private working folder and environment. (figment's `Jail`
+/// wants closures returning its large error type; this keeps tests plain.)
+#[allow(clippy::result_large_err)]
+fn in_jail(test: impl FnOnce(&mut Jail)) {
+    Jail::expect_with(|jail| {
+        test(jail);
+        Ok(())
+    });
+}
+
 fn load_in(jail: &Jail, flags: Flags) -> Result<Settings> {
     let data_dir = jail.directory().join("data");
     std::fs::create_dir_all(&data_dir).unwrap();
-    Settings::load(&Sources { file: None, flags: Flags { data_dir: Some(data_dir), ..flags } })
+    Settings::load(&Sources {
+        file: None,
+        flags: Flags {
+            data_dir: Some(data_dir),
+            ..flags
+        },
+    })
 }
 
 fn write_config(jail: &Jail, text: &str) {
     std::fs::create_dir_all(jail.directory().join("data")).unwrap();
-    jail.create_file(format!("data/{CONFIG_FILE_NAME}"), text).unwrap();
+    jail.create_file(format!("data/{CONFIG_FILE_NAME}"), text)
+        .unwrap();
 }
 
 #[test]
 fn defaults_put_everything_under_the_data_folder() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         let settings = load_in(jail, Flags::default()).unwrap();
         let dir = jail.directory().join("data");
-        assert_eq!(settings.server.listen, DEFAULT_LISTEN.parse::<SocketAddr>().unwrap());
+        assert_eq!(
+            settings.server.listen,
+            DEFAULT_LISTEN.parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(settings.keys.keyring, dir.join("keyring.sealed"));
-        assert_eq!(settings.storage_url.to_file_path().unwrap(), dir.join("objects"));
-        assert!(settings.metadata.url.expose_secret().starts_with("sqlite://"));
+        assert_eq!(
+            settings.storage_url.to_file_path().unwrap(),
+            dir.join("objects")
+        );
+        assert!(
+            settings
+                .metadata
+                .url
+                .expose_secret()
+                .starts_with("sqlite://")
+        );
         assert_eq!(settings.log.format, LogFormat::Json);
-        Ok(())
     });
 }
 
 #[test]
 fn each_layer_overrides_the_one_before() {
-    Jail::expect_with(|jail| {
-        write_config(jail, "[server]\nlisten = \"127.0.0.1:1000\"\nrequest_timeout_secs = 5\n\
-                            shutdown_grace_secs = 7\n");
+    in_jail(|jail| {
+        write_config(
+            jail,
+            "[server]\nlisten = \"127.0.0.1:1000\"\nrequest_timeout_secs = 5\n\
+                            shutdown_grace_secs = 7\n",
+        );
         jail.set_env("BASTIDE_SERVER__LISTEN", "127.0.0.1:2000");
         jail.set_env("BASTIDE_SERVER__REQUEST_TIMEOUT_SECS", "9");
         let settings = load_in(jail, Flags::default()).unwrap();
-        assert_eq!(settings.server.listen.port(), 2000, "environment beats the file");
+        assert_eq!(
+            settings.server.listen.port(),
+            2000,
+            "environment beats the file"
+        );
         assert_eq!(settings.server.request_timeout.as_secs(), 9);
-        assert_eq!(settings.server.shutdown_grace.as_secs(), 7, "the file beats defaults");
+        assert_eq!(
+            settings.server.shutdown_grace.as_secs(),
+            7,
+            "the file beats defaults"
+        );
 
-        let flags = Flags { listen: Some("127.0.0.1:3000".parse().unwrap()), ..Flags::default() };
+        let flags = Flags {
+            listen: Some("127.0.0.1:3000".parse().unwrap()),
+            ..Flags::default()
+        };
         let settings = load_in(jail, flags).unwrap();
-        assert_eq!(settings.server.listen.port(), 3000, "flags beat the environment");
-        Ok(())
+        assert_eq!(
+            settings.server.listen.port(),
+            3000,
+            "flags beat the environment"
+        );
     });
 }
 
 #[test]
 fn invalid_toml_is_reported_with_its_line_and_column() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         write_config(jail, "[server]\nlisten = \"127.0.0.1:1000\n");
         let err = load_in(jail, Flags::default()).unwrap_err().to_string();
         assert!(err.contains("line 2"), "{err}");
         assert!(err.contains("column"), "{err}");
-        Ok(())
     });
 }
 
 #[test]
 fn an_unknown_key_in_the_file_is_named_with_the_file() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         write_config(jail, "[server]\nlisen = \"127.0.0.1:1000\"\n");
         let err = load_in(jail, Flags::default()).unwrap_err().to_string();
         assert!(err.contains("unknown key `server.lisen`"), "{err}");
         assert!(err.contains(CONFIG_FILE_NAME), "{err}");
-        assert!(err.contains("listen"), "the message lists the valid keys: {err}");
-        Ok(())
+        assert!(
+            err.contains("listen"),
+            "the message lists the valid keys: {err}"
+        );
     });
 }
 
 #[test]
 fn an_unknown_bastide_variable_is_named() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         jail.set_env("BASTIDE_SERVER__LISEN", "x");
         let err = load_in(jail, Flags::default()).unwrap_err().to_string();
-        assert!(err.contains("unknown variable BASTIDE_SERVER__LISEN"), "{err}");
-        Ok(())
+        assert!(
+            err.contains("unknown variable BASTIDE_SERVER__LISEN"),
+            "{err}"
+        );
     });
 }
 
 #[test]
 fn a_value_of_the_wrong_type_names_its_variable() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         jail.set_env("BASTIDE_METADATA__MAX_CONNECTIONS", "many");
         let err = load_in(jail, Flags::default()).unwrap_err().to_string();
         assert!(err.contains("BASTIDE_METADATA__MAX_CONNECTIONS"), "{err}");
-        Ok(())
     });
 }
 
 #[test]
 fn a_numeric_passphrase_from_the_environment_is_taken_as_text() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         jail.set_env("BASTIDE_KEYRING_PASSPHRASE", "123456");
         let settings = load_in(jail, Flags::default()).unwrap();
         let passphrase = settings.keys.keyring_passphrase.unwrap();
         assert_eq!(passphrase.expose_secret(), "123456");
-        Ok(())
     });
 }
 
 #[test]
 fn a_passphrase_file_is_resolved_against_the_data_folder() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         write_config(jail, "keyring_passphrase_file = \"pass\"\n");
         let path = jail.directory().join("data/pass");
         std::fs::write(&path, "from-file\n").unwrap();
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .unwrap();
         let settings = load_in(jail, Flags::default()).unwrap();
-        assert_eq!(settings.keys.keyring_passphrase.unwrap().expose_secret(), "from-file");
-        Ok(())
+        assert_eq!(
+            settings.keys.keyring_passphrase.unwrap().expose_secret(),
+            "from-file"
+        );
     });
 }
 
 #[test]
 fn an_invalid_listen_address_says_how_to_write_one() {
-    Jail::expect_with(|jail| {
+    in_jail(|jail| {
         jail.set_env("BASTIDE_SERVER__LISTEN", "localhost");
         let err = load_in(jail, Flags::default()).unwrap_err().to_string();
         assert!(err.contains("IP:PORT"), "{err}");
-        Ok(())
     });
 }
 
 #[test]
 fn a_missing_data_folder_says_which_command_creates_one() {
-    Jail::expect_with(|_jail| {
+    in_jail(|_jail| {
         let err = Settings::load(&Sources::default()).unwrap_err().to_string();
         assert!(err.contains("bastide init --data-dir"), "{err}");
-        Ok(())
     });
 }
 
 #[test]
 fn a_missing_config_file_named_on_the_command_line_is_an_error() {
-    Jail::expect_with(|jail| {
-        let sources = Sources { file: Some(jail.directory().join("nope.toml")), ..Sources::default() };
+    in_jail(|jail| {
+        let sources = Sources {
+            file: Some(jail.directory().join("nope.toml")),
+            ..Sources::default()
+        };
         let err = Settings::load(&sources).unwrap_err().to_string();
         assert!(err.contains("nope.toml"), "{err}");
-        Ok(())
     });
 }
 
@@ -149,4 +197,14 @@ fn a_missing_config_file_named_on_the_command_line_is_an_error() {
 fn a_database_password_is_masked_for_display() {
     let shown = redact_url("postgres://bastide:s3cret@db.example:5432/meta");
     assert_eq!(shown, "postgres://bastide:***@db.example:5432/meta");
+}
+
+#[test]
+fn invalid_toml_never_quotes_the_offending_line() {
+    in_jail(|jail| {
+        write_config(jail, "keyring_passphrase = hunter2-unquoted\n");
+        let err = load_in(jail, Flags::default()).unwrap_err().to_string();
+        assert!(err.contains("line 1"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    });
 }

@@ -25,24 +25,33 @@ async fn an_unreachable_postgres_is_named_without_its_password() {
 #[tokio::test]
 async fn a_wrong_postgres_password_is_reported_as_refused() {
     let server = PgServer::start();
-    let url = server.url().replace("bastide-test-password", "not-the-password");
+    let url = server
+        .url()
+        .replace("bastide-test-password", "not-the-password");
     let err = MetaStore::connect(&settings(&url)).await.unwrap_err();
     let message = err.to_string();
     assert!(matches!(err, Error::Refused { .. }), "{message}");
-    assert!(message.contains("password authentication failed"), "{message}");
+    assert!(
+        message.contains("password authentication failed"),
+        "{message}"
+    );
     assert!(!message.contains("not-the-password"), "{message}");
 }
 
 #[tokio::test]
 async fn a_missing_postgres_database_is_reported_as_refused() {
     let server = PgServer::start();
-    let err = MetaStore::connect(&settings(&server.url_for("nonexistent"))).await.unwrap_err();
+    let err = MetaStore::connect(&settings(&server.url_for("nonexistent")))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
 }
 
 #[tokio::test]
 async fn an_unsupported_scheme_lists_the_supported_ones() {
-    let err = MetaStore::connect(&settings("mysql://x@y/z")).await.unwrap_err();
+    let err = MetaStore::connect(&settings("mysql://x@y/z"))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("postgres://"), "{err}");
 }
 

@@ -26,7 +26,11 @@ pub enum ApiError {
 impl ApiError {
     /// A 404 naming what was not found.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::Client { status: StatusCode::NOT_FOUND, code: "not_found", message: message.into() }
+        Self::Client {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: message.into(),
+        }
     }
 
     /// A 500 whose cause is logged, not sent.
@@ -45,10 +49,15 @@ pub(super) enum PendingError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, pending) = match self {
-            Self::Client { status, code, message } => (status, PendingError::Client { code, message }),
-            Self::Internal(cause) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, PendingError::Internal { cause })
-            }
+            Self::Client {
+                status,
+                code,
+                message,
+            } => (status, PendingError::Client { code, message }),
+            Self::Internal(cause) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                PendingError::Internal { cause },
+            ),
         };
         let mut response = status.into_response();
         response.extensions_mut().insert(pending);

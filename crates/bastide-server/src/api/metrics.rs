@@ -56,21 +56,44 @@ impl Metrics {
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(
             (|| Histogram::new(exponential_buckets(0.000_5, 2.0, 16))) as fn() -> Histogram,
         );
-        registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            latency.clone(),
+        );
         let errors = Family::<ErrorLabels, Counter>::default();
-        registry.register("http_errors", "HTTP error responses by kind", errors.clone());
+        registry.register(
+            "http_errors",
+            "HTTP error responses by kind",
+            errors.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
-        build.get_or_create(&BuildLabels { version: env!("CARGO_PKG_VERSION") }).set(1);
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
         registry.register("build_info", "Bastide version", build);
-        Self { registry, requests, latency, errors }
+        Self {
+            registry,
+            requests,
+            latency,
+            errors,
+        }
     }
 
     /// Records one request.
     pub fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let labels = RequestLabels { method: method.to_owned(), route: route.to_owned(), status };
+        let labels = RequestLabels {
+            method: method.to_owned(),
+            route: route.to_owned(),
+            status,
+        };
         self.requests.get_or_create(&labels).inc();
         self.latency
-            .get_or_create(&RouteLabels { route: route.to_owned() })
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
             .observe(elapsed.as_secs_f64());
         let kind = match status {
             400..=499 => Some("client"),

@@ -64,7 +64,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The OpenAPI document as pretty JSON with a final newline, the form committed in
 /// `docs/openapi.json`.
 pub fn openapi_json() -> String {
-    let mut text = openapi().to_pretty_json().expect("the OpenAPI document serialises");
+    let mut text = openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
     text.push('\n');
     text
 }
@@ -73,11 +75,21 @@ pub fn openapi_json() -> String {
 pub fn app(hub: Arc<Hub>) -> Router {
     let request_timeout = hub.settings.server.request_timeout;
     let (router, _) = api_router().split_for_parts();
-    let state = AppState { hub, metrics: Arc::new(Metrics::new()), openapi: Arc::new(openapi_json()) };
+    let state = AppState {
+        hub,
+        metrics: Arc::new(Metrics::new()),
+        openapi: Arc::new(openapi_json()),
+    };
     router
         .fallback(routes::not_found)
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, request_timeout))
-        .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .layer(middleware::from_fn(observe::request_id))
         .with_state(state)
 }

@@ -43,11 +43,17 @@ pub(super) async fn request_id(mut request: Request, next: Next) -> Response {
 
 fn is_plain_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// Logs, measures, and writes error bodies.
-pub(super) async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(super) async fn observe(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -55,9 +61,15 @@ pub(super) async fn observe(State(state): State<AppState>, request: Request, nex
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
-    let request_id =
-        request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
-    let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
 
     let mut response = next.run(request).await;
     let status = response.status();
@@ -65,7 +77,9 @@ pub(super) async fn observe(State(state): State<AppState>, request: Request, nex
         response = envelope(response, &request_id);
     }
     let elapsed = started.elapsed();
-    state.metrics.record(method.as_str(), &route, status.as_u16(), elapsed);
+    state
+        .metrics
+        .record(method.as_str(), &route, status.as_u16(), elapsed);
     tracing::info!(
         target: "bastide::http",
         request_id,
@@ -93,12 +107,21 @@ fn envelope(response: Response, request_id: &str) -> Response {
             if status.is_server_error() {
                 tracing::error!(target: "bastide::http", request_id, status = status.as_u16(), "internal error");
             }
-            let message =
-                if status.is_server_error() { internal_message(request_id) } else { message.to_owned() };
+            let message = if status.is_server_error() {
+                internal_message(request_id)
+            } else {
+                message.to_owned()
+            };
             (code.to_owned(), message)
         }
     };
-    let body = ErrorEnvelope { error: ErrorBody { code, message, request_id: request_id.to_owned() } };
+    let body = ErrorEnvelope {
+        error: ErrorBody {
+            code,
+            message,
+            request_id: request_id.to_owned(),
+        },
+    };
     let mut rewritten = (status, Json(body)).into_response();
     for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
         if let Some(value) = response.headers().get(&name) {
@@ -117,7 +140,9 @@ fn is_json(response: &Response) -> bool {
 }
 
 fn internal_message(request_id: &str) -> String {
-    format!("internal error; the operator can find its cause in the logs under request id {request_id}")
+    format!(
+        "internal error; the operator can find its cause in the logs under request id {request_id}"
+    )
 }
 
 /// A code and message for errors that did not come from a handler (rejected
@@ -125,15 +150,33 @@ fn internal_message(request_id: &str) -> String {
 /// they can quote the request's values.
 fn generic(status: StatusCode) -> (&'static str, &'static str) {
     match status {
-        StatusCode::BAD_REQUEST => ("bad_request", "the request is malformed; see the API document at /api/v1/openapi.json"),
+        StatusCode::BAD_REQUEST => (
+            "bad_request",
+            "the request is malformed; see the API document at /api/v1/openapi.json",
+        ),
         StatusCode::UNAUTHORIZED => ("unauthorized", "authentication is required"),
         StatusCode::FORBIDDEN => ("forbidden", "this is not permitted"),
-        StatusCode::NOT_FOUND => ("not_found", "no such resource; see the API document at /api/v1/openapi.json"),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this method is not allowed here; the Allow header lists those that are"),
-        StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took longer than the hub's time limit (server.request_timeout_secs)"),
+        StatusCode::NOT_FOUND => (
+            "not_found",
+            "no such resource; see the API document at /api/v1/openapi.json",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this method is not allowed here; the Allow header lists those that are",
+        ),
+        StatusCode::REQUEST_TIMEOUT => (
+            "timeout",
+            "the request took longer than the hub's time limit (server.request_timeout_secs)",
+        ),
         StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "the request body is too large"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "the request body's Content-Type is not accepted here"),
-        StatusCode::UNPROCESSABLE_ENTITY => ("invalid", "the request body does not match the expected schema"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "the request body's Content-Type is not accepted here",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => (
+            "invalid",
+            "the request body does not match the expected schema",
+        ),
         StatusCode::TOO_MANY_REQUESTS => ("too_many_requests", "too many requests; retry later"),
         StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "the hub is not ready"),
         s if s.is_server_error() => ("internal", "internal error"),

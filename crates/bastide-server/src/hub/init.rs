@@ -3,7 +3,7 @@
 
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use bastide_core::config::{CONFIG_FILE_NAME, MetadataSettings, Settings};
@@ -51,7 +51,9 @@ pub async fn init(settings: &Settings) -> Result<InitReport> {
         });
     }
     if target.exists() && !is_empty_dir(target) {
-        return Err(Error::NotEmpty { path: target.clone() });
+        return Err(Error::NotEmpty {
+            path: target.clone(),
+        });
     }
 
     let staging = Staging::create(target)?;
@@ -95,7 +97,11 @@ async fn build(staging: &Staging, staged: &Settings, undo: &mut Undo) -> Result<
         create_private_dir(&dir)?;
     }
     let storage = Storage::open(&staged.storage_url)?;
-    storage.claim(&StoreMarker { hub_id: hub_id.to_string() }).await?;
+    storage
+        .claim(&StoreMarker {
+            hub_id: hub_id.to_string(),
+        })
+        .await?;
     undo.storage = Some(storage);
 
     let meta = MetaStore::connect(&staged.metadata).await?;
@@ -110,6 +116,7 @@ async fn build(staging: &Staging, staged: &Settings, undo: &mut Undo) -> Result<
         undo.hub = Some((staged.metadata.clone(), hub_id));
     }
     meta.close().await;
+    restrict_sqlite_file(staged);
 
     write_config(staging.path(), generated)?;
     Ok((hub_id, generated))
@@ -131,22 +138,29 @@ impl Undo {
         if let Some(storage) = self.storage {
             let _ = storage.unclaim().await;
         }
-        if let Some((settings, hub_id)) = self.hub {
-            if let Ok(meta) = MetaStore::connect(&settings).await {
-                let _ = meta.hub().remove(hub_id).await;
-                meta.close().await;
-            }
+        if let Some((settings, hub_id)) = self.hub
+            && let Ok(meta) = MetaStore::connect(&settings).await
+        {
+            let _ = meta.hub().remove(hub_id).await;
+            meta.close().await;
         }
     }
 }
 
 fn write_generated_passphrase(dir: &Path) -> Result<SecretString> {
     let path = dir.join(PASSPHRASE_FILE);
-    let unwritable = |source| Error::Unwritable { path: dir.to_owned(), source };
+    let unwritable = |source| Error::Unwritable {
+        path: dir.to_owned(),
+        source,
+    };
     create_private_dir(path.parent().expect("the passphrase file has a folder"))?;
     let passphrase = generate_passphrase();
-    let mut file =
-        OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(unwritable)?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(unwritable)?;
     writeln!(file, "{}", passphrase.expose_secret()).map_err(unwritable)?;
     file.sync_all().map_err(unwritable)?;
     Ok(passphrase)
@@ -170,11 +184,27 @@ fn write_config(dir: &Path, generated_passphrase: bool) -> Result<()> {
         ));
     }
     let path = dir.join(CONFIG_FILE_NAME);
-    let unwritable = |source| Error::Unwritable { path: dir.to_owned(), source };
-    let mut file =
-        OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(unwritable)?;
+    let unwritable = |source| Error::Unwritable {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(unwritable)?;
     file.write_all(text.as_bytes()).map_err(unwritable)?;
     file.sync_all().map_err(unwritable)
+}
+
+/// SQLite creates its file with the process umask; the metadata is the operator's only.
+fn restrict_sqlite_file(settings: &Settings) {
+    let url = settings.metadata.url.expose_secret();
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        let file = rest.split_once('?').map_or(rest, |(file, _)| file);
+        let _ = fs::set_permissions(file, fs::Permissions::from_mode(0o600));
+    }
 }
 
 fn create_private_dir(path: &Path) -> Result<()> {
@@ -182,7 +212,10 @@ fn create_private_dir(path: &Path) -> Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(path)
-        .map_err(|source| Error::Unwritable { path: path.to_owned(), source })
+        .map_err(|source| Error::Unwritable {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 fn is_empty_dir(path: &Path) -> bool {

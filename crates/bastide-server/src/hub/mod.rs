@@ -33,14 +33,19 @@ impl Hub {
     /// Opens the hub described by `settings`: unlocks the keyring, brings the metadata
     /// schema up to date, and checks that storage and database belong to this keyring.
     pub async fn open(settings: Settings) -> Result<Self> {
-        let keyring = LocalKeyring::open(&settings.keys.keyring, settings.keys.keyring_passphrase.as_ref())?;
+        let keyring = LocalKeyring::open(
+            &settings.keys.keyring,
+            settings.keys.keyring_passphrase.as_ref(),
+        )?;
         let meta = MetaStore::connect(&settings.metadata).await?;
         meta.migrate().await?;
         let record = meta
             .hub()
             .get()
             .await?
-            .ok_or_else(|| Error::NotInitialised { url: meta.display_url().to_owned() })?;
+            .ok_or_else(|| Error::NotInitialised {
+                url: meta.display_url().to_owned(),
+            })?;
         if record.keyring_id != keyring.id() {
             return Err(Error::Mismatch {
                 part: "the metadata database",
@@ -56,6 +61,12 @@ impl Hub {
                 setting: "storage.url",
             });
         }
-        Ok(Self { settings, record, meta, storage, keyring })
+        Ok(Self {
+            settings,
+            record,
+            meta,
+            storage,
+            keyring,
+        })
     }
 }

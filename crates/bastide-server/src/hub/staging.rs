@@ -21,15 +21,32 @@ pub(super) struct Staging {
 
 impl Staging {
     pub(super) fn create(target: &Path) -> Result<Self> {
-        let unwritable = |source| Error::Unwritable { path: target.to_owned(), source };
+        let unwritable = |source| Error::Unwritable {
+            path: target.to_owned(),
+            source,
+        };
         let parent = target.parent().ok_or_else(|| {
-            unwritable(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no parent folder"))
+            unwritable(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "no parent folder",
+            ))
         })?;
-        DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(unwritable)?;
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(unwritable)?;
         let name = target.file_name().unwrap_or_default().to_string_lossy();
         let path = parent.join(format!(".{name}.init-{}", uuid::Uuid::new_v4().simple()));
-        DirBuilder::new().mode(0o700).create(&path).map_err(unwritable)?;
-        Ok(Self { path, target: target.to_owned(), committed: false })
+        DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .map_err(unwritable)?;
+        Ok(Self {
+            path,
+            target: target.to_owned(),
+            committed: false,
+        })
     }
 
     pub(super) fn path(&self) -> &Path {
@@ -45,16 +62,20 @@ impl Staging {
         };
         staged.data_dir = self.path.clone();
         staged.keys.keyring = move_path(&settings.keys.keyring);
-        if let Ok(dir) = settings.storage_url.to_file_path() {
-            if let Ok(url) = url::Url::from_directory_path(move_path(&dir)) {
-                staged.storage_url = url;
-            }
+        if let Ok(dir) = settings.storage_url.to_file_path()
+            && let Ok(url) = url::Url::from_directory_path(move_path(&dir))
+        {
+            staged.storage_url = url;
         }
         let url = settings.metadata.url.expose_secret();
         if let Some(rest) = url.strip_prefix("sqlite://") {
             let (file, query) = rest.split_once('?').unwrap_or((rest, ""));
             let file = move_path(Path::new(file));
-            let query = if query.is_empty() { String::new() } else { format!("?{query}") };
+            let query = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{query}")
+            };
             staged.metadata.url = SecretString::from(format!("sqlite://{}{query}", file.display()));
         }
         staged
@@ -62,10 +83,15 @@ impl Staging {
 
     /// Renames the staging folder into place. An existing empty target is replaced.
     pub(super) fn commit(mut self) -> Result<()> {
-        let unwritable = |source| Error::Unwritable { path: self.target.clone(), source };
+        let unwritable = |source| Error::Unwritable {
+            path: self.target.clone(),
+            source,
+        };
         fs::rename(&self.path, &self.target).map_err(unwritable)?;
         if let Some(parent) = self.target.parent() {
-            File::open(parent).and_then(|dir| dir.sync_all()).map_err(unwritable)?;
+            File::open(parent)
+                .and_then(|dir| dir.sync_all())
+                .map_err(unwritable)?;
         }
         self.committed = true;
         Ok(())

@@ -22,8 +22,15 @@ pub(crate) struct TestHub {
 impl TestHub {
     pub(crate) async fn spawn() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let flags = Flags { data_dir: Some(dir.path().join("hub")), listen: None };
-        let settings = Settings::load(&Sources { file: None, flags: flags.clone() }).unwrap();
+        let flags = Flags {
+            data_dir: Some(dir.path().join("hub")),
+            listen: None,
+        };
+        let settings = Settings::load(&Sources {
+            file: None,
+            flags: flags.clone(),
+        })
+        .unwrap();
         hub::init(&settings).await.unwrap();
         let settings = Settings::load(&Sources { file: None, flags }).unwrap();
         let hub = Arc::new(Hub::open(settings).await.unwrap());
@@ -35,11 +42,20 @@ impl TestHub {
                 .await
                 .unwrap();
         });
-        Self { dir, base, client: reqwest::Client::new(), server }
+        Self {
+            dir,
+            base,
+            client: reqwest::Client::new(),
+            server,
+        }
     }
 
     pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.base)).send().await.unwrap()
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
     }
 }
 

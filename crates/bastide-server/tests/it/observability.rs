@@ -29,13 +29,29 @@ async fn metrics_count_requests_by_route_template_and_errors_by_kind() {
     hub.get("/missing/123").await;
     let response = hub.get("/metrics").await;
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().contains("openmetrics-text"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("openmetrics-text")
+    );
     let text = response.text().await.unwrap();
     assert!(
-        text.contains(r#"bastide_http_requests_total{method="GET",route="/healthz",status="200"} 2"#),
+        text.contains(
+            r#"bastide_http_requests_total{method="GET",route="/healthz",status="200"} 2"#
+        ),
         "{text}"
     );
-    assert!(text.contains(r#"bastide_http_errors_total{kind="client"} 1"#), "{text}");
-    assert!(text.contains("bastide_http_request_duration_seconds_bucket"), "{text}");
-    assert!(!text.contains("/missing/123"), "concrete paths never become labels");
+    assert!(
+        text.contains(r#"bastide_http_errors_total{kind="client"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("bastide_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("/missing/123"),
+        "concrete paths never become labels"
+    );
 }

@@ -22,7 +22,13 @@ async fn the_served_document_is_the_generated_one() {
     assert_eq!(served, bastide_server::api::openapi_json());
     let doc: serde_json::Value = serde_json::from_str(&served).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/healthz", "/readyz", "/metrics", "/api/v1/version", "/api/v1/openapi.json"] {
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/api/v1/version",
+        "/api/v1/openapi.json",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
 }

@@ -40,7 +40,10 @@ pub fn print_report(report: &InitReport, json: bool) {
 fn human(report: &InitReport) -> String {
     let dir = report.data_dir.display();
     if !report.created {
-        return format!("{dir} already holds Bastide hub {}; nothing was changed.", report.hub_id);
+        return format!(
+            "{dir} already holds Bastide hub {}; nothing was changed.",
+            report.hub_id
+        );
     }
     let mut text = format!("Created Bastide hub {} in {dir}.", report.hub_id);
     if let Some(file) = &report.generated_passphrase_file {

@@ -13,10 +13,16 @@ use crate::cli::{Cli, Command};
 
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let Cli { config, json, command } = cli;
+    let Cli {
+        config,
+        json,
+        command,
+    } = cli;
     match command {
         Command::Init(args) => init::run(&settings(config, args.data_dir, None)?, json).await,
-        Command::Serve(args) => serve::run(settings(config, args.data_dir, args.listen)?, json).await,
+        Command::Serve(args) => {
+            serve::run(settings(config, args.data_dir, args.listen)?, json).await
+        }
         Command::Demo(args) => {
             demo::run(settings(config, Some(args.data_dir), args.listen)?, json).await
         }
@@ -32,7 +38,10 @@ fn settings(
     data_dir: Option<PathBuf>,
     listen: Option<SocketAddr>,
 ) -> anyhow::Result<Settings> {
-    let settings = Settings::load(&Sources { file, flags: Flags { data_dir, listen } })?;
+    let settings = Settings::load(&Sources {
+        file,
+        flags: Flags { data_dir, listen },
+    })?;
     crate::logging::init(&settings.log)?;
     Ok(settings)
 }

@@ -21,12 +21,21 @@ pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
     let listen = settings.server.listen;
     let grace = settings.server.shutdown_grace;
     let hub = Arc::new(Hub::open(settings).await?);
-    let listener = TcpListener::bind(listen).await.map_err(|e| bind_error(listen, &e))?;
-    let addr = listener.local_addr().context("cannot read the address listened on")?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| bind_error(listen, &e))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the address listened on")?;
     let url = format!("http://{addr}/");
     tracing::info!(target: "bastide::serve", %addr, hub_id = %hub.record.hub_id, "listening");
-    let value = Listening { url: url.clone(), hub_id: hub.record.hub_id.to_string() };
-    output::print(json, &value, || format!("Bastide hub {} listening on {url}", hub.record.hub_id));
+    let value = Listening {
+        url: url.clone(),
+        hub_id: hub.record.hub_id.to_string(),
+    };
+    output::print(json, &value, || {
+        format!("Bastide hub {} listening on {url}", hub.record.hub_id)
+    });
 
     let app = bastide_server::api::app(hub.clone());
     bastide_server::serve(listener, app, shutdown_signal(), grace)
@@ -40,7 +49,9 @@ pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
 fn bind_error(listen: std::net::SocketAddr, e: &std::io::Error) -> anyhow::Error {
     let cause = match e.kind() {
         std::io::ErrorKind::AddrInUse => "the address is already in use".to_owned(),
-        std::io::ErrorKind::PermissionDenied => "permission denied (ports below 1024 need privileges)".to_owned(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need privileges)".to_owned()
+        }
         _ => e.to_string(),
     };
     anyhow::anyhow!(

@@ -61,11 +61,26 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
         Ok(result) => result.map(drop).map_err(|e| e.to_string()),
         Err(_) => Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
     };
-    let checks = Checks { metadata: verdict("metadata", &metadata), storage: verdict("storage", &storage) };
+    let checks = Checks {
+        metadata: verdict("metadata", &metadata),
+        storage: verdict("storage", &storage),
+    };
     if metadata.is_ok() && storage.is_ok() {
-        (StatusCode::OK, Json(Readiness { status: "ready", checks }))
+        (
+            StatusCode::OK,
+            Json(Readiness {
+                status: "ready",
+                checks,
+            }),
+        )
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(Readiness { status: "unready", checks }))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Readiness {
+                status: "unready",
+                checks,
+            }),
+        )
     }
 }
 
