@@ -3,12 +3,12 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{DEFAULT_LISTEN, ENV_PREFIX};
 use crate::secret::Secret;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawConfig {
     pub data_dir: Option<PathBuf>,
@@ -21,7 +21,7 @@ pub(super) struct RawConfig {
     pub log: RawLog,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawServer {
     pub listen: String,
@@ -39,7 +39,7 @@ impl Default for RawServer {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawMetadata {
     pub url: Option<Secret>,
@@ -59,13 +59,13 @@ impl Default for RawMetadata {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawStorage {
     pub url: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawKeys {
     pub provider: KeyProviderKind,
@@ -82,7 +82,7 @@ impl Default for RawKeys {
 }
 
 /// Which key provider holds the key-encryption keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyProviderKind {
     /// A keyring file sealed with a passphrase (Argon2id).
@@ -90,7 +90,7 @@ pub enum KeyProviderKind {
     Local,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawLog {
     pub level: String,
@@ -107,7 +107,7 @@ impl Default for RawLog {
 }
 
 /// How log lines are written to standard error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// One JSON object per line, for log collectors.
@@ -173,4 +173,22 @@ fn env_name(key: &str) -> String {
         .map(str::to_uppercase)
         .collect::<Vec<_>>()
         .join("__")
+}
+
+/// Every dotted key of a configuration value, for the example file's test.
+#[cfg(test)]
+pub(super) fn collect_keys(value: &serde_json::Value, prefix: &str, keys: &mut Vec<String>) {
+    match value.as_object() {
+        Some(table) => {
+            for (name, child) in table {
+                let key = if prefix.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{prefix}.{name}")
+                };
+                collect_keys(child, &key, keys);
+            }
+        }
+        None => keys.push(prefix.to_owned()),
+    }
 }

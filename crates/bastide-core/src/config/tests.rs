@@ -208,3 +208,70 @@ fn invalid_toml_never_quotes_the_offending_line() {
         assert!(!err.contains("hunter2"), "{err}");
     });
 }
+
+const EXAMPLE: &str = include_str!("../../../../bastide.example.toml");
+
+/// The example with every option uncommented, secrets left out.
+fn example_uncommented() -> String {
+    EXAMPLE
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(option) if option.contains(" = ") && !option.contains("passphrase") => option,
+            _ => line,
+        })
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+#[test]
+fn the_example_configuration_parses_and_its_values_are_the_defaults() {
+    in_jail(|jail| {
+        let defaults = load_in(jail, Flags::default()).unwrap();
+        // `data_dir` and the `url`s show examples rather than defaults.
+        let example: String = example_uncommented()
+            .lines()
+            .filter(|line| !line.starts_with("url") && !line.starts_with("data_dir"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        write_config(jail, &example);
+        let settings = load_in(jail, Flags::default()).unwrap();
+        assert_eq!(
+            format!("{:?}", settings.server),
+            format!("{:?}", defaults.server)
+        );
+        assert_eq!(format!("{:?}", settings.log), format!("{:?}", defaults.log));
+        assert_eq!(settings.keys.keyring, defaults.keys.keyring);
+        assert_eq!(settings.keys.provider, defaults.keys.provider);
+        assert_eq!(
+            settings.metadata.max_connections,
+            defaults.metadata.max_connections
+        );
+        assert_eq!(
+            settings.metadata.connect_timeout,
+            defaults.metadata.connect_timeout
+        );
+    });
+}
+
+#[test]
+fn the_example_configuration_lists_every_option_with_its_variable() {
+    let mut keys = Vec::new();
+    raw::collect_keys(
+        &serde_json::to_value(RawConfig::default()).unwrap(),
+        "",
+        &mut keys,
+    );
+    assert!(keys.len() > 10, "{keys:?}");
+    for key in keys {
+        let leaf = key.rsplit('.').next().unwrap();
+        let variable = format!("{ENV_PREFIX}{}", key.to_uppercase().replace('.', "__"));
+        assert!(
+            EXAMPLE.contains(&format!("# {leaf} = ")),
+            "bastide.example.toml lacks {key}"
+        );
+        assert!(
+            EXAMPLE.contains(&variable),
+            "bastide.example.toml lacks {variable}"
+        );
+    }
+}
