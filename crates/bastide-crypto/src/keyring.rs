@@ -14,9 +14,10 @@ use bastide_core::ids::KeyringId;
 use chacha20poly1305::aead::{OsRng, rand_core::RngCore};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::sealed::{self, OpenError};
+use crate::signer::Signer;
 use crate::{Error, Result};
 
 /// Shortest passphrase accepted for a new keyring.
@@ -28,6 +29,8 @@ pub const MIN_PASSPHRASE_LEN: usize = 12;
 pub enum KeyPurpose {
     /// Wraps data keys (envelope encryption).
     KeyEncryption,
+    /// Signs the audit log's tree heads (Ed25519 seed).
+    AuditSigning,
 }
 
 /// One key of the keyring. Its material is wiped from memory when dropped.
@@ -108,12 +111,20 @@ impl LocalKeyring {
             contents: Contents {
                 id: KeyringId::generate(),
                 created_at: now,
-                keys: vec![KeyEntry {
-                    id: "kek-1".into(),
-                    purpose: KeyPurpose::KeyEncryption,
-                    created_at: now,
-                    material: random_key(),
-                }],
+                keys: vec![
+                    KeyEntry {
+                        id: "kek-1".into(),
+                        purpose: KeyPurpose::KeyEncryption,
+                        created_at: now,
+                        material: random_key(),
+                    },
+                    KeyEntry {
+                        id: "audit-signing-1".into(),
+                        purpose: KeyPurpose::AuditSigning,
+                        created_at: now,
+                        material: random_key(),
+                    },
+                ],
             },
         };
         keyring.save(passphrase)?;
@@ -193,6 +204,26 @@ impl LocalKeyring {
             .collect()
     }
 
+    /// The newest audit signing key. The private half stays in memory, inside the
+    /// returned [`Signer`].
+    pub fn audit_signer(&self) -> Result<Signer> {
+        let entry = self
+            .contents
+            .keys
+            .iter()
+            .rev()
+            .find(|k| k.purpose == KeyPurpose::AuditSigning)
+            .ok_or_else(|| Error::Malformed {
+                path: self.path.clone(),
+                problem: "it holds no audit signing key".into(),
+            })?;
+        let seed = decode_key(&entry.material).ok_or_else(|| Error::Malformed {
+            path: self.path.clone(),
+            problem: format!("key {} is not 32 bytes of base64", entry.id),
+        })?;
+        Ok(Signer::from_seed(entry.id.clone(), &seed))
+    }
+
     /// Seals the contents to a new file beside the keyring, then renames it over.
     fn save(&self, passphrase: &SecretString) -> Result<()> {
         let io = |action, source| Error::Io {
@@ -235,6 +266,13 @@ fn random_key() -> String {
     encoded
 }
 
+fn decode_key(material: &str) -> Option<Zeroizing<[u8; 32]>> {
+    let bytes = Zeroizing::new(B64.decode(material).ok()?);
+    let mut key = Zeroizing::new([0u8; 32]);
+    (bytes.len() == 32).then(|| key.copy_from_slice(&bytes))?;
+    Some(key)
+}
+
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -254,8 +292,16 @@ mod tests {
         let created = LocalKeyring::create(&path, &passphrase()).unwrap();
         let opened = LocalKeyring::open(&path, Some(&passphrase())).unwrap();
         assert_eq!(created.id(), opened.id());
-        assert_eq!(opened.keys().len(), 1);
-        assert_eq!(opened.keys()[0].purpose, KeyPurpose::KeyEncryption);
+        let purposes: Vec<_> = opened.keys().iter().map(|k| k.purpose).collect();
+        assert_eq!(
+            purposes,
+            [KeyPurpose::KeyEncryption, KeyPurpose::AuditSigning]
+        );
+        let (a, b) = (
+            created.audit_signer().unwrap(),
+            opened.audit_signer().unwrap(),
+        );
+        assert_eq!(a.public_key(), b.public_key());
     }
 
     #[test]

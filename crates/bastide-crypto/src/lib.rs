@@ -5,6 +5,9 @@
 mod error;
 pub mod keyring;
 mod sealed;
+mod signer;
 
+pub use ed25519_dalek::{Signature, VerifyingKey};
 pub use error::{Error, Result};
 pub use keyring::{KeyInfo, KeyPurpose, LocalKeyring, generate_passphrase};
+pub use signer::Signer;
