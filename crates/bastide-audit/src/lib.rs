@@ -12,6 +12,7 @@
 //! Components record events through [`AuditLog::append`], which returns once the event
 //! is durable.
 
+pub mod alerts;
 mod error;
 mod event;
 mod head;

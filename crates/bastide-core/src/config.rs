@@ -63,6 +63,38 @@ pub struct Settings {
     pub keys: KeySettings,
     /// Logging settings.
     pub log: LogSettings,
+    /// Audit log settings.
+    pub audit: AuditSettings,
+    /// Alert thresholds and where alerts go.
+    pub alerts: AlertSettings,
+}
+
+/// Audit log settings.
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    /// The folder of the audit log (segment files), outside the metadata database.
+    pub dir: PathBuf,
+}
+
+/// Alert thresholds: an alert is raised when one is crossed, recorded in the audit
+/// log, and posted to the webhook if one is configured.
+#[derive(Debug, Clone)]
+pub struct AlertSettings {
+    /// An operator endpoint that receives each alert as a JSON POST; secret, since
+    /// such URLs often carry a token.
+    pub webhook_url: Option<SecretString>,
+    /// Bytes one actor may export within an hour before an alert.
+    pub export_bytes_per_hour: u64,
+    /// The same query (up to literals) run this many times by one actor within the
+    /// window raises an alert.
+    pub similar_queries: u32,
+    /// That window.
+    pub similar_queries_window: Duration,
+    /// This many failed logins for one account or from one address within the window
+    /// raise an alert.
+    pub failed_logins: u32,
+    /// That window.
+    pub failed_logins_window: Duration,
 }
 
 /// HTTP server settings.
@@ -229,6 +261,7 @@ impl RawConfig {
             ));
         }
 
+        let alerts = self.alerts.resolve(&data_dir)?;
         Ok(Settings {
             config_file,
             server: ServerSettings {
@@ -252,6 +285,10 @@ impl RawConfig {
                 level: self.log.level,
                 format: self.log.format,
             },
+            audit: AuditSettings {
+                dir: under_data_dir(&self.audit.dir),
+            },
+            alerts,
             data_dir,
         })
     }

@@ -19,6 +19,8 @@ pub(super) struct RawConfig {
     pub storage: RawStorage,
     pub keys: RawKeys,
     pub log: RawLog,
+    pub audit: RawAudit,
+    pub alerts: RawAlerts,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -103,6 +105,65 @@ impl Default for RawLog {
             level: "info".into(),
             format: LogFormat::Json,
         }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawAudit {
+    pub dir: PathBuf,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        Self {
+            dir: "audit".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawAlerts {
+    pub webhook_url: Option<Secret>,
+    pub webhook_url_file: Option<PathBuf>,
+    pub export_bytes_per_hour: u64,
+    pub similar_queries: u32,
+    pub similar_queries_window_secs: u64,
+    pub failed_logins: u32,
+    pub failed_logins_window_secs: u64,
+}
+
+impl Default for RawAlerts {
+    fn default() -> Self {
+        Self {
+            webhook_url: None,
+            webhook_url_file: None,
+            export_bytes_per_hour: 1 << 30,
+            similar_queries: 20,
+            similar_queries_window_secs: 300,
+            failed_logins: 5,
+            failed_logins_window_secs: 300,
+        }
+    }
+}
+
+impl RawAlerts {
+    pub(super) fn resolve(self, data_dir: &std::path::Path) -> crate::Result<super::AlertSettings> {
+        use std::time::Duration;
+        let file = self.webhook_url_file.map(|file| data_dir.join(file));
+        Ok(super::AlertSettings {
+            webhook_url: crate::secret::resolve(
+                "alerts.webhook_url",
+                self.webhook_url,
+                file.as_deref(),
+            )?,
+            export_bytes_per_hour: self.export_bytes_per_hour,
+            similar_queries: self.similar_queries,
+            similar_queries_window: Duration::from_secs(self.similar_queries_window_secs),
+            failed_logins: self.failed_logins,
+            failed_logins_window: Duration::from_secs(self.failed_logins_window_secs),
+        })
     }
 }
 

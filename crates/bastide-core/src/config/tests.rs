@@ -216,7 +216,13 @@ fn example_uncommented() -> String {
     EXAMPLE
         .lines()
         .map(|line| match line.strip_prefix("# ") {
-            Some(option) if option.contains(" = ") && !option.contains("passphrase") => option,
+            Some(option)
+                if option.contains(" = ")
+                    && !option.contains("passphrase")
+                    && !option.starts_with("webhook") =>
+            {
+                option
+            }
             _ => line,
         })
         .map(|line| format!("{line}\n"))
