@@ -12,7 +12,7 @@ use crate::merkle::Hash;
 use crate::{Error, Result};
 
 /// A signed statement: "log `log_id` had `tree_size` entries with root `root`".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SignedTreeHead {
     /// Which log.
     pub log_id: uuid::Uuid,
@@ -20,9 +20,11 @@ pub struct SignedTreeHead {
     pub tree_size: u64,
     /// The Merkle root over them, hex.
     #[serde(with = "hex_hash")]
+    #[schema(value_type = String, example = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")]
     pub root: Hash,
     /// When it was signed.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub time: OffsetDateTime,
     /// The signing key's id in the keyring.
     pub key_id: String,

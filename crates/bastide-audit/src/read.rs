@@ -8,6 +8,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::event::Event;
+use crate::head::SignedTreeHead;
 use crate::merkle::{self, Hash};
 use crate::record::{self, Line};
 use crate::{Error, Result, segments};
@@ -86,6 +87,28 @@ fn scan(dir: &Path, mut each: impl FnMut(u64, Hash, &[u8]) -> Result<bool>) -> R
     Ok(())
 }
 
+/// The latest signed tree head in the log's files (not checked: see
+/// [`SignedTreeHead::check`]).
+pub fn latest_head(dir: &Path) -> Result<SignedTreeHead> {
+    for (_, path) in segments::list(dir)?.into_iter().rev() {
+        let bytes = segments::read(&path)?;
+        let head = segments::lines(&bytes)
+            .filter(|(_, _, complete)| *complete)
+            .filter_map(|(_, line, _)| match record::parse(line) {
+                Some(Line::Head(head)) => Some(head.head),
+                _ => None,
+            })
+            .last();
+        if let Some(head) = head {
+            return Ok(head);
+        }
+    }
+    Err(Error::Corrupt {
+        location: dir.display().to_string(),
+        problem: "no signed tree head in any segment".into(),
+    })
+}
+
 /// The events that pass `filter`, oldest first.
 pub fn events(dir: &Path, filter: &Filter) -> Result<Vec<Event>> {
     let mut found = Vec::new();
@@ -116,7 +139,7 @@ pub fn leaves(dir: &Path) -> Result<Vec<Hash>> {
 }
 
 /// Proof that one event is in the tree of a given size.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Proof {
     /// The event's number.
     pub leaf_index: u64,
@@ -131,7 +154,7 @@ pub struct Proof {
 }
 
 /// Proof that a tree is an extension of an earlier one.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ConsistencyProof {
     /// The earlier size.
     pub first: u64,

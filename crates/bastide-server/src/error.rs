@@ -20,6 +20,9 @@ pub enum Error {
     /// The metadata database is unreachable or refused us.
     #[error(transparent)]
     Metadata(#[from] bastide_meta::Error),
+    /// The audit log cannot be opened or written.
+    #[error(transparent)]
+    Audit(#[from] bastide_audit::Error),
     /// The data folder cannot be created or written.
     #[error("cannot create the data folder {path}: {source}; choose a writable location")]
     Unwritable {

@@ -29,6 +29,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create a demonstration hub if needed and serve it; no external service needed.
     Demo(DemoArgs),
+    /// Verify the audit log, publish checkpoints, list and export events.
+    Audit(AuditArgs),
     /// Print the OpenAPI document of the HTTP API.
     #[command(hide = true)]
     Openapi,
@@ -62,4 +64,73 @@ pub struct DemoArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+}
+
+/// Options of `audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The data folder.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// What to do with the audit log.
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+/// The audit subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the whole log: prove it intact or name the first tampered entry.
+    Verify {
+        /// Also prove the log extends this checkpoint (from `audit checkpoint`).
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Write the latest signed tree head to a file, to publish outside this host.
+    Checkpoint {
+        /// Where to write it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// List events, oldest first.
+    List {
+        /// Which events.
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Write events as JSON Lines.
+    Export {
+        /// Where to write them (`-` for standard output).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Which events.
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+}
+
+/// Filters on audit events; all must hold.
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Only this actor.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only this project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Only this action or those under it (`query` matches `query.run`).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// At or after this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Before this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// From this event number on.
+    #[arg(long, value_name = "SEQ")]
+    pub from: Option<u64>,
+    /// At most this many events.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
 }

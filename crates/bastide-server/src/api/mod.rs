@@ -42,7 +42,8 @@ pub struct AppState {
     ),
     tags(
         (name = "operations", description = "Liveness, readiness and metrics for the operator"),
-        (name = "meta", description = "About this API")
+        (name = "meta", description = "About this API"),
+        (name = "audit", description = "The tamper-evident audit log's signed tree heads and proofs")
     )
 )]
 struct ApiDoc;
@@ -54,6 +55,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::metrics::metrics))
         .routes(routes!(routes::version::version))
         .routes(routes!(routes::openapi::openapi_json))
+        .routes(routes!(routes::audit::head))
+        .routes(routes!(routes::audit::inclusion))
+        .routes(routes!(routes::audit::consistency))
 }
 
 /// The OpenAPI document, as the API serves it.

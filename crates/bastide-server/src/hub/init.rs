@@ -6,6 +6,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};
 use bastide_core::config::{CONFIG_FILE_NAME, MetadataSettings, Settings};
 use bastide_core::ids::HubId;
 use bastide_crypto::{LocalKeyring, generate_passphrase};
@@ -13,7 +14,7 @@ use bastide_meta::{Backend, HubRecord, MetaStore};
 use bastide_store::{Storage, StoreMarker};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::Hub;
+use super::Parts;
 use super::staging::Staging;
 use crate::{Error, Result};
 
@@ -40,11 +41,13 @@ pub async fn init(settings: &Settings) -> Result<InitReport> {
     let target = &settings.data_dir;
     let config_file = target.join(CONFIG_FILE_NAME);
     if config_file.is_file() {
-        let hub = Hub::open(settings.clone()).await?;
-        hub.meta.close().await;
+        // Check, without taking the audit log: a server may be running.
+        let parts = Parts::open(settings).await?;
+        bastide_audit::read_header(&settings.audit.dir)?;
+        parts.meta.close().await;
         return Ok(InitReport {
             data_dir: target.clone(),
-            hub_id: hub.record.hub_id,
+            hub_id: parts.record.hub_id,
             created: false,
             config_file,
             generated_passphrase_file: None,
@@ -118,14 +121,47 @@ async fn build(staging: &Staging, staged: &Settings, undo: &mut Undo) -> Result<
     meta.close().await;
     restrict_sqlite_file(staged);
 
+    if !staged.audit.dir.starts_with(staging.path()) {
+        undo.audit = Some(staged.audit.dir.clone());
+    }
+    record_creation(staged, &keyring, hub_id).await?;
+
     write_config(staging.path(), generated)?;
     Ok((hub_id, generated))
+}
+
+/// Creates the audit log; its first event is the hub's creation.
+async fn record_creation(staged: &Settings, keyring: &LocalKeyring, hub_id: HubId) -> Result<()> {
+    let signer = keyring.audit_signer()?;
+    let dir = staged.audit.dir.clone();
+    let event = NewEvent::new("cli", Role::Operator, "hub.created", Outcome::Success)
+        .object(hub_id.to_string())
+        .detail(
+            "metadata",
+            if staged.metadata.url.expose_secret().starts_with("sqlite:") {
+                "sqlite"
+            } else {
+                "postgres"
+            },
+        )
+        .detail("storage", staged.storage_url.scheme().to_owned())
+        .detail("version", env!("CARGO_PKG_VERSION"));
+    tokio::task::spawn_blocking(move || {
+        let log = AuditLog::create(&dir, signer, Options::default())?;
+        let appended = log.append_blocking(event);
+        log.shutdown();
+        appended.map(drop)
+    })
+    .await
+    .expect("creating the audit log does not panic")?;
+    Ok(())
 }
 
 /// What to take back when init fails after making parts outside the staging folder.
 #[derive(Default)]
 struct Undo {
     keyring: Option<PathBuf>,
+    audit: Option<PathBuf>,
     storage: Option<Storage>,
     hub: Option<(MetadataSettings, HubId)>,
 }
@@ -134,6 +170,9 @@ impl Undo {
     async fn run(self) {
         if let Some(path) = self.keyring {
             let _ = fs::remove_file(path);
+        }
+        if let Some(dir) = self.audit {
+            let _ = fs::remove_dir_all(dir);
         }
         if let Some(storage) = self.storage {
             let _ = storage.unclaim().await;

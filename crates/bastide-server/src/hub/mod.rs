@@ -1,15 +1,19 @@
 //! A hub assembled from its parts. [`Hub::open`] checks that the keyring, the object
-//! storage and the metadata database all belong to the same installation before
-//! anything is served; [`init`] creates a new installation.
+//! storage and the metadata database all belong to the same installation, then
+//! opens the audit log, before anything is served; [`init`] creates a new
+//! installation.
 
+mod auditor;
 mod init;
 mod staging;
 
+use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};
 use bastide_core::config::Settings;
 use bastide_crypto::LocalKeyring;
 use bastide_meta::{HubRecord, MetaStore};
 use bastide_store::Storage;
 
+pub use auditor::Auditor;
 pub use init::{InitReport, init};
 
 use crate::{Error, Result};
@@ -27,12 +31,28 @@ pub struct Hub {
     pub storage: Storage,
     /// The key provider.
     pub keyring: LocalKeyring,
+    /// Where security-relevant events go.
+    pub audit: Auditor,
 }
 
-impl Hub {
-    /// Opens the hub described by `settings`: unlocks the keyring, brings the metadata
-    /// schema up to date, and checks that storage and database belong to this keyring.
-    pub async fn open(settings: Settings) -> Result<Self> {
+/// The parts of a hub without its audit log: what read-only commands need, and what
+/// they can open while a server holds the log.
+#[derive(Debug)]
+pub struct Parts {
+    /// Its identity record.
+    pub record: HubRecord,
+    /// The metadata database.
+    pub meta: MetaStore,
+    /// The object storage.
+    pub storage: Storage,
+    /// The key provider.
+    pub keyring: LocalKeyring,
+}
+
+impl Parts {
+    /// Unlocks the keyring, brings the metadata schema up to date, and checks that
+    /// storage and database belong to this keyring.
+    pub async fn open(settings: &Settings) -> Result<Self> {
         let keyring = LocalKeyring::open(
             &settings.keys.keyring,
             settings.keys.keyring_passphrase.as_ref(),
@@ -62,11 +82,73 @@ impl Hub {
             });
         }
         Ok(Self {
-            settings,
             record,
             meta,
             storage,
             keyring,
         })
+    }
+}
+
+impl Hub {
+    /// Opens the hub described by `settings` and takes its audit log for writing,
+    /// repairing (and recording) a tail torn by a crash.
+    pub async fn open(settings: Settings) -> Result<Self> {
+        let Parts {
+            record,
+            meta,
+            storage,
+            keyring,
+        } = Parts::open(&settings).await?;
+        let signer = keyring.audit_signer()?;
+        let dir = settings.audit.dir.clone();
+        let (log, recovery) =
+            tokio::task::spawn_blocking(move || AuditLog::open(&dir, signer, Options::default()))
+                .await
+                .expect("opening the audit log does not panic")?;
+        let audit = Auditor::new(log, &settings.alerts, record.hub_id);
+        if recovery.cut_bytes > 0 {
+            tracing::warn!(
+                target: "bastide::audit",
+                cut_bytes = recovery.cut_bytes,
+                cut_entries = recovery.cut_entries,
+                "cut a torn audit log tail left by a crash (never acknowledged)"
+            );
+            audit
+                .record(
+                    NewEvent::new("system", Role::System, "audit.recovered", Outcome::Success)
+                        .detail("cut_bytes", recovery.cut_bytes)
+                        .detail("cut_entries", recovery.cut_entries),
+                )
+                .await?;
+        }
+        Ok(Self {
+            settings,
+            record,
+            meta,
+            storage,
+            keyring,
+            audit,
+        })
+    }
+
+    /// Records the start of service on `addr`.
+    pub async fn started(&self, addr: std::net::SocketAddr) -> Result<()> {
+        let event = NewEvent::new("system", Role::System, "server.started", Outcome::Success)
+            .detail("listen", addr.to_string())
+            .detail("version", env!("CARGO_PKG_VERSION"));
+        self.audit.record(event).await?;
+        Ok(())
+    }
+
+    /// Records the end of service and closes the audit log and the database.
+    pub async fn close(&self) {
+        let stopped = NewEvent::new("system", Role::System, "server.stopped", Outcome::Success);
+        if let Err(e) = self.audit.record(stopped).await {
+            tracing::error!(target: "bastide::audit", error = %e, "cannot record the stop");
+        }
+        let audit = self.audit.clone();
+        let _ = tokio::task::spawn_blocking(move || audit.shutdown()).await;
+        self.meta.close().await;
     }
 }

@@ -62,6 +62,7 @@ impl Staging {
         };
         staged.data_dir = self.path.clone();
         staged.keys.keyring = move_path(&settings.keys.keyring);
+        staged.audit.dir = move_path(&settings.audit.dir);
         if let Ok(dir) = settings.storage_url.to_file_path()
             && let Ok(url) = url::Url::from_directory_path(move_path(&dir))
         {

@@ -1,5 +1,7 @@
 //! The HTTP API served in-process on a free port, over a hub in a temporary folder.
 
+mod alerts;
+mod audit;
 mod envelope;
 mod observability;
 mod openapi;
@@ -14,6 +16,7 @@ use tempfile::TempDir;
 /// A hub served on a loopback port for one test.
 pub(crate) struct TestHub {
     pub dir: TempDir,
+    pub hub: Arc<Hub>,
     pub base: String,
     pub client: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
@@ -21,6 +24,11 @@ pub(crate) struct TestHub {
 
 impl TestHub {
     pub(crate) async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A hub whose settings `adjust` changes after loading.
+    pub(crate) async fn spawn_with(adjust: impl Fn(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let flags = Flags {
             data_dir: Some(dir.path().join("hub")),
@@ -32,11 +40,12 @@ impl TestHub {
         })
         .unwrap();
         hub::init(&settings).await.unwrap();
-        let settings = Settings::load(&Sources { file: None, flags }).unwrap();
+        let mut settings = Settings::load(&Sources { file: None, flags }).unwrap();
+        adjust(&mut settings);
         let hub = Arc::new(Hub::open(settings).await.unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = bastide_server::api::app(hub);
+        let app = bastide_server::api::app(hub.clone());
         let server = tokio::spawn(async move {
             bastide_server::serve(listener, app, std::future::pending(), Default::default())
                 .await
@@ -44,10 +53,15 @@ impl TestHub {
         });
         Self {
             dir,
+            hub,
             base,
             client: reqwest::Client::new(),
             server,
         }
+    }
+
+    pub(crate) async fn record(&self, event: bastide_audit::NewEvent) -> bastide_audit::Receipt {
+        self.hub.audit.record(event).await.unwrap()
     }
 
     pub(crate) async fn get(&self, path: &str) -> reqwest::Response {

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod audit;
 mod demo;
 mod init;
 mod serve;
@@ -25,6 +26,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => {
             demo::run(settings(config, Some(args.data_dir), args.listen)?, json).await
+        }
+        Command::Audit(args) => {
+            audit::run(&settings(config, args.data_dir, None)?, args.command, json)
         }
         Command::Openapi => {
             print!("{}", bastide_server::api::openapi_json());

@@ -27,6 +27,7 @@ pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
         .context("cannot read the address listened on")?;
+    hub.started(addr).await?;
     let url = format!("http://{addr}/");
     tracing::info!(target: "bastide::serve", %addr, hub_id = %hub.record.hub_id, "listening");
     let value = Listening {
@@ -41,7 +42,7 @@ pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
     bastide_server::serve(listener, app, shutdown_signal(), grace)
         .await
         .context("the HTTP server failed")?;
-    hub.meta.close().await;
+    hub.close().await;
     tracing::info!(target: "bastide::serve", "stopped");
     Ok(())
 }
