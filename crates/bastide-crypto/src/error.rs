@@ -63,6 +63,30 @@ pub enum Error {
         /// Its permission bits.
         mode: u32,
     },
+    /// A wrapped key names a KEK the provider does not hold.
+    #[error(
+        "key-encryption key `{kek}` is not held by this key provider (destroyed, or another provider's)"
+    )]
+    UnknownKek {
+        /// The KEK id.
+        kek: String,
+    },
+    /// A wrapped key did not unwrap: altered, or wrapped by another KEK.
+    #[error(
+        "a data key wrapped under `{kek}` does not unwrap (altered, or not wrapped by this provider)"
+    )]
+    Unwrap {
+        /// The KEK id it claims.
+        kek: String,
+    },
+    /// The hardware security module refused or failed.
+    #[error("HSM: cannot {what}: {reason}")]
+    Hsm {
+        /// What was being done.
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
     /// Reading or writing the keyring file failed.
     #[error("cannot {action} keyring {path}: {source}")]
     Io {

@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use crate::provider::{KekInfo, kek_id, kek_number};
 use crate::sealed::{self, OpenError};
 use crate::signer::Signer;
 use crate::{Error, Result};
@@ -222,6 +223,64 @@ impl LocalKeyring {
             problem: format!("key {} is not 32 bytes of base64", entry.id),
         })?;
         Ok(Signer::from_seed(entry.id.clone(), &seed))
+    }
+
+    /// The material of KEK `id`.
+    pub(crate) fn kek(&self, id: &str) -> Option<Zeroizing<[u8; 32]>> {
+        self.contents
+            .keys
+            .iter()
+            .find(|k| k.purpose == KeyPurpose::KeyEncryption && k.id == id)
+            .and_then(|k| decode_key(&k.material))
+    }
+
+    /// The KEK versions, oldest first; the newest is current.
+    pub(crate) fn kek_infos(&self) -> Vec<KekInfo> {
+        let keks: Vec<&KeyEntry> = self
+            .contents
+            .keys
+            .iter()
+            .filter(|k| k.purpose == KeyPurpose::KeyEncryption)
+            .collect();
+        let last = keks.len().saturating_sub(1);
+        keks.iter()
+            .enumerate()
+            .map(|(i, k)| KekInfo {
+                id: k.id.clone(),
+                current: i == last,
+            })
+            .collect()
+    }
+
+    /// The id of the current KEK.
+    pub(crate) fn current_kek(&self) -> String {
+        self.kek_infos()
+            .pop()
+            .map(|k| k.id)
+            .unwrap_or_else(|| kek_id(1))
+    }
+
+    /// Adds a new KEK version, makes it current, and reseals the file.
+    pub(crate) fn add_kek(&mut self, passphrase: &SecretString) -> Result<String> {
+        let next = self
+            .kek_infos()
+            .iter()
+            .filter_map(|k| kek_number(&k.id))
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let id = kek_id(next);
+        self.contents.keys.push(KeyEntry {
+            id: id.clone(),
+            purpose: KeyPurpose::KeyEncryption,
+            created_at: now(),
+            material: random_key(),
+        });
+        if let Err(e) = self.save(passphrase) {
+            self.contents.keys.pop();
+            return Err(e);
+        }
+        Ok(id)
     }
 
     /// Seals the contents to a new file beside the keyring, then renames it over.

@@ -4,12 +4,14 @@
 
 mod hub;
 mod postgres;
+mod softhsm;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 
 pub use hub::{HubProcess, Output, run_bastide};
 pub use postgres::PgServer;
+pub use softhsm::{SOFTHSM_LIBRARY, SoftHsm, SoftHsmToken};
 
 /// A loopback address with a port nobody listens on right now.
 pub fn free_port() -> SocketAddr {
