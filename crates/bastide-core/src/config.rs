@@ -130,6 +130,19 @@ pub struct KeySettings {
     pub keyring_passphrase: Option<SecretString>,
     /// Whether the passphrase came from a file named in the configuration.
     pub keyring_passphrase_file: Option<PathBuf>,
+    /// The HSM, when the provider is `pkcs11`.
+    pub pkcs11: Option<Pkcs11Settings>,
+}
+
+/// Where the HSM is and how to log in.
+#[derive(Debug, Clone)]
+pub struct Pkcs11Settings {
+    /// The PKCS#11 library of the HSM's vendor.
+    pub library: PathBuf,
+    /// The label of the token holding Bastide's keys.
+    pub token: String,
+    /// The token's user PIN.
+    pub pin: SecretString,
 }
 
 /// Logging settings.
@@ -262,6 +275,10 @@ impl RawConfig {
         }
 
         let alerts = self.alerts.resolve(&data_dir)?;
+        let pkcs11 = match self.keys.provider {
+            KeyProviderKind::Pkcs11 => Some(self.keys.pkcs11.resolve(&data_dir)?),
+            KeyProviderKind::Local => None,
+        };
         Ok(Settings {
             config_file,
             server: ServerSettings {
@@ -280,6 +297,7 @@ impl RawConfig {
                 keyring: under_data_dir(&self.keys.keyring),
                 keyring_passphrase,
                 keyring_passphrase_file: passphrase_file,
+                pkcs11,
             },
             log: LogSettings {
                 level: self.log.level,

@@ -54,9 +54,69 @@ uuid_id!(
     "keyring"
 );
 
+/// What a data key belongs to, so that it can be crypto-shredded with the rest of
+/// its kind: `dataset:<name>@<version>`, `project:<id>`, or `hub:<purpose>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyScope(String);
+
+impl KeyScope {
+    /// The scope as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for KeyScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Text that is not a key scope.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "not a key scope: write dataset:NAME@VERSION, project:ID or hub:PURPOSE (lowercase letters, digits, `_-.@`, up to 128)"
+)]
+pub struct InvalidScope;
+
+impl std::str::FromStr for KeyScope {
+    type Err = InvalidScope;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (kind, name) = s.split_once(':').ok_or(InvalidScope)?;
+        let name_ok = (1..=128).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.@".contains(&b));
+        if matches!(kind, "dataset" | "project" | "hub") && name_ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidScope)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_parse_only_in_their_documented_forms() {
+        for good in ["dataset:snds@3", "project:p-2026-017", "hub:pseudonyms"] {
+            assert_eq!(good.parse::<KeyScope>().unwrap().as_str(), good);
+        }
+        for bad in [
+            "",
+            "dataset",
+            "dataset:",
+            "table:x",
+            "dataset:UPPER",
+            "project:a b",
+            "project:x;drop",
+        ] {
+            assert!(bad.parse::<KeyScope>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_hub_id_survives_display_and_parse() {

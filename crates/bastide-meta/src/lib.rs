@@ -8,6 +8,7 @@
 
 mod error;
 mod hub;
+mod keys;
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use sqlx::any::AnyPoolOptions;
 
 pub use error::{Error, Result};
 pub use hub::{HubRecord, HubRepo};
+pub use keys::{KeyCounts, KeyRepo, StoredKey};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -101,6 +103,11 @@ impl MetaStore {
     /// The hub identity record.
     pub fn hub(&self) -> HubRepo<'_> {
         HubRepo::new(&self.pool)
+    }
+
+    /// The wrapped data keys.
+    pub fn keys(&self) -> KeyRepo<'_> {
+        KeyRepo::new(&self.pool)
     }
 
     /// Closes every connection.

@@ -29,6 +29,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create a demonstration hub if needed and serve it; no external service needed.
     Demo(DemoArgs),
+    /// Show the key provider's state, rotate its key-encryption key, shred a scope.
+    Keys(KeysArgs),
     /// Verify the audit log, publish checkpoints, list and export events.
     Audit(AuditArgs),
     /// Print the OpenAPI document of the HTTP API.
@@ -133,4 +135,33 @@ pub struct FilterArgs {
     /// At most this many events.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+}
+
+/// Options of `keys`.
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// The data folder.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// What to do with the keys.
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+/// The key subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// The provider, its key-encryption keys, and how many data keys each wraps.
+    Status,
+    /// Make a new key-encryption key current and rewrap every data key under it.
+    Rotate,
+    /// Destroy every data key of a scope (dataset:NAME@VERSION, project:ID): its
+    /// files become unreadable for good.
+    Shred {
+        /// The scope.
+        scope: String,
+        /// Confirm: this cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
 }

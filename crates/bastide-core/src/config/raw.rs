@@ -72,6 +72,7 @@ pub(super) struct RawStorage {
 pub(super) struct RawKeys {
     pub provider: KeyProviderKind,
     pub keyring: PathBuf,
+    pub pkcs11: RawPkcs11,
 }
 
 impl Default for RawKeys {
@@ -79,7 +80,49 @@ impl Default for RawKeys {
         Self {
             provider: KeyProviderKind::Local,
             keyring: "keyring.sealed".into(),
+            pkcs11: RawPkcs11::default(),
         }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawPkcs11 {
+    pub library: PathBuf,
+    pub token: String,
+    pub pin: Option<Secret>,
+    pub pin_file: Option<PathBuf>,
+}
+
+impl Default for RawPkcs11 {
+    fn default() -> Self {
+        Self {
+            library: "/usr/lib/softhsm/libsofthsm2.so".into(),
+            token: "bastide".into(),
+            pin: None,
+            pin_file: None,
+        }
+    }
+}
+
+impl RawPkcs11 {
+    /// The HSM settings, required when the provider is `pkcs11`.
+    pub(super) fn resolve(
+        self,
+        data_dir: &std::path::Path,
+    ) -> crate::Result<super::Pkcs11Settings> {
+        let file = self.pin_file.map(|file| data_dir.join(file));
+        let pin = crate::secret::resolve("keys.pkcs11.pin", self.pin, file.as_deref())?.ok_or(
+            crate::Error::Missing {
+                setting: "keys.pkcs11.pin",
+                fix: "set BASTIDE_KEYS__PKCS11__PIN_FILE to a file holding the token's user PIN",
+            },
+        )?;
+        Ok(super::Pkcs11Settings {
+            library: self.library,
+            token: self.token,
+            pin,
+        })
     }
 }
 
@@ -90,6 +133,8 @@ pub enum KeyProviderKind {
     /// A keyring file sealed with a passphrase (Argon2id).
     #[default]
     Local,
+    /// A hardware security module through PKCS#11.
+    Pkcs11,
 }
 
 #[derive(Debug, Deserialize, Serialize)]

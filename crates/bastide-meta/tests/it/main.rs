@@ -3,6 +3,7 @@
 
 mod connect;
 mod hub;
+mod keys;
 
 use bastide_core::config::MetadataSettings;
 use bastide_meta::MetaStore;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};
 use bastide_core::config::{CONFIG_FILE_NAME, MetadataSettings, Settings};
 use bastide_core::ids::HubId;
-use bastide_crypto::{LocalKeyring, generate_passphrase};
+use bastide_crypto::{LocalKeyring, Pkcs11Provider, generate_passphrase};
 use bastide_meta::{Backend, HubRecord, MetaStore};
 use bastide_store::{Storage, StoreMarker};
 use secrecy::{ExposeSecret, SecretString};
@@ -94,6 +94,10 @@ async fn build(staging: &Staging, staged: &Settings, undo: &mut Undo) -> Result<
         undo.keyring = Some(staged.keys.keyring.clone());
     }
     let keyring = LocalKeyring::create(&staged.keys.keyring, &passphrase)?;
+    if let Some(hsm) = &staged.keys.pkcs11 {
+        // Log in now, and make the first KEK in the HSM if it has none.
+        Pkcs11Provider::open(&hsm.library, &hsm.token, &hsm.pin)?;
+    }
 
     let hub_id = HubId::generate();
     if let Ok(dir) = staged.storage_url.to_file_path() {

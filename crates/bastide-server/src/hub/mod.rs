@@ -5,6 +5,7 @@
 
 mod auditor;
 mod init;
+mod keys;
 mod staging;
 
 use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};
@@ -15,6 +16,7 @@ use bastide_store::Storage;
 
 pub use auditor::Auditor;
 pub use init::{InitReport, init};
+pub use keys::{DATA_KEY_LEN, KeyService, KeyStatus, Rotation};
 
 use crate::{Error, Result};
 
@@ -33,6 +35,8 @@ pub struct Hub {
     pub keyring: LocalKeyring,
     /// Where security-relevant events go.
     pub audit: Auditor,
+    /// Data keys, wrapped by the key provider.
+    pub keys: KeyService,
 }
 
 /// The parts of a hub without its audit log: what read-only commands need, and what
@@ -107,6 +111,7 @@ impl Hub {
                 .await
                 .expect("opening the audit log does not panic")?;
         let audit = Auditor::new(log, &settings.alerts, record.hub_id);
+        let keys = KeyService::open(&settings, &keyring, meta.clone())?;
         if recovery.cut_bytes > 0 {
             tracing::warn!(
                 target: "bastide::audit",
@@ -129,6 +134,7 @@ impl Hub {
             storage,
             keyring,
             audit,
+            keys,
         })
     }
 
@@ -139,6 +145,23 @@ impl Hub {
             .detail("version", env!("CARGO_PKG_VERSION"));
         self.audit.record(event).await?;
         Ok(())
+    }
+
+    /// Records a key operation done at the command line.
+    pub async fn key_event(&self, action: &str, object: &str, keys: u64) -> Result<()> {
+        let event = NewEvent::new("cli", Role::Operator, action, Outcome::Success)
+            .object(object)
+            .detail("keys", keys)
+            .detail("provider", self.keys.provider_name());
+        self.audit.record(event).await?;
+        Ok(())
+    }
+
+    /// Closes the audit log and the database without recording a server stop.
+    pub async fn close_quietly(&self) {
+        let audit = self.audit.clone();
+        let _ = tokio::task::spawn_blocking(move || audit.shutdown()).await;
+        self.meta.close().await;
     }
 
     /// Records the end of service and closes the audit log and the database.

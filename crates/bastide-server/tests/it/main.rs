@@ -3,6 +3,7 @@
 mod alerts;
 mod audit;
 mod envelope;
+mod keys;
 mod observability;
 mod openapi;
 mod readiness;
@@ -27,7 +28,7 @@ impl TestHub {
         Self::spawn_with(|_| {}).await
     }
 
-    /// A hub whose settings `adjust` changes after loading.
+    /// A hub whose settings `adjust` changes after loading, for init and for serving.
     pub(crate) async fn spawn_with(adjust: impl Fn(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let flags = Flags {

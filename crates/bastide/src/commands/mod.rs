@@ -3,6 +3,7 @@
 mod audit;
 mod demo;
 mod init;
+mod keys;
 mod serve;
 
 use std::net::SocketAddr;
@@ -26,6 +27,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => {
             demo::run(settings(config, Some(args.data_dir), args.listen)?, json).await
+        }
+        Command::Keys(args) => {
+            keys::run(settings(config, args.data_dir, None)?, args.command, json).await
         }
         Command::Audit(args) => {
             audit::run(&settings(config, args.data_dir, None)?, args.command, json)

@@ -20,6 +20,9 @@ struct Listening {
 pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
     let listen = settings.server.listen;
     let grace = settings.server.shutdown_grace;
+    // Handle SIGINT and SIGTERM from the start: a signal that arrives before the
+    // server runs must still stop it cleanly, not kill it.
+    let shutdown = shutdown_signal()?;
     let hub = Arc::new(Hub::open(settings).await?);
     let listener = TcpListener::bind(listen)
         .await
@@ -39,7 +42,7 @@ pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
     });
 
     let app = bastide_server::api::app(hub.clone());
-    bastide_server::serve(listener, app, shutdown_signal(), grace)
+    bastide_server::serve(listener, app, shutdown, grace)
         .await
         .context("the HTTP server failed")?;
     hub.close().await;
@@ -61,11 +64,14 @@ fn bind_error(listen: std::net::SocketAddr, e: &std::io::Error) -> anyhow::Error
     )
 }
 
-async fn shutdown_signal() {
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).expect("install the SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
 }

@@ -4,6 +4,7 @@
 mod audit;
 mod config;
 mod init;
+mod keys;
 mod postgres;
 mod serve;
 
