@@ -17,5 +17,5 @@ pub use error::{Error, Result};
 pub use keyring::{KeyInfo, KeyPurpose, LocalKeyring, generate_passphrase};
 pub use local::LocalProvider;
 pub use pkcs11::Pkcs11Provider;
-pub use provider::{DataKey, KekInfo, KeyProvider, WrappedKey};
+pub use provider::{DataKey, KekInfo, KeyProvider, KeySource, WrappedKey};
 pub use signer::Signer;

@@ -72,6 +72,14 @@ pub trait KeyProvider: Send + Sync + fmt::Debug {
     fn rotate(&self) -> Result<String>;
 }
 
+/// Unwrapped data keys by id, for synchronous readers such as the Parquet decryptor,
+/// which asks for a key in the middle of a scan. Keys a query needs are loaded before
+/// it runs; a key that is not loaded (or was shredded) is simply absent.
+pub trait KeySource: Send + Sync + fmt::Debug {
+    /// The key `key_id`, if available.
+    fn key(&self, key_id: &str) -> Option<DataKey>;
+}
+
 /// The KEK id of version `n`.
 pub(crate) fn kek_id(n: u32) -> String {
     format!("kek-{n}")

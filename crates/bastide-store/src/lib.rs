@@ -2,6 +2,7 @@
 //! behind the `object_store` crate, so that the same code runs on a local disk (the
 //! embedded default) or any S3-compatible store. Only ciphertext is ever written.
 
+pub mod encrypted;
 mod error;
 
 use std::sync::Arc;

@@ -1,0 +1,3 @@
+//! Storage on real files: encrypted Parquet written, then read back through DataFusion.
+
+mod encrypted;
