@@ -57,8 +57,10 @@ pub struct Settings {
     pub server: ServerSettings,
     /// Metadata database settings.
     pub metadata: MetadataSettings,
-    /// Object storage root, as a URL (`file:///...`).
+    /// Object storage root, as a URL (`file:///...` or `s3://bucket/prefix/`).
     pub storage_url: url::Url,
+    /// How to reach an S3-compatible store.
+    pub s3: S3Settings,
     /// Key provider settings.
     pub keys: KeySettings,
     /// Logging settings.
@@ -106,6 +108,21 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     /// Longest time one request may take.
     pub request_timeout: Duration,
+}
+
+/// How to reach an S3-compatible store (for `s3://` storage URLs).
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    /// The endpoint, e.g. `https://s3.example.eu`; AWS's when unset.
+    pub endpoint: Option<String>,
+    /// The region.
+    pub region: String,
+    /// The access key id.
+    pub access_key_id: Option<String>,
+    /// The secret access key.
+    pub secret_access_key: Option<SecretString>,
+    /// Whether plain `http://` endpoints are allowed (loopback tests only).
+    pub allow_http: bool,
 }
 
 /// Metadata database settings.
@@ -243,10 +260,10 @@ impl RawConfig {
                 data_dir.join("meta.db").display()
             ))
         });
-        let storage_url = match self.storage.url {
+        let storage_url = match self.storage.url.clone() {
             Some(text) => url::Url::parse(&text).map_err(|e| {
                 Error::Invalid(format!(
-                    "storage.url `{text}` is not a URL ({e}); write it as file:///absolute/path"
+                    "storage.url `{text}` is not a URL ({e}); write it as file:///absolute/path or s3://bucket/prefix"
                 ))
             })?,
             None => url::Url::from_directory_path(data_dir.join("objects")).map_err(|()| {
@@ -275,6 +292,7 @@ impl RawConfig {
         }
 
         let alerts = self.alerts.resolve(&data_dir)?;
+        let s3 = self.storage.s3(&data_dir)?;
         let pkcs11 = match self.keys.provider {
             KeyProviderKind::Pkcs11 => Some(self.keys.pkcs11.resolve(&data_dir)?),
             KeyProviderKind::Local => None,
@@ -292,6 +310,7 @@ impl RawConfig {
                 connect_timeout: Duration::from_secs(self.metadata.connect_timeout_secs),
             },
             storage_url,
+            s3,
             keys: KeySettings {
                 provider: self.keys.provider,
                 keyring: under_data_dir(&self.keys.keyring),

@@ -49,6 +49,14 @@ pub enum Error {
     /// The hub record exists already.
     #[error("this metadata database already belongs to a Bastide hub")]
     HubExists,
+    /// Another commit took this version number first.
+    #[error("version {version} of dataset {dataset} was committed by someone else first")]
+    VersionTaken {
+        /// The dataset.
+        dataset: String,
+        /// The version.
+        version: i64,
+    },
     /// A query failed.
     #[error("metadata query failed: {0}")]
     Query(#[from] sqlx::Error),

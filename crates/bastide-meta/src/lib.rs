@@ -6,6 +6,7 @@
 //! `TEXT`, `BIGINT`, `INTEGER`, `BOOLEAN`; times as seconds since the Unix epoch;
 //! byte strings as base64 text. Queries use `$1` placeholders, which both accept.
 
+mod datasets;
 mod error;
 mod hub;
 mod keys;
@@ -17,6 +18,7 @@ use secrecy::ExposeSecret;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
+pub use datasets::{DatasetRepo, VersionRecord};
 pub use error::{Error, Result};
 pub use hub::{HubRecord, HubRepo};
 pub use keys::{KeyCounts, KeyRepo, StoredKey};
@@ -103,6 +105,11 @@ impl MetaStore {
     /// The hub identity record.
     pub fn hub(&self) -> HubRepo<'_> {
         HubRepo::new(&self.pool)
+    }
+
+    /// Datasets and their versions.
+    pub fn datasets(&self) -> DatasetRepo<'_> {
+        DatasetRepo::new(&self.pool)
     }
 
     /// The wrapped data keys.

@@ -23,14 +23,6 @@ pub enum Error {
     /// The audit log cannot be opened or written.
     #[error(transparent)]
     Audit(#[from] bastide_audit::Error),
-    /// A data key is missing or was shredded.
-    #[error("data key {key_id} {}", if *shredded { "was shredded: its data can no longer be decrypted" } else { "is unknown or damaged" })]
-    KeyGone {
-        /// The key.
-        key_id: String,
-        /// Whether it was shredded on purpose.
-        shredded: bool,
-    },
     /// The data folder cannot be created or written.
     #[error("cannot create the data folder {path}: {source}; choose a writable location")]
     Unwritable {

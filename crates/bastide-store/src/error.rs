@@ -7,7 +7,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The URL's scheme is not one Bastide can store to.
-    #[error("storage URL {url} is not supported; use file:///absolute/path")]
+    #[error(
+        "storage URL {url} is not supported; use file:///absolute/path/ or s3://bucket/prefix/"
+    )]
     Unsupported {
         /// The URL.
         url: String,
@@ -20,12 +22,38 @@ pub enum Error {
         /// The backend's reason.
         source: object_store::Error,
     },
+    /// An object that should be new exists already.
+    #[error("object {path} exists already; stored objects are never overwritten")]
+    Exists {
+        /// The object.
+        path: String,
+    },
+    /// An object is missing.
+    #[error("object {path} is missing from storage")]
+    NotFound {
+        /// The object.
+        path: String,
+    },
     /// The store belongs to a hub already.
     #[error("storage {url} already belongs to a Bastide hub; choose an empty location")]
     Claimed {
         /// The store.
         url: String,
     },
+    /// A data key is missing or was shredded.
+    #[error("data key {key_id} {}", if *shredded { "was shredded: its data can no longer be decrypted" } else { "is unknown or damaged" })]
+    KeyGone {
+        /// The key.
+        key_id: String,
+        /// Whether it was shredded on purpose.
+        shredded: bool,
+    },
+    /// The key provider failed.
+    #[error(transparent)]
+    Keys(#[from] bastide_crypto::Error),
+    /// The metadata database failed.
+    #[error(transparent)]
+    Metadata(#[from] bastide_meta::Error),
     /// The store has no hub marker.
     #[error("storage {url} holds no Bastide hub; run `bastide init` or check storage.url")]
     Unclaimed {

@@ -61,10 +61,48 @@ impl Default for RawMetadata {
     }
 }
 
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawStorage {
     pub url: Option<String>,
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+    pub secret_access_key_file: Option<PathBuf>,
+    pub allow_http: bool,
+}
+
+impl Default for RawStorage {
+    fn default() -> Self {
+        Self {
+            url: None,
+            endpoint: None,
+            region: "us-east-1".into(),
+            access_key_id: None,
+            secret_access_key: None,
+            secret_access_key_file: None,
+            allow_http: false,
+        }
+    }
+}
+
+impl RawStorage {
+    /// The S3 settings (unused for `file://`).
+    pub(super) fn s3(self, data_dir: &std::path::Path) -> crate::Result<super::S3Settings> {
+        let file = self.secret_access_key_file.map(|file| data_dir.join(file));
+        Ok(super::S3Settings {
+            endpoint: self.endpoint,
+            region: self.region,
+            access_key_id: self.access_key_id,
+            secret_access_key: crate::secret::resolve(
+                "storage.secret_access_key",
+                self.secret_access_key,
+                file.as_deref(),
+            )?,
+            allow_http: self.allow_http,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize, Serialize)]

@@ -219,7 +219,8 @@ fn example_uncommented() -> String {
             Some(option)
                 if option.contains(" = ")
                     && !option.contains("passphrase")
-                    && !option.starts_with("webhook") =>
+                    && !option.starts_with("webhook")
+                    && !option.starts_with("secret_access_key") =>
             {
                 option
             }

@@ -2,6 +2,7 @@
 //! SQLite file, once on a private PostgreSQL server started for the test.
 
 mod connect;
+mod datasets;
 mod hub;
 mod keys;
 

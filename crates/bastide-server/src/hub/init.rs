@@ -103,7 +103,7 @@ async fn build(staging: &Staging, staged: &Settings, undo: &mut Undo) -> Result<
     if let Ok(dir) = staged.storage_url.to_file_path() {
         create_private_dir(&dir)?;
     }
-    let storage = Storage::open(&staged.storage_url)?;
+    let storage = Storage::open(&staged.storage_url, &staged.s3)?;
     storage
         .claim(&StoreMarker {
             hub_id: hub_id.to_string(),

@@ -5,7 +5,6 @@
 
 mod auditor;
 mod init;
-mod keys;
 mod staging;
 
 use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};
@@ -15,8 +14,8 @@ use bastide_meta::{HubRecord, MetaStore};
 use bastide_store::Storage;
 
 pub use auditor::Auditor;
+pub use bastide_store::{KeyService, KeyStatus, Rotation};
 pub use init::{InitReport, init};
-pub use keys::{DATA_KEY_LEN, KeyService, KeyStatus, Rotation};
 
 use crate::{Error, Result};
 
@@ -77,7 +76,7 @@ impl Parts {
                 setting: "metadata.url and keys.keyring",
             });
         }
-        let storage = Storage::open(&settings.storage_url)?;
+        let storage = Storage::open(&settings.storage_url, &settings.s3)?;
         if storage.marker().await?.hub_id != record.hub_id.to_string() {
             return Err(Error::Mismatch {
                 part: "the object storage",

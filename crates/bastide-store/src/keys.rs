@@ -51,6 +51,12 @@ pub struct Rotation {
     pub rewrapped: u64,
 }
 
+impl bastide_crypto::KeySource for KeyService {
+    fn key(&self, key_id: &str) -> Option<DataKey> {
+        self.cached(key_id)
+    }
+}
+
 impl KeyService {
     /// The provider `settings` name, over the hub's metadata.
     pub fn open(settings: &Settings, keyring: &LocalKeyring, meta: MetaStore) -> Result<Self> {
@@ -228,6 +234,14 @@ impl KeyService {
             data_keys: counts.by_kek,
             shredded: counts.shredded,
         })
+    }
+
+    /// Loads `key_ids` into memory so that a synchronous reader finds them.
+    pub async fn load(&self, key_ids: impl IntoIterator<Item = &str>) -> Result<()> {
+        for key_id in key_ids {
+            self.get(key_id).await?;
+        }
+        Ok(())
     }
 
     /// Runs a provider call (an HSM round trip, or key derivation) off the async threads.
