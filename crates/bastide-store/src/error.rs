@@ -22,6 +22,17 @@ pub enum Error {
         /// The backend's reason.
         source: object_store::Error,
     },
+    /// Writing or reading a Parquet file failed.
+    #[error("Parquet: {0}")]
+    Parquet(String),
+    /// A manifest is malformed.
+    #[error("manifest {path}: {problem}")]
+    Manifest {
+        /// The manifest or table.
+        path: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// An object that should be new exists already.
     #[error("object {path} exists already; stored objects are never overwritten")]
     Exists {

@@ -5,11 +5,14 @@
 //! that the [`KeyService`] makes, wraps with the key provider, and keeps wrapped in
 //! the metadata database.
 
+mod datasets;
 pub mod encrypted;
 mod error;
 mod keys;
+pub mod manifest;
 mod storage;
 
+pub use datasets::{Committed, DatasetStore, GarbageReport, NewTable};
 pub use error::{Error, Result};
 pub use keys::{DATA_KEY_LEN, KeyService, KeyStatus, Rotation};
 pub use storage::{ObjectInfo, Storage, StoreMarker};

@@ -4,6 +4,7 @@
 
 mod hub;
 mod postgres;
+mod s3;
 mod softhsm;
 
 use std::net::{SocketAddr, TcpListener};
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 
 pub use hub::{HubProcess, Output, run_bastide};
 pub use postgres::PgServer;
+pub use s3::S3Server;
 pub use softhsm::{SOFTHSM_LIBRARY, SoftHsm, SoftHsmToken};
 
 /// A loopback address with a port nobody listens on right now.

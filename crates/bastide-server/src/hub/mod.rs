@@ -14,7 +14,7 @@ use bastide_meta::{HubRecord, MetaStore};
 use bastide_store::Storage;
 
 pub use auditor::Auditor;
-pub use bastide_store::{KeyService, KeyStatus, Rotation};
+pub use bastide_store::{DatasetStore, KeyService, KeyStatus, Rotation};
 pub use init::{InitReport, init};
 
 use crate::{Error, Result};
@@ -36,6 +36,8 @@ pub struct Hub {
     pub audit: Auditor,
     /// Data keys, wrapped by the key provider.
     pub keys: KeyService,
+    /// Datasets and their versions.
+    pub datasets: DatasetStore,
 }
 
 /// The parts of a hub without its audit log: what read-only commands need, and what
@@ -111,6 +113,7 @@ impl Hub {
                 .expect("opening the audit log does not panic")?;
         let audit = Auditor::new(log, &settings.alerts, record.hub_id);
         let keys = KeyService::open(&settings, &keyring, meta.clone())?;
+        let datasets = DatasetStore::new(storage.clone(), meta.clone(), keys.clone());
         if recovery.cut_bytes > 0 {
             tracing::warn!(
                 target: "bastide::audit",
@@ -134,6 +137,7 @@ impl Hub {
             keyring,
             audit,
             keys,
+            datasets,
         })
     }
 

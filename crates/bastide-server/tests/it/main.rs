@@ -2,6 +2,7 @@
 
 mod alerts;
 mod audit;
+mod datasets;
 mod envelope;
 mod keys;
 mod observability;
@@ -35,11 +36,12 @@ impl TestHub {
             data_dir: Some(dir.path().join("hub")),
             listen: None,
         };
-        let settings = Settings::load(&Sources {
+        let mut settings = Settings::load(&Sources {
             file: None,
             flags: flags.clone(),
         })
         .unwrap();
+        adjust(&mut settings);
         hub::init(&settings).await.unwrap();
         let mut settings = Settings::load(&Sources { file: None, flags }).unwrap();
         adjust(&mut settings);

@@ -1,0 +1,254 @@
+//! Dataset versions on the hub's storage: committed all or nothing, read back through
+//! DataFusion, collected when unreferenced, crypto-shredded, and never in clear on
+//! disk, on the S3 server or in the metadata database.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bastide_server::hub::Hub;
+use bastide_store::NewTable;
+use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use secrecy::SecretString;
+use test_support::S3Server;
+
+use crate::TestHub;
+
+const NIR: &str = "1840775123456";
+const CODE: &str = "E11.9-distinctive";
+const NOTE: &str = "patient-note-distinctive";
+
+fn table(nirs: &[&str], note: &str) -> NewTable {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("ben_nir_psa", DataType::Utf8, false),
+        Field::new("dgn_pal", DataType::Utf8, false),
+        Field::new("note", DataType::Utf8, true),
+        Field::new("age", DataType::Int64, false),
+    ]));
+    let n = nirs.len();
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(nirs.to_vec())),
+        Arc::new(StringArray::from(vec![CODE; n])),
+        Arc::new(StringArray::from(vec![note; n])),
+        Arc::new(Int64Array::from(
+            (0..n as i64).map(|i| 40 + i).collect::<Vec<_>>(),
+        )),
+    ];
+    NewTable {
+        name: "stays".into(),
+        schema: schema.clone(),
+        identifiers: vec!["ben_nir_psa".into()],
+        batches: vec![RecordBatch::try_new(schema, columns).unwrap()],
+    }
+}
+
+async fn count(hub: &Hub, dataset: &str) -> bastide_store::Result<i64> {
+    let (_, manifest) = hub
+        .datasets
+        .latest(dataset)
+        .await?
+        .expect("a committed version");
+    let ctx = hub.datasets.session()?;
+    ctx.register_table("stays", hub.datasets.table(&manifest, "stays").await?)
+        .unwrap();
+    let batches = ctx
+        .sql("SELECT count(*) AS n, count(DISTINCT ben_nir_psa) AS people FROM stays")
+        .await
+        .map_err(|e| bastide_store::Error::Parquet(e.to_string()))?
+        .collect()
+        .await
+        .map_err(|e| bastide_store::Error::Parquet(e.to_string()))?;
+    let n = batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .value(0);
+    Ok(n)
+}
+
+#[tokio::test]
+async fn versions_append_and_read_back_and_a_resent_batch_is_not_stored_twice() {
+    let hub = TestHub::spawn().await;
+    let datasets = &hub.hub.datasets;
+    let first = datasets
+        .commit("pmsi", "hash-1", vec![table(&[NIR, "2850275000001"], NOTE)])
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.version, first.rows_added, first.duplicate),
+        (1, 2, false)
+    );
+    let second = datasets
+        .commit("pmsi", "hash-2", vec![table(&["1990101000003"], NOTE)])
+        .await
+        .unwrap();
+    assert_eq!(second.version, 2);
+    assert_eq!(count(&hub.hub, "pmsi").await.unwrap(), 3);
+    let again = datasets
+        .commit("pmsi", "hash-1", vec![table(&[NIR], NOTE)])
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.version, 1);
+    let (_, manifest) = datasets.latest("pmsi").await.unwrap().unwrap();
+    assert_eq!(manifest.version, 2);
+    assert_eq!(manifest.table("stays").unwrap().files.len(), 2);
+    assert_eq!(manifest.table("stays").unwrap().rows(), 3);
+}
+
+#[tokio::test]
+async fn new_rows_with_other_columns_are_refused_and_nothing_is_committed() {
+    let hub = TestHub::spawn().await;
+    let datasets = &hub.hub.datasets;
+    datasets
+        .commit("pmsi", "hash-1", vec![table(&[NIR], NOTE)])
+        .await
+        .unwrap();
+    let mut other = table(&[NIR], NOTE);
+    other.schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+    other.batches = vec![
+        RecordBatch::try_new(
+            other.schema.clone(),
+            vec![Arc::new(Int64Array::from(vec![1]))],
+        )
+        .unwrap(),
+    ];
+    let err = datasets
+        .commit("pmsi", "hash-2", vec![other])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("columns differ"), "{err}");
+    assert_eq!(datasets.latest("pmsi").await.unwrap().unwrap().1.version, 1);
+}
+
+#[tokio::test]
+async fn objects_no_version_references_are_collected_after_the_grace_period() {
+    let hub = TestHub::spawn().await;
+    let datasets = &hub.hub.datasets;
+    datasets
+        .commit("pmsi", "hash-1", vec![table(&[NIR], NOTE)])
+        .await
+        .unwrap();
+    // What a crash between writing files and committing leaves behind.
+    let storage = datasets.storage();
+    storage
+        .put_new("datasets/pmsi/data/orphan.parquet", "x".into())
+        .await
+        .unwrap();
+    let report = datasets
+        .collect_garbage(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.deleted, report.young),
+        (0, 1),
+        "a young orphan may be a commit in progress"
+    );
+    let report = datasets.collect_garbage(Duration::ZERO).await.unwrap();
+    assert_eq!(report.deleted, 1);
+    assert!(
+        storage
+            .get("datasets/pmsi/data/orphan.parquet")
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        count(&hub.hub, "pmsi").await.unwrap(),
+        1,
+        "referenced files stay"
+    );
+}
+
+#[tokio::test]
+async fn shredding_a_version_makes_its_files_unreadable_and_leaves_the_rest() {
+    let hub = TestHub::spawn().await;
+    let datasets = &hub.hub.datasets;
+    datasets
+        .commit("pmsi", "a", vec![table(&[NIR], NOTE)])
+        .await
+        .unwrap();
+    datasets
+        .commit("dcir", "b", vec![table(&[NIR], NOTE)])
+        .await
+        .unwrap();
+    hub.hub.keys.rotate().await.unwrap();
+    hub.hub
+        .keys
+        .shred(&"dataset:pmsi@1".parse().unwrap())
+        .await
+        .unwrap();
+    let err = count(&hub.hub, "pmsi").await.unwrap_err();
+    assert!(err.to_string().contains("shredded"), "{err}");
+    assert_eq!(
+        count(&hub.hub, "dcir").await.unwrap(),
+        1,
+        "after rotation and another scope's shredding"
+    );
+}
+
+/// Every file below `root` that contains one of the known values, and which.
+fn plaintext_in(root: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for value in [NIR, CODE, NOTE] {
+            if bytes.windows(value.len()).any(|w| w == value.as_bytes()) {
+                found.push(format!("{} holds {value}", path.display()));
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn no_known_value_is_in_clear_in_the_data_folder() {
+    let hub = TestHub::spawn().await;
+    hub.hub
+        .datasets
+        .commit("pmsi", "a", vec![table(&[NIR, NIR], NOTE)])
+        .await
+        .unwrap();
+    assert_eq!(
+        count(&hub.hub, "pmsi").await.unwrap(),
+        2,
+        "the data is there"
+    );
+    // The data folder holds the storage root, the SQLite metadata and the audit log.
+    assert_eq!(plaintext_in(hub.dir.path()), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_hub_on_s3_stores_and_reads_encrypted_versions() {
+    let server = S3Server::start("bastide");
+    let hub = TestHub::spawn_with(|settings| {
+        settings.storage_url = url::Url::parse("s3://bastide/hub-1/").unwrap();
+        settings.s3.endpoint = Some(server.endpoint.clone());
+        settings.s3.access_key_id = Some(server.access_key.clone());
+        settings.s3.secret_access_key = Some(SecretString::from(server.secret_key.clone()));
+        settings.s3.allow_http = true;
+    })
+    .await;
+    hub.hub
+        .datasets
+        .commit("pmsi", "a", vec![table(&[NIR, "2850275000001"], NOTE)])
+        .await
+        .unwrap();
+    assert_eq!(count(&hub.hub, "pmsi").await.unwrap(), 2);
+    assert!(
+        server
+            .root()
+            .join("bastide/hub-1/bastide-store.json")
+            .is_file(),
+        "objects are on the S3 server"
+    );
+    assert!(!hub.dir.path().join("hub/objects/datasets").exists());
+    assert_eq!(plaintext_in(server.root()), Vec::<String>::new());
+    assert_eq!(plaintext_in(hub.dir.path()), Vec::<String>::new());
+}
