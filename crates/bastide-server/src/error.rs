@@ -14,7 +14,8 @@ pub enum Error {
     /// The keyring is missing, locked or unreadable.
     #[error(transparent)]
     Keys(#[from] bastide_crypto::Error),
-    /// Object storage is unreachable or belongs to another hub.
+    /// Object storage is unreachable, belongs to another hub, or a stored object is
+    /// unreadable.
     #[error(transparent)]
     Storage(#[from] bastide_store::Error),
     /// The metadata database is unreachable or refused us.

@@ -293,6 +293,11 @@ impl DatasetStore {
         Ok(report)
     }
 
+    /// Every dataset with a committed version.
+    pub async fn names(&self) -> Result<Vec<String>> {
+        Ok(self.meta.datasets().names().await?)
+    }
+
     /// The object storage.
     pub fn storage(&self) -> &Storage {
         &self.storage

@@ -22,6 +22,14 @@ pub enum Error {
         /// The backend's reason.
         source: object_store::Error,
     },
+    /// The export folder cannot be written.
+    #[error("cannot export into {path}: {source}")]
+    Export {
+        /// The folder.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Writing or reading a Parquet file failed.
     #[error("Parquet: {0}")]
     Parquet(String),

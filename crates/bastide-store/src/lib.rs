@@ -8,11 +8,13 @@
 mod datasets;
 pub mod encrypted;
 mod error;
+mod export;
 mod keys;
 pub mod manifest;
 mod storage;
 
 pub use datasets::{Committed, DatasetStore, GarbageReport, NewTable};
 pub use error::{Error, Result};
+pub use export::ExportReport;
 pub use keys::{DATA_KEY_LEN, KeyService, KeyStatus, Rotation};
 pub use storage::{ObjectInfo, Storage, StoreMarker};

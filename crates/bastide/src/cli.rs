@@ -31,6 +31,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Show the key provider's state, rotate its key-encryption key, shred a scope.
     Keys(KeysArgs),
+    /// Write every dataset, decrypted, in open formats (Parquet, Table Schema, a
+    /// catalogue): what an operator needs to leave Bastide.
+    Export(ExportArgs),
     /// Verify the audit log, publish checkpoints, list and export events.
     Audit(AuditArgs),
     /// Print the OpenAPI document of the HTTP API.
@@ -164,4 +167,18 @@ pub enum KeysCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// Options of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The data folder.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A new or empty folder to write into.
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Only these datasets (default: all).
+    #[arg(long = "dataset", value_name = "NAME")]
+    pub datasets: Vec<String>,
 }

@@ -150,6 +150,37 @@ impl Hub {
         Ok(())
     }
 
+    /// Exports every dataset (or those named), decrypted, into `dir`, and records it.
+    pub async fn export(
+        &self,
+        dir: &std::path::Path,
+        only: &[String],
+    ) -> Result<bastide_store::ExportReport> {
+        let datasets = if only.is_empty() {
+            self.datasets.names().await?
+        } else {
+            only.to_vec()
+        };
+        let outcome = self.datasets.export(dir, &datasets).await;
+        let (result, event) = match outcome {
+            Ok(report) => {
+                let event = NewEvent::new("cli", Role::Operator, "export.run", Outcome::Success)
+                    .detail("bytes", report.bytes)
+                    .detail("rows", report.rows)
+                    .detail("tables", report.tables);
+                (Ok(report), event)
+            }
+            Err(e) => (
+                Err(e.into()),
+                NewEvent::new("cli", Role::Operator, "export.run", Outcome::Failure),
+            ),
+        };
+        self.audit
+            .record(event.detail("datasets", datasets.len()))
+            .await?;
+        result
+    }
+
     /// Records a key operation done at the command line.
     pub async fn key_event(&self, action: &str, object: &str, keys: u64) -> Result<()> {
         let event = NewEvent::new("cli", Role::Operator, action, Outcome::Success)

@@ -252,3 +252,62 @@ async fn a_hub_on_s3_stores_and_reads_encrypted_versions() {
     assert_eq!(plaintext_in(server.root()), Vec::<String>::new());
     assert_eq!(plaintext_in(hub.dir.path()), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn an_export_writes_plain_parquet_table_schemas_and_a_catalogue_and_is_audited() {
+    let hub = TestHub::spawn().await;
+    hub.hub
+        .datasets
+        .commit("pmsi", "a", vec![table(&[NIR, "2850275000001"], NOTE)])
+        .await
+        .unwrap();
+    let out = hub.dir.path().join("export");
+    let report = hub.hub.export(&out, &[]).await.unwrap();
+    assert_eq!((report.tables, report.rows), (1, 2));
+
+    let file = std::fs::File::open(out.join("pmsi/stays.parquet")).unwrap();
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024).unwrap();
+    let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, 2);
+    assert_eq!(
+        plaintext_in(&out).len(),
+        3,
+        "the export is decrypted: every known value is in it"
+    );
+
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("pmsi/stays.schema.json")).unwrap())
+            .unwrap();
+    assert_eq!(schema["fields"][0]["name"], "ben_nir_psa");
+    assert_eq!(schema["fields"][0]["bastide:identifier"], true);
+    assert_eq!(schema["fields"][3]["type"], "integer");
+    let catalogue: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("catalogue.json")).unwrap()).unwrap();
+    assert_eq!(catalogue["datasets"][0]["tables"][0]["rows"], 2);
+
+    let events = bastide_audit::events(
+        &hub.dir.path().join("hub/audit"),
+        &bastide_audit::Filter {
+            action: Some("export".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event.details["rows"], 2);
+}
+
+#[tokio::test]
+async fn an_export_into_a_folder_with_files_is_refused_and_audited_as_failed() {
+    let hub = TestHub::spawn().await;
+    let out = hub.dir.path().join("busy");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("keep.txt"), "mine").unwrap();
+    let err = hub.hub.export(&out, &[]).await.unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("keep.txt")).unwrap(),
+        "mine"
+    );
+}

@@ -2,6 +2,7 @@
 
 mod audit;
 mod demo;
+mod export;
 mod init;
 mod keys;
 mod serve;
@@ -27,6 +28,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => {
             demo::run(settings(config, Some(args.data_dir), args.listen)?, json).await
+        }
+        Command::Export(args) => {
+            export::run(settings(config, args.data_dir.clone(), None)?, &args, json).await
         }
         Command::Keys(args) => {
             keys::run(settings(config, args.data_dir, None)?, args.command, json).await
