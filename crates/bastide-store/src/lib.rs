@@ -11,10 +11,12 @@ mod error;
 mod export;
 mod keys;
 pub mod manifest;
+mod migrate;
 mod storage;
 
 pub use datasets::{Committed, DatasetStore, GarbageReport, NewTable};
 pub use error::{Error, Result};
 pub use export::ExportReport;
 pub use keys::{DATA_KEY_LEN, KeyService, KeyStatus, Rotation};
+pub use migrate::{MigrationReport, migrate};
 pub use storage::{ObjectInfo, Storage, StoreMarker};

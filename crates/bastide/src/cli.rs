@@ -34,6 +34,9 @@ pub enum Command {
     /// Write every dataset, decrypted, in open formats (Parquet, Table Schema, a
     /// catalogue): what an operator needs to leave Bastide.
     Export(ExportArgs),
+    /// Copy every object to another storage backend, verify each, then switch the
+    /// configuration to it. Resumes when interrupted; the source is never modified.
+    Migrate(MigrateArgs),
     /// Verify the audit log, publish checkpoints, list and export events.
     Audit(AuditArgs),
     /// Print the OpenAPI document of the HTTP API.
@@ -181,4 +184,16 @@ pub struct ExportArgs {
     /// Only these datasets (default: all).
     #[arg(long = "dataset", value_name = "NAME")]
     pub datasets: Vec<String>,
+}
+
+/// Options of `migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The data folder.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The new storage: file:///path/ or s3://bucket/prefix/ (reached with the
+    /// `[storage]` S3 settings).
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }

@@ -5,6 +5,7 @@
 
 mod auditor;
 mod init;
+mod migration;
 mod staging;
 
 use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};

@@ -311,3 +311,89 @@ async fn an_export_into_a_folder_with_files_is_refused_and_audited_as_failed() {
         "mine"
     );
 }
+
+#[tokio::test]
+async fn a_migration_to_s3_copies_verifies_resumes_and_switches_the_configuration() {
+    let server = S3Server::start("bastide");
+    let hub = TestHub::spawn().await;
+    hub.hub
+        .datasets
+        .commit("pmsi", "a", vec![table(&[NIR, "2850275000001"], NOTE)])
+        .await
+        .unwrap();
+    let source_objects = hub.hub.storage.list("").await.unwrap();
+    let s3 = bastide_core::config::S3Settings {
+        endpoint: Some(server.endpoint.clone()),
+        region: "us-east-1".into(),
+        access_key_id: Some(server.access_key.clone()),
+        secret_access_key: Some(SecretString::from(server.secret_key.clone())),
+        allow_http: true,
+    };
+    let to = url::Url::parse("s3://bastide/moved/").unwrap();
+    // An earlier, interrupted run copied one object.
+    let target = bastide_store::Storage::open(&to, &s3).unwrap();
+    let first = &source_objects[0].path;
+    target
+        .put_new(first, hub.hub.storage.get(first).await.unwrap())
+        .await
+        .unwrap();
+
+    let hub_with_s3 = reopen_with(&hub, |s| s.s3 = s3.clone()).await;
+    let report = hub_with_s3.migrate(&to, &|_, _| {}).await.unwrap();
+    assert_eq!(report.already_there, 1);
+    assert_eq!(report.copied as usize + 1, source_objects.len());
+    assert_eq!(
+        hub.hub.storage.list("").await.unwrap(),
+        source_objects,
+        "the source is untouched"
+    );
+    hub_with_s3.close_quietly().await;
+    drop(hub_with_s3);
+
+    let config = std::fs::read_to_string(hub.dir.path().join("hub/bastide.toml")).unwrap();
+    assert!(config.contains("url = \"s3://bastide/moved/\""), "{config}");
+    let moved = reopen_with(&hub, |s| s.s3 = s3.clone()).await;
+    assert_eq!(moved.storage.url().as_str(), "s3://bastide/moved/");
+    assert_eq!(
+        count(&moved, "pmsi").await.unwrap(),
+        2,
+        "the data reads from its new home"
+    );
+    moved.close_quietly().await;
+}
+
+#[tokio::test]
+async fn a_migration_to_a_store_of_another_hub_is_refused() {
+    let hub = TestHub::spawn().await;
+    let other = tempfile::tempdir().unwrap();
+    let url = url::Url::from_directory_path(other.path()).unwrap();
+    let foreign = bastide_store::Storage::open(&url, &Default::default()).unwrap();
+    foreign
+        .claim(&bastide_store::StoreMarker {
+            hub_id: "another-hub".into(),
+        })
+        .await
+        .unwrap();
+    let hub = reopen_with(&hub, |_| {}).await;
+    let err = hub.migrate(&url, &|_, _| {}).await.unwrap_err();
+    assert!(
+        err.to_string().contains("already belongs to a Bastide hub"),
+        "{err}"
+    );
+    hub.close_quietly().await;
+}
+
+/// Stops the test hub's server and opens its data folder again, from its
+/// configuration file, with `adjust` applied.
+async fn reopen_with(test: &TestHub, adjust: impl Fn(&mut bastide_core::config::Settings)) -> Hub {
+    test.release().await;
+    let flags = bastide_core::config::Flags {
+        data_dir: Some(test.dir.path().join("hub")),
+        listen: None,
+    };
+    let mut settings =
+        bastide_core::config::Settings::load(&bastide_core::config::Sources { file: None, flags })
+            .unwrap();
+    adjust(&mut settings);
+    Hub::open(settings).await.unwrap()
+}

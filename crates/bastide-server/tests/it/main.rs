@@ -67,6 +67,13 @@ impl TestHub {
         self.hub.audit.record(event).await.unwrap()
     }
 
+    /// Stops serving and lets go of the audit log, so that the data folder can be
+    /// opened again.
+    pub(crate) async fn release(&self) {
+        self.server.abort();
+        self.hub.close_quietly().await;
+    }
+
     pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.base))

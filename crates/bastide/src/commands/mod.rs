@@ -5,6 +5,7 @@ mod demo;
 mod export;
 mod init;
 mod keys;
+mod migrate;
 mod serve;
 
 use std::net::SocketAddr;
@@ -31,6 +32,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Export(args) => {
             export::run(settings(config, args.data_dir.clone(), None)?, &args, json).await
+        }
+        Command::Migrate(args) => {
+            migrate::run(
+                settings(config, args.data_dir.clone(), None)?,
+                &args.to,
+                json,
+            )
+            .await
         }
         Command::Keys(args) => {
             keys::run(settings(config, args.data_dir, None)?, args.command, json).await

@@ -1,0 +1,100 @@
+//! `bastide migrate`: moving a hub's objects to another backend, then pointing the
+//! configuration at it, only once every object is copied and verified.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use bastide_audit::{NewEvent, Outcome, Role};
+use bastide_core::config::CONFIG_FILE_NAME;
+use bastide_store::{MigrationReport, Storage};
+use url::Url;
+
+use super::Hub;
+use crate::{Error, Result};
+
+impl Hub {
+    /// Copies every object to `to` (a file target folder is created), verifies each,
+    /// then sets `storage.url` in the data folder's configuration file. The source
+    /// is never modified.
+    pub async fn migrate(
+        &self,
+        to: &Url,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<MigrationReport> {
+        if let Ok(dir) = to.to_file_path() {
+            fs::create_dir_all(&dir).map_err(|source| Error::Unwritable {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        let target = Storage::open(to, &self.settings.s3)?;
+        let result = bastide_store::migrate(&self.storage, &target, progress).await;
+        let event = NewEvent::new(
+            "cli",
+            Role::Operator,
+            "storage.migrated",
+            if result.is_ok() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+        )
+        .object(to.to_string())
+        .detail("from", self.storage.url().to_string());
+        let report = match result {
+            Ok(report) => report,
+            Err(e) => {
+                self.audit.record(event).await?;
+                return Err(e.into());
+            }
+        };
+        let config = self
+            .settings
+            .config_file
+            .clone()
+            .unwrap_or_else(|| self.settings.data_dir.join(CONFIG_FILE_NAME));
+        set_storage_url(&config, to)?;
+        self.audit
+            .record(
+                event
+                    .detail("objects", report.copied + report.already_there)
+                    .detail("bytes", report.bytes),
+            )
+            .await?;
+        Ok(report)
+    }
+}
+
+/// Sets `[storage] url` in the configuration file, keeping everything else (comments
+/// included), by writing a new file and renaming it over.
+fn set_storage_url(config: &Path, url: &Url) -> Result<()> {
+    let unwritable = |source| Error::Unwritable {
+        path: config.to_owned(),
+        source,
+    };
+    let text = fs::read_to_string(config).unwrap_or_default();
+    let mut document: toml_edit::DocumentMut = text.parse().map_err(|e| {
+        unwritable(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not TOML: {e}"),
+        ))
+    })?;
+    if !document.contains_table("storage") {
+        document["storage"] = toml_edit::table();
+    }
+    document["storage"]["url"] = toml_edit::value(url.as_str());
+    let staging = config.with_extension("toml.tmp");
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&staging)
+        .map_err(unwritable)?;
+    file.write_all(document.to_string().as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(unwritable)?;
+    fs::rename(&staging, config).map_err(unwritable)
+}

@@ -1,0 +1,49 @@
+//! `bastide migrate --to URL`: leave a storage backend with one command.
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use bastide_core::config::Settings;
+use bastide_server::hub::Hub;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::output;
+
+/// Runs `bastide migrate`.
+pub async fn run(settings: Settings, to: &str, json: bool) -> anyhow::Result<()> {
+    let to = url::Url::parse(to).with_context(|| {
+        format!("--to `{to}` is not a URL; write file:///path/ or s3://bucket/prefix/")
+    })?;
+    let hub = Hub::open(settings).await?;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} copying and verifying [{bar:40}] {pos}/{len} objects ({eta})",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    });
+    let progress = |done: u64, total: u64| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    };
+    let result = hub.migrate(&to, &progress).await;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    hub.close_quietly().await;
+    let report = result?;
+    output::print(json, &report, || {
+        format!(
+            "Migrated to {to}: {} objects copied and verified, {} already there, {} bytes in all.\n\
+             The configuration now points to it; the old storage was left untouched.",
+            report.copied, report.already_there, report.bytes
+        )
+    });
+    Ok(())
+}
