@@ -57,6 +57,9 @@ pub enum Error {
         /// The version.
         version: i64,
     },
+    /// A backup cannot be restored.
+    #[error("cannot restore the metadata: {0}")]
+    Restore(String),
     /// A query failed.
     #[error("metadata query failed: {0}")]
     Query(#[from] sqlx::Error),

@@ -6,6 +6,7 @@
 //! `TEXT`, `BIGINT`, `INTEGER`, `BOOLEAN`; times as seconds since the Unix epoch;
 //! byte strings as base64 text. Queries use `$1` placeholders, which both accept.
 
+mod backup;
 mod datasets;
 mod error;
 mod hub;
@@ -18,6 +19,7 @@ use secrecy::ExposeSecret;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
+pub use backup::MetaDump;
 pub use datasets::{DatasetRepo, VersionRecord};
 pub use error::{Error, Result};
 pub use hub::{HubRecord, HubRepo};
@@ -37,7 +39,7 @@ pub enum Backend {
 /// A connection pool to the metadata database.
 #[derive(Debug, Clone)]
 pub struct MetaStore {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     backend: Backend,
     display_url: String,
 }

@@ -24,6 +24,14 @@ pub enum Error {
     /// The audit log cannot be opened or written.
     #[error(transparent)]
     Audit(#[from] bastide_audit::Error),
+    /// A backup folder is damaged or not a backup.
+    #[error("backup {path}: {problem}")]
+    Backup {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
     /// The data folder cannot be created or written.
     #[error("cannot create the data folder {path}: {source}; choose a writable location")]
     Unwritable {
@@ -33,9 +41,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The data folder holds files that are not a Bastide hub.
-    #[error(
-        "{path} is not empty and holds no Bastide hub (no bastide.toml); choose an empty or new folder"
-    )]
+    #[error("{path} is not empty; choose an empty or new folder")]
     NotEmpty {
         /// The folder.
         path: PathBuf,

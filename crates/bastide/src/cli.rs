@@ -37,6 +37,11 @@ pub enum Command {
     /// Copy every object to another storage backend, verify each, then switch the
     /// configuration to it. Resumes when interrupted; the source is never modified.
     Migrate(MigrateArgs),
+    /// Back up the metadata, manifests, sealed keyring, configuration and audit log
+    /// (and the data files when they live in the data folder).
+    Backup(BackupArgs),
+    /// Restore a backup into a new data folder.
+    Restore(RestoreArgs),
     /// Verify the audit log, publish checkpoints, list and export events.
     Audit(AuditArgs),
     /// Print the OpenAPI document of the HTTP API.
@@ -196,4 +201,26 @@ pub struct MigrateArgs {
     /// `[storage]` S3 settings).
     #[arg(long, value_name = "URL")]
     pub to: String,
+}
+
+/// Options of `backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The data folder.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A new or empty folder to write the backup into.
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+}
+
+/// Options of `restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The new (or empty) data folder to restore into.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// The backup folder.
+    #[arg(long, value_name = "DIR")]
+    pub from: PathBuf,
 }

@@ -1,6 +1,7 @@
 //! The metadata repository's tests. Every repository test runs twice: once on an
 //! SQLite file, once on a private PostgreSQL server started for the test.
 
+mod backup;
 mod connect;
 mod datasets;
 mod hub;

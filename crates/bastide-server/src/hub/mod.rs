@@ -4,6 +4,7 @@
 //! installation.
 
 mod auditor;
+mod backup;
 mod init;
 mod migration;
 mod staging;
@@ -15,6 +16,7 @@ use bastide_meta::{HubRecord, MetaStore};
 use bastide_store::Storage;
 
 pub use auditor::Auditor;
+pub use backup::{BackupReport, restore};
 pub use bastide_store::{DatasetStore, KeyService, KeyStatus, Rotation};
 pub use init::{InitReport, init};
 
@@ -180,6 +182,14 @@ impl Hub {
             .record(event.detail("datasets", datasets.len()))
             .await?;
         result
+    }
+
+    /// Records that this hub was restored from a backup.
+    pub async fn restored(&self, from: &std::path::Path) -> Result<()> {
+        let event = NewEvent::new("cli", Role::Operator, "hub.restored", Outcome::Success)
+            .object(from.display().to_string());
+        self.audit.record(event).await?;
+        Ok(())
     }
 
     /// Records a key operation done at the command line.

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod audit;
+mod backup;
 mod demo;
 mod export;
 mod init;
@@ -37,6 +38,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             migrate::run(
                 settings(config, args.data_dir.clone(), None)?,
                 &args.to,
+                json,
+            )
+            .await
+        }
+        Command::Backup(args) => {
+            backup::backup(
+                settings(config, args.data_dir.clone(), None)?,
+                &args.to,
+                json,
+            )
+            .await
+        }
+        Command::Restore(args) => {
+            backup::restore(
+                settings(config, Some(args.data_dir.clone()), None)?,
+                &args.from,
                 json,
             )
             .await

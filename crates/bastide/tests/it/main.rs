@@ -7,6 +7,7 @@ mod init;
 mod keys;
 mod postgres;
 mod serve;
+mod storage;
 
 use std::path::{Path, PathBuf};
 
