@@ -6,6 +6,7 @@
 mod auditor;
 mod backup;
 mod init;
+mod maintenance;
 mod migration;
 mod staging;
 
@@ -19,6 +20,7 @@ pub use auditor::Auditor;
 pub use backup::{BackupReport, restore};
 pub use bastide_store::{DatasetStore, KeyService, KeyStatus, Rotation};
 pub use init::{InitReport, init};
+pub use maintenance::{GARBAGE_GRACE, spawn_garbage_collection};
 
 use crate::{Error, Result};
 

@@ -41,10 +41,15 @@ pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
         format!("Bastide hub {} listening on {url}", hub.record.hub_id)
     });
 
+    let collector = bastide_server::hub::spawn_garbage_collection(
+        hub.clone(),
+        bastide_server::hub::GARBAGE_GRACE,
+    );
     let app = bastide_server::api::app(hub.clone());
     bastide_server::serve(listener, app, shutdown, grace)
         .await
         .context("the HTTP server failed")?;
+    collector.abort();
     hub.close().await;
     tracing::info!(target: "bastide::serve", "stopped");
     Ok(())
