@@ -1,0 +1,13 @@
+//! Bastide's ingestion. A dataset's tables are described by Frictionless Table
+//! Schemas, including the keys the SNDS data dictionary adds (`nomenclature`,
+//! `length`, `type_oracle`, a `%d%m%Y` date format, ...). [`schema`] reads them into a
+//! [`TableSchema`] that knows each column's Arrow type and rules; [`value`] checks and
+//! converts one value. Errors name the column and the rule, never the value.
+
+mod error;
+pub mod schema;
+pub mod value;
+
+pub use error::{Error, Result};
+pub use schema::{ColumnKind, ColumnSchema, ForeignKey, TableSchema};
+pub use value::{Rule, Value, ValueError};

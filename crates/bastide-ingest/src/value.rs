@@ -1,0 +1,410 @@
+//! Reading one value by its column's rules. A refusal says which rule and what was
+//! expected, never what the value was: it may be an identifier or a health value.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+
+use crate::schema::{ColumnKind, ColumnSchema};
+
+/// A value read from text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// No value.
+    Null,
+    /// Text (strings, partial dates, year-months).
+    Text(String),
+    /// A whole number.
+    Integer(i64),
+    /// A decimal number.
+    Number(f64),
+    /// A truth value.
+    Boolean(bool),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// A year.
+    Year(i32),
+    /// Seconds since 1970-01-01T00:00:00.
+    DateTime(i64),
+}
+
+/// Which rule a value broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Not of the column's type or format.
+    Type,
+    /// Missing where required.
+    Required,
+    /// Too short.
+    MinLength,
+    /// Too long.
+    MaxLength,
+    /// Below the minimum.
+    Minimum,
+    /// Above the maximum.
+    Maximum,
+    /// Too many decimals.
+    Decimals,
+    /// Not one of the allowed values.
+    Enum,
+    /// Does not match the pattern.
+    Pattern,
+    /// Repeats a primary key or unique value.
+    Unique,
+    /// Not in the column's nomenclature.
+    Nomenclature,
+}
+
+/// A refused value: the rule, and what would have been accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueError {
+    /// The rule broken.
+    pub rule: Rule,
+    /// What the column expects.
+    pub expected: String,
+}
+
+impl fmt::Display for ValueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.expected)
+    }
+}
+
+const DAYS_TO_EPOCH: i32 = 719_163;
+
+impl ColumnSchema {
+    /// Reads `text` by this column's type, format and constraints.
+    pub fn read(&self, text: &str, missing_values: &[String]) -> Result<Value, ValueError> {
+        if missing_values.iter().any(|m| m == text) {
+            return if self.required {
+                Err(fail(Rule::Required, "a value (the column is required)"))
+            } else {
+                Ok(Value::Null)
+            };
+        }
+        let value = self.convert(text)?;
+        self.check(text, &value)?;
+        Ok(value)
+    }
+
+    fn convert(&self, text: &str) -> Result<Value, ValueError> {
+        match &self.kind {
+            ColumnKind::String => Ok(Value::Text(text.to_owned())),
+            ColumnKind::Integer => text
+                .trim()
+                .parse()
+                .map(Value::Integer)
+                .map_err(|_| fail(Rule::Type, "an integer, such as 42")),
+            ColumnKind::Number => text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .map(Value::Number)
+                .ok_or_else(|| {
+                    fail(
+                        Rule::Type,
+                        "a number with `.` as decimal separator, such as 12.5",
+                    )
+                }),
+            ColumnKind::Boolean => match text.trim() {
+                "true" | "True" | "TRUE" | "1" => Ok(Value::Boolean(true)),
+                "false" | "False" | "FALSE" | "0" => Ok(Value::Boolean(false)),
+                _ => Err(fail(Rule::Type, "true or false (or 1 or 0)")),
+            },
+            ColumnKind::Date(format) => {
+                let parsed = match format {
+                    None => NaiveDate::parse_from_str(text, "%Y-%m-%d"),
+                    Some(format) => NaiveDate::parse_from_str(text, format),
+                };
+                parsed.map(|d| Value::Date(days(d))).map_err(|_| {
+                    fail(
+                        Rule::Type,
+                        &format!("a date as {}", format.as_deref().unwrap_or("YYYY-MM-DD")),
+                    )
+                })
+            }
+            ColumnKind::PartialDate(format, pattern) => {
+                if pattern.is_match(text) {
+                    Ok(Value::Text(text.to_owned()))
+                } else {
+                    Err(fail(Rule::Type, &format!("a date part as {format}")))
+                }
+            }
+            ColumnKind::Year => text
+                .trim()
+                .parse::<i32>()
+                .ok()
+                .filter(|y| (0..=9999).contains(y) && text.trim().len() == 4)
+                .map(Value::Year)
+                .ok_or_else(|| fail(Rule::Type, "a year as YYYY")),
+            ColumnKind::YearMonth => year_month(text)
+                .map(Value::Text)
+                .ok_or_else(|| fail(Rule::Type, "a year and month as YYYY-MM")),
+            ColumnKind::DateTime(format) => {
+                let parsed = match format {
+                    None => DateTime::parse_from_rfc3339(text)
+                        .map(|d| d.naive_utc())
+                        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")),
+                    Some(format) => NaiveDateTime::parse_from_str(text, format),
+                };
+                parsed
+                    .map(|d| Value::DateTime(d.and_utc().timestamp()))
+                    .map_err(|_| {
+                        fail(
+                            Rule::Type,
+                            &format!(
+                                "a date and time as {}",
+                                format.as_deref().unwrap_or("YYYY-MM-DDTHH:MM:SSZ")
+                            ),
+                        )
+                    })
+            }
+        }
+    }
+
+    fn check(&self, text: &str, value: &Value) -> Result<(), ValueError> {
+        let length = text.chars().count();
+        if let Some(min) = self.min_length
+            && length < min
+        {
+            return Err(fail(Rule::MinLength, &format!("at least {min} characters")));
+        }
+        if let Some(max) = self.max_length
+            && length > max
+        {
+            return Err(fail(Rule::MaxLength, &format!("at most {max} characters")));
+        }
+        let number = match value {
+            Value::Integer(n) => Some(*n as f64),
+            Value::Number(n) => Some(*n),
+            _ => None,
+        };
+        if let (Some(n), Some(min)) = (number, self.minimum)
+            && n < min
+        {
+            return Err(fail(Rule::Minimum, &format!("at least {min}")));
+        }
+        if let (Some(n), Some(max)) = (number, self.maximum)
+            && n > max
+        {
+            return Err(fail(Rule::Maximum, &format!("at most {max}")));
+        }
+        if let (Value::Number(_), Some(decimals)) = (value, self.decimals)
+            && fraction_digits(text) > decimals
+        {
+            return Err(fail(
+                Rule::Decimals,
+                &format!("at most {decimals} digits after the decimal point"),
+            ));
+        }
+        if let Some(allowed) = &self.allowed
+            && !allowed.iter().any(|a| a == text)
+        {
+            return Err(fail(
+                Rule::Enum,
+                &format!("one of the {} values the schema lists", allowed.len()),
+            ));
+        }
+        if let Some(pattern) = &self.pattern
+            && !pattern.is_match(text)
+        {
+            return Err(fail(Rule::Pattern, "text matching the schema's pattern"));
+        }
+        Ok(())
+    }
+}
+
+/// Significant digits after the decimal point (`6203.0` has none; exponent forms are
+/// left to the range rules).
+fn fraction_digits(text: &str) -> usize {
+    let text = text.trim();
+    if text.contains(['e', 'E']) {
+        return 0;
+    }
+    text.split_once('.')
+        .map_or(0, |(_, fraction)| fraction.trim_end_matches('0').len())
+}
+
+fn fail(rule: Rule, expected: &str) -> ValueError {
+    ValueError {
+        rule,
+        expected: expected.to_owned(),
+    }
+}
+
+fn days(date: NaiveDate) -> i32 {
+    chrono::Datelike::num_days_from_ce(&date) - DAYS_TO_EPOCH
+}
+
+fn year_month(text: &str) -> Option<String> {
+    let digits: String = text.chars().filter(|c| *c != '-').collect();
+    let well_formed = (text.len() == 7 && text.as_bytes()[4] == b'-') || text.len() == 6;
+    if !well_formed || digits.len() != 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let month: u32 = digits[4..].parse().ok()?;
+    (1..=12)
+        .contains(&month)
+        .then(|| format!("{}-{}", &digits[..4], &digits[4..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TableSchema;
+
+    fn column(field: &str) -> ColumnSchema {
+        let json = format!(r#"{{"fields":[{field}]}}"#);
+        TableSchema::parse("t.json", json.as_bytes())
+            .unwrap()
+            .columns
+            .remove(0)
+    }
+
+    fn read(field: &str, text: &str) -> Result<Value, ValueError> {
+        column(field).read(text, &[String::new()])
+    }
+
+    #[test]
+    fn each_type_reads_its_values() {
+        assert_eq!(
+            read(r#"{"name":"a","type":"integer"}"#, "007"),
+            Ok(Value::Integer(7))
+        );
+        assert_eq!(
+            read(r#"{"name":"a","type":"number"}"#, "12.50"),
+            Ok(Value::Number(12.5))
+        );
+        assert_eq!(
+            read(r#"{"name":"a","type":"boolean"}"#, "1"),
+            Ok(Value::Boolean(true))
+        );
+        assert_eq!(
+            read(r#"{"name":"a","type":"date"}"#, "1970-01-02"),
+            Ok(Value::Date(1))
+        );
+        assert_eq!(
+            read(
+                r#"{"name":"a","type":"date","format":"%d%m%Y"}"#,
+                "02011970"
+            ),
+            Ok(Value::Date(1))
+        );
+        assert_eq!(
+            read(r#"{"name":"a","type":"date","format":"%m"}"#, "05"),
+            Ok(Value::Text("05".into()))
+        );
+        assert_eq!(
+            read(r#"{"name":"a","type":"year"}"#, "2024"),
+            Ok(Value::Year(2024))
+        );
+        assert_eq!(
+            read(r#"{"name":"a","type":"yearmonth"}"#, "202003"),
+            Ok(Value::Text("2020-03".into()))
+        );
+        assert_eq!(
+            read(r#"{"name":"a","type":"yearmonth"}"#, "2020-03"),
+            Ok(Value::Text("2020-03".into()))
+        );
+        assert_eq!(
+            read(
+                r#"{"name":"a","type":"datetime","format":"%d%b%Y:%H:%M:%S"}"#,
+                "02JAN1970:00:00:10"
+            ),
+            Ok(Value::DateTime(86_410))
+        );
+        assert_eq!(
+            read(r#"{"name":"a","type":"datetime"}"#, "1970-01-01T00:01:00Z"),
+            Ok(Value::DateTime(60))
+        );
+        assert_eq!(read(r#"{"name":"a","type":"string"}"#, ""), Ok(Value::Null));
+    }
+
+    #[test]
+    fn bad_values_name_the_rule_and_what_was_expected_but_never_the_value() {
+        let cases = [
+            (r#"{"name":"a","type":"integer"}"#, "4x2", Rule::Type),
+            (r#"{"name":"a","type":"date"}"#, "2024-02-31", Rule::Type),
+            (
+                r#"{"name":"a","type":"date","format":"%m"}"#,
+                "13",
+                Rule::Type,
+            ),
+            (r#"{"name":"a","type":"yearmonth"}"#, "2020-13", Rule::Type),
+            (
+                r#"{"name":"a","type":"string","constraints":{"required":true}}"#,
+                "",
+                Rule::Required,
+            ),
+            (
+                r#"{"name":"a","type":"string","constraints":{"minLength":17}}"#,
+                "1840775",
+                Rule::MinLength,
+            ),
+            (
+                r#"{"name":"a","type":"string","constraints":{"maxLength":2}}"#,
+                "ABC",
+                Rule::MaxLength,
+            ),
+            (
+                r#"{"name":"a","type":"integer","constraints":{"minimum":1}}"#,
+                "0",
+                Rule::Minimum,
+            ),
+            (
+                r#"{"name":"a","type":"integer","constraints":{"maximum":9}}"#,
+                "10",
+                Rule::Maximum,
+            ),
+            (
+                r#"{"name":"a","type":"number","constraints":{"decimals":2}}"#,
+                "1.234",
+                Rule::Decimals,
+            ),
+            (
+                r#"{"name":"a","type":"string","constraints":{"enum":["1","2"]}}"#,
+                "3",
+                Rule::Enum,
+            ),
+            (
+                r#"{"name":"a","type":"string","constraints":{"pattern":"[A-Z][0-9]{2}"}}"#,
+                "E1",
+                Rule::Pattern,
+            ),
+        ];
+        for (field, text, rule) in cases {
+            let err = read(field, text).unwrap_err();
+            assert_eq!(err.rule, rule, "{field} {text}");
+            assert!(
+                !err.to_string().contains(text) || text.len() < 2,
+                "{err} echoes {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_schema_with_an_unknown_type_names_the_field() {
+        let err = TableSchema::parse("t.json", br#"{"fields":[{"name":"x","type":"geopoint"}]}"#)
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("field `x`: type `geopoint` is not supported"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_located() {
+        let err = TableSchema::parse("t.json", b"{\"fields\": [\n oops]}").unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn a_primary_key_on_a_missing_field_is_refused() {
+        let err = TableSchema::parse("t.json", br#"{"fields":[{"name":"a"}],"primaryKey":"b"}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("primaryKey names `b`"), "{err}");
+    }
+}

@@ -1,0 +1,4 @@
+//! Every Table Schema of the synthetic SNDS (in `../shared/data/snds`) reads, and every
+//! row of its sample CSV is read by the schema's rules.
+
+mod snds;
