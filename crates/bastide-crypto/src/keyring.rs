@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::provider::{KekInfo, kek_id, kek_number};
+use crate::pseudonym::Pseudonymiser;
 use crate::sealed::{self, OpenError};
 use crate::signer::Signer;
 use crate::{Error, Result};
@@ -32,6 +33,8 @@ pub enum KeyPurpose {
     KeyEncryption,
     /// Signs the audit log's tree heads (Ed25519 seed).
     AuditSigning,
+    /// The secret of hub pseudonyms (HMAC-SHA-256).
+    Pseudonym,
 }
 
 /// One key of the keyring. Its material is wiped from memory when dropped.
@@ -122,6 +125,12 @@ impl LocalKeyring {
                     KeyEntry {
                         id: "audit-signing-1".into(),
                         purpose: KeyPurpose::AuditSigning,
+                        created_at: now,
+                        material: random_key(),
+                    },
+                    KeyEntry {
+                        id: "pseudonym-1".into(),
+                        purpose: KeyPurpose::Pseudonym,
                         created_at: now,
                         material: random_key(),
                     },
@@ -223,6 +232,25 @@ impl LocalKeyring {
             problem: format!("key {} is not 32 bytes of base64", entry.id),
         })?;
         Ok(Signer::from_seed(entry.id.clone(), &seed))
+    }
+
+    /// The newest pseudonym secret, as a [`Pseudonymiser`].
+    pub fn pseudonymiser(&self) -> Result<Pseudonymiser> {
+        let entry = self
+            .contents
+            .keys
+            .iter()
+            .rev()
+            .find(|k| k.purpose == KeyPurpose::Pseudonym)
+            .ok_or_else(|| Error::Malformed {
+                path: self.path.clone(),
+                problem: "it holds no pseudonym secret".into(),
+            })?;
+        let secret = decode_key(&entry.material).ok_or_else(|| Error::Malformed {
+            path: self.path.clone(),
+            problem: format!("key {} is not 32 bytes of base64", entry.id),
+        })?;
+        Ok(Pseudonymiser::new(entry.id.clone(), secret))
     }
 
     /// The material of KEK `id`.
@@ -354,7 +382,17 @@ mod tests {
         let purposes: Vec<_> = opened.keys().iter().map(|k| k.purpose).collect();
         assert_eq!(
             purposes,
-            [KeyPurpose::KeyEncryption, KeyPurpose::AuditSigning]
+            [
+                KeyPurpose::KeyEncryption,
+                KeyPurpose::AuditSigning,
+                KeyPurpose::Pseudonym
+            ]
+        );
+        let nir = "1840775123456";
+        assert_eq!(
+            created.pseudonymiser().unwrap().pseudonym(nir),
+            opened.pseudonymiser().unwrap().pseudonym(nir),
+            "pseudonyms are stable across openings"
         );
         let (a, b) = (
             created.audit_signer().unwrap(),

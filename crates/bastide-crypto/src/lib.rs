@@ -9,6 +9,7 @@ pub mod keyring;
 mod local;
 mod pkcs11;
 mod provider;
+mod pseudonym;
 mod sealed;
 mod signer;
 
@@ -18,4 +19,5 @@ pub use keyring::{KeyInfo, KeyPurpose, LocalKeyring, generate_passphrase};
 pub use local::LocalProvider;
 pub use pkcs11::Pkcs11Provider;
 pub use provider::{DataKey, KekInfo, KeyProvider, KeySource, WrappedKey};
+pub use pseudonym::Pseudonymiser;
 pub use signer::Signer;

@@ -5,9 +5,11 @@
 //! converts one value. Errors name the column and the rule, never the value.
 
 mod error;
+pub mod reader;
 pub mod schema;
 pub mod value;
 
 pub use error::{Error, Result};
+pub use reader::{CsvOptions, Encoding, ErrorGroup, ReadError, TableRead, read_csv};
 pub use schema::{ColumnKind, ColumnSchema, ForeignKey, TableSchema};
 pub use value::{Rule, Value, ValueError};

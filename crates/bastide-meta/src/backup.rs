@@ -28,6 +28,9 @@ pub struct MetaDump {
     pub datasets: Vec<(String, i64)>,
     /// Versions.
     pub versions: Vec<VersionRow>,
+    /// Declared tables: dataset, name, schema JSON, identifiers, created.
+    #[serde(default)]
+    pub tables: Vec<(String, String, String, String, i64)>,
 }
 
 impl MetaStore {
@@ -63,6 +66,14 @@ impl MetaStore {
             Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, r.try_get(6)?))
         })
         .collect::<Result<_>>()?;
+        let tables = sqlx::query(
+            "SELECT dataset, name, schema_json, identifiers, created_at FROM dataset_tables ORDER BY dataset, name",
+        )
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?)))
+        .collect::<Result<_>>()?;
         tx.commit().await?;
         Ok(MetaDump {
             format: FORMAT.into(),
@@ -70,6 +81,7 @@ impl MetaStore {
             data_keys,
             datasets,
             versions,
+            tables,
         })
     }
 
@@ -127,6 +139,18 @@ impl MetaStore {
             .bind(content)
             .bind(rows)
             .bind(committed)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (dataset, name, schema, identifiers, created) in &dump.tables {
+            sqlx::query(
+                "INSERT INTO dataset_tables (dataset, name, schema_json, identifiers, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(dataset)
+            .bind(name)
+            .bind(schema)
+            .bind(identifiers)
+            .bind(created)
             .execute(&mut *tx)
             .await?;
         }

@@ -25,6 +25,17 @@ pub struct VersionRecord {
     pub committed_at: i64,
 }
 
+/// A table of a dataset, as declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRecord {
+    /// The table's name.
+    pub name: String,
+    /// Its Table Schema, JSON.
+    pub schema_json: String,
+    /// Its identifier columns.
+    pub identifiers: Vec<String>,
+}
+
 /// Reads and writes datasets and versions.
 #[derive(Debug)]
 pub struct DatasetRepo<'a> {
@@ -48,6 +59,50 @@ impl<'a> DatasetRepo<'a> {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Declares a table of `dataset` (which must exist); fails if it exists.
+    pub async fn add_table(&self, dataset: &str, table: &TableRecord, now: i64) -> Result<()> {
+        let inserted = sqlx::query(
+            "INSERT INTO dataset_tables (dataset, name, schema_json, identifiers, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(dataset)
+        .bind(&table.name)
+        .bind(&table.schema_json)
+        .bind(table.identifiers.join(","))
+        .bind(now)
+        .execute(self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::TableExists {
+                dataset: dataset.to_owned(),
+                table: table.name.clone(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The declared tables of `dataset`, by name.
+    pub async fn tables(&self, dataset: &str) -> Result<Vec<TableRecord>> {
+        let rows = sqlx::query("SELECT name, schema_json, identifiers FROM dataset_tables WHERE dataset = $1 ORDER BY name")
+            .bind(dataset)
+            .fetch_all(self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let identifiers: String = row.try_get(2)?;
+                Ok(TableRecord {
+                    name: row.try_get(0)?,
+                    schema_json: row.try_get(1)?,
+                    identifiers: identifiers
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                })
+            })
+            .collect()
     }
 
     /// Every dataset name, sorted.

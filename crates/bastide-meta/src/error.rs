@@ -57,6 +57,14 @@ pub enum Error {
         /// The version.
         version: i64,
     },
+    /// A table is declared twice.
+    #[error("dataset {dataset} already has a table {table}")]
+    TableExists {
+        /// The dataset.
+        dataset: String,
+        /// The table.
+        table: String,
+    },
     /// A backup cannot be restored.
     #[error("cannot restore the metadata: {0}")]
     Restore(String),

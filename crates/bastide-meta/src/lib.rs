@@ -20,7 +20,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 pub use backup::MetaDump;
-pub use datasets::{DatasetRepo, VersionRecord};
+pub use datasets::{DatasetRepo, TableRecord, VersionRecord};
 pub use error::{Error, Result};
 pub use hub::{HubRecord, HubRepo};
 pub use keys::{KeyCounts, KeyRepo, StoredKey};

@@ -1,0 +1,199 @@
+//! Reading CSV files by their schema.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use bastide_ingest::value::Rule;
+use bastide_ingest::{CsvOptions, Encoding, ReadError, TableSchema, read_csv};
+use datafusion::arrow::array::{Array, StringArray};
+
+const SCHEMA: &str = r#"{
+  "name": "stays",
+  "primaryKey": ["stay_id"],
+  "fields": [
+    {"name": "stay_id", "type": "integer", "constraints": {"required": true}},
+    {"name": "nir", "type": "string", "bastide:identifier": true, "constraints": {"minLength": 13, "maxLength": 13}},
+    {"name": "entry", "type": "date", "format": "%d%m%Y"},
+    {"name": "age", "type": "integer", "constraints": {"minimum": 0, "maximum": 120}},
+    {"name": "ward", "type": "string"}
+  ]
+}"#;
+
+fn schema() -> TableSchema {
+    TableSchema::parse("stays.json", SCHEMA.as_bytes()).unwrap()
+}
+
+fn file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
+    path
+}
+
+fn pseudonym(text: &str) -> String {
+    format!("p{}", text.len())
+}
+
+#[test]
+fn good_rows_become_batches_with_identifiers_pseudonymised() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = file(dir.path(), "a.csv", b"stay_id,nir,entry,age,ward\n1,1840775123456,02011970,41,Cardiologie\n2,2850275000001,,77,\n");
+    let read = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap();
+    assert_eq!(
+        (read.rows_in, read.rows_accepted, read.rows_refused),
+        (2, 2, 0)
+    );
+    let batch = &read.batches[0];
+    let nirs = batch
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert_eq!(nirs.value(0), "p13");
+    assert!(batch.column(2).is_null(1), "an empty value is a null");
+    assert_eq!(read.content_hash.len(), 64);
+}
+
+#[test]
+fn bad_rows_are_counted_located_and_never_quoted() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = file(
+        dir.path(),
+        "b.csv",
+        b"stay_id,nir,entry,age,ward\n1,1840775123456,31022024,41,A\n2,18407751,01012024,41,A\n3,1840775123456,01012024,300,A\n3,1840775123456,01012024,30,A\n5,1840775123456,01012024,30,A\n",
+    );
+    let read = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap();
+    assert_eq!(
+        (read.rows_in, read.rows_accepted, read.rows_refused),
+        (5, 2, 3)
+    );
+    let rules: Vec<(&str, Rule, u64)> = read
+        .errors
+        .iter()
+        .map(|e| (e.column.as_str(), e.rule, e.count))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            ("age", Rule::Maximum, 1),
+            ("entry", Rule::Type, 1),
+            ("nir", Rule::MinLength, 1)
+        ]
+    );
+    let entry = read.errors.iter().find(|e| e.column == "entry").unwrap();
+    assert!(entry.first[0].ends_with("b.csv:2"), "{:?}", entry.first);
+    let report = serde_json::to_string(&read.errors).unwrap();
+    for value in ["31022024", "18407751", "300"] {
+        assert!(
+            !report.contains(value),
+            "the report quotes {value}: {report}"
+        );
+    }
+    // The refused rows go to quarantine as text, identifiers pseudonymised.
+    let quarantine = &read.refused[0];
+    assert_eq!(quarantine.num_rows(), 3);
+    let nirs = quarantine
+        .column_by_name("nir")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert!(
+        nirs.iter().all(|n| n.unwrap().starts_with('p')),
+        "no identifier in clear in quarantine"
+    );
+}
+
+#[test]
+fn a_repeated_primary_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = file(
+        dir.path(),
+        "c.csv",
+        b"stay_id,nir\n7,1840775123456\n7,2850275000001\n",
+    );
+    let read = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap();
+    assert_eq!(read.rows_refused, 1);
+    assert_eq!(read.errors[0].rule, Rule::Unique);
+}
+
+#[test]
+fn latin_1_and_semicolons_read_when_declared() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = file(dir.path(), "d.csv", b"stay_id;ward\n1;G\xe9riatrie\n");
+    let options = CsvOptions {
+        delimiter: b';',
+        encoding: Encoding::Latin1,
+        ..CsvOptions::default()
+    };
+    let read = read_csv(&[&csv], &schema(), &options, &pseudonym).unwrap();
+    let ward = read.batches[0]
+        .column(4)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
+        .value(0)
+        .to_owned();
+    assert_eq!(ward, "Gériatrie");
+    let utf8 = CsvOptions {
+        delimiter: b';',
+        ..CsvOptions::default()
+    };
+    let read = read_csv(&[&csv], &schema(), &utf8, &pseudonym).unwrap();
+    assert_eq!(read.rows_refused, 1);
+    assert!(read.errors[0].expected.contains("--encoding latin-1"));
+}
+
+#[test]
+fn a_header_with_an_unknown_or_missing_column_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = file(dir.path(), "e.csv", b"stay_id,colour\n1,red\n");
+    let err = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap_err();
+    assert!(matches!(err, ReadError::Header { .. }));
+    assert!(
+        err.to_string()
+            .contains("e.csv line 1: column `colour` is not in table stays's schema"),
+        "{err}"
+    );
+    let csv = file(dir.path(), "f.csv", b"nir\n1840775123456\n");
+    let err = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("required column `stay_id` is missing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_row_with_more_fields_than_the_header_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = file(dir.path(), "g.csv", b"stay_id,ward\n1,A\n2,B,extra\n");
+    let read = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap();
+    assert_eq!(
+        (read.rows_accepted, read.rows_refused),
+        (1, 1),
+        "a field is never dropped silently"
+    );
+    assert_eq!(read.errors[0].column, "(row)");
+    assert!(
+        read.errors[0].first[0].ends_with("g.csv:3"),
+        "{:?}",
+        read.errors[0].first
+    );
+}
+
+#[test]
+fn the_same_files_give_the_same_content_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = file(dir.path(), "h.csv", b"stay_id\n1\n");
+    let b = file(dir.path(), "i.csv", b"stay_id\n2\n");
+    let hash = |p: &Path| {
+        read_csv(&[p], &schema(), &CsvOptions::default(), &pseudonym)
+            .unwrap()
+            .content_hash
+    };
+    assert_eq!(hash(&a), hash(&a));
+    assert_ne!(hash(&a), hash(&b));
+}
