@@ -24,6 +24,12 @@ pub enum Error {
     /// The audit log cannot be opened or written.
     #[error(transparent)]
     Audit(#[from] bastide_audit::Error),
+    /// A Table Schema is unusable.
+    #[error(transparent)]
+    Schema(#[from] bastide_ingest::Error),
+    /// A dataset or batch cannot be ingested.
+    #[error("{0}")]
+    Ingest(String),
     /// A backup folder is damaged or not a backup.
     #[error("backup {path}: {problem}")]
     Backup {

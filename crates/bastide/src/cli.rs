@@ -31,6 +31,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// Show the key provider's state, rotate its key-encryption key, shred a scope.
     Keys(KeysArgs),
+    /// Declare datasets from Table Schemas, and list them.
+    Dataset(DatasetArgs),
+    /// Validate, pseudonymise and store a batch of CSV files as a new dataset version.
+    Ingest(IngestArgs),
     /// Write every dataset, decrypted, in open formats (Parquet, Table Schema, a
     /// catalogue): what an operator needs to leave Bastide.
     Export(ExportArgs),
@@ -223,4 +227,86 @@ pub struct RestoreArgs {
     /// The backup folder.
     #[arg(long, value_name = "DIR")]
     pub from: PathBuf,
+}
+
+/// Options of `dataset`.
+#[derive(Debug, Args)]
+pub struct DatasetArgs {
+    /// The data folder.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: DatasetCommand,
+}
+
+/// The dataset subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DatasetCommand {
+    /// Declare a dataset and its tables, one per Table Schema.
+    Create {
+        /// The dataset's name (lowercase letters, digits, `_`, `-`).
+        name: String,
+        /// Table Schema files, or folders of them (`*.json`).
+        #[arg(long = "schema", value_name = "PATH", required = true)]
+        schemas: Vec<PathBuf>,
+        /// A column holding a direct identifier, in whichever tables have it
+        /// (or mark it `"bastide:identifier": true` in the schema).
+        #[arg(long = "identifier", value_name = "COLUMN")]
+        identifiers: Vec<String>,
+    },
+    /// The datasets, their tables and latest versions.
+    List,
+}
+
+/// Options of `ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// The data folder.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The dataset.
+    pub dataset: String,
+    /// The CSV files of the batch.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The table they fill.
+    #[arg(long)]
+    pub table: String,
+    /// What to do with refused rows: reject the whole batch, or store the good rows
+    /// and quarantine the others.
+    #[arg(long, value_enum, default_value = "reject")]
+    pub on_error: OnErrorArg,
+    /// The files' text encoding.
+    #[arg(long, value_enum, default_value = "utf-8")]
+    pub encoding: EncodingArg,
+    /// The field separator (one character; `tab` for a tab).
+    #[arg(long, default_value = ",")]
+    pub delimiter: String,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+/// `--on-error`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum OnErrorArg {
+    /// Store nothing when any row is refused.
+    Reject,
+    /// Store good rows; keep refused ones in a quarantine table.
+    Quarantine,
+}
+
+/// `--encoding`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum EncodingArg {
+    /// UTF-8.
+    #[value(name = "utf-8")]
+    Utf8,
+    /// ISO-8859-1.
+    #[value(name = "latin-1")]
+    Latin1,
+    /// Windows-1252.
+    #[value(name = "windows-1252")]
+    Windows1252,
 }

@@ -2,6 +2,7 @@
 
 mod audit;
 mod backup;
+mod dataset;
 mod demo;
 mod export;
 mod init;
@@ -30,6 +31,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => {
             demo::run(settings(config, Some(args.data_dir), args.listen)?, json).await
+        }
+        Command::Dataset(args) => {
+            dataset::run(
+                settings(config, args.data_dir.clone(), None)?,
+                args.command,
+                json,
+            )
+            .await
+        }
+        Command::Ingest(args) => {
+            dataset::ingest(settings(config, args.data_dir.clone(), None)?, &args, json).await
         }
         Command::Export(args) => {
             export::run(settings(config, args.data_dir.clone(), None)?, &args, json).await

@@ -3,6 +3,7 @@
 
 mod audit;
 mod config;
+mod ingest;
 mod init;
 mod keys;
 mod postgres;

@@ -1,0 +1,236 @@
+//! Datasets declared from Table Schemas, and batches ingested into them: every row
+//! validated, identifiers pseudonymised, refused rows counted and reported (and kept
+//! in a quarantine table when the batch policy says so), the batch committed all at
+//! once as a new dataset version, and recorded in the audit log.
+
+use std::path::PathBuf;
+
+use bastide_audit::{NewEvent, Outcome, Role};
+use bastide_ingest::reader::quarantine_schema;
+use bastide_ingest::{CsvOptions, ErrorGroup, TableSchema, read_csv};
+use bastide_meta::TableRecord;
+use bastide_store::NewTable;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::Hub;
+use crate::{Error, Result};
+
+/// What to do with a batch that has refused rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Store nothing.
+    Reject,
+    /// Store the good rows, and the refused ones in `<table>__quarantine`.
+    Quarantine,
+}
+
+/// What an ingestion did. It names files, lines, columns and rules, never values.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestReport {
+    /// The dataset.
+    pub dataset: String,
+    /// The table.
+    pub table: String,
+    /// The files read.
+    pub files: Vec<String>,
+    /// The policy for refused rows.
+    pub on_error: OnError,
+    /// Rows read.
+    pub rows_in: u64,
+    /// Rows stored in the table.
+    pub rows_stored: u64,
+    /// Rows refused (quarantined, or the reason the batch was rejected).
+    pub rows_rejected: u64,
+    /// Whether a version was committed (or the batch had been before).
+    pub committed: bool,
+    /// The version holding the batch.
+    pub version: Option<i64>,
+    /// True when the same batch had been committed before.
+    pub duplicate: bool,
+    /// SHA-256 of the batch's input.
+    pub content_hash: String,
+    /// Refusals by column and rule, with their first places.
+    pub errors: Vec<ErrorGroup>,
+}
+
+impl Hub {
+    /// Declares dataset `name` with one table per schema; `identifiers` marks those
+    /// columns, wherever they occur, as direct identifiers.
+    pub async fn create_dataset(
+        &self,
+        name: &str,
+        schemas: &[(String, Vec<u8>)],
+        identifiers: &[String],
+    ) -> Result<Vec<String>> {
+        check_name(name)?;
+        let mut tables = Vec::new();
+        for (file, bytes) in schemas {
+            let mut schema = TableSchema::parse(file, bytes)?;
+            let marked: Vec<String> = identifiers
+                .iter()
+                .filter(|c| schema.column(c).is_some())
+                .cloned()
+                .collect();
+            schema.mark_identifiers(&marked)?;
+            let identifiers = schema
+                .columns
+                .iter()
+                .filter(|c| c.identifier)
+                .map(|c| c.name.clone())
+                .collect();
+            tables.push((
+                schema.name.clone(),
+                String::from_utf8_lossy(bytes).into_owned(),
+                identifiers,
+            ));
+        }
+        for identifier in identifiers {
+            if !schemas.is_empty()
+                && !tables
+                    .iter()
+                    .any(|(_, _, ids): &(String, String, Vec<String>)| ids.contains(identifier))
+            {
+                return Err(Error::Ingest(format!(
+                    "--identifier {identifier}: no table of the dataset has that column"
+                )));
+            }
+        }
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let repo = self.meta.datasets();
+        repo.ensure(name, now).await?;
+        for (table, schema_json, identifiers) in &tables {
+            repo.add_table(
+                name,
+                &TableRecord {
+                    name: table.clone(),
+                    schema_json: schema_json.clone(),
+                    identifiers: identifiers.clone(),
+                },
+                now,
+            )
+            .await?;
+        }
+        let names: Vec<String> = tables.into_iter().map(|(t, _, _)| t).collect();
+        let event = NewEvent::new("cli", Role::Operator, "dataset.created", Outcome::Success)
+            .object(name)
+            .detail("tables", names.join(","));
+        self.audit.record(event).await?;
+        Ok(names)
+    }
+
+    /// Ingests `files` into `table` of `dataset`.
+    pub async fn ingest(
+        &self,
+        dataset: &str,
+        table: &str,
+        files: &[PathBuf],
+        on_error: OnError,
+        csv: CsvOptions,
+    ) -> Result<IngestReport> {
+        let record = self
+            .meta
+            .datasets()
+            .tables(dataset)
+            .await?
+            .into_iter()
+            .find(|t| t.name == table)
+            .ok_or_else(|| Error::Ingest(format!("dataset {dataset} has no table {table}; declare it with `bastide dataset create`")))?;
+        let mut schema = TableSchema::parse(&record.name, record.schema_json.as_bytes())?;
+        schema.mark_identifiers(&record.identifiers)?;
+        let pseudonymiser = self.keyring.pseudonymiser()?;
+        let (paths, read_schema) = (files.to_vec(), schema.clone());
+        let read = tokio::task::spawn_blocking(move || {
+            let paths: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
+            read_csv(&paths, &read_schema, &csv, &|value| {
+                pseudonymiser.pseudonym(value)
+            })
+        })
+        .await
+        .expect("reading does not panic")
+        .map_err(|e| Error::Ingest(e.to_string()))?;
+
+        let hash = Sha256::digest(format!("{table}\n{:?}\n{}", on_error, read.content_hash));
+        let content_hash: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        let mut report = IngestReport {
+            dataset: dataset.to_owned(),
+            table: table.to_owned(),
+            files: files.iter().map(|f| f.display().to_string()).collect(),
+            on_error,
+            rows_in: read.rows_in,
+            rows_stored: 0,
+            rows_rejected: read.rows_refused,
+            committed: false,
+            version: None,
+            duplicate: false,
+            content_hash: content_hash.clone(),
+            errors: read.errors.clone(),
+        };
+        if read.rows_refused == 0 || on_error == OnError::Quarantine {
+            let mut tables = vec![NewTable {
+                name: table.to_owned(),
+                schema: schema.arrow_schema(),
+                identifiers: record.identifiers.clone(),
+                batches: read.batches,
+            }];
+            if !read.refused.is_empty() {
+                tables.push(NewTable {
+                    name: format!("{table}__quarantine"),
+                    schema: quarantine_schema(&schema),
+                    identifiers: Vec::new(),
+                    batches: read.refused,
+                });
+            }
+            let committed = self.datasets.commit(dataset, &content_hash, tables).await?;
+            report.committed = true;
+            report.version = Some(committed.version);
+            report.duplicate = committed.duplicate;
+            report.rows_stored = if committed.duplicate {
+                0
+            } else {
+                read.rows_accepted
+            };
+        }
+        let event = NewEvent::new(
+            "cli",
+            Role::Operator,
+            "ingest.batch",
+            if report.committed {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+        )
+        .object(format!("{dataset}.{table}"))
+        .detail("content_hash", content_hash)
+        .detail("rows_in", report.rows_in)
+        .detail("rows_stored", report.rows_stored)
+        .detail("rows_rejected", report.rows_rejected)
+        .detail("duplicate", report.duplicate);
+        let event = match report.version {
+            Some(version) => event.detail("version", version),
+            None => event,
+        };
+        self.audit.record(event).await?;
+        Ok(report)
+    }
+}
+
+/// Dataset names: lowercase letters, digits, `_` and `-`, 1 to 64, starting with a
+/// letter (they appear in object paths and key scopes).
+fn check_name(name: &str) -> Result<()> {
+    let ok = (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Ingest(format!(
+            "`{}` is not a dataset name: use 1 to 64 lowercase letters, digits, `_` or `-`, starting with a letter",
+            name.chars().take(64).collect::<String>()
+        )))
+    }
+}

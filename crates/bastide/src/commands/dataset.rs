@@ -1,0 +1,201 @@
+//! `bastide dataset` and `bastide ingest`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use bastide_core::config::Settings;
+use bastide_ingest::{CsvOptions, Encoding};
+use bastide_server::hub::{Hub, IngestReport, OnError};
+
+use crate::cli::{DatasetCommand, EncodingArg, IngestArgs, OnErrorArg};
+use crate::output;
+
+/// Runs `bastide dataset …`.
+pub async fn run(settings: Settings, command: DatasetCommand, json: bool) -> anyhow::Result<()> {
+    let hub = Hub::open(settings).await?;
+    let result = match command {
+        DatasetCommand::Create {
+            name,
+            schemas,
+            identifiers,
+        } => create(&hub, &name, &schemas, &identifiers, json).await,
+        DatasetCommand::List => list(&hub, json).await,
+    };
+    hub.close_quietly().await;
+    result
+}
+
+async fn create(
+    hub: &Hub,
+    name: &str,
+    paths: &[PathBuf],
+    identifiers: &[String],
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut schemas = Vec::new();
+    for path in paths {
+        for file in schema_files(path)? {
+            let bytes = fs::read(&file)
+                .with_context(|| format!("cannot read schema {}", file.display()))?;
+            schemas.push((file.display().to_string(), bytes));
+        }
+    }
+    let tables = hub.create_dataset(name, &schemas, identifiers).await?;
+    let value = serde_json::json!({ "dataset": name, "tables": tables });
+    output::print(json, &value, || {
+        format!(
+            "Dataset {name} declared with {} tables: {}",
+            tables.len(),
+            tables.join(", ")
+        )
+    });
+    Ok(())
+}
+
+/// A schema file, or every `*.json` below a folder.
+fn schema_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![path.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
+            let entry = entry?.path();
+            if entry.is_dir() {
+                stack.push(entry);
+            } else if entry.extension().is_some_and(|e| e == "json") {
+                files.push(entry);
+            }
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        bail!("{} holds no Table Schema (*.json)", path.display());
+    }
+    Ok(files)
+}
+
+async fn list(hub: &Hub, json: bool) -> anyhow::Result<()> {
+    let mut datasets = Vec::new();
+    for name in hub.datasets.names().await? {
+        let latest = hub.datasets.latest(&name).await?;
+        let tables: Vec<serde_json::Value> = match &latest {
+            Some((_, manifest)) => manifest
+                .tables
+                .iter()
+                .map(|t| serde_json::json!({ "name": t.name, "rows": t.rows(), "files": t.files.len() }))
+                .collect(),
+            None => Vec::new(),
+        };
+        datasets.push(serde_json::json!({ "name": name, "version": latest.map(|(r, _)| r.version), "tables": tables }));
+    }
+    output::print(json, &datasets, || {
+        datasets
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} (version {}): {}",
+                    d["name"].as_str().unwrap_or_default(),
+                    d["version"],
+                    d["tables"]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    Ok(())
+}
+
+/// Runs `bastide ingest`; fails (non-zero exit) unless the batch is committed.
+pub async fn ingest(settings: Settings, args: &IngestArgs, json: bool) -> anyhow::Result<()> {
+    let delimiter = match args.delimiter.as_str() {
+        "tab" | "\\t" => b'\t',
+        d if d.len() == 1 => d.as_bytes()[0],
+        _ => bail!(
+            "--delimiter `{}` is not one character (write `tab` for a tab)",
+            args.delimiter
+        ),
+    };
+    let encoding = match args.encoding {
+        EncodingArg::Utf8 => Encoding::Utf8,
+        EncodingArg::Latin1 => Encoding::Latin1,
+        EncodingArg::Windows1252 => Encoding::Windows1252,
+    };
+    let on_error = match args.on_error {
+        OnErrorArg::Reject => OnError::Reject,
+        OnErrorArg::Quarantine => OnError::Quarantine,
+    };
+    let options = CsvOptions {
+        delimiter,
+        encoding,
+        ..CsvOptions::default()
+    };
+    let hub = Hub::open(settings).await?;
+    let result = hub
+        .ingest(&args.dataset, &args.table, &args.files, on_error, options)
+        .await;
+    hub.close_quietly().await;
+    let report = result?;
+    if let Some(path) = &args.report {
+        fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    output::print(json, &report, || human(&report));
+    if !report.committed {
+        bail!(
+            "batch rejected: {} of {} rows refused (see the errors above); fix them, or pass --on-error quarantine",
+            report.rows_rejected,
+            report.rows_in
+        );
+    }
+    Ok(())
+}
+
+fn human(report: &IngestReport) -> String {
+    let mut text = if report.duplicate {
+        format!(
+            "This batch was already stored as version {} of {}: nothing stored again.",
+            report.version.unwrap_or_default(),
+            report.dataset
+        )
+    } else if report.committed {
+        format!(
+            "Stored {} of {} rows in {}.{} as version {}; {} refused{}.",
+            report.rows_stored,
+            report.rows_in,
+            report.dataset,
+            report.table,
+            report.version.unwrap_or_default(),
+            report.rows_rejected,
+            if report.rows_rejected > 0 {
+                format!(" (kept in {}__quarantine)", report.table)
+            } else {
+                String::new()
+            }
+        )
+    } else {
+        format!(
+            "Nothing stored: {} of {} rows refused.",
+            report.rows_rejected, report.rows_in
+        )
+    };
+    for error in &report.errors {
+        text.push_str(&format!(
+            "\n  {} × column {} ({:?}): expected {}; first at {}",
+            error.count,
+            error.column,
+            error.rule,
+            error.expected,
+            error
+                .first
+                .iter()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    text
+}
