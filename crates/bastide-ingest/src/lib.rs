@@ -10,6 +10,8 @@ pub mod schema;
 pub mod value;
 
 pub use error::{Error, Result};
-pub use reader::{CsvOptions, Encoding, ErrorGroup, ReadError, TableRead, read_csv};
+pub use reader::{
+    BatchSink, Collect, CsvOptions, Encoding, ErrorGroup, ReadError, TableRead, read_csv,
+};
 pub use schema::{ColumnKind, ColumnSchema, ForeignKey, TableSchema};
 pub use value::{Rule, Value, ValueError};

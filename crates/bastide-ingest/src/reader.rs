@@ -71,18 +71,42 @@ pub struct ErrorGroup {
     pub first: Vec<String>,
 }
 
-/// What reading one table's files produced.
+/// Where batches go as they are made, so that memory holds one batch at a time.
+pub trait BatchSink {
+    /// A batch of accepted rows, in the table's Arrow schema.
+    fn accepted(&mut self, batch: RecordBatch) -> Result<(), String>;
+    /// A batch of refused rows, in the [`quarantine_schema`], identifiers pseudonymised.
+    fn refused(&mut self, batch: RecordBatch) -> Result<(), String>;
+}
+
+/// A sink that keeps every batch in memory (for small inputs and tests).
+#[derive(Debug, Default)]
+pub struct Collect {
+    /// Accepted batches.
+    pub accepted: Vec<RecordBatch>,
+    /// Refused batches.
+    pub refused: Vec<RecordBatch>,
+}
+
+impl BatchSink for Collect {
+    fn accepted(&mut self, batch: RecordBatch) -> Result<(), String> {
+        self.accepted.push(batch);
+        Ok(())
+    }
+
+    fn refused(&mut self, batch: RecordBatch) -> Result<(), String> {
+        self.refused.push(batch);
+        Ok(())
+    }
+}
+
+/// What reading one table's files produced (the rows themselves went to the sink).
 #[derive(Debug, Default)]
 pub struct TableRead {
     /// Rows read.
     pub rows_in: u64,
-    /// Accepted rows, by batch.
-    pub batches: Vec<RecordBatch>,
     /// Rows accepted.
     pub rows_accepted: u64,
-    /// Refused rows, as text (identifiers pseudonymised) with where and why, for
-    /// quarantine.
-    pub refused: Vec<RecordBatch>,
     /// Rows refused.
     pub rows_refused: u64,
     /// Errors by column and rule.
@@ -102,6 +126,9 @@ pub enum ReadError {
         /// Why.
         problem: String,
     },
+    /// The sink could not take a batch.
+    #[error("cannot store the rows read: {0}")]
+    Sink(String),
     /// The header does not fit the schema.
     #[error("{file} line 1: {problem}")]
     Header {
@@ -112,14 +139,16 @@ pub enum ReadError {
     },
 }
 
-/// Reads `files` by `schema`, replacing identifier values with `pseudonym(value)`.
+/// Reads `files` by `schema`, replacing identifier values with `pseudonym(value)`,
+/// and hands the batches to `sink` as they fill.
 pub fn read_csv(
     files: &[&Path],
     schema: &TableSchema,
     options: &CsvOptions,
     pseudonym: &(dyn Fn(&str) -> String + Sync),
+    sink: &mut dyn BatchSink,
 ) -> Result<TableRead, ReadError> {
-    let mut state = State::new(schema, options);
+    let mut state = State::new(schema, options, sink);
     let mut hasher = Sha256::new();
     for path in files {
         let name = path.display().to_string();
@@ -149,7 +178,7 @@ pub fn read_csv(
                 Ok(false) => break,
                 Ok(true) => {
                     let line = record.position().map_or(0, |p| p.line());
-                    state.row(&name, line, &record, header.len(), &positions, pseudonym);
+                    state.row(&name, line, &record, header.len(), &positions, pseudonym)?;
                 }
                 Err(e) => {
                     return Err(ReadError::File {
@@ -160,7 +189,7 @@ pub fn read_csv(
             }
         }
     }
-    state.flush();
+    state.flush()?;
     let mut read = state.finish();
     read.content_hash = hasher
         .finalize()
@@ -326,6 +355,7 @@ pub fn quarantine_schema(schema: &TableSchema) -> SchemaRef {
 }
 
 struct State<'a> {
+    sink: &'a mut dyn BatchSink,
     schema: &'a TableSchema,
     arrow: SchemaRef,
     options: &'a CsvOptions,
@@ -341,9 +371,10 @@ struct State<'a> {
 }
 
 impl<'a> State<'a> {
-    fn new(schema: &'a TableSchema, options: &'a CsvOptions) -> Self {
+    fn new(schema: &'a TableSchema, options: &'a CsvOptions, sink: &'a mut dyn BatchSink) -> Self {
         let arrow = schema.arrow_schema();
         Self {
+            sink,
             builders: arrow
                 .fields()
                 .iter()
@@ -384,7 +415,7 @@ impl<'a> State<'a> {
         width: usize,
         positions: &[Option<usize>],
         pseudonym: &(dyn Fn(&str) -> String + Sync),
-    ) {
+    ) -> Result<(), ReadError> {
         self.read.rows_in += 1;
         let mut texts = Vec::with_capacity(positions.len());
         let mut values = Vec::with_capacity(positions.len());
@@ -432,7 +463,7 @@ impl<'a> State<'a> {
                 self.pending += 1;
                 self.read.rows_accepted += 1;
                 if self.pending >= self.options.batch_rows {
-                    self.flush();
+                    self.flush()?;
                 }
             }
             Some((column, rule, expected)) => {
@@ -465,8 +496,12 @@ impl<'a> State<'a> {
                     builder.append_value(text);
                 }
                 self.quarantined += 1;
+                if self.quarantined >= self.options.batch_rows {
+                    self.flush()?;
+                }
             }
         }
+        Ok(())
     }
 
     /// Primary-key and unique-column repeats within the batch.
@@ -510,12 +545,12 @@ impl<'a> State<'a> {
         None
     }
 
-    fn flush(&mut self) {
+    fn flush(&mut self) -> Result<(), ReadError> {
         if self.pending > 0 {
             let columns = self.builders.iter_mut().map(Builder::finish).collect();
             let batch = RecordBatch::try_new(self.arrow.clone(), columns)
                 .expect("builders follow the schema");
-            self.read.batches.push(batch);
+            self.sink.accepted(batch).map_err(ReadError::Sink)?;
             self.pending = 0;
         }
         if self.quarantined > 0 {
@@ -533,9 +568,10 @@ impl<'a> State<'a> {
             );
             let batch = RecordBatch::try_new(quarantine_schema(self.schema), arrays)
                 .expect("quarantine schema");
-            self.read.refused.push(batch);
+            self.sink.refused(batch).map_err(ReadError::Sink)?;
             self.quarantined = 0;
         }
+        Ok(())
     }
 
     fn finish(mut self) -> TableRead {

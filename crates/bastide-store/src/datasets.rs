@@ -8,7 +8,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bastide_core::ids::KeyScope;
 use bastide_meta::{MetaStore, VersionRecord};
 use bytes::Bytes;
 use datafusion::arrow::array::RecordBatch;
@@ -16,13 +15,11 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use parquet::arrow::ArrowWriter;
-use parquet::file::properties::WriterProperties;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::encrypted::{self, FileKeys};
-use crate::manifest::{self, FileEntry, Manifest, TableManifest, hex};
+use crate::encrypted;
+use crate::manifest::{Manifest, hex};
 use crate::{Error, KeyService, Result, Storage};
 
 /// Rows in a table of a batch to commit.
@@ -64,9 +61,40 @@ pub struct GarbageReport {
 /// Datasets on a hub's storage.
 #[derive(Debug, Clone)]
 pub struct DatasetStore {
-    storage: Storage,
-    meta: MetaStore,
-    keys: KeyService,
+    pub(crate) storage: Storage,
+    pub(crate) meta: MetaStore,
+    pub(crate) keys: KeyService,
+}
+
+/// Writes `manifest` (never overwriting one) and records the version: the step that
+/// makes it visible.
+pub(crate) async fn publish(
+    store: &DatasetStore,
+    manifest: &Manifest,
+    content_hash: &str,
+    rows_added: u64,
+) -> Result<()> {
+    let bytes = manifest.to_bytes();
+    let path = format!(
+        "datasets/{}/versions/{:010}.json",
+        manifest.dataset, manifest.version
+    );
+    let sha256 = hex(&Sha256::digest(&bytes));
+    store.storage.put_new(&path, Bytes::from(bytes)).await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let repo = store.meta.datasets();
+    repo.ensure(&manifest.dataset, now).await?;
+    repo.commit(&VersionRecord {
+        dataset: manifest.dataset.clone(),
+        version: manifest.version,
+        manifest_path: path,
+        manifest_sha256: sha256,
+        content_hash: content_hash.to_owned(),
+        rows_added: rows_added as i64,
+        committed_at: now,
+    })
+    .await?;
+    Ok(())
 }
 
 impl DatasetStore {
@@ -79,134 +107,31 @@ impl DatasetStore {
         }
     }
 
-    /// Commits `tables` as the next version of `dataset`, unless input with the same
-    /// `content_hash` was committed before.
+    /// Commits `tables` (rows in memory) as the next version of `dataset`, unless
+    /// input with the same `content_hash` was committed before. Large inputs go
+    /// through [`DatasetStore::draft`] instead, batch by batch.
     pub async fn commit(
         &self,
         dataset: &str,
         content_hash: &str,
         tables: Vec<NewTable>,
     ) -> Result<Committed> {
-        let repo = self.meta.datasets();
-        if let Some(done) = repo.by_content(dataset, content_hash).await? {
-            return Ok(Committed {
-                version: done.version,
-                rows_added: 0,
-                duplicate: true,
-            });
-        }
-        let mut manifest = match self.latest(dataset).await? {
-            Some((_, manifest)) => manifest,
-            None => Manifest::new(dataset),
-        };
-        manifest.version += 1;
-        let scope: KeyScope = format!("dataset:{dataset}@{}", manifest.version)
-            .parse()
-            .map_err(|_| Error::Manifest {
-                path: dataset.to_owned(),
-                problem: "not a valid dataset name".into(),
-            })?;
-        let mut rows_added = 0;
+        let draft = self.draft(dataset).await?;
+        let mut sinks = Vec::new();
         for table in tables {
-            rows_added += self.add_table(&mut manifest, &scope, table).await?;
+            let mut sink = draft.table(&table.name, table.schema, table.identifiers)?;
+            let batches = table.batches;
+            sink = tokio::task::spawn_blocking(move || -> Result<_> {
+                for batch in &batches {
+                    sink.write(batch)?;
+                }
+                Ok(sink)
+            })
+            .await
+            .expect("writing does not panic")?;
+            sinks.push(sink);
         }
-        let bytes = manifest.to_bytes();
-        let path = format!("datasets/{dataset}/versions/{:010}.json", manifest.version);
-        let sha256 = hex(&Sha256::digest(&bytes));
-        self.storage.put_new(&path, Bytes::from(bytes)).await?;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        repo.ensure(dataset, now).await?;
-        repo.commit(&VersionRecord {
-            dataset: dataset.to_owned(),
-            version: manifest.version,
-            manifest_path: path,
-            manifest_sha256: sha256,
-            content_hash: content_hash.to_owned(),
-            rows_added: rows_added as i64,
-            committed_at: now,
-        })
-        .await?;
-        Ok(Committed {
-            version: manifest.version,
-            rows_added,
-            duplicate: false,
-        })
-    }
-
-    /// Writes one table's rows as a new file and adds it to `manifest`.
-    async fn add_table(
-        &self,
-        manifest: &mut Manifest,
-        scope: &KeyScope,
-        table: NewTable,
-    ) -> Result<u64> {
-        let (columns, schema_hash) = manifest::columns(&table.schema);
-        if let Some(existing) = manifest.table(&table.name)
-            && existing.schema_hash != schema_hash
-        {
-            return Err(Error::Manifest {
-                path: format!("{}.{}", manifest.dataset, table.name),
-                problem: "the new rows' columns differ from the table's".into(),
-            });
-        }
-        let entry = self.write_file(manifest, scope, &table).await?;
-        let rows = entry.rows;
-        match manifest.tables.iter_mut().find(|t| t.name == table.name) {
-            Some(existing) => existing.files.push(entry),
-            None => manifest.tables.push(TableManifest {
-                name: table.name,
-                columns,
-                schema_hash,
-                identifiers: table.identifiers,
-                files: vec![entry],
-            }),
-        }
-        Ok(rows)
-    }
-
-    async fn write_file(
-        &self,
-        manifest: &Manifest,
-        scope: &KeyScope,
-        table: &NewTable,
-    ) -> Result<FileEntry> {
-        let footer = self.keys.create(scope).await?;
-        let mut identifiers = Vec::new();
-        for column in &table.identifiers {
-            let (id, key) = self.keys.create(scope).await?;
-            identifiers.push((column.clone(), id, key));
-        }
-        let keys = FileKeys {
-            footer,
-            identifiers,
-        };
-        let properties = WriterProperties::builder()
-            .with_file_encryption_properties(keys.properties(&table.schema).map_err(parquet_error)?)
-            .build();
-        let mut buffer = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut buffer, table.schema.clone(), Some(properties))
-            .map_err(parquet_error)?;
-        let mut rows = 0;
-        for batch in &table.batches {
-            writer.write(batch).map_err(parquet_error)?;
-            rows += batch.num_rows() as u64;
-        }
-        writer.close().map_err(parquet_error)?;
-        let path = format!(
-            "datasets/{}/data/{}.parquet",
-            manifest.dataset,
-            uuid::Uuid::new_v4().simple()
-        );
-        let entry = FileEntry {
-            path: path.clone(),
-            bytes: buffer.len() as u64,
-            rows,
-            sha256: hex(&Sha256::digest(&buffer)),
-            added_in: manifest.version,
-            key_ids: keys.key_ids(),
-        };
-        self.storage.put_new(&path, Bytes::from(buffer)).await?;
-        Ok(entry)
+        draft.commit(content_hash, sinks).await
     }
 
     /// The newest committed version of `dataset` and its manifest.
@@ -302,10 +227,6 @@ impl DatasetStore {
     pub fn storage(&self) -> &Storage {
         &self.storage
     }
-}
-
-fn parquet_error(e: parquet::errors::ParquetError) -> Error {
-    Error::Parquet(e.to_string())
 }
 
 fn datafusion_error(e: datafusion::error::DataFusionError) -> Error {

@@ -6,6 +6,7 @@
 //! the metadata database.
 
 mod datasets;
+mod draft;
 pub mod encrypted;
 mod error;
 mod export;
@@ -15,6 +16,7 @@ mod migrate;
 mod storage;
 
 pub use datasets::{Committed, DatasetStore, GarbageReport, NewTable};
+pub use draft::{FILE_ROWS, TableSink, VersionDraft};
 pub use error::{Error, Result};
 pub use export::ExportReport;
 pub use keys::{DATA_KEY_LEN, KeyService, KeyStatus, Rotation};

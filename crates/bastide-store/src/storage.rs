@@ -183,6 +183,49 @@ impl Storage {
         }
     }
 
+    /// Uploads a local file as a new object, in parts, hashing it on the way;
+    /// returns its size and SHA-256 (hex). Memory holds one part at a time.
+    pub async fn put_file(&self, path: &str, file: &std::path::Path) -> Result<(u64, String)> {
+        use sha2::{Digest, Sha256};
+        use tokio::io::AsyncReadExt;
+        let unreachable = |source| Error::Unreachable {
+            url: self.url.to_string(),
+            source,
+        };
+        let io = |source| Error::Export {
+            path: file.display().to_string(),
+            source,
+        };
+        let upload = self
+            .store
+            .put_multipart(&ObjectPath::from(path))
+            .await
+            .map_err(unreachable)?;
+        let mut writer = object_store::WriteMultipart::new(upload);
+        let mut source = tokio::fs::File::open(file).await.map_err(io)?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 8 << 20];
+        let mut total = 0u64;
+        loop {
+            let n = source.read(&mut buffer).await.map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            writer.write(&buffer[..n]);
+            total += n as u64;
+        }
+        writer.finish().await.map_err(unreachable)?;
+        Ok((
+            total,
+            hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+        ))
+    }
+
     /// Reads an object.
     pub async fn get(&self, path: &str) -> Result<Bytes> {
         let unreachable = |source| Error::Unreachable {

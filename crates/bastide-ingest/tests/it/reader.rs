@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bastide_ingest::value::Rule;
-use bastide_ingest::{CsvOptions, Encoding, ReadError, TableSchema, read_csv};
+use bastide_ingest::{Collect, CsvOptions, Encoding, ReadError, TableRead, TableSchema};
 use datafusion::arrow::array::{Array, StringArray};
 
 const SCHEMA: &str = r#"{
@@ -36,16 +36,28 @@ fn pseudonym(text: &str) -> String {
     format!("p{}", text.len())
 }
 
+/// Reads into memory: what was read, and the batches.
+fn read_csv(
+    files: &[&Path],
+    schema: &TableSchema,
+    options: &CsvOptions,
+    pseudonym: &(dyn Fn(&str) -> String + Sync),
+) -> Result<(TableRead, Collect), ReadError> {
+    let mut sink = Collect::default();
+    let read = bastide_ingest::read_csv(files, schema, options, pseudonym, &mut sink)?;
+    Ok((read, sink))
+}
+
 #[test]
 fn good_rows_become_batches_with_identifiers_pseudonymised() {
     let dir = tempfile::tempdir().unwrap();
     let csv = file(dir.path(), "a.csv", b"stay_id,nir,entry,age,ward\n1,1840775123456,02011970,41,Cardiologie\n2,2850275000001,,77,\n");
-    let read = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap();
+    let (read, sink) = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap();
     assert_eq!(
         (read.rows_in, read.rows_accepted, read.rows_refused),
         (2, 2, 0)
     );
-    let batch = &read.batches[0];
+    let batch = &sink.accepted[0];
     let nirs = batch
         .column(1)
         .as_any()
@@ -64,7 +76,7 @@ fn bad_rows_are_counted_located_and_never_quoted() {
         "b.csv",
         b"stay_id,nir,entry,age,ward\n1,1840775123456,31022024,41,A\n2,18407751,01012024,41,A\n3,1840775123456,01012024,300,A\n3,1840775123456,01012024,30,A\n5,1840775123456,01012024,30,A\n",
     );
-    let read = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap();
+    let (read, sink) = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap();
     assert_eq!(
         (read.rows_in, read.rows_accepted, read.rows_refused),
         (5, 2, 3)
@@ -92,7 +104,7 @@ fn bad_rows_are_counted_located_and_never_quoted() {
         );
     }
     // The refused rows go to quarantine as text, identifiers pseudonymised.
-    let quarantine = &read.refused[0];
+    let quarantine = &sink.refused[0];
     assert_eq!(quarantine.num_rows(), 3);
     let nirs = quarantine
         .column_by_name("nir")
@@ -114,7 +126,7 @@ fn a_repeated_primary_key_is_refused() {
         "c.csv",
         b"stay_id,nir\n7,1840775123456\n7,2850275000001\n",
     );
-    let read = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap();
+    let (read, _) = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap();
     assert_eq!(read.rows_refused, 1);
     assert_eq!(read.errors[0].rule, Rule::Unique);
 }
@@ -128,8 +140,8 @@ fn latin_1_and_semicolons_read_when_declared() {
         encoding: Encoding::Latin1,
         ..CsvOptions::default()
     };
-    let read = read_csv(&[&csv], &schema(), &options, &pseudonym).unwrap();
-    let ward = read.batches[0]
+    let (_, sink) = read_csv(&[&csv], &schema(), &options, &pseudonym).unwrap();
+    let ward = sink.accepted[0]
         .column(4)
         .as_any()
         .downcast_ref::<StringArray>()
@@ -141,7 +153,7 @@ fn latin_1_and_semicolons_read_when_declared() {
         delimiter: b';',
         ..CsvOptions::default()
     };
-    let read = read_csv(&[&csv], &schema(), &utf8, &pseudonym).unwrap();
+    let (read, _) = read_csv(&[&csv], &schema(), &utf8, &pseudonym).unwrap();
     assert_eq!(read.rows_refused, 1);
     assert!(read.errors[0].expected.contains("--encoding latin-1"));
 }
@@ -170,7 +182,7 @@ fn a_header_with_an_unknown_or_missing_column_is_refused_naming_it() {
 fn a_row_with_more_fields_than_the_header_is_refused_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let csv = file(dir.path(), "g.csv", b"stay_id,ward\n1,A\n2,B,extra\n");
-    let read = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap();
+    let (read, _) = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap();
     assert_eq!(
         (read.rows_accepted, read.rows_refused),
         (1, 1),
@@ -192,6 +204,7 @@ fn the_same_files_give_the_same_content_hash() {
     let hash = |p: &Path| {
         read_csv(&[p], &schema(), &CsvOptions::default(), &pseudonym)
             .unwrap()
+            .0
             .content_hash
     };
     assert_eq!(hash(&a), hash(&a));

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 
 use bastide_audit::{NewEvent, Outcome, Role};
 use bastide_ingest::reader::quarantine_schema;
-use bastide_ingest::{CsvOptions, ErrorGroup, TableSchema, read_csv};
+use bastide_ingest::{BatchSink, CsvOptions, ErrorGroup, TableSchema, read_csv};
 use bastide_meta::TableRecord;
-use bastide_store::NewTable;
+use bastide_store::TableSink;
+use datafusion::arrow::array::RecordBatch;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -140,12 +141,29 @@ impl Hub {
         let mut schema = TableSchema::parse(&record.name, record.schema_json.as_bytes())?;
         schema.mark_identifiers(&record.identifiers)?;
         let pseudonymiser = self.keyring.pseudonymiser()?;
-        let (paths, read_schema) = (files.to_vec(), schema.clone());
-        let read = tokio::task::spawn_blocking(move || {
+        // Rows stream into encrypted files of a draft version; memory holds a batch.
+        let draft = self.datasets.draft(dataset).await?;
+        let sinks = Sinks {
+            table: draft.table(table, schema.arrow_schema(), record.identifiers.clone())?,
+            quarantine: draft.table(
+                &format!("{table}__quarantine"),
+                quarantine_schema(&schema),
+                Vec::new(),
+            )?,
+            keep_refused: on_error == OnError::Quarantine,
+        };
+        let paths = files.to_vec();
+        let (read, sinks) = tokio::task::spawn_blocking(move || {
+            let mut sinks = sinks;
             let paths: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
-            read_csv(&paths, &read_schema, &csv, &|value| {
-                pseudonymiser.pseudonym(value)
-            })
+            read_csv(
+                &paths,
+                &schema,
+                &csv,
+                &|value| pseudonymiser.pseudonym(value),
+                &mut sinks,
+            )
+            .map(|read| (read, sinks))
         })
         .await
         .expect("reading does not panic")
@@ -168,21 +186,11 @@ impl Hub {
             errors: read.errors.clone(),
         };
         if read.rows_refused == 0 || on_error == OnError::Quarantine {
-            let mut tables = vec![NewTable {
-                name: table.to_owned(),
-                schema: schema.arrow_schema(),
-                identifiers: record.identifiers.clone(),
-                batches: read.batches,
-            }];
-            if !read.refused.is_empty() {
-                tables.push(NewTable {
-                    name: format!("{table}__quarantine"),
-                    schema: quarantine_schema(&schema),
-                    identifiers: Vec::new(),
-                    batches: read.refused,
-                });
+            let mut tables = vec![sinks.table];
+            if read.rows_refused > 0 {
+                tables.push(sinks.quarantine);
             }
-            let committed = self.datasets.commit(dataset, &content_hash, tables).await?;
+            let committed = draft.commit(&content_hash, tables).await?;
             report.committed = true;
             report.version = Some(committed.version);
             report.duplicate = committed.duplicate;
@@ -214,6 +222,27 @@ impl Hub {
         };
         self.audit.record(event).await?;
         Ok(report)
+    }
+}
+
+/// Where a batch's rows go: accepted rows to the table, refused rows to its
+/// quarantine table when the policy keeps them.
+struct Sinks {
+    table: TableSink,
+    quarantine: TableSink,
+    keep_refused: bool,
+}
+
+impl BatchSink for Sinks {
+    fn accepted(&mut self, batch: RecordBatch) -> std::result::Result<(), String> {
+        self.table.write(&batch).map_err(|e| e.to_string())
+    }
+
+    fn refused(&mut self, batch: RecordBatch) -> std::result::Result<(), String> {
+        if self.keep_refused {
+            self.quarantine.write(&batch).map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 }
 

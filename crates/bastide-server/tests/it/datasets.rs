@@ -464,3 +464,47 @@ async fn a_damaged_backup_is_refused_before_anything_is_written() {
     );
     assert!(!elsewhere.data_dir.exists());
 }
+
+#[tokio::test]
+async fn a_draft_streams_batches_into_rolling_files_and_commits_them_at_once() {
+    let hub = TestHub::spawn().await;
+    let datasets = &hub.hub.datasets;
+    let draft = datasets.draft("big").await.unwrap().with_file_rows(1_000);
+    let template = table(&[NIR; 500], NOTE);
+    let mut sink = draft
+        .table(
+            "stays",
+            template.schema.clone(),
+            template.identifiers.clone(),
+        )
+        .unwrap();
+    let batch = template.batches[0].clone();
+    let sink = tokio::task::spawn_blocking(move || {
+        for _ in 0..9 {
+            sink.write(&batch).unwrap();
+        }
+        sink
+    })
+    .await
+    .unwrap();
+    assert!(
+        datasets.latest("big").await.unwrap().is_none(),
+        "nothing is visible before the commit"
+    );
+    let committed = draft.commit("hash", vec![sink]).await.unwrap();
+    assert_eq!((committed.version, committed.rows_added), (1, 4_500));
+    let (_, manifest) = datasets.latest("big").await.unwrap().unwrap();
+    let files: Vec<u64> = manifest
+        .table("stays")
+        .unwrap()
+        .files
+        .iter()
+        .map(|f| f.rows)
+        .collect();
+    assert_eq!(
+        files,
+        [1_000, 1_000, 1_000, 1_000, 500],
+        "a new file every 1 000 rows"
+    );
+    assert_eq!(count(&hub.hub, "big").await.unwrap(), 4_500);
+}

@@ -1,0 +1,274 @@
+//! Writing a version whose rows do not fit in memory: tables are written as they
+//! arrive, batch by batch, into encrypted Parquet files in a local temporary folder
+//! (a new file every [`FILE_ROWS`] rows, fresh keys each), then uploaded and committed
+//! at once. Until the commit, nothing of the version is visible; if it never comes,
+//! the temporary folder goes with the draft.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use bastide_core::ids::KeyScope;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+
+use crate::datasets::publish;
+use crate::encrypted::FileKeys;
+use crate::manifest::{self, FileEntry, Manifest, TableManifest};
+use crate::{Committed, DatasetStore, Error, KeyService, Result};
+
+/// Rows per data file.
+pub const FILE_ROWS: u64 = 1_000_000;
+/// Rows per Parquet row group: what the writer holds in memory at once.
+const ROW_GROUP_ROWS: usize = 65_536;
+
+/// The next version of a dataset, being written.
+#[derive(Debug)]
+pub struct VersionDraft {
+    file_rows: u64,
+    store: DatasetStore,
+    base: Manifest,
+    scope: KeyScope,
+    dir: tempfile::TempDir,
+}
+
+/// One table of a draft, taking batches.
+pub struct TableSink {
+    file_rows: u64,
+    name: String,
+    schema: SchemaRef,
+    identifiers: Vec<String>,
+    keys: KeyService,
+    scope: KeyScope,
+    dir: PathBuf,
+    runtime: tokio::runtime::Handle,
+    current: Option<OpenFile>,
+    files: Vec<(PathBuf, u64, Vec<String>)>,
+}
+
+impl std::fmt::Debug for TableSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableSink")
+            .field("name", &self.name)
+            .field("files", &self.files.len())
+            .finish_non_exhaustive()
+    }
+}
+
+struct OpenFile {
+    writer: ArrowWriter<File>,
+    path: PathBuf,
+    key_ids: Vec<String>,
+    rows: u64,
+}
+
+impl DatasetStore {
+    /// Starts the next version of `dataset`.
+    pub async fn draft(&self, dataset: &str) -> Result<VersionDraft> {
+        let mut base = match self.latest(dataset).await? {
+            Some((_, manifest)) => manifest,
+            None => Manifest::new(dataset),
+        };
+        base.version += 1;
+        let scope = format!("dataset:{dataset}@{}", base.version)
+            .parse()
+            .map_err(|_| Error::Manifest {
+                path: dataset.to_owned(),
+                problem: "not a valid dataset name".into(),
+            })?;
+        let dir = tempfile::Builder::new()
+            .prefix("bastide-draft-")
+            .tempdir()
+            .map_err(|source| Error::Export {
+                path: "a temporary folder".into(),
+                source,
+            })?;
+        Ok(VersionDraft {
+            file_rows: FILE_ROWS,
+            store: self.clone(),
+            base,
+            scope,
+            dir,
+        })
+    }
+}
+
+impl VersionDraft {
+    /// Starts a new data file every `rows` rows instead of every [`FILE_ROWS`].
+    pub fn with_file_rows(mut self, rows: u64) -> Self {
+        self.file_rows = rows.max(1);
+        self
+    }
+
+    /// The version this draft will be.
+    pub fn version(&self) -> i64 {
+        self.base.version
+    }
+
+    /// A sink for `name`'s rows; its columns must match the table's, if it exists.
+    pub fn table(
+        &self,
+        name: &str,
+        schema: SchemaRef,
+        identifiers: Vec<String>,
+    ) -> Result<TableSink> {
+        let (_, hash) = manifest::columns(&schema);
+        if let Some(existing) = self.base.table(name)
+            && existing.schema_hash != hash
+        {
+            return Err(Error::Manifest {
+                path: format!("{}.{name}", self.base.dataset),
+                problem: "the new rows' columns differ from the table's".into(),
+            });
+        }
+        Ok(TableSink {
+            file_rows: self.file_rows,
+            name: name.to_owned(),
+            schema,
+            identifiers,
+            keys: self.store.keys.clone(),
+            scope: self.scope.clone(),
+            dir: self.dir.path().to_owned(),
+            runtime: tokio::runtime::Handle::current(),
+            current: None,
+            files: Vec::new(),
+        })
+    }
+
+    /// Uploads every file, then commits the version (unless the same input was
+    /// committed before: then nothing is uploaded).
+    pub async fn commit(mut self, content_hash: &str, tables: Vec<TableSink>) -> Result<Committed> {
+        if let Some(done) = self
+            .store
+            .meta
+            .datasets()
+            .by_content(&self.base.dataset, content_hash)
+            .await?
+        {
+            return Ok(Committed {
+                version: done.version,
+                rows_added: 0,
+                duplicate: true,
+            });
+        }
+        let mut rows_added = 0;
+        for table in tables {
+            let (name, schema, identifiers, files) =
+                tokio::task::spawn_blocking(move || table.finish())
+                    .await
+                    .expect("closing files does not panic")?;
+            let mut entries = Vec::new();
+            for (path, rows, key_ids) in files {
+                let object = format!(
+                    "datasets/{}/data/{}.parquet",
+                    self.base.dataset,
+                    uuid::Uuid::new_v4().simple()
+                );
+                let (bytes, sha256) = self.store.storage.put_file(&object, &path).await?;
+                entries.push(FileEntry {
+                    path: object,
+                    bytes,
+                    rows,
+                    sha256,
+                    added_in: self.base.version,
+                    key_ids,
+                });
+                rows_added += rows;
+            }
+            let (columns, schema_hash) = manifest::columns(&schema);
+            match self.base.tables.iter_mut().find(|t| t.name == name) {
+                Some(existing) => existing.files.extend(entries),
+                None => self.base.tables.push(TableManifest {
+                    name,
+                    columns,
+                    schema_hash,
+                    identifiers,
+                    files: entries,
+                }),
+            }
+        }
+        publish(&self.store, &self.base, content_hash, rows_added).await?;
+        Ok(Committed {
+            version: self.base.version,
+            rows_added,
+            duplicate: false,
+        })
+    }
+}
+
+impl TableSink {
+    /// Writes a batch (blocking: call it from a blocking thread).
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.current.is_none() {
+            self.current = Some(self.open()?);
+        }
+        let file = self.current.as_mut().expect("opened above");
+        file.writer.write(batch).map_err(parquet)?;
+        file.rows += batch.num_rows() as u64;
+        if file.rows >= self.file_rows {
+            self.close_current()?;
+        }
+        Ok(())
+    }
+
+    fn open(&self) -> Result<OpenFile> {
+        let footer = self.runtime.block_on(self.keys.create(&self.scope))?;
+        let mut identifiers = Vec::new();
+        for column in &self.identifiers {
+            let (id, key) = self.runtime.block_on(self.keys.create(&self.scope))?;
+            identifiers.push((column.clone(), id, key));
+        }
+        let keys = FileKeys {
+            footer,
+            identifiers,
+        };
+        let properties = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .with_file_encryption_properties(keys.properties(&self.schema).map_err(parquet)?)
+            .build();
+        let path = self
+            .dir
+            .join(format!("{}.parquet", uuid::Uuid::new_v4().simple()));
+        let file = File::create(&path).map_err(|source| Error::Export {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let writer =
+            ArrowWriter::try_new(file, self.schema.clone(), Some(properties)).map_err(parquet)?;
+        Ok(OpenFile {
+            writer,
+            path,
+            key_ids: keys.key_ids(),
+            rows: 0,
+        })
+    }
+
+    fn close_current(&mut self) -> Result<()> {
+        if let Some(file) = self.current.take() {
+            file.writer.close().map_err(parquet)?;
+            self.files.push((file.path, file.rows, file.key_ids));
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn finish(
+        mut self,
+    ) -> Result<(
+        String,
+        SchemaRef,
+        Vec<String>,
+        Vec<(PathBuf, u64, Vec<String>)>,
+    )> {
+        self.close_current()?;
+        Ok((self.name, self.schema, self.identifiers, self.files))
+    }
+}
+
+fn parquet(e: parquet::errors::ParquetError) -> Error {
+    Error::Parquet(e.to_string())
+}
