@@ -77,6 +77,8 @@ pub trait BatchSink {
     fn accepted(&mut self, batch: RecordBatch) -> Result<(), String>;
     /// A batch of refused rows, in the [`quarantine_schema`], identifiers pseudonymised.
     fn refused(&mut self, batch: RecordBatch) -> Result<(), String>;
+    /// Bytes of input read so far, over all files (for a progress bar).
+    fn progress(&mut self, _bytes: u64) {}
 }
 
 /// A sink that keeps every batch in memory (for small inputs and tests).
@@ -150,12 +152,14 @@ pub fn read_csv(
 ) -> Result<TableRead, ReadError> {
     let mut state = State::new(schema, options, sink);
     let mut hasher = Sha256::new();
+    let mut done_bytes = 0u64;
     for path in files {
         let name = path.display().to_string();
         let file = File::open(path).map_err(|e| ReadError::File {
             file: name.clone(),
             problem: e.to_string(),
         })?;
+        let size = file.metadata().map_or(0, |m| m.len());
         let reader = Hashing {
             inner: file,
             hasher: &mut hasher,
@@ -178,6 +182,10 @@ pub fn read_csv(
                 Ok(false) => break,
                 Ok(true) => {
                     let line = record.position().map_or(0, |p| p.line());
+                    if state.read.rows_in.is_multiple_of(8_192) {
+                        let byte = record.position().map_or(0, |p| p.byte());
+                        state.sink.progress(done_bytes + byte);
+                    }
                     state.row(&name, line, &record, header.len(), &positions, pseudonym)?;
                 }
                 Err(e) => {
@@ -188,8 +196,10 @@ pub fn read_csv(
                 }
             }
         }
+        done_bytes += size;
     }
     state.flush()?;
+    state.sink.progress(done_bytes);
     let mut read = state.finish();
     read.content_hash = hasher
         .finalize()

@@ -210,3 +210,38 @@ fn the_same_files_give_the_same_content_hash() {
     assert_eq!(hash(&a), hash(&a));
     assert_ne!(hash(&a), hash(&b));
 }
+
+#[test]
+fn progress_ends_at_the_size_of_every_file() {
+    #[derive(Default)]
+    struct Watch(Vec<u64>);
+    impl bastide_ingest::BatchSink for Watch {
+        fn accepted(&mut self, _: datafusion::arrow::array::RecordBatch) -> Result<(), String> {
+            Ok(())
+        }
+        fn refused(&mut self, _: datafusion::arrow::array::RecordBatch) -> Result<(), String> {
+            Ok(())
+        }
+        fn progress(&mut self, bytes: u64) {
+            self.0.push(bytes);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = file(dir.path(), "j.csv", b"stay_id\n1\n2\n");
+    let b = file(dir.path(), "k.csv", b"stay_id\n3\n");
+    let mut watch = Watch::default();
+    bastide_ingest::read_csv(
+        &[&a, &b],
+        &schema(),
+        &CsvOptions::default(),
+        &pseudonym,
+        &mut watch,
+    )
+    .unwrap();
+    assert_eq!(*watch.0.last().unwrap(), 12 + 10);
+    assert!(
+        watch.0.windows(2).all(|w| w[0] <= w[1]),
+        "never backwards: {:?}",
+        watch.0
+    );
+}

@@ -129,6 +129,7 @@ impl Hub {
         files: &[PathBuf],
         on_error: OnError,
         csv: CsvOptions,
+        progress: Progress,
     ) -> Result<IngestReport> {
         let record = self
             .meta
@@ -151,6 +152,15 @@ impl Hub {
                 Vec::new(),
             )?,
             keep_refused: on_error == OnError::Quarantine,
+            progress: {
+                let total: u64 = files
+                    .iter()
+                    .filter_map(|f| std::fs::metadata(f).ok())
+                    .map(|m| m.len())
+                    .sum();
+                let progress = progress.clone();
+                std::sync::Arc::new(move |bytes, _| progress(bytes, total))
+            },
         };
         let paths = files.to_vec();
         let (read, sinks) = tokio::task::spawn_blocking(move || {
@@ -231,7 +241,11 @@ struct Sinks {
     table: TableSink,
     quarantine: TableSink,
     keep_refused: bool,
+    progress: Progress,
 }
+
+/// Called with (bytes read, bytes in all files) as a batch is read.
+pub type Progress = std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>;
 
 impl BatchSink for Sinks {
     fn accepted(&mut self, batch: RecordBatch) -> std::result::Result<(), String> {
@@ -243,6 +257,10 @@ impl BatchSink for Sinks {
             self.quarantine.write(&batch).map_err(|e| e.to_string())?;
         }
         Ok(())
+    }
+
+    fn progress(&mut self, bytes: u64) {
+        (self.progress)(bytes, 0);
     }
 }
 

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use bastide_core::config::Settings;
 use bastide_ingest::{CsvOptions, Encoding};
-use bastide_server::hub::{Hub, IngestReport, OnError};
+use std::io::IsTerminal;
+
+use bastide_server::hub::{Hub, IngestReport, OnError, Progress};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{DatasetCommand, EncodingArg, IngestArgs, OnErrorArg};
 use crate::output;
@@ -133,9 +136,37 @@ pub async fn ingest(settings: Settings, args: &IngestArgs, json: bool) -> anyhow
         ..CsvOptions::default()
     };
     let hub = Hub::open(settings).await?;
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} validating, pseudonymising, encrypting [{bar:40}] {bytes}/{total_bytes} ({eta})",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    });
+    let shown = bar.clone();
+    let progress: Progress = std::sync::Arc::new(move |done, total| {
+        if let Some(bar) = &shown {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    });
     let result = hub
-        .ingest(&args.dataset, &args.table, &args.files, on_error, options)
+        .ingest(
+            &args.dataset,
+            &args.table,
+            &args.files,
+            on_error,
+            options,
+            progress,
+        )
         .await;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
     hub.close_quietly().await;
     let report = result?;
     if let Some(path) = &args.report {
