@@ -43,6 +43,7 @@ pub struct AppState {
     tags(
         (name = "operations", description = "Liveness, readiness and metrics for the operator"),
         (name = "meta", description = "About this API"),
+        (name = "catalogue", description = "The public catalogue: datasets, tables, columns; metadata only, no login"),
         (name = "audit", description = "The tamper-evident audit log's signed tree heads and proofs")
     )
 )]
@@ -58,6 +59,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::audit::head))
         .routes(routes!(routes::audit::inclusion))
         .routes(routes!(routes::audit::consistency))
+        .routes(routes!(routes::catalogue::datasets))
+        .routes(routes!(routes::catalogue::dataset))
+        .routes(routes!(routes::catalogue::search))
+        .routes(routes!(routes::catalogue::dcat))
 }
 
 /// The OpenAPI document, as the API serves it.

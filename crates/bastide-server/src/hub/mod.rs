@@ -5,6 +5,7 @@
 
 mod auditor;
 mod backup;
+pub mod catalogue;
 mod ingest;
 mod init;
 mod maintenance;

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod audit;
+mod catalogue;
 mod datasets;
 mod envelope;
 mod keys;

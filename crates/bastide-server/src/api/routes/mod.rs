@@ -3,6 +3,8 @@
 // utoipa's `params(...)` expands to fully qualified paths that this lint flags.
 #[allow(unused_qualifications)]
 pub(super) mod audit;
+#[allow(unused_qualifications)]
+pub(super) mod catalogue;
 pub(super) mod health;
 pub(super) mod metrics;
 pub(super) mod openapi;

@@ -1,0 +1,109 @@
+//! The public catalogue: readable without login, metadata only.
+
+use std::sync::Arc;
+
+use bastide_ingest::CsvOptions;
+use bastide_server::api::ErrorEnvelope;
+use bastide_server::hub::OnError;
+
+use crate::TestHub;
+
+const SCHEMA: &str = r#"{"name": "stays", "fields": [
+  {"name": "nir", "type": "string", "description": "Identifiant du patient"},
+  {"name": "dgn_pal", "type": "string", "description": "Diagnostic principal (CIM-10)", "nomenclature": "CIM10:CODE"},
+  {"name": "age", "type": "integer", "description": "Age en années"}
+]}"#;
+
+async fn filled() -> TestHub {
+    let hub = TestHub::spawn().await;
+    let schema = ("stays.json".to_owned(), SCHEMA.as_bytes().to_vec());
+    hub.hub
+        .create_dataset("pmsi", &[schema], &["nir".to_owned()])
+        .await
+        .unwrap();
+    let csv = hub.dir.path().join("stays.csv");
+    std::fs::write(
+        &csv,
+        "nir,dgn_pal,age\n1840775123456,E119,41\n2850275000001,I10,77\n",
+    )
+    .unwrap();
+    let report = hub
+        .hub
+        .ingest(
+            "pmsi",
+            "stays",
+            &[csv],
+            OnError::Reject,
+            CsvOptions::default(),
+            Arc::new(|_, _| {}),
+        )
+        .await
+        .unwrap();
+    assert!(report.committed);
+    hub
+}
+
+#[tokio::test]
+async fn the_catalogue_lists_datasets_tables_and_columns_without_login_and_without_data() {
+    let hub = filled().await;
+    let response = hub.get("/api/v1/catalogue/datasets").await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body[0]["name"], "pmsi");
+    assert_eq!(body[0]["tables"][0]["rows"], 2);
+    assert_eq!(body[0]["tables"][0]["columns"][0]["identifier"], true);
+    assert_eq!(body[0]["tables"][0]["columns"][1]["nomenclature"], "CIM10");
+    for value in ["1840775123456", "E119", "I10"] {
+        assert!(
+            !text.contains(value),
+            "the catalogue shows a value: {value}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_catalogue_finds_tables_by_a_word_of_their_descriptions() {
+    let hub = filled().await;
+    let found: serde_json::Value = hub
+        .get("/api/v1/catalogue/search?q=diagnostic")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found[0]["tables"][0]["name"], "stays");
+    let none: serde_json::Value = hub
+        .get("/api/v1/catalogue/search?q=radiotherapy")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none, serde_json::json!([]));
+    let one: serde_json::Value = hub
+        .get("/api/v1/catalogue/datasets/pmsi")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["version"], 1);
+    let missing = hub.get("/api/v1/catalogue/datasets/nothing").await;
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.json::<ErrorEnvelope>().await.unwrap().error.code,
+        "not_found"
+    );
+}
+
+#[tokio::test]
+async fn the_catalogue_exports_as_healthdcat_ap_json_ld() {
+    let hub = filled().await;
+    let response = hub.get("/api/v1/catalogue/dcat").await;
+    assert_eq!(response.headers()["content-type"], "application/ld+json");
+    let document: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(document["@type"], "dcat:Catalog");
+    assert_eq!(document["@context"]["dcat"], "http://www.w3.org/ns/dcat#");
+    let dataset = &document["dcat:dataset"][0];
+    assert_eq!(dataset["@type"], "dcat:Dataset");
+    assert_eq!(dataset["healthdcatap:numberOfRecords"], 2);
+    assert_eq!(dataset["healthdcatap:hasCodingSystem"][0], "CIM10");
+}
