@@ -246,6 +246,13 @@ fn positions(
     header: &csv::ByteRecord,
     encoding: Encoding,
 ) -> Result<Vec<Option<usize>>, ReadError> {
+    if header.iter().all(<[u8]>::is_empty) {
+        return Err(ReadError::Header {
+            file: file.to_owned(),
+            problem: "the file is empty: a CSV file starts with a header line naming its columns"
+                .into(),
+        });
+    }
     let names: Vec<String> = header
         .iter()
         .map(|h| decode(h, encoding).unwrap_or_default().trim().to_owned())

@@ -245,3 +245,57 @@ fn progress_ends_at_the_size_of_every_file() {
         watch.0
     );
 }
+
+#[test]
+fn a_byte_order_mark_and_crlf_line_ends_are_read_as_plain_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = file(
+        dir.path(),
+        "l.csv",
+        b"\xef\xbb\xbfstay_id,ward\r\n1,A\r\n2,B\r\n",
+    );
+    let (read, sink) = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap();
+    assert_eq!((read.rows_accepted, read.rows_refused), (2, 0));
+    let ward = sink.accepted[0]
+        .column(4)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
+        .value(1)
+        .to_owned();
+    assert_eq!(ward, "B", "no carriage return left in values");
+}
+
+#[test]
+fn an_empty_file_is_refused_with_what_a_csv_file_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = file(dir.path(), "m.csv", b"");
+    let err = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap_err();
+    assert!(
+        err.to_string().contains("m.csv line 1: the file is empty"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_truncated_last_line_is_refused_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = file(dir.path(), "n.csv", b"stay_id,ward\n1,A\n2");
+    let (read, _) = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap();
+    assert_eq!(
+        (read.rows_in, read.rows_accepted, read.rows_refused),
+        (2, 1, 1)
+    );
+}
+
+#[test]
+fn a_wrong_delimiter_shows_as_a_header_naming_an_unknown_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = file(dir.path(), "o.csv", b"stay_id;ward\n1;A\n");
+    let err = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("column `stay_id;ward` is not in table stays's schema"),
+        "{err}"
+    );
+}
