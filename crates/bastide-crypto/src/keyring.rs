@@ -217,40 +217,32 @@ impl LocalKeyring {
     /// The newest audit signing key. The private half stays in memory, inside the
     /// returned [`Signer`].
     pub fn audit_signer(&self) -> Result<Signer> {
-        let entry = self
-            .contents
-            .keys
-            .iter()
-            .rev()
-            .find(|k| k.purpose == KeyPurpose::AuditSigning)
-            .ok_or_else(|| Error::Malformed {
-                path: self.path.clone(),
-                problem: "it holds no audit signing key".into(),
-            })?;
-        let seed = decode_key(&entry.material).ok_or_else(|| Error::Malformed {
-            path: self.path.clone(),
-            problem: format!("key {} is not 32 bytes of base64", entry.id),
-        })?;
-        Ok(Signer::from_seed(entry.id.clone(), &seed))
+        let (id, seed) = self.newest(KeyPurpose::AuditSigning, "an audit signing key")?;
+        Ok(Signer::from_seed(id, &seed))
     }
 
     /// The newest pseudonym secret, as a [`Pseudonymiser`].
     pub fn pseudonymiser(&self) -> Result<Pseudonymiser> {
+        let (id, secret) = self.newest(KeyPurpose::Pseudonym, "a pseudonym secret")?;
+        Ok(Pseudonymiser::new(id, secret))
+    }
+
+    /// The id and material of the newest key for `purpose`.
+    fn newest(&self, purpose: KeyPurpose, what: &str) -> Result<(String, Zeroizing<[u8; 32]>)> {
+        let malformed = |problem: String| Error::Malformed {
+            path: self.path.clone(),
+            problem,
+        };
         let entry = self
             .contents
             .keys
             .iter()
             .rev()
-            .find(|k| k.purpose == KeyPurpose::Pseudonym)
-            .ok_or_else(|| Error::Malformed {
-                path: self.path.clone(),
-                problem: "it holds no pseudonym secret".into(),
-            })?;
-        let secret = decode_key(&entry.material).ok_or_else(|| Error::Malformed {
-            path: self.path.clone(),
-            problem: format!("key {} is not 32 bytes of base64", entry.id),
-        })?;
-        Ok(Pseudonymiser::new(entry.id.clone(), secret))
+            .find(|k| k.purpose == purpose)
+            .ok_or_else(|| malformed(format!("it holds no {what}")))?;
+        let material = decode_key(&entry.material)
+            .ok_or_else(|| malformed(format!("key {} is not 32 bytes of base64", entry.id)))?;
+        Ok((entry.id.clone(), material))
     }
 
     /// The material of KEK `id`.

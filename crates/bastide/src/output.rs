@@ -13,3 +13,20 @@ pub fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String
         println!("{}", human());
     }
 }
+
+/// A progress bar on standard error when it is a terminal (none for programs and
+/// logs), with `what` before the bar and `unit` (`{pos}/{len} objects`,
+/// `{bytes}/{total_bytes}`) after it.
+pub fn progress_bar(what: &str, unit: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        let template = format!("{{spinner}} {what} [{{bar:40}}] {unit} ({{eta}})");
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(&template)
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    })
+}

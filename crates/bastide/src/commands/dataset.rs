@@ -6,10 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use bastide_core::config::Settings;
 use bastide_ingest::{CsvOptions, Encoding};
-use std::io::IsTerminal;
-
 use bastide_server::hub::{Hub, IngestReport, OnError, Progress};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{DatasetCommand, EncodingArg, IngestArgs, OnErrorArg};
 use crate::output;
@@ -136,17 +133,10 @@ pub async fn ingest(settings: Settings, args: &IngestArgs, json: bool) -> anyhow
         ..CsvOptions::default()
     };
     let hub = Hub::open(settings).await?;
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} validating, pseudonymising, encrypting [{bar:40}] {bytes}/{total_bytes} ({eta})",
-            )
-            .expect("a valid template")
-            .progress_chars("=> "),
-        );
-        bar
-    });
+    let bar = output::progress_bar(
+        "validating, pseudonymising, encrypting",
+        "{bytes}/{total_bytes}",
+    );
     let shown = bar.clone();
     let progress: Progress = std::sync::Arc::new(move |done, total| {
         if let Some(bar) = &shown {

@@ -1,11 +1,8 @@
 //! `bastide migrate --to URL`: leave a storage backend with one command.
 
-use std::io::IsTerminal;
-
 use anyhow::Context;
 use bastide_core::config::Settings;
 use bastide_server::hub::Hub;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::output;
 
@@ -15,17 +12,7 @@ pub async fn run(settings: Settings, to: &str, json: bool) -> anyhow::Result<()>
         format!("--to `{to}` is not a URL; write file:///path/ or s3://bucket/prefix/")
     })?;
     let hub = Hub::open(settings).await?;
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} copying and verifying [{bar:40}] {pos}/{len} objects ({eta})",
-            )
-            .expect("a valid template")
-            .progress_chars("=> "),
-        );
-        bar
-    });
+    let bar = output::progress_bar("copying and verifying", "{pos}/{len} objects");
     let progress = |done: u64, total: u64| {
         if let Some(bar) = &bar {
             bar.set_length(total);
