@@ -3,6 +3,7 @@
 //! read where they mean something to Bastide and otherwise left alone. A field marked
 //! `"bastide:identifier": true` holds a direct identifier.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -92,6 +93,19 @@ pub struct ColumnSchema {
     pub nomenclature: Option<String>,
     /// A direct identifier, replaced by a pseudonym at ingestion.
     pub identifier: bool,
+    /// The codes of a loaded nomenclature the values must be among: (its name, the
+    /// codes as [`normalise_code`] writes them).
+    pub codes: Option<(String, Arc<HashSet<String>>)>,
+}
+
+/// A code as compared with a nomenclature: trimmed, and whole numbers without their
+/// leading zeros (a code column read as integers loses them).
+pub fn normalise_code(text: &str) -> String {
+    let text = text.trim();
+    match text.parse::<i64>() {
+        Ok(n) => n.to_string(),
+        Err(_) => text.to_owned(),
+    }
 }
 
 impl TableSchema {
@@ -304,6 +318,7 @@ fn column(file: &str, index: usize, field: &Json) -> Result<ColumnSchema> {
         decimals: size("decimals"),
         allowed: constraints.get("enum").map(|v| strings(Some(v))),
         pattern,
+        codes: None,
         description: object
             .get("description")
             .and_then(Json::as_str)

@@ -212,6 +212,14 @@ impl ColumnSchema {
         {
             return Err(fail(Rule::Pattern, "text matching the schema's pattern"));
         }
+        if let Some((nomenclature, codes)) = &self.codes
+            && !codes.contains(&crate::schema::normalise_code(text))
+        {
+            return Err(fail(
+                Rule::Nomenclature,
+                &format!("a code of nomenclature {nomenclature}"),
+            ));
+        }
         Ok(())
     }
 }
@@ -382,6 +390,21 @@ mod tests {
                 "{err} echoes {text}"
             );
         }
+    }
+
+    #[test]
+    fn a_value_outside_a_loaded_nomenclature_is_refused_naming_it() {
+        let mut sex = column(r#"{"name":"a","type":"integer"}"#);
+        let codes: std::collections::HashSet<String> = ["1", "2"].map(String::from).into();
+        sex.codes = Some(("IR_SEX_V".into(), std::sync::Arc::new(codes)));
+        assert_eq!(
+            sex.read("01", &[]),
+            Ok(Value::Integer(1)),
+            "leading zeros do not matter"
+        );
+        let err = sex.read("9", &[]).unwrap_err();
+        assert_eq!(err.rule, Rule::Nomenclature);
+        assert_eq!(err.expected, "a code of nomenclature IR_SEX_V");
     }
 
     #[test]

@@ -254,6 +254,10 @@ pub enum DatasetCommand {
         /// (or mark it `"bastide:identifier": true` in the schema).
         #[arg(long = "identifier", value_name = "COLUMN")]
         identifiers: Vec<String>,
+        /// A folder of nomenclatures (a Table Schema and a CSV file each) to load as
+        /// reference tables; batches are then checked against their codes.
+        #[arg(long = "nomenclatures", value_name = "DIR")]
+        nomenclatures: Option<PathBuf>,
     },
     /// The datasets, their tables and latest versions.
     List,

@@ -141,6 +141,7 @@ impl Hub {
             .ok_or_else(|| Error::Ingest(format!("dataset {dataset} has no table {table}; declare it with `bastide dataset create`")))?;
         let mut schema = TableSchema::parse(&record.name, record.schema_json.as_bytes())?;
         schema.mark_identifiers(&record.identifiers)?;
+        self.attach_codes(dataset, &mut schema).await?;
         let pseudonymiser = self.keyring.pseudonymiser()?;
         // Rows stream into encrypted files of a draft version; memory holds a batch.
         let draft = self.datasets.draft(dataset).await?;

@@ -10,6 +10,7 @@ mod ingest;
 mod init;
 mod maintenance;
 mod migration;
+mod nomenclature;
 mod staging;
 
 use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};
@@ -24,6 +25,7 @@ pub use bastide_store::{DatasetStore, KeyService, KeyStatus, Rotation};
 pub use ingest::{IngestReport, OnError, Progress};
 pub use init::{InitReport, init};
 pub use maintenance::{GARBAGE_GRACE, spawn_garbage_collection};
+pub use nomenclature::{Nomenclature, NomenclatureReport};
 
 use crate::{Error, Result};
 

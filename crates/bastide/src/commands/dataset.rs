@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use bastide_core::config::Settings;
 use bastide_ingest::{CsvOptions, Encoding};
-use bastide_server::hub::{Hub, IngestReport, OnError, Progress};
+use bastide_server::hub::{Hub, IngestReport, Nomenclature, OnError, Progress};
 
 use crate::cli::{DatasetCommand, EncodingArg, IngestArgs, OnErrorArg};
 use crate::output;
@@ -19,7 +19,18 @@ pub async fn run(settings: Settings, command: DatasetCommand, json: bool) -> any
             name,
             schemas,
             identifiers,
-        } => create(&hub, &name, &schemas, &identifiers, json).await,
+            nomenclatures,
+        } => {
+            create(
+                &hub,
+                &name,
+                &schemas,
+                &identifiers,
+                nomenclatures.as_deref(),
+                json,
+            )
+            .await
+        }
         DatasetCommand::List => list(&hub, json).await,
     };
     hub.close_quietly().await;
@@ -31,6 +42,7 @@ async fn create(
     name: &str,
     paths: &[PathBuf],
     identifiers: &[String],
+    nomenclatures: Option<&Path>,
     json: bool,
 ) -> anyhow::Result<()> {
     let mut schemas = Vec::new();
@@ -42,13 +54,42 @@ async fn create(
         }
     }
     let tables = hub.create_dataset(name, &schemas, identifiers).await?;
-    let value = serde_json::json!({ "dataset": name, "tables": tables });
+    let loaded = match nomenclatures {
+        Some(dir) => {
+            let mut found = Vec::new();
+            for file in schema_files(dir)? {
+                let csv = file.with_extension("csv");
+                if csv.is_file() {
+                    let schema = fs::read(&file)
+                        .with_context(|| format!("cannot read {}", file.display()))?;
+                    found.push(Nomenclature {
+                        schema_file: file.display().to_string(),
+                        schema,
+                        csv,
+                    });
+                }
+            }
+            Some(hub.load_nomenclatures(name, found).await?)
+        }
+        None => None,
+    };
+    let value = serde_json::json!({ "dataset": name, "tables": tables, "nomenclatures": loaded });
     output::print(json, &value, || {
-        format!(
+        let mut text = format!(
             "Dataset {name} declared with {} tables: {}",
             tables.len(),
             tables.join(", ")
-        )
+        );
+        if let Some(loaded) = &loaded {
+            text.push_str(&format!(
+                "\n{} nomenclatures loaded ({} codes)",
+                loaded.tables, loaded.rows
+            ));
+            for (table, reason) in &loaded.skipped {
+                text.push_str(&format!("\n  not loaded: {table}: {reason}"));
+            }
+        }
+        text
     });
     Ok(())
 }

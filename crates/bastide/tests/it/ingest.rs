@@ -311,3 +311,61 @@ fn declaration_mistakes_are_named() {
     ));
     assert!(line.contains("has no table NOPE"), "{line}");
 }
+
+#[test]
+fn loaded_nomenclatures_check_the_codes_of_later_batches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub").to_str().unwrap().to_owned();
+    assert!(run(&["init", "--data-dir", &dir], &ENV).success());
+    let nomenclatures = snds().join("../nomenclatures");
+    let created = json(&[
+        "--json",
+        "dataset",
+        "create",
+        "snds",
+        "--data-dir",
+        &dir,
+        "--schema",
+        snds().join("BENEFICIAIRE/IR_BEN_R.json").to_str().unwrap(),
+        "--identifier",
+        "BEN_NIR_PSA",
+        "--nomenclatures",
+        nomenclatures.to_str().unwrap(),
+    ]);
+    let loaded = &created["nomenclatures"];
+    assert!(loaded["tables"].as_u64().unwrap() > 150, "{loaded}");
+    // Two published nomenclatures do not fit their own schemas: named, not loaded.
+    let skipped: Vec<&str> = loaded["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[0].as_str().unwrap())
+        .collect();
+    assert_eq!(skipped, ["openmedic_ATC2", "openmedic_ATC5"]);
+
+    let csv = snds().join("BENEFICIAIRE/IR_BEN_R.csv");
+    let report = json(&[
+        "--json",
+        "ingest",
+        "snds",
+        csv.to_str().unwrap(),
+        "--table",
+        "IR_BEN_R",
+        "--data-dir",
+        &dir,
+        "--on-error",
+        "quarantine",
+    ]);
+    // The sample's values are random: their ranks are not codes of IR_BER_V.
+    let rules: Vec<(&str, &str)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["column"].as_str().unwrap(), e["rule"].as_str().unwrap()))
+        .collect();
+    assert!(
+        rules.contains(&("BEN_RNG_GEM", "nomenclature")),
+        "{rules:?}"
+    );
+    assert_eq!(report["rows_in"], 10);
+}

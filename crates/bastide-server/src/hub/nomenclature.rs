@@ -1,0 +1,195 @@
+//! Nomenclatures: the reference tables (sexes, regions, drug codes, ...) that the
+//! SNDS schemas name as foreign keys. Loaded as tables of a dataset, they make every
+//! later batch check its codes against them.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bastide_audit::{NewEvent, Outcome, Role};
+use bastide_ingest::schema::normalise_code;
+use bastide_ingest::{BatchSink, CsvOptions, TableSchema, read_csv};
+use bastide_meta::TableRecord;
+use datafusion::arrow::array::{Array, RecordBatch, StringArray};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::Hub;
+use crate::{Error, Result};
+
+/// A nomenclature to load: its Table Schema and its CSV file.
+#[derive(Debug, Clone)]
+pub struct Nomenclature {
+    /// The schema file's name, for messages.
+    pub schema_file: String,
+    /// The schema.
+    pub schema: Vec<u8>,
+    /// The codes.
+    pub csv: PathBuf,
+}
+
+/// What loading nomenclatures did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NomenclatureReport {
+    /// Tables loaded.
+    pub tables: u64,
+    /// Rows stored.
+    pub rows: u64,
+    /// Rows refused by their own schema (not stored), by table.
+    pub refused: Vec<(String, u64)>,
+    /// Nomenclatures not loaded at all, and why (a CSV that does not fit its schema).
+    pub skipped: Vec<(String, String)>,
+    /// The version holding them.
+    pub version: Option<i64>,
+}
+
+struct Sink(bastide_store::TableSink);
+
+impl BatchSink for Sink {
+    fn accepted(&mut self, batch: RecordBatch) -> std::result::Result<(), String> {
+        self.0.write(&batch).map_err(|e| e.to_string())
+    }
+
+    fn refused(&mut self, _: RecordBatch) -> std::result::Result<(), String> {
+        Ok(())
+    }
+}
+
+impl Hub {
+    /// Declares and loads `nomenclatures` into `dataset`, in one version.
+    pub async fn load_nomenclatures(
+        &self,
+        dataset: &str,
+        nomenclatures: Vec<Nomenclature>,
+    ) -> Result<NomenclatureReport> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let draft = self.datasets.draft(dataset).await?;
+        let mut report = NomenclatureReport::default();
+        let mut hasher = Sha256::new();
+        let mut sinks = Vec::new();
+        for nomenclature in nomenclatures {
+            let schema = TableSchema::parse(&nomenclature.schema_file, &nomenclature.schema)?;
+            let record = TableRecord {
+                name: schema.name.clone(),
+                schema_json: String::from_utf8_lossy(&nomenclature.schema).into_owned(),
+                identifiers: Vec::new(),
+            };
+            let sink = Sink(draft.table(&schema.name, schema.arrow_schema(), Vec::new())?);
+            let delimiter = sniff_delimiter(&nomenclature.csv);
+            let csv = nomenclature.csv.clone();
+            let read = tokio::task::spawn_blocking(move || {
+                let mut sink = sink;
+                let options = CsvOptions {
+                    delimiter,
+                    ..CsvOptions::default()
+                };
+                read_csv(
+                    &[csv.as_path()],
+                    &schema,
+                    &options,
+                    &|v| v.to_owned(),
+                    &mut sink,
+                )
+                .map(|read| (read, sink, schema.name))
+            })
+            .await
+            .expect("reading does not panic");
+            let (read, sink, name) = match read {
+                Ok(done) => done,
+                Err(e) => {
+                    report.skipped.push((record.name.clone(), e.to_string()));
+                    continue;
+                }
+            };
+            self.meta
+                .datasets()
+                .add_table(dataset, &record, now)
+                .await?;
+            hasher.update(read.content_hash.as_bytes());
+            report.tables += 1;
+            report.rows += read.rows_accepted;
+            if read.rows_refused > 0 {
+                report.refused.push((name, read.rows_refused));
+            }
+            sinks.push(sink.0);
+        }
+        let content_hash: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let committed = draft.commit(&content_hash, sinks).await?;
+        report.version = Some(committed.version);
+        let event = NewEvent::new(
+            "cli",
+            Role::Operator,
+            "dataset.nomenclatures_loaded",
+            Outcome::Success,
+        )
+        .object(dataset)
+        .detail("tables", report.tables)
+        .detail("rows", report.rows)
+        .detail("version", committed.version);
+        self.audit.record(event).await?;
+        Ok(report)
+    }
+
+    /// Makes each single-column foreign key of `schema` that points to a loaded table
+    /// of `dataset` a check of its values against that table's codes.
+    pub(crate) async fn attach_codes(&self, dataset: &str, schema: &mut TableSchema) -> Result<()> {
+        let Some((_, manifest)) = self.datasets.latest(dataset).await? else {
+            return Ok(());
+        };
+        for key in schema.foreign_keys.clone() {
+            let ([field], [reference]) = (key.fields.as_slice(), key.reference_fields.as_slice())
+            else {
+                continue;
+            };
+            if manifest.table(&key.resource).is_none() {
+                continue;
+            }
+            let ctx = self.datasets.session()?;
+            ctx.register_table(
+                "nomenclature",
+                self.datasets.table(&manifest, &key.resource).await?,
+            )
+            .map_err(|e| Error::Ingest(e.to_string()))?;
+            let sql = format!(
+                "SELECT DISTINCT CAST(\"{}\" AS VARCHAR) FROM nomenclature",
+                reference.replace('"', "\"\"")
+            );
+            let batches = ctx
+                .sql(&sql)
+                .await
+                .map_err(|e| Error::Ingest(format!("nomenclature {}: {e}", key.resource)))?
+                .collect()
+                .await
+                .map_err(|e| Error::Ingest(format!("nomenclature {}: {e}", key.resource)))?;
+            let mut codes = HashSet::new();
+            for batch in &batches {
+                if let Some(values) = batch.column(0).as_any().downcast_ref::<StringArray>() {
+                    codes.extend(values.iter().flatten().map(normalise_code));
+                }
+            }
+            if let Some(column) = schema.columns.iter_mut().find(|c| c.name == *field) {
+                column.codes = Some((key.resource.clone(), Arc::new(codes)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `;` when the header line has more of them than commas (as the SNDS nomenclatures
+/// are written), else `,`.
+fn sniff_delimiter(csv: &std::path::Path) -> u8 {
+    let header = std::fs::read(csv)
+        .ok()
+        .and_then(|bytes| bytes.split(|&b| b == b'\n').next().map(<[u8]>::to_vec))
+        .unwrap_or_default();
+    let count = |c: u8| header.iter().filter(|&&b| b == c).count();
+    if count(b';') > count(b',') {
+        b';'
+    } else {
+        b','
+    }
+}
