@@ -5,11 +5,13 @@
 //! converts one value. Errors name the column and the rule, never the value.
 
 mod error;
+mod parquet_input;
 pub mod reader;
 pub mod schema;
 pub mod value;
 
 pub use error::{Error, Result};
+pub use parquet_input::read_parquet;
 pub use reader::{
     BatchSink, Collect, CsvOptions, Encoding, ErrorGroup, ReadError, TableRead, read_csv,
 };

@@ -240,7 +240,7 @@ impl<R: Read> Read for Hashing<'_, R> {
 }
 
 /// For each schema column, its position in the file's header.
-fn positions(
+pub(crate) fn positions(
     file: &str,
     schema: &TableSchema,
     header: &csv::ByteRecord,
@@ -371,7 +371,7 @@ pub fn quarantine_schema(schema: &TableSchema) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-struct State<'a> {
+pub(crate) struct State<'a> {
     sink: &'a mut dyn BatchSink,
     schema: &'a TableSchema,
     arrow: SchemaRef,
@@ -388,7 +388,11 @@ struct State<'a> {
 }
 
 impl<'a> State<'a> {
-    fn new(schema: &'a TableSchema, options: &'a CsvOptions, sink: &'a mut dyn BatchSink) -> Self {
+    pub(crate) fn new(
+        schema: &'a TableSchema,
+        options: &'a CsvOptions,
+        sink: &'a mut dyn BatchSink,
+    ) -> Self {
         let arrow = schema.arrow_schema();
         Self {
             sink,
@@ -424,7 +428,7 @@ impl<'a> State<'a> {
         }
     }
 
-    fn row(
+    pub(crate) fn row(
         &mut self,
         file: &str,
         line: u64,
@@ -562,7 +566,7 @@ impl<'a> State<'a> {
         None
     }
 
-    fn flush(&mut self) -> Result<(), ReadError> {
+    pub(crate) fn flush(&mut self) -> Result<(), ReadError> {
         if self.pending > 0 {
             let columns = self.builders.iter_mut().map(Builder::finish).collect();
             let batch = RecordBatch::try_new(self.arrow.clone(), columns)
@@ -591,7 +595,7 @@ impl<'a> State<'a> {
         Ok(())
     }
 
-    fn finish(mut self) -> TableRead {
+    pub(crate) fn finish(mut self) -> TableRead {
         self.read.errors = self.groups.into_values().collect();
         self.read
     }

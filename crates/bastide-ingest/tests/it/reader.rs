@@ -299,3 +299,84 @@ fn a_wrong_delimiter_shows_as_a_header_naming_an_unknown_column() {
         "{err}"
     );
 }
+
+fn parquet_file(dir: &Path, ages: Vec<i64>) -> PathBuf {
+    use datafusion::arrow::array::{Date32Array, Int64Array, RecordBatch};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let schema = std::sync::Arc::new(Schema::new(vec![
+        Field::new("stay_id", DataType::Int64, false),
+        Field::new("nir", DataType::Utf8, true),
+        Field::new("entry", DataType::Date32, true),
+        Field::new("age", DataType::Int64, true),
+    ]));
+    let n = ages.len();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            std::sync::Arc::new(Int64Array::from((1..=n as i64).collect::<Vec<_>>())),
+            std::sync::Arc::new(StringArray::from(vec!["1840775123456"; n])),
+            std::sync::Arc::new(Date32Array::from(vec![Some(1); n])),
+            std::sync::Arc::new(Int64Array::from(ages)),
+        ],
+    )
+    .unwrap();
+    let path = dir.join("p.parquet");
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None)
+            .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    path
+}
+
+#[test]
+fn parquet_input_meets_the_same_rules_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = parquet_file(dir.path(), vec![41, 300, 7]);
+    let mut sink = Collect::default();
+    let read = bastide_ingest::read_parquet(&[&path], &schema(), &pseudonym, &mut sink).unwrap();
+    assert_eq!(
+        (read.rows_in, read.rows_accepted, read.rows_refused),
+        (3, 2, 1)
+    );
+    assert_eq!(
+        (read.errors[0].column.as_str(), read.errors[0].rule),
+        ("age", Rule::Maximum)
+    );
+    assert!(
+        read.errors[0].first[0].ends_with("p.parquet:3"),
+        "{:?}",
+        read.errors[0].first
+    );
+    let batch = &sink.accepted[0];
+    let nirs = batch
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert_eq!(nirs.value(0), "p13", "identifiers are pseudonymised");
+    let entry = batch
+        .column(2)
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::Date32Array>()
+        .unwrap();
+    assert_eq!(
+        entry.value(0),
+        1,
+        "a typed date goes through the schema's %d%m%Y format and back"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_parquet_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(dir.path(), "q.parquet", b"stay_id\n1\n");
+    let err =
+        bastide_ingest::read_parquet(&[&path], &schema(), &pseudonym, &mut Collect::default())
+            .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("q.parquet: not a readable Parquet file"),
+        "{err}"
+    );
+}

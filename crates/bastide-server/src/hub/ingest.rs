@@ -167,14 +167,16 @@ impl Hub {
         let (read, sinks) = tokio::task::spawn_blocking(move || {
             let mut sinks = sinks;
             let paths: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
-            read_csv(
-                &paths,
-                &schema,
-                &csv,
-                &|value| pseudonymiser.pseudonym(value),
-                &mut sinks,
-            )
-            .map(|read| (read, sinks))
+            let pseudonym = |value: &str| pseudonymiser.pseudonym(value);
+            let parquet = paths
+                .iter()
+                .all(|p| p.extension().is_some_and(|e| e == "parquet"));
+            let read = if parquet {
+                bastide_ingest::read_parquet(&paths, &schema, &pseudonym, &mut sinks)
+            } else {
+                read_csv(&paths, &schema, &csv, &pseudonym, &mut sinks)
+            };
+            read.map(|read| (read, sinks))
         })
         .await
         .expect("reading does not panic")
