@@ -44,7 +44,7 @@ pub struct TableSink {
     dir: PathBuf,
     runtime: tokio::runtime::Handle,
     current: Option<OpenFile>,
-    files: Vec<(PathBuf, u64, Vec<String>)>,
+    files: Vec<LocalFile>,
 }
 
 impl std::fmt::Debug for TableSink {
@@ -61,6 +61,22 @@ struct OpenFile {
     path: PathBuf,
     key_ids: Vec<String>,
     rows: u64,
+    coverage: Option<(i32, i32)>,
+}
+
+/// A closed local file: path, rows, key ids, date coverage.
+type LocalFile = (PathBuf, u64, Vec<String>, Option<(i32, i32)>);
+
+/// The earliest and latest value of the batch's date columns.
+fn date_range(batch: &RecordBatch) -> Option<(i32, i32)> {
+    use datafusion::arrow::array::Date32Array;
+    use datafusion::arrow::compute::{max, min};
+    batch
+        .columns()
+        .iter()
+        .filter_map(|c| c.as_any().downcast_ref::<Date32Array>())
+        .filter_map(|dates| Some((min(dates)?, max(dates)?)))
+        .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
 }
 
 impl DatasetStore {
@@ -159,7 +175,7 @@ impl VersionDraft {
                     .await
                     .expect("closing files does not panic")?;
             let mut entries = Vec::new();
-            for (path, rows, key_ids) in files {
+            for (path, rows, key_ids, coverage) in files {
                 let object = format!(
                     "datasets/{}/data/{}.parquet",
                     self.base.dataset,
@@ -173,6 +189,7 @@ impl VersionDraft {
                     sha256,
                     added_in: self.base.version,
                     key_ids,
+                    coverage,
                 });
                 rows_added += rows;
             }
@@ -209,6 +226,12 @@ impl TableSink {
         let file = self.current.as_mut().expect("opened above");
         file.writer.write(batch).map_err(parquet)?;
         file.rows += batch.num_rows() as u64;
+        if let Some((low, high)) = date_range(batch) {
+            file.coverage = Some(
+                file.coverage
+                    .map_or((low, high), |(a, b)| (a.min(low), b.max(high))),
+            );
+        }
         if file.rows >= self.file_rows {
             self.close_current()?;
         }
@@ -244,26 +267,21 @@ impl TableSink {
             path,
             key_ids: keys.key_ids(),
             rows: 0,
+            coverage: None,
         })
     }
 
     fn close_current(&mut self) -> Result<()> {
         if let Some(file) = self.current.take() {
             file.writer.close().map_err(parquet)?;
-            self.files.push((file.path, file.rows, file.key_ids));
+            self.files
+                .push((file.path, file.rows, file.key_ids, file.coverage));
         }
         Ok(())
     }
 
     #[allow(clippy::type_complexity)]
-    fn finish(
-        mut self,
-    ) -> Result<(
-        String,
-        SchemaRef,
-        Vec<String>,
-        Vec<(PathBuf, u64, Vec<String>)>,
-    )> {
+    fn finish(mut self) -> Result<(String, SchemaRef, Vec<String>, Vec<LocalFile>)> {
         self.close_current()?;
         Ok((self.name, self.schema, self.identifiers, self.files))
     }

@@ -65,6 +65,10 @@ pub struct FileEntry {
     pub added_in: i64,
     /// Ids of its data keys (footer first).
     pub key_ids: Vec<String>,
+    /// The earliest and latest date in its date columns (days since 1970-01-01), for
+    /// the catalogue's time coverage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<(i32, i32)>,
 }
 
 impl Manifest {
@@ -128,6 +132,14 @@ impl TableManifest {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Arc::new(Schema::new(fields)))
+    }
+
+    /// The earliest and latest date over all its files (days since 1970-01-01).
+    pub fn coverage(&self) -> Option<(i32, i32)> {
+        self.files
+            .iter()
+            .filter_map(|f| f.coverage)
+            .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
     }
 
     /// Rows in all its files.

@@ -29,8 +29,33 @@ pub struct TableEntry {
     pub name: String,
     /// Rows in the latest version.
     pub rows: u64,
+    /// The earliest and latest date in its date columns (`YYYY-MM-DD`).
+    pub coverage: Option<Coverage>,
     /// Its columns.
     pub columns: Vec<ColumnEntry>,
+}
+
+/// A period of time.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Coverage {
+    /// First day.
+    pub start: String,
+    /// Last day.
+    pub end: String,
+}
+
+impl Coverage {
+    fn from_days((start, end): (i32, i32)) -> Option<Self> {
+        let day = |d: i32| {
+            time::Date::from_julian_day(2_440_588 + d)
+                .ok()
+                .map(|d| d.to_string())
+        };
+        Some(Self {
+            start: day(start)?,
+            end: day(end)?,
+        })
+    }
 }
 
 /// One column.
@@ -62,13 +87,15 @@ impl Hub {
                     continue;
                 };
                 let _ = schema.mark_identifiers(&record.identifiers);
-                let rows = latest
-                    .as_ref()
-                    .and_then(|(_, m)| m.table(&record.name))
-                    .map_or(0, |t| t.rows());
+                let stored = latest.as_ref().and_then(|(_, m)| m.table(&record.name));
+                let rows = stored.map_or(0, |t| t.rows());
+                let coverage = stored
+                    .and_then(|t| t.coverage())
+                    .and_then(Coverage::from_days);
                 tables.push(TableEntry {
                     name: record.name.clone(),
                     rows,
+                    coverage,
                     columns: schema
                         .columns
                         .iter()
@@ -145,6 +172,7 @@ pub fn dcat(hub_id: &str, entries: &[DatasetEntry]) -> serde_json::Value {
                     .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
                 "dct:accessRights": {"@id": "http://publications.europa.eu/resource/authority/access-right/NON_PUBLIC"},
                 "healthdcatap:numberOfRecords": rows,
+                "dct:temporal": temporal(d),
                 "healthdcatap:hasCodingSystem": d.tables.iter().flat_map(|t| t.columns.iter().filter_map(|c| c.nomenclature.clone())).collect::<std::collections::BTreeSet<_>>(),
                 "dcat:distribution": d.tables.iter().map(|t| serde_json::json!({
                     "@type": "dcat:Distribution",
@@ -167,4 +195,14 @@ pub fn dcat(hub_id: &str, entries: &[DatasetEntry]) -> serde_json::Value {
         "dct:title": format!("Bastide hub {hub_id}"),
         "dcat:dataset": datasets,
     })
+}
+
+/// The dataset's period: from the earliest to the latest date of its tables.
+fn temporal(dataset: &DatasetEntry) -> Option<serde_json::Value> {
+    let periods = dataset.tables.iter().filter_map(|t| t.coverage.as_ref());
+    let start = periods.clone().map(|c| c.start.as_str()).min()?;
+    let end = periods.map(|c| c.end.as_str()).max()?;
+    Some(
+        serde_json::json!({ "@type": "dct:PeriodOfTime", "dcat:startDate": start, "dcat:endDate": end }),
+    )
 }

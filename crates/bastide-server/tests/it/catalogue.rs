@@ -11,7 +11,8 @@ use crate::TestHub;
 const SCHEMA: &str = r#"{"name": "stays", "fields": [
   {"name": "nir", "type": "string", "description": "Identifiant du patient"},
   {"name": "dgn_pal", "type": "string", "description": "Diagnostic principal (CIM-10)", "nomenclature": "CIM10:CODE"},
-  {"name": "age", "type": "integer", "description": "Age en années"}
+  {"name": "age", "type": "integer", "description": "Age en années"},
+  {"name": "entry", "type": "date", "format": "%d%m%Y", "description": "Date d'entrée"}
 ]}"#;
 
 async fn filled() -> TestHub {
@@ -24,7 +25,7 @@ async fn filled() -> TestHub {
     let csv = hub.dir.path().join("stays.csv");
     std::fs::write(
         &csv,
-        "nir,dgn_pal,age\n1840775123456,E119,41\n2850275000001,I10,77\n",
+        "nir,dgn_pal,age,entry\n1840775123456,E119,41,02012019\n2850275000001,I10,77,31122021\n",
     )
     .unwrap();
     let report = hub
@@ -54,6 +55,11 @@ async fn the_catalogue_lists_datasets_tables_and_columns_without_login_and_witho
     assert_eq!(body[0]["tables"][0]["rows"], 2);
     assert_eq!(body[0]["tables"][0]["columns"][0]["identifier"], true);
     assert_eq!(body[0]["tables"][0]["columns"][1]["nomenclature"], "CIM10");
+    let coverage = &body[0]["tables"][0]["coverage"];
+    assert_eq!(
+        (coverage["start"].as_str(), coverage["end"].as_str()),
+        (Some("2019-01-02"), Some("2021-12-31"))
+    );
     for value in ["1840775123456", "E119", "I10"] {
         assert!(
             !text.contains(value),
@@ -106,4 +112,5 @@ async fn the_catalogue_exports_as_healthdcat_ap_json_ld() {
     assert_eq!(dataset["@type"], "dcat:Dataset");
     assert_eq!(dataset["healthdcatap:numberOfRecords"], 2);
     assert_eq!(dataset["healthdcatap:hasCodingSystem"][0], "CIM10");
+    assert_eq!(dataset["dct:temporal"]["dcat:startDate"], "2019-01-02");
 }
