@@ -35,6 +35,8 @@ pub enum Command {
     Dataset(DatasetArgs),
     /// Validate, pseudonymise and store a batch of CSV files as a new dataset version.
     Ingest(IngestArgs),
+    /// Make dummy rows that follow a table's schema but describe no one.
+    Synth(SynthArgs),
     /// Write every dataset, decrypted, in open formats (Parquet, Table Schema, a
     /// catalogue): what an operator needs to leave Bastide.
     Export(ExportArgs),
@@ -313,4 +315,21 @@ pub enum EncodingArg {
     /// Windows-1252.
     #[value(name = "windows-1252")]
     Windows1252,
+}
+
+/// Options of `synth`.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// The table's Table Schema.
+    #[arg(long = "table", value_name = "SCHEMA")]
+    pub table: PathBuf,
+    /// How many rows.
+    #[arg(long, default_value_t = 100)]
+    pub rows: usize,
+    /// The CSV file to write (`-` for standard output).
+    #[arg(long, value_name = "FILE", default_value = "-")]
+    pub out: PathBuf,
+    /// The seed: the same seed always gives the same rows.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }

@@ -9,6 +9,7 @@ mod init;
 mod keys;
 mod migrate;
 mod serve;
+mod synth;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +44,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => {
             dataset::ingest(settings(config, args.data_dir.clone(), None)?, &args, json).await
         }
+        Command::Synth(args) => synth::run(&args, json),
         Command::Export(args) => {
             export::run(settings(config, args.data_dir.clone(), None)?, &args, json).await
         }

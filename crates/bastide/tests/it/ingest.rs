@@ -369,3 +369,52 @@ fn loaded_nomenclatures_check_the_codes_of_later_batches() {
     );
     assert_eq!(report["rows_in"], 10);
 }
+
+#[test]
+fn dummy_rows_from_a_schema_ingest_without_a_single_refusal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub").to_str().unwrap().to_owned();
+    assert!(run(&["init", "--data-dir", &dir], &ENV).success());
+    let schema = snds().join("DCIR/ER_PRS_F.json");
+    let out = tmp.path().join("er_prs_f.csv");
+    let written = json(&[
+        "--json",
+        "synth",
+        "--table",
+        schema.to_str().unwrap(),
+        "--rows",
+        "500",
+        "--out",
+        out.to_str().unwrap(),
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(written["rows"], 500);
+    json(&[
+        "--json",
+        "dataset",
+        "create",
+        "dummy",
+        "--data-dir",
+        &dir,
+        "--schema",
+        schema.to_str().unwrap(),
+    ]);
+    let report = json(&[
+        "--json",
+        "ingest",
+        "dummy",
+        out.to_str().unwrap(),
+        "--table",
+        "ER_PRS_F",
+        "--data-dir",
+        &dir,
+    ]);
+    assert_eq!(
+        (
+            report["rows_stored"].as_u64(),
+            report["rows_rejected"].as_u64()
+        ),
+        (Some(500), Some(0))
+    );
+}
