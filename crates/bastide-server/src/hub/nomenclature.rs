@@ -182,10 +182,12 @@ impl Hub {
 /// `;` when the header line has more of them than commas (as the SNDS nomenclatures
 /// are written), else `,`.
 fn sniff_delimiter(csv: &std::path::Path) -> u8 {
-    let header = std::fs::read(csv)
-        .ok()
-        .and_then(|bytes| bytes.split(|&b| b == b'\n').next().map(<[u8]>::to_vec))
-        .unwrap_or_default();
+    use std::io::Read;
+    let mut head = Vec::new();
+    if let Ok(file) = std::fs::File::open(csv) {
+        let _ = file.take(64 * 1024).read_to_end(&mut head);
+    }
+    let header = head.split(|&b| b == b'\n').next().unwrap_or_default();
     let count = |c: u8| header.iter().filter(|&&b| b == c).count();
     if count(b';') > count(b',') {
         b';'
