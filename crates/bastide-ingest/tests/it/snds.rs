@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use bastide_ingest::{Rule, TableSchema};
 
 fn snds() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/snds/schemas")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/snds/schemas")
 }
 
 fn schema_files() -> Vec<PathBuf> {
