@@ -38,7 +38,7 @@ pub enum KeyPurpose {
 }
 
 /// One key of the keyring. Its material is wiped from memory when dropped.
-#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 struct KeyEntry {
     #[zeroize(skip)]
     id: String,
@@ -49,7 +49,7 @@ struct KeyEntry {
     material: String,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct Contents {
     id: KeyringId,
     created_at: i64,
@@ -67,7 +67,9 @@ pub struct KeyInfo {
     pub created_at: i64,
 }
 
-/// An open keyring.
+/// An open keyring. Clones share nothing: each holds its own copy of the keys, wiped
+/// when dropped.
+#[derive(Clone)]
 pub struct LocalKeyring {
     path: PathBuf,
     contents: Contents,

@@ -4,7 +4,6 @@
 //! meets no looser rules than a text one.
 
 use std::fs::File;
-use std::io::Read;
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate};
@@ -14,7 +13,7 @@ use datafusion::arrow::datatypes::{DataType, Date32Type, Date64Type, Int64Type, 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
 
-use crate::reader::{BatchSink, CsvOptions, ReadError, State, TableRead, positions};
+use crate::reader::{BatchSink, CsvOptions, Hashing, ReadError, State, TableRead, positions};
 use crate::schema::{ColumnKind, TableSchema};
 
 /// Reads Parquet `files` by `schema`, like [`crate::read_csv`] reads CSV files.
@@ -72,24 +71,16 @@ pub fn read_parquet(
     }
     state.flush()?;
     let mut read = state.finish();
-    read.content_hash = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    read.content_hash = hex::encode(hasher.finalize());
     Ok(read)
 }
 
 fn hash_file(path: &Path, hasher: &mut Sha256) -> std::io::Result<()> {
-    let mut file = File::open(path)?;
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            return Ok(());
-        }
-        hasher.update(&buffer[..n]);
-    }
+    let mut reader = Hashing {
+        inner: File::open(path)?,
+        hasher,
+    };
+    std::io::copy(&mut reader, &mut std::io::sink()).map(drop)
 }
 
 /// One column as the texts its schema column reads; nulls become the first missing

@@ -201,11 +201,7 @@ pub fn read_csv(
     state.flush()?;
     state.sink.progress(done_bytes);
     let mut read = state.finish();
-    read.content_hash = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    read.content_hash = hex::encode(hasher.finalize());
     Ok(read)
 }
 
@@ -226,9 +222,9 @@ fn csv_problem(e: &csv::Error) -> String {
 }
 
 /// Passes bytes through while hashing them.
-struct Hashing<'a, R> {
-    inner: R,
-    hasher: &'a mut Sha256,
+pub(crate) struct Hashing<'a, R> {
+    pub(crate) inner: R,
+    pub(crate) hasher: &'a mut Sha256,
 }
 
 impl<R: Read> Read for Hashing<'_, R> {

@@ -67,8 +67,9 @@ impl KeyService {
                     .keyring_passphrase
                     .clone()
                     .expect("an open keyring had its passphrase");
-                let reopened = LocalKeyring::open(keyring.path(), Some(&passphrase))?;
-                Arc::new(LocalProvider::new(reopened, passphrase))
+                // The caller's copy keeps serving the audit and pseudonym keys, which rotation
+                // leaves alone; KEKs added by rotation live in the provider's copy and the file.
+                Arc::new(LocalProvider::new(keyring.clone(), passphrase))
             }
             KeyProviderKind::Pkcs11 => {
                 let hsm = settings

@@ -167,7 +167,7 @@ pub fn columns(schema: &Schema) -> (Vec<Column>, String) {
 
 /// Lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 #[cfg(test)]

@@ -216,14 +216,7 @@ impl Storage {
             total += n as u64;
         }
         writer.finish().await.map_err(unreachable)?;
-        Ok((
-            total,
-            hasher
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
-        ))
+        Ok((total, crate::manifest::hex(&hasher.finalize())))
     }
 
     /// Reads an object.

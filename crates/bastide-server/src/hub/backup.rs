@@ -139,7 +139,7 @@ async fn write_backup(hub: &Hub, dir: &Path) -> Result<BackupReport> {
         write_private(&target, bytes).map_err(io(&target))?;
         index
             .files
-            .insert(path.clone(), hex(&Sha256::digest(bytes)));
+            .insert(path.clone(), hex::encode(Sha256::digest(bytes)));
         report.bytes += bytes.len() as u64;
     }
     report.files = files.len() as u64;
@@ -261,7 +261,7 @@ fn read_index(from: &Path) -> Result<Index> {
     for (path, sha) in &index.files {
         let bytes =
             fs::read(from.join(path)).map_err(|_| corrupt(from, &format!("{path} is missing")))?;
-        if hex(&Sha256::digest(&bytes)) != *sha {
+        if hex::encode(Sha256::digest(&bytes)) != *sha {
             return Err(corrupt(
                 from,
                 &format!("{path} does not match its checksum (damaged or altered)"),
@@ -301,8 +301,4 @@ fn corrupt(from: &Path, problem: &str) -> Error {
         path: from.to_owned(),
         problem: problem.to_owned(),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

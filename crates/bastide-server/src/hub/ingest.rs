@@ -183,7 +183,7 @@ impl Hub {
         .map_err(|e| Error::Ingest(e.to_string()))?;
 
         let hash = Sha256::digest(format!("{table}\n{:?}\n{}", on_error, read.content_hash));
-        let content_hash: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        let content_hash = hex::encode(hash);
         let mut report = IngestReport {
             dataset: dataset.to_owned(),
             table: table.to_owned(),

@@ -113,11 +113,7 @@ impl Hub {
             }
             sinks.push(sink.0);
         }
-        let content_hash: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let content_hash = hex::encode(hasher.finalize());
         let committed = draft.commit(&content_hash, sinks).await?;
         report.version = Some(committed.version);
         let event = NewEvent::new(

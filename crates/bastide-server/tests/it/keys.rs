@@ -14,9 +14,16 @@ fn scope(text: &str) -> KeyScope {
     text.parse().unwrap()
 }
 
-/// A second service over the same database: nothing cached.
+/// A second service over the same database and a keyring read again from its file:
+/// nothing cached.
 fn cold(hub: &TestHub) -> KeyService {
-    KeyService::open(&hub.hub.settings, &hub.hub.keyring, hub.hub.meta.clone()).unwrap()
+    let settings = &hub.hub.settings;
+    let keyring = bastide_crypto::LocalKeyring::open(
+        &settings.keys.keyring,
+        settings.keys.keyring_passphrase.as_ref(),
+    )
+    .unwrap();
+    KeyService::open(settings, &keyring, hub.hub.meta.clone()).unwrap()
 }
 
 async fn rotation_and_shredding(hub: &TestHub) {

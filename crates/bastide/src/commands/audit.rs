@@ -162,7 +162,7 @@ fn human_report(report: &VerifyReport) -> String {
 }
 
 fn hex_root(head: &SignedTreeHead) -> String {
-    head.root.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(head.root)
 }
 
 fn read_checkpoint(path: &Path) -> anyhow::Result<SignedTreeHead> {
