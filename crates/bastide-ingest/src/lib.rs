@@ -4,7 +4,6 @@
 //! [`TableSchema`] that knows each column's Arrow type and rules; [`value`] checks and
 //! converts one value. Errors name the column and the rule, never the value.
 
-pub mod dummy;
 mod error;
 mod parquet_input;
 pub mod reader;

@@ -35,7 +35,8 @@ pub enum Command {
     Dataset(DatasetArgs),
     /// Validate, pseudonymise and store a batch of CSV files as a new dataset version.
     Ingest(IngestArgs),
-    /// Make dummy rows that follow a table's schema but describe no one.
+    /// Make synthetic data that describes no one: dummy rows of one table, or a whole
+    /// coherent SNDS-like database at any scale.
     Synth(SynthArgs),
     /// Write every dataset, decrypted, in open formats (Parquet, Table Schema, a
     /// catalogue): what an operator needs to leave Bastide.
@@ -317,19 +318,32 @@ pub enum EncodingArg {
     Windows1252,
 }
 
-/// Options of `synth`.
+/// Options of `synth`: dummy rows of one table (`--table`), or a whole coherent
+/// SNDS-like database (`--beneficiaries`).
 #[derive(Debug, Args)]
 pub struct SynthArgs {
-    /// The table's Table Schema.
-    #[arg(long = "table", value_name = "SCHEMA")]
-    pub table: PathBuf,
-    /// How many rows.
+    /// One table's Table Schema: write dummy rows of it.
+    #[arg(long = "table", value_name = "SCHEMA", required_unless_present = "beneficiaries",
+          conflicts_with_all = ["beneficiaries", "years", "tables"])]
+    pub table: Option<PathBuf>,
+    /// How many dummy rows (with `--table`).
     #[arg(long, default_value_t = 100)]
     pub rows: usize,
-    /// The CSV file to write (`-` for standard output).
-    #[arg(long, value_name = "FILE", default_value = "-")]
+    /// Simulate this many beneficiaries and all their care: claims, drugs, hospital
+    /// stays, deaths.
+    #[arg(long, value_name = "N")]
+    pub beneficiaries: Option<u64>,
+    /// The years of care, first and last (with `--beneficiaries`).
+    #[arg(long, value_name = "A-B", default_value = "2019-2023")]
+    pub years: String,
+    /// Only these tables (with `--beneficiaries`; default: all).
+    #[arg(long, value_name = "TABLE,...", value_delimiter = ',')]
+    pub tables: Vec<String>,
+    /// With `--table`, the CSV file to write (`-` for standard output); with
+    /// `--beneficiaries`, a new or empty folder.
+    #[arg(long, value_name = "PATH", default_value = "-")]
     pub out: PathBuf,
-    /// The seed: the same seed always gives the same rows.
+    /// The seed: the same seed always gives the same output.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }

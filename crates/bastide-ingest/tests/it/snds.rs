@@ -101,37 +101,3 @@ fn the_snds_sample_rows_read_by_their_schemas() {
         "constraint errors beyond the sample's randomness: {broken:?}"
     );
 }
-
-#[test]
-fn dummy_rows_of_every_snds_table_pass_their_own_schema_and_repeat_with_their_seed() {
-    for path in schema_files() {
-        let schema = parse(&path);
-        let rows = bastide_ingest::dummy::dummy_rows(&schema, 200, 7);
-        assert_eq!(
-            rows,
-            bastide_ingest::dummy::dummy_rows(&schema, 200, 7),
-            "same seed, same rows"
-        );
-        assert_ne!(rows, bastide_ingest::dummy::dummy_rows(&schema, 200, 8));
-        let dir = tempfile::tempdir().unwrap();
-        let csv = dir.path().join("dummy.csv");
-        let mut writer = csv::Writer::from_path(&csv).unwrap();
-        writer
-            .write_record(schema.columns.iter().map(|c| c.name.as_str()))
-            .unwrap();
-        for row in &rows {
-            writer.write_record(row).unwrap();
-        }
-        writer.flush().unwrap();
-        let mut sink = bastide_ingest::Collect::default();
-        let read = bastide_ingest::read_csv(
-            &[&csv],
-            &schema,
-            &Default::default(),
-            &|v| v.to_owned(),
-            &mut sink,
-        )
-        .unwrap();
-        assert_eq!(read.rows_refused, 0, "{}: {:?}", schema.name, read.errors);
-    }
-}

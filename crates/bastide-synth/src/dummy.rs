@@ -7,7 +7,7 @@ use chrono::{Duration, NaiveDate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::schema::{ColumnKind, ColumnSchema, TableSchema};
+use bastide_ingest::{ColumnKind, ColumnSchema, TableSchema};
 
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
@@ -47,7 +47,7 @@ pub fn dummy_rows(schema: &TableSchema, rows: usize, seed: u64) -> Vec<Vec<Strin
         .collect()
 }
 
-fn value(column: &ColumnSchema, unique: Option<usize>, rng: &mut ChaCha8Rng) -> String {
+pub(crate) fn value(column: &ColumnSchema, unique: Option<usize>, rng: &mut ChaCha8Rng) -> String {
     if let Some(allowed) = column.allowed.as_ref().filter(|a| !a.is_empty()) {
         return allowed[rng.gen_range(0..allowed.len())].clone();
     }

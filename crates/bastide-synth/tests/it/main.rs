@@ -1,0 +1,4 @@
+//! Integration tests of bastide-synth.
+
+mod dummy;
+mod world;
