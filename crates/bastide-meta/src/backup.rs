@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use crate::{Error, MetaStore, Result};
 
-const FORMAT: &str = "bastide-metadata/1";
+const FORMAT: &str = "bastide-metadata/2";
 
 /// A data key row: id, scope, KEK, wrapped (none if shredded), created, shredded.
 pub type KeyRow = (String, String, String, Option<String>, i64, Option<i64>);
@@ -28,9 +28,9 @@ pub struct MetaDump {
     pub datasets: Vec<(String, i64)>,
     /// Versions.
     pub versions: Vec<VersionRow>,
-    /// Declared tables: dataset, name, schema JSON, identifiers, created.
+    /// Declared tables: dataset, name, schema JSON, identifiers, created, reference.
     #[serde(default)]
-    pub tables: Vec<(String, String, String, String, i64)>,
+    pub tables: Vec<(String, String, String, String, i64, i64)>,
 }
 
 impl MetaStore {
@@ -67,12 +67,12 @@ impl MetaStore {
         })
         .collect::<Result<_>>()?;
         let tables = sqlx::query(
-            "SELECT dataset, name, schema_json, identifiers, created_at FROM dataset_tables ORDER BY dataset, name",
+            "SELECT dataset, name, schema_json, identifiers, created_at, is_reference FROM dataset_tables ORDER BY dataset, name",
         )
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?)))
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?)))
         .collect::<Result<_>>()?;
         tx.commit().await?;
         Ok(MetaDump {
@@ -142,15 +142,16 @@ impl MetaStore {
             .execute(&mut *tx)
             .await?;
         }
-        for (dataset, name, schema, identifiers, created) in &dump.tables {
+        for (dataset, name, schema, identifiers, created, reference) in &dump.tables {
             sqlx::query(
-                "INSERT INTO dataset_tables (dataset, name, schema_json, identifiers, created_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO dataset_tables (dataset, name, schema_json, identifiers, created_at, is_reference) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(dataset)
             .bind(name)
             .bind(schema)
             .bind(identifiers)
             .bind(created)
+            .bind(reference)
             .execute(&mut *tx)
             .await?;
         }

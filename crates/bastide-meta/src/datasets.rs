@@ -34,6 +34,8 @@ pub struct TableRecord {
     pub schema_json: String,
     /// Its identifier columns.
     pub identifiers: Vec<String>,
+    /// A reference table (a nomenclature) rather than data about people.
+    pub reference: bool,
 }
 
 /// Reads and writes datasets and versions.
@@ -64,13 +66,14 @@ impl<'a> DatasetRepo<'a> {
     /// Declares a table of `dataset` (which must exist); fails if it exists.
     pub async fn add_table(&self, dataset: &str, table: &TableRecord, now: i64) -> Result<()> {
         let inserted = sqlx::query(
-            "INSERT INTO dataset_tables (dataset, name, schema_json, identifiers, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO dataset_tables (dataset, name, schema_json, identifiers, created_at, is_reference) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(dataset)
         .bind(&table.name)
         .bind(&table.schema_json)
         .bind(table.identifiers.join(","))
         .bind(now)
+        .bind(i64::from(table.reference))
         .execute(self.pool)
         .await;
         match inserted {
@@ -85,7 +88,7 @@ impl<'a> DatasetRepo<'a> {
 
     /// The declared tables of `dataset`, by name.
     pub async fn tables(&self, dataset: &str) -> Result<Vec<TableRecord>> {
-        let rows = sqlx::query("SELECT name, schema_json, identifiers FROM dataset_tables WHERE dataset = $1 ORDER BY name")
+        let rows = sqlx::query("SELECT name, schema_json, identifiers, is_reference FROM dataset_tables WHERE dataset = $1 ORDER BY name")
             .bind(dataset)
             .fetch_all(self.pool)
             .await?;
@@ -100,6 +103,7 @@ impl<'a> DatasetRepo<'a> {
                         .filter(|s| !s.is_empty())
                         .map(str::to_owned)
                         .collect(),
+                    reference: row.try_get::<i64, _>(3)? != 0,
                 })
             })
             .collect()

@@ -108,6 +108,7 @@ impl Hub {
                     name: table.clone(),
                     schema_json: schema_json.clone(),
                     identifiers: identifiers.clone(),
+                    reference: false,
                 },
                 now,
             )

@@ -10,7 +10,9 @@ use bastide_audit::{NewEvent, Outcome, Role};
 use bastide_ingest::schema::normalise_code;
 use bastide_ingest::{BatchSink, CsvOptions, TableSchema, read_csv};
 use bastide_meta::TableRecord;
-use datafusion::arrow::array::{Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -73,6 +75,7 @@ impl Hub {
                 name: schema.name.clone(),
                 schema_json: String::from_utf8_lossy(&nomenclature.schema).into_owned(),
                 identifiers: Vec::new(),
+                reference: true,
             };
             let sink = Sink(draft.table(&schema.name, schema.arrow_schema(), Vec::new())?);
             let delimiter = sniff_delimiter(&nomenclature.csv);
@@ -130,18 +133,29 @@ impl Hub {
         Ok(report)
     }
 
-    /// Makes each single-column foreign key of `schema` that points to a loaded table
-    /// of `dataset` a check of its values against that table's codes.
+    /// Makes each single-column foreign key of `schema` that points to a loaded
+    /// nomenclature of `dataset` a check of its values against that table's codes.
     pub(crate) async fn attach_codes(&self, dataset: &str, schema: &mut TableSchema) -> Result<()> {
         let Some((_, manifest)) = self.datasets.latest(dataset).await? else {
             return Ok(());
         };
+        // Only nomenclatures: a key into a data table (claims to beneficiaries) links
+        // people, whose identifiers are pseudonyms once stored.
+        let nomenclatures: HashSet<String> = self
+            .meta
+            .datasets()
+            .tables(dataset)
+            .await?
+            .into_iter()
+            .filter(|t| t.reference)
+            .map(|t| t.name)
+            .collect();
         for key in schema.foreign_keys.clone() {
             let ([field], [reference]) = (key.fields.as_slice(), key.reference_fields.as_slice())
             else {
                 continue;
             };
-            if manifest.table(&key.resource).is_none() {
+            if !nomenclatures.contains(&key.resource) || manifest.table(&key.resource).is_none() {
                 continue;
             }
             let ctx = self.datasets.session()?;
@@ -163,9 +177,11 @@ impl Hub {
                 .map_err(|e| Error::Ingest(format!("nomenclature {}: {e}", key.resource)))?;
             let mut codes = HashSet::new();
             for batch in &batches {
-                if let Some(values) = batch.column(0).as_any().downcast_ref::<StringArray>() {
-                    codes.extend(values.iter().flatten().map(normalise_code));
-                }
+                // The engine may answer in any string layout (Utf8View among them).
+                let values = cast(batch.column(0), &DataType::Utf8)
+                    .map_err(|e| Error::Ingest(format!("nomenclature {}: {e}", key.resource)))?;
+                let values = values.as_string::<i32>();
+                codes.extend(values.iter().flatten().map(normalise_code));
             }
             if let Some(column) = schema.columns.iter_mut().find(|c| c.name == *field) {
                 column.codes = Some((key.resource.clone(), Arc::new(codes)));

@@ -52,7 +52,6 @@ pub(crate) enum Field {
     Unit,
     Quantity,
     Cip13,
-    Cip7,
     Boxes,
     DrugPrice,
     DrugLine,
@@ -116,7 +115,6 @@ pub(crate) fn field(name: &str) -> Option<Field> {
         "PRS_ACT_QTE" => Quantity,
         "PRS_REJ_TOP" | "PRS_DEP_MNT" | "NBR_SEA" | "PHA_SUB_MTF" | "PHA_SEQ_RNV" => Const("0"),
         "PHA_PRS_C13" => Cip13,
-        "PHA_PRS_IDE" => Cip7,
         "PHA_ACT_QSN" => Boxes,
         "PHA_ACT_PRU" => DrugPrice,
         "PHA_ORD_NUM" => DrugLine,
@@ -142,6 +140,9 @@ pub(crate) fn field(name: &str) -> Option<Field> {
         | "ANN_IVG_PREC" | "NIR_ANO_MAM" | "DCD_IDT_ENC" | "DCD_LIE_LIB" | "MER_PFG_LIB"
         | "PER_PFG_LIB" | "ECD_CAU_LIB" | "NEO_APG_SCO" | "NEO_GES_AGE" | "NEO_NAI_POI"
         | "MER_NAI_ANN" => Empty,
+        // The CIP7 code: the dictionary makes it a key into IR_PHA_R's CIP13 column,
+        // which no CIP7 can satisfy; left empty, the CIP13 says which drug.
+        "PHA_PRS_IDE" => Empty,
         // Quality flags of the PMSI: 0 means the link checks passed.
         _ if name.ends_with("_RET") => Const("0"),
         _ => return None,
@@ -282,7 +283,6 @@ impl Row<'_> {
             Unit => Cell::Cents(e.unit),
             Quantity => Cell::Int(e.quantity),
             Cip13 => Cell::Int(DRUGS[e.drug].cip13 as i64),
-            Cip7 => Cell::Int((DRUGS[e.drug].cip13 % 10_000_000) as i64),
             Boxes => Cell::Int(e.boxes),
             DrugPrice => Cell::Cents(DRUGS[e.drug].price),
             DrugLine => Cell::Int(e.drug_line),

@@ -333,7 +333,7 @@ fn loaded_nomenclatures_check_the_codes_of_later_batches() {
         nomenclatures.to_str().unwrap(),
     ]);
     let loaded = &created["nomenclatures"];
-    assert_eq!(loaded["tables"], 4, "{loaded}");
+    assert_eq!(loaded["tables"], 10, "{loaded}");
     // A published nomenclature whose CSV does not fit its own schema: named, not loaded.
     let skipped: Vec<&str> = loaded["skipped"]
         .as_array()
@@ -343,7 +343,19 @@ fn loaded_nomenclatures_check_the_codes_of_later_batches() {
         .collect();
     assert_eq!(skipped, ["openmedic_ATC2"]);
 
-    let csv = snds().join("BENEFICIAIRE/IR_BEN_R.csv");
+    // The sample's ten rows, all with codes of the loaded nomenclatures; the first
+    // gets a sex code IR_SEX_V does not have.
+    let sample = std::fs::read_to_string(snds().join("BENEFICIAIRE/IR_BEN_R.csv")).unwrap();
+    let mut lines: Vec<String> = sample.lines().map(str::to_owned).collect();
+    let sex = lines[0]
+        .split(',')
+        .position(|c| c == "BEN_SEX_COD")
+        .unwrap();
+    let mut first: Vec<&str> = lines[1].split(',').collect();
+    first[sex] = "7";
+    lines[1] = first.join(",");
+    let csv = tmp.path().join("IR_BEN_R.csv");
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
     let report = json(&[
         "--json",
         "ingest",
@@ -356,18 +368,21 @@ fn loaded_nomenclatures_check_the_codes_of_later_batches() {
         "--on-error",
         "quarantine",
     ]);
-    // The sample's values are random: their ranks are not codes of IR_BER_V.
-    let rules: Vec<(&str, &str)> = report["errors"]
+    let rules: Vec<(&str, &str, u64)> = report["errors"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| (e["column"].as_str().unwrap(), e["rule"].as_str().unwrap()))
+        .map(|e| {
+            (
+                e["column"].as_str().unwrap(),
+                e["rule"].as_str().unwrap(),
+                e["count"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    assert!(
-        rules.contains(&("BEN_RNG_GEM", "nomenclature")),
-        "{rules:?}"
-    );
+    assert_eq!(rules, [("BEN_SEX_COD", "nomenclature", 1)], "{report}");
     assert_eq!(report["rows_in"], 10);
+    assert_eq!(report["rows_stored"], 9, "codes of the nomenclatures pass");
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod keys;
 mod postgres;
 mod serve;
 mod storage;
+mod synth;
 
 use std::path::{Path, PathBuf};
 
