@@ -84,6 +84,9 @@ pub struct DemoArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Synthetic beneficiaries of the demonstration dataset, generated the first time.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub beneficiaries: u64,
 }
 
 /// Options of `audit`.

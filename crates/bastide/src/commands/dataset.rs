@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use bastide_core::config::Settings;
 use bastide_ingest::{CsvOptions, Encoding};
-use bastide_server::hub::{Hub, IngestReport, Nomenclature, OnError, Progress};
+use bastide_server::hub::{Hub, IngestReport, Nomenclature, NomenclatureReport, OnError, Progress};
 
 use crate::cli::{DatasetCommand, EncodingArg, IngestArgs, OnErrorArg};
 use crate::output;
@@ -45,6 +45,37 @@ async fn create(
     nomenclatures: Option<&Path>,
     json: bool,
 ) -> anyhow::Result<()> {
+    let (tables, loaded) = declare(hub, name, paths, identifiers, nomenclatures).await?;
+    let value = serde_json::json!({ "dataset": name, "tables": tables, "nomenclatures": loaded });
+    output::print(json, &value, || {
+        let mut text = format!(
+            "Dataset {name} declared with {} tables: {}",
+            tables.len(),
+            tables.join(", ")
+        );
+        if let Some(loaded) = &loaded {
+            text.push_str(&format!(
+                "\n{} nomenclatures loaded ({} codes)",
+                loaded.tables, loaded.rows
+            ));
+            for (table, reason) in &loaded.skipped {
+                text.push_str(&format!("\n  not loaded: {table}: {reason}"));
+            }
+        }
+        text
+    });
+    Ok(())
+}
+
+/// Declares dataset `name` from the schemas under `paths`, and loads the
+/// nomenclatures (a schema and a CSV file each) found in `nomenclatures`.
+pub async fn declare(
+    hub: &Hub,
+    name: &str,
+    paths: &[PathBuf],
+    identifiers: &[String],
+    nomenclatures: Option<&Path>,
+) -> anyhow::Result<(Vec<String>, Option<NomenclatureReport>)> {
     let mut schemas = Vec::new();
     for path in paths {
         for file in schema_files(path)? {
@@ -73,25 +104,7 @@ async fn create(
         }
         None => None,
     };
-    let value = serde_json::json!({ "dataset": name, "tables": tables, "nomenclatures": loaded });
-    output::print(json, &value, || {
-        let mut text = format!(
-            "Dataset {name} declared with {} tables: {}",
-            tables.len(),
-            tables.join(", ")
-        );
-        if let Some(loaded) = &loaded {
-            text.push_str(&format!(
-                "\n{} nomenclatures loaded ({} codes)",
-                loaded.tables, loaded.rows
-            ));
-            for (table, reason) in &loaded.skipped {
-                text.push_str(&format!("\n  not loaded: {table}: {reason}"));
-            }
-        }
-        text
-    });
-    Ok(())
+    Ok((tables, loaded))
 }
 
 /// A schema file, or every `*.json` below a folder.

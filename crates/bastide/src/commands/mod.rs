@@ -31,7 +31,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve::run(settings(config, args.data_dir, args.listen)?, json).await
         }
         Command::Demo(args) => {
-            demo::run(settings(config, Some(args.data_dir), args.listen)?, json).await
+            let settings = settings(config, Some(args.data_dir.clone()), args.listen)?;
+            demo::run(settings, &args, json).await
         }
         Command::Dataset(args) => {
             dataset::run(

@@ -108,8 +108,32 @@ async fn demo_creates_a_hub_once_and_serves_it_without_any_external_service() {
         dir.to_str().unwrap(),
         "--listen",
         "127.0.0.1:0",
+        "--beneficiaries",
+        "150",
     ];
     let first = HubProcess::spawn(bastide(), &args, &[]);
+    let demo: serde_json::Value = reqwest::get(first.url("/api/v1/catalogue/datasets/snds_demo"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tables: Vec<&str> = demo["tables"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{demo}"))
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    for table in [
+        "IR_BEN_R", "ER_PRS_F", "ER_PHA_F", "T_MCOaaB", "T_MCOaaC", "KI_CCI_R", "KI_ECD_R",
+        "MS_CIM_V",
+    ] {
+        assert!(tables.contains(&table), "{table} in {tables:?}");
+    }
+    assert!(
+        !dir.join("demo-synth").exists(),
+        "generated files are removed once ingested"
+    );
     assert_eq!(
         reqwest::get(first.url("/healthz")).await.unwrap().status(),
         200
@@ -132,5 +156,15 @@ async fn demo_creates_a_hub_once_and_serves_it_without_any_external_service() {
     assert_eq!(
         version["hub_id"], again["hub_id"],
         "the second run serves the same hub"
+    );
+    let same: serde_json::Value = reqwest::get(second.url("/api/v1/catalogue/datasets/snds_demo"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        same["version"], demo["version"],
+        "the demonstration data is loaded once"
     );
 }
