@@ -51,6 +51,8 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Verify the audit log, publish checkpoints, list and export events.
     Audit(AuditArgs),
+    /// The public catalogue (metadata only): search it, export it as HealthDCAT-AP.
+    Catalogue(CatalogueArgs),
     /// Print the OpenAPI document of the HTTP API.
     #[command(hide = true)]
     Openapi,
@@ -156,6 +158,33 @@ pub struct FilterArgs {
     /// At most this many events.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+}
+
+/// Options of `catalogue`.
+#[derive(Debug, Args)]
+pub struct CatalogueArgs {
+    /// The data folder.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// What to do with the catalogue.
+    #[command(subcommand)]
+    pub command: CatalogueCommand,
+}
+
+/// The catalogue subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CatalogueCommand {
+    /// Write the catalogue as HealthDCAT-AP (the EHDS profile of DCAT-AP), JSON-LD.
+    Dcat {
+        /// Where to write it (`-` for standard output).
+        #[arg(long, value_name = "FILE", default_value = "-")]
+        out: PathBuf,
+    },
+    /// Datasets, tables and columns whose name or description holds a word.
+    Search {
+        /// The word.
+        word: String,
+    },
 }
 
 /// Options of `keys`.

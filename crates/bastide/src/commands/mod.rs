@@ -2,6 +2,7 @@
 
 mod audit;
 mod backup;
+mod catalogue;
 mod dataset;
 mod demo;
 mod export;
@@ -33,6 +34,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => {
             let settings = settings(config, Some(args.data_dir.clone()), args.listen)?;
             demo::run(settings, &args, json).await
+        }
+        Command::Catalogue(args) => {
+            catalogue::run(
+                settings(config, args.data_dir.clone(), None)?,
+                args.command,
+                json,
+            )
+            .await
         }
         Command::Dataset(args) => {
             dataset::run(

@@ -33,6 +33,19 @@ async fn count(ctx: &SessionContext, sql: &str) -> i64 {
         .value(0)
 }
 
+/// The first beneficiary's identifier, as the producer sent it.
+fn raw_id_of(world: &Path) -> String {
+    std::fs::read_to_string(world.join("IR_BEN_R.csv"))
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
 #[test]
 fn a_synthetic_snds_ingests_whole_and_its_tables_still_link_once_pseudonymised() {
     let tmp = tempfile::tempdir().unwrap();
@@ -81,6 +94,42 @@ fn a_synthetic_snds_ingests_whole_and_its_tables_still_link_once_pseudonymised()
         assert_eq!(report["rows_stored"], table["rows"], "{name}");
     }
 
+    // The catalogue from the command line, metadata only.
+    let dcat_file = tmp.path().join("dcat.jsonld");
+    json(&[
+        "--json",
+        "catalogue",
+        "dcat",
+        "--out",
+        dcat_file.to_str().unwrap(),
+        "--data-dir",
+        dir_s,
+    ]);
+    let dcat: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&dcat_file).unwrap()).unwrap();
+    assert!(dcat["@context"].is_object(), "{dcat}");
+    let text = dcat.to_string();
+    assert!(text.contains("snds") && text.contains("ER_PRS_F"), "{text}");
+    assert!(
+        !text.contains(&raw_id_of(&world)),
+        "no data in the catalogue"
+    );
+    let found = json(&[
+        "--json",
+        "catalogue",
+        "search",
+        "NIR_ANO_17",
+        "--data-dir",
+        dir_s,
+    ]);
+    let tables: Vec<&str> = found[0]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tables, ["T_MCOaaC"]);
+
     let export = tmp.path().join("export");
     json(&[
         "--json",
@@ -91,15 +140,7 @@ fn a_synthetic_snds_ingests_whole_and_its_tables_still_link_once_pseudonymised()
         export.to_str().unwrap(),
     ]);
     // No identifier reaches storage in clear: the first beneficiary's is nowhere.
-    let raw_id = std::fs::read_to_string(world.join("IR_BEN_R.csv"))
-        .unwrap()
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .next()
-        .unwrap()
-        .to_owned();
+    let raw_id = raw_id_of(&world);
     for file in crate::files_under(&dir) {
         let bytes = std::fs::read(&file).unwrap();
         assert!(
