@@ -3,6 +3,7 @@
 //! (file, line, column, rule) without its values. Rows in = rows accepted + rows
 //! refused, always.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::Read;
@@ -280,16 +281,18 @@ pub(crate) fn positions(
         .collect()
 }
 
-fn decode(bytes: &[u8], encoding: Encoding) -> Option<String> {
+fn decode(bytes: &[u8], encoding: Encoding) -> Option<Cow<'_, str>> {
     match encoding {
-        Encoding::Utf8 => std::str::from_utf8(bytes).ok().map(str::to_owned),
+        Encoding::Utf8 => std::str::from_utf8(bytes).ok().map(Cow::Borrowed),
         // ISO-8859-1 maps each byte to the code point of the same number.
-        Encoding::Latin1 => Some(bytes.iter().map(|&b| b as char).collect()),
+        Encoding::Latin1 => Some(match std::str::from_utf8(bytes) {
+            Ok(ascii) if bytes.is_ascii() => Cow::Borrowed(ascii),
+            _ => Cow::Owned(bytes.iter().map(|&b| b as char).collect()),
+        }),
         Encoding::Windows1252 => Some(
             encoding_rs::WINDOWS_1252
                 .decode_without_bom_handling(bytes)
-                .0
-                .into_owned(),
+                .0,
         ),
     }
 }
@@ -377,8 +380,12 @@ pub(crate) struct State<'a> {
     quarantine: Vec<StringBuilder>,
     quarantine_where: (StringBuilder, Int64Builder, StringBuilder, StringBuilder),
     quarantined: usize,
+    /// Positions of the primary key's columns.
+    key_columns: Vec<usize>,
     seen_keys: HashSet<[u8; 16]>,
     seen_unique: Vec<Option<HashSet<[u8; 16]>>>,
+    /// The current row's values (kept to reuse their memory).
+    values: Vec<Value>,
     groups: BTreeMap<(String, Rule), ErrorGroup>,
     read: TableRead,
 }
@@ -413,6 +420,18 @@ impl<'a> State<'a> {
                 .iter()
                 .map(|c| c.unique.then(HashSet::new))
                 .collect(),
+            key_columns: schema
+                .primary_key
+                .iter()
+                .map(|key| {
+                    schema
+                        .columns
+                        .iter()
+                        .position(|c| c.name == *key)
+                        .expect("checked at parse")
+                })
+                .collect(),
+            values: Vec::with_capacity(schema.columns.len()),
             arrow,
             schema,
             options,
@@ -434,8 +453,8 @@ impl<'a> State<'a> {
         pseudonym: &(dyn Fn(&str) -> String + Sync),
     ) -> Result<(), ReadError> {
         self.read.rows_in += 1;
-        let mut texts = Vec::with_capacity(positions.len());
-        let mut values = Vec::with_capacity(positions.len());
+        let values = &mut self.values;
+        values.clear();
         let mut failure: Option<(String, Rule, String)> = (record.len() != width).then(|| {
             (
                 "(row)".to_owned(),
@@ -451,7 +470,6 @@ impl<'a> State<'a> {
                     Rule::Type,
                     "valid UTF-8 text (or pass --encoding latin-1)".into(),
                 ));
-                texts.push(String::new());
                 values.push(Value::Null);
                 continue;
             };
@@ -463,18 +481,13 @@ impl<'a> State<'a> {
                     values.push(Value::Null);
                 }
             }
-            texts.push(if column.identifier && !text.is_empty() {
-                pseudonym(&text)
-            } else {
-                text
-            });
         }
         if failure.is_none() {
-            failure = self.duplicate(&values);
+            failure = self.duplicate();
         }
         match failure {
             None => {
-                for (builder, value) in self.builders.iter_mut().zip(&values) {
+                for (builder, value) in self.builders.iter_mut().zip(&self.values) {
                     builder.push(value);
                 }
                 self.pending += 1;
@@ -509,8 +522,20 @@ impl<'a> State<'a> {
                         .and_then(|r| r.as_str().map(str::to_owned))
                         .unwrap_or_default(),
                 );
-                for (builder, text) in self.quarantine.iter_mut().zip(&texts) {
-                    builder.append_value(text);
+                // Refused rows are kept as text, identifiers pseudonymised.
+                for ((builder, column), position) in self
+                    .quarantine
+                    .iter_mut()
+                    .zip(&self.schema.columns)
+                    .zip(positions)
+                {
+                    let raw = position.and_then(|p| record.get(p)).unwrap_or_default();
+                    let text = decode(raw, self.options.encoding).unwrap_or_default();
+                    if column.identifier && !text.is_empty() {
+                        builder.append_value(pseudonym(&text));
+                    } else {
+                        builder.append_value(text);
+                    }
                 }
                 self.quarantined += 1;
                 if self.quarantined >= self.options.batch_rows {
@@ -522,17 +547,11 @@ impl<'a> State<'a> {
     }
 
     /// Primary-key and unique-column repeats within the batch.
-    fn duplicate(&mut self, values: &[Value]) -> Option<(String, Rule, String)> {
-        if !self.schema.primary_key.is_empty() {
+    fn duplicate(&mut self) -> Option<(String, Rule, String)> {
+        if !self.key_columns.is_empty() {
             let mut hasher = Sha256::new();
-            for key in &self.schema.primary_key {
-                let index = self
-                    .schema
-                    .columns
-                    .iter()
-                    .position(|c| c.name == *key)
-                    .expect("checked at parse");
-                hasher.update(format!("{:?}\u{1f}", values[index]).as_bytes());
+            for &index in &self.key_columns {
+                self.values[index].hash_into(&mut hasher);
             }
             let digest: [u8; 16] = hasher.finalize()[..16].try_into().expect("16 bytes");
             if !self.seen_keys.insert(digest) {
@@ -545,11 +564,11 @@ impl<'a> State<'a> {
         }
         for (i, seen) in self.seen_unique.iter_mut().enumerate() {
             if let Some(seen) = seen
-                && values[i] != Value::Null
+                && self.values[i] != Value::Null
             {
-                let digest: [u8; 16] = Sha256::digest(format!("{:?}", values[i]).as_bytes())[..16]
-                    .try_into()
-                    .expect("16 bytes");
+                let mut hasher = Sha256::new();
+                self.values[i].hash_into(&mut hasher);
+                let digest: [u8; 16] = hasher.finalize()[..16].try_into().expect("16 bytes");
                 if !seen.insert(digest) {
                     return Some((
                         self.schema.columns[i].name.clone(),

@@ -28,6 +28,43 @@ pub enum Value {
     DateTime(i64),
 }
 
+impl Value {
+    /// Feeds an unambiguous encoding of the value to `hasher` (for uniqueness checks).
+    pub(crate) fn hash_into(&self, hasher: &mut sha2::Sha256) {
+        use sha2::Digest;
+        match self {
+            Self::Null => hasher.update([0]),
+            Self::Text(t) => {
+                hasher.update([1]);
+                hasher.update((t.len() as u64).to_le_bytes());
+                hasher.update(t.as_bytes());
+            }
+            Self::Integer(n) => {
+                hasher.update([2]);
+                hasher.update(n.to_le_bytes());
+            }
+            Self::Number(n) => {
+                hasher.update([3]);
+                // 0.0 and -0.0 are the same number.
+                hasher.update((n + 0.0).to_bits().to_le_bytes());
+            }
+            Self::Boolean(b) => hasher.update([4, u8::from(*b)]),
+            Self::Date(d) => {
+                hasher.update([5]);
+                hasher.update(d.to_le_bytes());
+            }
+            Self::Year(y) => {
+                hasher.update([6]);
+                hasher.update(y.to_le_bytes());
+            }
+            Self::DateTime(t) => {
+                hasher.update([7]);
+                hasher.update(t.to_le_bytes());
+            }
+        }
+    }
+}
+
 /// Which rule a value broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -114,9 +151,10 @@ impl ColumnSchema {
                 _ => Err(fail(Rule::Type, "true or false (or 1 or 0)")),
             },
             ColumnKind::Date(format) => {
-                let parsed = match format {
-                    None => NaiveDate::parse_from_str(text, "%Y-%m-%d"),
-                    Some(format) => NaiveDate::parse_from_str(text, format),
+                let parsed = match format.as_deref() {
+                    None => iso_date(text).ok_or(()),
+                    Some("%d%m%Y") => day_month_year(text).ok_or(()),
+                    Some(format) => NaiveDate::parse_from_str(text, format).map_err(drop),
                 };
                 parsed.map(|d| Value::Date(days(d))).map_err(|_| {
                     fail(
@@ -165,16 +203,22 @@ impl ColumnSchema {
     }
 
     fn check(&self, text: &str, value: &Value) -> Result<(), ValueError> {
-        let length = text.chars().count();
-        if let Some(min) = self.min_length
-            && length < min
-        {
-            return Err(fail(Rule::MinLength, &format!("at least {min} characters")));
-        }
-        if let Some(max) = self.max_length
-            && length > max
-        {
-            return Err(fail(Rule::MaxLength, &format!("at most {max} characters")));
+        if self.min_length.is_some() || self.max_length.is_some() {
+            let length = if text.is_ascii() {
+                text.len()
+            } else {
+                text.chars().count()
+            };
+            if let Some(min) = self.min_length
+                && length < min
+            {
+                return Err(fail(Rule::MinLength, &format!("at least {min} characters")));
+            }
+            if let Some(max) = self.max_length
+                && length > max
+            {
+                return Err(fail(Rule::MaxLength, &format!("at most {max} characters")));
+            }
         }
         let number = match value {
             Value::Integer(n) => Some(*n as f64),
@@ -213,6 +257,7 @@ impl ColumnSchema {
             return Err(fail(Rule::Pattern, "text matching the schema's pattern"));
         }
         if let Some((nomenclature, codes)) = &self.codes
+            && !codes.contains(text)
             && !codes.contains(&crate::schema::normalise_code(text))
         {
             return Err(fail(
@@ -240,6 +285,30 @@ fn fail(rule: Rule, expected: &str) -> ValueError {
         rule,
         expected: expected.to_owned(),
     }
+}
+
+/// `YYYY-MM-DD`, without the cost of a general format.
+fn iso_date(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(digits(&b[..4])? as i32, digits(&b[5..7])?, digits(&b[8..])?)
+}
+
+/// `DDMMYYYY` (the PMSI's dates).
+fn day_month_year(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 8 {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(digits(&b[4..])? as i32, digits(&b[2..4])?, digits(&b[..2])?)
+}
+
+fn digits(bytes: &[u8]) -> Option<u32> {
+    bytes.iter().try_fold(0u32, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+    })
 }
 
 fn days(date: NaiveDate) -> i32 {

@@ -146,24 +146,21 @@ impl Hub {
         let pseudonymiser = self.keyring.pseudonymiser()?;
         // Rows stream into encrypted files of a draft version; memory holds a batch.
         let draft = self.datasets.draft(dataset).await?;
-        let sinks = Sinks {
-            table: draft.table(table, schema.arrow_schema(), record.identifiers.clone())?,
-            quarantine: draft.table(
+        let total: u64 = files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        let sinks = Sinks::start(
+            draft.table(table, schema.arrow_schema(), record.identifiers.clone())?,
+            draft.table(
                 &format!("{table}__quarantine"),
                 quarantine_schema(&schema),
                 Vec::new(),
             )?,
-            keep_refused: on_error == OnError::Quarantine,
-            progress: {
-                let total: u64 = files
-                    .iter()
-                    .filter_map(|f| std::fs::metadata(f).ok())
-                    .map(|m| m.len())
-                    .sum();
-                let progress = progress.clone();
-                std::sync::Arc::new(move |bytes, _| progress(bytes, total))
-            },
-        };
+            on_error == OnError::Quarantine,
+            std::sync::Arc::new(move |bytes, _| progress(bytes, total)),
+        );
         let paths = files.to_vec();
         let (read, sinks) = tokio::task::spawn_blocking(move || {
             let mut sinks = sinks;
@@ -177,11 +174,13 @@ impl Hub {
             } else {
                 read_csv(&paths, &schema, &csv, &pseudonym, &mut sinks)
             };
-            read.map(|read| (read, sinks))
+            let read = read.map_err(|e| e.to_string())?;
+            let sinks = sinks.finish()?;
+            Ok::<_, String>((read, sinks))
         })
         .await
         .expect("reading does not panic")
-        .map_err(|e| Error::Ingest(e.to_string()))?;
+        .map_err(Error::Ingest)?;
 
         let hash = Sha256::digest(format!("{table}\n{:?}\n{}", on_error, read.content_hash));
         let content_hash = hex::encode(hash);
@@ -200,9 +199,10 @@ impl Hub {
             errors: read.errors.clone(),
         };
         if read.rows_refused == 0 || on_error == OnError::Quarantine {
-            let mut tables = vec![sinks.table];
+            let (table, quarantine) = sinks;
+            let mut tables = vec![table];
             if read.rows_refused > 0 {
-                tables.push(sinks.quarantine);
+                tables.push(quarantine);
             }
             let committed = draft.commit(&content_hash, tables).await?;
             report.committed = true;
@@ -240,12 +240,68 @@ impl Hub {
 }
 
 /// Where a batch's rows go: accepted rows to the table, refused rows to its
-/// quarantine table when the policy keeps them.
+/// quarantine table when the policy keeps them. Encoding and encrypting Parquet runs
+/// on a thread of its own while the reader validates the next rows; at most
+/// [`IN_FLIGHT`] batches wait between them, so memory stays bounded.
 struct Sinks {
-    table: TableSink,
-    quarantine: TableSink,
-    keep_refused: bool,
+    to_writer: Option<std::sync::mpsc::SyncSender<(bool, RecordBatch)>>,
+    writer: Option<std::thread::JoinHandle<std::result::Result<(TableSink, TableSink), String>>>,
     progress: Progress,
+}
+
+/// Batches read and not yet written.
+const IN_FLIGHT: usize = 2;
+
+impl Sinks {
+    fn start(
+        mut table: TableSink,
+        mut quarantine: TableSink,
+        keep_refused: bool,
+        progress: Progress,
+    ) -> Self {
+        let (to_writer, batches) = std::sync::mpsc::sync_channel::<(bool, RecordBatch)>(IN_FLIGHT);
+        let writer = std::thread::spawn(move || {
+            for (accepted, batch) in batches {
+                if accepted {
+                    table.write(&batch).map_err(|e| e.to_string())?;
+                } else if keep_refused {
+                    quarantine.write(&batch).map_err(|e| e.to_string())?;
+                }
+            }
+            Ok((table, quarantine))
+        });
+        Self {
+            to_writer: Some(to_writer),
+            writer: Some(writer),
+            progress,
+        }
+    }
+
+    fn send(&mut self, accepted: bool, batch: RecordBatch) -> std::result::Result<(), String> {
+        let sent = self
+            .to_writer
+            .as_ref()
+            .is_some_and(|to| to.send((accepted, batch)).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            // The writer stopped: its error says why.
+            self.finish()
+                .map(drop)
+                .and(Err("the writer stopped".into()))
+        }
+    }
+
+    /// Waits for every batch to be written; gives back the table and quarantine sinks.
+    fn finish(&mut self) -> std::result::Result<(TableSink, TableSink), String> {
+        self.to_writer.take();
+        match self.writer.take() {
+            Some(writer) => writer
+                .join()
+                .unwrap_or_else(|_| Err("the writer panicked".into())),
+            None => Err("the writer stopped".into()),
+        }
+    }
 }
 
 /// Called with (bytes read, bytes in all files) as a batch is read.
@@ -253,14 +309,11 @@ pub type Progress = std::sync::Arc<dyn Fn(u64, u64) + Send + Sync>;
 
 impl BatchSink for Sinks {
     fn accepted(&mut self, batch: RecordBatch) -> std::result::Result<(), String> {
-        self.table.write(&batch).map_err(|e| e.to_string())
+        self.send(true, batch)
     }
 
     fn refused(&mut self, batch: RecordBatch) -> std::result::Result<(), String> {
-        if self.keep_refused {
-            self.quarantine.write(&batch).map_err(|e| e.to_string())?;
-        }
-        Ok(())
+        self.send(false, batch)
     }
 
     fn progress(&mut self, bytes: u64) {
