@@ -44,11 +44,7 @@ impl Pseudonymiser {
             .expect("HMAC takes any key length");
         mac.update(identifier.trim().as_bytes());
         let digest = mac.finalize().into_bytes();
-        let mut out = String::with_capacity(PSEUDONYM_HEX);
-        for byte in &digest[..PSEUDONYM_HEX / 2] {
-            out.push_str(&format!("{byte:02x}"));
-        }
-        out
+        hex::encode(&digest[..PSEUDONYM_HEX / 2])
     }
 }
 

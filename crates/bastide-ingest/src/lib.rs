@@ -6,8 +6,10 @@
 
 mod error;
 mod parquet_input;
+mod pipeline;
 pub mod reader;
 pub mod schema;
+mod validate;
 pub mod value;
 
 pub use error::{Error, Result};

@@ -13,7 +13,8 @@ use datafusion::arrow::datatypes::{DataType, Date32Type, Date64Type, Int64Type, 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
 
-use crate::reader::{BatchSink, CsvOptions, Hashing, ReadError, State, TableRead, positions};
+use crate::pipeline::FileInfo;
+use crate::reader::{BatchSink, CsvOptions, Hashing, ReadError, TableRead, positions};
 use crate::schema::{ColumnKind, TableSchema};
 
 /// Reads Parquet `files` by `schema`, like [`crate::read_csv`] reads CSV files.
@@ -24,53 +25,61 @@ pub fn read_parquet(
     sink: &mut dyn BatchSink,
 ) -> Result<TableRead, ReadError> {
     let options = CsvOptions::default();
-    let mut state = State::new(schema, &options, sink);
     let mut hasher = Sha256::new();
-    for path in files {
-        let name = path.display().to_string();
-        let unreadable = |problem: String| ReadError::File {
-            file: name.clone(),
-            problem,
-        };
-        hash_file(path, &mut hasher).map_err(|e| unreadable(e.to_string()))?;
-        let file = File::open(path).map_err(|e| unreadable(e.to_string()))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| unreadable(format!("not a readable Parquet file ({e})")))?;
-        let columns: Vec<String> = builder
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        let header = csv::ByteRecord::from(columns.clone());
-        let positions = positions(&name, schema, &header, crate::Encoding::Utf8)?;
-        let reader = builder.build().map_err(|e| unreadable(e.to_string()))?;
-        let mut line = 1u64;
-        for batch in reader {
-            let batch = batch.map_err(|e| unreadable(e.to_string()))?;
-            let texts: Vec<Vec<String>> = columns
+    let hash = &mut hasher;
+    let mut read = crate::pipeline::run(schema, &options, pseudonym, sink, move |feeder| {
+        for path in files {
+            let name = path.display().to_string();
+            let unreadable = |problem: String| ReadError::File {
+                file: name.clone(),
+                problem,
+            };
+            hash_file(path, &mut *hash).map_err(|e| unreadable(e.to_string()))?;
+            let file = File::open(path).map_err(|e| unreadable(e.to_string()))?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+                .map_err(|e| unreadable(format!("not a readable Parquet file ({e})")))?;
+            let columns: Vec<String> = builder
+                .schema()
+                .fields()
                 .iter()
-                .enumerate()
-                .map(|(i, column)| {
-                    let kind = schema.column(column).map(|c| &c.kind);
-                    as_text(batch.column(i), kind, &schema.missing_values)
-                })
-                .collect::<Result<_, _>>()
-                .map_err(&unreadable)?;
-            for row in 0..batch.num_rows() {
-                line += 1;
-                let record = csv::ByteRecord::from(
-                    texts
-                        .iter()
-                        .map(|column| column[row].as_str())
-                        .collect::<Vec<_>>(),
-                );
-                state.row(&name, line, &record, columns.len(), &positions, pseudonym)?;
+                .map(|f| f.name().clone())
+                .collect();
+            let header = csv::ByteRecord::from(columns.clone());
+            let positions = positions(&name, schema, &header, crate::Encoding::Utf8)?;
+            feeder.start_file(FileInfo {
+                name: name.clone(),
+                width: columns.len(),
+                positions,
+            })?;
+            let reader = builder.build().map_err(|e| unreadable(e.to_string()))?;
+            let mut line = 1u64;
+            for batch in reader {
+                let batch = batch.map_err(|e| unreadable(e.to_string()))?;
+                let texts: Vec<Vec<String>> = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, column)| {
+                        let kind = schema.column(column).map(|c| &c.kind);
+                        as_text(batch.column(i), kind, &schema.missing_values)
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(&unreadable)?;
+                for row in 0..batch.num_rows() {
+                    line += 1;
+                    let record = feeder.slot();
+                    record.clear();
+                    for column in &texts {
+                        record.push_field(column[row].as_bytes());
+                    }
+                    let mut position = csv::Position::new();
+                    position.set_line(line);
+                    record.set_position(Some(position));
+                    feeder.push(0)?;
+                }
             }
         }
-    }
-    state.flush()?;
-    let mut read = state.finish();
+        Ok(())
+    })?;
     read.content_hash = hex::encode(hasher.finalize());
     Ok(read)
 }

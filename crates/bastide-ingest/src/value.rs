@@ -93,6 +93,25 @@ pub enum Rule {
     Nomenclature,
 }
 
+impl Rule {
+    /// Its name, as reports and the quarantine table write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Type => "type",
+            Self::Required => "required",
+            Self::MinLength => "min_length",
+            Self::MaxLength => "max_length",
+            Self::Minimum => "minimum",
+            Self::Maximum => "maximum",
+            Self::Decimals => "decimals",
+            Self::Enum => "enum",
+            Self::Pattern => "pattern",
+            Self::Unique => "unique",
+            Self::Nomenclature => "nomenclature",
+        }
+    }
+}
+
 /// A refused value: the rule, and what would have been accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValueError {
@@ -113,7 +132,12 @@ const DAYS_TO_EPOCH: i32 = 719_163;
 impl ColumnSchema {
     /// Reads `text` by this column's type, format and constraints.
     pub fn read(&self, text: &str, missing_values: &[String]) -> Result<Value, ValueError> {
-        if missing_values.iter().any(|m| m == text) {
+        let missing = match missing_values {
+            // The common case (the empty string), without a comparison per value.
+            [only] if only.is_empty() => text.is_empty(),
+            _ => missing_values.iter().any(|m| m == text),
+        };
+        if missing {
             return if self.required {
                 Err(fail(Rule::Required, "a value (the column is required)"))
             } else {

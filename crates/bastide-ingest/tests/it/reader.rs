@@ -380,3 +380,52 @@ fn a_file_that_is_not_parquet_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn chunked_validation_on_every_core_gives_the_same_result_as_one_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("stay_id,nir,entry,age,ward\n");
+    for i in 0..200 {
+        // Every seventh key repeats an earlier one; every eleventh age is out of range.
+        let id = if i % 7 == 6 { i - 5 } else { i };
+        let age = if i % 11 == 10 { 300 } else { i % 100 };
+        text.push_str(&format!("{id},1840775123456,01012024,{age},W{i}\n"));
+    }
+    let csv = file(dir.path(), "e.csv", text.as_bytes());
+    let summary = |batch_rows: usize| {
+        let options = CsvOptions {
+            batch_rows,
+            ..CsvOptions::default()
+        };
+        let (read, sink) = read_csv(&[&csv], &schema(), &options, &pseudonym).unwrap();
+        let wards = |batches: &[datafusion::arrow::array::RecordBatch]| -> Vec<String> {
+            batches
+                .iter()
+                .flat_map(|b| {
+                    let wards = b
+                        .column_by_name("ward")
+                        .unwrap()
+                        .as_any()
+                        .downcast_ref::<StringArray>()
+                        .unwrap()
+                        .clone();
+                    (0..wards.len()).map(move |i| wards.value(i).to_owned())
+                })
+                .collect()
+        };
+        let mut refused = wards(&sink.refused);
+        refused.sort();
+        (
+            (read.rows_in, read.rows_accepted, read.rows_refused),
+            read.errors,
+            wards(&sink.accepted),
+            refused,
+        )
+    };
+    let whole = summary(8192);
+    // 18 ages out of range; 24 repeated keys (the other 4 repeat a refused row).
+    assert_eq!(whole.0, (200, 158, 42), "{:?}", whole.1);
+    for batch_rows in [1, 2, 3, 17] {
+        assert_eq!(summary(batch_rows), whole, "chunks of {batch_rows} rows");
+    }
+}
