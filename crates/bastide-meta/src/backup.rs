@@ -8,6 +8,100 @@ use crate::{Error, MetaStore, Result};
 
 const FORMAT: &str = "bastide-metadata/2";
 
+/// Tables copied column by column, in an order that satisfies their foreign keys:
+/// (table, [(column, holds an integer)]).
+const GENERIC: &[(&str, &[(&str, bool)])] = &[
+    (
+        "users",
+        &[
+            ("id", false),
+            ("name", false),
+            ("display_name", false),
+            ("roles", false),
+            ("password_hash", false),
+            ("oidc_subject", false),
+            ("totp_required", true),
+            ("failed_logins", true),
+            ("locked_until", true),
+            ("disabled_at", true),
+            ("created_at", true),
+        ],
+    ),
+    (
+        "api_tokens",
+        &[
+            ("id", false),
+            ("user_id", false),
+            ("project_id", false),
+            ("name", false),
+            ("secret_sha256", false),
+            ("created_at", true),
+            ("expires_at", true),
+            ("revoked_at", true),
+            ("last_used_at", true),
+        ],
+    ),
+    (
+        "projects",
+        &[
+            ("id", false),
+            ("title", false),
+            ("purpose", false),
+            ("legal_basis", false),
+            ("organisation", false),
+            ("request_json", false),
+            ("state", false),
+            ("created_by", false),
+            ("created_at", true),
+            ("updated_at", true),
+        ],
+    ),
+    (
+        "project_members",
+        &[
+            ("project_id", false),
+            ("user_id", false),
+            ("added_at", true),
+        ],
+    ),
+    (
+        "project_events",
+        &[
+            ("project_id", false),
+            ("seq", true),
+            ("actor", false),
+            ("from_state", false),
+            ("to_state", false),
+            ("note", false),
+            ("at", true),
+        ],
+    ),
+    (
+        "permits",
+        &[
+            ("project_id", false),
+            ("version", true),
+            ("dataset", false),
+            ("scope_json", false),
+            ("mode", false),
+            ("starts_at", true),
+            ("expires_at", true),
+            ("granted_by", false),
+            ("granted_at", true),
+            ("revoked_by", false),
+            ("revoked_at", true),
+        ],
+    ),
+    (
+        "opt_outs",
+        &[
+            ("pseudonym", false),
+            ("recorded_by", false),
+            ("recorded_at", true),
+        ],
+    ),
+];
+
 /// A data key row: id, scope, KEK, wrapped (none if shredded), created, shredded.
 pub type KeyRow = (String, String, String, Option<String>, i64, Option<i64>);
 
@@ -31,6 +125,9 @@ pub struct MetaDump {
     /// Declared tables: dataset, name, schema JSON, identifiers, created, reference.
     #[serde(default)]
     pub tables: Vec<(String, String, String, String, i64, i64)>,
+    /// Users, tokens, projects, permits, opt-outs: rows by table, values by column.
+    #[serde(default)]
+    pub rows: std::collections::BTreeMap<String, Vec<Vec<serde_json::Value>>>,
 }
 
 impl MetaStore {
@@ -74,6 +171,28 @@ impl MetaStore {
         .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?)))
         .collect::<Result<_>>()?;
+        let mut rows = std::collections::BTreeMap::new();
+        for (table, columns) in GENERIC {
+            let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+            let sql = format!(
+                "SELECT {} FROM {table} ORDER BY {}",
+                names.join(", "),
+                names[0]
+            );
+            let mut table_rows = Vec::new();
+            for row in sqlx::query(&sql).fetch_all(&mut *tx).await? {
+                let mut values = Vec::with_capacity(columns.len());
+                for (i, (_, integer)) in columns.iter().enumerate() {
+                    values.push(if *integer {
+                        row.try_get::<Option<i64>, _>(i)?.into()
+                    } else {
+                        row.try_get::<Option<String>, _>(i)?.into()
+                    });
+                }
+                table_rows.push(values);
+            }
+            rows.insert((*table).to_owned(), table_rows);
+        }
         tx.commit().await?;
         Ok(MetaDump {
             format: FORMAT.into(),
@@ -82,6 +201,7 @@ impl MetaStore {
             datasets,
             versions,
             tables,
+            rows,
         })
     }
 
@@ -154,6 +274,33 @@ impl MetaStore {
             .bind(reference)
             .execute(&mut *tx)
             .await?;
+        }
+        for (table, columns) in GENERIC {
+            let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+            let places: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "INSERT INTO {table} ({}) VALUES ({})",
+                names.join(", "),
+                places.join(", ")
+            );
+            for row in dump.rows.get(*table).into_iter().flatten() {
+                if row.len() != columns.len() {
+                    return Err(Error::Restore(format!(
+                        "a row of {table} has {} values, not {}",
+                        row.len(),
+                        columns.len()
+                    )));
+                }
+                let mut query = sqlx::query(&sql);
+                for (value, (_, integer)) in row.iter().zip(columns.iter()) {
+                    query = if *integer {
+                        query.bind(value.as_i64())
+                    } else {
+                        query.bind(value.as_str().map(str::to_owned))
+                    };
+                }
+                query.execute(&mut *tx).await?;
+            }
         }
         tx.commit().await?;
         Ok(())

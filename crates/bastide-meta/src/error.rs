@@ -65,6 +65,12 @@ pub enum Error {
         /// The table.
         table: String,
     },
+    /// A user name is taken.
+    #[error("there is already a user named {name}")]
+    UserExists {
+        /// The name.
+        name: String,
+    },
     /// A backup cannot be restored.
     #[error("cannot restore the metadata: {0}")]
     Restore(String),

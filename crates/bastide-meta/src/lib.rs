@@ -10,6 +10,7 @@ mod backup;
 mod datasets;
 mod error;
 mod hub;
+mod identity;
 mod keys;
 
 use std::time::Duration;
@@ -23,6 +24,7 @@ pub use backup::MetaDump;
 pub use datasets::{DatasetRepo, TableRecord, VersionRecord};
 pub use error::{Error, Result};
 pub use hub::{HubRecord, HubRepo};
+pub use identity::{TokenRecord, TokenRepo, UserRecord, UserRepo};
 pub use keys::{KeyCounts, KeyRepo, StoredKey};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -117,6 +119,16 @@ impl MetaStore {
     /// The wrapped data keys.
     pub fn keys(&self) -> KeyRepo<'_> {
         KeyRepo::new(&self.pool)
+    }
+
+    /// Users.
+    pub fn users(&self) -> UserRepo<'_> {
+        UserRepo::new(&self.pool)
+    }
+
+    /// API tokens.
+    pub fn tokens(&self) -> TokenRepo<'_> {
+        TokenRepo::new(&self.pool)
     }
 
     /// Closes every connection.

@@ -30,6 +30,20 @@ async fn filled(store: &MetaStore) {
         committed_at: 5,
     };
     store.datasets().commit(&version).await.unwrap();
+    let user = bastide_meta::UserRecord {
+        id: "u-1".into(),
+        name: "alice".into(),
+        display_name: "Alice".into(),
+        roles: vec!["admin".into()],
+        password_hash: Some("$argon2id$x".into()),
+        oidc_subject: None,
+        totp_required: true,
+        failed_logins: 1,
+        locked_until: None,
+        disabled_at: Some(8),
+        created_at: 6,
+    };
+    store.users().insert(&user).await.unwrap();
 }
 
 on_both_backends!(
@@ -38,6 +52,7 @@ on_both_backends!(
         let source = db.store().await;
         filled(&source).await;
         let dump = source.dump().await.unwrap();
+        assert_eq!(dump.rows["users"].len(), 1, "users are in the dump");
         let json = serde_json::to_string(&dump).unwrap();
 
         let target_dir = tempfile::tempdir().unwrap();

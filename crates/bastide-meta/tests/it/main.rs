@@ -5,6 +5,7 @@ mod backup;
 mod connect;
 mod datasets;
 mod hub;
+mod identity;
 mod keys;
 
 use bastide_core::config::MetadataSettings;

@@ -1,0 +1,203 @@
+//! Local accounts: creation, listing, disabling, and password login with lockout after
+//! repeated failures. An unknown name and a wrong password get the same answer, in
+//! about the same time.
+
+use bastide_meta::{MetaStore, UserRecord};
+
+use crate::{AuthError, Error, Now, Principal, Result, Roles, password};
+
+/// Failed logins in a row before the account locks.
+pub const MAX_FAILURES: i64 = 5;
+/// How long a lock lasts, in seconds.
+pub const LOCK_SECONDS: i64 = 15 * 60;
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// The login name: 2 to 64 lowercase letters, digits, `.`, `_` or `-`, starting with
+    /// a letter.
+    pub name: String,
+    /// The name shown (default: the login name).
+    pub display_name: Option<String>,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// The password; one is generated (and returned once) when `None`.
+    pub password: Option<String>,
+}
+
+/// A user as shown: never a password hash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct User {
+    /// Its id.
+    pub id: String,
+    /// The login name.
+    pub name: String,
+    /// The name shown.
+    pub display_name: String,
+    /// Its roles.
+    pub roles: Roles,
+    /// Whether it can log in with a password.
+    pub local: bool,
+    /// Whether a second factor is required.
+    pub totp_required: bool,
+    /// Whether it is disabled.
+    pub disabled: bool,
+    /// When it was created.
+    pub created_at: i64,
+}
+
+impl User {
+    fn from_record(record: &UserRecord) -> Result<Self> {
+        Ok(Self {
+            id: record.id.clone(),
+            name: record.name.clone(),
+            display_name: record.display_name.clone(),
+            roles: Roles::parse(&record.roles)?,
+            local: record.password_hash.is_some(),
+            totp_required: record.totp_required,
+            disabled: record.disabled_at.is_some(),
+            created_at: record.created_at,
+        })
+    }
+}
+
+/// The accounts of a hub.
+#[derive(Debug, Clone, Copy)]
+pub struct Accounts<'a> {
+    meta: &'a MetaStore,
+}
+
+impl<'a> Accounts<'a> {
+    /// The accounts kept in `meta`.
+    pub fn new(meta: &'a MetaStore) -> Self {
+        Self { meta }
+    }
+
+    /// Creates a user; returns it and, when none was given, the generated password
+    /// (shown once, stored only as a hash).
+    pub async fn create(&self, new: NewUser, now: Now) -> Result<(User, Option<String>)> {
+        check_name(&new.name)?;
+        let roles = Roles::parse(&new.roles)?;
+        let (password, generated) = match new.password {
+            Some(given) => (given, None),
+            None => {
+                let generated = password::generate();
+                (generated.clone(), Some(generated))
+            }
+        };
+        let record = UserRecord {
+            id: format!("u-{}", uuid::Uuid::now_v7().simple()),
+            display_name: new
+                .display_name
+                .filter(|d| !d.trim().is_empty())
+                .unwrap_or_else(|| new.name.clone()),
+            name: new.name,
+            roles: roles.names(),
+            password_hash: Some(password::hash(&password)?),
+            oidc_subject: None,
+            totp_required: false,
+            failed_logins: 0,
+            locked_until: None,
+            disabled_at: None,
+            created_at: now,
+        };
+        self.meta.users().insert(&record).await?;
+        Ok((User::from_record(&record)?, generated))
+    }
+
+    /// Every user, by name.
+    pub async fn list(&self) -> Result<Vec<User>> {
+        self.meta
+            .users()
+            .list()
+            .await?
+            .iter()
+            .map(User::from_record)
+            .collect()
+    }
+
+    /// The user named `name`.
+    pub async fn get(&self, name: &str) -> Result<User> {
+        User::from_record(&self.record(name).await?)
+    }
+
+    pub(crate) async fn record(&self, name: &str) -> Result<UserRecord> {
+        self.meta
+            .users()
+            .by_name(name)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                what: "user",
+                name: name.to_owned(),
+            })
+    }
+
+    /// Disables `name`: no login, no token works any more.
+    pub async fn disable(&self, name: &str, now: Now) -> Result<User> {
+        let record = self.record(name).await?;
+        self.meta.users().disable(&record.id, now).await?;
+        self.get(name).await
+    }
+
+    /// Checks a password login.
+    pub async fn login(&self, name: &str, password: &str, now: Now) -> Result<Principal> {
+        let users = self.meta.users();
+        let Some(record) = users.by_name(name).await? else {
+            // Spend the time a verification takes, so that timing tells nothing.
+            let _ = password::verify(password, decoy());
+            return Err(AuthError::Invalid.into());
+        };
+        if record.disabled_at.is_some() {
+            return Err(AuthError::Disabled.into());
+        }
+        if let Some(until) = record.locked_until.filter(|u| *u > now) {
+            return Err(AuthError::Locked { until }.into());
+        }
+        let good = record
+            .password_hash
+            .as_deref()
+            .is_some_and(|phc| password::verify(password, phc));
+        if !good {
+            let lock = (record.failed_logins + 1 >= MAX_FAILURES).then_some(now + LOCK_SECONDS);
+            users.failed_login(&record.id, lock).await?;
+            return Err(match lock {
+                Some(until) => AuthError::Locked { until },
+                None => AuthError::Invalid,
+            }
+            .into());
+        }
+        users.logged_in(&record.id).await?;
+        Ok(Principal {
+            user_id: record.id.clone(),
+            name: record.name.clone(),
+            roles: Roles::parse(&record.roles)?,
+            project: None,
+            token_id: None,
+        })
+    }
+}
+
+/// An Argon2id hash of a password nobody has, verified against unknown names.
+fn decoy() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| password::hash(&password::generate()).unwrap_or_default())
+}
+
+/// Login names: 2 to 64 lowercase letters, digits, `.`, `_`, `-`, starting with a letter.
+pub(crate) fn check_name(name: &str) -> Result<()> {
+    let ok = (2..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            field: "name",
+            problem:
+                "use 2 to 64 lowercase letters, digits, `.`, `_` or `-`, starting with a letter"
+                    .into(),
+        })
+    }
+}

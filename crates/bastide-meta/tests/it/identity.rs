@@ -1,0 +1,71 @@
+//! Users and tokens as stored, on both backends.
+
+use bastide_meta::{Error, TokenRecord, UserRecord};
+
+use crate::{Db, on_both_backends};
+
+fn user(id: &str, name: &str) -> UserRecord {
+    UserRecord {
+        id: id.into(),
+        name: name.into(),
+        display_name: name.into(),
+        roles: vec!["steward".into(), "auditor".into()],
+        password_hash: Some("$argon2id$…".into()),
+        oidc_subject: None,
+        totp_required: false,
+        failed_logins: 0,
+        locked_until: None,
+        disabled_at: None,
+        created_at: 10,
+    }
+}
+
+on_both_backends!(
+    users_and_tokens_round_trip_and_names_are_unique,
+    |db: Db| async move {
+        let store = db.store().await;
+        let users = store.users();
+        users.insert(&user("u-1", "alice")).await.unwrap();
+        assert!(matches!(
+            users.insert(&user("u-2", "alice")).await,
+            Err(Error::UserExists { .. })
+        ));
+        users.failed_login("u-1", None).await.unwrap();
+        users.failed_login("u-1", Some(99)).await.unwrap();
+        let stored = users.by_name("alice").await.unwrap().unwrap();
+        assert_eq!((stored.failed_logins, stored.locked_until), (2, Some(99)));
+        assert_eq!(stored.roles, ["steward", "auditor"]);
+        users.logged_in("u-1").await.unwrap();
+        assert!(users.disable("u-1", 50).await.unwrap());
+        assert!(!users.disable("u-1", 60).await.unwrap(), "once");
+        let stored = users.by_id("u-1").await.unwrap().unwrap();
+        assert_eq!(
+            (
+                stored.failed_logins,
+                stored.locked_until,
+                stored.disabled_at
+            ),
+            (0, None, Some(50))
+        );
+
+        let tokens = store.tokens();
+        let token = TokenRecord {
+            id: "t1".into(),
+            user_id: "u-1".into(),
+            project_id: None,
+            name: "ci".into(),
+            secret_sha256: "ab".repeat(32),
+            created_at: 1,
+            expires_at: 100,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        tokens.insert(&token).await.unwrap();
+        tokens.used("t1", 5).await.unwrap();
+        assert!(tokens.revoke("t1", 6).await.unwrap());
+        assert!(!tokens.revoke("t1", 7).await.unwrap());
+        let stored = tokens.get("t1").await.unwrap().unwrap();
+        assert_eq!((stored.last_used_at, stored.revoked_at), (Some(5), Some(6)));
+        assert_eq!(tokens.of_user("u-1").await.unwrap().len(), 1);
+    }
+);
