@@ -94,7 +94,6 @@ async fn bad_names_roles_passwords_and_taken_names_are_refused_by_field() {
     let (_dir, meta) = store().await;
     let accounts = Accounts::new(&meta);
     let refuse = |new: NewUser, field: &str| {
-        let accounts = accounts;
         let field = field.to_owned();
         async move {
             let error = accounts.create(new, NOW).await.unwrap_err().to_string();
