@@ -26,7 +26,7 @@ pub struct NewUser {
 }
 
 /// A user as shown: never a password hash.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct User {
     /// Its id.
     pub id: String,

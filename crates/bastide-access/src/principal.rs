@@ -3,7 +3,7 @@
 use crate::Roles;
 
 /// An authenticated user, and what they authenticated with.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Principal {
     /// The user's id.
     pub user_id: String,

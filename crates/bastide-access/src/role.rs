@@ -7,7 +7,9 @@ use std::fmt;
 use crate::{Error, Result};
 
 /// A role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Runs the hub: users, keys, storage. Sees no data by this role.
@@ -56,7 +58,7 @@ impl fmt::Display for Role {
 }
 
 /// A user's roles.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Roles(BTreeSet<Role>);
 
 impl Roles {

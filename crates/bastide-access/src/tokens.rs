@@ -16,7 +16,7 @@ pub const MAX_DAYS: u32 = 365;
 const PREFIX: &str = "bst_";
 
 /// A token as listed: never its secret.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Token {
     /// Its id (the part of the token before the dot).
     pub id: String,
@@ -37,7 +37,7 @@ pub struct Token {
 }
 
 /// A token just created, with its secret: show it once.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct IssuedToken {
     /// The token.
     #[serde(flatten)]

@@ -69,6 +69,9 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// Alert thresholds and where alerts go.
     pub alerts: AlertSettings,
+    /// The first administrator's password, read by `bastide init` only (one is
+    /// generated and printed once when none is given).
+    pub admin_password: Option<SecretString>,
 }
 
 /// Audit log settings.
@@ -279,6 +282,12 @@ impl RawConfig {
             self.keyring_passphrase,
             passphrase_file.as_deref(),
         )?;
+        let admin_password_file = self.admin_password_file.as_deref().map(under_data_dir);
+        let admin_password = secret::resolve(
+            "admin_password",
+            self.admin_password,
+            admin_password_file.as_deref(),
+        )?;
         let listen = self.server.listen.parse().map_err(|e| {
             Error::Invalid(format!(
                 "server.listen `{}` is not an address ({e}); write it as IP:PORT, e.g. {DEFAULT_LISTEN}",
@@ -326,6 +335,7 @@ impl RawConfig {
                 dir: under_data_dir(&self.audit.dir),
             },
             alerts,
+            admin_password,
             data_dir,
         })
     }

@@ -24,6 +24,9 @@ pub enum Error {
     /// The audit log cannot be opened or written.
     #[error(transparent)]
     Audit(#[from] bastide_audit::Error),
+    /// An identity or access rule refused, or an account operation failed.
+    #[error(transparent)]
+    Access(#[from] bastide_access::Error),
     /// A Table Schema is unusable.
     #[error(transparent)]
     Schema(#[from] bastide_ingest::Error),

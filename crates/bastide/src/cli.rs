@@ -53,6 +53,10 @@ pub enum Command {
     Audit(AuditArgs),
     /// The public catalogue (metadata only): search it, export it as HealthDCAT-AP.
     Catalogue(CatalogueArgs),
+    /// Accounts: add, list, disable.
+    User(UserArgs),
+    /// API tokens for programs: create (shown once), list, revoke.
+    Token(TokenArgs),
     /// Print the OpenAPI document of the HTTP API.
     #[command(hide = true)]
     Openapi,
@@ -158,6 +162,86 @@ pub struct FilterArgs {
     /// At most this many events.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+}
+
+/// Options of `user`.
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    /// The data folder.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: UserCommand,
+}
+
+/// The user subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a local account; without --password-file a password is generated and
+    /// printed once.
+    Add {
+        /// Login name: 2 to 64 lowercase letters, digits, `.`, `_`, `-`.
+        name: String,
+        /// A role (admin, steward, researcher, auditor); repeat for several.
+        #[arg(long = "role", value_name = "ROLE", required = true)]
+        roles: Vec<String>,
+        /// The name shown.
+        #[arg(long, value_name = "TEXT")]
+        display_name: Option<String>,
+        /// A file holding the password (readable by its owner only).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+    /// Every account.
+    List,
+    /// Disable an account: no login, no token works any more.
+    Disable {
+        /// Login name.
+        name: String,
+    },
+}
+
+/// Options of `token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The data folder.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+/// The token subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for a user; it is printed once, only its hash is kept.
+    Create {
+        /// Whose token.
+        #[arg(long, value_name = "NAME")]
+        user: String,
+        /// What it is for.
+        #[arg(long, value_name = "TEXT")]
+        name: String,
+        /// The only project it may act for.
+        #[arg(long, value_name = "PROJECT")]
+        project: Option<String>,
+        /// Days it lives (1 to 365).
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+    },
+    /// A user's tokens (never their secrets).
+    List {
+        /// Whose tokens.
+        #[arg(long, value_name = "NAME")]
+        user: String,
+    },
+    /// Revoke a token.
+    Revoke {
+        /// The token's id (the part between `bst_` and the dot).
+        id: String,
+    },
 }
 
 /// Options of `catalogue`.

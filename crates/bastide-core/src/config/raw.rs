@@ -14,6 +14,8 @@ pub(super) struct RawConfig {
     pub data_dir: Option<PathBuf>,
     pub keyring_passphrase: Option<Secret>,
     pub keyring_passphrase_file: Option<PathBuf>,
+    pub admin_password: Option<Secret>,
+    pub admin_password_file: Option<PathBuf>,
     pub server: RawServer,
     pub metadata: RawMetadata,
     pub storage: RawStorage,

@@ -219,6 +219,7 @@ fn example_uncommented() -> String {
             Some(option)
                 if option.contains(" = ")
                     && !option.contains("passphrase")
+                    && !option.contains("password")
                     && !option.starts_with("webhook")
                     && !option.starts_with("secret_access_key") =>
             {

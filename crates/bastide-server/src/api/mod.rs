@@ -3,6 +3,7 @@
 //! time limit. Routes are declared with their OpenAPI description next to them, so
 //! the document at `/api/v1/openapi.json` is generated from the code itself.
 
+mod auth;
 mod error;
 mod metrics;
 mod observe;
@@ -17,6 +18,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use auth::Caller;
 pub use error::{ApiError, ErrorBody, ErrorEnvelope};
 pub use metrics::Metrics;
 
@@ -44,7 +46,8 @@ pub struct AppState {
         (name = "operations", description = "Liveness, readiness and metrics for the operator"),
         (name = "meta", description = "About this API"),
         (name = "catalogue", description = "The public catalogue: datasets, tables, columns; metadata only, no login"),
-        (name = "audit", description = "The tamper-evident audit log's signed tree heads and proofs")
+        (name = "audit", description = "The tamper-evident audit log's signed tree heads and proofs"),
+        (name = "identity", description = "Who the caller is; users (administrators) and one's own API tokens")
     )
 )]
 struct ApiDoc;
@@ -63,6 +66,17 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::catalogue::dataset))
         .routes(routes!(routes::catalogue::search))
         .routes(routes!(routes::catalogue::dcat))
+        .routes(routes!(routes::identity::me))
+        .routes(routes!(
+            routes::identity::users,
+            routes::identity::create_user
+        ))
+        .routes(routes!(routes::identity::disable_user))
+        .routes(routes!(
+            routes::identity::tokens,
+            routes::identity::create_token
+        ))
+        .routes(routes!(routes::identity::revoke_token))
 }
 
 /// The OpenAPI document, as the API serves it.

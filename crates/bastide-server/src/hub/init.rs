@@ -34,7 +34,14 @@ pub struct InitReport {
     pub config_file: PathBuf,
     /// The file holding a passphrase Bastide generated, if it generated one.
     pub generated_passphrase_file: Option<PathBuf>,
+    /// The first administrator's login name (when the hub was created).
+    pub admin: Option<String>,
+    /// Its password, when Bastide generated it: shown once, never stored in clear.
+    pub generated_admin_password: Option<SecretString>,
 }
+
+/// The first administrator's login name.
+pub const FIRST_ADMIN: &str = "admin";
 
 /// Creates the hub described by `settings`, or checks the one already there.
 pub async fn init(settings: &Settings) -> Result<InitReport> {
@@ -51,6 +58,8 @@ pub async fn init(settings: &Settings) -> Result<InitReport> {
             created: false,
             config_file,
             generated_passphrase_file: None,
+            admin: None,
+            generated_admin_password: None,
         });
     }
     if target.exists() && !is_empty_dir(target) {
@@ -63,13 +72,15 @@ pub async fn init(settings: &Settings) -> Result<InitReport> {
     let staged = staging.rebase(settings);
     let mut undo = Undo::default();
     match build(&staging, &staged, &mut undo).await {
-        Ok((hub_id, generated)) => match staging.commit() {
+        Ok((hub_id, generated, admin_password)) => match staging.commit() {
             Ok(()) => Ok(InitReport {
                 data_dir: target.clone(),
                 hub_id,
                 created: true,
                 config_file,
                 generated_passphrase_file: generated.then(|| target.join(PASSPHRASE_FILE)),
+                admin: Some(FIRST_ADMIN.to_owned()),
+                generated_admin_password: admin_password.map(SecretString::from),
             }),
             Err(e) => {
                 undo.run().await;
@@ -83,9 +94,13 @@ pub async fn init(settings: &Settings) -> Result<InitReport> {
     }
 }
 
-/// Makes every part inside `staging`; returns the hub id and whether a passphrase
-/// was generated.
-async fn build(staging: &Staging, staged: &Settings, undo: &mut Undo) -> Result<(HubId, bool)> {
+/// Makes every part inside `staging`; returns the hub id, whether a passphrase was
+/// generated, and the first administrator's password if one was generated.
+async fn build(
+    staging: &Staging,
+    staged: &Settings,
+    undo: &mut Undo,
+) -> Result<(HubId, bool, Option<String>)> {
     let (passphrase, generated) = match &staged.keys.keyring_passphrase {
         Some(passphrase) => (passphrase.clone(), false),
         None => (write_generated_passphrase(staging.path())?, true),
@@ -122,6 +137,18 @@ async fn build(staging: &Staging, staged: &Settings, undo: &mut Undo) -> Result<
     if meta.backend() == Backend::Postgres {
         undo.hub = Some((staged.metadata.clone(), hub_id));
     }
+    let admin = bastide_access::NewUser {
+        name: FIRST_ADMIN.into(),
+        display_name: Some("Administrator".into()),
+        roles: vec!["admin".into()],
+        password: staged
+            .admin_password
+            .as_ref()
+            .map(|p| p.expose_secret().to_owned()),
+    };
+    let (_, admin_password) = bastide_access::Accounts::new(&meta)
+        .create(admin, record.created_at)
+        .await?;
     meta.close().await;
     restrict_sqlite_file(staged);
 
@@ -131,7 +158,7 @@ async fn build(staging: &Staging, staged: &Settings, undo: &mut Undo) -> Result<
     record_creation(staged, &keyring, hub_id).await?;
 
     write_config(staging.path(), generated)?;
-    Ok((hub_id, generated))
+    Ok((hub_id, generated, admin_password))
 }
 
 /// Creates the audit log; its first event is the hub's creation.
@@ -149,7 +176,8 @@ async fn record_creation(staged: &Settings, keyring: &LocalKeyring, hub_id: HubI
             },
         )
         .detail("storage", staged.storage_url.scheme().to_owned())
-        .detail("version", env!("CARGO_PKG_VERSION"));
+        .detail("version", env!("CARGO_PKG_VERSION"))
+        .detail("first_admin", FIRST_ADMIN);
     tokio::task::spawn_blocking(move || {
         let log = AuditLog::create(&dir, signer, Options::default())?;
         let appended = log.append_blocking(event);

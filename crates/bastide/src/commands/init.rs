@@ -2,6 +2,7 @@
 
 use bastide_core::config::Settings;
 use bastide_server::hub::{self, InitReport};
+use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use crate::output;
@@ -13,6 +14,9 @@ struct InitOutput {
     created: bool,
     config_file: String,
     generated_passphrase_file: Option<String>,
+    admin: Option<String>,
+    /// Shown once: the only time the generated password leaves the process.
+    generated_admin_password: Option<String>,
 }
 
 /// Runs `bastide init`.
@@ -33,6 +37,11 @@ pub fn print_report(report: &InitReport, json: bool) {
             .generated_passphrase_file
             .as_ref()
             .map(|path| path.display().to_string()),
+        admin: report.admin.clone(),
+        generated_admin_password: report
+            .generated_admin_password
+            .as_ref()
+            .map(|p| p.expose_secret().to_owned()),
     };
     output::print(json, &value, || human(report));
 }
@@ -52,6 +61,18 @@ fn human(report: &InitReport) -> String {
              \nKeep a copy in a safe place: without it, nothing this hub stores can be decrypted.",
             file.display()
         ));
+    }
+    if let Some(admin) = &report.admin {
+        match &report.generated_admin_password {
+            Some(password) => text.push_str(&format!(
+                "\nFirst administrator: {admin}, password {} (shown this once: keep it now, \
+                 it is stored only as a hash).",
+                password.expose_secret()
+            )),
+            None => text.push_str(&format!(
+                "\nFirst administrator: {admin}, with the password given in admin_password."
+            )),
+        }
     }
     text.push_str(&format!("\nStart it with: bastide serve --data-dir {dir}"));
     text

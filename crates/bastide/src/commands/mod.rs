@@ -6,6 +6,7 @@ mod catalogue;
 mod dataset;
 mod demo;
 mod export;
+mod identity;
 mod init;
 mod keys;
 mod migrate;
@@ -34,6 +35,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => {
             let settings = settings(config, Some(args.data_dir.clone()), args.listen)?;
             demo::run(settings, &args, json).await
+        }
+        Command::User(args) => {
+            identity::user(
+                settings(config, args.data_dir.clone(), None)?,
+                args.command,
+                json,
+            )
+            .await
+        }
+        Command::Token(args) => {
+            identity::token(
+                settings(config, args.data_dir.clone(), None)?,
+                args.command,
+                json,
+            )
+            .await
         }
         Command::Catalogue(args) => {
             catalogue::run(

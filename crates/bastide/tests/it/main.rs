@@ -1,6 +1,7 @@
 //! The `bastide` program as an operator runs it: real processes, real files, real
 //! servers on loopback.
 
+mod access;
 mod audit;
 mod config;
 mod ingest;

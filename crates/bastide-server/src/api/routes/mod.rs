@@ -6,6 +6,8 @@ pub(super) mod audit;
 #[allow(unused_qualifications)]
 pub(super) mod catalogue;
 pub(super) mod health;
+#[allow(unused_qualifications)]
+pub(super) mod identity;
 pub(super) mod metrics;
 pub(super) mod openapi;
 pub(super) mod version;

@@ -1,0 +1,169 @@
+//! Who is calling. Routes that need a caller take a [`Caller`], which only an API
+//! token in `Authorization: Bearer bst_…` produces; roles are checked per route with
+//! [`Caller::require`]. Every refusal, and every failed authentication, is audited
+//! (a burst of failed authentications raises the failed-login alert).
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use bastide_access::{AuthError, Principal, Role, Tokens};
+use bastide_audit::{NewEvent, Outcome};
+
+use super::observe::RequestId;
+use super::{ApiError, AppState};
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who they are.
+    pub principal: Principal,
+    request_id: Option<String>,
+    client: Option<IpAddr>,
+}
+
+/// The seconds since the Unix epoch.
+pub(crate) fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
+        let client = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let presented = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let Some(presented) = presented else {
+            return Err(unauthenticated(
+                "this needs an API token: send `Authorization: Bearer bst_…` (`bastide token create`)",
+            ));
+        };
+        match Tokens::new(&state.hub.meta)
+            .authenticate(presented, now())
+            .await
+        {
+            Ok(principal) => Ok(Self {
+                principal,
+                request_id,
+                client,
+            }),
+            Err(bastide_access::Error::Auth(reason)) => {
+                let mut event = NewEvent::new(
+                    "anonymous",
+                    bastide_audit::Role::System,
+                    "auth.login",
+                    Outcome::Failure,
+                )
+                .detail("method", "token")
+                .detail("reason", reason.to_string());
+                event.request_id = request_id;
+                event.client = client;
+                state
+                    .hub
+                    .audit
+                    .record(event)
+                    .await
+                    .map_err(ApiError::internal)?;
+                Err(match reason {
+                    AuthError::Invalid => unauthenticated("the API token is not valid"),
+                    other => unauthenticated(&format!("the API token is refused: {other}")),
+                })
+            }
+            Err(other) => Err(ApiError::internal(other)),
+        }
+    }
+}
+
+fn unauthenticated(message: &str) -> ApiError {
+    ApiError::Client {
+        status: StatusCode::UNAUTHORIZED,
+        code: "unauthenticated",
+        message: message.to_owned(),
+    }
+}
+
+impl Caller {
+    /// The role the audit log records for this caller: their highest.
+    pub fn audit_role(&self) -> bastide_audit::Role {
+        let roles = &self.principal.roles;
+        if roles.has(Role::Admin) {
+            bastide_audit::Role::Admin
+        } else if roles.has(Role::Steward) {
+            bastide_audit::Role::Steward
+        } else if roles.has(Role::Auditor) {
+            bastide_audit::Role::Auditor
+        } else {
+            bastide_audit::Role::Researcher
+        }
+    }
+
+    /// An audit event by this caller.
+    pub fn event(&self, action: &str, outcome: Outcome) -> NewEvent {
+        let mut event = NewEvent::new(&self.principal.name, self.audit_role(), action, outcome);
+        event.request_id = self.request_id.clone();
+        event.client = self.client;
+        if let Some(project) = &self.principal.project {
+            event = event.project(project.clone());
+        }
+        event
+    }
+
+    /// Refuses (403, audited) unless the caller has `role`; `action` names what was
+    /// attempted.
+    pub async fn require(
+        &self,
+        state: &AppState,
+        role: Role,
+        action: &str,
+    ) -> Result<(), ApiError> {
+        if self.principal.roles.has(role) {
+            return Ok(());
+        }
+        self.deny(state, action, &format!("this needs the {role} role"))
+            .await
+    }
+
+    /// Refuses (403) and records the refusal.
+    pub async fn deny<T>(
+        &self,
+        state: &AppState,
+        action: &str,
+        reason: &str,
+    ) -> Result<T, ApiError> {
+        let event = self
+            .event(action, Outcome::Denied)
+            .detail("reason", reason.to_owned());
+        state
+            .hub
+            .audit
+            .record(event)
+            .await
+            .map_err(ApiError::internal)?;
+        Err(ApiError::Client {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: reason.to_owned(),
+        })
+    }
+
+    /// Records a successful action.
+    pub async fn record(&self, state: &AppState, event: NewEvent) -> Result<(), ApiError> {
+        state
+            .hub
+            .audit
+            .record(event)
+            .await
+            .map(drop)
+            .map_err(ApiError::internal)
+    }
+}

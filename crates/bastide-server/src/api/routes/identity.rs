@@ -1,0 +1,239 @@
+//! Accounts and API tokens: who the caller is, the users (administrators only), and
+//! one's own tokens. Every change is audited.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use bastide_access::{Accounts, IssuedToken, NewUser, Principal, Role, Token, Tokens, User};
+use bastide_audit::Outcome;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api::auth::{Caller, now};
+use crate::api::{ApiError, AppState, ErrorEnvelope};
+
+/// A user to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewUserBody {
+    /// Login name: 2 to 64 lowercase letters, digits, `.`, `_`, `-`.
+    name: String,
+    /// Name shown.
+    display_name: Option<String>,
+    /// Roles: admin, steward, researcher, auditor.
+    roles: Vec<String>,
+    /// Password (at least 12 characters); generated and returned once when absent.
+    password: Option<String>,
+}
+
+/// A user just created.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CreatedUser {
+    user: User,
+    /// The generated password, shown this once.
+    generated_password: Option<String>,
+}
+
+/// A token to create for oneself.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewTokenBody {
+    /// What it is for.
+    name: String,
+    /// The only project it may act for.
+    project: Option<String>,
+    /// Days it lives (1 to 365, default 90).
+    days: Option<u32>,
+}
+
+/// The caller, as the hub knows them.
+#[utoipa::path(get, path = "/api/v1/me", tag = "identity",
+    responses(
+        (status = 200, description = "The caller", body = Principal),
+        (status = 401, description = "No valid token", body = ErrorEnvelope)))]
+pub(crate) async fn me(caller: Caller) -> Json<Principal> {
+    Json(caller.principal)
+}
+
+/// Every user (administrators).
+#[utoipa::path(get, path = "/api/v1/users", tag = "identity",
+    responses(
+        (status = 200, description = "Users, by name", body = Vec<User>),
+        (status = 401, description = "No valid token", body = ErrorEnvelope),
+        (status = 403, description = "Not an administrator", body = ErrorEnvelope)))]
+pub(crate) async fn users(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<User>>, ApiError> {
+    caller.require(&state, Role::Admin, "user.list").await?;
+    let users = Accounts::new(&state.hub.meta)
+        .list()
+        .await
+        .map_err(access)?;
+    Ok(Json(users))
+}
+
+/// Creates a user (administrators).
+#[utoipa::path(post, path = "/api/v1/users", tag = "identity", request_body = NewUserBody,
+    responses(
+        (status = 201, description = "Created", body = CreatedUser),
+        (status = 400, description = "A field is not acceptable", body = ErrorEnvelope),
+        (status = 401, description = "No valid token", body = ErrorEnvelope),
+        (status = 403, description = "Not an administrator", body = ErrorEnvelope),
+        (status = 409, description = "The name is taken", body = ErrorEnvelope)))]
+pub(crate) async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewUserBody>,
+) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
+    caller.require(&state, Role::Admin, "user.create").await?;
+    let new = NewUser {
+        name: body.name,
+        display_name: body.display_name,
+        roles: body.roles,
+        password: body.password,
+    };
+    let (user, generated_password) = Accounts::new(&state.hub.meta)
+        .create(new, now())
+        .await
+        .map_err(access)?;
+    let event = caller
+        .event("user.created", Outcome::Success)
+        .object(user.name.clone())
+        .detail("roles", user.roles.names().join(","));
+    caller.record(&state, event).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedUser {
+            user,
+            generated_password,
+        }),
+    ))
+}
+
+/// Disables a user (administrators): no login, no token works any more.
+#[utoipa::path(post, path = "/api/v1/users/{name}/disable", tag = "identity",
+    params(("name" = String, Path, description = "Login name")),
+    responses(
+        (status = 200, description = "Disabled", body = User),
+        (status = 401, description = "No valid token", body = ErrorEnvelope),
+        (status = 403, description = "Not an administrator", body = ErrorEnvelope),
+        (status = 404, description = "No such user", body = ErrorEnvelope)))]
+pub(crate) async fn disable_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<User>, ApiError> {
+    caller.require(&state, Role::Admin, "user.disable").await?;
+    let user = Accounts::new(&state.hub.meta)
+        .disable(&name, now())
+        .await
+        .map_err(access)?;
+    let event = caller.event("user.disabled", Outcome::Success).object(name);
+    caller.record(&state, event).await?;
+    Ok(Json(user))
+}
+
+/// The caller's own tokens, newest first (never their secrets).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "identity",
+    responses(
+        (status = 200, description = "Tokens", body = Vec<Token>),
+        (status = 401, description = "No valid token", body = ErrorEnvelope)))]
+pub(crate) async fn tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<Token>>, ApiError> {
+    let tokens = Tokens::new(&state.hub.meta)
+        .list(&caller.principal.name)
+        .await
+        .map_err(access)?;
+    Ok(Json(tokens))
+}
+
+/// Creates a token for the caller; its secret is in this answer only.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "identity", request_body = NewTokenBody,
+    responses(
+        (status = 201, description = "Created; `secret` is shown this once", body = IssuedToken),
+        (status = 400, description = "A field is not acceptable", body = ErrorEnvelope),
+        (status = 401, description = "No valid token", body = ErrorEnvelope),
+        (status = 403, description = "A project-bound token cannot make tokens", body = ErrorEnvelope)))]
+pub(crate) async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewTokenBody>,
+) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
+    if caller.principal.project.is_some() {
+        return caller
+            .deny(
+                &state,
+                "token.create",
+                "a token bound to a project cannot make other tokens",
+            )
+            .await;
+    }
+    let issued = Tokens::new(&state.hub.meta)
+        .create(
+            &caller.principal.name,
+            &body.name,
+            body.project.as_deref(),
+            body.days.unwrap_or(90),
+            now(),
+        )
+        .await
+        .map_err(access)?;
+    let mut event = caller
+        .event("token.created", Outcome::Success)
+        .object(issued.token.id.clone())
+        .detail("expires_at", issued.token.expires_at);
+    if let Some(project) = &issued.token.project {
+        event = event.detail("bound_to_project", project.clone());
+    }
+    caller.record(&state, event).await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+/// Revokes a token: one's own, or anyone's for an administrator.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "identity",
+    params(("id" = String, Path, description = "Token id")),
+    responses(
+        (status = 200, description = "Revoked", body = Token),
+        (status = 401, description = "No valid token", body = ErrorEnvelope),
+        (status = 404, description = "No such token of yours", body = ErrorEnvelope)))]
+pub(crate) async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Token>, ApiError> {
+    let tokens = Tokens::new(&state.hub.meta);
+    let token = tokens.get(&id).await.map_err(access)?;
+    if token.user != caller.principal.name && !caller.principal.roles.has(Role::Admin) {
+        // Someone else's token is as unknown as a token that does not exist.
+        return Err(ApiError::not_found(format!("no token {id} of yours")));
+    }
+    let revoked = tokens.revoke(&id, now()).await.map_err(access)?;
+    let event = caller
+        .event("token.revoked", Outcome::Success)
+        .object(id)
+        .detail("owner", revoked.user.clone());
+    caller.record(&state, event).await?;
+    Ok(Json(revoked))
+}
+
+/// The API error for an access error.
+pub(crate) fn access(error: bastide_access::Error) -> ApiError {
+    use bastide_access::Error;
+    let client = |status, code, message: String| ApiError::Client {
+        status,
+        code,
+        message,
+    };
+    match error {
+        Error::Invalid { .. } => client(StatusCode::BAD_REQUEST, "invalid", error.to_string()),
+        Error::NotFound { .. } => ApiError::not_found(error.to_string()),
+        Error::Auth(_) => client(StatusCode::FORBIDDEN, "forbidden", error.to_string()),
+        Error::Meta(bastide_meta::Error::UserExists { .. }) => {
+            client(StatusCode::CONFLICT, "conflict", error.to_string())
+        }
+        Error::Meta(e) => ApiError::internal(e),
+    }
+}

@@ -1,0 +1,175 @@
+//! `bastide user` and `bastide token`: accounts and API tokens from the command line,
+//! audited like their API counterparts.
+
+use anyhow::Context;
+use bastide_access::{Accounts, NewUser, Tokens};
+use bastide_audit::{NewEvent, Outcome, Role};
+use bastide_core::config::Settings;
+use bastide_server::hub::Hub;
+
+use crate::cli::{TokenCommand, UserCommand};
+use crate::output;
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn event(action: &str, object: &str) -> NewEvent {
+    NewEvent::new("cli", Role::Operator, action, Outcome::Success).object(object)
+}
+
+/// Runs `bastide user …`.
+pub async fn user(settings: Settings, command: UserCommand, json: bool) -> anyhow::Result<()> {
+    let hub = Hub::open(settings).await?;
+    let result = run_user(&hub, command, json).await;
+    hub.close_quietly().await;
+    result
+}
+
+async fn run_user(hub: &Hub, command: UserCommand, json: bool) -> anyhow::Result<()> {
+    let accounts = Accounts::new(&hub.meta);
+    match command {
+        UserCommand::Add {
+            name,
+            roles,
+            display_name,
+            password_file,
+        } => {
+            let password = match password_file {
+                Some(file) => Some(read_secret_file(&file)?),
+                None => None,
+            };
+            let new = NewUser {
+                name,
+                display_name,
+                roles,
+                password,
+            };
+            let (user, generated) = accounts.create(new, now()).await?;
+            hub.audit
+                .record(
+                    event("user.created", &user.name).detail("roles", user.roles.names().join(",")),
+                )
+                .await?;
+            let value = serde_json::json!({ "user": user, "generated_password": generated });
+            output::print(json, &value, || match &generated {
+                Some(password) => format!(
+                    "Created {} ({}), password {password} (shown this once; stored only as a hash).",
+                    user.name,
+                    user.roles.names().join(", ")
+                ),
+                None => format!("Created {} ({}).", user.name, user.roles.names().join(", ")),
+            });
+        }
+        UserCommand::List => {
+            let users = accounts.list().await?;
+            output::print(json, &users, || {
+                users
+                    .iter()
+                    .map(|u| {
+                        format!(
+                            "{:<20} {:<28} {}{}",
+                            u.name,
+                            u.roles.names().join(","),
+                            u.display_name,
+                            if u.disabled { " (disabled)" } else { "" }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        UserCommand::Disable { name } => {
+            let user = accounts.disable(&name, now()).await?;
+            hub.audit.record(event("user.disabled", &name)).await?;
+            output::print(json, &user, || {
+                format!("Disabled {name}: no login, no token works any more.")
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Runs `bastide token …`.
+pub async fn token(settings: Settings, command: TokenCommand, json: bool) -> anyhow::Result<()> {
+    let hub = Hub::open(settings).await?;
+    let result = run_token(&hub, command, json).await;
+    hub.close_quietly().await;
+    result
+}
+
+async fn run_token(hub: &Hub, command: TokenCommand, json: bool) -> anyhow::Result<()> {
+    let tokens = Tokens::new(&hub.meta);
+    match command {
+        TokenCommand::Create {
+            user,
+            name,
+            project,
+            days,
+        } => {
+            let issued = tokens
+                .create(&user, &name, project.as_deref(), days, now())
+                .await?;
+            hub.audit
+                .record(
+                    event("token.created", &issued.token.id)
+                        .detail("owner", user.clone())
+                        .detail("expires_at", issued.token.expires_at),
+                )
+                .await?;
+            output::print(json, &issued, || {
+                format!(
+                    "{}\n(token {} for {user}, shown this once; only its hash is kept)",
+                    issued.secret, issued.token.id
+                )
+            });
+        }
+        TokenCommand::List { user } => {
+            let listed = tokens.list(&user).await?;
+            output::print(json, &listed, || {
+                listed
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{} {:<24} expires {}{}",
+                            t.id,
+                            t.name,
+                            t.expires_at,
+                            if t.revoked_at.is_some() {
+                                " (revoked)"
+                            } else {
+                                ""
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        TokenCommand::Revoke { id } => {
+            let revoked = tokens.revoke(&id, now()).await?;
+            hub.audit
+                .record(event("token.revoked", &id).detail("owner", revoked.user.clone()))
+                .await?;
+            output::print(json, &revoked, || format!("Revoked token {id}."));
+        }
+    }
+    Ok(())
+}
+
+/// A secret from a file readable by its owner only, without its final line break.
+fn read_secret_file(path: &std::path::Path) -> anyhow::Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        anyhow::bail!(
+            "{} is readable by others; make it private first (chmod 600 {})",
+            path.display(),
+            path.display()
+        );
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text.trim_end_matches(['\n', '\r']).to_owned())
+}

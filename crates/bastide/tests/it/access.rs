@@ -1,0 +1,376 @@
+//! Who may call what. One table lists every endpoint of the API document with the
+//! status each kind of caller gets; the test fails when an endpoint has no row, so none
+//! can be added without deciding who may use it.
+
+use std::collections::BTreeSet;
+
+use test_support::HubProcess;
+
+use crate::{PASSPHRASE, bastide, run};
+
+const ADMIN_PASSWORD: &str = "the first administrator's password";
+
+/// Callers, in the order of the status columns below.
+const CALLERS: [&str; 5] = ["anonymous", "admin", "steward", "researcher", "auditor"];
+
+/// (method, path as in the API document, concrete path, body, status per caller).
+type Row = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    [u16; 5],
+);
+
+const MATRIX: &[Row] = &[
+    ("GET", "/healthz", "/healthz", None, [200; 5]),
+    ("GET", "/readyz", "/readyz", None, [200; 5]),
+    ("GET", "/metrics", "/metrics", None, [200; 5]),
+    ("GET", "/api/v1/version", "/api/v1/version", None, [200; 5]),
+    (
+        "GET",
+        "/api/v1/openapi.json",
+        "/api/v1/openapi.json",
+        None,
+        [200; 5],
+    ),
+    (
+        "GET",
+        "/api/v1/audit/head",
+        "/api/v1/audit/head",
+        None,
+        [200; 5],
+    ),
+    (
+        "GET",
+        "/api/v1/audit/proofs/inclusion",
+        "/api/v1/audit/proofs/inclusion?seq=0",
+        None,
+        [200; 5],
+    ),
+    (
+        "GET",
+        "/api/v1/audit/proofs/consistency",
+        "/api/v1/audit/proofs/consistency?first=1",
+        None,
+        [200; 5],
+    ),
+    (
+        "GET",
+        "/api/v1/catalogue/datasets",
+        "/api/v1/catalogue/datasets",
+        None,
+        [200; 5],
+    ),
+    (
+        "GET",
+        "/api/v1/catalogue/datasets/{name}",
+        "/api/v1/catalogue/datasets/none",
+        None,
+        [404; 5],
+    ),
+    (
+        "GET",
+        "/api/v1/catalogue/search",
+        "/api/v1/catalogue/search?q=x",
+        None,
+        [200; 5],
+    ),
+    (
+        "GET",
+        "/api/v1/catalogue/dcat",
+        "/api/v1/catalogue/dcat",
+        None,
+        [200; 5],
+    ),
+    (
+        "GET",
+        "/api/v1/me",
+        "/api/v1/me",
+        None,
+        [401, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/api/v1/users",
+        "/api/v1/users",
+        None,
+        [401, 200, 403, 403, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/users",
+        "/api/v1/users",
+        Some(r#"{"name": "newcomer", "roles": ["researcher"]}"#),
+        [401, 201, 403, 403, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/users/{name}/disable",
+        "/api/v1/users/leaver/disable",
+        None,
+        [401, 200, 403, 403, 403],
+    ),
+    (
+        "GET",
+        "/api/v1/tokens",
+        "/api/v1/tokens",
+        None,
+        [401, 200, 200, 200, 200],
+    ),
+    (
+        "POST",
+        "/api/v1/tokens",
+        "/api/v1/tokens",
+        Some(r#"{"name": "a script", "days": 1}"#),
+        [401, 201, 201, 201, 201],
+    ),
+    (
+        "DELETE",
+        "/api/v1/tokens/{id}",
+        "/api/v1/tokens/LEAVER_TOKEN",
+        None,
+        [401, 200, 404, 404, 404],
+    ),
+];
+
+fn json(args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let output = run(args, env);
+    assert!(output.success(), "{output:?}");
+    serde_json::from_str(&output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_each_kind_of_caller_as_the_matrix_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let dir = dir.to_str().unwrap();
+    let env = [
+        ("BASTIDE_KEYRING_PASSPHRASE", PASSPHRASE),
+        ("BASTIDE_ADMIN_PASSWORD", ADMIN_PASSWORD),
+    ];
+    let init = json(&["--json", "init", "--data-dir", dir], &env);
+    assert_eq!(init["admin"], "admin");
+    assert!(
+        init["generated_admin_password"].is_null(),
+        "the given password is used"
+    );
+
+    // One user per role, and a token each; a user and a token to disable and revoke.
+    let mut tokens = vec![None];
+    for (name, role) in [
+        ("admin", None),
+        ("stella", Some("steward")),
+        ("rita", Some("researcher")),
+        ("otto", Some("auditor")),
+    ] {
+        if let Some(role) = role {
+            json(
+                &[
+                    "--json",
+                    "user",
+                    "add",
+                    name,
+                    "--role",
+                    role,
+                    "--data-dir",
+                    dir,
+                ],
+                &env,
+            );
+        }
+        let issued = json(
+            &[
+                "--json",
+                "token",
+                "create",
+                "--user",
+                name,
+                "--name",
+                "matrix",
+                "--data-dir",
+                dir,
+            ],
+            &env,
+        );
+        tokens.push(Some(issued["secret"].as_str().unwrap().to_owned()));
+    }
+    json(
+        &[
+            "--json",
+            "user",
+            "add",
+            "leaver",
+            "--role",
+            "researcher",
+            "--data-dir",
+            dir,
+        ],
+        &env,
+    );
+    let leaver = json(
+        &[
+            "--json",
+            "token",
+            "create",
+            "--user",
+            "leaver",
+            "--name",
+            "old",
+            "--data-dir",
+            dir,
+        ],
+        &env,
+    );
+    let leaver_token = leaver["id"].as_str().unwrap().to_owned();
+
+    let hub = HubProcess::spawn(
+        bastide(),
+        &["serve", "--data-dir", dir, "--listen", "127.0.0.1:0"],
+        &env,
+    );
+    let document: serde_json::Value = reqwest::get(hub.url("/api/v1/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    let covered: BTreeSet<(String, String)> = MATRIX
+        .iter()
+        .map(|(method, path, ..)| ((*method).to_owned(), (*path).to_owned()))
+        .collect();
+    let missing: Vec<_> = documented.difference(&covered).collect();
+    assert!(
+        missing.is_empty(),
+        "endpoints without a row in the matrix: {missing:?}"
+    );
+
+    let client = reqwest::Client::new();
+    let mut wrong = Vec::new();
+    for (method, _, concrete, body, expected) in MATRIX {
+        let concrete = concrete.replace("LEAVER_TOKEN", &leaver_token);
+        for ((caller, token), expected) in CALLERS.iter().zip(&tokens).zip(expected) {
+            let mut request = client.request(method.parse().unwrap(), hub.url(&concrete));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                // A fresh name each time, so that only the rules decide.
+                let body = body.replace("newcomer", &format!("newcomer-{caller}"));
+                request = request
+                    .header("content-type", "application/json")
+                    .body(body);
+            }
+            let status = request.send().await.unwrap().status().as_u16();
+            if status != *expected {
+                wrong.push(format!(
+                    "{method} {concrete} as {caller}: {status}, expected {expected}"
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // Refusals are audited, with who tried what.
+    let (status, _) = hub.terminate();
+    assert!(status.success());
+    let listed = run(&["--json", "audit", "list", "--data-dir", dir], &env);
+    assert!(listed.success(), "{listed:?}");
+    assert!(
+        listed.stdout.contains("\"denied\""),
+        "denials are in the audit log"
+    );
+    assert!(listed.stdout.contains("user.created"));
+}
+
+#[tokio::test]
+async fn a_bad_expired_or_revoked_token_is_refused_with_its_reason_and_audited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let dir = dir.to_str().unwrap();
+    let env = [("BASTIDE_KEYRING_PASSPHRASE", PASSPHRASE)];
+    let init = json(&["--json", "init", "--data-dir", dir], &env);
+    let generated = init["generated_admin_password"].as_str().unwrap();
+    assert!(
+        generated.len() >= 20,
+        "a generated password is printed once"
+    );
+    let issued = json(
+        &[
+            "--json",
+            "token",
+            "create",
+            "--user",
+            "admin",
+            "--name",
+            "x",
+            "--data-dir",
+            dir,
+        ],
+        &env,
+    );
+    let secret = issued["secret"].as_str().unwrap().to_owned();
+    json(
+        &[
+            "--json",
+            "token",
+            "revoke",
+            issued["id"].as_str().unwrap(),
+            "--data-dir",
+            dir,
+        ],
+        &env,
+    );
+    let hub = HubProcess::spawn(
+        bastide(),
+        &["serve", "--data-dir", dir, "--listen", "127.0.0.1:0"],
+        &env,
+    );
+    let client = reqwest::Client::new();
+    for (token, reason) in [
+        (secret.as_str(), "revoked"),
+        ("bst_0000.forged", "not valid"),
+    ] {
+        let answer = client
+            .get(hub.url("/api/v1/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 401);
+        let body: serde_json::Value = answer.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(reason), "{message}");
+        assert!(!message.contains(token), "the token is not echoed");
+    }
+    let (status, _) = hub.terminate();
+    assert!(status.success());
+    let listed = run(
+        &[
+            "--json",
+            "audit",
+            "list",
+            "--action",
+            "auth.login",
+            "--data-dir",
+            dir,
+        ],
+        &env,
+    );
+    assert_eq!(
+        listed.stdout.matches("\"failure\"").count(),
+        2,
+        "{}",
+        listed.stdout
+    );
+    assert!(
+        !listed.stdout.contains(&secret),
+        "no token in the audit log"
+    );
+}
