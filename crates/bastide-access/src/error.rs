@@ -22,6 +22,9 @@ pub enum Error {
         /// Its name or id.
         name: String,
     },
+    /// A rule forbids it; the message says which and what would be allowed.
+    #[error("{0}")]
+    Refused(String),
     /// Authentication failed.
     #[error(transparent)]
     Auth(#[from] AuthError),

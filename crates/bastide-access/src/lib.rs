@@ -1,19 +1,27 @@
 //! Bastide's identity and access rules. Who someone is ([`Principal`]: a user with
-//! roles, authenticated by password or API token), what each role may do, and, as
-//! the issue on projects and permits lands, which data a project may see. Storage is
+//! roles, authenticated by password or API token), what each role may do, the
+//! lifecycle of projects ([`Projects`]), and which data a project may see
+//! ([`Permits`], whose checked [`PermitScope`] is the only key to data). Storage is
 //! `bastide-meta`'s; every rule is here, so the HTTP API and the command line apply
 //! the same ones.
 
 mod accounts;
 mod error;
 mod password;
+mod permits;
 mod principal;
+mod projects;
 mod role;
 mod tokens;
 
 pub use accounts::{Accounts, NewUser, User};
 pub use error::{AuthError, Error, Result};
+pub use permits::{
+    AccessLine, Filter, Grant, Mode, Permit, PermitCheck, PermitDenied, PermitScope, PermitTable,
+    Permits, Scalar,
+};
 pub use principal::Principal;
+pub use projects::{Application, Project, Projects, RegistryEntry, RequestedTable, State, Step};
 pub use role::{Role, Roles};
 pub use tokens::{IssuedToken, Token, Tokens};
 

@@ -12,6 +12,7 @@ mod error;
 mod hub;
 mod identity;
 mod keys;
+mod projects;
 
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ pub use error::{Error, Result};
 pub use hub::{HubRecord, HubRepo};
 pub use identity::{TokenRecord, TokenRepo, UserRecord, UserRepo};
 pub use keys::{KeyCounts, KeyRepo, StoredKey};
+pub use projects::{PermitRecord, ProjectEventRecord, ProjectRecord, ProjectRepo};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -129,6 +131,11 @@ impl MetaStore {
     /// API tokens.
     pub fn tokens(&self) -> TokenRepo<'_> {
         TokenRepo::new(&self.pool)
+    }
+
+    /// Projects, permits and the opt-out register.
+    pub fn projects(&self) -> ProjectRepo<'_> {
+        ProjectRepo::new(&self.pool)
     }
 
     /// Closes every connection.

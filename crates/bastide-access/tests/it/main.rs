@@ -1,6 +1,7 @@
 //! Integration tests of bastide-access, on an SQLite metadata database.
 
 mod accounts;
+mod projects;
 mod tokens;
 
 use std::time::Duration;

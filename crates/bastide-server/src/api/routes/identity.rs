@@ -230,7 +230,9 @@ pub(crate) fn access(error: bastide_access::Error) -> ApiError {
     match error {
         Error::Invalid { .. } => client(StatusCode::BAD_REQUEST, "invalid", error.to_string()),
         Error::NotFound { .. } => ApiError::not_found(error.to_string()),
-        Error::Auth(_) => client(StatusCode::FORBIDDEN, "forbidden", error.to_string()),
+        Error::Auth(_) | Error::Refused(_) => {
+            client(StatusCode::FORBIDDEN, "forbidden", error.to_string())
+        }
         Error::Meta(bastide_meta::Error::UserExists { .. }) => {
             client(StatusCode::CONFLICT, "conflict", error.to_string())
         }
