@@ -47,7 +47,8 @@ pub struct AppState {
         (name = "meta", description = "About this API"),
         (name = "catalogue", description = "The public catalogue: datasets, tables, columns; metadata only, no login"),
         (name = "audit", description = "The tamper-evident audit log's signed tree heads and proofs"),
-        (name = "identity", description = "Who the caller is; users (administrators) and one's own API tokens")
+        (name = "identity", description = "Who the caller is; users (administrators) and one's own API tokens"),
+        (name = "projects", description = "Applications for access, their lifecycle and data permits; the public registry; the opt-out register; the access review")
     )
 )]
 struct ApiDoc;
@@ -77,6 +78,27 @@ fn api_router() -> OpenApiRouter<AppState> {
             routes::identity::create_token
         ))
         .routes(routes!(routes::identity::revoke_token))
+        .routes(routes!(routes::projects::registry))
+        .routes(routes!(
+            routes::projects::projects,
+            routes::projects::create_project
+        ))
+        .routes(routes!(routes::projects::project))
+        .routes(routes!(routes::projects::add_member))
+        .routes(routes!(routes::projects::submit))
+        .routes(routes!(routes::projects::approve))
+        .routes(routes!(routes::projects::reject))
+        .routes(routes!(routes::projects::close))
+        .routes(routes!(
+            routes::projects::permit,
+            routes::projects::grant,
+            routes::projects::revoke
+        ))
+        .routes(routes!(
+            routes::projects::opt_outs,
+            routes::projects::add_opt_out
+        ))
+        .routes(routes!(routes::projects::access_review))
 }
 
 /// The OpenAPI document, as the API serves it.

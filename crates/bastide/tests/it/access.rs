@@ -132,7 +132,122 @@ const MATRIX: &[Row] = &[
         None,
         [401, 200, 404, 404, 404],
     ),
+    // Projects: P and R are submitted by rita (a researcher), Q is her draft.
+    (
+        "GET",
+        "/api/v1/registry",
+        "/api/v1/registry",
+        None,
+        [200; 5],
+    ),
+    (
+        "GET",
+        "/api/v1/projects",
+        "/api/v1/projects",
+        None,
+        [401, 200, 200, 200, 200],
+    ),
+    (
+        "POST",
+        "/api/v1/projects",
+        "/api/v1/projects",
+        Some(APPLICATION),
+        [401, 403, 403, 201, 403],
+    ),
+    (
+        "GET",
+        "/api/v1/projects/{id}",
+        "/api/v1/projects/{P}",
+        None,
+        [401, 200, 200, 200, 200],
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{id}/members",
+        "/api/v1/projects/{P}/members",
+        Some(r#"{"user": "otto"}"#),
+        [401, 403, 200, 403, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{id}/submit",
+        "/api/v1/projects/{Q}/submit",
+        None,
+        [401, 403, 403, 200, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{id}/approve",
+        "/api/v1/projects/{P}/approve",
+        None,
+        [401, 403, 200, 403, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{id}/reject",
+        "/api/v1/projects/{R}/reject",
+        None,
+        [401, 403, 200, 403, 403],
+    ),
+    (
+        "GET",
+        "/api/v1/projects/{id}/permit",
+        "/api/v1/projects/{P}/permit",
+        None,
+        [401, 200, 200, 200, 200],
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{id}/permit",
+        "/api/v1/projects/{P}/permit",
+        Some(GRANT),
+        [401, 403, 201, 403, 403],
+    ),
+    (
+        "DELETE",
+        "/api/v1/projects/{id}/permit",
+        "/api/v1/projects/{P}/permit",
+        None,
+        [401, 403, 200, 403, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/projects/{id}/close",
+        "/api/v1/projects/{P}/close",
+        None,
+        [401, 403, 200, 403, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/opt-outs",
+        "/api/v1/opt-outs",
+        Some(r#"{"identifier": "1840775123456"}"#),
+        [401, 403, 200, 403, 403],
+    ),
+    (
+        "GET",
+        "/api/v1/opt-outs",
+        "/api/v1/opt-outs",
+        None,
+        [401, 403, 200, 403, 200],
+    ),
+    (
+        "GET",
+        "/api/v1/access-review",
+        "/api/v1/access-review",
+        None,
+        [401, 200, 200, 403, 200],
+    ),
 ];
+
+const APPLICATION: &str = r#"{"title": "Statins and dementia", "purpose": "Risk of dementia under statins",
+    "legal_basis": "GDPR 6(1)(e), 9(2)(j)", "organisation": "Inserm", "dataset": "snds",
+    "tables": [{"name": "IR_BEN_R"}], "duration_days": 365}"#;
+
+const GRANT: &str = r#"{"dataset": "snds", "members": ["rita"], "starts_at": 0,
+    "expires_at": 4102444800, "mode": "aggregate_only",
+    "tables": [{"name": "IR_BEN_R", "columns": ["BEN_NIR_PSA", "BEN_NAI_ANN"],
+                "filters": [{"op": "between", "column": "BEN_NAI_ANN", "low": 1900, "high": 1960}]}]}"#;
 
 fn json(args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
     let output = run(args, env);
@@ -223,6 +338,21 @@ async fn every_endpoint_answers_each_kind_of_caller_as_the_matrix_says() {
         &env,
     );
     let leaver_token = leaver["id"].as_str().unwrap().to_owned();
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/snds/schemas/BENEFICIAIRE/IR_BEN_R.json");
+    json(
+        &[
+            "--json",
+            "dataset",
+            "create",
+            "snds",
+            "--schema",
+            schema.to_str().unwrap(),
+            "--data-dir",
+            dir,
+        ],
+        &env,
+    );
 
     let hub = HubProcess::spawn(
         bastide(),
@@ -252,9 +382,42 @@ async fn every_endpoint_answers_each_kind_of_caller_as_the_matrix_says() {
     );
 
     let client = reqwest::Client::new();
+    let rita = tokens[3].clone().unwrap();
+    let mut ids = Vec::new();
+    for submit in [true, false, true] {
+        let created: serde_json::Value = client
+            .post(hub.url("/api/v1/projects"))
+            .bearer_auth(&rita)
+            .header("content-type", "application/json")
+            .body(APPLICATION)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = created["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{created}"))
+            .to_owned();
+        if submit {
+            let submitted = client
+                .post(hub.url(&format!("/api/v1/projects/{id}/submit")))
+                .bearer_auth(&rita)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(submitted.status(), 200);
+        }
+        ids.push(id);
+    }
     let mut wrong = Vec::new();
     for (method, _, concrete, body, expected) in MATRIX {
-        let concrete = concrete.replace("LEAVER_TOKEN", &leaver_token);
+        let concrete = concrete
+            .replace("LEAVER_TOKEN", &leaver_token)
+            .replace("{P}", &ids[0])
+            .replace("{Q}", &ids[1])
+            .replace("{R}", &ids[2]);
         for ((caller, token), expected) in CALLERS.iter().zip(&tokens).zip(expected) {
             let mut request = client.request(method.parse().unwrap(), hub.url(&concrete));
             if let Some(token) = token {
@@ -287,6 +450,16 @@ async fn every_endpoint_answers_each_kind_of_caller_as_the_matrix_says() {
         "denials are in the audit log"
     );
     assert!(listed.stdout.contains("user.created"));
+    assert!(listed.stdout.contains("permit.granted"));
+    // The objection was recorded by pseudonym: the identifier is nowhere in clear.
+    for file in crate::files_under(std::path::Path::new(dir)) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !bytes.windows(13).any(|w| w == b"1840775123456"),
+            "{} holds the identifier in clear",
+            file.display()
+        );
+    }
 }
 
 #[tokio::test]

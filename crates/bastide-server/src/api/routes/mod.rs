@@ -10,6 +10,8 @@ pub(super) mod health;
 pub(super) mod identity;
 pub(super) mod metrics;
 pub(super) mod openapi;
+#[allow(unused_qualifications)]
+pub(super) mod projects;
 pub(super) mod version;
 
 use super::ApiError;
