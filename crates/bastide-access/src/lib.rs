@@ -18,7 +18,7 @@ pub use accounts::{Accounts, NewUser, User};
 pub use error::{AuthError, Error, Result};
 pub use permits::{
     AccessLine, Filter, Grant, Mode, Permit, PermitCheck, PermitDenied, PermitScope, PermitTable,
-    Permits, Scalar,
+    Permits, Scalar, review_csv,
 };
 pub use principal::Principal;
 pub use projects::{Application, Project, Projects, RegistryEntry, RequestedTable, State, Step};

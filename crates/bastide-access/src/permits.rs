@@ -26,7 +26,8 @@ pub enum Mode {
 }
 
 impl Mode {
-    fn as_str(self) -> &'static str {
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::RowLevel => "row_level",
             Self::AggregateOnly => "aggregate_only",
@@ -438,6 +439,29 @@ pub struct AccessLine {
     pub since: i64,
     /// Until when.
     pub until: i64,
+}
+
+/// The access review as CSV, one line per user, project and table.
+pub fn review_csv(lines: &[AccessLine]) -> String {
+    let mut out = String::from(
+        "user,project,permit_version,dataset,table,columns,filtered,mode,since,until\n",
+    );
+    for l in lines {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{}\n",
+            l.user,
+            l.project,
+            l.permit_version,
+            l.dataset,
+            l.table,
+            l.columns,
+            l.filtered,
+            l.mode.as_str(),
+            l.since,
+            l.until
+        ));
+    }
+    out
 }
 
 /// Why a permit check did not give a scope.

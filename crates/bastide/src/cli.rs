@@ -57,6 +57,10 @@ pub enum Command {
     User(UserArgs),
     /// API tokens for programs: create (shown once), list, revoke.
     Token(TokenArgs),
+    /// Projects: applications for access and their lifecycle.
+    Project(ProjectArgs),
+    /// Data permits of projects: grant, show, revoke; the access review.
+    Permit(PermitArgs),
     /// Print the OpenAPI document of the HTTP API.
     #[command(hide = true)]
     Openapi,
@@ -241,6 +245,119 @@ pub enum TokenCommand {
     Revoke {
         /// The token's id (the part between `bst_` and the dot).
         id: String,
+    },
+}
+
+/// Options of `project`.
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    /// The data folder.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ProjectCommand,
+}
+
+/// The project subcommands. Changes act on behalf of a user (`--as`), whose roles and
+/// memberships the rules apply to, and are audited.
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Every project (as an auditor sees them).
+    List,
+    /// One project, its members and history.
+    Show {
+        /// Project id.
+        id: String,
+    },
+    /// Apply for access: a new draft from an application (JSON: title, purpose,
+    /// legal_basis, organisation, dataset, tables, duration_days).
+    Create {
+        /// The applicant (a researcher).
+        #[arg(long = "as", value_name = "USER")]
+        user: String,
+        /// The application.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Add a member.
+    AddMember {
+        /// Project id.
+        id: String,
+        /// The new member.
+        member: String,
+        /// Who adds them.
+        #[arg(long = "as", value_name = "USER")]
+        user: String,
+    },
+    /// Submit a draft (a member).
+    Submit(StepArgs),
+    /// Approve a submitted application (a steward who is not a member).
+    Approve(StepArgs),
+    /// Reject a submitted application (a steward who is not a member).
+    Reject(StepArgs),
+    /// Close an approved or active project (a steward); its permit is revoked.
+    Close(StepArgs),
+}
+
+/// A lifecycle step.
+#[derive(Debug, Args)]
+pub struct StepArgs {
+    /// Project id.
+    pub id: String,
+    /// Who acts.
+    #[arg(long = "as", value_name = "USER")]
+    pub user: String,
+    /// Why.
+    #[arg(long, default_value = "")]
+    pub note: String,
+}
+
+/// Options of `permit`.
+#[derive(Debug, Args)]
+pub struct PermitArgs {
+    /// The data folder.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: PermitCommand,
+}
+
+/// The permit subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PermitCommand {
+    /// Grant a new version of a project's permit (JSON: dataset, tables with columns
+    /// and filters, members, starts_at, expires_at, mode).
+    Grant {
+        /// Project id.
+        project: String,
+        /// The steward granting it.
+        #[arg(long = "as", value_name = "USER")]
+        user: String,
+        /// The permit.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Every version of a project's permit.
+    Show {
+        /// Project id.
+        project: String,
+    },
+    /// Revoke a project's permit.
+    Revoke {
+        /// Project id.
+        project: String,
+        /// The steward revoking it.
+        #[arg(long = "as", value_name = "USER")]
+        user: String,
+    },
+    /// Who can see which tables, through which project and permit, since when and
+    /// until when.
+    Review {
+        /// CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
     },
 }
 

@@ -10,6 +10,7 @@ mod identity;
 mod init;
 mod keys;
 mod migrate;
+mod projects;
 mod serve;
 mod synth;
 
@@ -46,6 +47,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Token(args) => {
             identity::token(
+                settings(config, args.data_dir.clone(), None)?,
+                args.command,
+                json,
+            )
+            .await
+        }
+        Command::Project(args) => {
+            projects::project(
+                settings(config, args.data_dir.clone(), None)?,
+                args.command,
+                json,
+            )
+            .await
+        }
+        Command::Permit(args) => {
+            projects::permit(
                 settings(config, args.data_dir.clone(), None)?,
                 args.command,
                 json,

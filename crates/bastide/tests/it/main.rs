@@ -8,6 +8,7 @@ mod ingest;
 mod init;
 mod keys;
 mod postgres;
+mod projects;
 mod serve;
 mod storage;
 mod synth;

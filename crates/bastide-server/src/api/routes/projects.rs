@@ -398,7 +398,7 @@ pub(crate) async fn access_review(
     Ok(match query.format.as_deref() {
         Some("csv") => (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            review_csv(&lines),
+            bastide_access::review_csv(&lines),
         )
             .into_response(),
         None | Some("json") => Json(lines).into_response(),
@@ -410,33 +410,6 @@ pub(crate) async fn access_review(
             });
         }
     })
-}
-
-/// The access review as CSV.
-pub fn review_csv(lines: &[AccessLine]) -> String {
-    let mut out = String::from(
-        "user,project,permit_version,dataset,table,columns,filtered,mode,since,until\n",
-    );
-    for l in lines {
-        let mode = serde_json::to_value(l.mode)
-            .ok()
-            .and_then(|m| m.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{}\n",
-            l.user,
-            l.project,
-            l.permit_version,
-            l.dataset,
-            l.table,
-            l.columns,
-            l.filtered,
-            mode,
-            l.since,
-            l.until
-        ));
-    }
-    out
 }
 
 /// Records the outcome of an access operation on project `id`: success, or refusal.
