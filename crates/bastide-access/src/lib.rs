@@ -13,6 +13,7 @@ mod principal;
 mod projects;
 mod role;
 mod tokens;
+pub mod totp;
 
 pub use accounts::{Accounts, NewUser, User};
 pub use error::{AuthError, Error, Result};
