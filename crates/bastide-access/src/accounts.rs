@@ -100,6 +100,9 @@ impl<'a> Accounts<'a> {
             locked_until: None,
             disabled_at: None,
             created_at: now,
+            totp_sealed: None,
+            totp_confirmed: false,
+            totp_last_step: None,
         };
         self.meta.users().insert(&record).await?;
         Ok((User::from_record(&record)?, generated))

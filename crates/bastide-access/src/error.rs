@@ -57,4 +57,17 @@ pub enum AuthError {
     /// The token was revoked.
     #[error("token revoked")]
     Revoked,
+    /// A change sent with a session cookie lacks the session's CSRF token.
+    #[error("missing or wrong CSRF token: send the session's token in the X-CSRF-Token header")]
+    Csrf,
+    /// A second factor is required and was missing or wrong.
+    #[error(
+        "a valid one-time code from your authenticator app is required (a code is accepted once)"
+    )]
+    SecondFactor,
+    /// An administrator requires a second factor that the account has not set up.
+    #[error(
+        "a second factor is required: set one up first (POST /api/v1/me/totp with an API token)"
+    )]
+    SecondFactorMissing,
 }

@@ -12,6 +12,7 @@ mod permits;
 mod principal;
 mod projects;
 mod role;
+pub mod sessions;
 mod tokens;
 pub mod totp;
 
@@ -24,6 +25,7 @@ pub use permits::{
 pub use principal::Principal;
 pub use projects::{Application, Project, Projects, RegistryEntry, RequestedTable, State, Step};
 pub use role::{Role, Roles};
+pub use sessions::{OpenedSession, Sessions};
 pub use tokens::{IssuedToken, Token, Tokens};
 
 /// The clock, in seconds since the Unix epoch (passed in, so tests can move it).

@@ -25,6 +25,9 @@ const GENERIC: &[(&str, &[(&str, bool)])] = &[
             ("locked_until", true),
             ("disabled_at", true),
             ("created_at", true),
+            ("totp_sealed", false),
+            ("totp_confirmed", true),
+            ("totp_last_step", true),
         ],
     ),
     (

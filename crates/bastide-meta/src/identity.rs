@@ -30,6 +30,12 @@ pub struct UserRecord {
     pub disabled_at: Option<i64>,
     /// When it was created.
     pub created_at: i64,
+    /// Its TOTP secret, sealed (see `bastide-server`'s sealing).
+    pub totp_sealed: Option<String>,
+    /// Whether the second factor was confirmed with a first code.
+    pub totp_confirmed: bool,
+    /// The last TOTP step used (a code is never accepted twice).
+    pub totp_last_step: Option<i64>,
 }
 
 /// An API token as stored: never its secret, only the secret's SHA-256.
@@ -55,7 +61,7 @@ pub struct TokenRecord {
     pub last_used_at: Option<i64>,
 }
 
-const USER_COLUMNS: &str = "id, name, display_name, roles, password_hash, oidc_subject, totp_required, failed_logins, locked_until, disabled_at, created_at";
+const USER_COLUMNS: &str = "id, name, display_name, roles, password_hash, oidc_subject, totp_required, failed_logins, locked_until, disabled_at, created_at, totp_sealed, totp_confirmed, totp_last_step";
 const TOKEN_COLUMNS: &str = "id, user_id, project_id, name, secret_sha256, created_at, expires_at, revoked_at, last_used_at";
 
 /// Reads and writes users.
@@ -72,7 +78,7 @@ impl<'a> UserRepo<'a> {
     /// Stores a new user; a taken name is [`Error::UserExists`].
     pub async fn insert(&self, user: &UserRecord) -> Result<()> {
         let sql = format!(
-            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         );
         let inserted = sqlx::query(&sql)
             .bind(&user.id)
@@ -86,6 +92,9 @@ impl<'a> UserRepo<'a> {
             .bind(user.locked_until)
             .bind(user.disabled_at)
             .bind(user.created_at)
+            .bind(&user.totp_sealed)
+            .bind(i64::from(user.totp_confirmed))
+            .bind(user.totp_last_step)
             .execute(self.pool)
             .await;
         match inserted {
@@ -154,6 +163,115 @@ impl<'a> UserRepo<'a> {
     }
 }
 
+impl UserRepo<'_> {
+    /// Stores a new, unconfirmed TOTP secret (sealed).
+    pub async fn set_totp(&self, id: &str, sealed: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET totp_sealed = $2, totp_confirmed = 0, totp_last_step = NULL WHERE id = $1")
+            .bind(id)
+            .bind(sealed)
+            .execute(self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks the second factor confirmed (and required from now on).
+    pub async fn confirm_totp(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET totp_confirmed = 1, totp_required = 1 WHERE id = $1")
+            .bind(id)
+            .execute(self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Requires a second factor of the user.
+    pub async fn require_totp(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET totp_required = 1 WHERE id = $1")
+            .bind(id)
+            .execute(self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Takes TOTP step `step` as used, only if it is later than the last one: false
+    /// when a code of that step (or later) was used already.
+    pub async fn use_totp_step(&self, id: &str, step: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)")
+            .bind(id)
+            .bind(step)
+            .execute(self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// A web session as stored: hashes only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// SHA-256 of the session secret (the cookie), hex.
+    pub id_sha256: String,
+    /// Whose.
+    pub user_id: String,
+    /// SHA-256 of its CSRF token, hex.
+    pub csrf_sha256: String,
+    /// Created.
+    pub created_at: i64,
+    /// Expires.
+    pub expires_at: i64,
+}
+
+/// Reads and writes web sessions.
+#[derive(Debug)]
+pub struct SessionRepo<'a> {
+    pool: &'a AnyPool,
+}
+
+impl<'a> SessionRepo<'a> {
+    pub(crate) fn new(pool: &'a AnyPool) -> Self {
+        Self { pool }
+    }
+
+    /// Stores a session.
+    pub async fn insert(&self, session: &SessionRecord) -> Result<()> {
+        sqlx::query("INSERT INTO sessions (id_sha256, user_id, csrf_sha256, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&session.id_sha256)
+            .bind(&session.user_id)
+            .bind(&session.csrf_sha256)
+            .bind(session.created_at)
+            .bind(session.expires_at)
+            .execute(self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The session whose secret hashes to `id_sha256`.
+    pub async fn get(&self, id_sha256: &str) -> Result<Option<SessionRecord>> {
+        let row = sqlx::query("SELECT id_sha256, user_id, csrf_sha256, created_at, expires_at FROM sessions WHERE id_sha256 = $1")
+            .bind(id_sha256)
+            .fetch_optional(self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(SessionRecord {
+                id_sha256: r.try_get(0)?,
+                user_id: r.try_get(1)?,
+                csrf_sha256: r.try_get(2)?,
+                created_at: r.try_get(3)?,
+                expires_at: r.try_get(4)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Ends a session, and every expired one.
+    pub async fn delete(&self, id_sha256: &str, now: i64) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_sha256 = $1 OR expires_at <= $2")
+            .bind(id_sha256)
+            .bind(now)
+            .execute(self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
 fn user(row: &sqlx::any::AnyRow) -> Result<UserRecord> {
     let roles: String = row.try_get(3)?;
     Ok(UserRecord {
@@ -172,6 +290,9 @@ fn user(row: &sqlx::any::AnyRow) -> Result<UserRecord> {
         locked_until: row.try_get(8)?,
         disabled_at: row.try_get(9)?,
         created_at: row.try_get(10)?,
+        totp_sealed: row.try_get(11)?,
+        totp_confirmed: row.try_get::<i64, _>(12)? != 0,
+        totp_last_step: row.try_get(13)?,
     })
 }
 

@@ -25,7 +25,7 @@ pub use backup::MetaDump;
 pub use datasets::{DatasetRepo, TableRecord, VersionRecord};
 pub use error::{Error, Result};
 pub use hub::{HubRecord, HubRepo};
-pub use identity::{TokenRecord, TokenRepo, UserRecord, UserRepo};
+pub use identity::{SessionRecord, SessionRepo, TokenRecord, TokenRepo, UserRecord, UserRepo};
 pub use keys::{KeyCounts, KeyRepo, StoredKey};
 pub use projects::{PermitRecord, ProjectEventRecord, ProjectRecord, ProjectRepo};
 
@@ -126,6 +126,11 @@ impl MetaStore {
     /// Users.
     pub fn users(&self) -> UserRepo<'_> {
         UserRepo::new(&self.pool)
+    }
+
+    /// Web sessions.
+    pub fn sessions(&self) -> SessionRepo<'_> {
+        SessionRepo::new(&self.pool)
     }
 
     /// API tokens.

@@ -204,6 +204,11 @@ pub enum UserCommand {
         /// Login name.
         name: String,
     },
+    /// Require a second factor (TOTP) at every password login of this account.
+    RequireTotp {
+        /// Login name.
+        name: String,
+    },
 }
 
 /// Options of `token`.

@@ -42,6 +42,9 @@ async fn filled(store: &MetaStore) {
         locked_until: None,
         disabled_at: Some(8),
         created_at: 6,
+        totp_sealed: None,
+        totp_confirmed: false,
+        totp_last_step: None,
     };
     store.users().insert(&user).await.unwrap();
 }

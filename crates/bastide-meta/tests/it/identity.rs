@@ -17,6 +17,9 @@ fn user(id: &str, name: &str) -> UserRecord {
         locked_until: None,
         disabled_at: None,
         created_at: 10,
+        totp_sealed: None,
+        totp_confirmed: false,
+        totp_last_step: None,
     }
 }
 
@@ -67,5 +70,39 @@ on_both_backends!(
         let stored = tokens.get("t1").await.unwrap().unwrap();
         assert_eq!((stored.last_used_at, stored.revoked_at), (Some(5), Some(6)));
         assert_eq!(tokens.of_user("u-1").await.unwrap().len(), 1);
+
+        users.set_totp("u-1", "dk-1:sealed").await.unwrap();
+        users.confirm_totp("u-1").await.unwrap();
+        assert!(users.use_totp_step("u-1", 100).await.unwrap());
+        assert!(
+            !users.use_totp_step("u-1", 100).await.unwrap(),
+            "a step is used once"
+        );
+        assert!(users.use_totp_step("u-1", 101).await.unwrap());
+        let stored = users.by_id("u-1").await.unwrap().unwrap();
+        assert_eq!(
+            (
+                stored.totp_confirmed,
+                stored.totp_required,
+                stored.totp_last_step
+            ),
+            (true, true, Some(101))
+        );
+
+        let sessions = store.sessions();
+        let session = bastide_meta::SessionRecord {
+            id_sha256: "s".repeat(64),
+            user_id: "u-1".into(),
+            csrf_sha256: "c".repeat(64),
+            created_at: 1,
+            expires_at: 100,
+        };
+        sessions.insert(&session).await.unwrap();
+        assert_eq!(
+            sessions.get(&session.id_sha256).await.unwrap(),
+            Some(session.clone())
+        );
+        sessions.delete(&session.id_sha256, 2).await.unwrap();
+        assert_eq!(sessions.get(&session.id_sha256).await.unwrap(), None);
     }
 );

@@ -1,14 +1,17 @@
 //! Who is calling. Routes that need a caller take a [`Caller`], which only an API
-//! token in `Authorization: Bearer bst_…` produces; roles are checked per route with
-//! [`Caller::require`]. Every refusal, and every failed authentication, is audited
-//! (a burst of failed authentications raises the failed-login alert).
+//! token in `Authorization: Bearer bst_…` or a web session (its cookie, plus its CSRF
+//! token in `X-CSRF-Token` on anything that changes state) produces; roles are checked
+//! per route with [`Caller::require`]. Every refusal, and every failed
+//! authentication, is audited (a burst of failed authentications raises the
+//! failed-login alert).
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::Method;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use bastide_access::{AuthError, Principal, Role, Tokens};
+use bastide_access::{AuthError, Principal, Role, Sessions, Tokens, sessions};
 use bastide_audit::{NewEvent, Outcome};
 
 use super::observe::RequestId;
@@ -37,34 +40,50 @@ impl FromRequestParts<AppState> for Caller {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        let presented = parts
+        let bearer = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
-        let Some(presented) = presented else {
-            return Err(unauthenticated(
-                "this needs an API token: send `Authorization: Bearer bst_…` (`bastide token create`)",
-            ));
+        let attempt = match (bearer, session_cookie(&parts.headers)) {
+            (Some(token), _) => (
+                "token",
+                Tokens::new(&state.hub.meta)
+                    .authenticate(token, now())
+                    .await,
+            ),
+            (None, Some(session)) => {
+                let csrf = parts
+                    .headers
+                    .get(sessions::CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok());
+                let changes = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+                let opened = Sessions::new(&state.hub.meta)
+                    .authenticate(&session, csrf, changes, now())
+                    .await;
+                ("session", opened)
+            }
+            (None, None) => {
+                return Err(unauthenticated(
+                    "this needs an API token (`Authorization: Bearer bst_…`, see `bastide token create`) or a session (POST /api/v1/auth/login)",
+                ));
+            }
         };
-        match Tokens::new(&state.hub.meta)
-            .authenticate(presented, now())
-            .await
-        {
-            Ok(principal) => Ok(Self {
+        match attempt {
+            (_, Ok(principal)) => Ok(Self {
                 principal,
                 request_id,
                 client,
             }),
-            Err(bastide_access::Error::Auth(reason)) => {
+            (method, Err(bastide_access::Error::Auth(reason))) => {
                 let mut event = NewEvent::new(
                     "anonymous",
                     bastide_audit::Role::System,
                     "auth.login",
                     Outcome::Failure,
                 )
-                .detail("method", "token")
+                .detail("method", method)
                 .detail("reason", reason.to_string());
                 event.request_id = request_id;
                 event.client = client;
@@ -75,13 +94,30 @@ impl FromRequestParts<AppState> for Caller {
                     .await
                     .map_err(ApiError::internal)?;
                 Err(match reason {
-                    AuthError::Invalid => unauthenticated("the API token is not valid"),
-                    other => unauthenticated(&format!("the API token is refused: {other}")),
+                    AuthError::Invalid => unauthenticated(&format!("the {method} is not valid")),
+                    AuthError::Csrf => ApiError::Client {
+                        status: StatusCode::FORBIDDEN,
+                        code: "forbidden",
+                        message: reason.to_string(),
+                    },
+                    other => unauthenticated(&format!("the {method} is refused: {other}")),
                 })
             }
-            Err(other) => Err(ApiError::internal(other)),
+            (_, Err(other)) => Err(ApiError::internal(other)),
         }
     }
+}
+
+/// The session cookie's value, if the request carries one.
+pub(crate) fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == sessions::COOKIE)
+        .map(|(_, value)| value.to_owned())
 }
 
 fn unauthenticated(message: &str) -> ApiError {

@@ -68,6 +68,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::catalogue::search))
         .routes(routes!(routes::catalogue::dcat))
         .routes(routes!(routes::identity::me))
+        .routes(routes!(routes::session::login))
+        .routes(routes!(routes::session::logout))
+        .routes(routes!(routes::session::enrol))
+        .routes(routes!(routes::session::confirm))
         .routes(routes!(
             routes::identity::users,
             routes::identity::create_user

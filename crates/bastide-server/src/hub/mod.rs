@@ -11,6 +11,7 @@ mod init;
 mod maintenance;
 mod migration;
 mod nomenclature;
+mod seal;
 mod staging;
 
 use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};

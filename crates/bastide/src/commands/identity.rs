@@ -79,6 +79,15 @@ async fn run_user(hub: &Hub, command: UserCommand, json: bool) -> anyhow::Result
                     .join("\n")
             });
         }
+        UserCommand::RequireTotp { name } => {
+            let user = accounts.get(&name).await?;
+            hub.meta.users().require_totp(&user.id).await?;
+            hub.audit.record(event("user.totp_required", &name)).await?;
+            let user = accounts.get(&name).await?;
+            output::print(json, &user, || {
+                format!("{name} now needs a one-time code at every password login.")
+            });
+        }
         UserCommand::Disable { name } => {
             let user = accounts.disable(&name, now()).await?;
             hub.audit.record(event("user.disabled", &name)).await?;

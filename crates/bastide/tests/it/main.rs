@@ -10,6 +10,7 @@ mod keys;
 mod postgres;
 mod projects;
 mod serve;
+mod sessions;
 mod storage;
 mod synth;
 

@@ -12,6 +12,8 @@ pub(super) mod metrics;
 pub(super) mod openapi;
 #[allow(unused_qualifications)]
 pub(super) mod projects;
+#[allow(unused_qualifications)]
+pub(super) mod session;
 pub(super) mod version;
 
 use super::ApiError;
