@@ -143,6 +143,16 @@ impl Caller {
         }
     }
 
+    /// This caller as the actor of hub operations (ingestion).
+    pub fn actor(&self) -> crate::hub::Actor {
+        crate::hub::Actor {
+            name: self.principal.name.clone(),
+            role: self.audit_role(),
+            request_id: self.request_id.clone(),
+            client: self.client,
+        }
+    }
+
     /// An audit event by this caller.
     pub fn event(&self, action: &str, outcome: Outcome) -> NewEvent {
         let mut event = NewEvent::new(&self.principal.name, self.audit_role(), action, outcome);

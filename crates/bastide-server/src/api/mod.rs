@@ -67,6 +67,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::catalogue::dataset))
         .routes(routes!(routes::catalogue::search))
         .routes(routes!(routes::catalogue::dcat))
+        .routes(routes!(routes::upload::upload))
         .routes(routes!(routes::identity::me))
         .routes(routes!(routes::session::login))
         .routes(routes!(routes::session::logout))

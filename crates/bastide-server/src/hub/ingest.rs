@@ -17,6 +17,39 @@ use sha2::{Digest, Sha256};
 use super::Hub;
 use crate::{Error, Result};
 
+/// Who acts, for the audit log: the operator at the command line, or an API caller.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// Login name, or `cli`.
+    pub name: String,
+    /// Role recorded.
+    pub role: Role,
+    /// The API request, if any.
+    pub request_id: Option<String>,
+    /// The client's address, if any.
+    pub client: Option<std::net::IpAddr>,
+}
+
+impl Actor {
+    /// The operator at the command line.
+    pub fn cli() -> Self {
+        Self {
+            name: "cli".into(),
+            role: Role::Operator,
+            request_id: None,
+            client: None,
+        }
+    }
+
+    /// An event by this actor.
+    pub fn event(&self, action: &str, outcome: Outcome) -> NewEvent {
+        let mut event = NewEvent::new(&self.name, self.role, action, outcome);
+        event.request_id = self.request_id.clone();
+        event.client = self.client;
+        event
+    }
+}
+
 /// What to do with a batch that has refused rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -122,9 +155,11 @@ impl Hub {
         Ok(names)
     }
 
-    /// Ingests `files` into `table` of `dataset`.
+    /// Ingests `files` into `table` of `dataset`, sent by `by`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn ingest(
         &self,
+        by: &Actor,
         dataset: &str,
         table: &str,
         files: &[PathBuf],
@@ -214,22 +249,21 @@ impl Hub {
                 read.rows_accepted
             };
         }
-        let event = NewEvent::new(
-            "cli",
-            Role::Operator,
-            "ingest.batch",
-            if report.committed {
-                Outcome::Success
-            } else {
-                Outcome::Failure
-            },
-        )
-        .object(format!("{dataset}.{table}"))
-        .detail("content_hash", content_hash)
-        .detail("rows_in", report.rows_in)
-        .detail("rows_stored", report.rows_stored)
-        .detail("rows_rejected", report.rows_rejected)
-        .detail("duplicate", report.duplicate);
+        let event = by
+            .event(
+                "ingest.batch",
+                if report.committed {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                },
+            )
+            .object(format!("{dataset}.{table}"))
+            .detail("content_hash", content_hash)
+            .detail("rows_in", report.rows_in)
+            .detail("rows_stored", report.rows_stored)
+            .detail("rows_rejected", report.rows_rejected)
+            .detail("duplicate", report.duplicate);
         let event = match report.version {
             Some(version) => event.detail("version", version),
             None => event,

@@ -23,7 +23,7 @@ use bastide_store::Storage;
 pub use auditor::Auditor;
 pub use backup::{BackupReport, restore};
 pub use bastide_store::{DatasetStore, KeyService, KeyStatus, Rotation};
-pub use ingest::{IngestReport, OnError, Progress};
+pub use ingest::{Actor, IngestReport, OnError, Progress};
 pub use init::{InitReport, init};
 pub use maintenance::{GARBAGE_GRACE, spawn_garbage_collection};
 pub use nomenclature::{Nomenclature, NomenclatureReport};

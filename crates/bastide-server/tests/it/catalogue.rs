@@ -31,6 +31,7 @@ async fn filled() -> TestHub {
     let report = hub
         .hub
         .ingest(
+            &bastide_server::hub::Actor::cli(),
             "pmsi",
             "stays",
             &[csv],

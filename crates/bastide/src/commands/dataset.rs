@@ -200,6 +200,7 @@ pub async fn ingest(settings: Settings, args: &IngestArgs, json: bool) -> anyhow
     });
     let result = hub
         .ingest(
+            &bastide_server::hub::Actor::cli(),
             &args.dataset,
             &args.table,
             &args.files,

@@ -84,6 +84,13 @@ const MATRIX: &[Row] = &[
         [200; 5],
     ),
     (
+        "PUT",
+        "/api/v1/datasets/{name}/tables/{table}/batches",
+        "/api/v1/datasets/snds/tables/IR_BEN_R/batches",
+        Some("BEN_NIR_PSA,BEN_RNG_GEM\nABCDEFGHIJKLMNOPQ,not a rank\n"),
+        [401, 422, 422, 403, 403],
+    ),
+    (
         "GET",
         "/api/v1/me",
         "/api/v1/me",

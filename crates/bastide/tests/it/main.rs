@@ -13,6 +13,7 @@ mod serve;
 mod sessions;
 mod storage;
 mod synth;
+mod upload;
 
 use std::path::{Path, PathBuf};
 

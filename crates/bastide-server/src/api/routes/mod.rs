@@ -14,6 +14,8 @@ pub(super) mod openapi;
 pub(super) mod projects;
 #[allow(unused_qualifications)]
 pub(super) mod session;
+#[allow(unused_qualifications)]
+pub(super) mod upload;
 pub(super) mod version;
 
 use super::ApiError;
