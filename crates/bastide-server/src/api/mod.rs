@@ -63,6 +63,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::audit::head))
         .routes(routes!(routes::audit::inclusion))
         .routes(routes!(routes::audit::consistency))
+        .routes(routes!(routes::audit::events))
+        .routes(routes!(routes::audit::export))
         .routes(routes!(routes::catalogue::datasets))
         .routes(routes!(routes::catalogue::dataset))
         .routes(routes!(routes::catalogue::search))

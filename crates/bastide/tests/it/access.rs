@@ -57,6 +57,20 @@ const MATRIX: &[Row] = &[
     ),
     (
         "GET",
+        "/api/v1/audit/events",
+        "/api/v1/audit/events?limit=5",
+        None,
+        [401, 403, 403, 403, 200],
+    ),
+    (
+        "GET",
+        "/api/v1/audit/export",
+        "/api/v1/audit/export?action=user",
+        None,
+        [401, 403, 403, 403, 200],
+    ),
+    (
+        "GET",
         "/api/v1/catalogue/datasets",
         "/api/v1/catalogue/datasets",
         None,
@@ -581,4 +595,95 @@ async fn a_bad_expired_or_revoked_token_is_refused_with_its_reason_and_audited()
         !listed.stdout.contains(&secret),
         "no token in the audit log"
     );
+}
+
+#[tokio::test]
+async fn an_auditor_searches_and_exports_the_log_and_the_reading_is_itself_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let dir = dir.to_str().unwrap();
+    let env = [("BASTIDE_KEYRING_PASSPHRASE", PASSPHRASE)];
+    json(&["--json", "init", "--data-dir", dir], &env);
+    json(
+        &[
+            "--json",
+            "user",
+            "add",
+            "otto",
+            "--role",
+            "auditor",
+            "--data-dir",
+            dir,
+        ],
+        &env,
+    );
+    let issued = json(
+        &[
+            "--json",
+            "token",
+            "create",
+            "--user",
+            "otto",
+            "--name",
+            "review",
+            "--data-dir",
+            dir,
+        ],
+        &env,
+    );
+    let token = issued["secret"].as_str().unwrap().to_owned();
+    let hub = HubProcess::spawn(
+        bastide(),
+        &["serve", "--data-dir", dir, "--listen", "127.0.0.1:0"],
+        &env,
+    );
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(hub.url(path)).bearer_auth(&token).send();
+
+    let events: serde_json::Value = get("/api/v1/audit/events?action=user")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["user.created"], "{events}");
+    let page: serde_json::Value = get("/api/v1/audit/events?from=1&limit=1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page.as_array().unwrap().len(), 1);
+    assert_eq!(page[0]["seq"], 1);
+    let export = get("/api/v1/audit/export").await.unwrap();
+    assert_eq!(export.headers()["content-type"], "application/jsonl");
+    let text = export.text().await.unwrap();
+    for line in text.lines() {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+    assert!(text.lines().count() >= 4);
+    assert_eq!(
+        get("/api/v1/audit/events?since=yesterday")
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let reads: serde_json::Value = get("/api/v1/audit/events?action=audit")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        reads.as_array().unwrap().len() >= 3,
+        "reading the log is recorded: {reads}"
+    );
+    assert!(hub.terminate().0.success());
 }

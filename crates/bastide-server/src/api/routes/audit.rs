@@ -1,14 +1,19 @@
-//! The audit log's public face: its latest signed tree head and Merkle proofs. Like
-//! a certificate transparency log, these reveal only hashes and sizes, never events,
-//! so anyone holding a published checkpoint can check the log against it.
+//! The audit log over HTTP. Its public face: the latest signed tree head and Merkle
+//! proofs, which, like a certificate transparency log, reveal only hashes and sizes,
+//! so anyone holding a published checkpoint can check the log against it. And, for
+//! auditors only, the events themselves: filtered, or exported as JSON Lines.
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bastide_access::Role;
+use bastide_audit::Outcome;
 use bastide_audit::{ConsistencyProof, Proof, SignedTreeHead};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::api::auth::Caller;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
 
 /// Which inclusion proof.
@@ -86,4 +91,107 @@ async fn blocking<T: Send + 'static>(
         Ok(Err(e)) => Err(ApiError::internal(e)),
         Err(e) => Err(ApiError::internal(e)),
     }
+}
+
+/// Which events an auditor asks for. Empty fields match everything.
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct EventQuery {
+    /// Exactly this actor.
+    actor: Option<String>,
+    /// Exactly this project.
+    project: Option<String>,
+    /// This action or those under it (`query` matches `query.run`).
+    action: Option<String>,
+    /// At or after this time (RFC 3339).
+    since: Option<String>,
+    /// Before this time (RFC 3339).
+    until: Option<String>,
+    /// From this event number on.
+    from: Option<u64>,
+    /// At most this many (default and most: 10,000; use `from` to page).
+    limit: Option<usize>,
+}
+
+/// Most events in one answer.
+const PAGE: usize = 10_000;
+
+impl EventQuery {
+    fn filter(&self) -> Result<bastide_audit::Filter, ApiError> {
+        let time = |name: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| {
+                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                        .map_err(|_| ApiError::Client {
+                            status: StatusCode::BAD_REQUEST,
+                            code: "invalid",
+                            message: format!("{name} `{t}` is not an RFC 3339 time; write it like 2026-11-28T09:00:00Z"),
+                        })
+                })
+                .transpose()
+        };
+        Ok(bastide_audit::Filter {
+            actor: self.actor.clone(),
+            project: self.project.clone(),
+            action: self.action.clone(),
+            since: time("since", &self.since)?,
+            until: time("until", &self.until)?,
+            from_seq: self.from,
+            limit: Some(self.limit.unwrap_or(PAGE).min(PAGE)),
+        })
+    }
+}
+
+/// Events of the audit log, oldest first, filtered (auditors). Reading the log is
+/// itself recorded.
+#[utoipa::path(get, path = "/api/v1/audit/events", tag = "audit", params(EventQuery),
+    responses(
+        (status = 200, description = "Events", body = serde_json::Value),
+        (status = 400, description = "A filter is malformed", body = ErrorEnvelope),
+        (status = 401, description = "No valid token or session", body = ErrorEnvelope),
+        (status = 403, description = "Not an auditor", body = ErrorEnvelope)))]
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<EventQuery>,
+) -> Result<Json<Vec<bastide_audit::Event>>, ApiError> {
+    let found = read(&state, &caller, &query, "audit.read").await?;
+    Ok(Json(found))
+}
+
+/// The same events as JSON Lines, one per line, for other tools (auditors).
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(EventQuery),
+    responses(
+        (status = 200, description = "Events, one JSON object per line", content_type = "application/jsonl"),
+        (status = 400, description = "A filter is malformed", body = ErrorEnvelope),
+        (status = 401, description = "No valid token or session", body = ErrorEnvelope),
+        (status = 403, description = "Not an auditor", body = ErrorEnvelope)))]
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<EventQuery>,
+) -> Result<Response, ApiError> {
+    let found = read(&state, &caller, &query, "audit.exported").await?;
+    let mut lines = String::new();
+    for event in &found {
+        lines.push_str(&serde_json::to_string(event).map_err(ApiError::internal)?);
+        lines.push('\n');
+    }
+    Ok(([(header::CONTENT_TYPE, "application/jsonl")], lines).into_response())
+}
+
+async fn read(
+    state: &AppState,
+    caller: &Caller,
+    query: &EventQuery,
+    action: &str,
+) -> Result<Vec<bastide_audit::Event>, ApiError> {
+    caller.require(state, Role::Auditor, action).await?;
+    let filter = query.filter()?;
+    let dir = state.hub.settings.audit.dir.clone();
+    let found = blocking(move || bastide_audit::events(&dir, &filter)).await?;
+    let event = caller
+        .event(action, Outcome::Success)
+        .detail("events", found.len());
+    caller.record(state, event).await?;
+    Ok(found)
 }
