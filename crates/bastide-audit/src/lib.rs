@@ -29,7 +29,7 @@ pub use event::{Event, NewEvent, Outcome, Role};
 pub use head::SignedTreeHead;
 pub use log::{AuditLog, LogHeader, Options, Receipt, Recovery, read_header};
 pub use read::{
-    ConsistencyProof, Filter, Proof, consistency_proof, events, inclusion_proof, latest_head,
-    leaves,
+    Archived, ConsistencyProof, Filter, Proof, archive, consistency_proof, events, inclusion_proof,
+    latest_head, leaves,
 };
 pub use verify::{Tamper, VerifyReport, verify};

@@ -128,6 +128,67 @@ pub fn events(dir: &Path, filter: &Filter) -> Result<Vec<Event>> {
     Ok(found)
 }
 
+/// What archiving moved.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Archived {
+    /// Segments moved to `archive/`.
+    pub segments: usize,
+    /// Events they hold.
+    pub events: u64,
+}
+
+/// Moves every closed segment whose newest event is older than `before` to
+/// `archive/`, unchanged: the log still verifies and reads as one. The segment being
+/// written is never moved.
+pub fn archive(dir: &Path, before: OffsetDateTime) -> Result<Archived> {
+    let live = segments::live(dir)?;
+    let mut archived = Archived::default();
+    let Some((_, closed)) = live.split_last() else {
+        return Ok(archived);
+    };
+    let target = segments::archive_dir(dir);
+    for (_, path) in closed {
+        let bytes = segments::read(path)?;
+        let mut newest = None;
+        let mut count = 0;
+        for (_, line, complete) in segments::lines(&bytes) {
+            if let (true, Some(Line::Entry { event, .. })) = (complete, record::parse(line)) {
+                let event: Event = serde_json::from_slice(event).map_err(|e| Error::Corrupt {
+                    location: path.display().to_string(),
+                    problem: format!("not an event ({e})"),
+                })?;
+                newest = Some(event.time);
+                count += 1;
+            }
+        }
+        if newest.is_none_or(|time| time >= before) {
+            // Segments are in order: later ones are newer still.
+            break;
+        }
+        std::fs::create_dir_all(&target).map_err(|source| Error::Io {
+            action: "create",
+            path: target.clone(),
+            source,
+        })?;
+        let name = path.file_name().expect("a segment file name");
+        std::fs::rename(path, target.join(name)).map_err(|source| Error::Io {
+            action: "archive",
+            path: path.clone(),
+            source,
+        })?;
+        archived.segments += 1;
+        archived.events += count;
+    }
+    if archived.segments > 0 {
+        for folder in [target, segments::dir(dir)] {
+            if let Ok(handle) = std::fs::File::open(&folder) {
+                let _ = handle.sync_all();
+            }
+        }
+    }
+    Ok(archived)
+}
+
 /// The leaf hash of every entry under a signed head.
 pub fn leaves(dir: &Path) -> Result<Vec<Hash>> {
     let mut leaves = Vec::new();

@@ -1,6 +1,7 @@
 //! Segment files: `segments/<first seq, 20 digits>.jsonl`, each holding whole group
 //! commits. A new segment starts once the current one holds enough entries, so no
-//! file grows without bound and old ones can be archived whole.
+//! file grows without bound and old ones can be archived whole: moved, unchanged, to
+//! `archive/`, where every reader and the verifier still find them in order.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,9 +18,29 @@ pub(crate) fn path(log_dir: &Path, first_seq: u64) -> PathBuf {
     dir(log_dir).join(format!("{first_seq:020}.jsonl"))
 }
 
-/// Every segment, in order: (first seq, file).
+/// The folder of archived segment files inside a log folder.
+pub(crate) fn archive_dir(log_dir: &Path) -> PathBuf {
+    log_dir.join("archive")
+}
+
+/// Every segment, archived or live, in order: (first seq, file).
 pub(crate) fn list(log_dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
-    let dir = dir(log_dir);
+    let mut segments = list_in(&dir(log_dir))?;
+    let archive = archive_dir(log_dir);
+    if archive.is_dir() {
+        segments.extend(list_in(&archive)?);
+    }
+    segments.sort();
+    Ok(segments)
+}
+
+/// The live segments only, in order.
+pub(crate) fn live(log_dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    list_in(&dir(log_dir))
+}
+
+fn list_in(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let dir = dir.to_owned();
     let entries = fs::read_dir(&dir).map_err(|source| Error::Io {
         action: "list",
         path: dir.clone(),

@@ -79,6 +79,9 @@ pub struct Settings {
 pub struct AuditSettings {
     /// The folder of the audit log (segment files), outside the metadata database.
     pub dir: PathBuf,
+    /// How long events stay in the live segments before they may be archived (moved,
+    /// unchanged and still verified, to `archive/`); at least a year.
+    pub retention: Duration,
 }
 
 /// Alert thresholds: an alert is raised when one is crossed, recorded in the audit
@@ -300,6 +303,12 @@ impl RawConfig {
             ));
         }
 
+        if self.audit.retention_days < 365 {
+            return Err(Error::Invalid(format!(
+                "audit.retention_days is {}; audit events are kept at least 365 days",
+                self.audit.retention_days
+            )));
+        }
         let alerts = self.alerts.resolve(&data_dir)?;
         let s3 = self.storage.s3(&data_dir)?;
         let pkcs11 = match self.keys.provider {
@@ -333,6 +342,7 @@ impl RawConfig {
             },
             audit: AuditSettings {
                 dir: under_data_dir(&self.audit.dir),
+                retention: Duration::from_secs(u64::from(self.audit.retention_days) * 86_400),
             },
             alerts,
             admin_password,

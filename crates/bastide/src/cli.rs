@@ -131,6 +131,14 @@ pub enum AuditCommand {
         #[command(flatten)]
         filter: FilterArgs,
     },
+    /// Move segments whose events are all older than the retention period (or
+    /// `--before`) to the log's archive/, unchanged: they still read and verify.
+    Archive {
+        /// Archive what is older than this time (RFC 3339), itself beyond the
+        /// retention period.
+        #[arg(long, value_name = "TIME")]
+        before: Option<String>,
+    },
     /// Write events as JSON Lines.
     Export {
         /// Where to write them (`-` for standard output).

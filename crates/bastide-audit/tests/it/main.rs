@@ -1,6 +1,7 @@
 //! The audit log on real files: appending, reopening, proofs, tampering, crashes.
 
 mod append;
+mod archive;
 mod crash;
 mod proofs;
 mod tamper;

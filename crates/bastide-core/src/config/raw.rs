@@ -197,12 +197,14 @@ impl Default for RawLog {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawAudit {
     pub dir: PathBuf,
+    pub retention_days: u32,
 }
 
 impl Default for RawAudit {
     fn default() -> Self {
         Self {
             dir: "audit".into(),
+            retention_days: 365,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Work a serving hub does on its own: collecting objects that no committed dataset
-//! version references (left by commits that crashed or lost a race).
+//! version references (left by commits that crashed or lost a race), and archiving
+//! audit segments older than the retention period.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,58 @@ pub fn spawn_garbage_collection(hub: Arc<Hub>, every: Duration) -> tokio::task::
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(target: "bastide::gc", error = %e, "garbage collection failed; retrying later")
+                }
+            }
+        }
+    })
+}
+
+impl Hub {
+    /// Archives audit segments whose events are all older than `before` (default: the
+    /// retention period ago; never later than that), recording it when any moved.
+    pub async fn archive_audit(
+        &self,
+        before: Option<time::OffsetDateTime>,
+    ) -> crate::Result<bastide_audit::Archived> {
+        let limit = time::OffsetDateTime::now_utc() - self.settings.audit.retention;
+        let before = match before {
+            Some(before) if before > limit => {
+                return Err(crate::Error::Ingest(format!(
+                    "audit events are kept {} days before they are archived; choose a time before {limit}",
+                    self.settings.audit.retention.as_secs() / 86_400
+                )));
+            }
+            Some(before) => before,
+            None => limit,
+        };
+        let dir = self.settings.audit.dir.clone();
+        let archived = tokio::task::spawn_blocking(move || bastide_audit::archive(&dir, before))
+            .await
+            .expect("archiving does not panic")?;
+        if archived.segments > 0 {
+            let event = NewEvent::new("system", Role::System, "audit.archived", Outcome::Success)
+                .detail("segments", archived.segments)
+                .detail("events", archived.events)
+                .detail("before", before.unix_timestamp());
+            self.audit.record(event).await?;
+        }
+        Ok(archived)
+    }
+}
+
+/// Archives old audit segments every `every`.
+pub fn spawn_audit_archiving(hub: Arc<Hub>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            match hub.archive_audit(None).await {
+                Ok(done) if done.segments > 0 => {
+                    tracing::info!(target: "bastide::audit", segments = done.segments, events = done.events, "archived audit segments");
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(target: "bastide::audit", error = %e, "archiving failed; retrying later")
                 }
             }
         }

@@ -25,7 +25,7 @@ pub use backup::{BackupReport, restore};
 pub use bastide_store::{DatasetStore, KeyService, KeyStatus, Rotation};
 pub use ingest::{Actor, IngestReport, OnError, Progress};
 pub use init::{InitReport, init};
-pub use maintenance::{GARBAGE_GRACE, spawn_garbage_collection};
+pub use maintenance::{GARBAGE_GRACE, spawn_audit_archiving, spawn_garbage_collection};
 pub use nomenclature::{Nomenclature, NomenclatureReport};
 
 use crate::{Error, Result};

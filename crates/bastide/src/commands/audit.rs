@@ -34,6 +34,7 @@ pub fn run(settings: &Settings, command: AuditCommand, json: bool) -> anyhow::Re
             }
             Ok(())
         }
+        AuditCommand::Archive { .. } => unreachable!("archiving opens the hub: see `archive`"),
         AuditCommand::Export { out, filter } => {
             let events = bastide_audit::events(dir, &filter.to_filter()?)?;
             let mut text = Vec::new();
@@ -55,6 +56,22 @@ pub fn run(settings: &Settings, command: AuditCommand, json: bool) -> anyhow::Re
             Ok(())
         }
     }
+}
+
+/// Runs `bastide audit archive`.
+pub async fn archive(settings: Settings, before: Option<&str>, json: bool) -> anyhow::Result<()> {
+    let before = before.map(|t| parse_time("--before", t)).transpose()?;
+    let hub = bastide_server::hub::Hub::open(settings).await?;
+    let result = hub.archive_audit(before).await;
+    hub.close_quietly().await;
+    let archived = result?;
+    output::print(json, &archived, || {
+        format!(
+            "Archived {} segments ({} events); they still read and verify.",
+            archived.segments, archived.events
+        )
+    });
+    Ok(())
 }
 
 fn line(e: &bastide_audit::Event) -> String {

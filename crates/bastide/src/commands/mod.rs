@@ -120,7 +120,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             keys::run(settings(config, args.data_dir, None)?, args.command, json).await
         }
         Command::Audit(args) => {
-            audit::run(&settings(config, args.data_dir, None)?, args.command, json)
+            let settings = settings(config, args.data_dir, None)?;
+            match args.command {
+                crate::cli::AuditCommand::Archive { before } => {
+                    audit::archive(settings, before.as_deref(), json).await
+                }
+                command => audit::run(&settings, command, json),
+            }
         }
         Command::Openapi => {
             print!("{}", bastide_server::api::openapi_json());

@@ -45,11 +45,16 @@ pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
         hub.clone(),
         bastide_server::hub::GARBAGE_GRACE,
     );
+    let archiver = bastide_server::hub::spawn_audit_archiving(
+        hub.clone(),
+        std::time::Duration::from_secs(86_400),
+    );
     let app = bastide_server::api::app(hub.clone());
     bastide_server::serve(listener, app, shutdown, grace)
         .await
         .context("the HTTP server failed")?;
     collector.abort();
+    archiver.abort();
     hub.close().await;
     tracing::info!(target: "bastide::serve", "stopped");
     Ok(())

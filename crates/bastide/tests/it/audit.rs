@@ -202,3 +202,37 @@ fn a_malformed_time_filter_says_how_to_write_one() {
         "{line}"
     );
 }
+
+#[test]
+fn archiving_keeps_the_retention_period_and_says_what_it_moved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let dir = dir.to_str().unwrap();
+    let env = [("BASTIDE_KEYRING_PASSPHRASE", PASSPHRASE)];
+    assert!(run(&["init", "--data-dir", dir], &env).success());
+    let line = one_line_failure(&run(
+        &[
+            "audit",
+            "archive",
+            "--before",
+            "2099-01-01T00:00:00Z",
+            "--data-dir",
+            dir,
+        ],
+        &env,
+    ));
+    assert!(line.contains("kept 365 days"), "{line}");
+    let done = run(&["--json", "audit", "archive", "--data-dir", dir], &env);
+    assert!(done.success(), "{done:?}");
+    let report: serde_json::Value = serde_json::from_str(&done.stdout).unwrap();
+    assert_eq!(report["segments"], 0, "nothing is a year old yet");
+    let short = run(
+        &["audit", "verify", "--data-dir", dir],
+        &[
+            ("BASTIDE_KEYRING_PASSPHRASE", PASSPHRASE),
+            ("BASTIDE_AUDIT__RETENTION_DAYS", "30"),
+        ],
+    );
+    let line = one_line_failure(&short);
+    assert!(line.contains("at least 365 days"), "{line}");
+}
