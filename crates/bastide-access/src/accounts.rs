@@ -159,6 +159,69 @@ impl<'a> Accounts<'a> {
         })
     }
 
+    /// The user an OpenID Connect provider vouched for: found by subject, or created
+    /// on first login; roles follow the provider's claim at every login (names that are
+    /// not roles are ignored; none at all is refused).
+    pub async fn oidc_login(
+        &self,
+        subject: &str,
+        username: &str,
+        claimed: &[String],
+        now: Now,
+    ) -> Result<Principal> {
+        let roles: Vec<String> = claimed
+            .iter()
+            .filter(|r| crate::Role::parse(r).is_ok())
+            .cloned()
+            .collect();
+        let roles = Roles::parse(&roles).map_err(|_| {
+            Error::Refused("the identity provider grants no Bastide role (admin, steward, researcher, auditor)".into())
+        })?;
+        let users = self.meta.users();
+        let record = match users.by_oidc_subject(subject).await? {
+            Some(record) => {
+                users.set_roles(&record.id, &roles.names()).await?;
+                record
+            }
+            None => {
+                check_name(username)?;
+                if users.by_name(username).await?.is_some() {
+                    return Err(Error::Refused(format!(
+                        "the name {username} belongs to another account; an administrator must link them"
+                    )));
+                }
+                let record = UserRecord {
+                    id: format!("u-{}", uuid::Uuid::now_v7().simple()),
+                    name: username.to_owned(),
+                    display_name: username.to_owned(),
+                    roles: roles.names(),
+                    password_hash: None,
+                    oidc_subject: Some(subject.to_owned()),
+                    totp_required: false,
+                    failed_logins: 0,
+                    locked_until: None,
+                    disabled_at: None,
+                    created_at: now,
+                    totp_sealed: None,
+                    totp_confirmed: false,
+                    totp_last_step: None,
+                };
+                users.insert(&record).await?;
+                record
+            }
+        };
+        if record.disabled_at.is_some() {
+            return Err(AuthError::Disabled.into());
+        }
+        Ok(Principal {
+            user_id: record.id,
+            name: record.name,
+            roles,
+            project: None,
+            token_id: None,
+        })
+    }
+
     /// Checks a password login.
     pub async fn login(&self, name: &str, password: &str, now: Now) -> Result<Principal> {
         let users = self.meta.users();

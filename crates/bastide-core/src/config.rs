@@ -72,6 +72,26 @@ pub struct Settings {
     /// The first administrator's password, read by `bastide init` only (one is
     /// generated and printed once when none is given).
     pub admin_password: Option<SecretString>,
+    /// OpenID Connect login, when an issuer is configured.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// An OpenID Connect provider to log in with (authorization code flow with PKCE).
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    /// The issuer URL (its discovery document is at
+    /// `/.well-known/openid-configuration`).
+    pub issuer: String,
+    /// This hub's client id at the provider.
+    pub client_id: String,
+    /// Its client secret.
+    pub client_secret: SecretString,
+    /// Where the provider sends users back: this hub's `/api/v1/auth/oidc/callback`.
+    pub redirect_url: String,
+    /// The claim holding the login name.
+    pub username_claim: String,
+    /// The claim listing role names (admin, steward, researcher, auditor).
+    pub roles_claim: String,
 }
 
 /// Audit log settings.
@@ -310,6 +330,7 @@ impl RawConfig {
             )));
         }
         let alerts = self.alerts.resolve(&data_dir)?;
+        let oidc = self.oidc.resolve(&data_dir)?;
         let s3 = self.storage.s3(&data_dir)?;
         let pkcs11 = match self.keys.provider {
             KeyProviderKind::Pkcs11 => Some(self.keys.pkcs11.resolve(&data_dir)?),
@@ -346,6 +367,7 @@ impl RawConfig {
             },
             alerts,
             admin_password,
+            oidc,
             data_dir,
         })
     }

@@ -183,6 +183,26 @@ impl UserRepo<'_> {
         Ok(())
     }
 
+    /// The user with this OpenID Connect subject.
+    pub async fn by_oidc_subject(&self, subject: &str) -> Result<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE oidc_subject = $1");
+        let row = sqlx::query(&sql)
+            .bind(subject)
+            .fetch_optional(self.pool)
+            .await?;
+        row.map(|r| user(&r)).transpose()
+    }
+
+    /// Replaces the user's roles.
+    pub async fn set_roles(&self, id: &str, roles: &[String]) -> Result<()> {
+        sqlx::query("UPDATE users SET roles = $2 WHERE id = $1")
+            .bind(id)
+            .bind(roles.join(","))
+            .execute(self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Requires a second factor of the user.
     pub async fn require_totp(&self, id: &str) -> Result<()> {
         sqlx::query("UPDATE users SET totp_required = 1 WHERE id = $1")

@@ -5,6 +5,7 @@
 pub mod api;
 mod error;
 pub mod hub;
+pub mod oidc;
 mod serve;
 
 pub use error::{Error, Result};

@@ -3,6 +3,7 @@
 //! install hint when the program is missing: they are never silently skipped.
 
 mod hub;
+mod oidc;
 mod postgres;
 mod s3;
 mod softhsm;
@@ -11,6 +12,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 
 pub use hub::{HubProcess, Output, run_bastide};
+pub use oidc::OidcProvider;
 pub use postgres::PgServer;
 pub use s3::S3Server;
 pub use softhsm::{SOFTHSM_LIBRARY, SoftHsm, SoftHsmToken};

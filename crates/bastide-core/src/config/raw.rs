@@ -23,6 +23,7 @@ pub(super) struct RawConfig {
     pub log: RawLog,
     pub audit: RawAudit,
     pub alerts: RawAlerts,
+    pub oidc: RawOidc,
 }
 
 #[derive(Debug, Deserialize, Serialize)]
@@ -338,5 +339,67 @@ pub(super) fn collect_keys(value: &serde_json::Value, prefix: &str, keys: &mut V
             }
         }
         None => keys.push(prefix.to_owned()),
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawOidc {
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub client_secret_file: Option<PathBuf>,
+    pub redirect_url: Option<String>,
+    pub username_claim: String,
+    pub roles_claim: String,
+}
+
+impl Default for RawOidc {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            client_id: None,
+            client_secret: None,
+            client_secret_file: None,
+            redirect_url: None,
+            username_claim: "preferred_username".into(),
+            roles_claim: "roles".into(),
+        }
+    }
+}
+
+impl RawOidc {
+    /// The OpenID Connect settings, when an issuer is set.
+    pub(super) fn resolve(
+        self,
+        data_dir: &std::path::Path,
+    ) -> crate::Result<Option<super::OidcSettings>> {
+        let Some(issuer) = self.issuer else {
+            return Ok(None);
+        };
+        let missing = |key: &str| {
+            crate::Error::Invalid(format!(
+                "oidc.issuer is set but oidc.{key} is not; set it (BASTIDE_OIDC__{})",
+                key.to_uppercase()
+            ))
+        };
+        let file = self.client_secret_file.map(|file| data_dir.join(file));
+        let client_secret =
+            crate::secret::resolve("oidc.client_secret", self.client_secret, file.as_deref())?
+                .ok_or_else(|| missing("client_secret"))?;
+        let redirect_url = self.redirect_url.ok_or_else(|| missing("redirect_url"))?;
+        for (key, value) in [("issuer", &issuer), ("redirect_url", &redirect_url)] {
+            url::Url::parse(value).map_err(|e| {
+                crate::Error::Invalid(format!("oidc.{key} `{value}` is not a URL ({e})"))
+            })?;
+        }
+        Ok(Some(super::OidcSettings {
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            client_id: self.client_id.ok_or_else(|| missing("client_id"))?,
+            client_secret,
+            redirect_url,
+            username_claim: self.username_claim,
+            roles_claim: self.roles_claim,
+        }))
     }
 }

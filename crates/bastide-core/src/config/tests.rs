@@ -238,7 +238,11 @@ fn the_example_configuration_parses_and_its_values_are_the_defaults() {
         // `data_dir` and the `url`s show examples rather than defaults.
         let example: String = example_uncommented()
             .lines()
-            .filter(|line| !line.starts_with("url") && !line.starts_with("data_dir"))
+            .filter(|line| {
+                !line.starts_with("url")
+                    && !line.starts_with("data_dir")
+                    && !line.starts_with("issuer")
+            })
             .map(|line| format!("{line}\n"))
             .collect();
         write_config(jail, &example);

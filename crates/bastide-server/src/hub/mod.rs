@@ -49,6 +49,8 @@ pub struct Hub {
     pub keys: KeyService,
     /// Datasets and their versions.
     pub datasets: DatasetStore,
+    /// OpenID Connect login, when configured.
+    pub oidc: crate::oidc::Oidc,
 }
 
 /// The parts of a hub without its audit log: what read-only commands need, and what
@@ -141,6 +143,7 @@ impl Hub {
                 .await?;
         }
         Ok(Self {
+            oidc: crate::oidc::Oidc::new(settings.oidc.clone()),
             settings,
             record,
             meta,

@@ -7,6 +7,7 @@ mod datasets;
 mod envelope;
 mod keys;
 mod observability;
+mod oidc;
 mod openapi;
 mod readiness;
 

@@ -126,6 +126,20 @@ const MATRIX: &[Row] = &[
         [204; 5],
     ),
     (
+        "GET",
+        "/api/v1/auth/oidc/login",
+        "/api/v1/auth/oidc/login",
+        None,
+        [400; 5],
+    ),
+    (
+        "GET",
+        "/api/v1/auth/oidc/callback",
+        "/api/v1/auth/oidc/callback?code=x&state=y",
+        None,
+        [401; 5],
+    ),
+    (
         "POST",
         "/api/v1/me/totp",
         "/api/v1/me/totp",

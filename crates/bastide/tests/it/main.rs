@@ -7,6 +7,7 @@ mod config;
 mod ingest;
 mod init;
 mod keys;
+mod oidc;
 mod postgres;
 mod projects;
 mod serve;

@@ -300,3 +300,122 @@ pub(crate) async fn confirm(
         .await?;
     Ok(Json(caller.principal))
 }
+
+/// Where the provider sends the browser back.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub(crate) struct Callback {
+    /// The authorization code.
+    code: Option<String>,
+    /// The login attempt.
+    state: Option<String>,
+    /// The provider's error, if it refused.
+    error: Option<String>,
+}
+
+/// Starts an OpenID Connect login: redirects to the provider (code flow with PKCE).
+#[utoipa::path(get, path = "/api/v1/auth/oidc/login", tag = "identity",
+    responses(
+        (status = 303, description = "To the identity provider"),
+        (status = 400, description = "No provider configured", body = ErrorEnvelope)))]
+pub(crate) async fn oidc_login(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let url = state.hub.oidc.start().await.map_err(|e| match e {
+        crate::oidc::OidcError::NotConfigured => ApiError::Client {
+            status: StatusCode::BAD_REQUEST,
+            code: "not_configured",
+            message: e.to_string(),
+        },
+        other => ApiError::internal(other),
+    })?;
+    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response())
+}
+
+/// Finishes an OpenID Connect login: checks the code, the state (once), the ID token,
+/// and opens a session like a password login.
+#[utoipa::path(get, path = "/api/v1/auth/oidc/callback", tag = "identity", params(Callback),
+    responses(
+        (status = 200, description = "Logged in; cookie set", body = LoggedIn),
+        (status = 401, description = "Refused, with the reason", body = ErrorEnvelope)))]
+pub(crate) async fn oidc_callback(
+    State(state): State<AppState>,
+    axum::extract::Query(callback): axum::extract::Query<Callback>,
+) -> Result<Response, ApiError> {
+    let identity = match (&callback.code, &callback.state, &callback.error) {
+        (Some(code), Some(attempt), None) => state
+            .hub
+            .oidc
+            .finish(code, attempt)
+            .await
+            .map_err(|e| e.to_string()),
+        (_, _, Some(error)) => Err(format!(
+            "the identity provider refused: {}",
+            error.chars().take(100).collect::<String>()
+        )),
+        _ => Err("the callback lacks its code or state".into()),
+    };
+    let principal = match identity {
+        Ok(identity) => Accounts::new(&state.hub.meta)
+            .oidc_login(
+                &identity.subject,
+                &identity.username,
+                &identity.roles,
+                now(),
+            )
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    match principal {
+        Ok(principal) => {
+            let event = NewEvent::new(
+                &principal.name,
+                bastide_audit::Role::System,
+                "auth.login",
+                Outcome::Success,
+            )
+            .detail("method", "oidc");
+            state
+                .hub
+                .audit
+                .record(event)
+                .await
+                .map_err(ApiError::internal)?;
+            let opened = Sessions::new(&state.hub.meta)
+                .open(&principal, now())
+                .await
+                .map_err(access)?;
+            let cookie = format!(
+                "{}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+                sessions::COOKIE,
+                opened.secret,
+                sessions::LIFETIME
+            );
+            let body = LoggedIn {
+                user: principal,
+                csrf_token: opened.csrf,
+                expires_at: opened.expires_at,
+            };
+            Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+        }
+        Err(reason) => {
+            let event = NewEvent::new(
+                "anonymous",
+                bastide_audit::Role::System,
+                "auth.login",
+                Outcome::Failure,
+            )
+            .detail("method", "oidc")
+            .detail("reason", reason.clone());
+            state
+                .hub
+                .audit
+                .record(event)
+                .await
+                .map_err(ApiError::internal)?;
+            Err(ApiError::Client {
+                status: StatusCode::UNAUTHORIZED,
+                code: "unauthenticated",
+                message: reason,
+            })
+        }
+    }
+}
