@@ -46,6 +46,9 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
+        if bearer.is_some() || session_cookie(&parts.headers).is_some() {
+            state.throttle.check(client)?;
+        }
         let attempt = match (bearer, session_cookie(&parts.headers)) {
             (Some(token), _) => (
                 "token",
@@ -77,6 +80,7 @@ impl FromRequestParts<AppState> for Caller {
                 client,
             }),
             (method, Err(bastide_access::Error::Auth(reason))) => {
+                state.throttle.failed(client);
                 let mut event = NewEvent::new(
                     "anonymous",
                     bastide_audit::Role::System,

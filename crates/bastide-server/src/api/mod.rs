@@ -8,6 +8,7 @@ mod error;
 mod metrics;
 mod observe;
 mod routes;
+mod throttle;
 
 use std::sync::Arc;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Request metrics.
     pub metrics: Arc<Metrics>,
+    /// Failed authentications by client address.
+    pub(crate) throttle: Arc<throttle::Throttle>,
     openapi: Arc<String>,
 }
 
@@ -132,6 +135,7 @@ pub fn app(hub: Arc<Hub>) -> Router {
     let state = AppState {
         hub,
         metrics: Arc::new(Metrics::new()),
+        throttle: Arc::new(throttle::Throttle::default()),
         openapi: Arc::new(openapi_json()),
     };
     router

@@ -245,3 +245,43 @@ async fn an_account_required_to_have_a_second_factor_cannot_log_in_without_one()
     );
     assert!(hub.terminate().0.success());
 }
+
+#[tokio::test]
+async fn an_address_that_keeps_failing_is_made_to_wait_even_with_the_right_password() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let dir = dir.to_str().unwrap();
+    let env = [
+        ("BASTIDE_KEYRING_PASSPHRASE", PASSPHRASE),
+        ("BASTIDE_ADMIN_PASSWORD", PASSWORD),
+    ];
+    assert!(run(&["init", "--data-dir", dir], &env).success());
+    let hub = HubProcess::spawn(
+        bastide(),
+        &["serve", "--data-dir", dir, "--listen", "127.0.0.1:0"],
+        &env,
+    );
+    let client = reqwest::Client::new();
+    let login = |name: &str, password: &str| {
+        client
+            .post(hub.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({ "name": name, "password": password }))
+            .send()
+    };
+    for i in 0..20 {
+        // Different unknown names: no account locks, only the address is counted.
+        let answer = login(&format!("guess{i}"), "not a password").await.unwrap();
+        assert_eq!(answer.status(), 401);
+    }
+    let throttled = login("admin", PASSWORD).await.unwrap();
+    assert_eq!(throttled.status(), 429);
+    let body: serde_json::Value = throttled.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("try again in"),
+        "{body}"
+    );
+    assert!(hub.terminate().0.success());
+}

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use super::identity::access;
 use crate::api::auth::{Caller, now, session_cookie};
+use crate::api::throttle::ClientAddr;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
 
 /// A password login.
@@ -61,8 +62,10 @@ pub(crate) struct Code {
         (status = 401, description = "Refused, with the reason (an unknown name and a wrong password look the same)", body = ErrorEnvelope)))]
 pub(crate) async fn login(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     Json(login): Json<Login>,
 ) -> Result<Response, ApiError> {
+    state.throttle.check(client)?;
     let checked = check_login(&state, &login).await;
     // The name tried, when it is a possible one, so that the alert can count per account.
     let actor = if login.name.len() <= 64
@@ -108,7 +111,8 @@ pub(crate) async fn login(
             Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
         }
         Err(reason) => {
-            let event = NewEvent::new(
+            state.throttle.failed(client);
+            let mut event = NewEvent::new(
                 &actor,
                 bastide_audit::Role::System,
                 "auth.login",
@@ -116,6 +120,7 @@ pub(crate) async fn login(
             )
             .detail("method", "password")
             .detail("reason", reason.to_string());
+            event.client = client;
             state
                 .hub
                 .audit
@@ -337,8 +342,10 @@ pub(crate) async fn oidc_login(State(state): State<AppState>) -> Result<Response
         (status = 401, description = "Refused, with the reason", body = ErrorEnvelope)))]
 pub(crate) async fn oidc_callback(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     axum::extract::Query(callback): axum::extract::Query<Callback>,
 ) -> Result<Response, ApiError> {
+    state.throttle.check(client)?;
     let identity = match (&callback.code, &callback.state, &callback.error) {
         (Some(code), Some(attempt), None) => state
             .hub
@@ -397,7 +404,8 @@ pub(crate) async fn oidc_callback(
             Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
         }
         Err(reason) => {
-            let event = NewEvent::new(
+            state.throttle.failed(client);
+            let mut event = NewEvent::new(
                 "anonymous",
                 bastide_audit::Role::System,
                 "auth.login",
@@ -405,6 +413,7 @@ pub(crate) async fn oidc_callback(
             )
             .detail("method", "oidc")
             .detail("reason", reason.clone());
+            event.client = client;
             state
                 .hub
                 .audit
