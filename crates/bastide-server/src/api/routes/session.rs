@@ -79,62 +79,21 @@ pub(crate) async fn login(
         "anonymous".to_owned()
     };
     match checked {
-        Ok(principal) => {
-            let opened = Sessions::new(&state.hub.meta)
-                .open(&principal, now())
-                .await
-                .map_err(access)?;
-            let event = NewEvent::new(
-                &actor,
-                bastide_audit::Role::System,
-                "auth.login",
-                Outcome::Success,
-            )
-            .detail("method", "password");
-            state
-                .hub
-                .audit
-                .record(event)
-                .await
-                .map_err(ApiError::internal)?;
-            let cookie = format!(
-                "{}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
-                sessions::COOKIE,
-                opened.secret,
-                sessions::LIFETIME
-            );
-            let body = LoggedIn {
-                user: principal,
-                csrf_token: opened.csrf,
-                expires_at: opened.expires_at,
-            };
-            Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
-        }
+        Ok(principal) => signed_in(&state, principal, "password", client).await,
         Err(reason) => {
-            state.throttle.failed(client);
-            let mut event = NewEvent::new(
+            let message = match &reason {
+                AuthError::Invalid => "invalid name or password".to_owned(),
+                other => other.to_string(),
+            };
+            Err(sign_in_failed(
+                &state,
                 &actor,
-                bastide_audit::Role::System,
-                "auth.login",
-                Outcome::Failure,
+                "password",
+                &reason.to_string(),
+                message,
+                client,
             )
-            .detail("method", "password")
-            .detail("reason", reason.to_string());
-            event.client = client;
-            state
-                .hub
-                .audit
-                .record(event)
-                .await
-                .map_err(ApiError::internal)?;
-            Err(ApiError::Client {
-                status: StatusCode::UNAUTHORIZED,
-                code: "unauthenticated",
-                message: match reason {
-                    AuthError::Invalid => "invalid name or password".to_owned(),
-                    other => other.to_string(),
-                },
-            })
+            .await)
         }
     }
 }
@@ -216,11 +175,7 @@ pub(crate) async fn enrol(
     caller: Caller,
 ) -> Result<Json<TotpEnrolment>, ApiError> {
     let users = state.hub.meta.users();
-    let user = users
-        .by_id(&caller.principal.user_id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("no such user"))?;
+    let user = caller_record(&state, &caller).await?;
     if user.totp_confirmed {
         return caller
             .deny(
@@ -261,11 +216,7 @@ pub(crate) async fn confirm(
     Json(code): Json<Code>,
 ) -> Result<Json<Principal>, ApiError> {
     let users = state.hub.meta.users();
-    let user = users
-        .by_id(&caller.principal.user_id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("no such user"))?;
+    let user = caller_record(&state, &caller).await?;
     let Some(sealed) = user.totp_sealed.as_deref().filter(|_| !user.totp_confirmed) else {
         return caller
             .deny(
@@ -372,59 +323,94 @@ pub(crate) async fn oidc_callback(
         Err(e) => Err(e),
     };
     match principal {
-        Ok(principal) => {
-            let event = NewEvent::new(
-                &principal.name,
-                bastide_audit::Role::System,
-                "auth.login",
-                Outcome::Success,
-            )
-            .detail("method", "oidc");
-            state
-                .hub
-                .audit
-                .record(event)
-                .await
-                .map_err(ApiError::internal)?;
-            let opened = Sessions::new(&state.hub.meta)
-                .open(&principal, now())
-                .await
-                .map_err(access)?;
-            let cookie = format!(
-                "{}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
-                sessions::COOKIE,
-                opened.secret,
-                sessions::LIFETIME
-            );
-            let body = LoggedIn {
-                user: principal,
-                csrf_token: opened.csrf,
-                expires_at: opened.expires_at,
-            };
-            Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
-        }
+        Ok(principal) => signed_in(&state, principal, "oidc", client).await,
         Err(reason) => {
-            state.throttle.failed(client);
-            let mut event = NewEvent::new(
-                "anonymous",
-                bastide_audit::Role::System,
-                "auth.login",
-                Outcome::Failure,
-            )
-            .detail("method", "oidc")
-            .detail("reason", reason.clone());
-            event.client = client;
-            state
-                .hub
-                .audit
-                .record(event)
-                .await
-                .map_err(ApiError::internal)?;
-            Err(ApiError::Client {
-                status: StatusCode::UNAUTHORIZED,
-                code: "unauthenticated",
-                message: reason,
-            })
+            Err(sign_in_failed(&state, "anonymous", "oidc", &reason, reason.clone(), client).await)
         }
     }
+}
+
+/// Records a successful sign-in, opens a session and answers with its cookie and
+/// CSRF token.
+async fn signed_in(
+    state: &AppState,
+    principal: Principal,
+    method: &str,
+    client: Option<std::net::IpAddr>,
+) -> Result<Response, ApiError> {
+    let mut event = NewEvent::new(
+        &principal.name,
+        bastide_audit::Role::System,
+        "auth.login",
+        Outcome::Success,
+    )
+    .detail("method", method.to_owned());
+    event.client = client;
+    state
+        .hub
+        .audit
+        .record(event)
+        .await
+        .map_err(ApiError::internal)?;
+    let opened = Sessions::new(&state.hub.meta)
+        .open(&principal, now())
+        .await
+        .map_err(access)?;
+    let cookie = format!(
+        "{}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+        sessions::COOKIE,
+        opened.secret,
+        sessions::LIFETIME
+    );
+    let body = LoggedIn {
+        user: principal,
+        csrf_token: opened.csrf,
+        expires_at: opened.expires_at,
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// Counts and records a failed sign-in by `actor` (the name tried, or `anonymous`);
+/// the 401 to answer says `message`.
+async fn sign_in_failed(
+    state: &AppState,
+    actor: &str,
+    method: &str,
+    reason: &str,
+    message: String,
+    client: Option<std::net::IpAddr>,
+) -> ApiError {
+    state.throttle.failed(client);
+    let mut event = NewEvent::new(
+        actor,
+        bastide_audit::Role::System,
+        "auth.login",
+        Outcome::Failure,
+    )
+    .detail("method", method.to_owned())
+    .detail("reason", reason.to_owned());
+    event.client = client;
+    if let Err(e) = state.hub.audit.record(event).await {
+        return ApiError::internal(e);
+    }
+    ApiError::Client {
+        status: StatusCode::UNAUTHORIZED,
+        code: "unauthenticated",
+        message,
+    }
+}
+
+/// The caller's stored account.
+async fn caller_record(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<bastide_meta::UserRecord, ApiError> {
+    state
+        .hub
+        .meta
+        .users()
+        .by_id(&caller.principal.user_id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("no such user"))
 }
