@@ -77,6 +77,18 @@ impl Roles {
         Ok(Self(roles))
     }
 
+    /// The roles that act within a single project: only researcher. A credential bound
+    /// to a project carries these, never a hub-wide role.
+    pub fn within_project(&self) -> Self {
+        Self(
+            self.0
+                .iter()
+                .copied()
+                .filter(|r| *r == Role::Researcher)
+                .collect(),
+        )
+    }
+
     /// Whether `role` is among them.
     pub fn has(&self, role: Role) -> bool {
         self.0.contains(&role)

@@ -140,10 +140,16 @@ impl<'a> Tokens<'a> {
             return Err(AuthError::Disabled.into());
         }
         self.meta.tokens().used(&record.id, now).await?;
+        let roles = Roles::parse(&owner.roles)?;
         Ok(Principal {
             user_id: owner.id,
             name: owner.name,
-            roles: Roles::parse(&owner.roles)?,
+            // A token bound to a project acts within it only: no hub-wide role.
+            roles: if record.project_id.is_some() {
+                roles.within_project()
+            } else {
+                roles
+            },
             project: record.project_id,
             token_id: Some(record.id),
         })

@@ -121,3 +121,28 @@ async fn a_disabled_users_tokens_stop_working_and_bad_lifetimes_are_refused() {
         .to_string();
     assert!(error.contains("no user nobody"), "{error}");
 }
+
+#[tokio::test]
+async fn a_token_bound_to_a_project_carries_no_hub_wide_role() {
+    let (_dir, meta) = store().await;
+    let new = bastide_access::NewUser {
+        name: "stella".into(),
+        display_name: None,
+        roles: vec!["steward".into(), "researcher".into()],
+        password: Some("a long enough secret".into()),
+    };
+    Accounts::new(&meta).create(new, NOW).await.unwrap();
+    let tokens = Tokens::new(&meta);
+    let bound = tokens
+        .create("stella", "notebook", Some("p-1"), 7, NOW)
+        .await
+        .unwrap();
+    let principal = tokens.authenticate(&bound.secret, NOW).await.unwrap();
+    assert_eq!(principal.roles.names(), ["researcher"]);
+    let free = tokens
+        .create("stella", "admin work", None, 7, NOW)
+        .await
+        .unwrap();
+    let principal = tokens.authenticate(&free.secret, NOW).await.unwrap();
+    assert_eq!(principal.roles.names(), ["steward", "researcher"]);
+}

@@ -169,13 +169,21 @@ impl Caller {
     }
 
     /// Refuses (403, audited) unless the caller has `role`; `action` names what was
-    /// attempted.
+    /// attempted. A project-bound token never uses a hub-wide role (admin, steward,
+    /// auditor): it acts only within its project.
     pub async fn require(
         &self,
         state: &AppState,
         role: Role,
         action: &str,
     ) -> Result<(), ApiError> {
+        if let Some(project) = &self.principal.project
+            && role != Role::Researcher
+        {
+            let reason =
+                format!("this token is bound to project {project} and acts only within it");
+            return self.deny(state, action, &reason).await;
+        }
         if self.principal.roles.has(role) {
             return Ok(());
         }

@@ -23,6 +23,12 @@ pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
     // Handle SIGINT and SIGTERM from the start: a signal that arrives before the
     // server runs must still stop it cleanly, not kill it.
     let shutdown = shutdown_signal()?;
+    // Uploads cut short by a stop: they hold identifiers in clear, so they go first.
+    let uploads = settings.data_dir.join("uploads");
+    if uploads.exists() {
+        std::fs::remove_dir_all(&uploads)
+            .with_context(|| format!("cannot clear {}", uploads.display()))?;
+    }
     let hub = Arc::new(Hub::open(settings).await?);
     let listener = TcpListener::bind(listen)
         .await

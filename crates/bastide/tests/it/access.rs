@@ -701,3 +701,50 @@ async fn an_auditor_searches_and_exports_the_log_and_the_reading_is_itself_recor
     );
     assert!(hub.terminate().0.success());
 }
+
+#[tokio::test]
+async fn a_project_bound_token_of_an_administrator_cannot_administer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let dir = dir.to_str().unwrap();
+    let env = [("BASTIDE_KEYRING_PASSPHRASE", PASSPHRASE)];
+    json(&["--json", "init", "--data-dir", dir], &env);
+    let issued = json(
+        &[
+            "--json",
+            "token",
+            "create",
+            "--user",
+            "admin",
+            "--name",
+            "notebook",
+            "--project",
+            "p-1",
+            "--data-dir",
+            dir,
+        ],
+        &env,
+    );
+    let token = issued["secret"].as_str().unwrap().to_owned();
+    let hub = HubProcess::spawn(
+        bastide(),
+        &["serve", "--data-dir", dir, "--listen", "127.0.0.1:0"],
+        &env,
+    );
+    let answer = reqwest::Client::new()
+        .get(hub.url("/api/v1/users"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 403);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bound to project p-1"),
+        "{body}"
+    );
+    assert!(hub.terminate().0.success());
+}
