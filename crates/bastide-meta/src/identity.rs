@@ -203,6 +203,15 @@ impl UserRepo<'_> {
         Ok(())
     }
 
+    /// Removes the user's second factor (a lost device): no secret, not required.
+    pub async fn reset_totp(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET totp_sealed = NULL, totp_confirmed = 0, totp_required = 0, totp_last_step = NULL WHERE id = $1")
+            .bind(id)
+            .execute(self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Requires a second factor of the user.
     pub async fn require_totp(&self, id: &str) -> Result<()> {
         sqlx::query("UPDATE users SET totp_required = 1 WHERE id = $1")
@@ -279,6 +288,15 @@ impl<'a> SessionRepo<'a> {
             })
         })
         .transpose()
+    }
+
+    /// Deletes every expired session; how many.
+    pub async fn sweep(&self, now: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Ends a session, and every expired one.

@@ -217,6 +217,11 @@ pub enum UserCommand {
         /// Login name.
         name: String,
     },
+    /// Remove an account's second factor (a lost device); it can enrol again.
+    ResetTotp {
+        /// Login name.
+        name: String,
+    },
 }
 
 /// Options of `token`.

@@ -88,6 +88,16 @@ on_both_backends!(
             ),
             (true, true, Some(101))
         );
+        users.reset_totp("u-1").await.unwrap();
+        let stored = users.by_id("u-1").await.unwrap().unwrap();
+        assert_eq!(
+            (
+                stored.totp_sealed,
+                stored.totp_confirmed,
+                stored.totp_required
+            ),
+            (None, false, false)
+        );
 
         let sessions = store.sessions();
         let session = bastide_meta::SessionRecord {
@@ -102,6 +112,9 @@ on_both_backends!(
             sessions.get(&session.id_sha256).await.unwrap(),
             Some(session.clone())
         );
+        assert_eq!(sessions.sweep(50).await.unwrap(), 0, "not expired yet");
+        assert_eq!(sessions.sweep(100).await.unwrap(), 1, "expired");
+        sessions.insert(&session).await.unwrap();
         sessions.delete(&session.id_sha256, 2).await.unwrap();
         assert_eq!(sessions.get(&session.id_sha256).await.unwrap(), None);
     }

@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
-use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -128,6 +127,25 @@ pub fn openapi_json() -> String {
     text
 }
 
+/// The time limit of every request but batch uploads, which take as long as their body
+/// takes to arrive (and are bounded by the work they cause, not by a clock).
+async fn time_limit(
+    axum::extract::State(limit): axum::extract::State<std::time::Duration>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let upload =
+        request.method() == axum::http::Method::PUT && request.uri().path().ends_with("/batches");
+    if upload {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => axum::http::StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
+}
+
 /// The whole application, ready to serve.
 pub fn app(hub: Arc<Hub>) -> Router {
     let request_timeout = hub.settings.server.request_timeout;
@@ -140,10 +158,7 @@ pub fn app(hub: Arc<Hub>) -> Router {
     };
     router
         .fallback(routes::not_found)
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            request_timeout,
-        ))
+        .layer(middleware::from_fn_with_state(request_timeout, time_limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             observe::observe,

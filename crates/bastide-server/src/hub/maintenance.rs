@@ -13,12 +13,17 @@ use super::Hub;
 /// belong to a commit in progress.
 pub const GARBAGE_GRACE: Duration = Duration::from_secs(3600);
 
-/// Collects garbage every `every`, recording each collection that deleted something.
+/// Collects garbage (and deletes expired sessions) every `every`, recording each
+/// collection that deleted something.
 pub fn spawn_garbage_collection(hub: Arc<Hub>, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         loop {
             ticks.tick().await;
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            if let Err(e) = hub.meta.sessions().sweep(now).await {
+                tracing::warn!(target: "bastide::gc", error = %e, "cannot delete expired sessions; retrying later");
+            }
             match hub.datasets.collect_garbage(GARBAGE_GRACE).await {
                 Ok(report) if report.deleted > 0 => {
                     tracing::info!(target: "bastide::gc", deleted = report.deleted, bytes = report.bytes, "collected unreferenced objects");

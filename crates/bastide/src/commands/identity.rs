@@ -88,6 +88,15 @@ async fn run_user(hub: &Hub, command: UserCommand, json: bool) -> anyhow::Result
                 format!("{name} now needs a one-time code at every password login.")
             });
         }
+        UserCommand::ResetTotp { name } => {
+            let user = accounts.get(&name).await?;
+            hub.meta.users().reset_totp(&user.id).await?;
+            hub.audit.record(event("user.totp_reset", &name)).await?;
+            let user = accounts.get(&name).await?;
+            output::print(json, &user, || {
+                format!("{name} has no second factor any more; they can set up a new one.")
+            });
+        }
         UserCommand::Disable { name } => {
             let user = accounts.disable(&name, now()).await?;
             hub.audit.record(event("user.disabled", &name)).await?;

@@ -223,6 +223,16 @@ async fn an_account_required_to_have_a_second_factor_cannot_log_in_without_one()
         "{}",
         required.stdout
     );
+    let reset = run(
+        &["--json", "user", "reset-totp", "admin", "--data-dir", dir],
+        &env,
+    );
+    assert!(
+        reset.stdout.contains("\"totp_required\":false"),
+        "{}",
+        reset.stdout
+    );
+    assert!(run(&["user", "require-totp", "admin", "--data-dir", dir], &env).success());
     let hub = HubProcess::spawn(
         bastide(),
         &["serve", "--data-dir", dir, "--listen", "127.0.0.1:0"],

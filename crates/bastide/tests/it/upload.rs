@@ -163,3 +163,119 @@ async fn a_steward_streams_a_batch_that_is_stored_once_and_a_bad_one_is_refused_
         listed.stdout
     );
 }
+
+/// Sends `body` in two halves 1.5 s apart over a raw connection; returns the status.
+fn slow_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &[u8],
+    content_type: &str,
+) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let (first, second) = body.split_at(body.len() / 2);
+    stream.write_all(first).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _ = stream.write_all(second);
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_slow_upload_outlasts_the_request_time_limit_that_other_requests_keep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let world = tmp.path().join("world");
+    let dir = tmp.path().join("hub");
+    let (world_s, dir) = (world.to_str().unwrap(), dir.to_str().unwrap());
+    json(&[
+        "--json",
+        "synth",
+        "--beneficiaries",
+        "20",
+        "--years",
+        "2023",
+        "--tables",
+        "IR_BEN_R",
+        "--out",
+        world_s,
+    ]);
+    let env = [
+        ("BASTIDE_KEYRING_PASSPHRASE", PASSPHRASE),
+        ("BASTIDE_SERVER__REQUEST_TIMEOUT_SECS", "1"),
+    ];
+    assert!(run(&["init", "--data-dir", dir], &env).success());
+    json(&[
+        "--json",
+        "dataset",
+        "create",
+        "snds",
+        "--schema",
+        world.join("schemas").to_str().unwrap(),
+        "--data-dir",
+        dir,
+    ]);
+    let issued = json(&[
+        "--json",
+        "token",
+        "create",
+        "--user",
+        "admin",
+        "--name",
+        "upload",
+        "--data-dir",
+        dir,
+    ]);
+    let token = issued["secret"].as_str().unwrap().to_owned();
+    let hub = HubProcess::spawn(
+        bastide(),
+        &["serve", "--data-dir", dir, "--listen", "127.0.0.1:0"],
+        &env,
+    );
+    let addr = hub.url("").trim_start_matches("http://").to_owned();
+    let csv = std::fs::read(world.join("IR_BEN_R.csv")).unwrap();
+    let token2 = token.clone();
+    let addr2 = addr.clone();
+    let upload = tokio::task::spawn_blocking(move || {
+        slow_request(
+            &addr2,
+            "PUT",
+            "/api/v1/datasets/snds/tables/IR_BEN_R/batches",
+            &token2,
+            &csv,
+            "text/csv",
+        )
+    });
+    assert_eq!(
+        upload.await.unwrap(),
+        201,
+        "the upload is not cut by the time limit"
+    );
+    let other = tokio::task::spawn_blocking(move || {
+        slow_request(
+            &addr,
+            "POST",
+            "/api/v1/tokens",
+            &token,
+            br#"{"name": "slow", "days": 1}"#,
+            "application/json",
+        )
+    });
+    assert_eq!(
+        other.await.unwrap(),
+        408,
+        "other requests keep their time limit"
+    );
+    assert!(hub.terminate().0.success());
+}
