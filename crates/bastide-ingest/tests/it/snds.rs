@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use bastide_ingest::{Rule, TableSchema};
 
 fn snds() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/snds/schemas")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/snds/schemas")
 }
 
 fn schema_files() -> Vec<PathBuf> {

@@ -6,7 +6,10 @@ use bastide_ingest::TableSchema;
 
 fn schema_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/snds/schemas")];
+    let mut stack = vec![
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/snds/schemas"),
+    ];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
             let path = entry.unwrap().path();

@@ -401,8 +401,10 @@ async fn every_endpoint_answers_each_kind_of_caller_as_the_matrix_says() {
         &env,
     );
     let leaver_token = leaver["id"].as_str().unwrap().to_owned();
-    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/snds/schemas/BENEFICIAIRE/IR_BEN_R.json");
+    let schema = std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../fixtures/snds/schemas/BENEFICIAIRE/IR_BEN_R.json");
     json(
         &[
             "--json",

@@ -7,7 +7,8 @@ use crate::{PASSPHRASE, files_under, one_line_failure, run};
 const ENV: [(&str, &str); 1] = [("BASTIDE_KEYRING_PASSPHRASE", PASSPHRASE)];
 
 fn snds() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/snds/schemas")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/snds/schemas")
 }
 
 fn json(args: &[&str]) -> serde_json::Value {

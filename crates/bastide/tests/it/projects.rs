@@ -29,8 +29,10 @@ fn a_project_is_applied_for_approved_granted_reviewed_and_closed_from_the_comman
             dir,
         ]);
     }
-    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/snds/schemas/BENEFICIAIRE/IR_BEN_R.json");
+    let schema = std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../fixtures/snds/schemas/BENEFICIAIRE/IR_BEN_R.json");
     json(&[
         "--json",
         "dataset",
