@@ -170,8 +170,14 @@ impl Oidc {
     }
 
     /// Finishes a login: exchanges `code` for an ID token and checks it. A state is
-    /// taken once: a replayed callback is refused.
-    pub async fn finish(&self, code: &str, state: &str) -> Result<Identity, OidcError> {
+    /// taken once: a replayed callback is refused. `iss`, the issuer the callback names
+    /// (RFC 9207), must be ours when given.
+    pub async fn finish(
+        &self,
+        code: &str,
+        state: &str,
+        iss: Option<&str>,
+    ) -> Result<Identity, OidcError> {
         let pending = self
             .pending
             .lock()
@@ -180,6 +186,11 @@ impl Oidc {
             .filter(|p| p.started.elapsed() < ATTEMPT)
             .ok_or(OidcError::State)?;
         let settings = self.settings()?;
+        if iss.is_some_and(|iss| iss.trim_end_matches('/') != settings.issuer) {
+            return Err(OidcError::Provider(
+                "the callback names another issuer than this hub's".into(),
+            ));
+        }
         let discovery = self.discover().await?;
         let form = [
             ("grant_type", "authorization_code"),

@@ -80,6 +80,15 @@ async fn a_user_logs_in_through_the_provider_once_per_attempt_and_only_with_a_ro
         "{body}"
     );
 
+    // A callback naming another issuer (a mix-up) is refused.
+    let callback = login_as("rita").await;
+    let mixed = client
+        .get(callback.replace("&iss=", "&iss=http%3A%2F%2Fevil.example&was="))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mixed.status(), 401);
+
     let callback = login_as("nobody").await;
     let refused = client.get(&callback).send().await.unwrap();
     assert_eq!(refused.status(), 401);
@@ -115,7 +124,7 @@ async fn a_user_logs_in_through_the_provider_once_per_attempt_and_only_with_a_ro
     assert!(listed.stdout.contains("\"oidc\""), "{}", listed.stdout);
     assert_eq!(
         listed.stdout.matches("\"failure\"").count(),
-        3,
+        4,
         "{}",
         listed.stdout
     );

@@ -266,6 +266,8 @@ pub(crate) struct Callback {
     state: Option<String>,
     /// The provider's error, if it refused.
     error: Option<String>,
+    /// The issuer sending the code (RFC 9207), checked when present.
+    iss: Option<String>,
 }
 
 /// Starts an OpenID Connect login: redirects to the provider (code flow with PKCE).
@@ -301,7 +303,7 @@ pub(crate) async fn oidc_callback(
         (Some(code), Some(attempt), None) => state
             .hub
             .oidc
-            .finish(code, attempt)
+            .finish(code, attempt, callback.iss.as_deref())
             .await
             .map_err(|e| e.to_string()),
         (_, _, Some(error)) => Err(format!(
