@@ -101,7 +101,13 @@ pub(crate) async fn upload(
     .map_err(ApiError::internal)?;
     drop(dir);
     let shown = file.display().to_string();
-    let report = result.map_err(|e| bad(e.to_string().replace(&shown, "upload")))?;
+    let report = result.map_err(|e| match e {
+        // The batch or the request is at fault: say what, naming the upload.
+        crate::Error::Ingest(_) | crate::Error::Schema(_) => {
+            bad(e.to_string().replace(&shown, "upload"))
+        }
+        other => ApiError::internal(other),
+    })?;
     answer(report, &shown)
 }
 
