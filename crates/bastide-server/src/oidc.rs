@@ -221,14 +221,24 @@ impl Oidc {
             .json()
             .await
             .map_err(|e| OidcError::Provider(format!("token endpoint: {e}")))?;
-        self.verify(&tokens.id_token, &pending.nonce).await
+        self.check(&discovery, &tokens.id_token, &pending.nonce)
+            .await
     }
 
     /// Checks an ID token: signature by one of the provider's keys, issuer, audience
     /// (this hub's client id), expiry (no leeway) and nonce.
     pub async fn verify(&self, id_token: &str, nonce: &str) -> Result<Identity, OidcError> {
-        let settings = self.settings()?;
         let discovery = self.discover().await?;
+        self.check(&discovery, id_token, nonce).await
+    }
+
+    async fn check(
+        &self,
+        discovery: &Discovery,
+        id_token: &str,
+        nonce: &str,
+    ) -> Result<Identity, OidcError> {
+        let settings = self.settings()?;
         let keys: JwkSet = self.get_json(&discovery.jwks_uri).await?;
         let header = decode_header(id_token).map_err(|e| OidcError::Token(e.to_string()))?;
         if !matches!(

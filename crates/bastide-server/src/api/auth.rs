@@ -191,6 +191,25 @@ impl Caller {
             .await
     }
 
+    /// Refuses (403, audited) unless the caller has one of `roles`.
+    pub async fn require_any(
+        &self,
+        state: &AppState,
+        roles: &[Role],
+        action: &str,
+    ) -> Result<(), ApiError> {
+        if roles.iter().any(|r| self.principal.roles.has(*r)) {
+            return Ok(());
+        }
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        self.deny(
+            state,
+            action,
+            &format!("this needs one of the roles {}", names.join(", ")),
+        )
+        .await
+    }
+
     /// Refuses (403) and records the refusal.
     pub async fn deny<T>(
         &self,

@@ -313,9 +313,7 @@ const GRANT: &str = r#"{"dataset": "snds", "members": ["rita"], "starts_at": 0,
                 "filters": [{"op": "between", "column": "BEN_NAI_ANN", "low": 1900, "high": 1960}]}]}"#;
 
 fn json(args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
-    let output = run(args, env);
-    assert!(output.success(), "{output:?}");
-    serde_json::from_str(&output.stdout).unwrap()
+    crate::run_json(args, env)
 }
 
 #[tokio::test]

@@ -12,9 +12,7 @@ fn snds() -> PathBuf {
 }
 
 fn json(args: &[&str]) -> serde_json::Value {
-    let output = run(args, &ENV);
-    assert!(output.success(), "{output:?}");
-    serde_json::from_str(&output.stdout).unwrap()
+    crate::run_json(args, &ENV)
 }
 
 fn hub(tmp: &tempfile::TempDir) -> String {

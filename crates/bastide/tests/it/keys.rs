@@ -5,9 +5,7 @@ use test_support::SoftHsm;
 use crate::{PASSPHRASE, one_line_failure, run};
 
 fn json(args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
-    let output = run(args, env);
-    assert!(output.success(), "{output:?}");
-    serde_json::from_str(&output.stdout).unwrap()
+    crate::run_json(args, env)
 }
 
 #[test]

@@ -28,6 +28,13 @@ pub(crate) fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     test_support::run_bastide(bastide(), args, env)
 }
 
+/// Runs a command that must succeed and prints JSON; returns that JSON.
+pub(crate) fn run_json(args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let output = run(args, env);
+    assert!(output.success(), "{output:?}");
+    serde_json::from_str(&output.stdout).unwrap()
+}
+
 /// Asserts a command failed with exactly one line on standard error, and returns it.
 pub(crate) fn one_line_failure(output: &Output) -> String {
     assert!(!output.success(), "expected a failure, got: {output:?}");

@@ -6,9 +6,7 @@ use crate::{PASSPHRASE, one_line_failure, run};
 const ENV: [(&str, &str); 1] = [("BASTIDE_KEYRING_PASSPHRASE", PASSPHRASE)];
 
 fn json(args: &[&str]) -> serde_json::Value {
-    let output = run(args, &ENV);
-    assert!(output.success(), "{output:?}");
-    serde_json::from_str(&output.stdout).unwrap()
+    crate::run_json(args, &ENV)
 }
 
 #[test]

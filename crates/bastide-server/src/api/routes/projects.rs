@@ -342,11 +342,9 @@ pub(crate) async fn opt_outs(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<OptOutCount>, ApiError> {
-    if !caller.principal.roles.has(Role::Auditor) {
-        caller
-            .require(&state, Role::Steward, "optout.count")
-            .await?;
-    }
+    caller
+        .require_any(&state, &[Role::Steward, Role::Auditor], "optout.count")
+        .await?;
     let total = state
         .hub
         .meta
@@ -370,19 +368,13 @@ pub(crate) async fn access_review(
     caller: Caller,
     Query(query): Query<ReviewQuery>,
 ) -> Result<Response, ApiError> {
-    let roles = &caller.principal.roles;
-    if ![Role::Steward, Role::Admin, Role::Auditor]
-        .iter()
-        .any(|r| roles.has(*r))
-    {
-        return caller
-            .deny(
-                &state,
-                "access.reviewed",
-                "the access review is for stewards, administrators and auditors",
-            )
-            .await;
-    }
+    caller
+        .require_any(
+            &state,
+            &[Role::Steward, Role::Admin, Role::Auditor],
+            "access.reviewed",
+        )
+        .await?;
     let lines = Permits::new(&state.hub.meta)
         .review(now())
         .await

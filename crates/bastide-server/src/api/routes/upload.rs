@@ -53,11 +53,9 @@ pub(crate) async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<IngestReport>), ApiError> {
-    if !caller.principal.roles.has(Role::Admin) {
-        caller
-            .require(&state, Role::Steward, "ingest.batch")
-            .await?;
-    }
+    caller
+        .require_any(&state, &[Role::Steward, Role::Admin], "ingest.batch")
+        .await?;
     let (on_error, csv) = options(&query)?;
     let parquet = is_parquet(&headers);
     // A private folder in the data folder: the upload holds identifiers in clear until
