@@ -287,3 +287,27 @@ fn the_example_configuration_lists_every_option_with_its_variable() {
         );
     }
 }
+
+#[test]
+fn an_oidc_issuer_without_its_client_settings_names_what_is_missing() {
+    in_jail(|jail| {
+        write_config(
+            jail,
+            "[oidc]\nissuer = \"https://login.example.org\"\nclient_id = \"bastide\"\n",
+        );
+        let err = load_in(jail, Flags::default()).unwrap_err().to_string();
+        assert!(
+            err.contains("oidc.client_secret") && err.contains("BASTIDE_OIDC__CLIENT_SECRET"),
+            "{err}"
+        );
+        write_config(
+            jail,
+            "[oidc]\nissuer = \"not a url\"\nclient_id = \"b\"\nclient_secret = \"s\"\nredirect_url = \"https://hub/cb\"\n",
+        );
+        let err = load_in(jail, Flags::default()).unwrap_err().to_string();
+        assert!(
+            err.contains("oidc.issuer `not a url` is not a URL"),
+            "{err}"
+        );
+    });
+}
