@@ -223,10 +223,102 @@ impl LocalKeyring {
         Ok(Signer::from_seed(id, &seed))
     }
 
-    /// The newest pseudonym secret, as a [`Pseudonymiser`].
-    pub fn pseudonymiser(&self) -> Result<Pseudonymiser> {
-        let (id, secret) = self.newest(KeyPurpose::Pseudonym, "a pseudonym secret")?;
-        Ok(Pseudonymiser::new(id, secret))
+    /// The [`Pseudonymiser`] of generation `key_id`: the keyring's pseudonym secrets
+    /// up to and including it, chained (`None`: the first, made at `init`). Which
+    /// generation is current is the metadata's to say, not the keyring's: a renewal
+    /// adds its secret here before it commits.
+    pub fn pseudonymiser(&self, key_id: Option<&str>) -> Result<Pseudonymiser> {
+        let entries = self.pseudonym_entries();
+        let end = match key_id {
+            None => 1,
+            Some(id) => entries.iter().position(|k| k.id == id).ok_or_else(|| {
+                self.malformed(format!(
+                    "it holds no pseudonym secret {id}, which the metadata names as current (restore the keyring that goes with this metadata)"
+                ))
+            })? + 1,
+        };
+        let chain = entries
+            .get(..end)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| self.malformed("it holds no pseudonym secret".into()))?;
+        let secrets = chain
+            .iter()
+            .map(|k| self.material(k))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Pseudonymiser::new(chain[end - 1].id.clone(), secrets))
+    }
+
+    /// The one step that re-keys pseudonyms of the generation before `key_id` into
+    /// generation `key_id`: `HMAC(k, p)`.
+    pub fn pseudonym_step(&self, key_id: &str) -> Result<Pseudonymiser> {
+        let entry = self
+            .pseudonym_entries()
+            .into_iter()
+            .find(|k| k.id == key_id)
+            .ok_or_else(|| self.malformed(format!("it holds no pseudonym secret {key_id}")))?;
+        Ok(Pseudonymiser::new(
+            entry.id.clone(),
+            vec![self.material(entry)?],
+        ))
+    }
+
+    /// The pseudonym secret that follows `current` (`None`: the first), added and
+    /// sealed into the file if the keyring has none yet. A renewal that failed before
+    /// committing left its secret here unused: the next one takes it up again.
+    pub fn next_pseudonym_secret(
+        &mut self,
+        current: Option<&str>,
+        passphrase: &SecretString,
+    ) -> Result<String> {
+        let entries = self.pseudonym_entries();
+        let at = match current {
+            None => 0,
+            Some(id) => entries
+                .iter()
+                .position(|k| k.id == id)
+                .ok_or_else(|| self.malformed(format!("it holds no pseudonym secret {id}")))?,
+        };
+        if let Some(next) = entries.get(at + 1) {
+            return Ok(next.id.clone());
+        }
+        let number = entries
+            .iter()
+            .filter_map(|k| k.id.strip_prefix("pseudonym-")?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let id = format!("pseudonym-{number}");
+        self.contents.keys.push(KeyEntry {
+            id: id.clone(),
+            purpose: KeyPurpose::Pseudonym,
+            created_at: now(),
+            material: random_key(),
+        });
+        if let Err(e) = self.save(passphrase) {
+            self.contents.keys.pop();
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    fn pseudonym_entries(&self) -> Vec<&KeyEntry> {
+        self.contents
+            .keys
+            .iter()
+            .filter(|k| k.purpose == KeyPurpose::Pseudonym)
+            .collect()
+    }
+
+    fn material(&self, entry: &KeyEntry) -> Result<Zeroizing<[u8; 32]>> {
+        decode_key(&entry.material)
+            .ok_or_else(|| self.malformed(format!("key {} is not 32 bytes of base64", entry.id)))
+    }
+
+    fn malformed(&self, problem: String) -> Error {
+        Error::Malformed {
+            path: self.path.clone(),
+            problem,
+        }
     }
 
     /// The id and material of the newest key for `purpose`.
@@ -384,8 +476,8 @@ mod tests {
         );
         let nir = "1840775123456";
         assert_eq!(
-            created.pseudonymiser().unwrap().pseudonym(nir),
-            opened.pseudonymiser().unwrap().pseudonym(nir),
+            created.pseudonymiser(None).unwrap().pseudonym(nir),
+            opened.pseudonymiser(None).unwrap().pseudonym(nir),
             "pseudonyms are stable across openings"
         );
         let (a, b) = (
@@ -393,6 +485,35 @@ mod tests {
             opened.audit_signer().unwrap(),
         );
         assert_eq!(a.public_key(), b.public_key());
+    }
+
+    #[test]
+    fn a_new_pseudonym_secret_is_sealed_once_and_chains_onto_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.sealed");
+        let mut keyring = LocalKeyring::create(&path, &passphrase()).unwrap();
+        let second = keyring.next_pseudonym_secret(None, &passphrase()).unwrap();
+        assert_eq!(second, "pseudonym-2");
+        // A renewal that failed left it unused: the next attempt takes it up again.
+        let mut reopened = LocalKeyring::open(&path, Some(&passphrase())).unwrap();
+        assert_eq!(
+            reopened.next_pseudonym_secret(None, &passphrase()).unwrap(),
+            "pseudonym-2"
+        );
+        assert_eq!(
+            reopened
+                .next_pseudonym_secret(Some("pseudonym-2"), &passphrase())
+                .unwrap(),
+            "pseudonym-3"
+        );
+        let nir = "1840775123456";
+        let first = reopened.pseudonymiser(None).unwrap().pseudonym(nir);
+        let step = reopened.pseudonym_step("pseudonym-2").unwrap();
+        let renewed = reopened.pseudonymiser(Some("pseudonym-2")).unwrap();
+        assert_eq!(renewed.key_id(), "pseudonym-2");
+        assert_eq!(renewed.pseudonym(nir), step.pseudonym(&first));
+        let err = reopened.pseudonymiser(Some("pseudonym-9")).unwrap_err();
+        assert!(err.to_string().contains("restore the keyring"), "{err}");
     }
 
     #[test]

@@ -103,6 +103,17 @@ const GENERIC: &[(&str, &[(&str, bool)])] = &[
             ("recorded_at", true),
         ],
     ),
+    (
+        "pseudonym_renewals",
+        &[
+            ("generation", true),
+            ("key_id", false),
+            ("renewed_at", true),
+            ("renewed_by", false),
+            ("datasets", true),
+            ("rows_rekeyed", true),
+        ],
+    ),
 ];
 
 /// A data key row: id, scope, KEK, wrapped (none if shredded), created, shredded.

@@ -57,6 +57,14 @@ pub enum Error {
         /// The version.
         version: i64,
     },
+    /// Another renewal of pseudonyms committed this generation first.
+    #[error(
+        "pseudonym generation {generation} was committed by another renewal first; nothing was changed"
+    )]
+    RenewalTaken {
+        /// The generation.
+        generation: i64,
+    },
     /// A table is declared twice.
     #[error("dataset {dataset} already has a table {table}")]
     TableExists {

@@ -13,6 +13,7 @@ mod hub;
 mod identity;
 mod keys;
 mod projects;
+mod pseudonyms;
 
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ pub use hub::{HubRecord, HubRepo};
 pub use identity::{SessionRecord, SessionRepo, TokenRecord, TokenRepo, UserRecord, UserRepo};
 pub use keys::{KeyCounts, KeyRepo, StoredKey};
 pub use projects::{PermitRecord, ProjectEventRecord, ProjectRecord, ProjectRepo};
+pub use pseudonyms::{PseudonymRepo, Renewal, RenewalRecord};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -141,6 +143,11 @@ impl MetaStore {
     /// Projects, permits and the opt-out register.
     pub fn projects(&self) -> ProjectRepo<'_> {
         ProjectRepo::new(&self.pool)
+    }
+
+    /// Renewals of the pseudonym secret.
+    pub fn pseudonyms(&self) -> PseudonymRepo<'_> {
+        PseudonymRepo::new(&self.pool)
     }
 
     /// Closes every connection.

@@ -33,6 +33,9 @@ pub enum Error {
     /// A dataset or batch cannot be ingested.
     #[error("{0}")]
     Ingest(String),
+    /// Pseudonyms cannot be renewed as configured.
+    #[error("{0}")]
+    Pseudonyms(String),
     /// A backup folder is damaged or not a backup.
     #[error("backup {path}: {problem}")]
     Backup {

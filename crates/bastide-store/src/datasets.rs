@@ -74,27 +74,40 @@ pub(crate) async fn publish(
     content_hash: &str,
     rows_added: u64,
 ) -> Result<()> {
+    let record = write_manifest(store, manifest, content_hash, rows_added).await?;
+    let repo = store.meta.datasets();
+    repo.ensure(&manifest.dataset, record.committed_at).await?;
+    repo.commit(&record).await?;
+    Ok(())
+}
+
+/// Writes `manifest` under a name of its own (a crash between writing and recording
+/// leaves an unreferenced object, never one in the way of the next attempt) and gives
+/// the record that would make it visible.
+pub(crate) async fn write_manifest(
+    store: &DatasetStore,
+    manifest: &Manifest,
+    content_hash: &str,
+    rows_added: u64,
+) -> Result<VersionRecord> {
     let bytes = manifest.to_bytes();
     let path = format!(
-        "datasets/{}/versions/{:010}.json",
-        manifest.dataset, manifest.version
+        "datasets/{}/versions/{:010}-{}.json",
+        manifest.dataset,
+        manifest.version,
+        uuid::Uuid::new_v4().simple()
     );
     let sha256 = hex(&Sha256::digest(&bytes));
     store.storage.put_new(&path, Bytes::from(bytes)).await?;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let repo = store.meta.datasets();
-    repo.ensure(&manifest.dataset, now).await?;
-    repo.commit(&VersionRecord {
+    Ok(VersionRecord {
         dataset: manifest.dataset.clone(),
         version: manifest.version,
         manifest_path: path,
         manifest_sha256: sha256,
         content_hash: content_hash.to_owned(),
         rows_added: rows_added as i64,
-        committed_at: now,
+        committed_at: time::OffsetDateTime::now_utc().unix_timestamp(),
     })
-    .await?;
-    Ok(())
 }
 
 impl DatasetStore {
@@ -164,6 +177,20 @@ impl DatasetStore {
             path: format!("{} version {}", manifest.dataset, manifest.version),
             problem: format!("it has no table {name}"),
         })?;
+        // A listing over a missing object reads as empty: check each file is there
+        // and whole before a reader can take an absent file for absent rows.
+        for file in &table.files {
+            let size = self.storage.size(&file.path).await?;
+            if size != file.bytes {
+                return Err(Error::Manifest {
+                    path: file.path.clone(),
+                    problem: format!(
+                        "it has {size} bytes, not the {} its version recorded (truncated or replaced?); restore it from a backup",
+                        file.bytes
+                    ),
+                });
+            }
+        }
         self.keys
             .load(
                 table

@@ -8,12 +8,13 @@ use std::fs::File;
 use std::path::PathBuf;
 
 use bastide_core::ids::KeyScope;
+use bastide_meta::VersionRecord;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
-use crate::datasets::publish;
+use crate::datasets::{publish, write_manifest};
 use crate::encrypted::FileKeys;
 use crate::manifest::{self, FileEntry, Manifest, TableManifest};
 use crate::{Committed, DatasetStore, Error, KeyService, Result};
@@ -82,11 +83,18 @@ fn date_range(batch: &RecordBatch) -> Option<(i32, i32)> {
 impl DatasetStore {
     /// Starts the next version of `dataset`.
     pub async fn draft(&self, dataset: &str) -> Result<VersionDraft> {
-        let mut base = match self.latest(dataset).await? {
+        let base = match self.latest(dataset).await? {
             Some((_, manifest)) => manifest,
             None => Manifest::new(dataset),
         };
+        self.draft_on(base)
+    }
+
+    /// Starts the version that follows `base` (which the caller read as the latest; a
+    /// version committed meanwhile makes this one's commit fail, not overwrite it).
+    pub fn draft_on(&self, mut base: Manifest) -> Result<VersionDraft> {
         base.version += 1;
+        let dataset = base.dataset.clone();
         let scope = format!("dataset:{dataset}@{}", base.version)
             .parse()
             .map_err(|_| Error::Manifest {
@@ -168,7 +176,35 @@ impl VersionDraft {
                 duplicate: true,
             });
         }
-        let mut rows_added = 0;
+        let rows_added = self.upload(tables, Placement::Append).await?.rows;
+        publish(&self.store, &self.base, content_hash, rows_added).await?;
+        Ok(Committed {
+            version: self.base.version,
+            rows_added,
+            duplicate: false,
+        })
+    }
+
+    /// Uploads every file as the whole of its table (the table's earlier files leave
+    /// the version) and writes the manifest, but records nothing: the caller commits
+    /// the returned version itself, possibly with others in one transaction.
+    pub async fn prepare_replacement(
+        mut self,
+        content_hash: &str,
+        tables: Vec<TableSink>,
+    ) -> Result<Replacement> {
+        let uploaded = self.upload(tables, Placement::Replace).await?;
+        let record = write_manifest(&self.store, &self.base, content_hash, 0).await?;
+        Ok(Replacement {
+            record,
+            rows: uploaded.rows,
+            replaced_keys: uploaded.replaced_keys,
+        })
+    }
+
+    /// Closes and uploads every table's files into the manifest of the draft.
+    async fn upload(&mut self, tables: Vec<TableSink>, placement: Placement) -> Result<Uploaded> {
+        let mut uploaded = Uploaded::default();
         for table in tables {
             let (name, schema, identifiers, files) =
                 tokio::task::spawn_blocking(move || table.finish())
@@ -191,11 +227,19 @@ impl VersionDraft {
                     key_ids,
                     coverage,
                 });
-                rows_added += rows;
+                uploaded.rows += rows;
             }
             let (columns, schema_hash) = manifest::columns(&schema);
             match self.base.tables.iter_mut().find(|t| t.name == name) {
-                Some(existing) => existing.files.extend(entries),
+                Some(existing) => {
+                    if placement == Placement::Replace {
+                        let old = std::mem::take(&mut existing.files);
+                        uploaded
+                            .replaced_keys
+                            .extend(old.into_iter().flat_map(|f| f.key_ids));
+                    }
+                    existing.files.extend(entries);
+                }
                 None => self.base.tables.push(TableManifest {
                     name,
                     columns,
@@ -205,13 +249,34 @@ impl VersionDraft {
                 }),
             }
         }
-        publish(&self.store, &self.base, content_hash, rows_added).await?;
-        Ok(Committed {
-            version: self.base.version,
-            rows_added,
-            duplicate: false,
-        })
+        Ok(uploaded)
     }
+}
+
+/// Where a draft's new files go in their table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// After the table's files.
+    Append,
+    /// Instead of them.
+    Replace,
+}
+
+#[derive(Debug, Default)]
+struct Uploaded {
+    rows: u64,
+    replaced_keys: Vec<String>,
+}
+
+/// A version whose tables were rewritten, stored but not yet recorded.
+#[derive(Debug, Clone)]
+pub struct Replacement {
+    /// The record that makes it visible once committed.
+    pub record: VersionRecord,
+    /// Rows written.
+    pub rows: u64,
+    /// Data keys of the files it no longer references.
+    pub replaced_keys: Vec<String>,
 }
 
 impl TableSink {

@@ -220,6 +220,14 @@ impl KeyService {
         Ok(shredded)
     }
 
+    /// Drops `key_ids` from memory (they were shredded in a larger transaction).
+    pub fn forget(&self, key_ids: &[String]) {
+        let mut cache = self.cache.lock().expect("key cache");
+        for key_id in key_ids {
+            cache.remove(key_id);
+        }
+    }
+
     /// The provider, its KEKs and the keys they wrap.
     pub async fn status(&self) -> Result<KeyStatus> {
         let keks = self

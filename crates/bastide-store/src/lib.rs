@@ -13,12 +13,14 @@ mod export;
 mod keys;
 pub mod manifest;
 mod migrate;
+mod rewrite;
 mod storage;
 
 pub use datasets::{Committed, DatasetStore, GarbageReport, NewTable};
-pub use draft::{FILE_ROWS, TableSink, VersionDraft};
+pub use draft::{FILE_ROWS, Replacement, TableSink, VersionDraft};
 pub use error::{Error, Result};
 pub use export::ExportReport;
 pub use keys::{DATA_KEY_LEN, KeyService, KeyStatus, Rotation};
 pub use migrate::{MigrationReport, migrate};
+pub use rewrite::{Rewrite, ValueMap};
 pub use storage::{ObjectInfo, Storage, StoreMarker};

@@ -237,6 +237,20 @@ impl Storage {
         }
     }
 
+    /// The size of an object.
+    pub async fn size(&self, path: &str) -> Result<u64> {
+        match self.store.head(&ObjectPath::from(path)).await {
+            Ok(meta) => Ok(meta.size),
+            Err(object_store::Error::NotFound { .. }) => Err(Error::NotFound {
+                path: path.to_owned(),
+            }),
+            Err(source) => Err(Error::Unreachable {
+                url: self.url.to_string(),
+                source,
+            }),
+        }
+    }
+
     /// Every object below `prefix`.
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
         let prefix = (!prefix.is_empty()).then(|| ObjectPath::from(prefix));

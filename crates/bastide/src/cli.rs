@@ -31,6 +31,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Show the key provider's state, rotate its key-encryption key, shred a scope.
     Keys(KeysArgs),
+    /// The hub pseudonym secret: its generation, and renewing it (re-keys every
+    /// stored pseudonym at once).
+    Pseudonyms(PseudonymsArgs),
     /// Declare datasets from Table Schemas, and list them.
     Dataset(DatasetArgs),
     /// Validate, pseudonymise and store a batch of CSV files as a new dataset version.
@@ -430,6 +433,32 @@ pub enum KeysCommand {
         /// The scope.
         scope: String,
         /// Confirm: this cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Options of `pseudonyms`.
+#[derive(Debug, Args)]
+pub struct PseudonymsArgs {
+    /// The data folder.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: PseudonymsCommand,
+}
+
+/// The pseudonym subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PseudonymsCommand {
+    /// The current generation of the secret and past renewals.
+    Status,
+    /// Make a new secret current and re-key every stored pseudonym (datasets,
+    /// quarantined rows, the opt-out register) in one commit; the old pseudonyms'
+    /// files are shredded. Run it while no server holds the hub.
+    Renew {
+        /// Confirm: pseudonyms in earlier outputs can no longer be linked to new ones.
         #[arg(long)]
         yes: bool,
     },

@@ -30,3 +30,14 @@ pub fn progress_bar(what: &str, unit: &str) -> Option<indicatif::ProgressBar> {
         bar
     })
 }
+
+/// Seconds since the Unix epoch, as RFC 3339 (UTC).
+pub fn timestamp(seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| seconds.to_string())
+}

@@ -7,6 +7,7 @@ mod datasets;
 mod hub;
 mod identity;
 mod keys;
+mod pseudonyms;
 
 use bastide_core::config::MetadataSettings;
 use bastide_meta::MetaStore;

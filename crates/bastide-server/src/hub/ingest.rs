@@ -50,6 +50,9 @@ impl Actor {
     }
 }
 
+/// Suffix of the table that keeps a table's refused rows.
+pub(crate) const QUARANTINE: &str = "__quarantine";
+
 /// What to do with a batch that has refused rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -178,7 +181,7 @@ impl Hub {
         let mut schema = TableSchema::parse(&record.name, record.schema_json.as_bytes())?;
         schema.mark_identifiers(&record.identifiers)?;
         self.attach_codes(dataset, &mut schema).await?;
-        let pseudonymiser = self.keyring.pseudonymiser()?;
+        let pseudonymiser = self.pseudonymiser().await?;
         // Rows stream into encrypted files of a draft version; memory holds a batch.
         let draft = self.datasets.draft(dataset).await?;
         let total: u64 = files
@@ -189,7 +192,7 @@ impl Hub {
         let sinks = Sinks::start(
             draft.table(table, schema.arrow_schema(), record.identifiers.clone())?,
             draft.table(
-                &format!("{table}__quarantine"),
+                &format!("{table}{QUARANTINE}"),
                 quarantine_schema(&schema),
                 Vec::new(),
             )?,

@@ -11,6 +11,7 @@ mod init;
 mod maintenance;
 mod migration;
 mod nomenclature;
+mod pseudonyms;
 mod seal;
 mod staging;
 
@@ -27,6 +28,7 @@ pub use ingest::{Actor, IngestReport, OnError, Progress};
 pub use init::{InitReport, init};
 pub use maintenance::{GARBAGE_GRACE, spawn_audit_archiving, spawn_garbage_collection};
 pub use nomenclature::{Nomenclature, NomenclatureReport};
+pub use pseudonyms::RenewalReport;
 
 use crate::{Error, Result};
 

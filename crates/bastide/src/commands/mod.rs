@@ -11,6 +11,7 @@ mod init;
 mod keys;
 mod migrate;
 mod projects;
+mod pseudonyms;
 mod serve;
 mod synth;
 
@@ -115,6 +116,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 json,
             )
             .await
+        }
+        Command::Pseudonyms(args) => {
+            pseudonyms::run(settings(config, args.data_dir, None)?, args.command, json).await
         }
         Command::Keys(args) => {
             keys::run(settings(config, args.data_dir, None)?, args.command, json).await

@@ -10,6 +10,7 @@ mod keys;
 mod oidc;
 mod postgres;
 mod projects;
+mod pseudonyms;
 mod serve;
 mod sessions;
 mod storage;

@@ -156,3 +156,48 @@ fn an_export_of_an_empty_hub_writes_a_catalogue_and_is_audited() {
     assert!(out.join("catalogue.json").is_file());
     assert!(actions(dir).contains(&"export.run".to_owned()));
 }
+
+#[test]
+fn a_dataset_whose_data_file_went_missing_is_refused_not_read_as_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let dir = dir.to_str().unwrap();
+    init(dir);
+    let fixtures = std::path::Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../fixtures/snds");
+    let schema = fixtures.join("schemas/BENEFICIAIRE/IR_BEN_R.json");
+    let csv = fixtures.join("schemas/BENEFICIAIRE/IR_BEN_R.csv");
+    for args in [
+        vec![
+            "dataset",
+            "create",
+            "snds",
+            "--schema",
+            schema.to_str().unwrap(),
+        ],
+        vec![
+            "ingest",
+            "snds",
+            csv.to_str().unwrap(),
+            "--table",
+            "IR_BEN_R",
+        ],
+    ] {
+        let done = run(&[&args[..], &["--data-dir", dir]].concat(), &ENV);
+        assert!(done.success(), "{done:?}");
+    }
+    let file = crate::files_under(std::path::Path::new(dir))
+        .into_iter()
+        .find(|f| f.to_string_lossy().contains("datasets/snds/data/"))
+        .expect("a data file");
+    std::fs::remove_file(&file).unwrap();
+    let to = tmp.path().join("export");
+    let failed = run(
+        &["export", "--data-dir", dir, "--to", to.to_str().unwrap()],
+        &ENV,
+    );
+    let line = one_line_failure(&failed);
+    assert!(line.contains("is missing from storage"), "{line}");
+}

@@ -315,8 +315,8 @@ pub(crate) async fn add_opt_out(
     }
     let pseudonym = state
         .hub
-        .keyring
         .pseudonymiser()
+        .await
         .map_err(ApiError::internal)?
         .pseudonym(&body.identifier);
     let repo = state.hub.meta.projects();

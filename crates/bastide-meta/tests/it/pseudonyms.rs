@@ -1,0 +1,118 @@
+//! Renewals of the pseudonym secret: all of a renewal or none of it.
+
+use bastide_core::ids::KeyScope;
+use bastide_meta::{Error, Renewal, RenewalRecord, StoredKey, VersionRecord};
+
+use crate::{Db, on_both_backends};
+
+fn version(dataset: &str, version: i64) -> VersionRecord {
+    VersionRecord {
+        dataset: dataset.into(),
+        version,
+        manifest_path: format!("datasets/{dataset}/versions/{version}.json"),
+        manifest_sha256: "00".into(),
+        content_hash: format!("content-{version}"),
+        rows_added: 0,
+        committed_at: 5,
+    }
+}
+
+fn renewal(generation: i64, versions: Vec<VersionRecord>) -> Renewal {
+    Renewal {
+        record: RenewalRecord {
+            generation,
+            key_id: format!("pseudonym-{generation}"),
+            renewed_at: 100,
+            renewed_by: "cli".into(),
+            datasets: versions.len() as i64,
+            rows_rekeyed: 10,
+        },
+        versions,
+        opt_outs: vec![("old-p".into(), "new-p".into())],
+        shred: vec!["dk-old".into()],
+    }
+}
+
+async fn seed(store: &bastide_meta::MetaStore) {
+    for dataset in ["a", "b"] {
+        store.datasets().ensure(dataset, 1).await.unwrap();
+        store.datasets().commit(&version(dataset, 1)).await.unwrap();
+    }
+    store
+        .projects()
+        .add_opt_out("old-p", "sam", 1)
+        .await
+        .unwrap();
+    let scope: KeyScope = "dataset:a@1".parse().unwrap();
+    let key = StoredKey {
+        key_id: "dk-old".into(),
+        scope,
+        kek: "kek-1".into(),
+        wrapped: Some("d3JhcHBlZA==".into()),
+    };
+    store.keys().insert(&key, 1).await.unwrap();
+}
+
+on_both_backends!(
+    a_renewal_commits_versions_register_shredding_and_generation_together,
+    |db: Db| async move {
+        let store = db.store().await;
+        seed(&store).await;
+        assert_eq!(store.pseudonyms().current().await.unwrap(), None);
+        store
+            .pseudonyms()
+            .commit(&renewal(2, vec![version("a", 2), version("b", 2)]))
+            .await
+            .unwrap();
+        let current = store.pseudonyms().current().await.unwrap().unwrap();
+        assert_eq!(
+            (current.generation, current.key_id.as_str()),
+            (2, "pseudonym-2")
+        );
+        assert_eq!(
+            store.datasets().latest("b").await.unwrap().unwrap().version,
+            2
+        );
+        assert_eq!(store.projects().opt_outs().await.unwrap(), ["new-p"]);
+        let key = store.keys().get("dk-old").await.unwrap().unwrap();
+        assert_eq!(key.wrapped, None, "the old files' key is shredded");
+        let again = store
+            .pseudonyms()
+            .commit(&renewal(2, vec![version("a", 3)]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(again, Error::RenewalTaken { generation: 2 }),
+            "{again}"
+        );
+        assert_eq!(
+            store.datasets().latest("a").await.unwrap().unwrap().version,
+            2,
+            "the losing renewal left nothing"
+        );
+    }
+);
+
+on_both_backends!(
+    a_renewal_whose_dataset_moved_on_changes_nothing,
+    |db: Db| async move {
+        let store = db.store().await;
+        seed(&store).await;
+        // An ingestion committed b's version 2 first.
+        store.datasets().commit(&version("b", 2)).await.unwrap();
+        let err = store
+            .pseudonyms()
+            .commit(&renewal(2, vec![version("a", 2), version("b", 2)]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::VersionTaken { .. }), "{err}");
+        assert_eq!(store.pseudonyms().current().await.unwrap(), None);
+        assert_eq!(
+            store.datasets().latest("a").await.unwrap().unwrap().version,
+            1
+        );
+        assert_eq!(store.projects().opt_outs().await.unwrap(), ["old-p"]);
+        let key = store.keys().get("dk-old").await.unwrap().unwrap();
+        assert!(key.wrapped.is_some(), "nothing shredded");
+    }
+);
