@@ -67,6 +67,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// Audit log settings.
     pub audit: AuditSettings,
+    /// Limits of queries in project workspaces.
+    pub query: QuerySettings,
     /// Alert thresholds and where alerts go.
     pub alerts: AlertSettings,
     /// The first administrator's password, read by `bastide init` only (one is
@@ -102,6 +104,22 @@ pub struct AuditSettings {
     /// How long events stay in the live segments before they may be archived (moved,
     /// unchanged and still verified, to `archive/`); at least a year.
     pub retention: Duration,
+}
+
+/// Limits of each query in a project workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuerySettings {
+    /// Memory for a query's operators, in bytes; beyond it they spill to disk, then
+    /// the query fails with a clear error.
+    pub memory_bytes: usize,
+    /// Disk a query may fill with spill files, in bytes.
+    pub spill_bytes: u64,
+    /// Wall-clock time a query may run.
+    pub time_limit: Duration,
+    /// Rows an answer shows at most.
+    pub max_rows: usize,
+    /// Queries one user may have running at once.
+    pub max_concurrent: usize,
 }
 
 /// Alert thresholds: an alert is raised when one is crossed, recorded in the audit
@@ -329,6 +347,19 @@ impl RawConfig {
                 self.audit.retention_days
             )));
         }
+        let q = &self.query;
+        if q.memory_mb == 0 || q.time_limit_secs == 0 || q.max_rows == 0 || q.max_concurrent == 0 {
+            return Err(Error::Invalid(
+                "query.memory_mb, query.time_limit_secs, query.max_rows and query.max_concurrent must each be at least 1".into(),
+            ));
+        }
+        let query = QuerySettings {
+            memory_bytes: (q.memory_mb << 20) as usize,
+            spill_bytes: q.spill_mb << 20,
+            time_limit: Duration::from_secs(q.time_limit_secs),
+            max_rows: q.max_rows,
+            max_concurrent: q.max_concurrent,
+        };
         let alerts = self.alerts.resolve(&data_dir)?;
         let oidc = self.oidc.resolve(&data_dir)?;
         let s3 = self.storage.s3(&data_dir)?;
@@ -365,6 +396,7 @@ impl RawConfig {
                 dir: under_data_dir(&self.audit.dir),
                 retention: Duration::from_secs(u64::from(self.audit.retention_days) * 86_400),
             },
+            query,
             alerts,
             admin_password,
             oidc,

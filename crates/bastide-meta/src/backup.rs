@@ -104,6 +104,23 @@ const GENERIC: &[(&str, &[(&str, bool)])] = &[
         ],
     ),
     (
+        "queries",
+        &[
+            ("id", false),
+            ("project_id", false),
+            ("user_name", false),
+            ("channel", false),
+            ("sql_text", false),
+            ("status", false),
+            ("row_count", true),
+            ("truncated", true),
+            ("elapsed_ms", true),
+            ("error", false),
+            ("started_at", true),
+            ("finished_at", true),
+        ],
+    ),
+    (
         "pseudonym_renewals",
         &[
             ("generation", true),

@@ -14,6 +14,7 @@ mod identity;
 mod keys;
 mod projects;
 mod pseudonyms;
+mod queries;
 
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ pub use identity::{SessionRecord, SessionRepo, TokenRecord, TokenRepo, UserRecor
 pub use keys::{KeyCounts, KeyRepo, StoredKey};
 pub use projects::{PermitRecord, ProjectEventRecord, ProjectRecord, ProjectRepo};
 pub use pseudonyms::{PseudonymRepo, Renewal, RenewalRecord};
+pub use queries::{QueryRecord, QueryRepo};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -143,6 +145,11 @@ impl MetaStore {
     /// Projects, permits and the opt-out register.
     pub fn projects(&self) -> ProjectRepo<'_> {
         ProjectRepo::new(&self.pool)
+    }
+
+    /// Projects' query history.
+    pub fn queries(&self) -> QueryRepo<'_> {
+        QueryRepo::new(&self.pool)
     }
 
     /// Renewals of the pseudonym secret.

@@ -14,6 +14,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -191,14 +192,9 @@ impl DatasetStore {
                 });
             }
         }
-        self.keys
-            .load(
-                table
-                    .files
-                    .iter()
-                    .flat_map(|f| f.key_ids.iter().map(String::as_str)),
-            )
-            .await?;
+        for file in &table.files {
+            self.keys.load(&file.key_ids).await?;
+        }
         let urls = table
             .files
             .iter()
@@ -211,12 +207,20 @@ impl DatasetStore {
     /// A DataFusion session that can read this hub's encrypted files (keys still have
     /// to be loaded, which [`DatasetStore::table`] does).
     pub fn session(&self) -> Result<SessionContext> {
-        let runtime = encrypted::runtime(Arc::new(self.keys.clone())).map_err(datafusion_error)?;
+        self.session_with(SessionConfig::new(), RuntimeEnvBuilder::new())
+    }
+
+    /// A session like [`DatasetStore::session`] with this configuration and runtime
+    /// (a memory pool, a spill folder).
+    pub fn session_with(
+        &self,
+        config: SessionConfig,
+        runtime: RuntimeEnvBuilder,
+    ) -> Result<SessionContext> {
+        let runtime = encrypted::runtime_from(runtime, Arc::new(self.keys.clone()))
+            .map_err(datafusion_error)?;
         self.storage.register(&runtime);
-        Ok(SessionContext::new_with_config_rt(
-            SessionConfig::new(),
-            runtime,
-        ))
+        Ok(SessionContext::new_with_config_rt(config, runtime))
     }
 
     /// Deletes data objects that no committed version references and that are older
@@ -248,6 +252,11 @@ impl DatasetStore {
     /// Every dataset with a committed version.
     pub async fn names(&self) -> Result<Vec<String>> {
         Ok(self.meta.datasets().names().await?)
+    }
+
+    /// The data keys.
+    pub fn keys(&self) -> &KeyService {
+        &self.keys
     }
 
     /// The object storage.

@@ -132,7 +132,19 @@ impl EncryptionFactory for DecryptionFactory {
 pub fn runtime(
     keys: Arc<dyn KeySource>,
 ) -> DfResult<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
-    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build_arc()?;
+    runtime_from(
+        datafusion::execution::runtime_env::RuntimeEnvBuilder::new(),
+        keys,
+    )
+}
+
+/// The runtime `builder` makes (its memory pool, its spill folder), reading through
+/// `keys` like [`runtime`].
+pub fn runtime_from(
+    builder: datafusion::execution::runtime_env::RuntimeEnvBuilder,
+    keys: Arc<dyn KeySource>,
+) -> DfResult<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
+    let runtime = builder.build_arc()?;
     runtime.register_parquet_encryption_factory(FACTORY_ID, Arc::new(DecryptionFactory::new(keys)));
     Ok(runtime)
 }

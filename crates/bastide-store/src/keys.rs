@@ -116,6 +116,37 @@ impl KeyService {
         Ok((key_id, key))
     }
 
+    /// The secret `key_id` of `scope` (32 bytes), made and stored wrapped on first
+    /// use: a project's pseudonym key, say. Shredding the scope destroys it like any
+    /// data key of the scope.
+    pub async fn named(&self, key_id: &str, scope: &KeyScope) -> Result<DataKey> {
+        if self.meta.keys().get(key_id).await?.is_some() {
+            return self.get(key_id).await;
+        }
+        let key = DataKey::generate(32);
+        let wrapped = self
+            .blocking({
+                let (provider, key) = (self.provider.clone(), key.clone());
+                move || provider.wrap(&key)
+            })
+            .await?;
+        let stored = StoredKey {
+            key_id: key_id.to_owned(),
+            scope: scope.clone(),
+            kek: wrapped.kek,
+            wrapped: Some(B64.encode(&wrapped.bytes)),
+        };
+        if self.meta.keys().insert(&stored, now()).await.is_err() {
+            // Made by another session meanwhile: theirs is the key.
+            return self.get(key_id).await;
+        }
+        self.cache
+            .lock()
+            .expect("key cache")
+            .insert(key_id.to_owned(), (scope.clone(), key.clone()));
+        Ok(key)
+    }
+
     /// The data key `key_id`, unwrapped (from the cache when it was used before).
     pub async fn get(&self, key_id: &str) -> Result<DataKey> {
         if let Some((_, key)) = self.cache.lock().expect("key cache").get(key_id) {
@@ -246,7 +277,7 @@ impl KeyService {
     }
 
     /// Loads `key_ids` into memory so that a synchronous reader finds them.
-    pub async fn load(&self, key_ids: impl IntoIterator<Item = &str>) -> Result<()> {
+    pub async fn load(&self, key_ids: &[String]) -> Result<()> {
         for key_id in key_ids {
             self.get(key_id).await?;
         }

@@ -34,6 +34,9 @@ pub enum Command {
     /// The hub pseudonym secret: its generation, and renewing it (re-keys every
     /// stored pseudonym at once).
     Pseudonyms(PseudonymsArgs),
+    /// Run SQL in a project's workspace on a running hub, with an API token
+    /// (`BASTIDE_TOKEN` or `--token-file`).
+    Query(QueryArgs),
     /// Declare datasets from Table Schemas, and list them.
     Dataset(DatasetArgs),
     /// Validate, pseudonymise and store a batch of CSV files as a new dataset version.
@@ -436,6 +439,22 @@ pub enum KeysCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// Options of `query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The project whose permit the query runs under.
+    #[arg(long, value_name = "ID")]
+    pub project: String,
+    /// One SQL read query over the permit's tables (lower-case names).
+    pub sql: String,
+    /// The hub's address.
+    #[arg(long, env = "BASTIDE_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// A file holding the API token (default: the `BASTIDE_TOKEN` variable).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// Options of `pseudonyms`.

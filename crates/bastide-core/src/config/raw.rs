@@ -22,6 +22,7 @@ pub(super) struct RawConfig {
     pub keys: RawKeys,
     pub log: RawLog,
     pub audit: RawAudit,
+    pub query: RawQuery,
     pub alerts: RawAlerts,
     pub oidc: RawOidc,
 }
@@ -206,6 +207,28 @@ impl Default for RawAudit {
         Self {
             dir: "audit".into(),
             retention_days: 365,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawQuery {
+    pub memory_mb: u64,
+    pub spill_mb: u64,
+    pub time_limit_secs: u64,
+    pub max_rows: usize,
+    pub max_concurrent: usize,
+}
+
+impl Default for RawQuery {
+    fn default() -> Self {
+        Self {
+            memory_mb: 1024,
+            spill_mb: 10_240,
+            time_limit_secs: 300,
+            max_rows: 1000,
+            max_concurrent: 2,
         }
     }
 }

@@ -50,7 +50,8 @@ pub struct AppState {
         (name = "catalogue", description = "The public catalogue: datasets, tables, columns; metadata only, no login"),
         (name = "audit", description = "The tamper-evident audit log's signed tree heads and proofs"),
         (name = "identity", description = "Who the caller is; users (administrators) and one's own API tokens"),
-        (name = "projects", description = "Applications for access, their lifecycle and data permits; the public registry; the opt-out register; the access review")
+        (name = "projects", description = "Applications for access, their lifecycle and data permits; the public registry; the opt-out register; the access review"),
+        (name = "queries", description = "SQL in a project's workspace, over its permit's views only: answers, history, cancellation")
     )
 )]
 struct ApiDoc;
@@ -110,6 +111,8 @@ fn api_router() -> OpenApiRouter<AppState> {
             routes::projects::add_opt_out
         ))
         .routes(routes!(routes::projects::access_review))
+        .routes(routes!(routes::queries::run, routes::queries::history))
+        .routes(routes!(routes::queries::status, routes::queries::cancel))
 }
 
 /// The OpenAPI document, as the API serves it.
@@ -128,16 +131,18 @@ pub fn openapi_json() -> String {
 }
 
 /// The time limit of every request but batch uploads, which take as long as their body
-/// takes to arrive (and are bounded by the work they cause, not by a clock).
+/// takes to arrive (and are bounded by the work they cause, not by a clock), and
+/// queries, which run under the query time limit (`query.time_limit_secs`) instead.
 async fn time_limit(
     axum::extract::State(limit): axum::extract::State<std::time::Duration>,
     request: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let upload =
-        request.method() == axum::http::Method::PUT && request.uri().path().ends_with("/batches");
-    if upload {
+    let path = request.uri().path();
+    let upload = request.method() == axum::http::Method::PUT && path.ends_with("/batches");
+    let query = request.method() == axum::http::Method::POST && path.ends_with("/queries");
+    if upload || query {
         return next.run(request).await;
     }
     match tokio::time::timeout(limit, next.run(request)).await {

@@ -12,6 +12,7 @@ mod maintenance;
 mod migration;
 mod nomenclature;
 mod pseudonyms;
+mod queries;
 mod seal;
 mod staging;
 
@@ -29,6 +30,7 @@ pub use init::{InitReport, init};
 pub use maintenance::{GARBAGE_GRACE, spawn_audit_archiving, spawn_garbage_collection};
 pub use nomenclature::{Nomenclature, NomenclatureReport};
 pub use pseudonyms::RenewalReport;
+pub use queries::{Answered, Channel, QueryFailure, QueryService};
 
 use crate::{Error, Result};
 
@@ -53,6 +55,8 @@ pub struct Hub {
     pub datasets: DatasetStore,
     /// OpenID Connect login, when configured.
     pub oidc: crate::oidc::Oidc,
+    /// Queries running in project workspaces.
+    pub queries: QueryService,
 }
 
 /// The parts of a hub without its audit log: what read-only commands need, and what
@@ -146,6 +150,7 @@ impl Hub {
         }
         Ok(Self {
             oidc: crate::oidc::Oidc::new(settings.oidc.clone()),
+            queries: QueryService::new(settings.query.max_concurrent),
             settings,
             record,
             meta,

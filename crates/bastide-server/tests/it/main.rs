@@ -9,6 +9,7 @@ mod keys;
 mod observability;
 mod oidc;
 mod openapi;
+mod queries;
 mod readiness;
 
 use std::sync::Arc;

@@ -12,6 +12,7 @@ mod keys;
 mod migrate;
 mod projects;
 mod pseudonyms;
+mod query;
 mod serve;
 mod synth;
 
@@ -117,6 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Query(args) => query::run(args, json).await,
         Command::Pseudonyms(args) => {
             pseudonyms::run(settings(config, args.data_dir, None)?, args.command, json).await
         }

@@ -301,6 +301,35 @@ const MATRIX: &[Row] = &[
         None,
         [401, 200, 200, 403, 200],
     ),
+    // Nobody holds a permit for a project that does not exist.
+    (
+        "POST",
+        "/api/v1/projects/{id}/queries",
+        "/api/v1/projects/none/queries",
+        Some(r#"{"sql": "SELECT 1"}"#),
+        [401, 403, 403, 403, 403],
+    ),
+    (
+        "GET",
+        "/api/v1/projects/{id}/queries",
+        "/api/v1/projects/none/queries",
+        None,
+        [401, 404, 404, 404, 404],
+    ),
+    (
+        "GET",
+        "/api/v1/projects/{id}/queries/{query}",
+        "/api/v1/projects/none/queries/q-none",
+        None,
+        [401, 404, 404, 404, 404],
+    ),
+    (
+        "DELETE",
+        "/api/v1/projects/{id}/queries/{query}",
+        "/api/v1/projects/none/queries/q-none",
+        None,
+        [401, 404, 404, 404, 404],
+    ),
 ];
 
 const APPLICATION: &str = r#"{"title": "Statins and dementia", "purpose": "Risk of dementia under statins",

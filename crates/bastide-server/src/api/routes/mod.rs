@@ -13,6 +13,8 @@ pub(super) mod openapi;
 #[allow(unused_qualifications)]
 pub(super) mod projects;
 #[allow(unused_qualifications)]
+pub(super) mod queries;
+#[allow(unused_qualifications)]
 pub(super) mod session;
 #[allow(unused_qualifications)]
 pub(super) mod upload;

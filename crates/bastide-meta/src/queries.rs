@@ -1,0 +1,126 @@
+//! The query history of each project: what ran, by whom, through which door, how it
+//! ended. Answers are never kept.
+
+use sqlx::{AnyPool, Row};
+
+use crate::Result;
+
+/// One query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryRecord {
+    /// Its id.
+    pub id: String,
+    /// The project.
+    pub project_id: String,
+    /// Who ran it.
+    pub user_name: String,
+    /// `api` or `wire`.
+    pub channel: String,
+    /// The SQL as sent.
+    pub sql: String,
+    /// `running`, `succeeded`, `failed`, `refused`, `cancelled`.
+    pub status: String,
+    /// Rows in the answer.
+    pub row_count: Option<i64>,
+    /// Whether the answer was cut at the row cap.
+    pub truncated: bool,
+    /// How long it took.
+    pub elapsed_ms: Option<i64>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// When it started.
+    pub started_at: i64,
+    /// When it ended.
+    pub finished_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, project_id, user_name, channel, sql_text, status, row_count, truncated, elapsed_ms, error, started_at, finished_at";
+
+/// Reads and writes the history.
+#[derive(Debug)]
+pub struct QueryRepo<'a> {
+    pool: &'a AnyPool,
+}
+
+impl<'a> QueryRepo<'a> {
+    pub(crate) fn new(pool: &'a AnyPool) -> Self {
+        Self { pool }
+    }
+
+    /// Records a query as it starts (status `running`).
+    pub async fn start(&self, q: &QueryRecord) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO queries ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ))
+        .bind(&q.id)
+        .bind(&q.project_id)
+        .bind(&q.user_name)
+        .bind(&q.channel)
+        .bind(&q.sql)
+        .bind(&q.status)
+        .bind(q.row_count)
+        .bind(i64::from(q.truncated))
+        .bind(q.elapsed_ms)
+        .bind(&q.error)
+        .bind(q.started_at)
+        .bind(q.finished_at)
+        .execute(self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records how query `q.id` ended.
+    pub async fn finish(&self, q: &QueryRecord) -> Result<()> {
+        sqlx::query(
+            "UPDATE queries SET status = $1, row_count = $2, truncated = $3, elapsed_ms = $4, error = $5, finished_at = $6 WHERE id = $7",
+        )
+        .bind(&q.status)
+        .bind(q.row_count)
+        .bind(i64::from(q.truncated))
+        .bind(q.elapsed_ms)
+        .bind(&q.error)
+        .bind(q.finished_at)
+        .bind(&q.id)
+        .execute(self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// One query.
+    pub async fn get(&self, id: &str) -> Result<Option<QueryRecord>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM queries WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool)
+            .await?;
+        row.map(|r| decode(&r)).transpose()
+    }
+
+    /// A project's queries, newest first.
+    pub async fn of_project(&self, project: &str, limit: i64) -> Result<Vec<QueryRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM queries WHERE project_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2"
+        ))
+        .bind(project)
+        .bind(limit)
+        .fetch_all(self.pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+}
+
+fn decode(row: &sqlx::any::AnyRow) -> Result<QueryRecord> {
+    Ok(QueryRecord {
+        id: row.try_get(0)?,
+        project_id: row.try_get(1)?,
+        user_name: row.try_get(2)?,
+        channel: row.try_get(3)?,
+        sql: row.try_get(4)?,
+        status: row.try_get(5)?,
+        row_count: row.try_get(6)?,
+        truncated: row.try_get::<i64, _>(7)? != 0,
+        elapsed_ms: row.try_get(8)?,
+        error: row.try_get(9)?,
+        started_at: row.try_get(10)?,
+        finished_at: row.try_get(11)?,
+    })
+}

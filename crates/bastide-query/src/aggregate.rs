@@ -1,0 +1,227 @@
+//! The aggregate-only check: with such a permit, a query's answer must come out of an
+//! aggregation, and no column of it may carry project pseudonyms (a group key, a
+//! `MIN`, a `FIRST_VALUE` of one), however many subqueries, aliases and joins lie in
+//! between. It follows each output column back through the plan to the views'
+//! identifier columns. Counting them (`COUNT`, `COUNT(DISTINCT …)`) is allowed.
+//! Small counts are the disclosure-control layer's business, not this check's.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::{Distinct, Expr, JoinType, LogicalPlan};
+
+use crate::pseudonym::PROJECT_PSEUDONYM;
+use crate::{Error, Result};
+
+/// Columns holding project pseudonyms, per view.
+type Identifiers = BTreeMap<String, BTreeSet<String>>;
+
+/// Functions whose result reveals no value of their argument.
+const COUNTING: &[&str] = &["count", "approx_distinct"];
+
+const HINT: &str = "this permit allows aggregates only: end the query in GROUP BY or an aggregate function (COUNT, SUM, AVG, …), without pseudonyms in the answer";
+
+/// Refuses `plan` unless it is an aggregate without pseudonyms in its answer.
+pub fn check(plan: &LogicalPlan, identifiers: &Identifiers) -> Result<()> {
+    if !ends_in_aggregate(plan, identifiers)? {
+        return Err(Error::Refused {
+            construct: "a query whose answer is not an aggregate".into(),
+            hint: HINT,
+        });
+    }
+    let derived = lineage(plan, identifiers)?;
+    if let Some(i) = derived.iter().position(|d| *d) {
+        let name = plan.schema().field(i).name().clone();
+        return Err(Error::Refused {
+            construct: format!("the answer column {name}, which shows pseudonyms"),
+            hint: HINT,
+        });
+    }
+    Ok(())
+}
+
+/// Whether the answer comes out of an aggregation (through projections, filters,
+/// sorts and limits), scalar subqueries on the way included.
+fn ends_in_aggregate(plan: &LogicalPlan, identifiers: &Identifiers) -> Result<bool> {
+    Ok(match plan {
+        LogicalPlan::Aggregate(_) => true,
+        LogicalPlan::Projection(p) => {
+            subqueries_aggregate(&p.expr, identifiers)?;
+            ends_in_aggregate(&p.input, identifiers)?
+        }
+        LogicalPlan::Filter(f) => ends_in_aggregate(&f.input, identifiers)?,
+        LogicalPlan::Sort(s) => ends_in_aggregate(&s.input, identifiers)?,
+        LogicalPlan::Limit(l) => ends_in_aggregate(&l.input, identifiers)?,
+        LogicalPlan::SubqueryAlias(a) => ends_in_aggregate(&a.input, identifiers)?,
+        LogicalPlan::Window(w) => ends_in_aggregate(&w.input, identifiers)?,
+        LogicalPlan::Repartition(r) => ends_in_aggregate(&r.input, identifiers)?,
+        LogicalPlan::Distinct(Distinct::All(input)) => ends_in_aggregate(input, identifiers)?,
+        LogicalPlan::Union(u) => {
+            let mut all = true;
+            for input in &u.inputs {
+                all &= ends_in_aggregate(input, identifiers)?;
+            }
+            all
+        }
+        _ => false,
+    })
+}
+
+/// Scalar subqueries in `exprs` must pass the same check.
+fn subqueries_aggregate(exprs: &[Expr], identifiers: &Identifiers) -> Result<()> {
+    let mut failure = None;
+    for expr in exprs {
+        expr.apply(|e| {
+            if let Expr::ScalarSubquery(sub) = e
+                && let Err(err) = check(&sub.subquery, identifiers)
+            {
+                failure = Some(err);
+                return Ok(TreeNodeRecursion::Stop);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        if let Some(err) = failure.take() {
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
+/// For each output column of `plan`, whether it carries pseudonyms.
+fn lineage(plan: &LogicalPlan, identifiers: &Identifiers) -> Result<Vec<bool>> {
+    let from = |input: &LogicalPlan| lineage(input, identifiers);
+    Ok(match plan {
+        LogicalPlan::TableScan(scan) => {
+            let columns = identifiers.get(scan.table_name.table());
+            scan.projected_schema
+                .fields()
+                .iter()
+                .map(|f| columns.is_some_and(|c| c.contains(f.name())))
+                .collect()
+        }
+        LogicalPlan::Projection(p) => {
+            let input = from(&p.input)?;
+            p.expr
+                .iter()
+                .map(|e| carries(e, &p.input, &input, identifiers))
+                .collect::<Result<_>>()?
+        }
+        LogicalPlan::Filter(f) => from(&f.input)?,
+        LogicalPlan::Sort(s) => from(&s.input)?,
+        LogicalPlan::Limit(l) => from(&l.input)?,
+        LogicalPlan::SubqueryAlias(a) => from(&a.input)?,
+        LogicalPlan::Repartition(r) => from(&r.input)?,
+        LogicalPlan::Subquery(s) => from(&s.subquery)?,
+        LogicalPlan::Distinct(Distinct::All(input)) => from(input)?,
+        LogicalPlan::Distinct(Distinct::On(on)) => {
+            let input = from(&on.input)?;
+            on.select_expr
+                .iter()
+                .map(|e| carries(e, &on.input, &input, identifiers))
+                .collect::<Result<_>>()?
+        }
+        LogicalPlan::Aggregate(a) => {
+            let input = from(&a.input)?;
+            let mut out = a
+                .group_expr
+                .iter()
+                .map(|e| carries(e, &a.input, &input, identifiers))
+                .collect::<Result<Vec<_>>>()?;
+            for e in &a.aggr_expr {
+                out.push(!counts(e) && carries(e, &a.input, &input, identifiers)?);
+            }
+            // Grouping sets add an internal grouping id.
+            out.resize(a.schema.fields().len(), false);
+            out
+        }
+        LogicalPlan::Window(w) => {
+            let mut out = from(&w.input)?;
+            for e in &w.window_expr {
+                out.push(!counts(e) && carries(e, &w.input, &from(&w.input)?, identifiers)?);
+            }
+            out
+        }
+        LogicalPlan::Join(j) => {
+            let (left, right) = (from(&j.left)?, from(&j.right)?);
+            match j.join_type {
+                JoinType::LeftSemi | JoinType::LeftAnti => left,
+                JoinType::RightSemi | JoinType::RightAnti => right,
+                JoinType::LeftMark => [left, vec![false]].concat(),
+                JoinType::RightMark => [right, vec![false]].concat(),
+                _ => [left, right].concat(),
+            }
+        }
+        LogicalPlan::Union(u) => {
+            let mut out = vec![false; plan.schema().fields().len()];
+            for input in &u.inputs {
+                for (o, d) in out.iter_mut().zip(from(input)?) {
+                    *o |= d;
+                }
+            }
+            out
+        }
+        LogicalPlan::Values(_) | LogicalPlan::EmptyRelation(_) => {
+            vec![false; plan.schema().fields().len()]
+        }
+        other => {
+            return Err(Error::Refused {
+                construct: format!("the plan step {}", other.display()),
+                hint: HINT,
+            });
+        }
+    })
+}
+
+/// Whether `expr`, over `input` whose columns carry `derived`, carries pseudonyms.
+fn carries(
+    expr: &Expr,
+    input: &LogicalPlan,
+    derived: &[bool],
+    identifiers: &Identifiers,
+) -> Result<bool> {
+    let schema = input.schema();
+    let mut found = false;
+    let mut failure = None;
+    expr.apply(|e| {
+        match e {
+            Expr::Column(column) => {
+                if let Ok(i) = schema.index_of_column(column) {
+                    found |= derived.get(i).copied().unwrap_or(false);
+                }
+            }
+            // Inside an inlined view: the column that makes project pseudonyms.
+            Expr::ScalarFunction(f) if f.func.name() == PROJECT_PSEUDONYM => found = true,
+            Expr::ScalarSubquery(sub) => match lineage(&sub.subquery, identifiers) {
+                Ok(inner) => found |= inner.iter().any(|d| *d),
+                Err(err) => failure = Some(err),
+            },
+            _ => {}
+        }
+        Ok(if found || failure.is_some() {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    })
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(found),
+    }
+}
+
+/// Whether `expr` is (an alias of) a counting aggregate.
+fn counts(expr: &Expr) -> bool {
+    match expr {
+        Expr::Alias(alias) => counts(&alias.expr),
+        Expr::AggregateFunction(f) => COUNTING.contains(&f.func.name()),
+        Expr::WindowFunction(w) => match &w.fun {
+            datafusion::logical_expr::WindowFunctionDefinition::AggregateUDF(f) => {
+                COUNTING.contains(&f.name())
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}

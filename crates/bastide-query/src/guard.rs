@@ -1,0 +1,270 @@
+//! The SQL guard: what a researcher may send, decided on the parsed statement before
+//! DataFusion plans anything. Only one read query runs per call: `SELECT`, `WITH …
+//! SELECT`, `VALUES`, set operations of those, and `EXPLAIN` of one. Everything else is
+//! refused with the construct named. DataFusion's own `SQLOptions` (no DDL, no DML, no
+//! statements) stand behind this as a second wall, and the session the query runs in
+//! holds nothing but the permit's views.
+
+use std::ops::ControlFlow;
+
+use datafusion::error::DataFusionError;
+use datafusion::sql::parser::{DFParser, Statement as DfStatement};
+use datafusion::sql::sqlparser::ast::{
+    Expr, FunctionArguments, ObjectName, Query, SetExpr, Statement, TableFactor, Visit, Visitor,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::ParserError;
+
+use crate::{Error, Result};
+
+/// Longest query text accepted.
+pub const MAX_SQL_BYTES: usize = 100_000;
+
+/// Table functions a query may call: they make rows from their arguments and read
+/// nothing.
+const TABLE_FUNCTIONS: &[&str] = &["generate_series", "range"];
+
+/// Scalar functions refused: each makes a value of any size from a small input, and
+/// values do not count against the memory limit.
+const AMPLIFIERS: &[&str] = &["repeat", "lpad", "rpad", "array_repeat", "overlay"];
+
+const READ_ONLY: &str = "only one SELECT (or WITH … SELECT, or EXPLAIN of one) runs at a time";
+
+/// A statement the guard let through.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The statement, parsed once.
+    pub statement: DfStatement,
+    /// Whether it is an `EXPLAIN`.
+    pub explain: bool,
+}
+
+/// Parses `sql` and lets through a single read query, or says what is refused.
+pub fn check(sql: &str) -> Result<Checked> {
+    if sql.len() > MAX_SQL_BYTES {
+        return Err(refused(
+            format!("a query of {} bytes", sql.len()),
+            "queries are limited to 100 kB",
+        ));
+    }
+    let mut statements =
+        DFParser::parse_sql_with_dialect(sql, &PostgreSqlDialect {}).map_err(syntax)?;
+    let statement = match (statements.pop_front(), statements.len()) {
+        (Some(statement), 0) => statement,
+        (None, _) => return Err(refused("an empty query", READ_ONLY)),
+        (Some(_), more) => {
+            return Err(refused(
+                format!("{} statements in one query", more + 1),
+                READ_ONLY,
+            ));
+        }
+    };
+    let explain = read_only(&statement)?;
+    Ok(Checked { statement, explain })
+}
+
+/// Whether `statement` is an `EXPLAIN`; refuses anything but a guarded read query.
+fn read_only(statement: &DfStatement) -> Result<bool> {
+    match statement {
+        DfStatement::Statement(inner) => match inner.as_ref() {
+            Statement::Query(query) => {
+                guard_query(query)?;
+                Ok(false)
+            }
+            Statement::Explain {
+                analyze, statement, ..
+            } => {
+                if *analyze {
+                    return Err(refused("EXPLAIN ANALYZE", "use EXPLAIN without ANALYZE"));
+                }
+                match statement.as_ref() {
+                    Statement::Query(query) => guard_query(query).map(|()| true),
+                    other => Err(refused(kind(other), READ_ONLY)),
+                }
+            }
+            other => Err(refused(kind(other), READ_ONLY)),
+        },
+        DfStatement::Explain(explain) => {
+            if explain.options.analyze {
+                return Err(refused("EXPLAIN ANALYZE", "use EXPLAIN without ANALYZE"));
+            }
+            read_only(&explain.statement).map(|_| true)
+        }
+        DfStatement::CreateExternalTable(_) => Err(refused("CREATE EXTERNAL TABLE", READ_ONLY)),
+        DfStatement::CopyTo(_) => Err(refused("COPY", READ_ONLY)),
+        DfStatement::Reset(_) => Err(refused("RESET", READ_ONLY)),
+    }
+}
+
+/// Walks every part of a query: relations, table factors, expressions, subqueries.
+fn guard_query(query: &Query) -> Result<()> {
+    match query.visit(&mut Guard) {
+        ControlFlow::Break(e) => Err(e),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+struct Guard;
+
+impl Visitor for Guard {
+    type Break = Error;
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<Error> {
+        if query.with.as_ref().is_some_and(|w| w.recursive) {
+            return ControlFlow::Break(refused(
+                "WITH RECURSIVE",
+                "write the query without recursion",
+            ));
+        }
+        if !query.locks.is_empty() {
+            return ControlFlow::Break(refused("FOR UPDATE / FOR SHARE", READ_ONLY));
+        }
+        if query.for_clause.is_some() || query.format_clause.is_some() || query.settings.is_some() {
+            return ControlFlow::Break(refused("FOR / FORMAT / SETTINGS clauses", READ_ONLY));
+        }
+        if !query.pipe_operators.is_empty() {
+            return ControlFlow::Break(refused("pipe operators", READ_ONLY));
+        }
+        set_expr(&query.body)
+    }
+
+    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<Error> {
+        let name = relation.to_string();
+        let path =
+            name.contains(['/', ':', '\\', '\'']) || (relation.0.len() == 1 && name.contains('.'));
+        if path {
+            return ControlFlow::Break(refused(
+                format!("the file path {name}"),
+                "files cannot be read from the workspace; read the tables of your permit",
+            ));
+        }
+        if relation.0.len() > 1 {
+            return ControlFlow::Break(refused(
+                format!("the qualified name {relation}"),
+                "refer to the tables of your permit by their bare names",
+            ));
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<Error> {
+        let function = match factor {
+            TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            }
+            | TableFactor::Function { name, .. } => name.to_string(),
+            TableFactor::TableFunction { expr, .. } => expr.to_string(),
+            TableFactor::JsonTable { .. } | TableFactor::OpenJsonTable { .. } => {
+                "JSON_TABLE".to_owned()
+            }
+            TableFactor::XmlTable { .. } => "XMLTABLE".to_owned(),
+            _ => return ControlFlow::Continue(()),
+        };
+        if TABLE_FUNCTIONS.contains(&function.to_lowercase().as_str()) {
+            return ControlFlow::Continue(());
+        }
+        ControlFlow::Break(refused(
+            format!("the table function {function}"),
+            "only generate_series and range make rows; read data from the tables of your permit",
+        ))
+    }
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Error> {
+        let Expr::Function(function) = expr else {
+            return ControlFlow::Continue(());
+        };
+        if function.name.0.len() > 1 {
+            return ControlFlow::Break(refused(
+                format!("the qualified function {}", function.name),
+                "call functions by their bare names",
+            ));
+        }
+        let name = function.name.to_string().to_lowercase();
+        if AMPLIFIERS.contains(&name.as_str()) {
+            return ControlFlow::Break(refused(
+                format!("the function {name}"),
+                "it can make values of any size, which no memory limit bounds",
+            ));
+        }
+        if let FunctionArguments::Subquery(query) = &function.args {
+            return match guard_query(query) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => ControlFlow::Break(e),
+            };
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Refuses the parts of a query body that are not reads.
+fn set_expr(body: &SetExpr) -> ControlFlow<Error> {
+    match body {
+        SetExpr::Select(select) if select.into.is_some() => {
+            ControlFlow::Break(refused("SELECT … INTO", READ_ONLY))
+        }
+        SetExpr::Insert(_) => ControlFlow::Break(refused("INSERT", READ_ONLY)),
+        SetExpr::Update(_) => ControlFlow::Break(refused("UPDATE", READ_ONLY)),
+        SetExpr::Delete(_) => ControlFlow::Break(refused("DELETE", READ_ONLY)),
+        SetExpr::Merge(_) => ControlFlow::Break(refused("MERGE", READ_ONLY)),
+        SetExpr::Table(table) => ControlFlow::Break(refused(
+            format!("TABLE {}", table.table_name.as_deref().unwrap_or("")),
+            "write SELECT * FROM the table",
+        )),
+        SetExpr::SetOperation { left, right, .. } => {
+            set_expr(left)?;
+            set_expr(right)
+        }
+        _ => ControlFlow::Continue(()),
+    }
+}
+
+/// A statement's kind as the user wrote it: its first keywords.
+fn kind(statement: &Statement) -> String {
+    let text = statement.to_string();
+    let words: Vec<&str> = text.split_whitespace().take(3).collect();
+    let keep = match words.as_slice() {
+        [first, second, ..]
+            if matches!(
+                first.to_uppercase().as_str(),
+                "CREATE" | "DROP" | "ALTER" | "SHOW" | "GRANT" | "REVOKE"
+            ) =>
+        {
+            if matches!(
+                second.to_uppercase().as_str(),
+                "OR" | "TEMPORARY" | "TEMP" | "EXTERNAL" | "UNIQUE"
+            ) {
+                3
+            } else {
+                2
+            }
+        }
+        _ => 1,
+    };
+    words
+        .iter()
+        .take(keep)
+        .map(|w| w.to_uppercase())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The parser's own message, which names the line and column.
+fn syntax(e: DataFusionError) -> Error {
+    let message = match &e {
+        DataFusionError::SQL(parser, _) => match parser.as_ref() {
+            ParserError::TokenizerError(m) | ParserError::ParserError(m) => m.clone(),
+            ParserError::RecursionLimitExceeded => "the query nests too deeply".to_owned(),
+        },
+        other => other.to_string(),
+    };
+    Error::Syntax { message }
+}
+
+fn refused(construct: impl Into<String>, hint: &'static str) -> Error {
+    Error::Refused {
+        construct: construct.into(),
+        hint,
+    }
+}

@@ -1,0 +1,24 @@
+//! Bastide's secure processing environment: SQL over a project's permitted views and
+//! nothing else.
+//!
+//! A [`Workspace`] can only be opened from a [`bastide_access::PermitScope`], which
+//! only a checked permit yields: there is no path from here to data without one. Each
+//! query passes the [`guard`] (one read statement, no file-reading functions, no
+//! qualified names), is planned in a fresh context holding only the permit's views,
+//! passes the aggregate-only check when the permit says so, and runs under its
+//! [`Limits`].
+
+mod aggregate;
+mod error;
+pub mod guard;
+mod limits;
+mod pseudonym;
+mod run;
+mod workspace;
+
+pub use error::{Error, Result};
+pub use limits::{Admission, Ticket};
+pub use pseudonym::{PROJECT_PSEUDONYM, ProjectPseudonym};
+pub use run::{Answer, Limits};
+pub use tokio_util::sync::CancellationToken;
+pub use workspace::Workspace;

@@ -1,0 +1,213 @@
+//! Project pseudonyms: inside a workspace, identifier columns show `HMAC(project key,
+//! hub pseudonym)` instead of the hub pseudonym, so tables still join within the
+//! project but two projects' results cannot be joined with each other (nor with the
+//! hub's). The project key is a data key of the project's scope: shredding the
+//! project's keys at the end of its retention makes its pseudonyms unrecomputable.
+//!
+//! Both functions here live only inside permit views, which are planned in a context
+//! the researcher never gets: neither can be called by name from a query.
+
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result as DfResult, ScalarValue, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Hex digits of a project pseudonym, as of hub pseudonyms.
+const PSEUDONYM_HEX: usize = 32;
+
+/// The name the pseudonymising function shows in plans.
+pub const PROJECT_PSEUDONYM: &str = "project_pseudonym";
+
+/// `project_pseudonym(text)`: the project's pseudonym of a hub pseudonym.
+#[derive(Clone)]
+pub struct ProjectPseudonym {
+    project: String,
+    /// Keyed once: each value costs two SHA-256 blocks, not a key schedule.
+    mac: Hmac<Sha256>,
+    signature: Signature,
+}
+
+impl ProjectPseudonym {
+    /// The function for `project`, keyed with its secret.
+    pub fn new(project: &str, secret: &[u8]) -> Self {
+        Self {
+            project: project.to_owned(),
+            mac: Hmac::new_from_slice(secret).expect("HMAC takes any key length"),
+            signature: Signature::string(1, Volatility::Immutable),
+        }
+    }
+
+    /// As a DataFusion function.
+    pub fn udf(self) -> Arc<ScalarUDF> {
+        Arc::new(ScalarUDF::new_from_impl(self))
+    }
+
+    /// The project pseudonym of one hub pseudonym.
+    pub fn pseudonym(&self, hub: &str) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(hub.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..PSEUDONYM_HEX / 2])
+    }
+}
+
+impl std::fmt::Debug for ProjectPseudonym {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectPseudonym")
+            .field("project", &self.project)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for ProjectPseudonym {
+    fn eq(&self, other: &Self) -> bool {
+        self.project == other.project
+    }
+}
+
+impl Eq for ProjectPseudonym {}
+
+impl Hash for ProjectPseudonym {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.project.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for ProjectPseudonym {
+    fn name(&self) -> &str {
+        PROJECT_PSEUDONYM
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        map_strings(&args, |values| {
+            let mapped: StringArray = values.map(|v| v.map(|v| self.pseudonym(v))).collect();
+            Arc::new(mapped)
+        })
+    }
+}
+
+/// `not_opted_out(text)`: false for the hub pseudonyms of people in the opt-out
+/// register. A function rather than an `IN` list so that no plan ever shows them.
+#[derive(Clone)]
+pub struct NotOptedOut {
+    register: Arc<HashSet<String>>,
+    signature: Signature,
+}
+
+impl NotOptedOut {
+    /// The filter over `register` (hub pseudonyms).
+    pub fn new(register: HashSet<String>) -> Self {
+        Self {
+            register: Arc::new(register),
+            signature: Signature::string(1, Volatility::Immutable),
+        }
+    }
+
+    /// As a DataFusion function.
+    pub fn udf(self) -> Arc<ScalarUDF> {
+        Arc::new(ScalarUDF::new_from_impl(self))
+    }
+}
+
+impl std::fmt::Debug for NotOptedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotOptedOut")
+            .field("register", &self.register.len())
+            .finish()
+    }
+}
+
+impl PartialEq for NotOptedOut {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.register, &other.register)
+    }
+}
+
+impl Eq for NotOptedOut {}
+
+impl Hash for NotOptedOut {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.register).hash(state);
+    }
+}
+
+impl ScalarUDFImpl for NotOptedOut {
+    fn name(&self) -> &str {
+        "not_opted_out"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        map_strings(&args, |values| {
+            let kept: BooleanArray = values
+                .map(|v| Some(v.is_none_or(|v| !self.register.contains(v))))
+                .collect();
+            Arc::new(kept)
+        })
+    }
+}
+
+/// Applies `f` to the text values of the one argument, whatever its string type.
+fn map_strings(
+    args: &ScalarFunctionArgs,
+    f: impl Fn(&mut dyn Iterator<Item = Option<&str>>) -> ArrayRef,
+) -> DfResult<ColumnarValue> {
+    let [arg] = args.args.as_slice() else {
+        return exec_err!("one argument expected");
+    };
+    let array = match arg {
+        ColumnarValue::Array(array) => array.clone(),
+        ColumnarValue::Scalar(scalar) => scalar.to_array_of_size(1)?,
+    };
+    let out = match array.data_type() {
+        DataType::Utf8 => f(&mut array.as_string::<i32>().iter()),
+        DataType::LargeUtf8 => f(&mut array.as_string::<i64>().iter()),
+        DataType::Utf8View => f(&mut array.as_string_view().iter()),
+        DataType::Null => f(&mut std::iter::repeat_n(None, array.len())),
+        other => return exec_err!("text expected, not {other}"),
+    };
+    Ok(match arg {
+        ColumnarValue::Array(_) => ColumnarValue::Array(out),
+        ColumnarValue::Scalar(_) => ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_projects_see_different_pseudonyms_of_the_same_person() {
+        let (a, b) = (
+            ProjectPseudonym::new("a", &[1; 32]),
+            ProjectPseudonym::new("b", &[2; 32]),
+        );
+        let hub = "0123456789abcdef0123456789abcdef";
+        assert_eq!(a.pseudonym(hub), a.pseudonym(hub));
+        assert_ne!(a.pseudonym(hub), b.pseudonym(hub));
+        assert_ne!(a.pseudonym(hub), hub);
+        assert_eq!(a.pseudonym(hub).len(), 32);
+    }
+}

@@ -1,0 +1,236 @@
+//! Running one query in a workspace: the guard, planning in a fresh context that holds
+//! only the permit's views, the aggregate-only check, then execution under the
+//! query's limits (a memory pool that spills to a capped folder, a time limit, a row
+//! cap, cancellation). Dropping the stream stops the work: a query stopped for any
+//! reason frees its memory and spill files at once.
+
+use std::time::{Duration, Instant};
+
+use bastide_access::Mode;
+use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::error::DataFusionError;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use futures::StreamExt;
+use serde::Serialize;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+use crate::workspace::Workspace;
+use crate::{Error, Result, aggregate, guard};
+
+/// What one query may use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Memory for the query's operators; beyond it they spill, then fail.
+    pub memory_bytes: usize,
+    /// Spill files on disk.
+    pub spill_bytes: u64,
+    /// Wall-clock time.
+    pub time: Duration,
+    /// Rows returned; more are cut off (and said to be).
+    pub max_rows: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 1 << 30,
+            spill_bytes: 10 << 30,
+            time: Duration::from_secs(300),
+            max_rows: 1_000,
+        }
+    }
+}
+
+/// A query's answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Its columns.
+    pub schema: SchemaRef,
+    /// Its rows, at most the row cap.
+    pub batches: Vec<RecordBatch>,
+    /// Rows in `batches`.
+    pub rows: usize,
+    /// Whether rows beyond the cap were left out.
+    pub truncated: bool,
+    /// Time from the query's arrival to its last row.
+    pub elapsed: Duration,
+}
+
+impl Workspace {
+    /// Runs `sql` under `limits`; `cancel` stops it.
+    pub async fn run(
+        &self,
+        sql: &str,
+        limits: &Limits,
+        cancel: &CancellationToken,
+    ) -> Result<Answer> {
+        let started = Instant::now();
+        let fail = |e| classify(e, self.mode(), limits);
+        let deadline = tokio::time::Instant::now() + limits.time;
+        let checked = guard::check(sql)?;
+        let ctx = self.context(limits)?;
+        let plan = ctx
+            .state()
+            .statement_to_plan(checked.statement)
+            .await
+            .map_err(&fail)?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)
+            .map_err(|e| Error::Refused {
+                construct: e.strip_backtrace().to_string(),
+                hint: "only SELECT (or WITH … SELECT, or EXPLAIN of one) runs",
+            })?;
+        if self.mode() == Mode::AggregateOnly && !checked.explain {
+            aggregate::check(&plan, self.identifiers())?;
+        }
+        let frame = ctx.execute_logical_plan(plan).await.map_err(&fail)?;
+        let execute = async {
+            let mut stream = frame.execute_stream().await.map_err(&fail)?;
+            let schema = stream.schema();
+            let mut batches = Vec::new();
+            let (mut rows, mut truncated) = (0, false);
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(&fail)?;
+                let room = limits.max_rows - rows;
+                if batch.num_rows() > room {
+                    truncated = true;
+                    batches.push(batch.slice(0, room));
+                    rows += room;
+                    break;
+                }
+                rows += batch.num_rows();
+                batches.push(batch);
+            }
+            Ok::<_, Error>((schema, batches, rows, truncated))
+        };
+        let (schema, mut batches, rows, truncated) = tokio::select! {
+            done = execute => done?,
+            () = tokio::time::sleep_until(deadline) => {
+                return Err(Error::TimedOut { seconds: limits.time.as_secs() });
+            }
+            () = cancel.cancelled() => return Err(Error::Cancelled),
+        };
+        if checked.explain {
+            batches = batches
+                .iter()
+                .map(|b| self.redact(b))
+                .collect::<Result<_>>()?;
+        }
+        Ok(Answer {
+            schema,
+            batches,
+            rows,
+            truncated,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// A context holding the views and nothing else, with the query's own memory
+    /// pool and spill cap.
+    fn context(&self, limits: &Limits) -> Result<SessionContext> {
+        let config = SessionConfig::new()
+            .with_information_schema(false)
+            .set_bool("datafusion.execution.enable_recursive_ctes", false);
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(FairSpillPool::new(limits.memory_bytes)))
+            .with_max_temp_directory_size(limits.spill_bytes);
+        let ctx = self.store().session_with(config, runtime)?;
+        for (name, view) in self.views() {
+            ctx.register_table(name.as_str(), view.clone())
+                .map_err(|e| Error::Internal(e.to_string()))?;
+        }
+        Ok(ctx)
+    }
+
+    /// An `EXPLAIN` answer without the storage's locations.
+    fn redact(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let storage = self.store().storage();
+        let url = storage.object_url("");
+        let path = storage.url().path().trim_start_matches('/').to_owned();
+        let columns: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|column| match column.as_string_opt::<i32>() {
+                Some(text) => {
+                    let clean: StringArray = text
+                        .iter()
+                        .map(|v| v.map(|v| v.replace(&url, "").replace(&path, "")))
+                        .collect();
+                    Arc::new(clean) as ArrayRef
+                }
+                None => column.clone(),
+            })
+            .collect();
+        RecordBatch::try_new(batch.schema(), columns).map_err(|e| Error::Internal(e.to_string()))
+    }
+}
+
+/// Sorts DataFusion's errors into the query's faults and the hub's. With an
+/// aggregate-only permit, an error met while running may quote a value of a row the
+/// researcher may not see: quoted parts are cut out.
+fn classify(e: DataFusionError, mode: Mode, limits: &Limits) -> Error {
+    let root = e.find_root();
+    let spill_full = root.to_string().contains("spilling process has exceeded");
+    match root {
+        _ if spill_full => Error::OutOfMemory {
+            megabytes: (limits.memory_bytes >> 20) as u64,
+        },
+        DataFusionError::ResourcesExhausted(_) => Error::OutOfMemory {
+            megabytes: (limits.memory_bytes >> 20) as u64,
+        },
+        DataFusionError::Plan(_)
+        | DataFusionError::SchemaError(..)
+        | DataFusionError::SQL(..)
+        | DataFusionError::NotImplemented(_)
+        | DataFusionError::Execution(_)
+        | DataFusionError::ArrowError(..) => {
+            let message = root.strip_backtrace();
+            let message = message
+                .trim_start_matches("Error during planning: ")
+                .trim_start_matches("Execution error: ")
+                .to_owned();
+            Error::Invalid {
+                message: match mode {
+                    Mode::AggregateOnly => unquote(&message),
+                    Mode::RowLevel => message,
+                },
+            }
+        }
+        other => Error::Internal(other.to_string()),
+    }
+}
+
+/// `message` with every `'…'` part emptied.
+fn unquote(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '\'' {
+            inside = !inside;
+            out.push_str(if inside { "'…" } else { "'" });
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_cut_out_of_messages() {
+        assert_eq!(
+            unquote("Cannot cast string 'E11.9' to value of Int64 type"),
+            "Cannot cast string '…' to value of Int64 type"
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! A project's workspace: the permit's views, and nothing else. Each view is planned
+//! in a private context over the dataset's latest version: rows filtered by the
+//! permit's filters and by the opt-out register, then only the permitted columns, the
+//! identifier ones replaced by project pseudonyms. Queries run in a fresh context per
+//! query that holds only these views (see [`crate::run`]), so a table outside the
+//! permit and a table that does not exist are the same: absent.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+
+use bastide_access::{Filter, Mode, PermitScope, PermitTable, Scalar};
+use bastide_store::DatasetStore;
+use bastide_store::manifest::Manifest;
+use datafusion::catalog::TableProvider;
+use datafusion::logical_expr::{Expr, ScalarUDF, col, lit};
+use datafusion::prelude::SessionContext;
+
+use crate::pseudonym::{NotOptedOut, ProjectPseudonym};
+use crate::{Error, Result};
+
+/// A permit's views, ready to query.
+#[derive(Clone)]
+pub struct Workspace {
+    scope: PermitScope,
+    store: DatasetStore,
+    views: BTreeMap<String, Arc<dyn TableProvider>>,
+    identifiers: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workspace")
+            .field("project", &self.scope.project())
+            .field("views", &self.views.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Workspace {
+    /// The views `scope` opens over `store`'s latest versions, without the people in
+    /// `opt_outs` (hub pseudonyms). Names are lower case, as SQL folds them.
+    pub async fn open(
+        scope: PermitScope,
+        store: &DatasetStore,
+        opt_outs: HashSet<String>,
+    ) -> Result<Self> {
+        let (_, manifest) = store
+            .latest(scope.dataset())
+            .await?
+            .ok_or_else(|| Error::Invalid {
+                message: format!("dataset {} holds no data yet", scope.dataset()),
+            })?;
+        let project = scope.project();
+        let key_scope = format!("project:{project}")
+            .parse()
+            .map_err(|_| Error::Internal(format!("project id {project} is not a key scope")))?;
+        let secret = store
+            .keys()
+            .named(&format!("pk-{project}"), &key_scope)
+            .await?;
+        let functions = Functions {
+            pseudonym: ProjectPseudonym::new(project, secret.as_bytes()).udf(),
+            opted_in: (!opt_outs.is_empty()).then(|| NotOptedOut::new(opt_outs).udf()),
+        };
+        let ctx = store.session()?;
+        let mut views = BTreeMap::new();
+        let mut identifiers = BTreeMap::new();
+        for table in scope.tables() {
+            let name = table.name.to_lowercase();
+            let (view, ids) = view(&ctx, store, &manifest, table, &functions).await?;
+            if views.insert(name.clone(), view).is_some() {
+                return Err(Error::Internal(format!(
+                    "two tables of the permit are both named {name} once in lower case"
+                )));
+            }
+            identifiers.insert(name, ids);
+        }
+        Ok(Self {
+            scope,
+            store: store.clone(),
+            views,
+            identifiers,
+        })
+    }
+
+    /// The permit this workspace was opened with.
+    pub fn scope(&self) -> &PermitScope {
+        &self.scope
+    }
+
+    /// Row-level or aggregates only.
+    pub fn mode(&self) -> Mode {
+        self.scope.mode()
+    }
+
+    /// The views, by name.
+    pub fn views(&self) -> &BTreeMap<String, Arc<dyn TableProvider>> {
+        &self.views
+    }
+
+    /// The columns of each view that hold project pseudonyms.
+    pub fn identifiers(&self) -> &BTreeMap<String, BTreeSet<String>> {
+        &self.identifiers
+    }
+
+    /// The hub's storage and keys.
+    pub(crate) fn store(&self) -> &DatasetStore {
+        &self.store
+    }
+}
+
+struct Functions {
+    pseudonym: Arc<ScalarUDF>,
+    /// None when the register is empty.
+    opted_in: Option<Arc<ScalarUDF>>,
+}
+
+/// The view of one permitted table, and its identifier columns (lower case).
+async fn view(
+    ctx: &SessionContext,
+    store: &DatasetStore,
+    manifest: &Manifest,
+    table: &PermitTable,
+    functions: &Functions,
+) -> Result<(Arc<dyn TableProvider>, BTreeSet<String>)> {
+    let stored = manifest.table(&table.name).ok_or_else(|| Error::Invalid {
+        message: format!(
+            "table {} of the permit holds no data yet",
+            table.name.to_lowercase()
+        ),
+    })?;
+    let provider = store.table(manifest, &table.name).await?;
+    let mut frame = ctx.read_table(provider).map_err(internal)?;
+    for filter in &table.filters {
+        frame = frame.filter(predicate(filter)).map_err(internal)?;
+    }
+    if let Some(opted_in) = &functions.opted_in {
+        for column in &stored.identifiers {
+            frame = frame
+                .filter(opted_in.call(vec![col(quoted(column))]))
+                .map_err(internal)?;
+        }
+    }
+    let mut identifiers = BTreeSet::new();
+    let columns: Vec<Expr> = table
+        .columns
+        .iter()
+        .map(|column| {
+            let shown = column.to_lowercase();
+            if stored.identifiers.contains(column) {
+                identifiers.insert(shown.clone());
+                functions
+                    .pseudonym
+                    .call(vec![col(quoted(column))])
+                    .alias(shown)
+            } else {
+                col(quoted(column)).alias(shown)
+            }
+        })
+        .collect();
+    let view = frame.select(columns).map_err(internal)?.into_view();
+    Ok((view, identifiers))
+}
+
+/// The permit filter as an expression.
+fn predicate(filter: &Filter) -> Expr {
+    match filter {
+        Filter::Between { column, low, high } => {
+            col(quoted(column)).between(scalar(low), scalar(high))
+        }
+        Filter::In { column, values } => {
+            col(quoted(column)).in_list(values.iter().map(scalar).collect(), false)
+        }
+        Filter::Equals { column, value } => col(quoted(column)).eq(scalar(value)),
+    }
+}
+
+fn scalar(value: &Scalar) -> Expr {
+    match value {
+        Scalar::Number(n) if n.fract() == 0.0 && n.abs() < 9e15 => lit(*n as i64),
+        Scalar::Number(n) => lit(*n),
+        Scalar::Text(t) => lit(t.clone()),
+    }
+}
+
+/// A column name as `col` takes it without folding its case.
+fn quoted(column: &str) -> String {
+    format!("\"{}\"", column.replace('"', "\"\""))
+}
+
+fn internal(e: datafusion::error::DataFusionError) -> Error {
+    Error::Internal(e.to_string())
+}

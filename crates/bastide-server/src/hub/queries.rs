@@ -1,0 +1,344 @@
+//! Queries in project workspaces, whatever door they come through (the API, the
+//! PostgreSQL wire): the permit checked at each query, the per-user cap, the history,
+//! cancellation, and one audit event per query, refusals included.
+//!
+//! A query runs in a task of its own. The caller holds a [`Running`] guard: if the
+//! caller goes away (a client that disconnects), dropping it cancels the query, which
+//! then stops, frees its memory and is recorded as cancelled.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use bastide_access::{Mode, PermitCheck, PermitDenied, Permits, Principal};
+use bastide_audit::Outcome;
+use bastide_meta::QueryRecord;
+use bastide_query::{Admission, Answer, CancellationToken, Limits, Workspace};
+use futures::future::BoxFuture;
+
+use super::{Actor, Hub};
+
+/// Where a query came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// The HTTP API (and the web console).
+    Api,
+    /// The PostgreSQL wire endpoint.
+    Wire,
+}
+
+impl Channel {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Wire => "wire",
+        }
+    }
+}
+
+/// Queries running on this hub.
+#[derive(Debug, Clone)]
+pub struct QueryService {
+    admission: Admission,
+    running: Arc<Mutex<HashMap<String, Entry>>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    user: String,
+    project: String,
+    cancel: CancellationToken,
+}
+
+/// Why a query did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryFailure {
+    /// The permit does not let the caller in now.
+    #[error(transparent)]
+    Denied(#[from] PermitDenied),
+    /// The query's own fault, or a limit reached.
+    #[error(transparent)]
+    Query(#[from] bastide_query::Error),
+    /// The hub failed.
+    #[error(transparent)]
+    Hub(#[from] crate::Error),
+}
+
+/// A query's answer and its history record.
+#[derive(Debug)]
+pub struct Answered {
+    /// The history record.
+    pub record: QueryRecord,
+    /// The answer.
+    pub answer: Answer,
+    /// The permit's mode.
+    pub mode: Mode,
+}
+
+impl QueryService {
+    /// At most `per_user` queries running per user.
+    pub fn new(per_user: usize) -> Self {
+        Self {
+            admission: Admission::new(per_user),
+            running: Arc::default(),
+        }
+    }
+
+    /// Cancels query `id` if it runs for `project` on behalf of `user`; whether it did.
+    pub fn cancel(&self, id: &str, project: &str, user: &str) -> bool {
+        let running = self.running.lock().expect("running queries");
+        match running.get(id) {
+            Some(entry) if entry.project == project && entry.user == user => {
+                entry.cancel.cancel();
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A running query's registration: dropping it cancels the query if still running and
+/// forgets it.
+struct Running {
+    id: String,
+    cancel: CancellationToken,
+    service: QueryService,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+        self.service
+            .running
+            .lock()
+            .expect("running queries")
+            .remove(&self.id);
+    }
+}
+
+impl Hub {
+    /// Runs `sql` in `project`'s workspace for `principal`, under the hub's limits.
+    /// `download` asks for the answer as a file (Arrow IPC): row-level permits refuse
+    /// it before anything runs.
+    pub async fn query(
+        self: &Arc<Self>,
+        principal: &Principal,
+        by: &Actor,
+        project: &str,
+        sql: &str,
+        channel: Channel,
+        download: bool,
+    ) -> Result<Answered, QueryFailure> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let event = |outcome| query_event(by, project, sql, channel, outcome);
+        let scope = match Permits::new(&self.meta)
+            .check(principal, project, now)
+            .await
+        {
+            Ok(scope) => scope,
+            Err(PermitCheck::Denied(denied)) => {
+                let refusal = event(Outcome::Denied).detail("reason", denied.to_string());
+                self.audit
+                    .record(refusal)
+                    .await
+                    .map_err(crate::Error::from)?;
+                return Err(denied.into());
+            }
+            Err(PermitCheck::Failed(e)) => return Err(crate::Error::from(e).into()),
+        };
+        if download && scope.mode() == Mode::RowLevel {
+            let refused = bastide_query::Error::Refused {
+                construct: "downloading an answer".into(),
+                hint: "a row-level permit shows rows in the workspace and lets none leave; ask for the answer as JSON",
+            };
+            let refusal = event(Outcome::Denied).detail("reason", refused.to_string());
+            self.audit
+                .record(refusal)
+                .await
+                .map_err(crate::Error::from)?;
+            return Err(refused.into());
+        }
+        let ticket = match self.queries.admission.admit(&principal.name) {
+            Ok(ticket) => ticket,
+            Err(busy) => {
+                let refusal = event(Outcome::Denied).detail("reason", busy.to_string());
+                self.audit
+                    .record(refusal)
+                    .await
+                    .map_err(crate::Error::from)?;
+                return Err(busy.into());
+            }
+        };
+        let mut record = QueryRecord {
+            id: format!("q-{}", uuid::Uuid::now_v7().simple()),
+            project_id: project.to_owned(),
+            user_name: principal.name.clone(),
+            channel: channel.as_str().to_owned(),
+            sql: sql.to_owned(),
+            status: "running".into(),
+            row_count: None,
+            truncated: false,
+            elapsed_ms: None,
+            error: None,
+            started_at: now,
+            finished_at: None,
+        };
+        self.meta
+            .queries()
+            .start(&record)
+            .await
+            .map_err(crate::Error::from)?;
+        let cancel = CancellationToken::new();
+        self.queries
+            .running
+            .lock()
+            .expect("running queries")
+            .insert(
+                record.id.clone(),
+                Entry {
+                    user: principal.name.clone(),
+                    project: project.to_owned(),
+                    cancel: cancel.clone(),
+                },
+            );
+        let _running = Running {
+            id: record.id.clone(),
+            cancel: cancel.clone(),
+            service: self.queries.clone(),
+        };
+        let mode = scope.mode();
+        let limits = self.limits();
+        let (hub, sql, by) = (self.clone(), sql.to_owned(), by.clone());
+        let task = tokio::spawn(async move {
+            let _ticket = ticket;
+            let result = async {
+                let opt_outs: HashSet<String> = hub
+                    .meta
+                    .projects()
+                    .opt_outs()
+                    .await
+                    .map_err(crate::Error::from)?
+                    .into_iter()
+                    .collect();
+                // Boxed as Send at a concrete lifetime: rustc cannot prove these
+                // futures Send for every lifetime inside a spawned task otherwise.
+                let open: BoxFuture<'_, bastide_query::Result<Workspace>> =
+                    Box::pin(Workspace::open(scope, &hub.datasets, opt_outs));
+                let workspace = open.await?;
+                let run: BoxFuture<'_, bastide_query::Result<Answer>> =
+                    Box::pin(workspace.run(&sql, &limits, &cancel));
+                Ok::<_, QueryFailure>(run.await?)
+            }
+            .await;
+            // Recorded here, not by the caller, who may be gone.
+            hub.conclude(&mut record, &result, &by).await?;
+            result.map(|answer| Answered {
+                record,
+                answer,
+                mode,
+            })
+        });
+        task.await.unwrap_or_else(|e| {
+            Err(QueryFailure::Hub(crate::Error::Ingest(format!(
+                "the query task ended abnormally: {e}"
+            ))))
+        })
+    }
+
+    /// Records how a query ended in the history and the audit log.
+    async fn conclude(
+        &self,
+        record: &mut QueryRecord,
+        result: &Result<Answer, QueryFailure>,
+        by: &Actor,
+    ) -> Result<(), QueryFailure> {
+        let finished = time::OffsetDateTime::now_utc();
+        record.finished_at = Some(finished.unix_timestamp());
+        record.elapsed_ms =
+            Some((finished.unix_timestamp_nanos() / 1_000_000) as i64 - record.started_at * 1000);
+        let outcome = match result {
+            Ok(answer) => {
+                record.status = "succeeded".into();
+                record.row_count = Some(answer.rows as i64);
+                record.truncated = answer.truncated;
+                record.elapsed_ms = Some(answer.elapsed.as_millis() as i64);
+                Outcome::Success
+            }
+            Err(failure) => {
+                record.status = status(failure).into();
+                record.error = Some(failure.to_string());
+                if record.status == "refused" {
+                    Outcome::Denied
+                } else {
+                    Outcome::Failure
+                }
+            }
+        };
+        self.meta
+            .queries()
+            .finish(record)
+            .await
+            .map_err(crate::Error::from)?;
+        let channel = if record.channel == "wire" {
+            Channel::Wire
+        } else {
+            Channel::Api
+        };
+        let mut done = query_event(by, &record.project_id, &record.sql, channel, outcome)
+            .object(record.id.clone())
+            .detail("status", record.status.clone());
+        if let Some(rows) = record.row_count {
+            done = done
+                .detail("rows", rows)
+                .detail("truncated", record.truncated);
+        }
+        if let Some(error) = &record.error {
+            done = done.detail("error", error.clone());
+        }
+        self.audit.record(done).await.map_err(crate::Error::from)?;
+        Ok(())
+    }
+
+    /// A project's queries, newest first.
+    pub async fn query_history(
+        &self,
+        project: &str,
+        limit: i64,
+    ) -> crate::Result<Vec<QueryRecord>> {
+        Ok(self.meta.queries().of_project(project, limit).await?)
+    }
+
+    /// The limits every query runs under.
+    pub fn limits(&self) -> Limits {
+        let q = &self.settings.query;
+        Limits {
+            memory_bytes: q.memory_bytes,
+            spill_bytes: q.spill_bytes,
+            time: q.time_limit,
+            max_rows: q.max_rows,
+        }
+    }
+}
+
+/// The audit event of a query.
+fn query_event(
+    by: &Actor,
+    project: &str,
+    sql: &str,
+    channel: Channel,
+    outcome: Outcome,
+) -> bastide_audit::NewEvent {
+    by.event("query.run", outcome)
+        .project(project.to_owned())
+        .detail("query", sql.to_owned())
+        .detail("channel", channel.as_str())
+}
+
+fn status(failure: &QueryFailure) -> &'static str {
+    match failure {
+        QueryFailure::Query(bastide_query::Error::Cancelled) => "cancelled",
+        QueryFailure::Query(bastide_query::Error::Refused { .. })
+        | QueryFailure::Query(bastide_query::Error::Busy { .. })
+        | QueryFailure::Denied(_) => "refused",
+        _ => "failed",
+    }
+}
