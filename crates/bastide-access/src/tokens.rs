@@ -124,6 +124,25 @@ impl<'a> Tokens<'a> {
         if !bool::from(digest.as_bytes().ct_eq(record.secret_sha256.as_bytes())) {
             return Err(AuthError::Invalid.into());
         }
+        self.principal(record, now).await
+    }
+
+    /// Who token `id` stands for now, its secret having been checked earlier on the
+    /// same connection (a PostgreSQL session checks the token at login, then again at
+    /// every query, so that revoking it or disabling its owner stops the next one).
+    pub async fn recheck(&self, id: &str, now: Now) -> Result<Principal> {
+        let record = self
+            .meta
+            .tokens()
+            .get(id)
+            .await?
+            .ok_or(AuthError::Invalid)?;
+        self.principal(record, now).await
+    }
+
+    /// The principal of a token whose secret was checked: refused once revoked,
+    /// expired, or its owner disabled.
+    async fn principal(&self, record: TokenRecord, now: Now) -> Result<Principal> {
         if record.revoked_at.is_some() {
             return Err(AuthError::Revoked.into());
         }

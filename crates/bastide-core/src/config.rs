@@ -69,6 +69,8 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// Limits of queries in project workspaces.
     pub query: QuerySettings,
+    /// The PostgreSQL wire endpoint, when configured.
+    pub wire: Option<WireSettings>,
     /// Alert thresholds and where alerts go.
     pub alerts: AlertSettings,
     /// The first administrator's password, read by `bastide init` only (one is
@@ -104,6 +106,77 @@ pub struct AuditSettings {
     /// How long events stay in the live segments before they may be archived (moved,
     /// unchanged and still verified, to `archive/`); at least a year.
     pub retention: Duration,
+}
+
+/// The PostgreSQL wire endpoint: project workspaces for psql, R, Python, DBeaver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireSettings {
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// Networks inside the secure environment (the hub's own analysis machines):
+    /// only clients from these may use row-level permits over the wire, which is a
+    /// download channel. None by default.
+    pub trusted_networks: Vec<Network>,
+    /// TLS certificate chain and private key (PEM); with them, clients must use TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+/// An IP network, as `10.1.0.0/16` or `fd00::/8` (a bare address is its own network).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    address: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    /// Whether `ip` belongs to the network.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        match (self.address, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            (IpAddr::V4(_), IpAddr::V6(ip)) => ip
+                .to_ipv4_mapped()
+                .is_some_and(|v4| self.contains(IpAddr::V4(v4))),
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for Network {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let address: std::net::IpAddr = address
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{text}` is not an IP network such as 10.1.0.0/16"))?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("`{text}`: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(Self { address, prefix })
+    }
 }
 
 /// Limits of each query in a project workspace.
@@ -360,6 +433,7 @@ impl RawConfig {
             max_rows: q.max_rows,
             max_concurrent: q.max_concurrent,
         };
+        let wire = self.wire.resolve(&data_dir)?;
         let alerts = self.alerts.resolve(&data_dir)?;
         let oidc = self.oidc.resolve(&data_dir)?;
         let s3 = self.storage.s3(&data_dir)?;
@@ -397,6 +471,7 @@ impl RawConfig {
                 retention: Duration::from_secs(u64::from(self.audit.retention_days) * 86_400),
             },
             query,
+            wire,
             alerts,
             admin_password,
             oidc,

@@ -12,6 +12,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 use serde::Serialize;
@@ -71,25 +72,7 @@ impl Workspace {
         let started = Instant::now();
         let fail = |e| classify(e, self.mode(), limits);
         let deadline = tokio::time::Instant::now() + limits.time;
-        let checked = guard::check(sql)?;
-        let ctx = self.context(limits)?;
-        let plan = ctx
-            .state()
-            .statement_to_plan(checked.statement)
-            .await
-            .map_err(&fail)?;
-        SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false)
-            .verify_plan(&plan)
-            .map_err(|e| Error::Refused {
-                construct: e.strip_backtrace().to_string(),
-                hint: "only SELECT (or WITH … SELECT, or EXPLAIN of one) runs",
-            })?;
-        if self.mode() == Mode::AggregateOnly && !checked.explain {
-            aggregate::check(&plan, self.identifiers())?;
-        }
+        let (ctx, plan, explain) = self.plan(sql, limits).await?;
         let frame = ctx.execute_logical_plan(plan).await.map_err(&fail)?;
         let execute = async {
             let mut stream = frame.execute_stream().await.map_err(&fail)?;
@@ -117,7 +100,7 @@ impl Workspace {
             }
             () = cancel.cancelled() => return Err(Error::Cancelled),
         };
-        if checked.explain {
+        if explain {
             batches = batches
                 .iter()
                 .map(|b| self.redact(b))
@@ -130,6 +113,42 @@ impl Workspace {
             truncated,
             elapsed: started.elapsed(),
         })
+    }
+
+    /// The columns `sql` would answer, without running it (what a PostgreSQL client's
+    /// Describe asks); the same checks as [`Workspace::run`] apply.
+    pub async fn describe(&self, sql: &str, limits: &Limits) -> Result<SchemaRef> {
+        let (_, plan, _) = self.plan(sql, limits).await?;
+        Ok(Arc::new(plan.schema().as_arrow().clone()))
+    }
+
+    /// Guards and plans `sql` in a fresh context: the context, the checked plan, and
+    /// whether it is an `EXPLAIN`.
+    async fn plan(
+        &self,
+        sql: &str,
+        limits: &Limits,
+    ) -> Result<(SessionContext, LogicalPlan, bool)> {
+        let checked = guard::check(sql)?;
+        let ctx = self.context(limits)?;
+        let plan = ctx
+            .state()
+            .statement_to_plan(checked.statement)
+            .await
+            .map_err(|e| classify(e, self.mode(), limits))?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)
+            .map_err(|e| Error::Refused {
+                construct: e.strip_backtrace().to_string(),
+                hint: "only SELECT (or WITH … SELECT, or EXPLAIN of one) runs",
+            })?;
+        if self.mode() == Mode::AggregateOnly && !checked.explain {
+            aggregate::check(&plan, self.identifiers())?;
+        }
+        Ok((ctx, plan, checked.explain))
     }
 
     /// A context holding the views and nothing else, with the query's own memory

@@ -66,6 +66,11 @@ impl Workspace {
         let mut views = BTreeMap::new();
         let mut identifiers = BTreeMap::new();
         for table in scope.tables() {
+            // A permitted table with no rows stored yet has no view (yet): queries
+            // naming it meet "not found", as for any table the workspace lacks.
+            if manifest.table(&table.name).is_none() {
+                continue;
+            }
             let name = table.name.to_lowercase();
             let (view, ids) = view(&ctx, store, &manifest, table, &functions).await?;
             if views.insert(name.clone(), view).is_some() {
@@ -123,12 +128,9 @@ async fn view(
     table: &PermitTable,
     functions: &Functions,
 ) -> Result<(Arc<dyn TableProvider>, BTreeSet<String>)> {
-    let stored = manifest.table(&table.name).ok_or_else(|| Error::Invalid {
-        message: format!(
-            "table {} of the permit holds no data yet",
-            table.name.to_lowercase()
-        ),
-    })?;
+    let stored = manifest
+        .table(&table.name)
+        .ok_or_else(|| Error::Internal(format!("table {} has no data", table.name)))?;
     let provider = store.table(manifest, &table.name).await?;
     let mut frame = ctx.read_table(provider).map_err(internal)?;
     for filter in &table.filters {

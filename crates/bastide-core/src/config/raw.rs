@@ -23,6 +23,7 @@ pub(super) struct RawConfig {
     pub log: RawLog,
     pub audit: RawAudit,
     pub query: RawQuery,
+    pub wire: RawWire,
     pub alerts: RawAlerts,
     pub oidc: RawOidc,
 }
@@ -233,6 +234,15 @@ impl Default for RawQuery {
     }
 }
 
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawWire {
+    pub listen: Option<String>,
+    pub trusted_networks: Vec<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawAlerts {
@@ -256,6 +266,50 @@ impl Default for RawAlerts {
             failed_logins: 5,
             failed_logins_window_secs: 300,
         }
+    }
+}
+
+impl RawWire {
+    pub(super) fn resolve(
+        self,
+        data_dir: &std::path::Path,
+    ) -> crate::Result<Option<super::WireSettings>> {
+        let invalid = |m: String| crate::Error::Invalid(m);
+        let Some(listen) = self.listen.filter(|l| !l.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let listen: std::net::SocketAddr = listen.trim().parse().map_err(|_| {
+            invalid(format!(
+                "wire.listen `{listen}` is not an address such as 127.0.0.1:5433"
+            ))
+        })?;
+        let trusted_networks = self
+            .trusted_networks
+            .iter()
+            .map(|n| {
+                n.parse()
+                    .map_err(|e| invalid(format!("wire.trusted_networks: {e}")))
+            })
+            .collect::<crate::Result<Vec<_>>>()?;
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => Some((data_dir.join(cert), data_dir.join(key))),
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "wire.tls_cert and wire.tls_key go together: set both, or neither".into(),
+                ));
+            }
+        };
+        if tls.is_none() && !listen.ip().is_loopback() {
+            return Err(invalid(format!(
+                "wire.listen {listen} is reachable from other machines, and clients send their token as the password: set wire.tls_cert and wire.tls_key, or listen on 127.0.0.1"
+            )));
+        }
+        Ok(Some(super::WireSettings {
+            listen,
+            trusted_networks,
+            tls,
+        }))
     }
 }
 

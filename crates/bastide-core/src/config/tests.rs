@@ -311,3 +311,36 @@ fn an_oidc_issuer_without_its_client_settings_names_what_is_missing() {
         );
     });
 }
+
+#[test]
+fn networks_hold_their_addresses_and_no_others() {
+    use super::Network;
+    let net: Network = "10.20.0.0/16".parse().unwrap();
+    assert!(net.contains("10.20.3.4".parse().unwrap()));
+    assert!(!net.contains("10.21.0.1".parse().unwrap()));
+    assert!(net.contains("::ffff:10.20.0.9".parse().unwrap()));
+    let one: Network = "127.0.0.1".parse().unwrap();
+    assert!(one.contains("127.0.0.1".parse().unwrap()));
+    assert!(!one.contains("127.0.0.2".parse().unwrap()));
+    let v6: Network = "fd00::/8".parse().unwrap();
+    assert!(v6.contains("fd12::1".parse().unwrap()));
+    assert!("10.0.0.0/33".parse::<Network>().is_err());
+    assert!("somewhere".parse::<Network>().is_err());
+}
+
+#[test]
+fn a_wire_endpoint_reachable_from_elsewhere_needs_tls() {
+    in_jail(|jail| {
+        jail.set_env("BASTIDE_WIRE__LISTEN", "0.0.0.0:5433");
+        let err = load_in(jail, Flags::default()).unwrap_err().to_string();
+        assert!(err.contains("wire.tls_cert"), "{err}");
+        jail.set_env("BASTIDE_WIRE__LISTEN", "127.0.0.1:5433");
+        jail.set_env("BASTIDE_WIRE__TRUSTED_NETWORKS", "[\"10.0.0.0/8\"]");
+        let wire = load_in(jail, Flags::default()).unwrap().wire.unwrap();
+        assert_eq!(wire.listen.port(), 5433);
+        assert!(wire.trusted_networks[0].contains("10.1.2.3".parse().unwrap()));
+        jail.set_env("BASTIDE_WIRE__TLS_CERT", "cert.pem");
+        let err = load_in(jail, Flags::default()).unwrap_err().to_string();
+        assert!(err.contains("go together"), "{err}");
+    });
+}

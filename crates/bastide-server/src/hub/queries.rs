@@ -9,10 +9,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use bastide_access::{Mode, PermitCheck, PermitDenied, Permits, Principal};
+use bastide_access::{Mode, PermitCheck, PermitDenied, PermitScope, Permits, Principal};
 use bastide_audit::Outcome;
 use bastide_meta::QueryRecord;
 use bastide_query::{Admission, Answer, CancellationToken, Limits, Workspace};
+use datafusion::arrow::datatypes::SchemaRef;
 use futures::future::BoxFuture;
 
 use super::{Actor, Hub};
@@ -130,33 +131,9 @@ impl Hub {
     ) -> Result<Answered, QueryFailure> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let event = |outcome| query_event(by, project, sql, channel, outcome);
-        let scope = match Permits::new(&self.meta)
-            .check(principal, project, now)
-            .await
-        {
-            Ok(scope) => scope,
-            Err(PermitCheck::Denied(denied)) => {
-                let refusal = event(Outcome::Denied).detail("reason", denied.to_string());
-                self.audit
-                    .record(refusal)
-                    .await
-                    .map_err(crate::Error::from)?;
-                return Err(denied.into());
-            }
-            Err(PermitCheck::Failed(e)) => return Err(crate::Error::from(e).into()),
-        };
-        if download && scope.mode() == Mode::RowLevel {
-            let refused = bastide_query::Error::Refused {
-                construct: "downloading an answer".into(),
-                hint: "a row-level permit shows rows in the workspace and lets none leave; ask for the answer as JSON",
-            };
-            let refusal = event(Outcome::Denied).detail("reason", refused.to_string());
-            self.audit
-                .record(refusal)
-                .await
-                .map_err(crate::Error::from)?;
-            return Err(refused.into());
-        }
+        let scope = self
+            .permitted(principal, project, channel, download, &event)
+            .await?;
         let ticket = match self.queries.admission.admit(&principal.name) {
             Ok(ticket) => ticket,
             Err(busy) => {
@@ -211,19 +188,7 @@ impl Hub {
         let task = tokio::spawn(async move {
             let _ticket = ticket;
             let result = async {
-                let opt_outs: HashSet<String> = hub
-                    .meta
-                    .projects()
-                    .opt_outs()
-                    .await
-                    .map_err(crate::Error::from)?
-                    .into_iter()
-                    .collect();
-                // Boxed as Send at a concrete lifetime: rustc cannot prove these
-                // futures Send for every lifetime inside a spawned task otherwise.
-                let open: BoxFuture<'_, bastide_query::Result<Workspace>> =
-                    Box::pin(Workspace::open(scope, &hub.datasets, opt_outs));
-                let workspace = open.await?;
+                let workspace = hub.workspace(scope).await?;
                 let run: BoxFuture<'_, bastide_query::Result<Answer>> =
                     Box::pin(workspace.run(&sql, &limits, &cancel));
                 Ok::<_, QueryFailure>(run.await?)
@@ -242,6 +207,84 @@ impl Hub {
                 "the query task ended abnormally: {e}"
             ))))
         })
+    }
+
+    /// The columns `sql` would answer in `project`'s workspace, without running it:
+    /// what a PostgreSQL client's Describe asks before Execute. Refusals are audited.
+    pub async fn describe(
+        &self,
+        principal: &Principal,
+        by: &Actor,
+        project: &str,
+        sql: &str,
+        download: bool,
+    ) -> Result<SchemaRef, QueryFailure> {
+        let event = |outcome| query_event(by, project, sql, Channel::Wire, outcome);
+        let scope = self
+            .permitted(principal, project, Channel::Wire, download, &event)
+            .await?;
+        let workspace = self.workspace(scope).await?;
+        Ok(workspace.describe(sql, &self.limits()).await?)
+    }
+
+    /// The permit scope `principal` holds now for `project`, unless the answer would
+    /// leave (`download`) and the permit is row-level. Refusals are audited.
+    async fn permitted(
+        &self,
+        principal: &Principal,
+        project: &str,
+        channel: Channel,
+        download: bool,
+        event: &(dyn Fn(Outcome) -> bastide_audit::NewEvent + Sync),
+    ) -> Result<PermitScope, QueryFailure> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let refusal = match Permits::new(&self.meta)
+            .check(principal, project, now)
+            .await
+        {
+            Ok(scope) if download && scope.mode() == Mode::RowLevel => {
+                QueryFailure::Query(bastide_query::Error::Refused {
+                    construct: match channel {
+                        Channel::Api => "downloading an answer".into(),
+                        Channel::Wire => {
+                            "a row-level permit over the wire from outside the secure environment"
+                                .into()
+                        }
+                    },
+                    hint: match channel {
+                        Channel::Api => {
+                            "a row-level permit shows rows in the workspace and lets none leave; ask for the answer as JSON"
+                        }
+                        Channel::Wire => {
+                            "connect from one of the hub's analysis machines (wire.trusted_networks), or use the workspace"
+                        }
+                    },
+                })
+            }
+            Ok(scope) => return Ok(scope),
+            Err(PermitCheck::Denied(denied)) => QueryFailure::Denied(denied),
+            Err(PermitCheck::Failed(e)) => return Err(crate::Error::from(e).into()),
+        };
+        let event = event(Outcome::Denied).detail("reason", refusal.to_string());
+        self.audit.record(event).await.map_err(crate::Error::from)?;
+        Err(refusal)
+    }
+
+    /// The workspace `scope` opens, the opt-out register as it stands.
+    async fn workspace(&self, scope: PermitScope) -> Result<Workspace, QueryFailure> {
+        let opt_outs: HashSet<String> = self
+            .meta
+            .projects()
+            .opt_outs()
+            .await
+            .map_err(crate::Error::from)?
+            .into_iter()
+            .collect();
+        // Boxed as Send at a concrete lifetime: rustc cannot prove this future Send
+        // for every lifetime inside a spawned task otherwise.
+        let open: BoxFuture<'_, bastide_query::Result<Workspace>> =
+            Box::pin(Workspace::open(scope, &self.datasets, opt_outs));
+        Ok(open.await?)
     }
 
     /// Records how a query ended in the history and the audit log.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use bastide_core::config::Settings;
 use bastide_server::hub::Hub;
+use bastide_server::wire::WireServer;
 use serde::Serialize;
 use tokio::net::TcpListener;
 
@@ -14,6 +15,8 @@ use crate::output;
 struct Listening {
     url: String,
     hub_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wire: Option<String>,
 }
 
 /// Runs `bastide serve`.
@@ -36,16 +39,33 @@ pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
         .context("cannot read the address listened on")?;
+    let wire = match &hub.settings.wire {
+        Some(settings) => Some(WireServer::bind(hub.clone(), settings).await?),
+        None => None,
+    };
+    let wire_addr = wire
+        .as_ref()
+        .map(|w| {
+            w.local_addr()
+                .context("cannot read the wire endpoint's address")
+        })
+        .transpose()?;
     hub.started(addr).await?;
     let url = format!("http://{addr}/");
     tracing::info!(target: "bastide::serve", %addr, hub_id = %hub.record.hub_id, "listening");
     let value = Listening {
         url: url.clone(),
         hub_id: hub.record.hub_id.to_string(),
+        wire: wire_addr.map(|a| a.to_string()),
     };
     output::print(json, &value, || {
-        format!("Bastide hub {} listening on {url}", hub.record.hub_id)
+        let mut text = format!("Bastide hub {} listening on {url}", hub.record.hub_id);
+        if let Some(wire) = wire_addr {
+            text.push_str(&format!("\nPostgreSQL wire endpoint on {wire}"));
+        }
+        text
     });
+    let wire = wire.map(|w| tokio::spawn(w.run()));
 
     let collector = bastide_server::hub::spawn_garbage_collection(
         hub.clone(),
@@ -61,6 +81,9 @@ pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
         .context("the HTTP server failed")?;
     collector.abort();
     archiver.abort();
+    if let Some(wire) = wire {
+        wire.abort();
+    }
     hub.close().await;
     tracing::info!(target: "bastide::serve", "stopped");
     Ok(())

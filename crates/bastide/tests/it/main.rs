@@ -16,6 +16,7 @@ mod sessions;
 mod storage;
 mod synth;
 mod upload;
+mod wire;
 mod workspace;
 
 use std::path::{Path, PathBuf};

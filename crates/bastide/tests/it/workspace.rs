@@ -56,6 +56,8 @@ impl Workspace {
             "snds",
             "--schema",
             schema.to_str().unwrap(),
+            "--identifier",
+            "BEN_NIR_PSA",
             "--data-dir",
             d,
         ]);

@@ -1,0 +1,171 @@
+//! The query benchmark's Rust half (run by `scripts/bench-queries`, which prepares the
+//! hub and runs DuckDB beside it). For each query of the suite it times, in one
+//! process and interleaved, the query through Bastide (`Hub::query`: permit check,
+//! permit views with project pseudonyms, decryption, history, audit) and through raw
+//! DataFusion on the same encrypted files (the tables registered directly, columns
+//! merely renamed to lower case), checks both answer the same rows, and writes the
+//! timings and rows as JSON.
+//!
+//! Environment: BENCH_HUB (data folder), BENCH_PROJECT, BENCH_TOKEN, BENCH_QUERIES
+//! (the suite), BENCH_OUT (JSON written), BENCH_RUNS (default 3), and the hub's own
+//! BASTIDE_KEYRING_PASSPHRASE.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bastide_access::Tokens;
+use bastide_audit::Role;
+use bastide_core::config::{Flags, Settings, Sources};
+use bastide_server::hub::{Actor, Channel, Hub};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::display::array_value_to_string;
+use datafusion::logical_expr::col;
+use datafusion::prelude::SessionContext;
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/bench-queries"))
+}
+
+/// `(name, sql)` of each query: blocks separated by `;`, named by their first comment.
+fn suite(text: &str) -> Vec<(String, String)> {
+    text.split(';')
+        .filter_map(|block| {
+            let name = block
+                .lines()
+                .map(str::trim)
+                .rfind(|l| l.starts_with("-- "))?
+                .trim_start_matches("-- ")
+                .to_owned();
+            let sql: Vec<&str> = block
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect();
+            let sql = sql.join("\n").trim().to_owned();
+            (!sql.is_empty()).then_some((name, sql))
+        })
+        .collect()
+}
+
+fn rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            out.push(
+                batch
+                    .columns()
+                    .iter()
+                    .map(|c| array_value_to_string(c, row).unwrap_or_default())
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+/// Raw DataFusion over the same encrypted files: each table registered as it is
+/// stored, its columns renamed to lower case so the same SQL runs.
+async fn raw(hub: &Hub, dataset: &str) -> SessionContext {
+    let ctx = hub.datasets.session().unwrap();
+    let (_, manifest) = hub.datasets.latest(dataset).await.unwrap().unwrap();
+    for table in &manifest.tables {
+        let provider = hub.datasets.table(&manifest, &table.name).await.unwrap();
+        let columns: Vec<_> = table
+            .columns
+            .iter()
+            .map(|c| col(format!("\"{}\"", c.name)).alias(c.name.to_lowercase()))
+            .collect();
+        let view = ctx
+            .read_table(provider)
+            .unwrap()
+            .select(columns)
+            .unwrap()
+            .into_view();
+        ctx.register_table(table.name.to_lowercase(), view).unwrap();
+    }
+    ctx
+}
+
+fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(|a, b| a.total_cmp(b));
+    times[times.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = PathBuf::from(env("BENCH_HUB"));
+    let settings = Settings::load(&Sources {
+        file: None,
+        flags: Flags {
+            data_dir: Some(dir),
+            listen: None,
+        },
+    })
+    .unwrap();
+    let hub = Arc::new(Hub::open(settings).await.unwrap());
+    let project = env("BENCH_PROJECT");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let principal = Tokens::new(&hub.meta)
+        .authenticate(&env("BENCH_TOKEN"), now)
+        .await
+        .unwrap();
+    let actor = Actor {
+        name: principal.name.clone(),
+        role: Role::Researcher,
+        request_id: None,
+        client: None,
+    };
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let queries = suite(&std::fs::read_to_string(env("BENCH_QUERIES")).unwrap());
+    let ctx = raw(&hub, "snds").await;
+    let mut report = Vec::new();
+    for (name, sql) in &queries {
+        let (mut bastide_ms, mut raw_ms) = (Vec::new(), Vec::new());
+        let (mut bastide_rows, mut raw_rows) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let started = Instant::now();
+            let answered = hub
+                .query(&principal, &actor, &project, sql, Channel::Api, true)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            bastide_ms.push(started.elapsed().as_secs_f64() * 1e3);
+            bastide_rows = rows(&answered.answer.batches);
+
+            let started = Instant::now();
+            let batches = ctx
+                .sql(sql)
+                .await
+                .unwrap_or_else(|e| panic!("{name} (raw): {e}"))
+                .collect()
+                .await
+                .unwrap();
+            raw_ms.push(started.elapsed().as_secs_f64() * 1e3);
+            raw_rows = rows(&batches);
+        }
+        assert_eq!(
+            bastide_rows, raw_rows,
+            "{name}: Bastide and raw DataFusion disagree"
+        );
+        eprintln!(
+            "  {name}: Bastide {:.0} ms, raw DataFusion {:.0} ms",
+            median(bastide_ms.clone()),
+            median(raw_ms.clone())
+        );
+        report.push(serde_json::json!({
+            "name": name,
+            "sql": sql,
+            "bastide_ms": median(bastide_ms),
+            "raw_ms": median(raw_ms),
+            "rows": bastide_rows,
+        }));
+    }
+    std::fs::write(
+        env("BENCH_OUT"),
+        serde_json::to_vec_pretty(&report).unwrap(),
+    )
+    .unwrap();
+    hub.close().await;
+}

@@ -1,0 +1,343 @@
+//! Statements over the wire, simple and extended protocol alike: each read query goes
+//! to [`Hub::query`] (Parse/Describe to [`Hub::describe`]); the transaction and client
+//! settings statements that drivers send on their own are answered without effect.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
+use async_trait::async_trait;
+use bastide_access::{Principal, Tokens};
+use bastide_audit::Role;
+use bastide_core::config::Network;
+use datafusion::arrow::datatypes::SchemaRef;
+use futures::Sink;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, Type};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+
+use super::startup::{Session, fatal};
+use crate::hub::{Actor, Answered, Channel, Hub, QueryFailure};
+
+/// Client settings drivers send on connecting; accepted and ignored (they change
+/// nothing in the workspace).
+const CLIENT_SETTINGS: &[&str] = &[
+    "application_name",
+    "client_encoding",
+    "datestyle",
+    "extra_float_digits",
+    "intervalstyle",
+    "search_path",
+    "timezone",
+    "time zone",
+];
+
+/// What a statement is, decided from its first words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    /// A query for the workspace.
+    Query,
+    /// `BEGIN`, `COMMIT` or `ROLLBACK` (reads need no transaction: answered only).
+    Transaction(&'static str),
+    /// A client setting (answered only).
+    Setting,
+}
+
+/// A parsed statement of the extended protocol.
+#[derive(Debug, Clone)]
+pub(super) struct WireStatement {
+    sql: String,
+    kind: Kind,
+    schema: Option<SchemaRef>,
+}
+
+/// The query handlers.
+pub(super) struct WireQueries {
+    parser: Arc<WireParser>,
+}
+
+/// Plans statements at Parse, for Describe.
+pub(super) struct WireParser {
+    hub: Arc<Hub>,
+    trusted: Vec<Network>,
+}
+
+impl WireQueries {
+    pub(super) fn new(hub: Arc<Hub>, trusted: Vec<Network>) -> Self {
+        Self {
+            parser: Arc::new(WireParser { hub, trusted }),
+        }
+    }
+}
+
+/// Who asks, for what project, and whether answers may leave (untrusted network).
+struct Caller {
+    principal: Principal,
+    actor: Actor,
+    project: String,
+    download: bool,
+}
+
+impl WireParser {
+    /// The caller of this connection, its token checked again now.
+    async fn caller<C: ClientInfo + ?Sized>(&self, client: &C) -> PgWireResult<Caller> {
+        let session = client
+            .session_extensions()
+            .get::<Session>()
+            .ok_or_else(|| fatal("28000", "not logged in".into()))?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let principal = Tokens::new(&self.hub.meta)
+            .recheck(&session.token_id, now)
+            .await
+            .map_err(|e| fatal("28000", format!("{e}; connect again with a valid token")))?;
+        let ip = client.socket_addr().ip();
+        Ok(Caller {
+            actor: Actor {
+                name: principal.name.clone(),
+                role: Role::Researcher,
+                request_id: None,
+                client: Some(ip),
+            },
+            principal,
+            project: session.project.clone(),
+            download: !self.trusted.iter().any(|n| n.contains(ip)),
+        })
+    }
+
+    async fn run<C: ClientInfo + ?Sized>(&self, client: &C, sql: &str) -> PgWireResult<Answered> {
+        let caller = self.caller(client).await?;
+        self.hub
+            .query(
+                &caller.principal,
+                &caller.actor,
+                &caller.project,
+                sql,
+                Channel::Wire,
+                caller.download,
+            )
+            .await
+            .map_err(error)
+    }
+}
+
+#[async_trait]
+impl QueryParser for WireParser {
+    type Statement = WireStatement;
+
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        _types: &[Option<Type>],
+    ) -> PgWireResult<Option<WireStatement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let kind = kind(sql);
+        let schema = if kind == Kind::Query {
+            let caller = self.caller(client).await?;
+            Some(
+                self.hub
+                    .describe(
+                        &caller.principal,
+                        &caller.actor,
+                        &caller.project,
+                        sql,
+                        caller.download,
+                    )
+                    .await
+                    .map_err(error)?,
+            )
+        } else {
+            None
+        };
+        Ok(Some(WireStatement {
+            sql: sql.to_owned(),
+            kind,
+            schema,
+        }))
+    }
+
+    fn get_parameter_types(&self, _stmt: &WireStatement) -> PgWireResult<Vec<Type>> {
+        Ok(Vec::new())
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &WireStatement,
+        format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        match &stmt.schema {
+            Some(schema) => {
+                arrow_schema_to_pg_fields(schema, format.unwrap_or(&Format::UnifiedText), None)
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for WireQueries {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let response = match kind(query) {
+            Kind::Query => {
+                let answered = self.parser.run(&*client, query).await?;
+                rows(answered, &Format::UnifiedText)?
+            }
+            other => answer_only(&other),
+        };
+        Ok(vec![response])
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for WireQueries {
+    type Statement = WireStatement;
+    type QueryParser = WireParser;
+
+    fn query_parser(&self) -> Arc<WireParser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<WireStatement>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = WireStatement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statement = &portal.statement.statement;
+        if !portal.parameters.is_empty() {
+            return Err(user_error(
+                "0A000",
+                "query parameters are not supported yet: write the values into the query".into(),
+            ));
+        }
+        match &statement.kind {
+            Kind::Query => {
+                let answered = self.parser.run(&*client, &statement.sql).await?;
+                rows(answered, &portal.result_column_format)
+            }
+            other => Ok(answer_only(other)),
+        }
+    }
+}
+
+/// What the statement is, from its first words.
+fn kind(sql: &str) -> Kind {
+    let text = sql.trim().trim_end_matches(';').to_lowercase();
+    let mut words = text.split_whitespace();
+    let first = words.next().unwrap_or("");
+    let rest: Vec<&str> = words.collect();
+    match first {
+        "begin" | "start" => Kind::Transaction("BEGIN"),
+        "commit" | "end" => Kind::Transaction("COMMIT"),
+        "rollback" | "abort" => Kind::Transaction("ROLLBACK"),
+        "set" => {
+            let words: Vec<&str> = rest
+                .into_iter()
+                .skip_while(|w| matches!(*w, "session" | "local"))
+                .collect();
+            let name = words
+                .first()
+                .and_then(|w| w.split('=').next())
+                .unwrap_or("");
+            if CLIENT_SETTINGS.contains(&name) || words.join(" ").starts_with("time zone") {
+                Kind::Setting
+            } else {
+                Kind::Query
+            }
+        }
+        _ => Kind::Query,
+    }
+}
+
+fn answer_only(kind: &Kind) -> Response {
+    match kind {
+        Kind::Transaction("BEGIN") => Response::TransactionStart(Tag::new("BEGIN")),
+        Kind::Transaction(tag) => Response::TransactionEnd(Tag::new(tag)),
+        _ => Response::Execution(Tag::new("SET")),
+    }
+}
+
+/// The answer's rows in the client's formats.
+fn rows(answered: Answered, format: &Format) -> PgWireResult<Response> {
+    let fields = Arc::new(arrow_schema_to_pg_fields(
+        &answered.answer.schema,
+        format,
+        None,
+    )?);
+    let mut rows = Vec::with_capacity(answered.answer.rows);
+    for batch in answered.answer.batches {
+        rows.extend(encode_recordbatch(fields.clone(), batch));
+    }
+    Ok(Response::Query(QueryResponse::new(
+        fields,
+        futures::stream::iter(rows),
+    )))
+}
+
+/// A failed query as a PostgreSQL error with its SQLSTATE.
+fn error(failure: QueryFailure) -> PgWireError {
+    use bastide_query::Error as Q;
+    let code = match &failure {
+        QueryFailure::Denied(_) => "42501",
+        QueryFailure::Query(e) => match e {
+            Q::Syntax { .. } => "42601",
+            Q::Invalid { .. } => "42P01",
+            Q::Refused { .. } => "42501",
+            Q::TimedOut { .. } | Q::Cancelled => "57014",
+            Q::OutOfMemory { .. } => "53200",
+            Q::Busy { .. } => "53300",
+            Q::Store(_) | Q::Internal(_) => "XX000",
+        },
+        QueryFailure::Hub(_) => "XX000",
+    };
+    let message = match &failure {
+        QueryFailure::Hub(e) => {
+            tracing::error!(target: "bastide::wire", error = %e, "query failed inside the hub");
+            "the query failed inside the hub; the operator has the details".to_owned()
+        }
+        other => other.to_string(),
+    };
+    user_error(code, message)
+}
+
+fn user_error(code: &str, message: String) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "ERROR".into(),
+        code.into(),
+        message,
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drivers_statements_are_told_apart_from_queries() {
+        assert_eq!(kind("BEGIN"), Kind::Transaction("BEGIN"));
+        assert_eq!(kind("commit;"), Kind::Transaction("COMMIT"));
+        assert_eq!(kind("SET extra_float_digits = 3"), Kind::Setting);
+        assert_eq!(kind("SET SESSION TIME ZONE 'UTC'"), Kind::Setting);
+        assert_eq!(kind("SET datafusion.execution.batch_size = 1"), Kind::Query);
+        assert_eq!(kind("select 1"), Kind::Query);
+    }
+}

@@ -1,0 +1,162 @@
+//! Logging in over the wire: the password is a project-bound API token.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bastide_access::Tokens;
+use bastide_audit::{NewEvent, Outcome, Role};
+use futures::{Sink, SinkExt};
+use pgwire::api::auth::{
+    DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
+    save_startup_parameters_to_metadata,
+};
+use pgwire::api::{
+    ClientInfo, PgWireConnectionState, PidSecretKeyGenerator, RandomPidSecretKeyGenerator,
+};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::startup::Authentication;
+use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
+
+use crate::hub::Hub;
+
+/// Who a connection acts for, fixed at login.
+#[derive(Debug)]
+pub(super) struct Session {
+    /// The token used, checked again at every query.
+    pub token_id: String,
+    /// The project it is bound to.
+    pub project: String,
+}
+
+/// Asks for the password in the clear (inside TLS when configured) and checks it as a
+/// token.
+pub(super) struct TokenStartup {
+    hub: Arc<Hub>,
+    require_tls: bool,
+    keys: RandomPidSecretKeyGenerator,
+    parameters: DefaultServerParameterProvider,
+}
+
+impl TokenStartup {
+    pub(super) fn new(hub: Arc<Hub>, require_tls: bool) -> Self {
+        Self {
+            hub,
+            require_tls,
+            keys: RandomPidSecretKeyGenerator::default(),
+            parameters: DefaultServerParameterProvider::default(),
+        }
+    }
+
+    /// The session the token opens, or why not (audited either way).
+    async fn login<C: ClientInfo>(&self, client: &C, password: &str) -> PgWireResult<Session> {
+        let user = client.metadata().get("user").cloned().unwrap_or_default();
+        let database = client.metadata().get("database").cloned();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let checked = Tokens::new(&self.hub.meta)
+            .authenticate(password, now)
+            .await;
+        let refusal = match &checked {
+            Err(_) => Some("the password is not a valid API token".to_owned()),
+            Ok(p) if p.name != user => Some(format!(
+                "the token is not {user}'s: connect as its owner"
+            )),
+            Ok(p) => match &p.project {
+                None => Some(
+                    "the token is bound to no project: create one with `bastide token create --project ID`".into(),
+                ),
+                Some(project)
+                    if database
+                        .as_deref()
+                        .is_some_and(|d| d != project && d != user) =>
+                {
+                    Some(format!("the token is bound to project {project}: use it as the database name"))
+                }
+                Some(_) => None,
+            },
+        };
+        let mut event = NewEvent::new(
+            &user,
+            Role::Researcher,
+            "wire.login",
+            if refusal.is_some() {
+                Outcome::Denied
+            } else {
+                Outcome::Success
+            },
+        );
+        event.client = Some(client.socket_addr().ip());
+        if let Some(reason) = &refusal {
+            event = event.detail("reason", reason.clone());
+        }
+        if let Ok(p) = &checked
+            && let Some(project) = &p.project
+        {
+            event = event.project(project.clone());
+        }
+        self.hub
+            .audit
+            .record(event)
+            .await
+            .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+        match (refusal, checked) {
+            (None, Ok(principal)) => Ok(Session {
+                token_id: principal.token_id.unwrap_or_default(),
+                project: principal.project.unwrap_or_default(),
+            }),
+            (reason, _) => Err(fatal("28P01", reason.unwrap_or_default())),
+        }
+    }
+}
+
+#[async_trait]
+impl StartupHandler for TokenStartup {
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        match message {
+            PgWireFrontendMessage::Startup(ref startup) => {
+                protocol_negotiation(client, startup).await?;
+                save_startup_parameters_to_metadata(client, startup);
+                if self.require_tls && !client.is_secure() {
+                    return Err(fatal(
+                        "28000",
+                        "this endpoint requires TLS: connect with sslmode=require".into(),
+                    ));
+                }
+                client.set_state(PgWireConnectionState::AuthenticationInProgress);
+                client
+                    .send(PgWireBackendMessage::Authentication(
+                        Authentication::CleartextPassword,
+                    ))
+                    .await?;
+            }
+            PgWireFrontendMessage::PasswordMessageFamily(password) => {
+                let password = password.into_password()?;
+                let session = self.login(client, &password.password).await?;
+                client.session_extensions().get_or_insert_with(|| session);
+                let (pid, secret) = self.keys.generate(client);
+                client.set_pid_and_secret_key(pid, secret);
+                finish_authentication(client, &self.parameters).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// A fatal error with its SQLSTATE.
+pub(super) fn fatal(code: &str, message: String) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "FATAL".into(),
+        code.into(),
+        message,
+    )))
+}

@@ -1,0 +1,223 @@
+//! The PostgreSQL wire endpoint as clients use it: `psql` (simple protocol) and
+//! Python's psycopg (extended protocol), with a project token as the password; the
+//! guard, the permit's mode and the trusted networks, TLS.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use test_support::free_port;
+
+use crate::workspace::Workspace;
+
+/// Runs `psql` against the endpoint; (success, stdout, stderr).
+fn psql(
+    port: u16,
+    ws: &Workspace,
+    password: &str,
+    extra: &str,
+    sql: &str,
+) -> (bool, String, String) {
+    let dsn = format!(
+        "host=127.0.0.1 port={port} user=rita dbname={} {extra}",
+        ws.project
+    );
+    let output = Command::new("psql")
+        .args([&dsn, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("psql is missing: run scripts/test, or apt-get install postgresql-client");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+    )
+}
+
+/// The Python with psycopg that `scripts/test` prepares.
+fn python() -> PathBuf {
+    let path = std::env::var("PSYCOPG_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/bastide/py-venv/bin/python")
+        });
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test, which installs psycopg into ~/.cache/bastide/py-venv",
+        path.display()
+    );
+    path
+}
+
+/// Runs `sql` through psycopg (extended protocol, a transaction opened by the driver);
+/// the rows as JSON, or the error.
+fn psycopg(port: u16, ws: &Workspace, sql: &str) -> Result<serde_json::Value, String> {
+    let script = r#"
+import json, sys, psycopg
+port, project, token, sql = sys.argv[1:]
+try:
+    with psycopg.connect(host="127.0.0.1", port=int(port), user="rita", dbname=project,
+                         password=token, connect_timeout=10) as conn:
+        rows = conn.execute(sql).fetchall()
+        print(json.dumps([list(r) for r in rows], default=str))
+except psycopg.Error as e:
+    print("ERROR " + str(e).strip().replace("\n", " "))
+"#;
+    let output = Command::new(python())
+        .args(["-c", script, &port.to_string(), &ws.project, &ws.token, sql])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    match out.strip_prefix("ERROR ") {
+        Some(error) => Err(error.to_owned()),
+        None => serde_json::from_str(&out)
+            .map_err(|_| format!("{out} {}", String::from_utf8_lossy(&output.stderr))),
+    }
+}
+
+#[test]
+fn psql_and_psycopg_query_an_aggregate_only_workspace_and_its_guard_holds() {
+    let ws = Workspace::new("aggregate_only");
+    let port = free_port().port();
+    let listen = format!("127.0.0.1:{port}");
+    let hub = ws.serve(&[], &[("BASTIDE_WIRE__LISTEN", &listen)]);
+
+    let (ok, out, err) = psql(port, &ws, &ws.token, "", "SELECT count(*) FROM ir_ben_r");
+    assert!(ok, "{err}");
+    assert_eq!(out, "10");
+    let (ok, _, err) = psql(port, &ws, &ws.token, "", "SELECT 1; DROP TABLE ir_ben_r");
+    assert!(!ok && err.contains("2 statements"), "{err}");
+    let (ok, _, err) = psql(port, &ws, &ws.token, "", "SELECT * FROM ir_ben_r");
+    assert!(!ok && err.contains("not an aggregate"), "{err}");
+    let (ok, _, err) = psql(port, &ws, "bst_nothing.wrong", "", "SELECT 1");
+    assert!(!ok && err.contains("not a valid API token"), "{err}");
+
+    let rows = psycopg(
+        port,
+        &ws,
+        "SELECT ben_sex_cod, count(*) AS n FROM ir_ben_r GROUP BY 1 ORDER BY 1",
+    )
+    .unwrap();
+    let total: i64 = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[1].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 10, "{rows}");
+    let refused = psycopg(port, &ws, "COPY ir_ben_r TO '/tmp/loot.csv'").unwrap_err();
+    assert!(refused.contains("COPY"), "{refused}");
+    let missing = psycopg(port, &ws, "SELECT count(*) FROM information_schema.tables").unwrap_err();
+    assert!(missing.contains("qualified name"), "{missing}");
+    let _ = hub.terminate();
+
+    // Every wire query went to the project's history and the audit log.
+    let events = crate::run_json(
+        &[
+            "--json",
+            "audit",
+            "list",
+            "--action",
+            "query.run",
+            "--data-dir",
+            &ws.dir,
+        ],
+        &[("BASTIDE_KEYRING_PASSPHRASE", crate::PASSPHRASE)],
+    );
+    let wire = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["details"]["channel"] == "wire")
+        .count();
+    assert!(wire >= 6, "{events}");
+}
+
+#[test]
+fn row_level_permits_reach_only_clients_inside_the_secure_environment_and_keep_the_row_cap() {
+    let ws = Workspace::new("row_level");
+    let port = free_port().port();
+    let listen = format!("127.0.0.1:{port}");
+    let outside = ws.serve(&[], &[("BASTIDE_WIRE__LISTEN", &listen)]);
+    let (ok, _, err) = psql(port, &ws, &ws.token, "", "SELECT ben_sex_cod FROM ir_ben_r");
+    assert!(!ok && err.contains("secure environment"), "{err}");
+    let refused = psycopg(port, &ws, "SELECT count(*) FROM ir_ben_r").unwrap_err();
+    assert!(refused.contains("secure environment"), "{refused}");
+    let _ = outside.terminate();
+
+    let inside = ws.serve(
+        &[],
+        &[
+            ("BASTIDE_WIRE__LISTEN", &listen),
+            ("BASTIDE_WIRE__TRUSTED_NETWORKS", "[\"127.0.0.0/8\"]"),
+            ("BASTIDE_QUERY__MAX_ROWS", "3"),
+        ],
+    );
+    let (ok, out, err) = psql(port, &ws, &ws.token, "", "SELECT ben_sex_cod FROM ir_ben_r");
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 3, "the row cap holds: {out}");
+    let rows = psycopg(port, &ws, "SELECT ben_nir_psa FROM ir_ben_r").unwrap();
+    let shown = rows[0][0].as_str().unwrap();
+    assert_eq!(shown.len(), 32, "a project pseudonym: {rows}");
+    let _ = inside.terminate();
+}
+
+#[test]
+fn with_a_certificate_the_endpoint_speaks_tls_and_refuses_clients_without_it() {
+    let ws = Workspace::new("aggregate_only");
+    let (cert, key) = (
+        ws.tmp.path().join("cert.pem"),
+        ws.tmp.path().join("key.pem"),
+    );
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is missing: run scripts/test, or apt-get install openssl");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let port = free_port().port();
+    let listen = format!("127.0.0.1:{port}");
+    let hub = ws.serve(
+        &[],
+        &[
+            ("BASTIDE_WIRE__LISTEN", &listen),
+            ("BASTIDE_WIRE__TLS_CERT", cert.to_str().unwrap()),
+            ("BASTIDE_WIRE__TLS_KEY", key.to_str().unwrap()),
+        ],
+    );
+    let (ok, out, err) = psql(
+        port,
+        &ws,
+        &ws.token,
+        "sslmode=require",
+        "SELECT count(*) FROM ir_ben_r",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "10");
+    let (ok, _, err) = psql(
+        port,
+        &ws,
+        &ws.token,
+        "sslmode=disable",
+        "SELECT count(*) FROM ir_ben_r",
+    );
+    assert!(!ok && err.contains("requires TLS"), "{err}");
+    let _ = hub.terminate();
+}
