@@ -1,6 +1,6 @@
 -- The query benchmark's suite: typical pharmaco-epidemiology questions over a
 -- synthetic SNDS (scripts/bench-queries). One query per block, named by its first
--- comment line; answers are aggregates, so Bastide (project pseudonyms), raw
+-- comment line. Answers are aggregates, so Bastide (project pseudonyms), raw
 -- DataFusion and DuckDB must give the same rows.
 
 -- claims and amounts by month and sex

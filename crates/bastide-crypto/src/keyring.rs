@@ -288,16 +288,7 @@ impl LocalKeyring {
             .unwrap_or(0)
             + 1;
         let id = format!("pseudonym-{number}");
-        self.contents.keys.push(KeyEntry {
-            id: id.clone(),
-            purpose: KeyPurpose::Pseudonym,
-            created_at: now(),
-            material: random_key(),
-        });
-        if let Err(e) = self.save(passphrase) {
-            self.contents.keys.pop();
-            return Err(e);
-        }
+        self.add_key(KeyPurpose::Pseudonym, &id, passphrase)?;
         Ok(id)
     }
 
@@ -384,17 +375,21 @@ impl LocalKeyring {
             .unwrap_or(0)
             + 1;
         let id = kek_id(next);
+        self.add_key(KeyPurpose::KeyEncryption, &id, passphrase)?;
+        Ok(id)
+    }
+
+    /// Adds a fresh key and reseals the file; on failure the keyring is unchanged.
+    fn add_key(&mut self, purpose: KeyPurpose, id: &str, passphrase: &SecretString) -> Result<()> {
         self.contents.keys.push(KeyEntry {
-            id: id.clone(),
-            purpose: KeyPurpose::KeyEncryption,
+            id: id.to_owned(),
+            purpose,
             created_at: now(),
             material: random_key(),
         });
-        if let Err(e) = self.save(passphrase) {
+        self.save(passphrase).inspect_err(|_| {
             self.contents.keys.pop();
-            return Err(e);
-        }
-        Ok(id)
+        })
     }
 
     /// Seals the contents to a new file beside the keyring, then renames it over.

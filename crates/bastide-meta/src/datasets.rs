@@ -119,28 +119,7 @@ impl<'a> DatasetRepo<'a> {
 
     /// Commits a version; [`Error::VersionTaken`] when another commit took its number.
     pub async fn commit(&self, record: &VersionRecord) -> Result<()> {
-        let inserted = sqlx::query(
-            "INSERT INTO dataset_versions \
-             (dataset, version, manifest_path, manifest_sha256, content_hash, rows_added, committed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&record.dataset)
-        .bind(record.version)
-        .bind(&record.manifest_path)
-        .bind(&record.manifest_sha256)
-        .bind(&record.content_hash)
-        .bind(record.rows_added)
-        .bind(record.committed_at)
-        .execute(self.pool)
-        .await;
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::VersionTaken {
-                dataset: record.dataset.clone(),
-                version: record.version,
-            }),
-            Err(e) => Err(e.into()),
-        }
+        insert_version(self.pool, record).await
     }
 
     /// The newest committed version of `dataset`.
@@ -192,4 +171,34 @@ fn decode(row: &sqlx::any::AnyRow) -> Result<VersionRecord> {
         rows_added: row.try_get(5)?,
         committed_at: row.try_get(6)?,
     })
+}
+
+/// Inserts `record` through `executor` (the pool, or a transaction that commits more):
+/// [`Error::VersionTaken`] when its number is taken.
+pub(crate) async fn insert_version<'e, E>(executor: E, record: &VersionRecord) -> Result<()>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let inserted = sqlx::query(
+        "INSERT INTO dataset_versions \
+         (dataset, version, manifest_path, manifest_sha256, content_hash, rows_added, committed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&record.dataset)
+    .bind(record.version)
+    .bind(&record.manifest_path)
+    .bind(&record.manifest_sha256)
+    .bind(&record.content_hash)
+    .bind(record.rows_added)
+    .bind(record.committed_at)
+    .execute(executor)
+    .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::VersionTaken {
+            dataset: record.dataset.clone(),
+            version: record.version,
+        }),
+        Err(e) => Err(e.into()),
+    }
 }

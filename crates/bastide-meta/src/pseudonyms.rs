@@ -6,6 +6,7 @@
 
 use sqlx::{AnyPool, Row};
 
+use crate::datasets::insert_version;
 use crate::{Error, Result, VersionRecord};
 
 /// One renewal.
@@ -82,31 +83,8 @@ impl<'a> PseudonymRepo<'a> {
     /// nothing is changed then.
     pub async fn commit(&self, renewal: &Renewal) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        for v in &renewal.versions {
-            let inserted = sqlx::query(
-                "INSERT INTO dataset_versions \
-                 (dataset, version, manifest_path, manifest_sha256, content_hash, rows_added, committed_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&v.dataset)
-            .bind(v.version)
-            .bind(&v.manifest_path)
-            .bind(&v.manifest_sha256)
-            .bind(&v.content_hash)
-            .bind(v.rows_added)
-            .bind(v.committed_at)
-            .execute(&mut *tx)
-            .await;
-            match inserted {
-                Ok(_) => {}
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                    return Err(Error::VersionTaken {
-                        dataset: v.dataset.clone(),
-                        version: v.version,
-                    });
-                }
-                Err(e) => return Err(e.into()),
-            }
+        for version in &renewal.versions {
+            insert_version(&mut *tx, version).await?;
         }
         for (old, new) in &renewal.opt_outs {
             sqlx::query("UPDATE opt_outs SET pseudonym = $1 WHERE pseudonym = $2")

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result as DfResult, ScalarValue, exec_err};
 use datafusion::logical_expr::{
@@ -52,9 +52,18 @@ impl ProjectPseudonym {
 
     /// The project pseudonym of one hub pseudonym.
     pub fn pseudonym(&self, hub: &str) -> String {
+        let mut out = [0u8; PSEUDONYM_HEX];
+        self.write(hub, &mut out).to_owned()
+    }
+
+    /// Writes the project pseudonym of `hub` into `out`, without allocating: this
+    /// runs once per row of every identifier column a query reads.
+    fn write<'a>(&self, hub: &str, out: &'a mut [u8; PSEUDONYM_HEX]) -> &'a str {
         let mut mac = self.mac.clone();
         mac.update(hub.as_bytes());
-        hex::encode(&mac.finalize().into_bytes()[..PSEUDONYM_HEX / 2])
+        let digest = mac.finalize().into_bytes();
+        hex::encode_to_slice(&digest[..PSEUDONYM_HEX / 2], out).expect("32 hex digits fit");
+        std::str::from_utf8(out).expect("hex is ASCII")
     }
 }
 
@@ -94,9 +103,17 @@ impl ScalarUDFImpl for ProjectPseudonym {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
         map_strings(&args, |values| {
-            let mapped: StringArray = values.map(|v| v.map(|v| self.pseudonym(v))).collect();
-            Arc::new(mapped)
+            let mut mapped = StringBuilder::with_capacity(rows, rows * PSEUDONYM_HEX);
+            let mut buffer = [0u8; PSEUDONYM_HEX];
+            for value in values {
+                match value {
+                    Some(hub) => mapped.append_value(self.write(hub, &mut buffer)),
+                    None => mapped.append_null(),
+                }
+            }
+            Arc::new(mapped.finish())
         })
     }
 }

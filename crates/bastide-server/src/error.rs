@@ -33,6 +33,9 @@ pub enum Error {
     /// A dataset or batch cannot be ingested.
     #[error("{0}")]
     Ingest(String),
+    /// A task of the hub ended abnormally.
+    #[error("{0}")]
+    Internal(String),
     /// The PostgreSQL wire endpoint cannot start as configured.
     #[error("{0}")]
     Wire(String),

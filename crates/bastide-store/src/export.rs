@@ -60,6 +60,7 @@ impl DatasetStore {
                 let frame = ctx
                     .read_table(self.table(&manifest, &table.name).await?)
                     .map_err(df)?;
+                let frame = parquet_native(frame).map_err(df)?;
                 frame
                     .write_parquet(
                         &file.display().to_string(),
@@ -137,4 +138,30 @@ fn frictionless_type(data_type: Option<&DataType>) -> &'static str {
 
 fn df(e: datafusion::error::DataFusionError) -> Error {
     Error::Parquet(e.to_string())
+}
+
+/// `frame` with its timestamps in seconds stored as milliseconds: Parquet has no
+/// seconds unit, and an integer column is all other tools would see otherwise.
+fn parquet_native(
+    frame: datafusion::dataframe::DataFrame,
+) -> datafusion::error::Result<datafusion::dataframe::DataFrame> {
+    use datafusion::arrow::datatypes::{DataType, TimeUnit};
+    use datafusion::logical_expr::{cast, col};
+    let columns: Vec<_> = frame
+        .schema()
+        .fields()
+        .iter()
+        .map(|field| {
+            let column = col(format!("\"{}\"", field.name()));
+            match field.data_type() {
+                DataType::Timestamp(TimeUnit::Second, zone) => cast(
+                    column,
+                    DataType::Timestamp(TimeUnit::Millisecond, zone.clone()),
+                )
+                .alias(field.name()),
+                _ => column,
+            }
+        })
+        .collect();
+    frame.select(columns)
 }

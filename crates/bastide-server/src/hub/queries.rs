@@ -84,6 +84,26 @@ impl QueryService {
         }
     }
 
+    /// Registers query `id` as running: its cancellation token, and the guard whose
+    /// drop cancels it (if still running) and forgets it.
+    fn register(&self, id: &str, user: &str, project: &str) -> (CancellationToken, Running) {
+        let cancel = CancellationToken::new();
+        self.running.lock().expect("running queries").insert(
+            id.to_owned(),
+            Entry {
+                user: user.to_owned(),
+                project: project.to_owned(),
+                cancel: cancel.clone(),
+            },
+        );
+        let running = Running {
+            id: id.to_owned(),
+            cancel: cancel.clone(),
+            service: self.clone(),
+        };
+        (cancel, running)
+    }
+
     /// Cancels query `id` if it runs for `project` on behalf of `user`; whether it did.
     pub fn cancel(&self, id: &str, project: &str, user: &str) -> bool {
         let running = self.running.lock().expect("running queries");
@@ -118,8 +138,9 @@ impl Drop for Running {
 
 impl Hub {
     /// Runs `sql` in `project`'s workspace for `principal`, under the hub's limits.
-    /// `download` asks for the answer as a file (Arrow IPC): row-level permits refuse
-    /// it before anything runs.
+    /// `download` says the answer may leave the secure environment (an Arrow file, a
+    /// wire client outside the trusted networks): row-level permits refuse it before
+    /// anything runs.
     pub async fn query(
         self: &Arc<Self>,
         principal: &Principal,
@@ -164,24 +185,7 @@ impl Hub {
             .start(&record)
             .await
             .map_err(crate::Error::from)?;
-        let cancel = CancellationToken::new();
-        self.queries
-            .running
-            .lock()
-            .expect("running queries")
-            .insert(
-                record.id.clone(),
-                Entry {
-                    user: principal.name.clone(),
-                    project: project.to_owned(),
-                    cancel: cancel.clone(),
-                },
-            );
-        let _running = Running {
-            id: record.id.clone(),
-            cancel: cancel.clone(),
-            service: self.queries.clone(),
-        };
+        let (cancel, _running) = self.queries.register(&record.id, &principal.name, project);
         let mode = scope.mode();
         let limits = self.limits();
         let (hub, sql, by) = (self.clone(), sql.to_owned(), by.clone());
@@ -203,7 +207,7 @@ impl Hub {
             })
         });
         task.await.unwrap_or_else(|e| {
-            Err(QueryFailure::Hub(crate::Error::Ingest(format!(
+            Err(QueryFailure::Hub(crate::Error::Internal(format!(
                 "the query task ended abnormally: {e}"
             ))))
         })

@@ -148,6 +148,24 @@ fn a_synthetic_snds_ingests_whole_and_its_tables_still_link_once_pseudonymised()
         );
     }
 
+    // Other tools read the export's date-times as date-times (Parquet has no seconds).
+    let stays = std::fs::File::open(export.join("snds/T_MCOaaC.parquet")).unwrap();
+    let reader = parquet::file::reader::SerializedFileReader::new(stays).unwrap();
+    use parquet::file::reader::FileReader;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let column = (0..schema.num_columns())
+        .map(|i| schema.column(i))
+        .find(|c| c.name() == "EXE_SOI_DTD")
+        .unwrap();
+    assert!(
+        matches!(
+            column.logical_type_ref(),
+            Some(parquet::basic::LogicalType::Timestamp { .. })
+        ),
+        "{:?}",
+        column.logical_type_ref()
+    );
+
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let ctx = SessionContext::new();
         for table in synth["tables"].as_array().unwrap() {
