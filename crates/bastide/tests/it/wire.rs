@@ -221,3 +221,65 @@ fn with_a_certificate_the_endpoint_speaks_tls_and_refuses_clients_without_it() {
     assert!(!ok && err.contains("requires TLS"), "{err}");
     let _ = hub.terminate();
 }
+
+#[test]
+fn revoking_the_token_stops_the_next_query_of_an_open_connection() {
+    use std::io::{BufRead, BufReader, Write};
+    let ws = Workspace::new("aggregate_only");
+    let port = free_port().port();
+    let listen = format!("127.0.0.1:{port}");
+    let hub = ws.serve(&[], &[("BASTIDE_WIRE__LISTEN", &listen)]);
+    let script = r#"
+import json, sys, psycopg
+port, project, token = sys.argv[1:]
+conn = psycopg.connect(host="127.0.0.1", port=int(port), user="rita", dbname=project,
+                       password=token, autocommit=True)
+for line in sys.stdin:
+    try:
+        print(json.dumps(conn.execute(line).fetchall(), default=str))
+    except psycopg.Error as e:
+        print("ERROR " + str(e).strip().replace("\n", " "))
+    sys.stdout.flush()
+"#;
+    let mut client = Command::new(python())
+        .args(["-c", script, &port.to_string(), &ws.project, &ws.token])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = client.stdin.take().unwrap();
+    let mut output = BufReader::new(client.stdout.take().unwrap());
+    let mut ask = |sql: &str| {
+        writeln!(input, "{sql}").unwrap();
+        let mut line = String::new();
+        output.read_line(&mut line).unwrap();
+        line.trim().to_owned()
+    };
+    assert_eq!(ask("SELECT count(*) FROM ir_ben_r"), "[[10]]");
+
+    let id = ws
+        .token
+        .strip_prefix("bst_")
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap();
+    let revoked = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::Client::new()
+            .delete(hub.url(&format!("/api/v1/tokens/{id}")))
+            .bearer_auth(&ws.token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(revoked, 200);
+    let refused = ask("SELECT count(*) FROM ir_ben_r");
+    assert!(
+        refused.starts_with("ERROR") && refused.contains("revoked"),
+        "{refused}"
+    );
+    drop(input);
+    let _ = client.wait();
+    let _ = hub.terminate();
+}
