@@ -214,7 +214,8 @@ impl Hub {
     }
 
     /// The columns `sql` would answer in `project`'s workspace, without running it:
-    /// what a PostgreSQL client's Describe asks before Execute. Refusals are audited.
+    /// what a PostgreSQL client's Parse and Describe ask before Execute. Refusals and
+    /// invalid statements are audited (they never reach Execute).
     pub async fn describe(
         &self,
         principal: &Principal,
@@ -228,7 +229,20 @@ impl Hub {
             .permitted(principal, project, Channel::Wire, download, &event)
             .await?;
         let workspace = self.workspace(scope).await?;
-        Ok(workspace.describe(sql, &self.limits()).await?)
+        match workspace.describe(sql, &self.limits()).await {
+            Ok(schema) => Ok(schema),
+            Err(e) => {
+                // Refused or invalid at Parse, the statement never reaches Execute:
+                // its refusal is recorded here.
+                let outcome = match e {
+                    bastide_query::Error::Refused { .. } => Outcome::Denied,
+                    _ => Outcome::Failure,
+                };
+                let event = event(outcome).detail("error", e.to_string());
+                self.audit.record(event).await.map_err(crate::Error::from)?;
+                Err(e.into())
+            }
+        }
     }
 
     /// The permit scope `principal` holds now for `project`, unless the answer would

@@ -131,6 +131,14 @@ fn psql_and_psycopg_query_an_aggregate_only_workspace_and_its_guard_holds() {
         .filter(|e| e["details"]["channel"] == "wire")
         .count();
     assert!(wire >= 6, "{events}");
+    let copy_refused = events.as_array().unwrap().iter().any(|e| {
+        e["outcome"] == "denied"
+            && e["details"]["query"].as_str() == Some("COPY ir_ben_r TO '/tmp/loot.csv'")
+    });
+    assert!(
+        copy_refused,
+        "a statement refused at Parse is audited: {events}"
+    );
 }
 
 #[test]
