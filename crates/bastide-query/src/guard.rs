@@ -5,12 +5,14 @@
 //! statements) stand behind this as a second wall, and the session the query runs in
 //! holds nothing but the permit's views.
 
+use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use datafusion::error::DataFusionError;
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::{
-    Expr, FunctionArguments, ObjectName, Query, SetExpr, Statement, TableFactor, Visit, Visitor,
+    Expr, FunctionArguments, ObjectName, ObjectNamePart, Query, SetExpr, Statement, TableFactor,
+    Visit, Visitor, visit_relations,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::ParserError;
@@ -35,6 +37,9 @@ const READ_ONLY: &str = "only one SELECT (or WITH … SELECT, or EXPLAIN of one)
 pub struct Checked {
     /// The statement, parsed once.
     pub statement: DfStatement,
+    /// The tables it names (as SQL folds them: unquoted names in lower case); only
+    /// these need a view.
+    pub relations: BTreeSet<String>,
     /// Whether it is an `EXPLAIN`.
     pub explain: bool,
 }
@@ -60,7 +65,32 @@ pub fn check(sql: &str) -> Result<Checked> {
         }
     };
     let explain = read_only(&statement)?;
-    Ok(Checked { statement, explain })
+    let mut names = BTreeSet::new();
+    relations(&statement, &mut names);
+    Ok(Checked {
+        statement,
+        relations: names,
+        explain,
+    })
+}
+
+/// Adds the tables `statement` names to `names`.
+fn relations(statement: &DfStatement, names: &mut BTreeSet<String>) {
+    match statement {
+        DfStatement::Statement(inner) => {
+            let _ = visit_relations(inner.as_ref(), |relation| {
+                if let [ObjectNamePart::Identifier(ident)] = relation.0.as_slice() {
+                    names.insert(match ident.quote_style {
+                        Some(_) => ident.value.clone(),
+                        None => ident.value.to_lowercase(),
+                    });
+                }
+                ControlFlow::<()>::Continue(())
+            });
+        }
+        DfStatement::Explain(explain) => relations(&explain.statement, names),
+        _ => {}
+    }
 }
 
 /// Whether `statement` is an `EXPLAIN`; refuses anything but a guarded read query.

@@ -38,11 +38,15 @@ impl std::fmt::Debug for Workspace {
 
 impl Workspace {
     /// The views `scope` opens over `store`'s latest versions, without the people in
-    /// `opt_outs` (hub pseudonyms). Names are lower case, as SQL folds them.
+    /// `opt_outs` (hub pseudonyms). Names are lower case, as SQL folds them. With
+    /// `only`, just the views of those tables (the ones a query names: each view costs
+    /// a look at its files and keys); the others are absent, like any table outside
+    /// the permit.
     pub async fn open(
         scope: PermitScope,
         store: &DatasetStore,
         opt_outs: HashSet<String>,
+        only: Option<&BTreeSet<String>>,
     ) -> Result<Self> {
         let (_, manifest) = store
             .latest(scope.dataset())
@@ -68,10 +72,10 @@ impl Workspace {
         for table in scope.tables() {
             // A permitted table with no rows stored yet has no view (yet): queries
             // naming it meet "not found", as for any table the workspace lacks.
-            if manifest.table(&table.name).is_none() {
+            let name = table.name.to_lowercase();
+            if manifest.table(&table.name).is_none() || only.is_some_and(|o| !o.contains(&name)) {
                 continue;
             }
-            let name = table.name.to_lowercase();
             let (view, ids) = view(&ctx, store, &manifest, table, &functions).await?;
             if views.insert(name.clone(), view).is_some() {
                 return Err(Error::Internal(format!(

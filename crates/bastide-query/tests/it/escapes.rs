@@ -386,3 +386,16 @@ allowed!(
     window_functions_are_allowed,
     "SELECT ben_sex_cod, row_number() OVER (ORDER BY ben_sex_cod) FROM ir_ben_r"
 );
+
+#[test]
+fn the_guard_names_the_tables_a_query_reads_as_sql_folds_them() {
+    let checked = check(
+        "WITH t AS (SELECT * FROM IR_BEN_R) SELECT count(*) FROM t JOIN \"Stays\" s ON true \
+         WHERE EXISTS (SELECT 1 FROM er_prs_f)",
+    )
+    .unwrap();
+    let names: Vec<&str> = checked.relations.iter().map(String::as_str).collect();
+    assert_eq!(names, ["Stays", "er_prs_f", "ir_ben_r", "t"]);
+    let explained = check("EXPLAIN SELECT 1 FROM ir_ben_r").unwrap();
+    assert!(explained.relations.contains("ir_ben_r"));
+}

@@ -192,7 +192,7 @@ impl Hub {
         let task = tokio::spawn(async move {
             let _ticket = ticket;
             let result = async {
-                let workspace = hub.workspace(scope).await?;
+                let workspace = hub.workspace(scope, &sql).await?;
                 let run: BoxFuture<'_, bastide_query::Result<Answer>> =
                     Box::pin(workspace.run(&sql, &limits, &cancel));
                 Ok::<_, QueryFailure>(run.await?)
@@ -228,7 +228,7 @@ impl Hub {
         let scope = self
             .permitted(principal, project, Channel::Wire, download, &event)
             .await?;
-        let workspace = self.workspace(scope).await?;
+        let workspace = self.workspace(scope, sql).await?;
         match workspace.describe(sql, &self.limits()).await {
             Ok(schema) => Ok(schema),
             Err(e) => {
@@ -288,8 +288,12 @@ impl Hub {
         Err(refusal)
     }
 
-    /// The workspace `scope` opens, the opt-out register as it stands.
-    async fn workspace(&self, scope: PermitScope) -> Result<Workspace, QueryFailure> {
+    /// The workspace `scope` opens for `sql`: the views of the tables it names (none
+    /// when the guard will refuse it anyway), the opt-out register as it stands.
+    async fn workspace(&self, scope: PermitScope, sql: &str) -> Result<Workspace, QueryFailure> {
+        let named = bastide_query::guard::check(sql)
+            .map(|checked| checked.relations)
+            .unwrap_or_default();
         let opt_outs: HashSet<String> = self
             .meta
             .projects()
@@ -300,8 +304,12 @@ impl Hub {
             .collect();
         // Boxed as Send at a concrete lifetime: rustc cannot prove this future Send
         // for every lifetime inside a spawned task otherwise.
-        let open: BoxFuture<'_, bastide_query::Result<Workspace>> =
-            Box::pin(Workspace::open(scope, &self.datasets, opt_outs));
+        let open: BoxFuture<'_, bastide_query::Result<Workspace>> = Box::pin(Workspace::open(
+            scope,
+            &self.datasets,
+            opt_outs,
+            Some(&named),
+        ));
         Ok(open.await?)
     }
 
