@@ -265,6 +265,6 @@ impl DatasetStore {
     }
 }
 
-fn datafusion_error(e: datafusion::error::DataFusionError) -> Error {
+pub(crate) fn datafusion_error(e: datafusion::error::DataFusionError) -> Error {
     Error::Parquet(e.to_string())
 }

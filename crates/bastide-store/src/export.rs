@@ -11,6 +11,7 @@ use datafusion::dataframe::DataFrameWriteOptions;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::datasets::datafusion_error;
 use crate::manifest::TableManifest;
 use crate::{DatasetStore, Error, Result};
 
@@ -59,8 +60,8 @@ impl DatasetStore {
                 let file = dir.join(name).join(format!("{}.parquet", table.name));
                 let frame = ctx
                     .read_table(self.table(&manifest, &table.name).await?)
-                    .map_err(df)?;
-                let frame = parquet_native(frame).map_err(df)?;
+                    .map_err(datafusion_error)?;
+                let frame = parquet_native(frame).map_err(datafusion_error)?;
                 frame
                     .write_parquet(
                         &file.display().to_string(),
@@ -68,7 +69,7 @@ impl DatasetStore {
                         None,
                     )
                     .await
-                    .map_err(df)?;
+                    .map_err(datafusion_error)?;
                 let schema_file = dir.join(name).join(format!("{}.schema.json", table.name));
                 let schema =
                     serde_json::to_vec_pretty(&table_schema(table)).expect("schemas serialise");
@@ -134,10 +135,6 @@ fn frictionless_type(data_type: Option<&DataType>) -> &'static str {
         Some(DataType::Timestamp(..)) => "datetime",
         _ => "any",
     }
-}
-
-fn df(e: datafusion::error::DataFusionError) -> Error {
-    Error::Parquet(e.to_string())
 }
 
 /// `frame` with its timestamps in seconds stored as milliseconds: Parquet has no

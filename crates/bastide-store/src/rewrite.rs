@@ -11,6 +11,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use futures::StreamExt;
 
+use crate::datasets::datafusion_error;
 use crate::draft::Replacement;
 use crate::manifest::Manifest;
 use crate::{DatasetStore, Error, Result, TableSink};
@@ -129,10 +130,6 @@ async fn write(mut sink: TableSink, batch: RecordBatch) -> Result<TableSink> {
     })
     .await
     .expect("writing does not panic")
-}
-
-fn datafusion_error(e: datafusion::error::DataFusionError) -> Error {
-    Error::Parquet(e.to_string())
 }
 
 fn arrow_error(e: datafusion::arrow::error::ArrowError) -> Error {
