@@ -10,14 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{Distinct, Expr, JoinType, LogicalPlan};
 
-use crate::pseudonym::PROJECT_PSEUDONYM;
+use crate::pseudonym::{HUB_PSEUDONYM, PROJECT_PSEUDONYM};
+use crate::pseudonymise::COUNTING;
 use crate::{Error, Result};
 
 /// Columns holding project pseudonyms, per view.
 type Identifiers = BTreeMap<String, BTreeSet<String>>;
-
-/// Functions whose result reveals no value of their argument.
-const COUNTING: &[&str] = &["count", "approx_distinct"];
 
 const HINT: &str = "this permit allows aggregates only: end the query in GROUP BY or an aggregate function (COUNT, SUM, AVG, …), without pseudonyms in the answer";
 
@@ -190,8 +188,12 @@ fn carries(
                     found |= derived.get(i).copied().unwrap_or(false);
                 }
             }
-            // Inside an inlined view: the column that makes project pseudonyms.
-            Expr::ScalarFunction(f) if f.func.name() == PROJECT_PSEUDONYM => found = true,
+            // Inside an inlined view, or where the plan shows pseudonyms.
+            Expr::ScalarFunction(f)
+                if f.func.name() == PROJECT_PSEUDONYM || f.func.name() == HUB_PSEUDONYM =>
+            {
+                found = true
+            }
             Expr::ScalarSubquery(sub) => match lineage(&sub.subquery, identifiers) {
                 Ok(inner) => found |= inner.iter().any(|d| *d),
                 Err(err) => failure = Some(err),

@@ -13,6 +13,7 @@ mod error;
 pub mod guard;
 mod limits;
 mod pseudonym;
+mod pseudonymise;
 mod run;
 mod workspace;
 

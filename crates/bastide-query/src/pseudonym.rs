@@ -4,14 +4,21 @@
 //! hub's). The project key is a data key of the project's scope: shredding the
 //! project's keys at the end of its retention makes its pseudonyms unrecomputable.
 //!
-//! Both functions here live only inside permit views, which are planned in a context
-//! the researcher never gets: neither can be called by name from a query.
+//! Inside the plan, identifier columns keep the hub's pseudonyms for as long as only
+//! equality, grouping and counting see them ([`crate::pseudonymise`]): the views mark
+//! them with `hub_pseudonym`, an identity function, and `project_pseudonym` is applied
+//! where a value could show.
+//!
+//! The functions here live only inside permit views and the rewritten plans, which
+//! are built in contexts the researcher never gets: none can be called by name from a
+//! query.
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringBuilder};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result as DfResult, ScalarValue, exec_err};
 use datafusion::logical_expr::{
@@ -26,7 +33,11 @@ const PSEUDONYM_HEX: usize = 32;
 /// The name the pseudonymising function shows in plans.
 pub const PROJECT_PSEUDONYM: &str = "project_pseudonym";
 
-/// `project_pseudonym(text)`: the project's pseudonym of a hub pseudonym.
+/// The name of the views' marker of columns holding hub pseudonyms.
+pub const HUB_PSEUDONYM: &str = "hub_pseudonym";
+
+/// `project_pseudonym(text)`: the project's pseudonym of a hub pseudonym, as text of
+/// the argument's type.
 #[derive(Clone)]
 pub struct ProjectPseudonym {
     project: String,
@@ -98,13 +109,14 @@ impl ScalarUDFImpl for ProjectPseudonym {
         &self.signature
     }
 
-    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Utf8)
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        Ok(text_type(args))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let rows = args.number_rows;
-        map_strings(&args, |values| {
+        let returned = args.return_field.data_type().clone();
+        let mapped = map_strings(&args, |values| {
             let mut mapped = StringBuilder::with_capacity(rows, rows * PSEUDONYM_HEX);
             let mut buffer = [0u8; PSEUDONYM_HEX];
             for value in values {
@@ -114,7 +126,63 @@ impl ScalarUDFImpl for ProjectPseudonym {
                 }
             }
             Arc::new(mapped.finish())
+        })?;
+        // Same type in, same type out: the rewrite swaps columns in place.
+        Ok(match mapped {
+            ColumnarValue::Array(a) if a.data_type() != &returned => {
+                ColumnarValue::Array(cast(&a, &returned)?)
+            }
+            ColumnarValue::Scalar(s) if s.data_type() != returned => {
+                ColumnarValue::Scalar(s.cast_to(&returned)?)
+            }
+            same => same,
         })
+    }
+}
+
+/// `hub_pseudonym(text)`: its argument, unchanged. The views wrap their identifier
+/// columns in it so that [`crate::pseudonymise`] knows where hub pseudonyms enter a
+/// plan; it costs nothing at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HubPseudonym {
+    signature: Signature,
+}
+
+impl HubPseudonym {
+    /// The marker as a DataFusion function.
+    pub fn udf() -> Arc<ScalarUDF> {
+        Arc::new(ScalarUDF::new_from_impl(Self {
+            signature: Signature::string(1, Volatility::Immutable),
+        }))
+    }
+}
+
+impl ScalarUDFImpl for HubPseudonym {
+    fn name(&self) -> &str {
+        HUB_PSEUDONYM
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        Ok(text_type(args))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let [arg] = args.args.as_slice() else {
+            return exec_err!("one argument expected");
+        };
+        Ok(arg.clone())
+    }
+}
+
+/// The text type a function of `args` returns: the argument's own.
+fn text_type(args: &[DataType]) -> DataType {
+    match args.first() {
+        Some(t @ (DataType::Utf8View | DataType::LargeUtf8)) => t.clone(),
+        _ => DataType::Utf8,
     }
 }
 

@@ -1,5 +1,5 @@
 //! Running one query in a workspace: the guard, planning in a fresh context that holds
-//! only the permit's views, the aggregate-only check, then execution under the
+//! only the permit's views, project pseudonyms put in the plan, the aggregate-only check, then execution under the
 //! query's limits (a memory pool that spills to a capped folder, a time limit, a row
 //! cap, cancellation). Dropping the stream stops the work: a query stopped for any
 //! reason frees its memory and spill files at once.
@@ -19,6 +19,7 @@ use serde::Serialize;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+use crate::pseudonymise::Pseudonymiser;
 use crate::workspace::Workspace;
 use crate::{Error, Result, aggregate, guard};
 
@@ -145,6 +146,7 @@ impl Workspace {
                 construct: e.strip_backtrace().to_string(),
                 hint: "only SELECT (or WITH … SELECT, or EXPLAIN of one) runs",
             })?;
+        let plan = Pseudonymiser::new(self.pseudonym().clone()).apply(plan)?;
         if self.mode() == Mode::AggregateOnly && !checked.explain {
             aggregate::check(&plan, self.identifiers())?;
         }

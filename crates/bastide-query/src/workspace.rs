@@ -1,7 +1,8 @@
 //! A project's workspace: the permit's views, and nothing else. Each view is planned
 //! in a private context over the dataset's latest version: rows filtered by the
 //! permit's filters and by the opt-out register, then only the permitted columns, the
-//! identifier ones replaced by project pseudonyms. Queries run in a fresh context per
+//! identifier ones marked as hub pseudonyms: each query's plan turns them into project
+//! pseudonyms wherever a value could show ([`crate::pseudonymise`]). Queries run in a fresh context per
 //! query that holds only these views (see [`crate::run`]), so a table outside the
 //! permit and a table that does not exist are the same: absent.
 
@@ -15,7 +16,7 @@ use datafusion::catalog::TableProvider;
 use datafusion::logical_expr::{Expr, ScalarUDF, col, lit};
 use datafusion::prelude::SessionContext;
 
-use crate::pseudonym::{NotOptedOut, ProjectPseudonym};
+use crate::pseudonym::{HubPseudonym, NotOptedOut, ProjectPseudonym};
 use crate::{Error, Result};
 
 /// A permit's views, ready to query.
@@ -25,6 +26,8 @@ pub struct Workspace {
     store: DatasetStore,
     views: BTreeMap<String, Arc<dyn TableProvider>>,
     identifiers: BTreeMap<String, BTreeSet<String>>,
+    /// `project_pseudonym`, keyed for this project.
+    pseudonym: Arc<ScalarUDF>,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -62,8 +65,9 @@ impl Workspace {
             .keys()
             .named(&format!("pk-{project}"), &key_scope)
             .await?;
+        let pseudonym = ProjectPseudonym::new(project, secret.as_bytes()).udf();
         let functions = Functions {
-            pseudonym: ProjectPseudonym::new(project, secret.as_bytes()).udf(),
+            hub: HubPseudonym::udf(),
             opted_in: (!opt_outs.is_empty()).then(|| NotOptedOut::new(opt_outs).udf()),
         };
         let ctx = store.session()?;
@@ -89,6 +93,7 @@ impl Workspace {
             store: store.clone(),
             views,
             identifiers,
+            pseudonym,
         })
     }
 
@@ -107,9 +112,14 @@ impl Workspace {
         &self.views
     }
 
-    /// The columns of each view that hold project pseudonyms.
+    /// The identifier columns of each view (pseudonyms).
     pub fn identifiers(&self) -> &BTreeMap<String, BTreeSet<String>> {
         &self.identifiers
+    }
+
+    /// `project_pseudonym`, keyed for this project.
+    pub(crate) fn pseudonym(&self) -> &Arc<ScalarUDF> {
+        &self.pseudonym
     }
 
     /// The hub's storage and keys.
@@ -119,7 +129,8 @@ impl Workspace {
 }
 
 struct Functions {
-    pseudonym: Arc<ScalarUDF>,
+    /// The marker of identifier columns.
+    hub: Arc<ScalarUDF>,
     /// None when the register is empty.
     opted_in: Option<Arc<ScalarUDF>>,
 }
@@ -155,10 +166,7 @@ async fn view(
             let shown = column.to_lowercase();
             if stored.identifiers.contains(column) {
                 identifiers.insert(shown.clone());
-                functions
-                    .pseudonym
-                    .call(vec![col(quoted(column))])
-                    .alias(shown)
+                functions.hub.call(vec![col(quoted(column))]).alias(shown)
             } else {
                 col(quoted(column)).alias(shown)
             }
