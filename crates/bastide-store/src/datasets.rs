@@ -4,8 +4,8 @@
 //! it is visible, and whatever a crash left behind is unreferenced and collected by
 //! [`DatasetStore::collect_garbage`].
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bastide_meta::{MetaStore, VersionRecord};
@@ -14,6 +14,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::execution::cache::cache_manager::FileStatisticsCache;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use serde::Serialize;
@@ -65,7 +66,19 @@ pub struct DatasetStore {
     pub(crate) storage: Storage,
     pub(crate) meta: MetaStore,
     pub(crate) keys: KeyService,
+    /// Statistics of the data files (immutable: a path is never rewritten), shared by
+    /// every table opened here so that a query does not decrypt each footer anew.
+    statistics: Arc<FileStatisticsCache>,
+    /// Manifests read before, by path: a manifest is never rewritten, and each use
+    /// checks the recorded checksum against the cached one.
+    manifests: Arc<Mutex<HashMap<String, (String, Manifest)>>>,
 }
+
+/// Manifests kept in memory.
+const MANIFEST_CACHE: usize = 64;
+
+/// Memory for the shared file statistics.
+const STATISTICS_CACHE_BYTES: usize = 64 << 20;
 
 /// Writes `manifest` (never overwriting one) and records the version: the step that
 /// makes it visible.
@@ -118,6 +131,8 @@ impl DatasetStore {
             storage,
             meta,
             keys,
+            statistics: encrypted::statistics_cache(STATISTICS_CACHE_BYTES),
+            manifests: Arc::default(),
         }
     }
 
@@ -161,6 +176,11 @@ impl DatasetStore {
 
     /// The manifest of a committed version, checked against its recorded SHA-256.
     pub async fn manifest(&self, record: &VersionRecord) -> Result<Manifest> {
+        if let Some((sha256, manifest)) = self.cached_manifest(&record.manifest_path)
+            && sha256 == record.manifest_sha256
+        {
+            return Ok(manifest);
+        }
         let bytes = self.storage.get(&record.manifest_path).await?;
         if hex(&Sha256::digest(&bytes)) != record.manifest_sha256 {
             return Err(Error::Manifest {
@@ -168,7 +188,21 @@ impl DatasetStore {
                 problem: "its checksum does not match the one recorded at commit (altered?)".into(),
             });
         }
-        Manifest::parse(&record.manifest_path, &bytes)
+        let manifest = Manifest::parse(&record.manifest_path, &bytes)?;
+        let mut cache = self.manifests.lock().expect("manifest cache");
+        if cache.len() >= MANIFEST_CACHE {
+            cache.clear();
+        }
+        cache.insert(
+            record.manifest_path.clone(),
+            (record.manifest_sha256.clone(), manifest.clone()),
+        );
+        Ok(manifest)
+    }
+
+    fn cached_manifest(&self, path: &str) -> Option<(String, Manifest)> {
+        let cache = self.manifests.lock().expect("manifest cache");
+        cache.get(path).cloned()
     }
 
     /// A readable table of `manifest`: its keys loaded, its files registered. Fails if
@@ -201,7 +235,8 @@ impl DatasetStore {
             .map(|f| ListingTableUrl::parse(self.storage.object_url(&f.path)))
             .collect::<datafusion::error::Result<Vec<_>>>()
             .map_err(datafusion_error)?;
-        encrypted::table(urls, table.schema()?).map_err(datafusion_error)
+        encrypted::table(urls, table.schema()?, Some(self.statistics.clone()))
+            .map_err(datafusion_error)
     }
 
     /// A DataFusion session that can read this hub's encrypted files (keys still have

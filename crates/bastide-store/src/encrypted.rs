@@ -12,6 +12,8 @@ use bastide_crypto::{DataKey, KeySource};
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::common::config::EncryptionFactoryOptions;
 use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::cache::cache_manager::FileStatisticsCache;
+use datafusion::execution::cache::default_cache::DefaultCache;
 use datafusion::execution::parquet_encryption::EncryptionFactory;
 use object_store::path::Path as ObjectPath;
 use parquet::encryption::decrypt::{FileDecryptionProperties, KeyRetriever};
@@ -151,10 +153,13 @@ pub fn runtime_from(
 
 /// A table over encrypted Parquet `files` of a known `schema`, decrypted through the
 /// runtime's factory. The schema comes from the manifest: it is never inferred from
-/// files, whose footers are encrypted.
+/// files, whose footers are encrypted. With `statistics`, the files' statistics (which
+/// planning reads from each footer) are kept there for the next query: DataFusion does
+/// not cache encrypted footers itself.
 pub fn table(
     files: Vec<datafusion::datasource::listing::ListingTableUrl>,
     schema: SchemaRef,
+    statistics: Option<Arc<FileStatisticsCache>>,
 ) -> DfResult<Arc<dyn datafusion::catalog::TableProvider>> {
     use datafusion::datasource::file_format::parquet::ParquetFormat;
     use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
@@ -165,5 +170,12 @@ pub fn table(
     let config = ListingTableConfig::new_with_multi_paths(files)
         .with_listing_options(listing)
         .with_schema(schema);
-    Ok(Arc::new(ListingTable::try_new(config)?))
+    Ok(Arc::new(
+        ListingTable::try_new(config)?.with_cache(statistics),
+    ))
+}
+
+/// A cache of file statistics for [`table`], of at most `bytes`.
+pub fn statistics_cache(bytes: usize) -> Arc<FileStatisticsCache> {
+    Arc::new(DefaultCache::new(bytes))
 }

@@ -120,6 +120,9 @@ impl KeyService {
     /// use: a project's pseudonym key, say. Shredding the scope destroys it like any
     /// data key of the scope.
     pub async fn named(&self, key_id: &str, scope: &KeyScope) -> Result<DataKey> {
+        if let Some(key) = self.cached(key_id) {
+            return Ok(key);
+        }
         if self.meta.keys().get(key_id).await?.is_some() {
             return self.get(key_id).await;
         }

@@ -180,24 +180,24 @@ impl Hub {
             started_at: now,
             finished_at: None,
         };
-        self.meta
-            .queries()
-            .start(&record)
-            .await
-            .map_err(crate::Error::from)?;
         let (cancel, _running) = self.queries.register(&record.id, &principal.name, project);
         let mode = scope.mode();
         let limits = self.limits();
         let (hub, sql, by) = (self.clone(), sql.to_owned(), by.clone());
         let task = tokio::spawn(async move {
             let _ticket = ticket;
+            // The history row is written while the query runs: a small query would
+            // otherwise wait for one more database commit.
+            let history = hub.meta.queries();
+            let started = history.start(&record);
             let result = async {
                 let workspace = hub.workspace(scope, &sql).await?;
                 let run: BoxFuture<'_, bastide_query::Result<Answer>> =
                     Box::pin(workspace.run(&sql, &limits, &cancel));
                 Ok::<_, QueryFailure>(run.await?)
-            }
-            .await;
+            };
+            let (started, result) = tokio::join!(started, result);
+            started.map_err(crate::Error::from)?;
             // Recorded here, not by the caller, who may be gone.
             hub.conclude(&mut record, &result, &by).await?;
             result.map(|answer| Answered {
@@ -342,11 +342,6 @@ impl Hub {
                 }
             }
         };
-        self.meta
-            .queries()
-            .finish(record)
-            .await
-            .map_err(crate::Error::from)?;
         let channel = if record.channel == "wire" {
             Channel::Wire
         } else {
@@ -363,7 +358,11 @@ impl Hub {
         if let Some(error) = &record.error {
             done = done.detail("error", error.clone());
         }
-        self.audit.record(done).await.map_err(crate::Error::from)?;
+        // Two commits, side by side: the history's and the audit log's.
+        let history = self.meta.queries();
+        let (finished, audited) = tokio::join!(history.finish(record), self.audit.record(done));
+        finished.map_err(crate::Error::from)?;
+        audited.map_err(crate::Error::from)?;
         Ok(())
     }
 

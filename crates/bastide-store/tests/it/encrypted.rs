@@ -59,7 +59,7 @@ async fn context(dir: &std::path::Path, source: Arc<Keys>) -> SessionContext {
     let runtime = encrypted::runtime(source).unwrap();
     let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
     let url = ListingTableUrl::parse(format!("file://{}/part-0.parquet", dir.display())).unwrap();
-    ctx.register_table("t", encrypted::table(vec![url], schema()).unwrap())
+    ctx.register_table("t", encrypted::table(vec![url], schema(), None).unwrap())
         .unwrap();
     ctx
 }
