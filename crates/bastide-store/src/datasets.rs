@@ -14,7 +14,10 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::listing::ListingTableUrl;
-use datafusion::execution::cache::cache_manager::FileStatisticsCache;
+use datafusion::execution::cache::cache_manager::{
+    CacheManagerConfig, FileStatisticsCache, ListFilesCache,
+};
+use datafusion::execution::cache::default_cache::DefaultCache;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use serde::Serialize;
@@ -69,10 +72,21 @@ pub struct DatasetStore {
     /// Statistics of the data files (immutable: a path is never rewritten), shared by
     /// every table opened here so that a query does not decrypt each footer anew.
     statistics: Arc<FileStatisticsCache>,
+    /// Listings of the data files, shared likewise (each query has a runtime of its
+    /// own, whose cache would start empty).
+    listings: Arc<ListFilesCache>,
+    /// Data files found whole before (path, size): checked once per process.
+    whole: Arc<Mutex<HashSet<(String, u64)>>>,
     /// Manifests read before, by path: a manifest is never rewritten, and each use
     /// checks the recorded checksum against the cached one.
     manifests: Arc<Mutex<HashMap<String, (String, Manifest)>>>,
 }
+
+/// Memory for the shared file listings.
+const LISTING_CACHE_BYTES: usize = 4 << 20;
+
+/// Data files remembered as checked.
+const WHOLE_FILES: usize = 100_000;
 
 /// Manifests kept in memory.
 const MANIFEST_CACHE: usize = 64;
@@ -132,6 +146,8 @@ impl DatasetStore {
             meta,
             keys,
             statistics: encrypted::statistics_cache(STATISTICS_CACHE_BYTES),
+            listings: Arc::new(DefaultCache::new(LISTING_CACHE_BYTES)),
+            whole: Arc::default(),
             manifests: Arc::default(),
         }
     }
@@ -213,8 +229,13 @@ impl DatasetStore {
             problem: format!("it has no table {name}"),
         })?;
         // A listing over a missing object reads as empty: check each file is there
-        // and whole before a reader can take an absent file for absent rows.
+        // and whole before a reader can take an absent file for absent rows. Once
+        // listed, a file that goes missing fails the read instead.
         for file in &table.files {
+            let known = (file.path.clone(), file.bytes);
+            if self.whole.lock().expect("file checks").contains(&known) {
+                continue;
+            }
             let size = self.storage.size(&file.path).await?;
             if size != file.bytes {
                 return Err(Error::Manifest {
@@ -225,6 +246,11 @@ impl DatasetStore {
                     ),
                 });
             }
+            let mut whole = self.whole.lock().expect("file checks");
+            if whole.len() >= WHOLE_FILES {
+                whole.clear();
+            }
+            whole.insert(known);
         }
         for file in &table.files {
             self.keys.load(&file.key_ids).await?;
@@ -252,6 +278,10 @@ impl DatasetStore {
         config: SessionConfig,
         runtime: RuntimeEnvBuilder,
     ) -> Result<SessionContext> {
+        let caches = CacheManagerConfig::default()
+            .with_file_statistics_cache(Some(self.statistics.clone()))
+            .with_list_files_cache(Some(self.listings.clone()));
+        let runtime = runtime.with_cache_manager(caches);
         let runtime = encrypted::runtime_from(runtime, Arc::new(self.keys.clone()))
             .map_err(datafusion_error)?;
         self.storage.register(&runtime);
