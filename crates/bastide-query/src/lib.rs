@@ -20,6 +20,6 @@ mod workspace;
 pub use error::{Error, Result};
 pub use limits::{Admission, Ticket};
 pub use pseudonym::{PROJECT_PSEUDONYM, ProjectPseudonym};
-pub use run::{Answer, Limits};
+pub use run::{Answer, Described, Limits};
 pub use tokio_util::sync::CancellationToken;
 pub use workspace::Workspace;

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use bastide_access::Mode;
 use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::common::ParamValues;
 use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -63,17 +64,19 @@ pub struct Answer {
 }
 
 impl Workspace {
-    /// Runs `sql` under `limits`; `cancel` stops it.
+    /// Runs `sql`, its placeholders (`$1`, `$2`, …) bound to `params`, under `limits`;
+    /// `cancel` stops it.
     pub async fn run(
         &self,
         sql: &str,
+        params: &ParamValues,
         limits: &Limits,
         cancel: &CancellationToken,
     ) -> Result<Answer> {
         let started = Instant::now();
         let fail = |e| classify(e, self.mode(), limits);
         let deadline = tokio::time::Instant::now() + limits.time;
-        let (ctx, plan, explain) = self.plan(sql, limits).await?;
+        let (ctx, plan, explain) = self.plan(sql, Some(params), limits).await?;
         let frame = ctx.execute_logical_plan(plan).await.map_err(&fail)?;
         let execute = async {
             let mut stream = frame.execute_stream().await.map_err(&fail)?;
@@ -116,18 +119,32 @@ impl Workspace {
         })
     }
 
-    /// The columns `sql` would answer, without running it (what a PostgreSQL client's
-    /// Describe asks); the same checks as [`Workspace::run`] apply.
-    pub async fn describe(&self, sql: &str, limits: &Limits) -> Result<SchemaRef> {
-        let (_, plan, _) = self.plan(sql, limits).await?;
-        Ok(Arc::new(plan.schema().as_arrow().clone()))
+    /// The columns `sql` would answer and the types of its placeholders, without
+    /// running it (what a PostgreSQL client's Parse and Describe ask); the same checks
+    /// as [`Workspace::run`] apply.
+    pub async fn describe(&self, sql: &str, limits: &Limits) -> Result<Described> {
+        let (_, plan, _) = self.plan(sql, None, limits).await?;
+        let types = plan
+            .get_parameter_types()
+            .map_err(|e| classify(e, self.mode(), limits))?;
+        // `$1`, `$2`, … in order; a type DataFusion could not infer is None.
+        let mut parameters: Vec<(usize, Option<DataType>)> = types
+            .into_iter()
+            .filter_map(|(name, t)| Some((name.trim_start_matches('$').parse().ok()?, t)))
+            .collect();
+        parameters.sort_by_key(|(n, _)| *n);
+        Ok(Described {
+            columns: Arc::new(plan.schema().as_arrow().clone()),
+            parameters: parameters.into_iter().map(|(_, t)| t).collect(),
+        })
     }
 
-    /// Guards and plans `sql` in a fresh context: the context, the checked plan, and
-    /// whether it is an `EXPLAIN`.
+    /// Guards and plans `sql` in a fresh context, its placeholders bound to `params`
+    /// when given: the context, the checked plan, and whether it is an `EXPLAIN`.
     async fn plan(
         &self,
         sql: &str,
+        params: Option<&ParamValues>,
         limits: &Limits,
     ) -> Result<(SessionContext, LogicalPlan, bool)> {
         let checked = guard::check(sql)?;
@@ -146,6 +163,12 @@ impl Workspace {
                 construct: e.strip_backtrace().to_string(),
                 hint: "only SELECT (or WITH … SELECT, or EXPLAIN of one) runs",
             })?;
+        let plan = match params {
+            Some(values) if !is_empty(values) => plan
+                .with_param_values(values.clone())
+                .map_err(|e| classify(e, self.mode(), limits))?,
+            _ => plan,
+        };
         let plan = Pseudonymiser::new(self.pseudonym().clone()).apply(plan)?;
         if self.mode() == Mode::AggregateOnly && !checked.explain {
             aggregate::check(&plan, self.identifiers())?;
@@ -190,6 +213,22 @@ impl Workspace {
             })
             .collect();
         RecordBatch::try_new(batch.schema(), columns).map_err(|e| Error::Internal(e.to_string()))
+    }
+}
+
+/// What a statement would answer, without running it.
+#[derive(Debug, Clone)]
+pub struct Described {
+    /// The answer's columns.
+    pub columns: SchemaRef,
+    /// The type of each placeholder (`$1` first), where the planner could infer it.
+    pub parameters: Vec<Option<DataType>>,
+}
+
+fn is_empty(params: &ParamValues) -> bool {
+    match params {
+        ParamValues::List(list) => list.is_empty(),
+        ParamValues::Map(map) => map.is_empty(),
     }
 }
 

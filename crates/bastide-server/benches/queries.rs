@@ -17,7 +17,7 @@ use std::time::Instant;
 use bastide_access::Tokens;
 use bastide_audit::Role;
 use bastide_core::config::{Flags, Settings, Sources};
-use bastide_server::hub::{Actor, Channel, Hub};
+use bastide_server::hub::{Actor, Hub, QueryRequest};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::logical_expr::col;
@@ -128,7 +128,7 @@ async fn main() {
         for _ in 0..runs {
             let started = Instant::now();
             let answered = hub
-                .query(&principal, &actor, &project, sql, Channel::Api, true)
+                .query(&principal, &actor, QueryRequest::api(&project, sql, true))
                 .await
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             bastide_ms.push(started.elapsed().as_secs_f64() * 1e3);

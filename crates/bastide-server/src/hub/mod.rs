@@ -30,7 +30,7 @@ pub use init::{InitReport, init};
 pub use maintenance::{GARBAGE_GRACE, spawn_audit_archiving, spawn_garbage_collection};
 pub use nomenclature::{Nomenclature, NomenclatureReport};
 pub use pseudonyms::RenewalReport;
-pub use queries::{Answered, Channel, QueryFailure, QueryService};
+pub use queries::{Answered, Channel, QueryFailure, QueryRequest, QueryService};
 
 use crate::{Error, Result};
 

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use bastide_access::{Mode, PermitCheck, PermitDenied, PermitScope, Permits, Principal};
 use bastide_audit::Outcome;
 use bastide_meta::QueryRecord;
-use bastide_query::{Admission, Answer, CancellationToken, Limits, Workspace};
-use datafusion::arrow::datatypes::SchemaRef;
+use bastide_query::{Admission, Answer, CancellationToken, Described, Limits, Workspace};
+use datafusion::common::ParamValues;
 use futures::future::BoxFuture;
 
 use super::{Actor, Hub};
@@ -33,6 +33,44 @@ impl Channel {
             Self::Api => "api",
             Self::Wire => "wire",
         }
+    }
+}
+
+/// A query as it arrives, whatever its door.
+#[derive(Debug, Clone)]
+pub struct QueryRequest<'a> {
+    /// The project whose workspace runs it.
+    pub project: &'a str,
+    /// Its SQL.
+    pub sql: &'a str,
+    /// Values of its placeholders (`$1`, `$2`, …), as bound over the wire. They are
+    /// never recorded: the history and the audit log keep the SQL and their number.
+    pub params: ParamValues,
+    /// The door it came through.
+    pub channel: Channel,
+    /// Whether the answer leaves the secure environment (an Arrow file, a wire
+    /// client outside the trusted networks).
+    pub download: bool,
+}
+
+impl<'a> QueryRequest<'a> {
+    /// `sql` for `project` through the API.
+    pub fn api(project: &'a str, sql: &'a str, download: bool) -> Self {
+        Self {
+            project,
+            sql,
+            params: ParamValues::List(Vec::new()),
+            channel: Channel::Api,
+            download,
+        }
+    }
+}
+
+/// How many values a query's placeholders were given.
+fn count(params: &ParamValues) -> usize {
+    match params {
+        ParamValues::List(list) => list.len(),
+        ParamValues::Map(map) => map.len(),
     }
 }
 
@@ -137,21 +175,26 @@ impl Drop for Running {
 }
 
 impl Hub {
-    /// Runs `sql` in `project`'s workspace for `principal`, under the hub's limits.
-    /// `download` says the answer may leave the secure environment (an Arrow file, a
-    /// wire client outside the trusted networks): row-level permits refuse it before
-    /// anything runs.
+    /// Runs `request` in its project's workspace for `principal`, under the hub's
+    /// limits. A request that may leave the secure environment (`download`) is
+    /// refused before anything runs when the permit is row-level.
     pub async fn query(
         self: &Arc<Self>,
         principal: &Principal,
         by: &Actor,
-        project: &str,
-        sql: &str,
-        channel: Channel,
-        download: bool,
+        request: QueryRequest<'_>,
     ) -> Result<Answered, QueryFailure> {
+        let QueryRequest {
+            project,
+            sql,
+            params,
+            channel,
+            download,
+        } = request;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let event = |outcome| query_event(by, project, sql, channel, outcome);
+        let event = |outcome| {
+            query_event(by, project, sql, channel, outcome).detail("parameters", count(&params))
+        };
         let scope = self
             .permitted(principal, project, channel, download, &event)
             .await?;
@@ -184,6 +227,7 @@ impl Hub {
         let mode = scope.mode();
         let limits = self.limits();
         let (hub, sql, by) = (self.clone(), sql.to_owned(), by.clone());
+        let parameters = count(&params);
         let task = tokio::spawn(async move {
             let _ticket = ticket;
             // The history row is written while the query runs: a small query would
@@ -193,13 +237,13 @@ impl Hub {
             let result = async {
                 let workspace = hub.workspace(scope, &sql).await?;
                 let run: BoxFuture<'_, bastide_query::Result<Answer>> =
-                    Box::pin(workspace.run(&sql, &limits, &cancel));
+                    Box::pin(workspace.run(&sql, &params, &limits, &cancel));
                 Ok::<_, QueryFailure>(run.await?)
             };
             let (started, result) = tokio::join!(started, result);
             started.map_err(crate::Error::from)?;
             // Recorded here, not by the caller, who may be gone.
-            hub.conclude(&mut record, &result, &by).await?;
+            hub.conclude(&mut record, parameters, &result, &by).await?;
             result.map(|answer| Answered {
                 record,
                 answer,
@@ -223,14 +267,14 @@ impl Hub {
         project: &str,
         sql: &str,
         download: bool,
-    ) -> Result<SchemaRef, QueryFailure> {
+    ) -> Result<Described, QueryFailure> {
         let event = |outcome| query_event(by, project, sql, Channel::Wire, outcome);
         let scope = self
             .permitted(principal, project, Channel::Wire, download, &event)
             .await?;
         let workspace = self.workspace(scope, sql).await?;
         match workspace.describe(sql, &self.limits()).await {
-            Ok(schema) => Ok(schema),
+            Ok(described) => Ok(described),
             Err(e) => {
                 // Refused or invalid at Parse, the statement never reaches Execute:
                 // its refusal is recorded here.
@@ -317,6 +361,7 @@ impl Hub {
     async fn conclude(
         &self,
         record: &mut QueryRecord,
+        parameters: usize,
         result: &Result<Answer, QueryFailure>,
         by: &Actor,
     ) -> Result<(), QueryFailure> {
@@ -349,7 +394,8 @@ impl Hub {
         };
         let mut done = query_event(by, &record.project_id, &record.sql, channel, outcome)
             .object(record.id.clone())
-            .detail("status", record.status.clone());
+            .detail("status", record.status.clone())
+            .detail("parameters", parameters);
         if let Some(rows) = record.row_count {
             done = done
                 .detail("rows", rows)

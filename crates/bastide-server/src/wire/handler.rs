@@ -5,12 +5,15 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch};
+use arrow_pg::datatypes::df::deserialize_parameters;
+use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
 use async_trait::async_trait;
 use bastide_access::{Principal, Tokens};
 use bastide_audit::Role;
 use bastide_core::config::Network;
-use datafusion::arrow::datatypes::SchemaRef;
+use bastide_query::Described;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ParamValues;
 use futures::Sink;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -22,7 +25,7 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 
 use super::startup::{Session, fatal};
-use crate::hub::{Actor, Answered, Channel, Hub, QueryFailure};
+use crate::hub::{Actor, Answered, Channel, Hub, QueryFailure, QueryRequest};
 
 /// Client settings drivers send on connecting; accepted and ignored (they change
 /// nothing in the workspace).
@@ -53,7 +56,8 @@ enum Kind {
 pub(super) struct WireStatement {
     sql: String,
     kind: Kind,
-    schema: Option<SchemaRef>,
+    /// What a query answers and its placeholders' types (none for the others).
+    described: Option<Described>,
 }
 
 /// The query handlers.
@@ -109,17 +113,22 @@ impl WireParser {
         })
     }
 
-    async fn run<C: ClientInfo + ?Sized>(&self, client: &C, sql: &str) -> PgWireResult<Answered> {
+    async fn run<C: ClientInfo + ?Sized>(
+        &self,
+        client: &C,
+        sql: &str,
+        params: ParamValues,
+    ) -> PgWireResult<Answered> {
         let caller = self.caller(client).await?;
+        let request = QueryRequest {
+            project: &caller.project,
+            sql,
+            params,
+            channel: Channel::Wire,
+            download: caller.download,
+        };
         self.hub
-            .query(
-                &caller.principal,
-                &caller.actor,
-                &caller.project,
-                sql,
-                Channel::Wire,
-                caller.download,
-            )
+            .query(&caller.principal, &caller.actor, request)
             .await
             .map_err(error)
     }
@@ -139,7 +148,7 @@ impl QueryParser for WireParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         let kind = kind(sql);
-        let schema = if kind == Kind::Query {
+        let described = if kind == Kind::Query {
             let caller = self.caller(client).await?;
             Some(
                 self.hub
@@ -159,12 +168,22 @@ impl QueryParser for WireParser {
         Ok(Some(WireStatement {
             sql: sql.to_owned(),
             kind,
-            schema,
+            described,
         }))
     }
 
-    fn get_parameter_types(&self, _stmt: &WireStatement) -> PgWireResult<Vec<Type>> {
-        Ok(Vec::new())
+    fn get_parameter_types(&self, stmt: &WireStatement) -> PgWireResult<Vec<Type>> {
+        let Some(described) = &stmt.described else {
+            return Ok(Vec::new());
+        };
+        described
+            .parameters
+            .iter()
+            .map(|t| match t {
+                Some(t) => into_pg_type(t),
+                None => Ok(Type::UNKNOWN),
+            })
+            .collect()
     }
 
     fn get_result_schema(
@@ -172,10 +191,12 @@ impl QueryParser for WireParser {
         stmt: &WireStatement,
         format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
-        match &stmt.schema {
-            Some(schema) => {
-                arrow_schema_to_pg_fields(schema, format.unwrap_or(&Format::UnifiedText), None)
-            }
+        match &stmt.described {
+            Some(described) => arrow_schema_to_pg_fields(
+                &described.columns,
+                format.unwrap_or(&Format::UnifiedText),
+                None,
+            ),
             None => Ok(Vec::new()),
         }
     }
@@ -192,7 +213,7 @@ impl SimpleQueryHandler for WireQueries {
     {
         let response = match kind(query) {
             Kind::Query => {
-                let answered = self.parser.run(&*client, query).await?;
+                let answered = self.parser.run(&*client, query, no_parameters()).await?;
                 rows(answered, &Format::UnifiedText)?
             }
             other => answer_only(&other),
@@ -223,15 +244,17 @@ impl ExtendedQueryHandler for WireQueries {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let statement = &portal.statement.statement;
-        if !portal.parameters.is_empty() {
-            return Err(user_error(
-                "0A000",
-                "query parameters are not supported yet: write the values into the query".into(),
-            ));
-        }
         match &statement.kind {
             Kind::Query => {
-                let answered = self.parser.run(&*client, &statement.sql).await?;
+                let params = match &statement.described {
+                    Some(described) if !portal.parameters.is_empty() => {
+                        let types: Vec<Option<&DataType>> =
+                            described.parameters.iter().map(Option::as_ref).collect();
+                        deserialize_parameters(portal, &types)?
+                    }
+                    _ => no_parameters(),
+                };
+                let answered = self.parser.run(&*client, &statement.sql, params).await?;
                 rows(answered, &portal.result_column_format)
             }
             other => Ok(answer_only(other)),
@@ -266,6 +289,10 @@ fn kind(sql: &str) -> Kind {
         }
         _ => Kind::Query,
     }
+}
+
+fn no_parameters() -> ParamValues {
+    ParamValues::List(Vec::new())
 }
 
 fn answer_only(kind: &Kind) -> Response {

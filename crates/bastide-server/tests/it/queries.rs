@@ -11,7 +11,7 @@ use bastide_access::{
 };
 use bastide_core::config::Settings;
 use bastide_ingest::reader::CsvOptions;
-use bastide_server::hub::{Actor, Answered, Channel, Hub, OnError, QueryFailure};
+use bastide_server::hub::{Actor, Answered, Hub, OnError, QueryFailure, QueryRequest};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::DataType;
 
@@ -175,7 +175,11 @@ impl World {
 
     async fn ask(&self, project: &str, sql: &str) -> Result<Answered, QueryFailure> {
         self.hub()
-            .query(&self.rita, &Actor::cli(), project, sql, Channel::Api, false)
+            .query(
+                &self.rita,
+                &Actor::cli(),
+                QueryRequest::api(project, sql, false),
+            )
             .await
     }
 
@@ -395,7 +399,11 @@ async fn an_aggregate_only_permit_answers_aggregates_and_nothing_that_shows_rows
     // Arrow downloads are for aggregate-only permits.
     world
         .hub()
-        .query(&world.rita, &Actor::cli(), &p, fine[0], Channel::Api, true)
+        .query(
+            &world.rita,
+            &Actor::cli(),
+            QueryRequest::api(&p, fine[0], true),
+        )
         .await
         .unwrap();
     let rows = world.project(Mode::RowLevel).await;
@@ -404,10 +412,7 @@ async fn an_aggregate_only_permit_answers_aggregates_and_nothing_that_shows_rows
         .query(
             &world.rita,
             &Actor::cli(),
-            &rows,
-            "SELECT 1",
-            Channel::Api,
-            true,
+            QueryRequest::api(&rows, "SELECT 1", true),
         )
         .await
         .unwrap_err();
@@ -474,8 +479,12 @@ async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
     let hub = world.hub().clone();
     let (rita, project) = (world.rita.clone(), p.clone());
     let running = tokio::spawn(async move {
-        hub.query(&rita, &Actor::cli(), &project, slow, Channel::Api, false)
-            .await
+        hub.query(
+            &rita,
+            &Actor::cli(),
+            QueryRequest::api(&project, slow, false),
+        )
+        .await
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let busy = world.refusal(&p, "SELECT 1").await;

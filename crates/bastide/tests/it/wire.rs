@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use serde_json::json;
 use test_support::free_port;
 
 use crate::workspace::Workspace;
@@ -52,19 +53,38 @@ fn python() -> PathBuf {
 /// Runs `sql` through psycopg (extended protocol, a transaction opened by the driver);
 /// the rows as JSON, or the error.
 fn psycopg(port: u16, ws: &Workspace, sql: &str) -> Result<serde_json::Value, String> {
+    psycopg_with(port, ws, sql, &serde_json::json!(null))
+}
+
+/// [`psycopg`] with `params` (a JSON list, or null) bound server-side: psycopg sends
+/// them as values of `$1`, `$2`, … in Bind.
+fn psycopg_with(
+    port: u16,
+    ws: &Workspace,
+    sql: &str,
+    params: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
     let script = r#"
 import json, sys, psycopg
-port, project, token, sql = sys.argv[1:]
+port, project, token, sql, params = sys.argv[1:]
 try:
     with psycopg.connect(host="127.0.0.1", port=int(port), user="rita", dbname=project,
                          password=token, connect_timeout=10) as conn:
-        rows = conn.execute(sql).fetchall()
+        rows = conn.execute(sql, json.loads(params)).fetchall()
         print(json.dumps([list(r) for r in rows], default=str))
 except psycopg.Error as e:
     print("ERROR " + str(e).strip().replace("\n", " "))
 "#;
     let output = Command::new(python())
-        .args(["-c", script, &port.to_string(), &ws.project, &ws.token, sql])
+        .args([
+            "-c",
+            script,
+            &port.to_string(),
+            &ws.project,
+            &ws.token,
+            sql,
+            &params.to_string(),
+        ])
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&output.stdout).trim().to_owned();
@@ -109,6 +129,28 @@ fn psql_and_psycopg_query_an_aggregate_only_workspace_and_its_guard_holds() {
     assert!(refused.contains("COPY"), "{refused}");
     let missing = psycopg(port, &ws, "SELECT count(*) FROM information_schema.tables").unwrap_err();
     assert!(missing.contains("qualified name"), "{missing}");
+
+    // Values bound to placeholders: the same answers as written in the SQL.
+    let women = |sql: &str, params| psycopg_with(port, &ws, sql, &params).unwrap()[0][0].clone();
+    let written = women(
+        "SELECT count(*) FROM ir_ben_r WHERE ben_sex_cod = '2'",
+        json!(null),
+    );
+    let bound = women(
+        "SELECT count(*) FROM ir_ben_r WHERE ben_sex_cod = %s",
+        json!(["2"]),
+    );
+    assert_eq!(bound, written);
+    let born = women(
+        "SELECT count(*) FROM ir_ben_r WHERE ben_sex_cod = %s HAVING count(*) >= %s",
+        json!(["2", 1]),
+    );
+    assert_eq!(born, written);
+    let nobody = women(
+        "SELECT count(*) FROM ir_ben_r WHERE ben_nir_psa = %s",
+        json!(["zz-bound-value-never-recorded"]),
+    );
+    assert_eq!(nobody, json!(0));
     let _ = hub.terminate();
 
     // Every wire query went to the project's history and the audit log.
@@ -138,6 +180,17 @@ fn psql_and_psycopg_query_an_aggregate_only_workspace_and_its_guard_holds() {
     assert!(
         copy_refused,
         "a statement refused at Parse is audited: {events}"
+    );
+    let bound = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["details"]["parameters"] == 2)
+        .count();
+    assert!(bound >= 1, "bound values are counted: {events}");
+    assert!(
+        !events.to_string().contains("zz-bound-value-never-recorded"),
+        "bound values are never recorded: {events}"
     );
 }
 

@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::identity::access;
 use crate::api::auth::Caller;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
-use crate::hub::{Answered, Channel, QueryFailure};
+use crate::hub::{Answered, QueryFailure, QueryRequest};
 
 /// The media type of an Arrow IPC stream.
 const ARROW: &str = "application/vnd.apache.arrow.stream";
@@ -148,10 +148,7 @@ pub(crate) async fn run(
         .query(
             &caller.principal,
             &caller.actor(),
-            &id,
-            &body.sql,
-            Channel::Api,
-            download,
+            QueryRequest::api(&id, &body.sql, download),
         )
         .await
         .map_err(failure)?;
