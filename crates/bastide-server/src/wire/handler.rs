@@ -90,10 +90,7 @@ struct Caller {
 impl WireParser {
     /// The caller of this connection, its token checked again now.
     async fn caller<C: ClientInfo + ?Sized>(&self, client: &C) -> PgWireResult<Caller> {
-        let session = client
-            .session_extensions()
-            .get::<Session>()
-            .ok_or_else(|| fatal("28000", "not logged in".into()))?;
+        let session = session(client)?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let principal = Tokens::new(&self.hub.meta)
             .recheck(&session.token_id, now)
@@ -120,6 +117,7 @@ impl WireParser {
         params: ParamValues,
     ) -> PgWireResult<Answered> {
         let caller = self.caller(client).await?;
+        let cancelled = session(client)?.cancel.start_query().await;
         let request = QueryRequest {
             project: &caller.project,
             sql,
@@ -127,10 +125,12 @@ impl WireParser {
             channel: Channel::Wire,
             download: caller.download,
         };
-        self.hub
-            .query(&caller.principal, &caller.actor, request)
-            .await
-            .map_err(error)
+        let query = self.hub.query(&caller.principal, &caller.actor, request);
+        // Dropping the query on a CancelRequest cancels it (see `Hub::query`).
+        tokio::select! {
+            answered = query => answered.map_err(error),
+            Ok(()) = cancelled => Err(error(bastide_query::Error::Cancelled.into())),
+        }
     }
 }
 
@@ -260,6 +260,14 @@ impl ExtendedQueryHandler for WireQueries {
             other => Ok(answer_only(other)),
         }
     }
+}
+
+/// The connection's login session.
+fn session<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Arc<Session>> {
+    client
+        .session_extensions()
+        .get::<Session>()
+        .ok_or_else(|| fatal("28000", "not logged in".into()))
 }
 
 /// What the statement is, from its first words.

@@ -15,7 +15,8 @@ mod startup;
 use std::sync::Arc;
 
 use bastide_core::config::WireSettings;
-use pgwire::api::PgWireServerHandlers;
+use pgwire::api::cancel::DefaultCancelHandler;
+use pgwire::api::{ConnectionManager, PgWireServerHandlers};
 use pgwire::tokio::TlsAcceptor;
 use pgwire::tokio::tokio_rustls::rustls::ServerConfig;
 use pgwire::tokio::tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -45,6 +46,7 @@ impl std::fmt::Debug for WireServer {
 struct Handlers {
     startup: Arc<startup::TokenStartup>,
     queries: Arc<handler::WireQueries>,
+    cancel: Arc<DefaultCancelHandler>,
 }
 
 impl PgWireServerHandlers for Handlers {
@@ -58,6 +60,12 @@ impl PgWireServerHandlers for Handlers {
 
     fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
         self.startup.clone()
+    }
+
+    /// A CancelRequest (psql's Ctrl-C) stops the query of the connection whose key it
+    /// bears; the query then ends as cancelled, recorded and audited.
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        self.cancel.clone()
     }
 }
 
@@ -75,8 +83,14 @@ impl WireServer {
                 settings.listen
             ))
         })?;
+        let connections = Arc::new(ConnectionManager::new());
         let handlers = Arc::new(Handlers {
-            startup: Arc::new(startup::TokenStartup::new(hub.clone(), tls.is_some())),
+            startup: Arc::new(startup::TokenStartup::new(
+                hub.clone(),
+                tls.is_some(),
+                connections.clone(),
+            )),
+            cancel: Arc::new(DefaultCancelHandler::new(connections)),
             queries: Arc::new(handler::WireQueries::new(
                 hub,
                 settings.trusted_networks.clone(),

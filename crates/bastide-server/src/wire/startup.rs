@@ -12,7 +12,8 @@ use pgwire::api::auth::{
     save_startup_parameters_to_metadata,
 };
 use pgwire::api::{
-    ClientInfo, PgWireConnectionState, PidSecretKeyGenerator, RandomPidSecretKeyGenerator,
+    ClientInfo, ConnectionGuard, ConnectionHandle, ConnectionManager, PgWireConnectionState,
+    PidSecretKeyGenerator, RandomPidSecretKeyGenerator,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::startup::Authentication;
@@ -27,6 +28,16 @@ pub(super) struct Session {
     pub token_id: String,
     /// The project it is bound to.
     pub project: String,
+    /// Fired by a CancelRequest bearing this connection's key (psql's Ctrl-C).
+    pub cancel: Arc<ConnectionHandle>,
+    /// Keeps the connection's key registered while the connection lives.
+    _registered: ConnectionGuard,
+}
+
+/// Who logged in: the token and its project.
+struct Login {
+    token_id: String,
+    project: String,
 }
 
 /// Asks for the password in the clear (inside TLS when configured) and checks it as a
@@ -35,21 +46,27 @@ pub(super) struct TokenStartup {
     hub: Arc<Hub>,
     require_tls: bool,
     keys: RandomPidSecretKeyGenerator,
+    connections: Arc<ConnectionManager>,
     parameters: DefaultServerParameterProvider,
 }
 
 impl TokenStartup {
-    pub(super) fn new(hub: Arc<Hub>, require_tls: bool) -> Self {
+    pub(super) fn new(
+        hub: Arc<Hub>,
+        require_tls: bool,
+        connections: Arc<ConnectionManager>,
+    ) -> Self {
         Self {
             hub,
             require_tls,
             keys: RandomPidSecretKeyGenerator::default(),
+            connections,
             parameters: DefaultServerParameterProvider::default(),
         }
     }
 
     /// The session the token opens, or why not (audited either way).
-    async fn login<C: ClientInfo>(&self, client: &C, password: &str) -> PgWireResult<Session> {
+    async fn login<C: ClientInfo>(&self, client: &C, password: &str) -> PgWireResult<Login> {
         let user = client.metadata().get("user").cloned().unwrap_or_default();
         let database = client.metadata().get("database").cloned();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -100,7 +117,7 @@ impl TokenStartup {
             .await
             .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
         match (refusal, checked) {
-            (None, Ok(principal)) => Ok(Session {
+            (None, Ok(principal)) => Ok(Login {
                 token_id: principal.token_id.unwrap_or_default(),
                 project: principal.project.unwrap_or_default(),
             }),
@@ -140,9 +157,15 @@ impl StartupHandler for TokenStartup {
             }
             PgWireFrontendMessage::PasswordMessageFamily(password) => {
                 let password = password.into_password()?;
-                let session = self.login(client, &password.password).await?;
-                client.session_extensions().get_or_insert_with(|| session);
+                let login = self.login(client, &password.password).await?;
                 let (pid, secret) = self.keys.generate(client);
+                let (cancel, registered) = self.connections.register(pid, secret.clone());
+                client.session_extensions().get_or_insert_with(|| Session {
+                    token_id: login.token_id,
+                    project: login.project,
+                    cancel,
+                    _registered: registered,
+                });
                 client.set_pid_and_secret_key(pid, secret);
                 finish_authentication(client, &self.parameters).await?;
             }

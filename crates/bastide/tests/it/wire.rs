@@ -344,3 +344,64 @@ for line in sys.stdin:
     let _ = client.wait();
     let _ = hub.terminate();
 }
+
+#[test]
+fn a_cancel_request_stops_the_running_query_and_the_connection_goes_on() {
+    let ws = Workspace::new("aggregate_only");
+    let port = free_port().port();
+    let listen = format!("127.0.0.1:{port}");
+    let hub = ws.serve(&[], &[("BASTIDE_WIRE__LISTEN", &listen)]);
+    // psycopg's cancel() sends a CancelRequest on a connection of its own, with the
+    // key the server gave at login (what psql does on Ctrl-C).
+    let script = r#"
+import sys, threading, time, psycopg
+port, project, token = sys.argv[1:]
+conn = psycopg.connect(host="127.0.0.1", port=int(port), user="rita", dbname=project,
+                       password=token, autocommit=True)
+threading.Timer(1.0, conn.cancel).start()
+started = time.monotonic()
+try:
+    conn.execute("SELECT count(*) FROM generate_series(1, 100000000000)").fetchall()
+    print("FINISHED")
+except psycopg.errors.QueryCanceled as e:
+    print("CANCELLED %.0f" % (time.monotonic() - started))
+except psycopg.Error as e:
+    print("ERROR " + str(e).strip().replace("\n", " "))
+print(conn.execute("SELECT count(*) FROM ir_ben_r").fetchone()[0])
+"#;
+    let output = Command::new(python())
+        .args(["-c", script, &port.to_string(), &ws.project, &ws.token])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let seconds: u64 = lines
+        .first()
+        .and_then(|l| l.strip_prefix("CANCELLED "))
+        .unwrap_or_else(|| panic!("not cancelled: {out} {stderr}"))
+        .parse()
+        .unwrap();
+    assert!(seconds < 30, "cancelled after {seconds} s");
+    assert_eq!(lines.get(1), Some(&"10"), "{out}");
+    let _ = hub.terminate();
+
+    let events = crate::run_json(
+        &[
+            "--json",
+            "audit",
+            "list",
+            "--action",
+            "query.run",
+            "--data-dir",
+            &ws.dir,
+        ],
+        &[("BASTIDE_KEYRING_PASSPHRASE", crate::PASSPHRASE)],
+    );
+    let cancelled = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["details"]["status"] == "cancelled" && e["details"]["channel"] == "wire");
+    assert!(cancelled, "the cancelled query is audited: {events}");
+}
