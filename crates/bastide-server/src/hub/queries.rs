@@ -195,9 +195,12 @@ impl Hub {
         let event = |outcome| {
             query_event(by, project, sql, channel, outcome).detail("parameters", count(&params))
         };
-        let scope = self
-            .permitted(principal, project, channel, download, &event)
-            .await?;
+        // Reads first, side by side; the history row is written once they are done.
+        let (scope, opt_outs) = tokio::join!(
+            self.permitted(principal, project, channel, download, &event),
+            self.opt_outs()
+        );
+        let (scope, opt_outs) = (scope?, opt_outs?);
         let ticket = match self.queries.admission.admit(&principal.name) {
             Ok(ticket) => ticket,
             Err(busy) => {
@@ -230,17 +233,17 @@ impl Hub {
         let parameters = count(&params);
         let task = tokio::spawn(async move {
             let _ticket = ticket;
+            let opened = hub.workspace(scope, &sql, opt_outs).await;
             // The history row is written while the query runs: a small query would
             // otherwise wait for one more database commit.
             let history = hub.meta.queries();
-            let started = history.start(&record);
             let result = async {
-                let workspace = hub.workspace(scope, &sql).await?;
+                let workspace = opened?;
                 let run: BoxFuture<'_, bastide_query::Result<Answer>> =
                     Box::pin(workspace.run(&sql, &params, &limits, &cancel));
                 Ok::<_, QueryFailure>(run.await?)
             };
-            let (started, result) = tokio::join!(started, result);
+            let (started, result) = tokio::join!(history.start(&record), result);
             started.map_err(crate::Error::from)?;
             // Recorded here, not by the caller, who may be gone.
             hub.conclude(&mut record, parameters, &result, &by).await?;
@@ -272,7 +275,7 @@ impl Hub {
         let scope = self
             .permitted(principal, project, Channel::Wire, download, &event)
             .await?;
-        let workspace = self.workspace(scope, sql).await?;
+        let workspace = self.workspace(scope, sql, self.opt_outs().await?).await?;
         match workspace.describe(sql, &self.limits()).await {
             Ok(described) => Ok(described),
             Err(e) => {
@@ -333,19 +336,16 @@ impl Hub {
     }
 
     /// The workspace `scope` opens for `sql`: the views of the tables it names (none
-    /// when the guard will refuse it anyway), the opt-out register as it stands.
-    async fn workspace(&self, scope: PermitScope, sql: &str) -> Result<Workspace, QueryFailure> {
+    /// when the guard will refuse it anyway), without the people in `opt_outs`.
+    async fn workspace(
+        &self,
+        scope: PermitScope,
+        sql: &str,
+        opt_outs: HashSet<String>,
+    ) -> Result<Workspace, QueryFailure> {
         let named = bastide_query::guard::check(sql)
             .map(|checked| checked.relations)
             .unwrap_or_default();
-        let opt_outs: HashSet<String> = self
-            .meta
-            .projects()
-            .opt_outs()
-            .await
-            .map_err(crate::Error::from)?
-            .into_iter()
-            .collect();
         // Boxed as Send at a concrete lifetime: rustc cannot prove this future Send
         // for every lifetime inside a spawned task otherwise.
         let open: BoxFuture<'_, bastide_query::Result<Workspace>> = Box::pin(Workspace::open(
@@ -355,6 +355,18 @@ impl Hub {
             Some(&named),
         ));
         Ok(open.await?)
+    }
+
+    /// The opt-out register as it stands (hub pseudonyms).
+    async fn opt_outs(&self) -> Result<HashSet<String>, QueryFailure> {
+        Ok(self
+            .meta
+            .projects()
+            .opt_outs()
+            .await
+            .map_err(crate::Error::from)?
+            .into_iter()
+            .collect())
     }
 
     /// Records how a query ended in the history and the audit log.
