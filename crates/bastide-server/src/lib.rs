@@ -7,6 +7,7 @@ mod error;
 pub mod hub;
 pub mod oidc;
 mod serve;
+pub mod throttle;
 pub mod wire;
 
 pub use error::{Error, Result};

@@ -32,7 +32,7 @@ pub struct AppState {
     /// Request metrics.
     pub metrics: Arc<Metrics>,
     /// Failed authentications by client address.
-    pub(crate) throttle: Arc<throttle::Throttle>,
+    pub(crate) throttle: Arc<crate::throttle::Throttle>,
     openapi: Arc<String>,
 }
 
@@ -156,9 +156,9 @@ pub fn app(hub: Arc<Hub>) -> Router {
     let request_timeout = hub.settings.server.request_timeout;
     let (router, _) = api_router().split_for_parts();
     let state = AppState {
+        throttle: hub.logins.clone(),
         hub,
         metrics: Arc::new(Metrics::new()),
-        throttle: Arc::new(throttle::Throttle::default()),
         openapi: Arc::new(openapi_json()),
     };
     router

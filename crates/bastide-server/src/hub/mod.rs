@@ -16,6 +16,8 @@ mod queries;
 mod seal;
 mod staging;
 
+use std::sync::Arc;
+
 use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};
 use bastide_core::config::Settings;
 use bastide_crypto::LocalKeyring;
@@ -57,6 +59,8 @@ pub struct Hub {
     pub oidc: crate::oidc::Oidc,
     /// Queries running in project workspaces.
     pub queries: QueryService,
+    /// Failed sign-ins by client address, over the API and the wire.
+    pub logins: Arc<crate::throttle::Throttle>,
 }
 
 /// The parts of a hub without its audit log: what read-only commands need, and what
@@ -151,6 +155,7 @@ impl Hub {
         Ok(Self {
             oidc: crate::oidc::Oidc::new(settings.oidc.clone()),
             queries: QueryService::new(settings.query.max_concurrent),
+            logins: Arc::default(),
             settings,
             record,
             meta,

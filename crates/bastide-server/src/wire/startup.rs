@@ -69,6 +69,10 @@ impl TokenStartup {
     async fn login<C: ClientInfo>(&self, client: &C, password: &str) -> PgWireResult<Login> {
         let user = client.metadata().get("user").cloned().unwrap_or_default();
         let database = client.metadata().get("database").cloned();
+        let address = Some(client.socket_addr().ip());
+        if let Err(wait) = self.hub.logins.check(address) {
+            return Err(fatal("28000", wait.to_string()));
+        }
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let checked = Tokens::new(&self.hub.meta)
             .authenticate(password, now)
@@ -105,6 +109,7 @@ impl TokenStartup {
         event.client = Some(client.socket_addr().ip());
         if let Some(reason) = &refusal {
             event = event.detail("reason", reason.clone());
+            self.hub.logins.failed(address);
         }
         if let Ok(p) = &checked
             && let Some(project) = &p.project

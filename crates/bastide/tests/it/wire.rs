@@ -405,3 +405,29 @@ print(conn.execute("SELECT count(*) FROM ir_ben_r").fetchone()[0])
         .any(|e| e["details"]["status"] == "cancelled" && e["details"]["channel"] == "wire");
     assert!(cancelled, "the cancelled query is audited: {events}");
 }
+
+#[test]
+fn guessing_tokens_over_the_wire_slows_the_address_down_on_both_doors() {
+    let ws = Workspace::new("aggregate_only");
+    let port = free_port().port();
+    let listen = format!("127.0.0.1:{port}");
+    let hub = ws.serve(&[], &[("BASTIDE_WIRE__LISTEN", &listen)]);
+    for _ in 0..bastide_server::throttle::LIMIT {
+        let (ok, _, err) = psql(port, &ws, "bst_guess.wrong", "", "SELECT 1");
+        assert!(!ok && err.contains("not a valid API token"), "{err}");
+    }
+    // Now even the right token waits, over the wire and over HTTP.
+    let (ok, _, err) = psql(port, &ws, &ws.token, "", "SELECT count(*) FROM ir_ben_r");
+    assert!(!ok && err.contains("too many failed sign-ins"), "{err}");
+    let status = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        reqwest::Client::new()
+            .get(hub.url(&format!("/api/v1/projects/{}/queries", ws.project)))
+            .bearer_auth(&ws.token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, reqwest::StatusCode::TOO_MANY_REQUESTS);
+    let _ = hub.terminate();
+}
