@@ -59,6 +59,8 @@ struct Scope<'a> {
 
 impl Scope<'_> {
     /// Whether `expr` is a column holding hub pseudonyms (or the views' marker of one).
+    /// A column that cannot be found (which a planned query never has) counts as one:
+    /// the rewrite fails closed.
     fn holds(&self, expr: &Expr) -> bool {
         match expr {
             Expr::Column(column) => self.column(column),
@@ -70,7 +72,7 @@ impl Scope<'_> {
                     }
                     scope = s.outer;
                 }
-                false
+                true
             }
             Expr::ScalarFunction(f) => f.func.name() == HUB_PSEUDONYM,
             _ => false,
@@ -78,9 +80,10 @@ impl Scope<'_> {
     }
 
     fn column(&self, column: &Column) -> bool {
-        self.schema
-            .index_of_column(column)
-            .is_ok_and(|i| self.raw.get(i).copied().unwrap_or(false))
+        match self.schema.index_of_column(column) {
+            Ok(i) => self.raw.get(i).copied().unwrap_or(false),
+            Err(_) => true,
+        }
     }
 }
 
