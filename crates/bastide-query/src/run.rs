@@ -1,7 +1,7 @@
 //! Running one query in a workspace: the guard, planning in a fresh context that holds
-//! only the permit's views, project pseudonyms put in the plan, the aggregate-only check, then execution under the
-//! query's limits (a memory pool that spills to a capped folder, a time limit, a row
-//! cap, cancellation). Dropping the stream stops the work: a query stopped for any
+//! only the permit's views, placeholders bound, project pseudonyms put in the plan, the
+//! aggregate-only check, then execution under the query's limits (a memory pool that
+//! spills to a capped folder, a time limit, a row cap, cancellation). Dropping the stream stops the work: a query stopped for any
 //! reason frees its memory and spill files at once.
 
 use std::time::{Duration, Instant};

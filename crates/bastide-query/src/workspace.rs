@@ -2,9 +2,9 @@
 //! in a private context over the dataset's latest version: rows filtered by the
 //! permit's filters and by the opt-out register, then only the permitted columns, the
 //! identifier ones marked as hub pseudonyms: each query's plan turns them into project
-//! pseudonyms wherever a value could show ([`crate::pseudonymise`]). Queries run in a fresh context per
-//! query that holds only these views (see [`crate::run`]), so a table outside the
-//! permit and a table that does not exist are the same: absent.
+//! pseudonyms wherever a value could show ([`crate::pseudonymise`]). Queries run in a
+//! fresh context per query that holds only these views (see [`crate::run`]), so a
+//! table outside the permit and a table that does not exist are the same: absent.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
