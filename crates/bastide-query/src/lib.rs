@@ -22,4 +22,4 @@ pub use limits::{Admission, Ticket};
 pub use pseudonym::{PROJECT_PSEUDONYM, ProjectPseudonym};
 pub use run::{Answer, Described, Limits};
 pub use tokio_util::sync::CancellationToken;
-pub use workspace::Workspace;
+pub use workspace::{OptOuts, ViewCache, Workspace};

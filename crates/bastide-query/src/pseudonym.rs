@@ -196,9 +196,9 @@ pub struct NotOptedOut {
 
 impl NotOptedOut {
     /// The filter over `register` (hub pseudonyms).
-    pub fn new(register: HashSet<String>) -> Self {
+    pub fn new(register: Arc<HashSet<String>>) -> Self {
         Self {
-            register: Arc::new(register),
+            register,
             signature: Signature::string(1, Volatility::Immutable),
         }
     }

@@ -6,8 +6,8 @@
 //! fresh context per query that holds only these views (see [`crate::run`]), so a
 //! table outside the permit and a table that does not exist are the same: absent.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use bastide_access::{Filter, Mode, PermitScope, PermitTable, Scalar};
 use bastide_store::DatasetStore;
@@ -16,8 +16,81 @@ use datafusion::catalog::TableProvider;
 use datafusion::logical_expr::{Expr, ScalarUDF, col, lit};
 use datafusion::prelude::SessionContext;
 
+use sha2::{Digest, Sha256};
+
 use crate::pseudonym::{HubPseudonym, NotOptedOut, ProjectPseudonym};
 use crate::{Error, Result};
+
+/// The opt-out register as a query finds it: hub pseudonyms, and a digest that tells
+/// one state of the register from another.
+#[derive(Clone)]
+pub struct OptOuts {
+    register: Arc<HashSet<String>>,
+    digest: [u8; 32],
+}
+
+impl OptOuts {
+    /// The register holding `pseudonyms` (in any order).
+    pub fn new(mut pseudonyms: Vec<String>) -> Self {
+        pseudonyms.sort_unstable();
+        pseudonyms.dedup();
+        let mut digest = Sha256::new();
+        for p in &pseudonyms {
+            digest.update((p.len() as u64).to_le_bytes());
+            digest.update(p.as_bytes());
+        }
+        Self {
+            register: Arc::new(pseudonyms.into_iter().collect()),
+            digest: digest.finalize().into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for OptOuts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OptOuts")
+            .field("people", &self.register.len())
+            .finish()
+    }
+}
+
+/// Views opened before, shared by a hub's queries. A view depends only on what its key
+/// names: the project's permit (by version), the dataset version it reads and the
+/// opt-out register. Data keys are not in it: the Parquet reader asks for them at each
+/// read, so a shredded key still stops a cached view.
+#[derive(Debug, Clone, Default)]
+pub struct ViewCache {
+    views: Arc<Mutex<HashMap<ViewKey, View>>>,
+}
+
+/// A view and its identifier columns (lower case).
+type View = (Arc<dyn TableProvider>, BTreeSet<String>);
+
+/// Views kept; past this the cache starts again empty.
+const CACHED_VIEWS: usize = 512;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ViewKey {
+    project: String,
+    permit: i64,
+    manifest: String,
+    table: String,
+    opt_outs: [u8; 32],
+}
+
+impl ViewCache {
+    fn get(&self, key: &ViewKey) -> Option<View> {
+        self.views.lock().expect("view cache").get(key).cloned()
+    }
+
+    fn put(&self, key: ViewKey, view: View) {
+        let mut views = self.views.lock().expect("view cache");
+        if views.len() >= CACHED_VIEWS {
+            views.clear();
+        }
+        views.insert(key, view);
+    }
+}
 
 /// A permit's views, ready to query.
 #[derive(Clone)]
@@ -41,22 +114,24 @@ impl std::fmt::Debug for Workspace {
 
 impl Workspace {
     /// The views `scope` opens over `store`'s latest versions, without the people in
-    /// `opt_outs` (hub pseudonyms). Names are lower case, as SQL folds them. With
-    /// `only`, just the views of those tables (the ones a query names: each view costs
-    /// a look at its files and keys); the others are absent, like any table outside
-    /// the permit.
+    /// `opt_outs`. Names are lower case, as SQL folds them. With `only`, just the views
+    /// of those tables (the ones a query names: each view costs a look at its files and
+    /// keys); the others are absent, like any table outside the permit. Views found in
+    /// `cache` are taken from it, the others put in it.
     pub async fn open(
         scope: PermitScope,
         store: &DatasetStore,
-        opt_outs: HashSet<String>,
+        opt_outs: &OptOuts,
         only: Option<&BTreeSet<String>>,
+        cache: &ViewCache,
     ) -> Result<Self> {
-        let (_, manifest) = store
-            .latest(scope.dataset())
-            .await?
-            .ok_or_else(|| Error::Invalid {
-                message: format!("dataset {} holds no data yet", scope.dataset()),
-            })?;
+        let (record, manifest) =
+            store
+                .latest(scope.dataset())
+                .await?
+                .ok_or_else(|| Error::Invalid {
+                    message: format!("dataset {} holds no data yet", scope.dataset()),
+                })?;
         let project = scope.project();
         let key_scope = format!("project:{project}")
             .parse()
@@ -68,9 +143,10 @@ impl Workspace {
         let pseudonym = ProjectPseudonym::new(project, secret.as_bytes()).udf();
         let functions = Functions {
             hub: HubPseudonym::udf(),
-            opted_in: (!opt_outs.is_empty()).then(|| NotOptedOut::new(opt_outs).udf()),
+            opted_in: (!opt_outs.register.is_empty())
+                .then(|| NotOptedOut::new(opt_outs.register.clone()).udf()),
         };
-        let ctx = store.session()?;
+        let mut ctx = None;
         let mut views = BTreeMap::new();
         let mut identifiers = BTreeMap::new();
         for table in scope.tables() {
@@ -80,7 +156,25 @@ impl Workspace {
             if manifest.table(&table.name).is_none() || only.is_some_and(|o| !o.contains(&name)) {
                 continue;
             }
-            let (view, ids) = view(&ctx, store, &manifest, table, &functions).await?;
+            let key = ViewKey {
+                project: project.to_owned(),
+                permit: scope.version(),
+                manifest: record.manifest_sha256.clone(),
+                table: table.name.clone(),
+                opt_outs: opt_outs.digest,
+            };
+            let (view, ids) = match cache.get(&key) {
+                Some(cached) => cached,
+                None => {
+                    let ctx = match &ctx {
+                        Some(ctx) => ctx,
+                        None => ctx.insert(store.session()?),
+                    };
+                    let opened = view(ctx, store, &manifest, table, &functions).await?;
+                    cache.put(key, opened.clone());
+                    opened
+                }
+            };
             if views.insert(name.clone(), view).is_some() {
                 return Err(Error::Internal(format!(
                     "two tables of the permit are both named {name} once in lower case"
@@ -142,7 +236,7 @@ async fn view(
     manifest: &Manifest,
     table: &PermitTable,
     functions: &Functions,
-) -> Result<(Arc<dyn TableProvider>, BTreeSet<String>)> {
+) -> Result<View> {
     let stored = manifest
         .table(&table.name)
         .ok_or_else(|| Error::Internal(format!("table {} has no data", table.name)))?;

@@ -6,13 +6,15 @@
 //! caller goes away (a client that disconnects), dropping it cancels the query, which
 //! then stops, frees its memory and is recorded as cancelled.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bastide_access::{Mode, PermitCheck, PermitDenied, PermitScope, Permits, Principal};
 use bastide_audit::Outcome;
 use bastide_meta::QueryRecord;
-use bastide_query::{Admission, Answer, CancellationToken, Described, Limits, Workspace};
+use bastide_query::{
+    Admission, Answer, CancellationToken, Described, Limits, OptOuts, ViewCache, Workspace,
+};
 use datafusion::common::ParamValues;
 use futures::future::BoxFuture;
 
@@ -91,6 +93,7 @@ fn count(params: &ParamValues) -> usize {
 #[derive(Debug, Clone)]
 pub struct QueryService {
     admission: Admission,
+    views: ViewCache,
     running: Arc<Mutex<HashMap<String, Entry>>>,
 }
 
@@ -131,6 +134,7 @@ impl QueryService {
     pub fn new(per_user: usize) -> Self {
         Self {
             admission: Admission::new(per_user),
+            views: ViewCache::default(),
             running: Arc::default(),
         }
     }
@@ -354,32 +358,30 @@ impl Hub {
         &self,
         scope: PermitScope,
         sql: &str,
-        opt_outs: HashSet<String>,
+        opt_outs: OptOuts,
     ) -> Result<Workspace, QueryFailure> {
         let named = bastide_query::guard::check(sql)
             .map(|checked| checked.relations)
             .unwrap_or_default();
         // Boxed as Send at a concrete lifetime: rustc cannot prove this future Send
         // for every lifetime inside a spawned task otherwise.
-        let open: BoxFuture<'_, bastide_query::Result<Workspace>> = Box::pin(Workspace::open(
-            scope,
-            &self.datasets,
-            opt_outs,
-            Some(&named),
-        ));
+        let open: BoxFuture<'_, bastide_query::Result<Workspace>> = Box::pin(async move {
+            Workspace::open(
+                scope,
+                &self.datasets,
+                &opt_outs,
+                Some(&named),
+                &self.queries.views,
+            )
+            .await
+        });
         Ok(open.await?)
     }
 
-    /// The opt-out register as it stands (hub pseudonyms).
-    async fn opt_outs(&self) -> Result<HashSet<String>, QueryFailure> {
-        Ok(self
-            .meta
-            .projects()
-            .opt_outs()
-            .await
-            .map_err(crate::Error::from)?
-            .into_iter()
-            .collect())
+    /// The opt-out register as it stands.
+    async fn opt_outs(&self) -> Result<OptOuts, QueryFailure> {
+        let register = self.meta.projects().opt_outs().await;
+        Ok(OptOuts::new(register.map_err(crate::Error::from)?))
     }
 
     /// Records how a query ended in the history and the audit log.

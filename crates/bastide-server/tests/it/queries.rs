@@ -626,3 +626,49 @@ async fn queries_over_http_answer_json_or_arrow_and_a_client_that_leaves_cancels
         "one event per query, the cancelled one included"
     );
 }
+
+#[tokio::test]
+async fn the_next_query_reads_a_new_version_of_the_dataset_though_views_are_cached() {
+    let world = World::new().await;
+    let p = world.project(Mode::RowLevel).await;
+    let before = world.count(&p, "SELECT count(*) FROM people").await;
+    let file = world._root.path().join("more-people.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "BEN_NIR_PSA,BEN_NAI_ANN,BEN_SEX_COD,BEN_RES_DPT\n{},1950,2,01\n",
+            raw_id(40)
+        ),
+    )
+    .unwrap();
+    let report = world
+        .hub()
+        .ingest(
+            &Actor::cli(),
+            "snds",
+            "people",
+            &[file],
+            OnError::Reject,
+            CsvOptions::default(),
+            Arc::new(|_, _| {}),
+        )
+        .await
+        .unwrap();
+    assert!(report.committed, "{report:?}");
+    assert_eq!(
+        world.count(&p, "SELECT count(*) FROM people").await,
+        before + 1
+    );
+}
+
+#[tokio::test]
+async fn shredding_a_version_s_keys_stops_the_next_query_though_views_are_cached() {
+    let world = World::new().await;
+    let p = world.project(Mode::RowLevel).await;
+    assert!(world.count(&p, "SELECT count(*) FROM people").await > 0);
+    // People came in the dataset's first version, under its keys.
+    let scope = "dataset:snds@1".parse().unwrap();
+    assert!(world.hub().keys.shred(&scope).await.unwrap() > 0);
+    let refused = world.refusal(&p, "SELECT count(*) FROM people").await;
+    assert!(refused.contains("shredded"), "{refused}");
+}
