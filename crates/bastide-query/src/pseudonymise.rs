@@ -12,7 +12,7 @@
 //!   FROM`, an equi-join key, `IN (subquery)`), tested for NULL;
 //! - a grouping key (`GROUP BY`, `DISTINCT`, `PARTITION BY`, a `UNION` column whose
 //!   every side holds them);
-//! - counted (`COUNT`, `COUNT(DISTINCT …)`, `approx_distinct`).
+//! - counted (`COUNT`, `COUNT(DISTINCT …)`).
 //!
 //! Any other use (an order, `MIN`, a substring, a comparison with a literal, a
 //! function) gets `project_pseudonym(column)` in its place, and so does every column
@@ -37,8 +37,10 @@ use datafusion::logical_expr::{
 use crate::pseudonym::HUB_PSEUDONYM;
 use crate::{Error, Result};
 
-/// Functions whose result reveals no value of their argument.
-pub(crate) const COUNTING: &[&str] = &["count", "approx_distinct"];
+/// Aggregates whose result is the same over hub and project pseudonyms. Not
+/// `approx_distinct`: its estimate depends on the values' hashes, so over hub
+/// pseudonyms it would say something about them that holds in every project.
+const COUNTING: &[&str] = &["count"];
 
 /// For each output column of a plan, whether it holds hub pseudonyms.
 type Raw = Vec<bool>;
