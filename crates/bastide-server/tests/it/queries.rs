@@ -35,6 +35,25 @@ fn raw_id(i: usize) -> String {
     format!("18{i:011}")
 }
 
+/// Commits `csv` as a new version of `table` of dataset `snds`.
+async fn ingest(hub: &Arc<Hub>, root: &tempfile::TempDir, table: &str, csv: &str) {
+    let file = root.path().join(format!("{table}.csv"));
+    std::fs::write(&file, csv).unwrap();
+    let report = hub
+        .ingest(
+            &Actor::cli(),
+            "snds",
+            table,
+            &[file],
+            OnError::Reject,
+            CsvOptions::default(),
+            Arc::new(|_, _| {}),
+        )
+        .await
+        .unwrap();
+    assert!(report.committed, "{table}: {report:?}");
+}
+
 /// A hub with dataset `snds` (people, stays, deaths), users, and projects.
 struct World {
     test: TestHub,
@@ -84,21 +103,7 @@ impl World {
         }
         let deaths = format!("BEN_IDT_ANO,DCD_CAU\n{},C34\n", raw_id(3));
         for (table, text) in [("people", people), ("stays", stays), ("deaths", deaths)] {
-            let file = root.path().join(format!("{table}.csv"));
-            std::fs::write(&file, text).unwrap();
-            let report = hub
-                .ingest(
-                    &Actor::cli(),
-                    "snds",
-                    table,
-                    &[file],
-                    OnError::Reject,
-                    CsvOptions::default(),
-                    Arc::new(|_, _| {}),
-                )
-                .await
-                .unwrap();
-            assert!(report.committed, "{table}: {report:?}");
+            ingest(hub, &root, table, &text).await;
         }
         let stella = user(hub, "stella", "steward").await;
         let rita = user(hub, "rita", "researcher").await;
@@ -632,29 +637,11 @@ async fn the_next_query_reads_a_new_version_of_the_dataset_though_views_are_cach
     let world = World::new().await;
     let p = world.project(Mode::RowLevel).await;
     let before = world.count(&p, "SELECT count(*) FROM people").await;
-    let file = world._root.path().join("more-people.csv");
-    std::fs::write(
-        &file,
-        format!(
-            "BEN_NIR_PSA,BEN_NAI_ANN,BEN_SEX_COD,BEN_RES_DPT\n{},1950,2,01\n",
-            raw_id(40)
-        ),
-    )
-    .unwrap();
-    let report = world
-        .hub()
-        .ingest(
-            &Actor::cli(),
-            "snds",
-            "people",
-            &[file],
-            OnError::Reject,
-            CsvOptions::default(),
-            Arc::new(|_, _| {}),
-        )
-        .await
-        .unwrap();
-    assert!(report.committed, "{report:?}");
+    let more = format!(
+        "BEN_NIR_PSA,BEN_NAI_ANN,BEN_SEX_COD,BEN_RES_DPT\n{},1950,2,01\n",
+        raw_id(40)
+    );
+    ingest(world.hub(), &world._root, "people", &more).await;
     assert_eq!(
         world.count(&p, "SELECT count(*) FROM people").await,
         before + 1

@@ -95,6 +95,22 @@ except psycopg.Error as e:
     }
 }
 
+/// The hub's `query.run` audit events (the hub stopped).
+fn query_events(ws: &Workspace) -> serde_json::Value {
+    crate::run_json(
+        &[
+            "--json",
+            "audit",
+            "list",
+            "--action",
+            "query.run",
+            "--data-dir",
+            &ws.dir,
+        ],
+        &[("BASTIDE_KEYRING_PASSPHRASE", crate::PASSPHRASE)],
+    )
+}
+
 #[test]
 fn psql_and_psycopg_query_an_aggregate_only_workspace_and_its_guard_holds() {
     let ws = Workspace::new("aggregate_only");
@@ -154,18 +170,7 @@ fn psql_and_psycopg_query_an_aggregate_only_workspace_and_its_guard_holds() {
     let _ = hub.terminate();
 
     // Every wire query went to the project's history and the audit log.
-    let events = crate::run_json(
-        &[
-            "--json",
-            "audit",
-            "list",
-            "--action",
-            "query.run",
-            "--data-dir",
-            &ws.dir,
-        ],
-        &[("BASTIDE_KEYRING_PASSPHRASE", crate::PASSPHRASE)],
-    );
+    let events = query_events(&ws);
     let wire = events
         .as_array()
         .unwrap()
@@ -386,18 +391,7 @@ print(conn.execute("SELECT count(*) FROM ir_ben_r").fetchone()[0])
     assert_eq!(lines.get(1), Some(&"10"), "{out}");
     let _ = hub.terminate();
 
-    let events = crate::run_json(
-        &[
-            "--json",
-            "audit",
-            "list",
-            "--action",
-            "query.run",
-            "--data-dir",
-            &ws.dir,
-        ],
-        &[("BASTIDE_KEYRING_PASSPHRASE", crate::PASSPHRASE)],
-    );
+    let events = query_events(&ws);
     let cancelled = events
         .as_array()
         .unwrap()
