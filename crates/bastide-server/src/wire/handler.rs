@@ -250,7 +250,13 @@ impl ExtendedQueryHandler for WireQueries {
                     Some(described) if !portal.parameters.is_empty() => {
                         let types: Vec<Option<&DataType>> =
                             described.parameters.iter().map(Option::as_ref).collect();
-                        deserialize_parameters(portal, &types)?
+                        // Decoding errors may quote the value: never shown.
+                        deserialize_parameters(portal, &types).map_err(|_| {
+                            user_error(
+                                "22023",
+                                "a value bound to the query does not fit its placeholder's type; bind numbers where the query compares numbers, text where it compares text".into(),
+                            )
+                        })?
                     }
                     _ => no_parameters(),
                 };

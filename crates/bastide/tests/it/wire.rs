@@ -167,6 +167,16 @@ fn psql_and_psycopg_query_an_aggregate_only_workspace_and_its_guard_holds() {
         json!(["zz-bound-value-never-recorded"]),
     );
     assert_eq!(nobody, json!(0));
+    // A value that does not fit its placeholder: named as such, never quoted.
+    let unfit = psycopg_with(
+        port,
+        &ws,
+        "SELECT count(*) FROM ir_ben_r HAVING count(*) >= %s",
+        &json!([1234.5]),
+    )
+    .unwrap_err();
+    assert!(unfit.contains("does not fit its placeholder"), "{unfit}");
+    assert!(!unfit.contains("1234"), "{unfit}");
     let _ = hub.terminate();
 
     // Every wire query went to the project's history and the audit log.
