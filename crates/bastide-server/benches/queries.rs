@@ -4,11 +4,14 @@
 //! permit views with project pseudonyms, decryption, history, audit) and through raw
 //! DataFusion on the same encrypted files (the tables registered directly, columns
 //! merely renamed to lower case), checks both answer the same rows, and writes the
-//! timings and rows as JSON.
+//! timings and rows as JSON. For diagnosis it also times DataFusion, with the same
+//! session settings, on the plain Parquet export (BENCH_PLAIN): what separates it from
+//! raw DataFusion is the encrypted files, what separates it from DuckDB is the engine.
 //!
 //! Environment: BENCH_HUB (data folder), BENCH_PROJECT, BENCH_TOKEN, BENCH_QUERIES
-//! (the suite), BENCH_OUT (JSON written), BENCH_RUNS (default 3), and the hub's own
-//! BASTIDE_KEYRING_PASSPHRASE.
+//! (the suite), BENCH_OUT (JSON written), BENCH_PLAIN (the plain export's folder),
+//! BENCH_RUNS (default 3), BENCH_ONLY (run only the queries whose name contains it), and
+//! the hub's own BASTIDE_KEYRING_PASSPHRASE.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -86,6 +89,44 @@ async fn raw(hub: &Hub, dataset: &str) -> SessionContext {
     ctx
 }
 
+/// DataFusion over the plain export, with the hub's session settings, columns renamed
+/// to lower case as in [`raw`].
+async fn plain(hub: &Hub, dir: &str) -> SessionContext {
+    let ctx = hub.datasets.session().unwrap();
+    for file in std::fs::read_dir(dir).unwrap() {
+        let path = file.unwrap().path();
+        if path.extension().is_none_or(|e| e != "parquet") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().to_lowercase();
+        let frame = ctx
+            .read_parquet(path.to_str().unwrap(), Default::default())
+            .await
+            .unwrap();
+        let columns: Vec<_> = frame
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| col(format!("\"{}\"", f.name())).alias(f.name().to_lowercase()))
+            .collect();
+        ctx.register_table(name, frame.select(columns).unwrap().into_view())
+            .unwrap();
+    }
+    ctx
+}
+
+async fn timed(ctx: &SessionContext, name: &str, sql: &str) -> (f64, Vec<Vec<String>>) {
+    let started = Instant::now();
+    let batches = ctx
+        .sql(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .collect()
+        .await
+        .unwrap();
+    (started.elapsed().as_secs_f64() * 1e3, rows(&batches))
+}
+
 fn median(mut times: Vec<f64>) -> f64 {
     times.sort_by(|a, b| a.total_cmp(b));
     times[times.len() / 2]
@@ -119,12 +160,17 @@ async fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(3);
-    let queries = suite(&std::fs::read_to_string(env("BENCH_QUERIES")).unwrap());
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let queries: Vec<_> = suite(&std::fs::read_to_string(env("BENCH_QUERIES")).unwrap())
+        .into_iter()
+        .filter(|(name, _)| name.contains(&only))
+        .collect();
     let ctx = raw(&hub, "snds").await;
+    let plain = plain(&hub, &env("BENCH_PLAIN")).await;
     let mut report = Vec::new();
     for (name, sql) in &queries {
-        let (mut bastide_ms, mut raw_ms) = (Vec::new(), Vec::new());
-        let (mut bastide_rows, mut raw_rows) = (Vec::new(), Vec::new());
+        let (mut bastide_ms, mut raw_ms, mut plain_ms) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut bastide_rows, mut raw_rows, mut plain_rows) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
             let started = Instant::now();
             let answered = hub
@@ -134,20 +180,21 @@ async fn main() {
             bastide_ms.push(started.elapsed().as_secs_f64() * 1e3);
             bastide_rows = rows(&answered.answer.batches);
 
-            let started = Instant::now();
-            let batches = ctx
-                .sql(sql)
-                .await
-                .unwrap_or_else(|e| panic!("{name} (raw): {e}"))
-                .collect()
-                .await
-                .unwrap();
-            raw_ms.push(started.elapsed().as_secs_f64() * 1e3);
-            raw_rows = rows(&batches);
+            let (ms, answer) = timed(&ctx, name, sql).await;
+            raw_ms.push(ms);
+            raw_rows = answer;
+
+            let (ms, answer) = timed(&plain, name, sql).await;
+            plain_ms.push(ms);
+            plain_rows = answer;
         }
         assert_eq!(
             bastide_rows, raw_rows,
             "{name}: Bastide and raw DataFusion disagree"
+        );
+        assert_eq!(
+            raw_rows, plain_rows,
+            "{name}: DataFusion disagrees with itself on the plain export"
         );
         eprintln!(
             "  {name}: Bastide {:.0} ms, raw DataFusion {:.0} ms",
@@ -159,6 +206,7 @@ async fn main() {
             "sql": sql,
             "bastide_ms": median(bastide_ms),
             "raw_ms": median(raw_ms),
+            "plain_ms": median(plain_ms),
             "rows": bastide_rows,
         }));
     }
