@@ -21,8 +21,9 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringBui
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Result as DfResult, ScalarValue, exec_err};
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -142,7 +143,9 @@ impl ScalarUDFImpl for ProjectPseudonym {
 
 /// `hub_pseudonym(text)`: its argument, unchanged. The views wrap their identifier
 /// columns in it so that [`crate::pseudonymise`] knows where hub pseudonyms enter a
-/// plan; it costs nothing at run time.
+/// plan. Once that rewrite has run, the marker has done its work: DataFusion's
+/// optimiser replaces it by its argument, so that plans keep plain columns (join
+/// keys, filters and projections the optimiser can see through).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HubPseudonym {
     signature: Signature,
@@ -175,6 +178,13 @@ impl ScalarUDFImpl for HubPseudonym {
             return exec_err!("one argument expected");
         };
         Ok(arg.clone())
+    }
+
+    fn simplify(&self, mut args: Vec<Expr>, _: &SimplifyContext) -> DfResult<ExprSimplifyResult> {
+        Ok(match args.pop() {
+            Some(arg) if args.is_empty() => ExprSimplifyResult::Simplified(arg),
+            arg => ExprSimplifyResult::Original(args.into_iter().chain(arg).collect()),
+        })
     }
 }
 

@@ -381,3 +381,18 @@ async fn an_approximate_count_sees_project_pseudonyms_only() {
         "{shown}"
     );
 }
+
+#[tokio::test]
+async fn the_marker_is_gone_from_optimised_plans_and_project_pseudonyms_stay() {
+    // Once the rewrite has placed project pseudonyms, `hub_pseudonym` is a plain
+    // column again for the optimiser: join keys it can see through.
+    let ctx = context(&HubPseudonym::udf());
+    let sql = "SELECT p.id, count(*) FROM claims c JOIN people p ON c.id = p.id GROUP BY p.id";
+    let plan = ctx.state().create_logical_plan(sql).await.unwrap();
+    let plan = Pseudonymiser::new(project().udf()).apply(plan).unwrap();
+    assert!(plan.display_indent().to_string().contains("hub_pseudonym"));
+    let optimised = ctx.state().optimize(&plan).unwrap();
+    let shown = optimised.display_indent().to_string();
+    assert!(!shown.contains("hub_pseudonym"), "{shown}");
+    assert!(shown.contains("project_pseudonym"), "{shown}");
+}
