@@ -47,8 +47,10 @@ impl<'a> QueryRepo<'a> {
         Self { pool }
     }
 
-    /// Records a query as it starts (status `running`).
-    pub async fn start(&self, q: &QueryRecord) -> Result<()> {
+    /// Records a query that has ended. A running query is not written: the process
+    /// running it knows it (and is the only one that could cancel it); one commit per
+    /// query keeps the small ones fast.
+    pub async fn record(&self, q: &QueryRecord) -> Result<()> {
         sqlx::query(&format!(
             "INSERT INTO queries ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
@@ -64,23 +66,6 @@ impl<'a> QueryRepo<'a> {
         .bind(&q.error)
         .bind(q.started_at)
         .bind(q.finished_at)
-        .execute(self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Records how query `q.id` ended.
-    pub async fn finish(&self, q: &QueryRecord) -> Result<()> {
-        sqlx::query(
-            "UPDATE queries SET status = $1, row_count = $2, truncated = $3, elapsed_ms = $4, error = $5, finished_at = $6 WHERE id = $7",
-        )
-        .bind(&q.status)
-        .bind(q.row_count)
-        .bind(i64::from(q.truncated))
-        .bind(q.elapsed_ms)
-        .bind(&q.error)
-        .bind(q.finished_at)
-        .bind(&q.id)
         .execute(self.pool)
         .await?;
         Ok(())

@@ -5,8 +5,12 @@
 //! A query runs in a task of its own. The caller holds a [`Running`] guard: if the
 //! caller goes away (a client that disconnects), dropping it cancels the query, which
 //! then stops, frees its memory and is recorded as cancelled.
+//!
+//! A running query lives in this process's memory only (it is this process that can
+//! cancel it); the history's database gets one row per query, written as it ends,
+//! beside its audit event. The history as read merges both.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use bastide_access::{Mode, PermitCheck, PermitDenied, PermitScope, Permits, Principal};
@@ -99,8 +103,8 @@ pub struct QueryService {
 
 #[derive(Debug)]
 struct Entry {
-    user: String,
-    project: String,
+    /// The query as it started (status `running`).
+    record: QueryRecord,
     cancel: CancellationToken,
 }
 
@@ -139,50 +143,67 @@ impl QueryService {
         }
     }
 
-    /// Registers query `id` as running: its cancellation token, and the guard whose
-    /// drop cancels it (if still running) and forgets it.
-    fn register(&self, id: &str, user: &str, project: &str) -> (CancellationToken, Running) {
+    /// Registers `record` as running: its cancellation token, the caller's guard
+    /// whose drop cancels it, and the registration whose drop (once the query's end
+    /// is recorded) forgets it.
+    fn register(&self, record: &QueryRecord) -> (CancellationToken, Running, Registered) {
         let cancel = CancellationToken::new();
         self.running.lock().expect("running queries").insert(
-            id.to_owned(),
+            record.id.clone(),
             Entry {
-                user: user.to_owned(),
-                project: project.to_owned(),
+                record: record.clone(),
                 cancel: cancel.clone(),
             },
         );
-        let running = Running {
-            id: id.to_owned(),
-            cancel: cancel.clone(),
+        let registered = Registered {
+            id: record.id.clone(),
             service: self.clone(),
         };
-        (cancel, running)
+        (cancel.clone(), Running(cancel), registered)
     }
 
     /// Cancels query `id` if it runs for `project` on behalf of `user`; whether it did.
     pub fn cancel(&self, id: &str, project: &str, user: &str) -> bool {
         let running = self.running.lock().expect("running queries");
         match running.get(id) {
-            Some(entry) if entry.project == project && entry.user == user => {
+            Some(entry) if entry.record.project_id == project && entry.record.user_name == user => {
                 entry.cancel.cancel();
                 true
             }
             _ => false,
         }
     }
+
+    /// `project`'s queries running in this process.
+    fn running_in(&self, project: &str) -> Vec<QueryRecord> {
+        let running = self.running.lock().expect("running queries");
+        running
+            .values()
+            .filter(|entry| entry.record.project_id == project)
+            .map(|entry| entry.record.clone())
+            .collect()
+    }
 }
 
-/// A running query's registration: dropping it cancels the query if still running and
-/// forgets it.
-struct Running {
-    id: String,
-    cancel: CancellationToken,
-    service: QueryService,
-}
+/// The caller's hold on a running query: dropping it (the caller has gone) cancels the
+/// query if it still runs.
+struct Running(CancellationToken);
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.cancel.cancel();
+        self.0.cancel();
+    }
+}
+
+/// A query's place among the running ones, held by its task until its end is
+/// recorded, so that the history never loses sight of it.
+struct Registered {
+    id: String,
+    service: QueryService,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
         self.service
             .running
             .lock()
@@ -243,25 +264,20 @@ impl Hub {
             started_at: now,
             finished_at: None,
         };
-        let (cancel, _running) = self.queries.register(&record.id, &principal.name, project);
+        let (cancel, _running, registered) = self.queries.register(&record);
         let mode = scope.mode();
         let limits = self.limits();
         let (hub, sql, by) = (self.clone(), sql.to_owned(), by.clone());
         let parameters = count(&params);
         let task = tokio::spawn(async move {
-            let _ticket = ticket;
-            let opened = hub.workspace(scope, &sql, opt_outs).await;
-            // The history row is written while the query runs: a small query would
-            // otherwise wait for one more database commit.
-            let history = hub.meta.queries();
+            let (_ticket, _registered) = (ticket, registered);
             let result = async {
-                let workspace = opened?;
+                let workspace = hub.workspace(scope, &sql, opt_outs).await?;
                 let run: BoxFuture<'_, bastide_query::Result<Answer>> =
                     Box::pin(workspace.run(&sql, &params, &limits, &cancel));
                 Ok::<_, QueryFailure>(run.await?)
-            };
-            let (started, result) = tokio::join!(history.start(&record), result);
-            started.map_err(crate::Error::from)?;
+            }
+            .await;
             // Recorded here, not by the caller, who may be gone.
             hub.conclude(&mut record, parameters, &result, &by).await?;
             result.map(|answer| Answered {
@@ -433,19 +449,41 @@ impl Hub {
         }
         // Two commits, side by side: the history's and the audit log's.
         let history = self.meta.queries();
-        let (finished, audited) = tokio::join!(history.finish(record), self.audit.record(done));
+        let (finished, audited) = tokio::join!(history.record(record), self.audit.record(done));
         finished.map_err(crate::Error::from)?;
         audited.map_err(crate::Error::from)?;
         Ok(())
     }
 
-    /// A project's queries, newest first.
+    /// A project's queries, newest first: those running in this process, and those
+    /// ended.
     pub async fn query_history(
         &self,
         project: &str,
         limit: i64,
     ) -> crate::Result<Vec<QueryRecord>> {
-        Ok(self.meta.queries().of_project(project, limit).await?)
+        let running = self.queries.running_in(project);
+        let mut history = self.meta.queries().of_project(project, limit).await?;
+        // A query that has just ended can be in both: its record wins.
+        let ended: HashSet<String> = history.iter().map(|q| q.id.clone()).collect();
+        history.extend(running.into_iter().filter(|q| !ended.contains(&q.id)));
+        history.sort_by(|a, b| (b.started_at, &b.id).cmp(&(a.started_at, &a.id)));
+        history.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(history)
+    }
+
+    /// Query `id` of `project`, running or ended.
+    pub async fn query_record(
+        &self,
+        project: &str,
+        id: &str,
+    ) -> crate::Result<Option<QueryRecord>> {
+        let running = self.queries.running_in(project);
+        if let Some(record) = running.into_iter().find(|q| q.id == id) {
+            return Ok(Some(record));
+        }
+        let record = self.meta.queries().get(id).await?;
+        Ok(record.filter(|q| q.project_id == project))
     }
 
     /// The limits every query runs under.

@@ -494,9 +494,12 @@ async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let busy = world.refusal(&p, "SELECT 1").await;
     assert!(busy.contains("already have 1 queries running"), "{busy}");
-    let id = world.hub().query_history(&p, 1).await.unwrap()[0]
-        .id
-        .clone();
+    // The running query is known to this process only, and shows in the history.
+    let newest = world.hub().query_history(&p, 1).await.unwrap().remove(0);
+    assert_eq!(newest.status, "running");
+    let id = newest.id;
+    let known = world.hub().query_record(&p, &id).await.unwrap().unwrap();
+    assert_eq!((known.status.as_str(), known.sql.as_str()), ("running", slow));
     assert!(world.hub().queries.cancel(&id, &p, "rita"));
     let cancelled = running.await.unwrap().unwrap_err();
     assert!(cancelled.to_string().contains("cancelled"), "{cancelled}");

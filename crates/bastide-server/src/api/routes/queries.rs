@@ -201,9 +201,9 @@ pub(crate) async fn status(
         .get(&caller.principal, &id)
         .await
         .map_err(access)?;
-    match state.hub.meta.queries().get(&query).await {
-        Ok(Some(record)) if record.project_id == id => Ok(Json(record.into())),
-        Ok(_) => Err(ApiError::not_found(format!(
+    match state.hub.query_record(&id, &query).await {
+        Ok(Some(record)) => Ok(Json(record.into())),
+        Ok(None) => Err(ApiError::not_found(format!(
             "no query {query} in project {id}"
         ))),
         Err(e) => Err(ApiError::internal(e)),
