@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use bastide_access::Mode;
 use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
 use datafusion::common::ParamValues;
 use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::FairSpillPool;
@@ -80,11 +81,11 @@ impl Workspace {
         let frame = ctx.execute_logical_plan(plan).await.map_err(&fail)?;
         let execute = async {
             let mut stream = frame.execute_stream().await.map_err(&fail)?;
-            let schema = stream.schema();
+            let schema = classic(&stream.schema());
             let mut batches = Vec::new();
             let (mut rows, mut truncated) = (0, false);
             while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(&fail)?;
+                let batch = in_schema(&batch.map_err(&fail)?, &schema)?;
                 let room = limits.max_rows - rows;
                 if batch.num_rows() > room {
                     truncated = true;
@@ -134,7 +135,7 @@ impl Workspace {
             .collect();
         parameters.sort_by_key(|(n, _)| *n);
         Ok(Described {
-            columns: Arc::new(plan.schema().as_arrow().clone()),
+            columns: classic(plan.schema().inner()),
             parameters: parameters.into_iter().map(|(_, t)| t).collect(),
         })
     }
@@ -223,6 +224,63 @@ pub struct Described {
     pub columns: SchemaRef,
     /// The type of each placeholder (`$1` first), where the planner could infer it.
     pub parameters: Vec<Option<DataType>>,
+}
+
+/// `schema` with Arrow's classic text and binary types where the engine used view
+/// types (tables are read as views): answers keep the types every Arrow client reads.
+fn classic(schema: &SchemaRef) -> SchemaRef {
+    if !schema.fields().iter().any(|f| has_view(f.data_type())) {
+        return schema.clone();
+    }
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            f.as_ref()
+                .clone()
+                .with_data_type(classic_type(f.data_type()))
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+fn has_view(t: &DataType) -> bool {
+    classic_type(t) != *t
+}
+
+fn classic_type(t: &DataType) -> DataType {
+    let field = |f: &FieldRef| {
+        Arc::new(
+            f.as_ref()
+                .clone()
+                .with_data_type(classic_type(f.data_type())),
+        )
+    };
+    match t {
+        DataType::Utf8View => DataType::Utf8,
+        DataType::BinaryView => DataType::Binary,
+        DataType::List(f) => DataType::List(field(f)),
+        DataType::LargeList(f) => DataType::LargeList(field(f)),
+        DataType::FixedSizeList(f, n) => DataType::FixedSizeList(field(f), *n),
+        DataType::Struct(fields) => DataType::Struct(fields.iter().map(field).collect()),
+        DataType::Map(f, sorted) => DataType::Map(field(f), *sorted),
+        other => other.clone(),
+    }
+}
+
+/// `batch` cast to `schema` (its classic twin).
+fn in_schema(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    if batch.schema_ref() == schema {
+        return Ok(batch.clone());
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| cast(column, field.data_type()))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::Internal(e.to_string()))
 }
 
 fn is_empty(params: &ParamValues) -> bool {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bastide_crypto::{DataKey, KeySource};
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::common::config::EncryptionFactoryOptions;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::cache::cache_manager::FileStatisticsCache;
@@ -156,11 +156,16 @@ pub fn runtime_from(
 /// files, whose footers are encrypted. With `statistics`, the files' statistics (which
 /// planning reads from each footer) are kept there for the next query: DataFusion does
 /// not cache encrypted footers itself.
+///
+/// Text and binary columns are read as Arrow's view types (`Utf8View`, `BinaryView`),
+/// as DataFusion reads any Parquet file whose schema it infers: joins, groupings and
+/// comparisons on them are markedly faster.
 pub fn table(
     files: Vec<datafusion::datasource::listing::ListingTableUrl>,
     schema: SchemaRef,
     statistics: Option<Arc<FileStatisticsCache>>,
 ) -> DfResult<Arc<dyn datafusion::catalog::TableProvider>> {
+    let schema = view_types(&schema);
     use datafusion::datasource::file_format::parquet::ParquetFormat;
     use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
     let mut options = datafusion::common::config::TableParquetOptions::default();
@@ -173,6 +178,23 @@ pub fn table(
     Ok(Arc::new(
         ListingTable::try_new(config)?.with_cache(statistics),
     ))
+}
+
+/// `schema` with its text and binary columns in view types.
+fn view_types(schema: &Schema) -> SchemaRef {
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let read = match field.data_type() {
+                DataType::Utf8 | DataType::LargeUtf8 => DataType::Utf8View,
+                DataType::Binary | DataType::LargeBinary => DataType::BinaryView,
+                other => other.clone(),
+            };
+            field.as_ref().clone().with_data_type(read)
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// A cache of file statistics for [`table`], of at most `bytes`.

@@ -137,8 +137,10 @@ fn frictionless_type(data_type: Option<&DataType>) -> &'static str {
     }
 }
 
-/// `frame` with its timestamps in seconds stored as milliseconds: Parquet has no
-/// seconds unit, and an integer column is all other tools would see otherwise.
+/// `frame` with its timestamps in seconds stored as milliseconds (Parquet has no
+/// seconds unit, and an integer column is all other tools would see otherwise), and
+/// its text in Arrow's classic string type (tables are read in view types, which an
+/// older reader of the embedded Arrow schema would not know).
 fn parquet_native(
     frame: datafusion::dataframe::DataFrame,
 ) -> datafusion::error::Result<datafusion::dataframe::DataFrame> {
@@ -156,6 +158,8 @@ fn parquet_native(
                     DataType::Timestamp(TimeUnit::Millisecond, zone.clone()),
                 )
                 .alias(field.name()),
+                DataType::Utf8View => cast(column, DataType::Utf8).alias(field.name()),
+                DataType::BinaryView => cast(column, DataType::Binary).alias(field.name()),
                 _ => column,
             }
         })

@@ -254,6 +254,17 @@ async fn a_researcher_sees_only_the_permitted_columns_and_rows_under_project_pse
         .map(|f| f.name().as_str())
         .collect();
     assert_eq!(names, ["ben_nir_psa", "ben_nai_ann", "ben_sex_cod"]);
+    // Tables are read in Arrow's view types; answers keep the classic ones every
+    // client reads, in the schema and in the rows.
+    let text = answered.answer.schema.field(0).data_type();
+    assert_eq!(text, &DataType::Utf8);
+    assert!(
+        answered
+            .answer
+            .batches
+            .iter()
+            .all(|b| b.column(0).data_type() == text)
+    );
     let hidden = world.refusal(&p, "SELECT ben_res_dpt FROM people").await;
     assert!(hidden.contains("ben_res_dpt"), "{hidden}");
     assert!(
@@ -499,7 +510,10 @@ async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
     assert_eq!(newest.status, "running");
     let id = newest.id;
     let known = world.hub().query_record(&p, &id).await.unwrap().unwrap();
-    assert_eq!((known.status.as_str(), known.sql.as_str()), ("running", slow));
+    assert_eq!(
+        (known.status.as_str(), known.sql.as_str()),
+        ("running", slow)
+    );
     assert!(world.hub().queries.cancel(&id, &p, "rita"));
     let cancelled = running.await.unwrap().unwrap_err();
     assert!(cancelled.to_string().contains("cancelled"), "{cancelled}");
