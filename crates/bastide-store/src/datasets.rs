@@ -14,16 +14,14 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::listing::ListingTableUrl;
-use datafusion::execution::cache::cache_manager::{
-    CacheManagerConfig, FileStatisticsCache, ListFilesCache,
-};
+use datafusion::execution::cache::cache_manager::{CacheManagerConfig, ListFilesCache};
 use datafusion::execution::cache::default_cache::DefaultCache;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::encrypted;
+use crate::encrypted::{self, ReadCaches};
 use crate::manifest::{Manifest, hex};
 use crate::{Error, KeyService, Result, Storage};
 
@@ -69,9 +67,10 @@ pub struct DatasetStore {
     pub(crate) storage: Storage,
     pub(crate) meta: MetaStore,
     pub(crate) keys: KeyService,
-    /// Statistics of the data files (immutable: a path is never rewritten), shared by
-    /// every table opened here so that a query does not decrypt each footer anew.
-    statistics: Arc<FileStatisticsCache>,
+    /// Statistics and decrypted footers of the data files (immutable: a path is never
+    /// rewritten), shared by every table opened here so that a query does not decrypt
+    /// each footer anew.
+    caches: ReadCaches,
     /// Listings of the data files, shared likewise (each query has a runtime of its
     /// own, whose cache would start empty).
     listings: Arc<ListFilesCache>,
@@ -93,6 +92,9 @@ const MANIFEST_CACHE: usize = 64;
 
 /// Memory for the shared file statistics.
 const STATISTICS_CACHE_BYTES: usize = 64 << 20;
+
+/// Memory for the shared decrypted footers.
+const FOOTER_CACHE_BYTES: usize = 128 << 20;
 
 /// Writes `manifest` (never overwriting one) and records the version: the step that
 /// makes it visible.
@@ -145,7 +147,7 @@ impl DatasetStore {
             storage,
             meta,
             keys,
-            statistics: encrypted::statistics_cache(STATISTICS_CACHE_BYTES),
+            caches: ReadCaches::new(STATISTICS_CACHE_BYTES, FOOTER_CACHE_BYTES),
             listings: Arc::new(DefaultCache::new(LISTING_CACHE_BYTES)),
             whole: Arc::default(),
             manifests: Arc::default(),
@@ -261,8 +263,7 @@ impl DatasetStore {
             .map(|f| ListingTableUrl::parse(self.storage.object_url(&f.path)))
             .collect::<datafusion::error::Result<Vec<_>>>()
             .map_err(datafusion_error)?;
-        encrypted::table(urls, table.schema()?, Some(self.statistics.clone()))
-            .map_err(datafusion_error)
+        encrypted::table(urls, table.schema()?, Some(&self.caches)).map_err(datafusion_error)
     }
 
     /// A DataFusion session that can read this hub's encrypted files (keys still have
@@ -279,7 +280,7 @@ impl DatasetStore {
         runtime: RuntimeEnvBuilder,
     ) -> Result<SessionContext> {
         let caches = CacheManagerConfig::default()
-            .with_file_statistics_cache(Some(self.statistics.clone()))
+            .with_file_statistics_cache(Some(self.caches.statistics.clone()))
             .with_list_files_cache(Some(self.listings.clone()));
         let runtime = runtime.with_cache_manager(caches);
         let runtime = encrypted::runtime_from(runtime, Arc::new(self.keys.clone()))

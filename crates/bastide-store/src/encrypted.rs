@@ -12,7 +12,7 @@ use bastide_crypto::{DataKey, KeySource};
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::common::config::EncryptionFactoryOptions;
 use datafusion::error::{DataFusionError, Result as DfResult};
-use datafusion::execution::cache::cache_manager::FileStatisticsCache;
+use datafusion::execution::cache::cache_manager::{FileMetadataCache, FileStatisticsCache};
 use datafusion::execution::cache::default_cache::DefaultCache;
 use datafusion::execution::parquet_encryption::EncryptionFactory;
 use object_store::path::Path as ObjectPath;
@@ -151,11 +151,39 @@ pub fn runtime_from(
     Ok(runtime)
 }
 
+/// Memory kept between queries for the files a table reads.
+#[derive(Clone)]
+pub struct ReadCaches {
+    /// The files' statistics (which planning reads from each footer).
+    pub statistics: Arc<FileStatisticsCache>,
+    /// Their decrypted footers (which each read needs), see [`crate::footers`].
+    pub footers: Arc<FileMetadataCache>,
+}
+
+impl ReadCaches {
+    /// Caches of at most `statistics` and `footers` bytes.
+    pub fn new(statistics: usize, footers: usize) -> Self {
+        Self {
+            statistics: Arc::new(DefaultCache::new(statistics)),
+            footers: crate::footers::cache(footers),
+        }
+    }
+}
+
+impl fmt::Debug for ReadCaches {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadCaches")
+            .field("statistics", &self.statistics.len())
+            .field("footers", &self.footers.len())
+            .finish()
+    }
+}
+
 /// A table over encrypted Parquet `files` of a known `schema`, decrypted through the
 /// runtime's factory. The schema comes from the manifest: it is never inferred from
-/// files, whose footers are encrypted. With `statistics`, the files' statistics (which
-/// planning reads from each footer) are kept there for the next query: DataFusion does
-/// not cache encrypted footers itself.
+/// files, whose footers are encrypted. With `caches`, what planning and reading take
+/// from each file's footer is kept for the next query: DataFusion does not cache
+/// encrypted footers itself.
 ///
 /// Text and binary columns are read as Arrow's view types (`Utf8View`, `BinaryView`),
 /// as DataFusion reads any Parquet file whose schema it infers: joins, groupings and
@@ -163,20 +191,28 @@ pub fn runtime_from(
 pub fn table(
     files: Vec<datafusion::datasource::listing::ListingTableUrl>,
     schema: SchemaRef,
-    statistics: Option<Arc<FileStatisticsCache>>,
+    caches: Option<&ReadCaches>,
 ) -> DfResult<Arc<dyn datafusion::catalog::TableProvider>> {
-    let schema = view_types(&schema);
+    use datafusion::datasource::file_format::FileFormat;
     use datafusion::datasource::file_format::parquet::ParquetFormat;
     use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
+    let schema = view_types(&schema);
     let mut options = datafusion::common::config::TableParquetOptions::default();
     options.crypto.factory_id = Some(FACTORY_ID.to_owned());
-    let format = ParquetFormat::new().with_options(options);
-    let listing = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
+    let parquet = ParquetFormat::new().with_options(options);
+    let format: Arc<dyn FileFormat> = match caches {
+        Some(caches) => Arc::new(crate::footers::CachedFooters::new(
+            parquet,
+            caches.footers.clone(),
+        )),
+        None => Arc::new(parquet),
+    };
+    let listing = ListingOptions::new(format).with_file_extension(".parquet");
     let config = ListingTableConfig::new_with_multi_paths(files)
         .with_listing_options(listing)
         .with_schema(schema);
     Ok(Arc::new(
-        ListingTable::try_new(config)?.with_cache(statistics),
+        ListingTable::try_new(config)?.with_cache(caches.map(|c| c.statistics.clone())),
     ))
 }
 
@@ -195,9 +231,4 @@ fn view_types(schema: &Schema) -> SchemaRef {
         })
         .collect();
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
-}
-
-/// A cache of file statistics for [`table`], of at most `bytes`.
-pub fn statistics_cache(bytes: usize) -> Arc<FileStatisticsCache> {
-    Arc::new(DefaultCache::new(bytes))
 }

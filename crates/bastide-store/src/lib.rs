@@ -10,6 +10,7 @@ mod draft;
 pub mod encrypted;
 mod error;
 mod export;
+mod footers;
 mod keys;
 pub mod manifest;
 mod migrate;

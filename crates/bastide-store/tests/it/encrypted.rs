@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bastide_crypto::{DataKey, KeySource};
-use bastide_store::encrypted::{self, FileKeys};
+use bastide_store::encrypted::{self, FileKeys, ReadCaches};
 use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::listing::ListingTableUrl;
@@ -56,12 +56,32 @@ fn write(dir: &std::path::Path) -> FileKeys {
 }
 
 async fn context(dir: &std::path::Path, source: Arc<Keys>) -> SessionContext {
+    cached_context(dir, source, None).await
+}
+
+async fn cached_context(
+    dir: &std::path::Path,
+    source: Arc<Keys>,
+    caches: Option<&ReadCaches>,
+) -> SessionContext {
     let runtime = encrypted::runtime(source).unwrap();
     let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
     let url = ListingTableUrl::parse(format!("file://{}/part-0.parquet", dir.display())).unwrap();
-    ctx.register_table("t", encrypted::table(vec![url], schema(), None).unwrap())
+    ctx.register_table("t", encrypted::table(vec![url], schema(), caches).unwrap())
         .unwrap();
     ctx
+}
+
+/// `source` holding every key of `keys`.
+fn holding(keys: &FileKeys) -> Arc<Keys> {
+    let source = Arc::new(Keys::default());
+    for (id, key) in [
+        keys.footer.clone(),
+        (keys.identifiers[0].1.clone(), keys.identifiers[0].2.clone()),
+    ] {
+        source.0.lock().unwrap().insert(id, key);
+    }
+    source
 }
 
 async fn rows(ctx: &SessionContext, sql: &str) -> datafusion::error::Result<String> {
@@ -73,14 +93,7 @@ async fn rows(ctx: &SessionContext, sql: &str) -> datafusion::error::Result<Stri
 async fn an_encrypted_file_reads_back_with_all_its_keys() {
     let dir = tempfile::tempdir().unwrap();
     let keys = write(dir.path());
-    let source = Arc::new(Keys::default());
-    for (id, key) in [
-        keys.footer.clone(),
-        (keys.identifiers[0].1.clone(), keys.identifiers[0].2.clone()),
-    ] {
-        source.0.lock().unwrap().insert(id, key);
-    }
-    let ctx = context(dir.path(), source).await;
+    let ctx = context(dir.path(), holding(&keys)).await;
     let text = rows(&ctx, "SELECT ben_nir_psa, dgn_pal, age FROM t ORDER BY age")
         .await
         .unwrap();
@@ -136,4 +149,32 @@ fn no_value_appears_in_the_stored_bytes() {
             "{needle} is in clear"
         );
     }
+}
+
+#[tokio::test]
+async fn a_footer_decrypted_once_is_kept_yet_opens_no_column_once_keys_are_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = write(dir.path());
+    let source = holding(&keys);
+    let caches = ReadCaches::new(1 << 20, 1 << 20);
+    let ctx = cached_context(dir.path(), source.clone(), Some(&caches)).await;
+    let first = rows(&ctx, "SELECT dgn_pal FROM t ORDER BY age")
+        .await
+        .unwrap();
+    assert!(first.contains(DIAGNOSIS), "{first}");
+    assert_eq!(caches.footers.len(), 1, "the footer is kept");
+    let again = rows(&ctx, "SELECT dgn_pal FROM t ORDER BY age")
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+
+    // Keys shredded: the kept footer does not stand in for them. Every column's
+    // pages ask for their key at each read.
+    source.0.lock().unwrap().clear();
+    let err = rows(&ctx, "SELECT dgn_pal FROM t")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("data key dk-footer is not available"), "{err}");
+    assert!(!err.contains(DIAGNOSIS));
 }
