@@ -26,6 +26,11 @@ use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::logical_expr::col;
 use datafusion::prelude::SessionContext;
 
+/// The allocator of the `bastide` program, so that both engines timed here run as
+/// they would in it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/bench-queries"))
 }
