@@ -13,6 +13,7 @@ mod migration;
 mod nomenclature;
 mod pseudonyms;
 mod queries;
+mod running;
 mod seal;
 mod staging;
 
@@ -32,7 +33,8 @@ pub use init::{InitReport, init};
 pub use maintenance::{GARBAGE_GRACE, spawn_audit_archiving, spawn_garbage_collection};
 pub use nomenclature::{Nomenclature, NomenclatureReport};
 pub use pseudonyms::RenewalReport;
-pub use queries::{Answered, Channel, QueryFailure, QueryRequest, QueryService};
+pub use queries::{Answered, Channel, QueryFailure, QueryRequest};
+pub use running::QueryService;
 
 use crate::{Error, Result};
 
@@ -227,6 +229,7 @@ impl Hub {
 
     /// Closes the audit log and the database without recording a server stop.
     pub async fn close_quietly(&self) {
+        self.queries.settled().await;
         let audit = self.audit.clone();
         let _ = tokio::task::spawn_blocking(move || audit.shutdown()).await;
         self.meta.close().await;
@@ -234,6 +237,7 @@ impl Hub {
 
     /// Records the end of service and closes the audit log and the database.
     pub async fn close(&self) {
+        self.queries.settled().await;
         let stopped = NewEvent::new("system", Role::System, "server.stopped", Outcome::Success);
         if let Err(e) = self.audit.record(stopped).await {
             tracing::error!(target: "bastide::audit", error = %e, "cannot record the stop");

@@ -2,23 +2,19 @@
 //! PostgreSQL wire): the permit checked at each query, the per-user cap, the history,
 //! cancellation, and one audit event per query, refusals included.
 //!
-//! A query runs in a task of its own. The caller holds a [`Running`] guard: if the
-//! caller goes away (a client that disconnects), dropping it cancels the query, which
-//! then stops, frees its memory and is recorded as cancelled.
-//!
-//! A running query lives in this process's memory only (it is this process that can
-//! cancel it); the history's database gets one row per query, written as it ends,
-//! beside its audit event. The history as read merges both.
+//! A query runs in a task of its own. The caller holds a guard: if the caller goes
+//! away (a client that disconnects), dropping it cancels the query, which then stops,
+//! frees its memory and is recorded as cancelled. An answer leaves only once its
+//! audit event is durable; its history row is written behind it (see
+//! [`super::running`]).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use bastide_access::{Mode, PermitCheck, PermitDenied, PermitScope, Permits, Principal};
 use bastide_audit::Outcome;
 use bastide_meta::QueryRecord;
-use bastide_query::{
-    Admission, Answer, CancellationToken, Described, Limits, OptOuts, ViewCache, Workspace,
-};
+use bastide_query::{Answer, Described, Limits, OptOuts, Workspace};
 use datafusion::common::ParamValues;
 use futures::future::BoxFuture;
 
@@ -93,21 +89,6 @@ fn count(params: &ParamValues) -> usize {
     }
 }
 
-/// Queries running on this hub.
-#[derive(Debug, Clone)]
-pub struct QueryService {
-    admission: Admission,
-    views: ViewCache,
-    running: Arc<Mutex<HashMap<String, Entry>>>,
-}
-
-#[derive(Debug)]
-struct Entry {
-    /// The query as it started (status `running`).
-    record: QueryRecord,
-    cancel: CancellationToken,
-}
-
 /// Why a query did not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryFailure {
@@ -131,85 +112,6 @@ pub struct Answered {
     pub answer: Answer,
     /// The permit's mode.
     pub mode: Mode,
-}
-
-impl QueryService {
-    /// At most `per_user` queries running per user.
-    pub fn new(per_user: usize) -> Self {
-        Self {
-            admission: Admission::new(per_user),
-            views: ViewCache::default(),
-            running: Arc::default(),
-        }
-    }
-
-    /// Registers `record` as running: its cancellation token, the caller's guard
-    /// whose drop cancels it, and the registration whose drop (once the query's end
-    /// is recorded) forgets it.
-    fn register(&self, record: &QueryRecord) -> (CancellationToken, Running, Registered) {
-        let cancel = CancellationToken::new();
-        self.running.lock().expect("running queries").insert(
-            record.id.clone(),
-            Entry {
-                record: record.clone(),
-                cancel: cancel.clone(),
-            },
-        );
-        let registered = Registered {
-            id: record.id.clone(),
-            service: self.clone(),
-        };
-        (cancel.clone(), Running(cancel), registered)
-    }
-
-    /// Cancels query `id` if it runs for `project` on behalf of `user`; whether it did.
-    pub fn cancel(&self, id: &str, project: &str, user: &str) -> bool {
-        let running = self.running.lock().expect("running queries");
-        match running.get(id) {
-            Some(entry) if entry.record.project_id == project && entry.record.user_name == user => {
-                entry.cancel.cancel();
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// `project`'s queries running in this process.
-    fn running_in(&self, project: &str) -> Vec<QueryRecord> {
-        let running = self.running.lock().expect("running queries");
-        running
-            .values()
-            .filter(|entry| entry.record.project_id == project)
-            .map(|entry| entry.record.clone())
-            .collect()
-    }
-}
-
-/// The caller's hold on a running query: dropping it (the caller has gone) cancels the
-/// query if it still runs.
-struct Running(CancellationToken);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.cancel();
-    }
-}
-
-/// A query's place among the running ones, held by its task until its end is
-/// recorded, so that the history never loses sight of it.
-struct Registered {
-    id: String,
-    service: QueryService,
-}
-
-impl Drop for Registered {
-    fn drop(&mut self) {
-        self.service
-            .running
-            .lock()
-            .expect("running queries")
-            .remove(&self.id);
-    }
 }
 
 impl Hub {
@@ -270,7 +172,7 @@ impl Hub {
         let (hub, sql, by) = (self.clone(), sql.to_owned(), by.clone());
         let parameters = count(&params);
         let task = tokio::spawn(async move {
-            let (_ticket, _registered) = (ticket, registered);
+            let _ticket = ticket;
             let result = async {
                 let workspace = hub.workspace(scope, &sql, opt_outs).await?;
                 let run: BoxFuture<'_, bastide_query::Result<Answer>> =
@@ -280,6 +182,8 @@ impl Hub {
             .await;
             // Recorded here, not by the caller, who may be gone.
             hub.conclude(&mut record, parameters, &result, &by).await?;
+            hub.queries
+                .ended(record.clone(), registered, hub.meta.clone());
             result.map(|answer| Answered {
                 record,
                 answer,
@@ -400,7 +304,7 @@ impl Hub {
         Ok(OptOuts::new(register.map_err(crate::Error::from)?))
     }
 
-    /// Records how a query ended in the history and the audit log.
+    /// Records how a query ended in `record` and, durably, in the audit log.
     async fn conclude(
         &self,
         record: &mut QueryRecord,
@@ -447,26 +351,22 @@ impl Hub {
         if let Some(error) = &record.error {
             done = done.detail("error", error.clone());
         }
-        // Two commits, side by side: the history's and the audit log's.
-        let history = self.meta.queries();
-        let (finished, audited) = tokio::join!(history.record(record), self.audit.record(done));
-        finished.map_err(crate::Error::from)?;
-        audited.map_err(crate::Error::from)?;
+        self.audit.record(done).await.map_err(crate::Error::from)?;
         Ok(())
     }
 
-    /// A project's queries, newest first: those running in this process, and those
-    /// ended.
+    /// A project's queries, newest first: those known in this process' memory
+    /// (running, or whose history row is being written), and those in the database.
     pub async fn query_history(
         &self,
         project: &str,
         limit: i64,
     ) -> crate::Result<Vec<QueryRecord>> {
-        let running = self.queries.running_in(project);
+        let known = self.queries.known_in(project);
         let mut history = self.meta.queries().of_project(project, limit).await?;
-        // A query that has just ended can be in both: its record wins.
-        let ended: HashSet<String> = history.iter().map(|q| q.id.clone()).collect();
-        history.extend(running.into_iter().filter(|q| !ended.contains(&q.id)));
+        // A query whose row has just been written can be in both.
+        let written: HashSet<String> = history.iter().map(|q| q.id.clone()).collect();
+        history.extend(known.into_iter().filter(|q| !written.contains(&q.id)));
         history.sort_by(|a, b| (b.started_at, &b.id).cmp(&(a.started_at, &a.id)));
         history.truncate(usize::try_from(limit).unwrap_or(0));
         Ok(history)
@@ -478,8 +378,8 @@ impl Hub {
         project: &str,
         id: &str,
     ) -> crate::Result<Option<QueryRecord>> {
-        let running = self.queries.running_in(project);
-        if let Some(record) = running.into_iter().find(|q| q.id == id) {
+        let known = self.queries.known_in(project);
+        if let Some(record) = known.into_iter().find(|q| q.id == id) {
             return Ok(Some(record));
         }
         let record = self.meta.queries().get(id).await?;

@@ -535,6 +535,27 @@ async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
 }
 
 #[tokio::test]
+async fn an_answered_query_is_in_the_history_at_once_and_in_the_database_once_written() {
+    let world = World::new().await;
+    let p = world.project(Mode::RowLevel).await;
+    let answered = world.ask(&p, "SELECT count(*) FROM people").await.unwrap();
+    let id = answered.record.id.clone();
+    // The answer did not wait for the history's row: the history shows the query
+    // ended at once, from memory if its row is not written yet.
+    let shown = world.hub().query_record(&p, &id).await.unwrap().unwrap();
+    assert_eq!(
+        (shown.status.as_str(), shown.row_count),
+        ("succeeded", Some(1))
+    );
+    assert_eq!(world.hub().query_history(&p, 10).await.unwrap()[0].id, id);
+    // Once written, the row is in the database, and an ended query cannot be cancelled.
+    world.hub().queries.settled().await;
+    let stored = world.hub().meta.queries().get(&id).await.unwrap().unwrap();
+    assert_eq!(stored, shown);
+    assert!(!world.hub().queries.cancel(&id, &p, "rita"));
+}
+
+#[tokio::test]
 async fn an_expired_or_revoked_permit_stops_the_next_query() {
     let world = World::new().await;
     let p = world.project(Mode::RowLevel).await;
