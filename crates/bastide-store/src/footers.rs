@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
-use datafusion::common::{Statistics, internal_datafusion_err};
+use datafusion::common::Statistics;
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::file_format::{FileFormat, FileMeta};
@@ -125,19 +125,19 @@ impl FileFormat for CachedFooters {
         state: &dyn Session,
         conf: FileScanConfig,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        // DataFusion's plan, its reader factory swapped for ours.
+        // DataFusion's plan, its reader factory swapped for ours (any other plan, which
+        // reads no file, as it is).
         let plan = self.format.create_physical_plan(state, conf).await?;
-        let missing = || internal_datafusion_err!("a Parquet scan was expected");
-        let exec = plan.downcast_ref::<DataSourceExec>().ok_or_else(missing)?;
-        let config = exec
-            .data_source()
-            .downcast_ref::<FileScanConfig>()
-            .ok_or_else(missing)?;
-        let source = config
-            .file_source()
-            .downcast_ref::<ParquetSource>()
-            .ok_or_else(missing)?
-            .clone();
+        let Some(config) = plan
+            .downcast_ref::<DataSourceExec>()
+            .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+        else {
+            return Ok(plan);
+        };
+        let Some(source) = config.file_source().downcast_ref::<ParquetSource>() else {
+            return Ok(plan);
+        };
+        let source = source.clone();
         let store = state
             .runtime_env()
             .object_store(config.object_store_url.clone())?;

@@ -180,10 +180,12 @@ impl Hub {
                 Ok::<_, QueryFailure>(run.await?)
             }
             .await;
-            // Recorded here, not by the caller, who may be gone.
-            hub.conclude(&mut record, parameters, &result, &by).await?;
+            // Recorded here, not by the caller, who may be gone; in the history even if
+            // the audit log failed (the answer is then withheld).
+            let concluded = hub.conclude(&mut record, parameters, &result, &by).await;
             hub.queries
                 .ended(record.clone(), registered, hub.meta.clone());
+            concluded?;
             result.map(|answer| Answered {
                 record,
                 answer,
