@@ -44,7 +44,7 @@ use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::file::metadata::ParquetMetaData;
 
 /// Decrypted footers, at most `bytes` of them.
-pub fn cache(bytes: usize) -> Arc<FileMetadataCache> {
+pub(crate) fn cache(bytes: usize) -> Arc<FileMetadataCache> {
     Arc::new(DefaultCache::<_, CachedFileMetadataEntry>::new(bytes))
 }
 

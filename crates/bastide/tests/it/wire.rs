@@ -10,6 +10,13 @@ use test_support::free_port;
 
 use crate::workspace::Workspace;
 
+/// `ws`'s hub serving the wire endpoint on a free loopback port; the hub and its port.
+fn serve_wire(ws: &Workspace) -> (test_support::HubProcess, u16) {
+    let port = free_port().port();
+    let listen = format!("127.0.0.1:{port}");
+    (ws.serve(&[], &[("BASTIDE_WIRE__LISTEN", &listen)]), port)
+}
+
 /// Runs `psql` against the endpoint; (success, stdout, stderr).
 fn psql(
     port: u16,
@@ -114,9 +121,7 @@ fn query_events(ws: &Workspace) -> serde_json::Value {
 #[test]
 fn psql_and_psycopg_query_an_aggregate_only_workspace_and_its_guard_holds() {
     let ws = Workspace::new("aggregate_only");
-    let port = free_port().port();
-    let listen = format!("127.0.0.1:{port}");
-    let hub = ws.serve(&[], &[("BASTIDE_WIRE__LISTEN", &listen)]);
+    let (hub, port) = serve_wire(&ws);
 
     let (ok, out, err) = psql(port, &ws, &ws.token, "", "SELECT count(*) FROM ir_ben_r");
     assert!(ok, "{err}");
@@ -302,9 +307,7 @@ fn with_a_certificate_the_endpoint_speaks_tls_and_refuses_clients_without_it() {
 fn revoking_the_token_stops_the_next_query_of_an_open_connection() {
     use std::io::{BufRead, BufReader, Write};
     let ws = Workspace::new("aggregate_only");
-    let port = free_port().port();
-    let listen = format!("127.0.0.1:{port}");
-    let hub = ws.serve(&[], &[("BASTIDE_WIRE__LISTEN", &listen)]);
+    let (hub, port) = serve_wire(&ws);
     let script = r#"
 import json, sys, psycopg
 port, project, token = sys.argv[1:]
@@ -363,9 +366,7 @@ for line in sys.stdin:
 #[test]
 fn a_cancel_request_stops_the_running_query_and_the_connection_goes_on() {
     let ws = Workspace::new("aggregate_only");
-    let port = free_port().port();
-    let listen = format!("127.0.0.1:{port}");
-    let hub = ws.serve(&[], &[("BASTIDE_WIRE__LISTEN", &listen)]);
+    let (hub, port) = serve_wire(&ws);
     // psycopg's cancel() sends a CancelRequest on a connection of its own, with the
     // key the server gave at login (what psql does on Ctrl-C).
     let script = r#"
@@ -413,9 +414,7 @@ print(conn.execute("SELECT count(*) FROM ir_ben_r").fetchone()[0])
 #[test]
 fn guessing_tokens_over_the_wire_slows_the_address_down_on_both_doors() {
     let ws = Workspace::new("aggregate_only");
-    let port = free_port().port();
-    let listen = format!("127.0.0.1:{port}");
-    let hub = ws.serve(&[], &[("BASTIDE_WIRE__LISTEN", &listen)]);
+    let (hub, port) = serve_wire(&ws);
     for _ in 0..bastide_server::throttle::LIMIT {
         let (ok, _, err) = psql(port, &ws, "bst_guess.wrong", "", "SELECT 1");
         assert!(!ok && err.contains("not a valid API token"), "{err}");
