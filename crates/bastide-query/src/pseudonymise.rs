@@ -22,7 +22,7 @@
 
 use std::sync::Arc;
 
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, plan_err};
 use datafusion::logical_expr::expr::{
     AggregateFunction, Exists, InSubquery, SetComparison, WindowFunction,
@@ -114,6 +114,12 @@ impl Pseudonymiser {
 
     /// `plan` rewritten, and which of its columns still hold hub pseudonyms.
     fn plan(&self, plan: LogicalPlan, outer: Option<&Scope>) -> Result<(LogicalPlan, Raw)> {
+        if !reaches_pseudonyms(&plan)? {
+            // Nothing below can hold one: kept as planned (rebuilding every step
+            // would only recompute its schema).
+            let width = plan.schema().fields().len();
+            return Ok((plan, vec![false; width]));
+        }
         let input = |p: Arc<LogicalPlan>| self.plan(Arc::unwrap_or_clone(p), outer);
         Ok(match plan {
             LogicalPlan::Projection(p) => {
@@ -571,6 +577,36 @@ impl Pseudonymiser {
         Ok(LogicalPlan::Projection(
             Projection::try_new(exprs, Arc::new(plan)).map_err(internal)?,
         ))
+    }
+}
+
+/// Whether hub pseudonyms can reach `plan`'s steps: a view's marker of them, or a
+/// column of an enclosing query (which may hold them), anywhere in it or in its
+/// subqueries. Hub pseudonyms come from nowhere else.
+fn reaches_pseudonyms(plan: &LogicalPlan) -> Result<bool> {
+    let mut found = false;
+    plan.apply_with_subqueries(|step| {
+        step.apply_expressions(|e| {
+            found = e.exists(|e| {
+                Ok(match e {
+                    Expr::ScalarFunction(f) => f.func.name() == HUB_PSEUDONYM,
+                    Expr::OuterReferenceColumn(..) => true,
+                    _ => false,
+                })
+            })?;
+            Ok(stop_if(found))
+        })?;
+        Ok(stop_if(found))
+    })
+    .map_err(internal)?;
+    Ok(found)
+}
+
+fn stop_if(found: bool) -> TreeNodeRecursion {
+    if found {
+        TreeNodeRecursion::Stop
+    } else {
+        TreeNodeRecursion::Continue
     }
 }
 

@@ -396,3 +396,28 @@ async fn the_marker_is_gone_from_optimised_plans_and_project_pseudonyms_stay() {
     assert!(!shown.contains("hub_pseudonym"), "{shown}");
     assert!(shown.contains("project_pseudonym"), "{shown}");
 }
+
+#[tokio::test]
+async fn a_plan_no_pseudonym_reaches_comes_back_as_planned_and_one_they_reach_does_not() {
+    let ctx = context(&HubPseudonym::udf());
+    let codes = RecordBatch::try_from_iter([(
+        "code",
+        Arc::new(StringArray::from(vec!["A", "B", "A"])) as ArrayRef,
+    )])
+    .unwrap();
+    let table = MemTable::try_new(codes.schema(), vec![vec![codes]]).unwrap();
+    ctx.register_table("codes", Arc::new(table)).unwrap();
+    let rewrite = |plan| Pseudonymiser::new(project().udf()).apply(plan).unwrap();
+
+    let sql = "SELECT code, count(*) FROM codes WHERE code IN (SELECT code FROM codes) GROUP BY code ORDER BY 2 DESC";
+    let plan = ctx.state().create_logical_plan(sql).await.unwrap();
+    assert_eq!(rewrite(plan.clone()), plan);
+
+    // A subquery over codes alone, but correlated with people: their hub pseudonyms
+    // reach it, and are compared there with a value.
+    let sql =
+        "SELECT count(*) FROM people p WHERE EXISTS (SELECT 1 FROM codes c WHERE c.code < p.id)";
+    let plan = ctx.state().create_logical_plan(sql).await.unwrap();
+    let shown = rewrite(plan).display_indent().to_string();
+    assert!(shown.contains("project_pseudonym"), "{shown}");
+}
