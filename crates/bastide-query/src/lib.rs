@@ -4,7 +4,7 @@
 //! A [`Workspace`] can only be opened from a [`bastide_access::PermitScope`], which
 //! only a checked permit yields: there is no path from here to data without one. Each
 //! query passes the [`guard`] (one read statement, no file-reading functions, no
-//! qualified names), is planned in a fresh context holding only the permit's views,
+//! qualified names), is planned in a fresh session holding only the permit's views,
 //! passes the aggregate-only check when the permit says so, and runs under its
 //! [`Limits`].
 

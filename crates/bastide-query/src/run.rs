@@ -1,4 +1,4 @@
-//! Running one query in a workspace: the guard, planning in a fresh context that holds
+//! Running one query in a workspace: the guard, planning in a fresh session that holds
 //! only the permit's views, placeholders bound, project pseudonyms put in the plan, the
 //! aggregate-only check, then execution under the query's limits (a memory pool that
 //! spills to a capped folder, a time limit, a row cap, cancellation). Dropping the stream stops the work: a query stopped for any
@@ -7,15 +7,14 @@
 use std::time::{Duration, Instant};
 
 use bastide_access::Mode;
+use bastide_store::QuerySession;
 use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
 use datafusion::common::ParamValues;
 use datafusion::error::DataFusionError;
-use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{SQLOptions, SessionConfig};
 use futures::StreamExt;
 use serde::Serialize;
 use std::sync::Arc;
@@ -77,10 +76,9 @@ impl Workspace {
         let started = Instant::now();
         let fail = |e| classify(e, self.mode(), limits);
         let deadline = tokio::time::Instant::now() + limits.time;
-        let (ctx, plan, explain) = self.plan(sql, Some(params), limits).await?;
-        let frame = ctx.execute_logical_plan(plan).await.map_err(&fail)?;
+        let (session, plan, explain) = self.plan(sql, Some(params), limits).await?;
         let execute = async {
-            let mut stream = frame.execute_stream().await.map_err(&fail)?;
+            let mut stream = session.execute(&plan).await.map_err(&fail)?;
             let schema = classic(&stream.schema());
             let mut batches = Vec::new();
             let (mut rows, mut truncated) = (0, false);
@@ -140,17 +138,17 @@ impl Workspace {
         })
     }
 
-    /// Guards and plans `sql` in a fresh context, its placeholders bound to `params`
+    /// Guards and plans `sql` in a fresh session, its placeholders bound to `params`
     /// when given: the context, the checked plan, and whether it is an `EXPLAIN`.
     async fn plan(
         &self,
         sql: &str,
         params: Option<&ParamValues>,
         limits: &Limits,
-    ) -> Result<(SessionContext, LogicalPlan, bool)> {
+    ) -> Result<(QuerySession, LogicalPlan, bool)> {
         let checked = guard::check(sql)?;
-        let ctx = self.context(limits)?;
-        let plan = ctx
+        let session = self.session(limits)?;
+        let plan = session
             .state()
             .statement_to_plan(checked.statement)
             .await
@@ -174,24 +172,22 @@ impl Workspace {
         if self.mode() == Mode::AggregateOnly && !checked.explain {
             aggregate::check(&plan, self.identifiers())?;
         }
-        Ok((ctx, plan, checked.explain))
+        Ok((session, plan, checked.explain))
     }
 
-    /// A context holding the views and nothing else, with the query's own memory
+    /// A session holding the views and nothing else, with the query's own memory
     /// pool and spill cap.
-    fn context(&self, limits: &Limits) -> Result<SessionContext> {
+    fn session(&self, limits: &Limits) -> Result<QuerySession> {
         let config = SessionConfig::new()
             .with_information_schema(false)
             .set_bool("datafusion.execution.enable_recursive_ctes", false);
-        let runtime = RuntimeEnvBuilder::new()
-            .with_memory_pool(Arc::new(FairSpillPool::new(limits.memory_bytes)))
-            .with_max_temp_directory_size(limits.spill_bytes);
-        let ctx = self.store().session_with(config, runtime)?;
+        let session =
+            self.store()
+                .query_session(config, limits.memory_bytes, limits.spill_bytes)?;
         for (name, view) in self.views() {
-            ctx.register_table(name.as_str(), view.clone())
-                .map_err(|e| Error::Internal(e.to_string()))?;
+            session.register(name, view.clone())?;
         }
-        Ok(ctx)
+        Ok(session)
     }
 
     /// An `EXPLAIN` answer without the storage's locations.

@@ -3,7 +3,7 @@
 //! permit's filters and by the opt-out register, then only the permitted columns, the
 //! identifier ones marked as hub pseudonyms: each query's plan turns them into project
 //! pseudonyms wherever a value could show ([`crate::pseudonymise`]). Queries run in a
-//! fresh context per query that holds only these views (see [`crate::run`]), so a
+//! fresh session per query that holds only these views (see [`crate::run`]), so a
 //! table outside the permit and a table that does not exist are the same: absent.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};

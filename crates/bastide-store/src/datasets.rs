@@ -5,7 +5,7 @@
 //! [`DatasetStore::collect_garbage`].
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bastide_meta::{MetaStore, VersionRecord};
@@ -17,6 +17,7 @@ use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::cache::cache_manager::{CacheManagerConfig, ListFilesCache};
 use datafusion::execution::cache::default_cache::DefaultCache;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionState;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -78,8 +79,13 @@ pub struct DatasetStore {
     whole: Arc<Mutex<HashSet<(String, u64)>>>,
     /// Manifests read before, by path: a manifest is never rewritten, and each use
     /// checks the recorded checksum against the cached one.
-    manifests: Arc<Mutex<HashMap<String, (String, Manifest)>>>,
+    manifests: Arc<Mutex<HashMap<String, Checked>>>,
+    /// The state each query's session copies (see [`crate::session`]).
+    pub(crate) prepared: Arc<OnceLock<SessionState>>,
 }
+
+/// A manifest read before, and the SHA-256 its bytes had.
+type Checked = (String, Arc<Manifest>);
 
 /// Memory for the shared file listings.
 const LISTING_CACHE_BYTES: usize = 4 << 20;
@@ -151,6 +157,7 @@ impl DatasetStore {
             listings: Arc::new(DefaultCache::new(LISTING_CACHE_BYTES)),
             whole: Arc::default(),
             manifests: Arc::default(),
+            prepared: Arc::default(),
         }
     }
 
@@ -182,7 +189,7 @@ impl DatasetStore {
     }
 
     /// The newest committed version of `dataset` and its manifest.
-    pub async fn latest(&self, dataset: &str) -> Result<Option<(VersionRecord, Manifest)>> {
+    pub async fn latest(&self, dataset: &str) -> Result<Option<(VersionRecord, Arc<Manifest>)>> {
         match self.meta.datasets().latest(dataset).await? {
             Some(record) => {
                 let manifest = self.manifest(&record).await?;
@@ -193,7 +200,7 @@ impl DatasetStore {
     }
 
     /// The manifest of a committed version, checked against its recorded SHA-256.
-    pub async fn manifest(&self, record: &VersionRecord) -> Result<Manifest> {
+    pub async fn manifest(&self, record: &VersionRecord) -> Result<Arc<Manifest>> {
         if let Some((sha256, manifest)) = self.cached_manifest(&record.manifest_path)
             && sha256 == record.manifest_sha256
         {
@@ -206,7 +213,7 @@ impl DatasetStore {
                 problem: "its checksum does not match the one recorded at commit (altered?)".into(),
             });
         }
-        let manifest = Manifest::parse(&record.manifest_path, &bytes)?;
+        let manifest = Arc::new(Manifest::parse(&record.manifest_path, &bytes)?);
         let mut cache = self.manifests.lock().expect("manifest cache");
         if cache.len() >= MANIFEST_CACHE {
             cache.clear();
@@ -218,7 +225,7 @@ impl DatasetStore {
         Ok(manifest)
     }
 
-    fn cached_manifest(&self, path: &str) -> Option<(String, Manifest)> {
+    fn cached_manifest(&self, path: &str) -> Option<Checked> {
         let cache = self.manifests.lock().expect("manifest cache");
         cache.get(path).cloned()
     }

@@ -84,7 +84,7 @@ impl DatasetStore {
     /// Starts the next version of `dataset`.
     pub async fn draft(&self, dataset: &str) -> Result<VersionDraft> {
         let base = match self.latest(dataset).await? {
-            Some((_, manifest)) => manifest,
+            Some((_, manifest)) => std::sync::Arc::unwrap_or_clone(manifest),
             None => Manifest::new(dataset),
         };
         self.draft_on(base)

@@ -15,6 +15,7 @@ mod keys;
 pub mod manifest;
 mod migrate;
 mod rewrite;
+mod session;
 mod storage;
 
 pub use datasets::{Committed, DatasetStore, GarbageReport, NewTable};
@@ -24,4 +25,5 @@ pub use export::ExportReport;
 pub use keys::{DATA_KEY_LEN, KeyService, KeyStatus, Rotation};
 pub use migrate::{MigrationReport, migrate};
 pub use rewrite::{Rewrite, ValueMap};
+pub use session::QuerySession;
 pub use storage::{ObjectInfo, Storage, StoreMarker};

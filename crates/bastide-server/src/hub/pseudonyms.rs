@@ -183,7 +183,7 @@ impl Hub {
             };
             let rewrites = rewrites(&manifest);
             if !rewrites.is_empty() {
-                plans.push((manifest, rewrites));
+                plans.push((Arc::unwrap_or_clone(manifest), rewrites));
             }
         }
         Ok(plans)

@@ -508,3 +508,49 @@ async fn a_draft_streams_batches_into_rolling_files_and_commits_them_at_once() {
     );
     assert_eq!(count(&hub.hub, "big").await.unwrap(), 4_500);
 }
+
+#[tokio::test]
+async fn a_query_session_sees_only_its_own_tables_and_runs_only_within_its_memory() {
+    let hub = TestHub::spawn().await;
+    let datasets = &hub.hub.datasets;
+    datasets
+        .commit("pmsi", "hash-1", vec![table(&[NIR, "2850275000001"], NOTE)])
+        .await
+        .unwrap();
+    let (_, manifest) = datasets.latest("pmsi").await.unwrap().unwrap();
+    let config = || datafusion::prelude::SessionConfig::new();
+    let one = datasets.query_session(config(), 64 << 20, 0).unwrap();
+    one.register("stays", datasets.table(&manifest, "stays").await.unwrap())
+        .unwrap();
+    let sql = "SELECT count(*) FROM stays";
+    let plan = one.state().create_logical_plan(sql).await.unwrap();
+    let stream = one.execute(&plan).await.unwrap();
+    let batches: Vec<_> = futures::TryStreamExt::try_collect(stream).await.unwrap();
+    assert_eq!(batches[0].num_rows(), 1);
+
+    // The next session is made from the same prepared state: the table is not in it.
+    let two = datasets.query_session(config(), 64 << 20, 0).unwrap();
+    let missing = two.state().create_logical_plan(sql).await.unwrap_err();
+    assert!(missing.to_string().contains("not found"), "{missing}");
+
+    // Its memory is the query's: a sort of more than it holds fails, without spill room.
+    let big = "SELECT v FROM generate_series(1, 2000000) t(v) ORDER BY v DESC";
+    let small = datasets.query_session(config(), 1 << 20, 0).unwrap();
+    let plan = small.state().create_logical_plan(big).await.unwrap();
+    let run =
+        async { futures::TryStreamExt::try_collect::<Vec<_>>(small.execute(&plan).await?).await };
+    let refused = run.await.unwrap_err();
+    // The query's own pool of 1 MB says no.
+    assert!(
+        refused.to_string().contains("pool_size: 1024.0 KB"),
+        "{refused}"
+    );
+
+    // And the state alone, run outside the session, has no memory at all.
+    let ctx = datafusion::prelude::SessionContext::new_with_state(small.state().clone());
+    let outside = ctx.sql(big).await.unwrap().collect().await.unwrap_err();
+    assert!(
+        outside.to_string().contains("Resources exhausted"),
+        "{outside}"
+    );
+}

@@ -1,0 +1,120 @@
+//! Sessions for queries, cheap to make. A DataFusion session registers several hundred
+//! built-in functions when it is built; a query's session is instead a copy of one
+//! prepared once per store, given a catalog of its own (empty: nothing one query
+//! registers is seen by another) and a runtime of its own for execution (the query's
+//! memory pool and spill cap, the hub's storage, keys and caches).
+
+use std::sync::Arc;
+
+use datafusion::catalog::{
+    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
+    MemorySchemaProvider, SchemaProvider, TableProvider,
+};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::TaskContext;
+use datafusion::execution::disk_manager::DiskManager;
+use datafusion::execution::memory_pool::{FairSpillPool, GreedyMemoryPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::session_state::SessionState;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::execute_stream;
+use datafusion::prelude::SessionConfig;
+
+use crate::datasets::datafusion_error;
+use crate::{DatasetStore, Result};
+
+/// One query's session: plans in its state, runs in its own runtime.
+pub struct QuerySession {
+    state: SessionState,
+    schema: Arc<MemorySchemaProvider>,
+    runtime: Arc<RuntimeEnv>,
+}
+
+impl std::fmt::Debug for QuerySession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuerySession")
+            .field("tables", &self.schema.table_names())
+            .finish_non_exhaustive()
+    }
+}
+
+impl QuerySession {
+    /// Makes `table` known as `name` in this session only.
+    pub fn register(&self, name: &str, table: Arc<dyn TableProvider>) -> Result<()> {
+        self.schema
+            .register_table(name.to_owned(), table)
+            .map_err(datafusion_error)?;
+        Ok(())
+    }
+
+    /// The state to plan in. Its runtime has no memory to run anything: plans run
+    /// through [`QuerySession::execute`].
+    pub fn state(&self) -> &SessionState {
+        &self.state
+    }
+
+    /// Optimises and runs `plan` within the query's memory pool and spill cap.
+    pub async fn execute(
+        &self,
+        plan: &LogicalPlan,
+    ) -> datafusion::error::Result<SendableRecordBatchStream> {
+        let physical = self.state.create_physical_plan(plan).await?;
+        let task = TaskContext::from(&self.state).with_runtime(self.runtime.clone());
+        execute_stream(physical, Arc::new(task))
+    }
+}
+
+impl DatasetStore {
+    /// A session for one query, with `config`, `memory` bytes for its operators
+    /// (beyond which they spill) and `spill` bytes of spill files.
+    pub fn query_session(
+        &self,
+        config: SessionConfig,
+        memory: usize,
+        spill: u64,
+    ) -> Result<QuerySession> {
+        let mut state = self.prepared()?;
+        *state.config_mut() = config;
+        state.mark_start_execution();
+        let options = state.config().options().catalog.clone();
+        let schema = Arc::new(MemorySchemaProvider::new());
+        let catalog = MemoryCatalogProvider::new();
+        catalog
+            .register_schema(&options.default_schema, schema.clone())
+            .map_err(datafusion_error)?;
+        let catalogs = MemoryCatalogProviderList::new();
+        catalogs.register_catalog(options.default_catalog, Arc::new(catalog));
+        state.register_catalog_list(Arc::new(catalogs));
+
+        let shared = state.runtime_env();
+        let runtime = RuntimeEnv {
+            memory_pool: Arc::new(FairSpillPool::new(memory)),
+            disk_manager: Arc::new(
+                DiskManager::builder()
+                    .with_max_temp_directory_size(spill)
+                    .build()
+                    .map_err(datafusion_error)?,
+            ),
+            cache_manager: shared.cache_manager.clone(),
+            object_store_registry: shared.object_store_registry.clone(),
+            parquet_encryption_factory_registry: shared.parquet_encryption_factory_registry.clone(),
+        };
+        Ok(QuerySession {
+            state,
+            schema,
+            runtime: Arc::new(runtime),
+        })
+    }
+
+    /// A copy of the state prepared for queries (made at the first call).
+    fn prepared(&self) -> Result<SessionState> {
+        if let Some(state) = self.prepared.get() {
+            return Ok(state.clone());
+        }
+        // Planning needs no memory from the pool: none, so that nothing can run
+        // in this runtime by mistake, unbounded.
+        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(GreedyMemoryPool::new(0)));
+        let state = self.session_with(SessionConfig::new(), runtime)?.state();
+        Ok(self.prepared.get_or_init(|| state).clone())
+    }
+}
