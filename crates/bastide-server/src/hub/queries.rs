@@ -4,9 +4,11 @@
 //!
 //! A query runs in a task of its own. The caller holds a guard: if the caller goes
 //! away (a client that disconnects), dropping it cancels the query, which then stops,
-//! frees its memory and is recorded as cancelled. An answer leaves only once its
-//! audit event is durable; its history row is written behind it (see
-//! [`super::running`]).
+//! frees its memory and is recorded as cancelled. A query admitted to run is on
+//! record first: its `query.start` audit event is written while it runs, and its
+//! answer leaves only once that event is durable. Its outcome (`query.run`) and its
+//! history row are written behind the answer (see [`super::running`]); a failure's
+//! outcome is durable before the caller hears of it.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -133,7 +135,8 @@ impl Hub {
         } = request;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let event = |outcome| {
-            query_event(by, project, sql, channel, outcome).detail("parameters", count(&params))
+            query_event(by, "query.run", project, sql, channel, outcome)
+                .detail("parameters", count(&params))
         };
         // Reads first, side by side; the history row is written once they are done.
         let (scope, opt_outs) = tokio::join!(
@@ -173,24 +176,43 @@ impl Hub {
         let parameters = count(&params);
         let task = tokio::spawn(async move {
             let _ticket = ticket;
-            let result = async {
+            // Written ahead, while the query runs: no row leaves before the query is on
+            // record, and a query that brings the hub down is on record too.
+            let start = recorded_event(&by, "query.start", &record, Outcome::Success)
+                .detail("parameters", parameters);
+            let run = async {
                 let workspace = hub.workspace(scope, &sql, opt_outs).await?;
                 let run: BoxFuture<'_, bastide_query::Result<Answer>> =
                     Box::pin(workspace.run(&sql, &params, &limits, &cancel));
                 Ok::<_, QueryFailure>(run.await?)
+            };
+            let (started, result) = tokio::join!(hub.audit.record(start), run);
+            let result = match started {
+                Ok(_) => result,
+                Err(e) => Err(QueryFailure::Hub(e.into())),
+            };
+            let end = hub.conclude(&mut record, parameters, &result, &by);
+            match result {
+                // The end of an answered query is recorded behind its answer, with its
+                // history row: the start, durable, already holds the access.
+                Ok(answer) => {
+                    hub.queries
+                        .ended(record.clone(), registered, &hub, Some(end));
+                    Ok(Answered {
+                        record,
+                        answer,
+                        mode,
+                    })
+                }
+                // A failure is on record before the caller hears of it; the history
+                // row is written even if the audit log failed.
+                Err(failure) => {
+                    let recorded = hub.audit.record(end).await;
+                    hub.queries.ended(record, registered, &hub, None);
+                    recorded.map_err(crate::Error::from)?;
+                    Err(failure)
+                }
             }
-            .await;
-            // Recorded here, not by the caller, who may be gone; in the history even if
-            // the audit log failed (the answer is then withheld).
-            let concluded = hub.conclude(&mut record, parameters, &result, &by).await;
-            hub.queries
-                .ended(record.clone(), registered, hub.meta.clone());
-            concluded?;
-            result.map(|answer| Answered {
-                record,
-                answer,
-                mode,
-            })
         });
         task.await.unwrap_or_else(|e| {
             Err(QueryFailure::Hub(crate::Error::Internal(format!(
@@ -210,7 +232,7 @@ impl Hub {
         sql: &str,
         download: bool,
     ) -> Result<Described, QueryFailure> {
-        let event = |outcome| query_event(by, project, sql, Channel::Wire, outcome);
+        let event = |outcome| query_event(by, "query.run", project, sql, Channel::Wire, outcome);
         let scope = self
             .permitted(principal, project, Channel::Wire, download, &event)
             .await?;
@@ -306,14 +328,14 @@ impl Hub {
         Ok(OptOuts::new(register.map_err(crate::Error::from)?))
     }
 
-    /// Records how a query ended in `record` and, durably, in the audit log.
-    async fn conclude(
+    /// Records how a query ended in `record`; its audit event.
+    fn conclude(
         &self,
         record: &mut QueryRecord,
         parameters: usize,
         result: &Result<Answer, QueryFailure>,
         by: &Actor,
-    ) -> Result<(), QueryFailure> {
+    ) -> bastide_audit::NewEvent {
         let finished = time::OffsetDateTime::now_utc();
         record.finished_at = Some(finished.unix_timestamp());
         record.elapsed_ms =
@@ -336,13 +358,7 @@ impl Hub {
                 }
             }
         };
-        let channel = if record.channel == "wire" {
-            Channel::Wire
-        } else {
-            Channel::Api
-        };
-        let mut done = query_event(by, &record.project_id, &record.sql, channel, outcome)
-            .object(record.id.clone())
+        let mut done = recorded_event(by, "query.run", record, outcome)
             .detail("status", record.status.clone())
             .detail("parameters", parameters);
         if let Some(rows) = record.row_count {
@@ -353,8 +369,7 @@ impl Hub {
         if let Some(error) = &record.error {
             done = done.detail("error", error.clone());
         }
-        self.audit.record(done).await.map_err(crate::Error::from)?;
-        Ok(())
+        done
     }
 
     /// A project's queries, newest first: those known in this process' memory
@@ -400,18 +415,45 @@ impl Hub {
     }
 }
 
-/// The audit event of a query.
+/// The audit event `action` of query `record`.
+fn recorded_event(
+    by: &Actor,
+    action: &str,
+    record: &QueryRecord,
+    outcome: Outcome,
+) -> bastide_audit::NewEvent {
+    query_event(
+        by,
+        action,
+        &record.project_id,
+        &record.sql,
+        channel(record),
+        outcome,
+    )
+    .object(record.id.clone())
+}
+
+/// The audit event `action` of a query, before it has a history record (refused).
 fn query_event(
     by: &Actor,
+    action: &str,
     project: &str,
     sql: &str,
     channel: Channel,
     outcome: Outcome,
 ) -> bastide_audit::NewEvent {
-    by.event("query.run", outcome)
+    by.event(action, outcome)
         .project(project.to_owned())
         .detail("query", sql.to_owned())
         .detail("channel", channel.as_str())
+}
+
+fn channel(record: &QueryRecord) -> Channel {
+    if record.channel == "wire" {
+        Channel::Wire
+    } else {
+        Channel::Api
+    }
 }
 
 fn status(failure: &QueryFailure) -> &'static str {

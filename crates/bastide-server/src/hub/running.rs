@@ -1,15 +1,19 @@
 //! The queries this process knows of: those running (which only it can cancel) and
 //! those ended whose history row is still being written. The history as read merges
 //! them with the database's rows, so a query shows from its start, with one database
-//! write per query, behind its answer.
+//! write per query, behind its answer. The audit event of an answered query's end is
+//! written behind it likewise (its start, written ahead, is durable before the answer
+//! leaves); [`QueryService::settled`] waits for both.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use bastide_meta::{MetaStore, QueryRecord};
+use bastide_audit::NewEvent;
+use bastide_meta::QueryRecord;
 use bastide_query::{Admission, CancellationToken, ViewCache};
 use tokio::sync::Notify;
+
+use super::Hub;
 
 /// Queries on this hub: admission, views, and the queries known in memory.
 #[derive(Debug, Clone)]
@@ -27,11 +31,17 @@ struct Entry {
     cancel: CancellationToken,
 }
 
-/// History rows being written.
+/// Ends of queries being written, numbered in the order they began.
 #[derive(Debug, Default)]
 struct Writes {
-    pending: AtomicUsize,
+    state: Mutex<Pending>,
     done: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    next: u64,
+    writing: BTreeSet<u64>,
 }
 
 impl QueryService {
@@ -93,27 +103,55 @@ impl QueryService {
             .collect()
     }
 
-    /// Records how query `ended` ended: at once in memory, then in the history's
-    /// database, behind the answer (the audit log, written before, is the durable
-    /// record; a crash in between loses the history row, not the audit event).
-    pub(super) fn ended(&self, ended: QueryRecord, registered: Registered, meta: MetaStore) {
+    /// Records how query `ended` ended: at once in memory, then behind the answer in
+    /// the history's database and, when given, in the audit log (`end`). A crash in
+    /// between loses these, not the query's start in the audit log.
+    pub(super) fn ended(
+        &self,
+        ended: QueryRecord,
+        registered: Registered,
+        hub: &Hub,
+        end: Option<NewEvent>,
+    ) {
         if let Some(entry) = self.known.lock().expect("known queries").get_mut(&ended.id) {
             entry.record = ended.clone();
         }
         let write = Write::begin(&self.writes);
+        let (meta, audit) = (hub.meta.clone(), hub.audit.clone());
         tokio::spawn(async move {
             let (_registered, _write) = (registered, write);
-            if let Err(e) = meta.queries().record(&ended).await {
+            let queries = meta.queries();
+            let history = queries.record(&ended);
+            let audited = async {
+                match end {
+                    Some(end) => audit.record(end).await.map(|_| ()),
+                    None => Ok(()),
+                }
+            };
+            let (history, audited) = tokio::join!(history, audited);
+            if let Err(e) = history {
                 tracing::error!(query = %ended.id, error = %e, "the query history did not record a query's end (the audit log has it)");
+            }
+            if let Err(e) = audited {
+                tracing::error!(target: "bastide::audit", query = %ended.id, error = %e, "the audit log did not record an answered query's end (it has its start)");
             }
         });
     }
 
-    /// Waits until every history row begun is written.
+    /// Waits until every end of query begun before this call is written.
     pub async fn settled(&self) {
+        let until = self.writes.state.lock().expect("query writes").next;
         loop {
             let done = self.writes.done.notified();
-            if self.writes.pending.load(Ordering::SeqCst) == 0 {
+            let oldest = self
+                .writes
+                .state
+                .lock()
+                .expect("query writes")
+                .writing
+                .first()
+                .copied();
+            if oldest.is_none_or(|oldest| oldest >= until) {
                 return;
             }
             done.await;
@@ -148,20 +186,30 @@ impl Drop for Registered {
     }
 }
 
-/// One history row being written.
-struct Write(Arc<Writes>);
+/// One end of query being written.
+struct Write {
+    writes: Arc<Writes>,
+    number: u64,
+}
 
 impl Write {
     fn begin(writes: &Arc<Writes>) -> Self {
-        writes.pending.fetch_add(1, Ordering::SeqCst);
-        Self(writes.clone())
+        let mut state = writes.state.lock().expect("query writes");
+        let number = state.next;
+        state.next += 1;
+        state.writing.insert(number);
+        Self {
+            writes: writes.clone(),
+            number,
+        }
     }
 }
 
 impl Drop for Write {
     fn drop(&mut self) {
-        if self.0.pending.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.done.notify_waiters();
-        }
+        let mut state = self.writes.state.lock().expect("query writes");
+        state.writing.remove(&self.number);
+        drop(state);
+        self.writes.done.notify_waiters();
     }
 }

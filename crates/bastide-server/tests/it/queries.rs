@@ -555,6 +555,57 @@ async fn an_answered_query_is_in_the_history_at_once_and_in_the_database_once_wr
     assert!(!world.hub().queries.cancel(&id, &p, "rita"));
 }
 
+/// The audit events of query `id`, by action.
+fn audited(world: &World, id: &str) -> Vec<(String, bastide_audit::Outcome)> {
+    let filter = bastide_audit::Filter {
+        action: Some("query".into()),
+        ..Default::default()
+    };
+    bastide_audit::events(world.hub().audit.log().dir(), &filter)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.object.as_deref() == Some(id))
+        .map(|e| (e.event.action, e.event.outcome))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_query_s_start_is_on_record_before_its_answer_and_its_end_once_written() {
+    use bastide_audit::Outcome::{Denied, Success};
+    let world = World::new().await;
+    let p = world.project(Mode::AggregateOnly).await;
+    let answered = world.ask(&p, "SELECT count(*) FROM people").await.unwrap();
+    let id = answered.record.id;
+    let start = ("query.start".to_owned(), Success);
+    // The start was durable before the answer came back.
+    assert!(audited(&world, &id).contains(&start));
+    world.hub().queries.settled().await;
+    assert_eq!(
+        audited(&world, &id),
+        [start.clone(), ("query.run".to_owned(), Success)]
+    );
+
+    // A query refused once started has its refusal on record before the caller hears.
+    let refused = "SELECT ben_nir_psa FROM people";
+    let failure = world
+        .hub()
+        .query(
+            &world.rita,
+            &Actor::cli(),
+            QueryRequest::api(&p, refused, false),
+        )
+        .await
+        .unwrap_err();
+    assert!(failure.to_string().contains("aggregates only"), "{failure}");
+    let id = world.hub().query_history(&p, 1).await.unwrap()[0]
+        .id
+        .clone();
+    assert_eq!(
+        audited(&world, &id),
+        [start, ("query.run".to_owned(), Denied)]
+    );
+}
+
 #[tokio::test]
 async fn an_expired_or_revoked_permit_stops_the_next_query() {
     let world = World::new().await;

@@ -187,6 +187,9 @@ async fn read(
 ) -> Result<Vec<bastide_audit::Event>, ApiError> {
     caller.require(state, Role::Auditor, action).await?;
     let filter = query.filter()?;
+    // Ends of answered queries are written behind their answers: the reader sees
+    // those of every query answered before the read.
+    state.hub.queries.settled().await;
     let dir = state.hub.settings.audit.dir.clone();
     let found = blocking(move || bastide_audit::events(&dir, &filter)).await?;
     let event = caller
