@@ -335,11 +335,9 @@ impl<'a> Permits<'a> {
         let live = self
             .meta
             .projects()
-            .permits(id)
+            .live_permit(id)
             .await
             .map_err(|e| PermitCheck::Failed(e.into()))?
-            .into_iter()
-            .find(|p| p.revoked_at.is_none())
             .ok_or_else(|| PermitDenied::NoPermit(id.to_owned()))?;
         let permit = permit(&live).map_err(PermitCheck::Failed)?;
         if now < permit.grant.starts_at {

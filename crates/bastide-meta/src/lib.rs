@@ -66,6 +66,9 @@ impl MetaStore {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
+            // A connection to a server can break (a restart): tested before each use.
+            // One to a file cannot, and the test would cost each query a round trip.
+            .test_before_acquire(backend == Backend::Postgres)
             .acquire_timeout(settings.connect_timeout)
             .connect(url)
             .await

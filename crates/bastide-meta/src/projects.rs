@@ -271,6 +271,15 @@ impl<'a> ProjectRepo<'a> {
         rows.iter().map(permit).collect()
     }
 
+    /// The newest version of a project's permit that is not revoked, if any.
+    pub async fn live_permit(&self, id: &str) -> Result<Option<PermitRecord>> {
+        let sql = format!(
+            "SELECT {PERMIT_COLUMNS} FROM permits WHERE project_id = $1 AND revoked_at IS NULL ORDER BY version DESC LIMIT 1"
+        );
+        let row = sqlx::query(&sql).bind(id).fetch_optional(self.pool).await?;
+        row.as_ref().map(permit).transpose()
+    }
+
     /// Every permit of every project.
     pub async fn all_permits(&self) -> Result<Vec<PermitRecord>> {
         let sql = format!("SELECT {PERMIT_COLUMNS} FROM permits ORDER BY project_id, version");
