@@ -333,6 +333,7 @@ impl MetaStore {
                 query.execute(&mut *tx).await?;
             }
         }
+        crate::projects::opt_outs_changed(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -300,21 +300,23 @@ impl<'a> ProjectRepo<'a> {
 
     /// Records an objection by pseudonym; false when it was recorded before.
     pub async fn add_opt_out(&self, pseudonym: &str, by: &str, at: i64) -> Result<bool> {
-        let known = sqlx::query("SELECT 1 FROM opt_outs WHERE pseudonym = $1")
-            .bind(pseudonym)
-            .fetch_optional(self.pool)
-            .await?;
-        if known.is_some() {
-            return Ok(false);
-        }
-        sqlx::query(
-            "INSERT INTO opt_outs (pseudonym, recorded_by, recorded_at) VALUES ($1, $2, $3)",
+        // Writing first: an SQLite transaction that read first could not write
+        // once another connection has.
+        let mut tx = self.pool.begin().await?;
+        let added = sqlx::query(
+            "INSERT INTO opt_outs (pseudonym, recorded_by, recorded_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (pseudonym) DO NOTHING",
         )
         .bind(pseudonym)
         .bind(by)
         .bind(at)
-        .execute(self.pool)
+        .execute(&mut *tx)
         .await?;
+        if added.rows_affected() == 0 {
+            return Ok(false);
+        }
+        opt_outs_changed(&mut tx).await?;
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -325,6 +327,24 @@ impl<'a> ProjectRepo<'a> {
             .await?;
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
+
+    /// A token that changes with every change to the opt-out register. Read it
+    /// before the register: a change in between then shows at the next reading.
+    pub async fn opt_outs_token(&self) -> Result<String> {
+        let row = sqlx::query("SELECT token FROM opt_out_register WHERE singleton = 1")
+            .fetch_one(self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+}
+
+/// Gives the opt-out register a new token, in the transaction that changes it.
+pub(crate) async fn opt_outs_changed(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
+    sqlx::query("UPDATE opt_out_register SET token = $1 WHERE singleton = 1")
+        .bind(uuid::Uuid::new_v4().simple().to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 fn project(row: &sqlx::any::AnyRow) -> Result<ProjectRecord> {

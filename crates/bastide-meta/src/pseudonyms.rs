@@ -93,6 +93,7 @@ impl<'a> PseudonymRepo<'a> {
                 .execute(&mut *tx)
                 .await?;
         }
+        crate::projects::opt_outs_changed(&mut tx).await?;
         for key_id in &renewal.shred {
             sqlx::query(
                 "UPDATE data_keys SET wrapped = NULL, shredded_at = $1 WHERE key_id = $2 AND wrapped IS NOT NULL",

@@ -65,11 +65,17 @@ on_both_backends!(
         );
         let target = MetaStore::connect(&settings(&url)).await.unwrap();
         target.migrate().await.unwrap();
+        let empty = target.projects().opt_outs_token().await.unwrap();
         target
             .load(&serde_json::from_str(&json).unwrap())
             .await
             .unwrap();
         assert_eq!(target.dump().await.unwrap(), dump);
+        assert_ne!(
+            target.projects().opt_outs_token().await.unwrap(),
+            empty,
+            "a process that read the empty register reads the restored one"
+        );
         assert!(
             target.load(&dump).await.is_err(),
             "never over an existing hub"

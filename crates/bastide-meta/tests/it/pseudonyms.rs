@@ -59,11 +59,17 @@ on_both_backends!(
         let store = db.store().await;
         seed(&store).await;
         assert_eq!(store.pseudonyms().current().await.unwrap(), None);
+        let token = store.projects().opt_outs_token().await.unwrap();
         store
             .pseudonyms()
             .commit(&renewal(2, vec![version("a", 2), version("b", 2)]))
             .await
             .unwrap();
+        assert_ne!(
+            store.projects().opt_outs_token().await.unwrap(),
+            token,
+            "the register changed: its token too"
+        );
         let current = store.pseudonyms().current().await.unwrap().unwrap();
         assert_eq!(
             (current.generation, current.key_id.as_str()),
@@ -98,6 +104,7 @@ on_both_backends!(
     |db: Db| async move {
         let store = db.store().await;
         seed(&store).await;
+        let token = store.projects().opt_outs_token().await.unwrap();
         // An ingestion committed b's version 2 first.
         store.datasets().commit(&version("b", 2)).await.unwrap();
         let err = store
@@ -112,7 +119,27 @@ on_both_backends!(
             1
         );
         assert_eq!(store.projects().opt_outs().await.unwrap(), ["old-p"]);
+        assert_eq!(store.projects().opt_outs_token().await.unwrap(), token);
         let key = store.keys().get("dk-old").await.unwrap().unwrap();
         assert!(key.wrapped.is_some(), "nothing shredded");
+    }
+);
+
+on_both_backends!(
+    the_opt_out_register_s_token_changes_with_each_objection_recorded_and_only_then,
+    |db: Db| async move {
+        let store = db.store().await;
+        let projects = store.projects();
+        let initial = projects.opt_outs_token().await.unwrap();
+        assert_eq!(projects.opt_outs_token().await.unwrap(), initial);
+        assert!(projects.add_opt_out("p-1", "sam", 1).await.unwrap());
+        let after = projects.opt_outs_token().await.unwrap();
+        assert_ne!(after, initial);
+        assert!(!projects.add_opt_out("p-1", "sam", 2).await.unwrap());
+        assert_eq!(
+            projects.opt_outs_token().await.unwrap(),
+            after,
+            "an objection recorded before changes nothing"
+        );
     }
 );

@@ -322,10 +322,19 @@ impl Hub {
         Ok(open.await?)
     }
 
-    /// The opt-out register as it stands.
+    /// The opt-out register as it stands: read again only when its token changed.
     async fn opt_outs(&self) -> Result<OptOuts, QueryFailure> {
-        let register = self.meta.projects().opt_outs().await;
-        Ok(OptOuts::new(register.map_err(crate::Error::from)?))
+        let projects = self.meta.projects();
+        let token = projects
+            .opt_outs_token()
+            .await
+            .map_err(crate::Error::from)?;
+        if let Some(register) = self.queries.opt_outs(&token) {
+            return Ok(register);
+        }
+        let register = OptOuts::new(projects.opt_outs().await.map_err(crate::Error::from)?);
+        self.queries.keep_opt_outs(token, register.clone());
+        Ok(register)
     }
 
     /// Records how a query ended in `record`; its audit event.

@@ -10,16 +10,19 @@ use std::sync::{Arc, Mutex};
 
 use bastide_audit::NewEvent;
 use bastide_meta::QueryRecord;
-use bastide_query::{Admission, CancellationToken, ViewCache};
+use bastide_query::{Admission, CancellationToken, OptOuts, ViewCache};
 use tokio::sync::Notify;
 
 use super::Hub;
 
-/// Queries on this hub: admission, views, and the queries known in memory.
+/// Queries on this hub: admission, views, the opt-out register as last read, and the
+/// queries known in memory.
 #[derive(Debug, Clone)]
 pub struct QueryService {
     pub(super) admission: Admission,
     pub(super) views: ViewCache,
+    /// The register and the token it had (see `ProjectRepo::opt_outs_token`).
+    register: Arc<Mutex<Option<(String, OptOuts)>>>,
     known: Arc<Mutex<HashMap<String, Entry>>>,
     writes: Arc<Writes>,
 }
@@ -50,9 +53,24 @@ impl QueryService {
         Self {
             admission: Admission::new(per_user),
             views: ViewCache::default(),
+            register: Arc::default(),
             known: Arc::default(),
             writes: Arc::default(),
         }
+    }
+
+    /// The opt-out register last read, if its token is still `token`.
+    pub(super) fn opt_outs(&self, token: &str) -> Option<OptOuts> {
+        let register = self.register.lock().expect("opt-out register");
+        register
+            .as_ref()
+            .filter(|(held, _)| held == token)
+            .map(|(_, register)| register.clone())
+    }
+
+    /// Keeps `register`, read under `token`.
+    pub(super) fn keep_opt_outs(&self, token: String, register: OptOuts) {
+        *self.register.lock().expect("opt-out register") = Some((token, register));
     }
 
     /// Registers `record` as running: its cancellation token, the caller's guard
