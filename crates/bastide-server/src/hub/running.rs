@@ -3,7 +3,8 @@
 //! them with the database's rows, so a query shows from its start, with one database
 //! write per query, behind its answer. The audit event of an answered query's end is
 //! written behind it likewise (its start, written ahead, is durable before the answer
-//! leaves); [`QueryService::settled`] waits for both.
+//! leaves); [`QueryService::settled`] waits for both. The service also keeps what
+//! queries share: admission, cached views and the opt-out register as last read.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
