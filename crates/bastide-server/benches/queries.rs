@@ -10,8 +10,9 @@
 //!
 //! Environment: BENCH_HUB (data folder), BENCH_PROJECT, BENCH_TOKEN, BENCH_QUERIES
 //! (the suite), BENCH_OUT (JSON written), BENCH_PLAIN (the plain export's folder),
-//! BENCH_RUNS (default 3), BENCH_ONLY (run only the queries whose name contains it), and
-//! the hub's own BASTIDE_KEYRING_PASSPHRASE.
+//! BENCH_RUNS (default 3), BENCH_ONLY (run only the queries whose name contains it),
+//! BENCH_EXPLAIN (when not empty, print each query's physical plan through Bastide and raw
+//! DataFusion first), and the hub's own BASTIDE_KEYRING_PASSPHRASE.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -132,6 +133,15 @@ async fn timed(ctx: &SessionContext, name: &str, sql: &str) -> (f64, Vec<Vec<Str
     (started.elapsed().as_secs_f64() * 1e3, rows(&batches))
 }
 
+/// The physical plan of an `EXPLAIN` answer.
+fn physical(batches: &[RecordBatch]) -> String {
+    rows(batches)
+        .into_iter()
+        .filter(|row| row[0] == "physical_plan")
+        .map(|row| row[1].clone())
+        .collect()
+}
+
 fn median(mut times: Vec<f64>) -> f64 {
     times.sort_by(|a, b| a.total_cmp(b));
     times[times.len() / 2]
@@ -172,8 +182,22 @@ async fn main() {
         .collect();
     let ctx = raw(&hub, "snds").await;
     let plain = plain(&hub, &env("BENCH_PLAIN")).await;
+    let explain = std::env::var("BENCH_EXPLAIN").is_ok_and(|v| !v.is_empty());
     let mut report = Vec::new();
     for (name, sql) in &queries {
+        if explain {
+            let sql = format!("EXPLAIN {sql}");
+            let answered = hub
+                .query(&principal, &actor, QueryRequest::api(&project, &sql, true))
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            eprintln!(
+                "{name}, through Bastide:\n{}",
+                physical(&answered.answer.batches)
+            );
+            let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+            eprintln!("{name}, raw DataFusion:\n{}", physical(&batches));
+        }
         let (mut bastide_ms, mut raw_ms, mut plain_ms) = (Vec::new(), Vec::new(), Vec::new());
         let (mut bastide_rows, mut raw_rows, mut plain_rows) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
