@@ -3,12 +3,17 @@
 //! `MIN`, a `FIRST_VALUE` of one), however many subqueries, aliases and joins lie in
 //! between. It follows each output column back through the plan to the views'
 //! identifier columns. Counting them (`COUNT`, `COUNT(DISTINCT …)`) is allowed.
-//! Small counts are the disclosure-control layer's business, not this check's.
+//! Nor may any aggregate in it collect its rows' values (`array_agg`, `string_agg`,
+//! anything that returns a list, a struct or a map) or pick rows by position
+//! (`nth_value`): one such aggregate over a whole table is the table, whatever the
+//! group's size. Small counts are the
+//! disclosure-control layer's business, not this check's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::logical_expr::{Distinct, Expr, JoinType, LogicalPlan};
+use datafusion::logical_expr::{Distinct, Expr, ExprSchemable, JoinType, LogicalPlan};
 
 use crate::pseudonym::{HUB_PSEUDONYM, PROJECT_PSEUDONYM};
 use crate::{Error, Result};
@@ -21,8 +26,13 @@ const COUNTING: &[&str] = &["count", "approx_distinct"];
 
 const HINT: &str = "this permit allows aggregates only: end the query in GROUP BY or an aggregate function (COUNT, SUM, AVG, …), without pseudonyms in the answer";
 
+/// Aggregates that return their rows' values, whatever type they return, or pick a
+/// row by its position (`nth_value(x, 1)`, `nth_value(x, 2)`, … is the column).
+const COLLECTING: &[&str] = &["array_agg", "string_agg", "nth_value"];
+
 /// Refuses `plan` unless it is an aggregate without pseudonyms in its answer.
 pub fn check(plan: &LogicalPlan, identifiers: &Identifiers) -> Result<()> {
+    no_collecting(plan)?;
     if !ends_in_aggregate(plan, identifiers)? {
         return Err(Error::Refused {
             construct: "a query whose answer is not an aggregate".into(),
@@ -38,6 +48,57 @@ pub fn check(plan: &LogicalPlan, identifiers: &Identifiers) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Refuses any aggregate of `plan` (window aggregates and subqueries included) that
+/// collects its rows' values.
+fn no_collecting(plan: &LogicalPlan) -> Result<()> {
+    let mut found = None;
+    plan.apply_with_subqueries(|step| {
+        let (exprs, input) = match step {
+            LogicalPlan::Aggregate(a) => (&a.aggr_expr, &a.input),
+            LogicalPlan::Window(w) => (&w.window_expr, &w.input),
+            _ => return Ok(TreeNodeRecursion::Continue),
+        };
+        for expr in exprs {
+            let name = match strip_alias(expr) {
+                Expr::AggregateFunction(f) => f.func.name().to_owned(),
+                Expr::WindowFunction(w) => w.fun.name().to_owned(),
+                _ => continue,
+            };
+            let collects = COLLECTING.contains(&name.as_str())
+                || matches!(
+                    expr.get_type(input.schema())?,
+                    DataType::List(_)
+                        | DataType::LargeList(_)
+                        | DataType::FixedSizeList(..)
+                        | DataType::ListView(_)
+                        | DataType::LargeListView(_)
+                        | DataType::Struct(_)
+                        | DataType::Map(..)
+                );
+            if collects {
+                found = Some(name);
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    match found {
+        Some(name) => Err(Error::Refused {
+            construct: format!("the aggregate {name}, which collects or picks the values of rows"),
+            hint: "this permit allows aggregates that summarise rows (COUNT, SUM, AVG, MIN, MAX, …), not ones that gather their values (array_agg, string_agg, a list or a struct)",
+        }),
+        None => Ok(()),
+    }
+}
+
+fn strip_alias(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Alias(alias) => strip_alias(&alias.expr),
+        other => other,
+    }
 }
 
 /// Whether the answer comes out of an aggregation (through projections, filters,

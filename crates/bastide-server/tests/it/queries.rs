@@ -407,6 +407,31 @@ async fn an_aggregate_only_permit_answers_aggregates_and_nothing_that_shows_rows
             "SELECT DISTINCT ben_nai_ann FROM people",
             "not an aggregate",
         ),
+        // Aggregates that gather the rows' values are the rows.
+        (
+            "SELECT array_agg(ben_nai_ann ORDER BY ben_nai_ann) FROM people",
+            "array_agg, which collects",
+        ),
+        (
+            "SELECT string_agg(CAST(ben_nai_ann AS VARCHAR), ',') FROM people",
+            "string_agg, which collects",
+        ),
+        (
+            "SELECT ben_sex_cod, max(named_struct('born', ben_nai_ann, 'sex', ben_sex_cod)) FROM people GROUP BY 1",
+            "max, which collects",
+        ),
+        (
+            "SELECT count(*) FROM (SELECT array_agg(sej_nbj) AS a FROM stays) t",
+            "array_agg, which collects",
+        ),
+        (
+            "SELECT nth_value(ben_nai_ann, 2 ORDER BY ben_sex_cod), nth_value(ben_sex_cod, 2 ORDER BY ben_sex_cod) FROM people",
+            "nth_value, which collects",
+        ),
+        (
+            "SELECT count(*), max(n) FROM (SELECT count(*) OVER () AS n, array_agg(sej_nbj) OVER () AS a FROM stays) t",
+            "array_agg, which collects",
+        ),
     ];
     for (sql, why) in refused {
         let message = world.refusal(&p, sql).await;
