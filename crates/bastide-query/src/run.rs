@@ -74,7 +74,7 @@ impl Workspace {
         cancel: &CancellationToken,
     ) -> Result<Answer> {
         let started = Instant::now();
-        let fail = |e| classify(e, self.mode(), limits);
+        let fail = |e| classify(e, self.mode(), limits, Phase::Running);
         let deadline = tokio::time::Instant::now() + limits.time;
         let (session, plan, explain) = self.plan(sql, Some(params), limits).await?;
         let execute = async {
@@ -125,7 +125,7 @@ impl Workspace {
         let (_, plan, _) = self.plan(sql, None, limits).await?;
         let types = plan
             .get_parameter_types()
-            .map_err(|e| classify(e, self.mode(), limits))?;
+            .map_err(|e| classify(e, self.mode(), limits, Phase::Planning))?;
         // `$1`, `$2`, … in order; a type DataFusion could not infer is None.
         let mut parameters: Vec<(usize, Option<DataType>)> = types
             .into_iter()
@@ -152,7 +152,7 @@ impl Workspace {
             .state()
             .statement_to_plan(checked.statement)
             .await
-            .map_err(|e| classify(e, self.mode(), limits))?;
+            .map_err(|e| classify(e, self.mode(), limits, Phase::Planning))?;
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -165,7 +165,7 @@ impl Workspace {
         let plan = match params {
             Some(values) if !is_empty(values) => plan
                 .with_param_values(values.clone())
-                .map_err(|e| classify(e, self.mode(), limits))?,
+                .map_err(|e| classify(e, self.mode(), limits, Phase::Planning))?,
             _ => plan,
         };
         let plan = Pseudonymiser::new(self.pseudonym().clone()).apply(plan)?;
@@ -286,10 +286,24 @@ fn is_empty(params: &ParamValues) -> bool {
     }
 }
 
+/// When an error arose: planning sees the query only, running sees the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Planning,
+    Running,
+}
+
+/// What a running query's error says under an aggregate-only permit, instead of its
+/// own message: those quote values of rows (a cast that overflows, a date out of
+/// range), unquoted as often as not, so that a filter moved row by row would read
+/// them one by one.
+const WITHHELD: &str = "a value of the data made the query fail; the message is withheld under an aggregate-only permit, as it could show the value: check the casts and functions applied to columns (TRY_CAST gives NULL instead of failing)";
+
 /// Sorts DataFusion's errors into the query's faults and the hub's. With an
 /// aggregate-only permit, an error met while running may quote a value of a row the
-/// researcher may not see: quoted parts are cut out.
-fn classify(e: DataFusionError, mode: Mode, limits: &Limits) -> Error {
+/// researcher may not see: its message is withheld; at planning, quoted parts (of
+/// the query) are cut out.
+fn classify(e: DataFusionError, mode: Mode, limits: &Limits, phase: Phase) -> Error {
     let root = e.find_root();
     let spill_full = root.to_string().contains("spilling process has exceeded");
     match root {
@@ -311,9 +325,10 @@ fn classify(e: DataFusionError, mode: Mode, limits: &Limits) -> Error {
                 .trim_start_matches("Execution error: ")
                 .to_owned();
             Error::Invalid {
-                message: match mode {
-                    Mode::AggregateOnly => unquote(&message),
-                    Mode::RowLevel => message,
+                message: match (mode, phase) {
+                    (Mode::AggregateOnly, Phase::Running) => WITHHELD.into(),
+                    (Mode::AggregateOnly, Phase::Planning) => unquote(&message),
+                    (Mode::RowLevel, _) => message,
                 },
             }
         }
