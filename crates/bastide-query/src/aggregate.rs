@@ -6,8 +6,8 @@
 //! Nor may any aggregate in it collect its rows' values (`array_agg`, `string_agg`,
 //! anything that returns a list, a struct or a map) or pick rows by position
 //! (`nth_value`): one such aggregate over a whole table is the table, whatever the
-//! group's size. Small counts are the
-//! disclosure-control layer's business, not this check's.
+//! group's size. Small counts are the disclosure-control layer's business, not this
+//! check's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,6 +16,7 @@ use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{Distinct, Expr, ExprSchemable, JoinType, LogicalPlan};
 
 use crate::pseudonym::{HUB_PSEUDONYM, PROJECT_PSEUDONYM};
+use crate::pseudonymise::strip_alias;
 use crate::{Error, Result};
 
 /// Columns holding project pseudonyms, per view.
@@ -91,13 +92,6 @@ fn no_collecting(plan: &LogicalPlan) -> Result<()> {
             hint: "this permit allows aggregates that summarise rows (COUNT, SUM, AVG, MIN, MAX, …), not ones that gather their values (array_agg, string_agg, a list or a struct)",
         }),
         None => Ok(()),
-    }
-}
-
-fn strip_alias(expr: &Expr) -> &Expr {
-    match expr {
-        Expr::Alias(alias) => strip_alias(&alias.expr),
-        other => other,
     }
 }
 

@@ -610,7 +610,8 @@ fn stop_if(found: bool) -> TreeNodeRecursion {
     }
 }
 
-fn strip_alias(expr: &Expr) -> &Expr {
+/// `expr` without the aliases around it.
+pub(crate) fn strip_alias(expr: &Expr) -> &Expr {
     match expr {
         Expr::Alias(alias) => strip_alias(&alias.expr),
         other => other,
