@@ -1,0 +1,246 @@
+//! Queries as they run: limits, cancellation, the history, the audit events of a
+//! query's start and end, and the HTTP routes.
+
+use super::*;
+
+#[tokio::test]
+async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
+    let world = World::with(|s| {
+        s.query.time_limit = Duration::from_secs(1);
+        s.query.memory_bytes = 2 << 20;
+        s.query.spill_bytes = 0;
+        s.query.max_rows = 5;
+        s.query.max_concurrent = 1;
+    })
+    .await;
+    let p = world.project(Mode::RowLevel).await;
+    let capped = world.ask(&p, "SELECT * FROM people").await.unwrap();
+    assert_eq!((capped.answer.rows, capped.answer.truncated), (5, true));
+
+    let slow = "SELECT count(*) FROM generate_series(1, 100000000000)";
+    let timed_out = world.refusal(&p, slow).await;
+    assert!(
+        timed_out.contains("longer than its limit of 1 s"),
+        "{timed_out}"
+    );
+
+    let big = "SELECT v, count(*) FROM generate_series(1, 5000000) t(v) GROUP BY v ORDER BY v DESC";
+    let memory = world.refusal(&p, big).await;
+    assert!(memory.contains("memory limit of 2 MB"), "{memory}");
+
+    // One query at a time for rita: a second waits its turn, and cancelling frees it.
+    let hub = world.hub().clone();
+    let (rita, project) = (world.rita.clone(), p.clone());
+    let running = tokio::spawn(async move {
+        hub.query(
+            &rita,
+            &Actor::cli(),
+            QueryRequest::api(&project, slow, false),
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let busy = world.refusal(&p, "SELECT 1").await;
+    assert!(busy.contains("already have 1 queries running"), "{busy}");
+    // The running query is known to this process only, and shows in the history.
+    let newest = world.hub().query_history(&p, 1).await.unwrap().remove(0);
+    assert_eq!(newest.status, "running");
+    let id = newest.id;
+    let known = world.hub().query_record(&p, &id).await.unwrap().unwrap();
+    assert_eq!(
+        (known.status.as_str(), known.sql.as_str()),
+        ("running", slow)
+    );
+    assert!(world.hub().queries.cancel(&id, &p, "rita"));
+    let cancelled = running.await.unwrap().unwrap_err();
+    assert!(cancelled.to_string().contains("cancelled"), "{cancelled}");
+    world.ask(&p, "SELECT 1").await.unwrap();
+
+    let statuses: Vec<String> = world
+        .hub()
+        .query_history(&p, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|q| q.status)
+        .collect();
+    assert_eq!(
+        statuses,
+        ["succeeded", "cancelled", "failed", "failed", "succeeded"],
+        "the query refused as one too many is audited, not kept in the history"
+    );
+}
+
+#[tokio::test]
+async fn an_answered_query_is_in_the_history_at_once_and_in_the_database_once_written() {
+    let world = World::new().await;
+    let p = world.project(Mode::RowLevel).await;
+    let answered = world.ask(&p, "SELECT count(*) FROM people").await.unwrap();
+    let id = answered.record.id.clone();
+    // The answer did not wait for the history's row: the history shows the query
+    // ended at once, from memory if its row is not written yet.
+    let shown = world.hub().query_record(&p, &id).await.unwrap().unwrap();
+    assert_eq!(
+        (shown.status.as_str(), shown.row_count),
+        ("succeeded", Some(1))
+    );
+    assert_eq!(world.hub().query_history(&p, 10).await.unwrap()[0].id, id);
+    // Once written, the row is in the database, and an ended query cannot be cancelled.
+    world.hub().queries.settled().await;
+    let stored = world.hub().meta.queries().get(&id).await.unwrap().unwrap();
+    assert_eq!(stored, shown);
+    assert!(!world.hub().queries.cancel(&id, &p, "rita"));
+}
+
+/// The audit events of query `id`, by action.
+fn audited(world: &World, id: &str) -> Vec<(String, bastide_audit::Outcome)> {
+    let filter = bastide_audit::Filter {
+        action: Some("query".into()),
+        ..Default::default()
+    };
+    bastide_audit::events(world.hub().audit.log().dir(), &filter)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event.object.as_deref() == Some(id))
+        .map(|e| (e.event.action, e.event.outcome))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_query_s_start_is_on_record_before_its_answer_and_its_end_once_written() {
+    use bastide_audit::Outcome::{Denied, Success};
+    let world = World::new().await;
+    let p = world.project(Mode::AggregateOnly).await;
+    let answered = world.ask(&p, "SELECT count(*) FROM people").await.unwrap();
+    let id = answered.record.id;
+    let start = ("query.start".to_owned(), Success);
+    // The start was durable before the answer came back.
+    assert!(audited(&world, &id).contains(&start));
+    world.hub().queries.settled().await;
+    assert_eq!(
+        audited(&world, &id),
+        [start.clone(), ("query.run".to_owned(), Success)]
+    );
+
+    // A query refused once started has its refusal on record before the caller hears.
+    let refused = "SELECT ben_nir_psa FROM people";
+    let failure = world
+        .hub()
+        .query(
+            &world.rita,
+            &Actor::cli(),
+            QueryRequest::api(&p, refused, false),
+        )
+        .await
+        .unwrap_err();
+    assert!(failure.to_string().contains("aggregates only"), "{failure}");
+    let id = world.hub().query_history(&p, 1).await.unwrap()[0]
+        .id
+        .clone();
+    assert_eq!(
+        audited(&world, &id),
+        [start, ("query.run".to_owned(), Denied)]
+    );
+}
+
+#[tokio::test]
+async fn queries_over_http_answer_json_or_arrow_and_a_client_that_leaves_cancels_its_query() {
+    let world = World::with(|s| s.query.time_limit = Duration::from_secs(30)).await;
+    let p = world.project(Mode::AggregateOnly).await;
+    let token = Tokens::new(&world.hub().meta)
+        .create("rita", "workspace", Some(&p), 1, now())
+        .await
+        .unwrap()
+        .secret;
+    let url = format!("{}/api/v1/projects/{p}/queries", world.test.base);
+    let client = &world.test.client;
+    let answer: serde_json::Value = client
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "sql": "SELECT ben_sex_cod, count(*) AS n FROM people GROUP BY 1 ORDER BY 1" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["row_count"], 2, "{answer}");
+    assert_eq!(answer["rows"][0]["n"], 7, "{answer}");
+    let arrow = client
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "sql": "SELECT count(*) AS n FROM stays", "format": "arrow" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        arrow.headers()["content-type"],
+        "application/vnd.apache.arrow.stream"
+    );
+    let bytes = arrow.bytes().await.unwrap();
+    let reader =
+        datafusion::arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)
+            .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    assert_eq!(batches[0].num_rows(), 1);
+    let syntax = client
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "sql": "SELEC 1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(syntax.status(), 400);
+    let body: serde_json::Value = syntax.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Line: 1, Column: 1"),
+        "{body}"
+    );
+
+    // A client that gives up mid-query: the query is cancelled, recorded, audited.
+    let gone = client
+        .post(&url)
+        .bearer_auth(&token)
+        .timeout(Duration::from_millis(500))
+        .json(
+            &serde_json::json!({ "sql": "SELECT count(*) FROM generate_series(1, 100000000000)" }),
+        )
+        .send()
+        .await;
+    assert!(gone.is_err());
+    let mut status = String::new();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = world.hub().query_history(&p, 1).await.unwrap()[0]
+            .status
+            .clone();
+        if status != "running" {
+            break;
+        }
+    }
+    assert_eq!(status, "cancelled");
+    let history: serde_json::Value = client
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 4, "{history}");
+    let filter = bastide_audit::Filter {
+        project: Some(p.clone()),
+        action: Some("query.run".into()),
+        ..Default::default()
+    };
+    let audited = bastide_audit::events(world.hub().audit.log().dir(), &filter).unwrap();
+    assert_eq!(
+        audited.len(),
+        4,
+        "one event per query, the cancelled one included"
+    );
+}
