@@ -280,8 +280,8 @@ impl DatasetStore {
     }
 
     /// A session like [`DatasetStore::session`] with this configuration and runtime
-    /// (a memory pool, a spill folder).
-    pub fn session_with(
+    /// (a memory pool); the base of the state query sessions copy.
+    pub(crate) fn session_with(
         &self,
         config: SessionConfig,
         runtime: RuntimeEnvBuilder,
