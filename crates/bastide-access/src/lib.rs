@@ -8,6 +8,7 @@
 mod accounts;
 mod error;
 mod password;
+mod people;
 mod permits;
 mod principal;
 mod projects;
@@ -18,6 +19,7 @@ pub mod totp;
 
 pub use accounts::{Accounts, NewUser, User};
 pub use error::{AuthError, Error, Result};
+pub use people::{Link, PersonPath, PersonPaths, TableFacts};
 pub use permits::{
     AccessLine, Filter, Grant, Mode, Permit, PermitCheck, PermitDenied, PermitScope, PermitTable,
     Permits, Scalar, review_csv,

@@ -12,6 +12,7 @@ use bastide_meta::{MetaStore, PermitRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::people::{PersonPaths, TableFacts};
 use crate::projects::{Projects, State, refused};
 use crate::{Error, Now, Principal, Result, Role};
 
@@ -133,6 +134,8 @@ pub struct Permit {
     pub version: i64,
     /// What it grants.
     pub grant: Grant,
+    /// How each permitted table's rows reach their person (computed at the grant).
+    pub people: PersonPaths,
     /// Who granted it, when.
     pub granted_by: String,
     /// When.
@@ -150,6 +153,7 @@ pub struct PermitScope {
     version: i64,
     user: String,
     grant: Grant,
+    people: PersonPaths,
 }
 
 impl PermitScope {
@@ -180,6 +184,10 @@ impl PermitScope {
     /// Until when it holds.
     pub fn expires_at(&self) -> i64 {
         self.grant.expires_at
+    }
+    /// How each permitted table's rows reach their person.
+    pub fn people(&self) -> &PersonPaths {
+        &self.people
     }
 }
 
@@ -261,14 +269,21 @@ impl<'a> Permits<'a> {
                 ));
             }
         }
-        let columns = self.columns(&grant.dataset).await?;
+        let (columns, facts) = self.columns(&grant.dataset).await?;
         check_tables(&grant, &columns)?;
+        let permitted: Vec<&str> = grant.tables.iter().map(|t| t.name.as_str()).collect();
+        let people = PersonPaths::compute(&facts, &permitted)
+            .map_err(|problem| invalid("tables", problem))?;
         let record = PermitRecord {
             project_id: id.to_owned(),
             version: 0,
             dataset: grant.dataset.clone(),
-            scope_json: serde_json::to_string(&(&grant.tables, &grant.members))
-                .expect("a grant serialises"),
+            scope_json: serde_json::to_string(&Stored {
+                tables: grant.tables.clone(),
+                members: grant.members.clone(),
+                people: Some(people.clone()),
+            })
+            .expect("a grant serialises"),
             mode: grant.mode.as_str().into(),
             starts_at: grant.starts_at,
             expires_at: grant.expires_at,
@@ -283,6 +298,7 @@ impl<'a> Permits<'a> {
             project: id.to_owned(),
             version,
             grant,
+            people,
             granted_by: steward.name.clone(),
             granted_at: now,
             revoked_by: None,
@@ -354,6 +370,7 @@ impl<'a> Permits<'a> {
             version: permit.version,
             user: caller.name.clone(),
             grant: permit.grant,
+            people: permit.people,
         })
     }
 
@@ -387,16 +404,24 @@ impl<'a> Permits<'a> {
         Ok(lines)
     }
 
-    /// The columns of each table of `dataset`, from the schemas it was declared with.
-    async fn columns(&self, dataset: &str) -> Result<Columns> {
+    /// The columns of each table of `dataset`, from the schemas it was declared with,
+    /// and what its tables' person paths are computed from.
+    async fn columns(&self, dataset: &str) -> Result<(Columns, Vec<TableFacts>)> {
         let tables = self.meta.datasets().tables(dataset).await?;
         if tables.is_empty() {
             return Err(invalid("dataset", format!("there is no dataset {dataset}")));
         }
         let mut columns = Columns::new();
+        let mut facts = Vec::new();
         for table in tables {
             let schema: serde_json::Value =
                 serde_json::from_str(&table.schema_json).unwrap_or_default();
+            facts.push(TableFacts::from_schema(
+                &table.name,
+                &schema,
+                &table.identifiers,
+                table.reference,
+            ));
             let fields = schema["fields"].as_array().cloned().unwrap_or_default();
             columns.insert(
                 table.name,
@@ -410,7 +435,7 @@ impl<'a> Permits<'a> {
                     .collect(),
             );
         }
-        Ok(columns)
+        Ok((columns, facts))
     }
 }
 
@@ -589,14 +614,35 @@ fn less(a: &Scalar, b: &Scalar) -> bool {
     }
 }
 
+/// A permit's scope as stored.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    tables: Vec<PermitTable>,
+    members: Vec<String>,
+    /// None in permits granted before person paths: their tables without identifier
+    /// columns open no view until the permit is granted again.
+    people: Option<PersonPaths>,
+}
+
+/// A stored scope: the current form, or the `[tables, members]` of earlier versions.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AnyStored {
+    Current(Stored),
+    Pair(Vec<PermitTable>, Vec<String>),
+}
+
 fn permit(record: &PermitRecord) -> Result<Permit> {
-    let (tables, members): (Vec<PermitTable>, Vec<String>) =
-        serde_json::from_str(&record.scope_json).map_err(|e| {
-            invalid(
-                "permit",
-                format!("stored permit of {} is unreadable: {e}", record.project_id),
-            )
-        })?;
+    let stored: AnyStored = serde_json::from_str(&record.scope_json).map_err(|e| {
+        invalid(
+            "permit",
+            format!("stored permit of {} is unreadable: {e}", record.project_id),
+        )
+    })?;
+    let (tables, members, people) = match stored {
+        AnyStored::Current(s) => (s.tables, s.members, s.people.unwrap_or_default()),
+        AnyStored::Pair(tables, members) => (tables, members, PersonPaths::default()),
+    };
     Ok(Permit {
         project: record.project_id.clone(),
         version: record.version,
@@ -612,6 +658,7 @@ fn permit(record: &PermitRecord) -> Result<Permit> {
                 Mode::AggregateOnly
             },
         },
+        people,
         granted_by: record.granted_by.clone(),
         granted_at: record.granted_at,
         revoked_by: record.revoked_by.clone(),

@@ -46,6 +46,8 @@ pub enum AlertKind {
     FailedLogins,
     /// Access attempted outside a permit's period.
     OutsidePermitPeriod,
+    /// A project's rows shown today reached 80 % of its row budget, or all of it.
+    RowBudget,
 }
 
 /// A raised alert.
@@ -118,6 +120,16 @@ impl AlertRules {
                 1,
                 1,
                 Duration::ZERO,
+            ));
+        }
+        if e.action == "query.row_budget" {
+            let detail = |key: &str| e.details.get(key).and_then(|v| v.as_u64()).unwrap_or(0);
+            alerts.push(alert(
+                AlertKind::RowBudget,
+                e.actor.clone(),
+                detail("shown"),
+                detail("budget"),
+                Duration::from_secs(86_400),
             ));
         }
         let is_export = e.action.starts_with("export.") || e.action == "release.download";

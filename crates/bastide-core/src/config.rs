@@ -193,6 +193,16 @@ pub struct QuerySettings {
     pub max_rows: usize,
     /// Queries one user may have running at once.
     pub max_concurrent: usize,
+    /// Memory all queries running at once may hold together, in bytes: a query that
+    /// would take the hub past it fails (the others go on).
+    pub hub_memory_bytes: usize,
+    /// Networks inside the secure environment (the hub's own analysis machines): rows
+    /// of row-level permits are answered only to clients from these, whatever the
+    /// door (HTTP API, web console, PostgreSQL wire). None by default.
+    pub trusted_networks: Vec<Network>,
+    /// Rows of row-level answers one project's permit may be shown per day (UTC),
+    /// across every door; an alert at 80 %, refusal once spent.
+    pub row_budget_per_day: u64,
 }
 
 /// Alert thresholds: an alert is raised when one is crossed, recorded in the audit
@@ -426,14 +436,40 @@ impl RawConfig {
                 "query.memory_mb, query.time_limit_secs, query.max_rows and query.max_concurrent must each be at least 1".into(),
             ));
         }
+        if q.hub_memory_mb < q.memory_mb {
+            return Err(Error::Invalid(format!(
+                "query.hub_memory_mb ({}) is below query.memory_mb ({}): the memory of all queries together must hold at least one",
+                q.hub_memory_mb, q.memory_mb
+            )));
+        }
+        if q.row_budget_per_day == 0 {
+            return Err(Error::Invalid(
+                "query.row_budget_per_day must be at least 1".into(),
+            ));
+        }
+        let wire = self.wire.resolve(&data_dir)?;
+        let mut trusted_networks = q
+            .trusted_networks
+            .iter()
+            .map(|n| {
+                n.parse()
+                    .map_err(|e| Error::Invalid(format!("query.trusted_networks: {e}")))
+            })
+            .collect::<Result<Vec<Network>>>()?;
+        // The wire's own list (its older place) counts for every door too.
+        if let Some(wire) = &wire {
+            trusted_networks.extend(wire.trusted_networks.iter().copied());
+        }
         let query = QuerySettings {
             memory_bytes: (q.memory_mb << 20) as usize,
             spill_bytes: q.spill_mb << 20,
             time_limit: Duration::from_secs(q.time_limit_secs),
             max_rows: q.max_rows,
             max_concurrent: q.max_concurrent,
+            hub_memory_bytes: (q.hub_memory_mb << 20) as usize,
+            trusted_networks,
+            row_budget_per_day: q.row_budget_per_day,
         };
-        let wire = self.wire.resolve(&data_dir)?;
         let alerts = self.alerts.resolve(&data_dir)?;
         let oidc = self.oidc.resolve(&data_dir)?;
         let s3 = self.storage.s3(&data_dir)?;

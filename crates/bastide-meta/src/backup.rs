@@ -104,6 +104,10 @@ const GENERIC: &[(&str, &[(&str, bool)])] = &[
         ],
     ),
     (
+        "row_budgets",
+        &[("project_id", false), ("day", true), ("row_count", true)],
+    ),
+    (
         "queries",
         &[
             ("id", false),

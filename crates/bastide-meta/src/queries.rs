@@ -93,6 +93,25 @@ impl<'a> QueryRepo<'a> {
     }
 }
 
+impl QueryRepo<'_> {
+    /// Adds `rows` (negative to give back) to what `project` has been shown on `day`
+    /// (days since the Unix epoch); the new total, in one statement so that queries
+    /// side by side never both take the last rows.
+    pub async fn add_shown_rows(&self, project: &str, day: i64, rows: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "INSERT INTO row_budgets (project_id, day, row_count) VALUES ($1, $2, $3) \
+             ON CONFLICT (project_id, day) DO UPDATE SET row_count = row_budgets.row_count + $3 \
+             RETURNING row_count",
+        )
+        .bind(project)
+        .bind(day)
+        .bind(rows)
+        .fetch_one(self.pool)
+        .await?;
+        Ok(row.try_get(0)?)
+    }
+}
+
 fn decode(row: &sqlx::any::AnyRow) -> Result<QueryRecord> {
     Ok(QueryRecord {
         id: row.try_get(0)?,

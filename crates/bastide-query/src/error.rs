@@ -41,6 +41,11 @@ pub enum Error {
         /// The limit.
         megabytes: u64,
     },
+    /// The queries running hold the memory all queries share.
+    #[error(
+        "the hub's memory for queries is taken by the queries running now; try again in a moment"
+    )]
+    HubBusy,
     /// The user has too many queries running.
     #[error("you already have {limit} queries running; wait for one to finish or cancel it")]
     Busy {

@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
+use datafusion::common::format::ExplainStatementOptions;
 use datafusion::error::DataFusionError;
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::{
@@ -29,6 +30,10 @@ const TABLE_FUNCTIONS: &[&str] = &["generate_series", "range"];
 /// Scalar functions refused: each makes a value of any size from a small input, and
 /// values do not count against the memory limit.
 const AMPLIFIERS: &[&str] = &["repeat", "lpad", "rpad", "array_repeat", "overlay"];
+
+const EXPLAIN_OPTIONS: &str = "EXPLAIN VERBOSE (or with options)";
+const PLAIN_EXPLAIN: &str =
+    "use EXPLAIN without options: it shows the plan's shape, never statistics or values";
 
 const READ_ONLY: &str = "only one SELECT (or WITH … SELECT, or EXPLAIN of one) runs at a time";
 
@@ -102,10 +107,18 @@ fn read_only(statement: &DfStatement) -> Result<bool> {
                 Ok(false)
             }
             Statement::Explain {
-                analyze, statement, ..
+                analyze,
+                verbose,
+                format,
+                options,
+                statement,
+                ..
             } => {
                 if *analyze {
                     return Err(refused("EXPLAIN ANALYZE", "use EXPLAIN without ANALYZE"));
+                }
+                if *verbose || format.is_some() || options.is_some() {
+                    return Err(refused(EXPLAIN_OPTIONS, PLAIN_EXPLAIN));
                 }
                 match statement.as_ref() {
                     Statement::Query(query) => guard_query(query).map(|()| true),
@@ -117,6 +130,15 @@ fn read_only(statement: &DfStatement) -> Result<bool> {
         DfStatement::Explain(explain) => {
             if explain.options.analyze {
                 return Err(refused("EXPLAIN ANALYZE", "use EXPLAIN without ANALYZE"));
+            }
+            // VERBOSE and the statistics options print the files' statistics: row
+            // counts before the permit's filters, minimum and maximum values.
+            let plain = ExplainStatementOptions {
+                analyze: false,
+                ..Default::default()
+            };
+            if explain.options != plain {
+                return Err(refused(EXPLAIN_OPTIONS, PLAIN_EXPLAIN));
             }
             read_only(&explain.statement).map(|_| true)
         }

@@ -10,8 +10,10 @@
 
 mod aggregate;
 mod error;
+pub mod functions;
 pub mod guard;
 mod limits;
+mod permitted;
 mod pseudonym;
 mod pseudonymise;
 mod run;
@@ -20,6 +22,6 @@ mod workspace;
 pub use error::{Error, Result};
 pub use limits::{Admission, Ticket};
 pub use pseudonym::{PROJECT_PSEUDONYM, ProjectPseudonym};
-pub use run::{Answer, Described, Limits};
+pub use run::{Answer, Described, HubMemory, Limits};
 pub use tokio_util::sync::CancellationToken;
 pub use workspace::{OptOuts, ViewCache, Workspace};

@@ -13,6 +13,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
 use datafusion::common::ParamValues;
 use datafusion::error::DataFusionError;
+use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SQLOptions, SessionConfig};
 use futures::StreamExt;
@@ -22,13 +23,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::pseudonymise::Pseudonymiser;
 use crate::workspace::Workspace;
-use crate::{Error, Result, aggregate, guard};
+use crate::{Error, Result, aggregate, functions, guard};
 
 /// What one query may use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Limits {
     /// Memory for the query's operators; beyond it they spill, then fail.
     pub memory_bytes: usize,
+    /// The pool every query's memory is also taken from.
+    #[serde(skip)]
+    pub hub_memory: HubMemory,
     /// Spill files on disk.
     pub spill_bytes: u64,
     /// Wall-clock time.
@@ -41,12 +45,38 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             memory_bytes: 1 << 30,
+            hub_memory: HubMemory::new(4 << 30),
             spill_bytes: 10 << 30,
             time: Duration::from_secs(300),
             max_rows: 1_000,
         }
     }
 }
+
+/// The memory all queries of a hub share: a query whose operators would take more
+/// than is left fails (its own limit aside).
+#[derive(Debug, Clone)]
+pub struct HubMemory(Arc<dyn MemoryPool>);
+
+impl HubMemory {
+    /// A pool of `bytes`.
+    pub fn new(bytes: usize) -> Self {
+        Self(Arc::new(GreedyMemoryPool::new(bytes)))
+    }
+
+    /// Bytes the queries running hold now.
+    pub fn reserved(&self) -> usize {
+        self.0.reserved()
+    }
+}
+
+impl PartialEq for HubMemory {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for HubMemory {}
 
 /// A query's answer.
 #[derive(Debug, Clone)]
@@ -162,6 +192,8 @@ impl Workspace {
                 construct: e.strip_backtrace().to_string(),
                 hint: "only SELECT (or WITH … SELECT, or EXPLAIN of one) runs",
             })?;
+        functions::check(&plan)?;
+        let plan = functions::cap(plan)?;
         let plan = match params {
             Some(values) if !is_empty(values) => plan
                 .with_param_values(values.clone())
@@ -181,9 +213,12 @@ impl Workspace {
         let config = SessionConfig::new()
             .with_information_schema(false)
             .set_bool("datafusion.execution.enable_recursive_ctes", false);
-        let session =
-            self.store()
-                .query_session(config, limits.memory_bytes, limits.spill_bytes)?;
+        let session = self.store().query_session(
+            config,
+            limits.memory_bytes,
+            &limits.hub_memory.0,
+            limits.spill_bytes,
+        )?;
         for (name, view) in self.views() {
             session.register(name, view.clone())?;
         }
@@ -293,16 +328,16 @@ enum Phase {
     Running,
 }
 
-/// What a running query's error says under an aggregate-only permit, instead of its
-/// own message: those quote values of rows (a cast that overflows, a date out of
-/// range), unquoted as often as not, so that a filter moved row by row would read
-/// them one by one.
-const WITHHELD: &str = "a value of the data made the query fail; the message is withheld under an aggregate-only permit, as it could show the value: check the casts and functions applied to columns (TRY_CAST gives NULL instead of failing)";
+/// What a running query's error says, instead of its own message: those quote values
+/// of rows (a cast that overflows, a date out of range), unquoted as often as not, so
+/// that a filter moved row by row would read them one by one; whether a query fails
+/// is all it tells.
+const WITHHELD: &str = "a value of the data made the query fail; the message is withheld, as it could show the value: check the casts and functions applied to columns (TRY_CAST gives NULL instead of failing)";
 
-/// Sorts DataFusion's errors into the query's faults and the hub's. With an
-/// aggregate-only permit, an error met while running may quote a value of a row the
-/// researcher may not see: its message is withheld; at planning, quoted parts (of
-/// the query) are cut out.
+/// Sorts DataFusion's errors into the query's faults and the hub's. An error met while
+/// running may quote a value of a row: its message is withheld, whatever the permit's
+/// mode. At planning, which sees the query only, the message is kept (quoted parts cut
+/// out under an aggregate-only permit).
 fn classify(e: DataFusionError, mode: Mode, limits: &Limits, phase: Phase) -> Error {
     let root = e.find_root();
     let spill_full = root.to_string().contains("spilling process has exceeded");
@@ -310,6 +345,11 @@ fn classify(e: DataFusionError, mode: Mode, limits: &Limits, phase: Phase) -> Er
         _ if spill_full => Error::OutOfMemory {
             megabytes: (limits.memory_bytes >> 20) as u64,
         },
+        DataFusionError::ResourcesExhausted(message)
+            if message.contains(bastide_store::HUB_MEMORY_EXHAUSTED) =>
+        {
+            Error::HubBusy
+        }
         DataFusionError::ResourcesExhausted(_) => Error::OutOfMemory {
             megabytes: (limits.memory_bytes >> 20) as u64,
         },
@@ -326,9 +366,9 @@ fn classify(e: DataFusionError, mode: Mode, limits: &Limits, phase: Phase) -> Er
                 .to_owned();
             Error::Invalid {
                 message: match (mode, phase) {
-                    (Mode::AggregateOnly, Phase::Running) => WITHHELD.into(),
+                    (_, Phase::Running) => WITHHELD.into(),
                     (Mode::AggregateOnly, Phase::Planning) => unquote(&message),
-                    (Mode::RowLevel, _) => message,
+                    (Mode::RowLevel, Phase::Planning) => message,
                 },
             }
         }

@@ -21,7 +21,7 @@ use std::time::Instant;
 use bastide_access::Tokens;
 use bastide_audit::Role;
 use bastide_core::config::{Flags, Settings, Sources};
-use bastide_server::hub::{Actor, Hub, QueryRequest};
+use bastide_server::hub::{Actor, Client, Hub, QueryRequest};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::logical_expr::col;
@@ -188,7 +188,11 @@ async fn main() {
         if explain {
             let sql = format!("EXPLAIN {sql}");
             let answered = hub
-                .query(&principal, &actor, QueryRequest::api(&project, &sql, true))
+                .query(
+                    &principal,
+                    &actor,
+                    QueryRequest::api(&project, &sql, Client::Local, true),
+                )
                 .await
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             eprintln!(
@@ -203,7 +207,11 @@ async fn main() {
         for _ in 0..runs {
             let started = Instant::now();
             let answered = hub
-                .query(&principal, &actor, QueryRequest::api(&project, sql, true))
+                .query(
+                    &principal,
+                    &actor,
+                    QueryRequest::api(&project, sql, Client::Local, true),
+                )
                 .await
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             bastide_ms.push(started.elapsed().as_secs_f64() * 1e3);

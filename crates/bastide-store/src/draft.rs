@@ -12,7 +12,8 @@ use bastide_meta::VersionRecord;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use crate::datasets::{publish, write_manifest};
 use crate::encrypted::FileKeys;
@@ -314,10 +315,18 @@ impl TableSink {
             footer,
             identifiers,
         };
-        let properties = WriterProperties::builder()
+        let mut properties = WriterProperties::builder()
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .with_file_encryption_properties(keys.properties(&self.schema).map_err(parquet)?)
-            .build();
+            .with_file_encryption_properties(keys.properties(&self.schema).map_err(parquet)?);
+        // No minimum or maximum of a pseudonym anywhere (footer, page index): a plan
+        // that printed the files' statistics would show one person's pseudonym.
+        for column in &self.identifiers {
+            properties = properties.set_column_statistics_enabled(
+                ColumnPath::from(column.as_str()),
+                EnabledStatistics::None,
+            );
+        }
+        let properties = properties.build();
         let path = self
             .dir
             .join(format!("{}.parquet", uuid::Uuid::new_v4().simple()));

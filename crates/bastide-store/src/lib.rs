@@ -25,5 +25,5 @@ pub use export::ExportReport;
 pub use keys::{DATA_KEY_LEN, KeyService, KeyStatus, Rotation};
 pub use migrate::{MigrationReport, migrate};
 pub use rewrite::{Rewrite, ValueMap};
-pub use session::QuerySession;
+pub use session::{HUB_MEMORY_EXHAUSTED, QueryPool, QuerySession};
 pub use storage::{ObjectInfo, Storage, StoreMarker};

@@ -3,6 +3,11 @@
 //! prepared once per store, given a catalog of its own (empty: nothing one query
 //! registers is seen by another) and a runtime of its own for execution (the query's
 //! memory pool and spill cap, the hub's storage, keys and caches).
+//!
+//! A query's pool ([`QueryPool`]) counts every reservation twice: against the query's
+//! own limit (fair spilling among its operators) and against the hub's pool, which all
+//! queries share, so that queries running side by side cannot together take the hub
+//! past its memory.
 
 use std::sync::Arc;
 
@@ -13,7 +18,9 @@ use datafusion::catalog::{
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::TaskContext;
 use datafusion::execution::disk_manager::DiskManager;
-use datafusion::execution::memory_pool::{FairSpillPool, GreedyMemoryPool};
+use datafusion::execution::memory_pool::{
+    FairSpillPool, GreedyMemoryPool, MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation,
+};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::LogicalPlan;
@@ -66,11 +73,13 @@ impl QuerySession {
 
 impl DatasetStore {
     /// A session for one query, with `config`, `memory` bytes for its operators
-    /// (beyond which they spill) and `spill` bytes of spill files.
+    /// (beyond which they spill; taken from `hub`, the pool of every query) and
+    /// `spill` bytes of spill files.
     pub fn query_session(
         &self,
         config: SessionConfig,
         memory: usize,
+        hub: &Arc<dyn MemoryPool>,
         spill: u64,
     ) -> Result<QuerySession> {
         let mut state = self.prepared()?;
@@ -88,7 +97,7 @@ impl DatasetStore {
 
         let shared = state.runtime_env();
         let runtime = RuntimeEnv {
-            memory_pool: Arc::new(FairSpillPool::new(memory)),
+            memory_pool: Arc::new(QueryPool::new(memory, hub)),
             disk_manager: Arc::new(
                 DiskManager::builder()
                     .with_max_temp_directory_size(spill)
@@ -116,5 +125,79 @@ impl DatasetStore {
         let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(GreedyMemoryPool::new(0)));
         let state = self.session_with(SessionConfig::new(), runtime)?.state();
         Ok(self.prepared.get_or_init(|| state).clone())
+    }
+}
+
+/// One query's memory: its own limit, inside the hub's.
+#[derive(Debug)]
+pub struct QueryPool {
+    own: FairSpillPool,
+    /// What this query holds of the hub's pool (freed when the query's pool goes).
+    hub: MemoryReservation,
+}
+
+/// How an error of the hub's pool starts: a query's error names which pool refused.
+pub const HUB_MEMORY_EXHAUSTED: &str = "the memory of all queries together";
+
+impl QueryPool {
+    /// `memory` bytes for a query's operators, taken from `hub` as they are used.
+    pub fn new(memory: usize, hub: &Arc<dyn MemoryPool>) -> Self {
+        Self {
+            own: FairSpillPool::new(memory),
+            hub: MemoryConsumer::new("query").register(hub),
+        }
+    }
+}
+
+impl std::fmt::Display for QueryPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "query pool ({} bytes)", self.own.reserved())
+    }
+}
+
+impl MemoryPool for QueryPool {
+    fn name(&self) -> &str {
+        "query"
+    }
+
+    fn register(&self, consumer: &MemoryConsumer) {
+        self.own.register(consumer);
+    }
+
+    fn unregister(&self, consumer: &MemoryConsumer) {
+        self.own.unregister(consumer);
+    }
+
+    fn grow(&self, reservation: &MemoryReservation, additional: usize) {
+        self.own.grow(reservation, additional);
+        self.hub.grow(additional);
+    }
+
+    fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
+        self.own.shrink(reservation, shrink);
+        let _ = self.hub.try_shrink(shrink.min(self.hub.size()));
+    }
+
+    fn try_grow(
+        &self,
+        reservation: &MemoryReservation,
+        additional: usize,
+    ) -> datafusion::error::Result<()> {
+        self.own.try_grow(reservation, additional)?;
+        if self.hub.try_grow(additional).is_err() {
+            self.own.shrink(reservation, additional);
+            return Err(datafusion::error::DataFusionError::ResourcesExhausted(
+                format!("{HUB_MEMORY_EXHAUSTED} is in use by the queries running"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn reserved(&self) -> usize {
+        self.own.reserved()
+    }
+
+    fn memory_limit(&self) -> MemoryLimit {
+        self.own.memory_limit()
     }
 }

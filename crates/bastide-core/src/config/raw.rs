@@ -216,20 +216,26 @@ impl Default for RawAudit {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawQuery {
     pub memory_mb: u64,
+    pub hub_memory_mb: u64,
     pub spill_mb: u64,
     pub time_limit_secs: u64,
     pub max_rows: usize,
     pub max_concurrent: usize,
+    pub trusted_networks: Vec<String>,
+    pub row_budget_per_day: u64,
 }
 
 impl Default for RawQuery {
     fn default() -> Self {
         Self {
             memory_mb: 1024,
+            hub_memory_mb: 4096,
             spill_mb: 10_240,
             time_limit_secs: 300,
             max_rows: 1000,
             max_concurrent: 2,
+            trusted_networks: Vec::new(),
+            row_budget_per_day: 20_000,
         }
     }
 }

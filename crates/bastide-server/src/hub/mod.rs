@@ -5,6 +5,7 @@
 
 mod auditor;
 mod backup;
+mod budget;
 pub mod catalogue;
 mod ingest;
 mod init;
@@ -33,7 +34,7 @@ pub use init::{InitReport, init};
 pub use maintenance::{GARBAGE_GRACE, spawn_audit_archiving, spawn_garbage_collection};
 pub use nomenclature::{Nomenclature, NomenclatureReport};
 pub use pseudonyms::RenewalReport;
-pub use queries::{Answered, Channel, QueryFailure, QueryRequest};
+pub use queries::{Answered, Channel, Client, QueryFailure, QueryRequest};
 pub use running::QueryService;
 
 use crate::{Error, Result};
@@ -156,7 +157,10 @@ impl Hub {
         }
         Ok(Self {
             oidc: crate::oidc::Oidc::new(settings.oidc.clone()),
-            queries: QueryService::new(settings.query.max_concurrent),
+            queries: QueryService::new(
+                settings.query.max_concurrent,
+                settings.query.hub_memory_bytes,
+            ),
             logins: Arc::default(),
             settings,
             record,

@@ -11,6 +11,7 @@
 //! outcome is durable before the caller hears of it.
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bastide_access::{Mode, PermitCheck, PermitDenied, PermitScope, Permits, Principal};
@@ -32,12 +33,25 @@ pub enum Channel {
 }
 
 impl Channel {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Api => "api",
             Self::Wire => "wire",
         }
     }
+}
+
+/// Who an answer goes to: row-level rows are answered only inside the secure
+/// environment (`query.trusted_networks`), whatever the door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// Code in the hub's own process (tests, benchmarks): inside by construction.
+    Local,
+    /// A client at this address (the API's as resolved behind trusted proxies, the
+    /// wire's peer).
+    Remote(IpAddr),
+    /// A door that could not tell the address: outside.
+    Unknown,
 }
 
 /// A query as it arrives, whatever its door.
@@ -52,8 +66,9 @@ pub struct QueryRequest<'a> {
     pub params: ParamValues,
     /// The door it came through.
     pub channel: Channel,
-    /// Whether the answer leaves the secure environment (an Arrow file, a wire
-    /// client outside the trusted networks).
+    /// Who the answer goes to.
+    pub client: Client,
+    /// Whether the answer is a file to take away (an Arrow stream).
     pub download: bool,
 }
 
@@ -65,19 +80,21 @@ impl std::fmt::Debug for QueryRequest<'_> {
             .field("sql", &self.sql)
             .field("parameters", &count(&self.params))
             .field("channel", &self.channel)
+            .field("client", &self.client)
             .field("download", &self.download)
             .finish()
     }
 }
 
 impl<'a> QueryRequest<'a> {
-    /// `sql` for `project` through the API.
-    pub fn api(project: &'a str, sql: &'a str, download: bool) -> Self {
+    /// `sql` for `project` through the API, answered to `client`.
+    pub fn api(project: &'a str, sql: &'a str, client: Client, download: bool) -> Self {
         Self {
             project,
             sql,
             params: ParamValues::List(Vec::new()),
             channel: Channel::Api,
+            client,
             download,
         }
     }
@@ -131,6 +148,7 @@ impl Hub {
             sql,
             params,
             channel,
+            client,
             download,
         } = request;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -140,7 +158,7 @@ impl Hub {
         };
         // Reads first, side by side; the history row is written once they are done.
         let (scope, opt_outs) = tokio::join!(
-            self.permitted(principal, project, channel, download, &event),
+            self.permitted(principal, project, client, download, &event),
             self.opt_outs()
         );
         let (scope, opt_outs) = (scope?, opt_outs?);
@@ -169,9 +187,28 @@ impl Hub {
             started_at: now,
             finished_at: None,
         };
-        let (cancel, _running, registered) = self.queries.register(&record);
         let mode = scope.mode();
-        let limits = self.limits();
+        let mut limits = self.limits();
+        let today = now.div_euclid(86_400);
+        let reserved = match mode {
+            Mode::RowLevel => {
+                let reserved = match self
+                    .reserve_rows(by, project, today, limits.max_rows, channel)
+                    .await
+                {
+                    Ok(reserved) => reserved,
+                    Err(refusal) => {
+                        let event = event(Outcome::Denied).detail("reason", refusal.to_string());
+                        self.audit.record(event).await.map_err(crate::Error::from)?;
+                        return Err(refusal);
+                    }
+                };
+                limits.max_rows = reserved;
+                reserved
+            }
+            Mode::AggregateOnly => 0,
+        };
+        let (cancel, _running, registered) = self.queries.register(&record);
         let (hub, sql, by) = (self.clone(), sql.to_owned(), by.clone());
         let parameters = count(&params);
         let task = tokio::spawn(async move {
@@ -191,6 +228,11 @@ impl Hub {
                 Ok(_) => result,
                 Err(e) => Err(QueryFailure::Hub(e.into())),
             };
+            if reserved > 0 {
+                let shown = result.as_ref().map_or(0, |answer| answer.rows);
+                hub.settle_rows(&by, &record, today, reserved, shown)
+                    .await?;
+            }
             let end = hub.conclude(&mut record, parameters, &result, &by);
             match result {
                 // The end of an answered query is recorded behind its answer, with its
@@ -230,11 +272,11 @@ impl Hub {
         by: &Actor,
         project: &str,
         sql: &str,
-        download: bool,
+        client: Client,
     ) -> Result<Described, QueryFailure> {
         let event = |outcome| query_event(by, "query.run", project, sql, Channel::Wire, outcome);
         let scope = self
-            .permitted(principal, project, Channel::Wire, download, &event)
+            .permitted(principal, project, client, false, &event)
             .await?;
         let workspace = self.workspace(scope, sql, self.opt_outs().await?).await?;
         match workspace.describe(sql, &self.limits()).await {
@@ -253,13 +295,14 @@ impl Hub {
         }
     }
 
-    /// The permit scope `principal` holds now for `project`, unless the answer would
-    /// leave (`download`) and the permit is row-level. Refusals are audited.
+    /// The permit scope `principal` holds now for `project`. A row-level permit
+    /// answers only clients inside the secure environment, and never as a file to
+    /// take away: the one rule of every door. Refusals are audited.
     async fn permitted(
         &self,
         principal: &Principal,
         project: &str,
-        channel: Channel,
+        client: Client,
         download: bool,
         event: &(dyn Fn(Outcome) -> bastide_audit::NewEvent + Sync),
     ) -> Result<PermitScope, QueryFailure> {
@@ -268,23 +311,17 @@ impl Hub {
             .check(principal, project, now)
             .await
         {
-            Ok(scope) if download && scope.mode() == Mode::RowLevel => {
+            Ok(scope) if scope.mode() == Mode::RowLevel && download => {
                 QueryFailure::Query(bastide_query::Error::Refused {
-                    construct: match channel {
-                        Channel::Api => "downloading an answer".into(),
-                        Channel::Wire => {
-                            "a row-level permit over the wire from outside the secure environment"
-                                .into()
-                        }
-                    },
-                    hint: match channel {
-                        Channel::Api => {
-                            "a row-level permit shows rows in the workspace and lets none leave; ask for the answer as JSON"
-                        }
-                        Channel::Wire => {
-                            "connect from one of the hub's analysis machines (wire.trusted_networks), or use the workspace"
-                        }
-                    },
+                    construct: "downloading an answer".into(),
+                    hint: "a row-level permit shows rows in the workspace and lets none leave; ask for the answer as JSON",
+                })
+            }
+            Ok(scope) if scope.mode() == Mode::RowLevel && !self.inside(client) => {
+                QueryFailure::Query(bastide_query::Error::Refused {
+                    construct: "rows of a row-level permit answered outside the secure environment"
+                        .into(),
+                    hint: "connect from one of the hub's analysis machines (query.trusted_networks); aggregate-only permits answer anywhere",
                 })
             }
             Ok(scope) => return Ok(scope),
@@ -294,6 +331,20 @@ impl Hub {
         let event = event(Outcome::Denied).detail("reason", refusal.to_string());
         self.audit.record(event).await.map_err(crate::Error::from)?;
         Err(refusal)
+    }
+
+    /// Whether `client` is inside the secure environment.
+    fn inside(&self, client: Client) -> bool {
+        match client {
+            Client::Local => true,
+            Client::Remote(ip) => self
+                .settings
+                .query
+                .trusted_networks
+                .iter()
+                .any(|n| n.contains(ip)),
+            Client::Unknown => false,
+        }
     }
 
     /// The workspace `scope` opens for `sql`: the views of the tables it names (none
@@ -417,6 +468,7 @@ impl Hub {
         let q = &self.settings.query;
         Limits {
             memory_bytes: q.memory_bytes,
+            hub_memory: self.queries.memory.clone(),
             spill_bytes: q.spill_bytes,
             time: q.time_limit,
             max_rows: q.max_rows,
@@ -485,7 +537,12 @@ mod tests {
     fn a_request_shows_how_many_values_it_binds_but_not_which() {
         let request = QueryRequest {
             params: ParamValues::List(vec![ScalarValue::from("a-bound-identifier").into()]),
-            ..QueryRequest::api("p-1", "SELECT count(*) FROM t WHERE id = $1", false)
+            ..QueryRequest::api(
+                "p-1",
+                "SELECT count(*) FROM t WHERE id = $1",
+                Client::Local,
+                false,
+            )
         };
         let shown = format!("{request:?}");
         assert!(!shown.contains("a-bound-identifier"), "{shown}");

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use bastide_audit::NewEvent;
 use bastide_meta::QueryRecord;
-use bastide_query::{Admission, CancellationToken, OptOuts, ViewCache};
+use bastide_query::{Admission, CancellationToken, HubMemory, OptOuts, ViewCache};
 use tokio::sync::Notify;
 
 use super::Hub;
@@ -22,6 +22,8 @@ use super::Hub;
 pub struct QueryService {
     pub(super) admission: Admission,
     pub(super) views: ViewCache,
+    /// The memory every query's pool also takes from.
+    pub(super) memory: HubMemory,
     /// The register and the token it had (see `ProjectRepo::opt_outs_token`).
     register: Arc<Mutex<Option<(String, OptOuts)>>>,
     known: Arc<Mutex<HashMap<String, Entry>>>,
@@ -49,11 +51,13 @@ struct Pending {
 }
 
 impl QueryService {
-    /// At most `per_user` queries running per user.
-    pub fn new(per_user: usize) -> Self {
+    /// At most `per_user` queries running per user, holding at most `memory` bytes
+    /// together.
+    pub fn new(per_user: usize, memory: usize) -> Self {
         Self {
             admission: Admission::new(per_user),
             views: ViewCache::default(),
+            memory: HubMemory::new(memory),
             register: Arc::default(),
             known: Arc::default(),
             writes: Arc::default(),

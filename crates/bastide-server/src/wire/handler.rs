@@ -10,7 +10,6 @@ use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg
 use async_trait::async_trait;
 use bastide_access::{Principal, Tokens};
 use bastide_audit::Role;
-use bastide_core::config::Network;
 use bastide_query::Described;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ParamValues;
@@ -25,7 +24,7 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 
 use super::startup::{Session, fatal};
-use crate::hub::{Actor, Answered, Channel, Hub, QueryFailure, QueryRequest};
+use crate::hub::{Actor, Answered, Channel, Client, Hub, QueryFailure, QueryRequest};
 
 /// Client settings drivers send on connecting; accepted and ignored (they change
 /// nothing in the workspace).
@@ -68,23 +67,22 @@ pub(super) struct WireQueries {
 /// Plans statements at Parse, for Describe.
 pub(super) struct WireParser {
     hub: Arc<Hub>,
-    trusted: Vec<Network>,
 }
 
 impl WireQueries {
-    pub(super) fn new(hub: Arc<Hub>, trusted: Vec<Network>) -> Self {
+    pub(super) fn new(hub: Arc<Hub>) -> Self {
         Self {
-            parser: Arc::new(WireParser { hub, trusted }),
+            parser: Arc::new(WireParser { hub }),
         }
     }
 }
 
-/// Who asks, for what project, and whether answers may leave (untrusted network).
+/// Who asks, for what project, from where.
 struct Caller {
     principal: Principal,
     actor: Actor,
     project: String,
-    download: bool,
+    client: Client,
 }
 
 impl WireParser {
@@ -106,7 +104,7 @@ impl WireParser {
             },
             principal,
             project: session.project.clone(),
-            download: !self.trusted.iter().any(|n| n.contains(ip)),
+            client: Client::Remote(ip),
         })
     }
 
@@ -123,7 +121,8 @@ impl WireParser {
             sql,
             params,
             channel: Channel::Wire,
-            download: caller.download,
+            client: caller.client,
+            download: false,
         };
         let query = self.hub.query(&caller.principal, &caller.actor, request);
         // Dropping the query on a CancelRequest cancels it (see `Hub::query`).
@@ -157,7 +156,7 @@ impl QueryParser for WireParser {
                         &caller.actor,
                         &caller.project,
                         sql,
-                        caller.download,
+                        caller.client,
                     )
                     .await
                     .map_err(error)?,
@@ -345,7 +344,7 @@ fn error(failure: QueryFailure) -> PgWireError {
             Q::Refused { .. } => "42501",
             Q::TimedOut { .. } | Q::Cancelled => "57014",
             Q::OutOfMemory { .. } => "53200",
-            Q::Busy { .. } => "53300",
+            Q::Busy { .. } | Q::HubBusy => "53300",
             Q::Store(_) | Q::Internal(_) => "XX000",
         },
         QueryFailure::Hub(_) => "XX000",

@@ -4,8 +4,9 @@
 //! login, then again at every query, so revoking it stops the next one); the database
 //! name, if given, must be the token's project. Every statement goes through
 //! [`Hub::query`] like an API query: the same permit check, guard, limits, history
-//! and audit. A wire client is a download channel: row-level permits are served only
-//! to clients from `wire.trusted_networks`. Passwords travel in the clear inside the
+//! and audit. Row-level permits are served only to clients from the secure
+//! environment's networks (`query.trusted_networks`, which `wire.trusted_networks`
+//! adds to), as at every door. Passwords travel in the clear inside the
 //! protocol, so with a certificate configured the endpoint refuses clients without
 //! TLS, and without one it only listens on loopback (checked with the settings).
 
@@ -91,10 +92,7 @@ impl WireServer {
                 connections.clone(),
             )),
             cancel: Arc::new(DefaultCancelHandler::new(connections)),
-            queries: Arc::new(handler::WireQueries::new(
-                hub,
-                settings.trusted_networks.clone(),
-            )),
+            queries: Arc::new(handler::WireQueries::new(hub)),
         });
         Ok(Self {
             listener,

@@ -10,6 +10,7 @@ use bastide_server::hub::Hub;
 use bastide_store::NewTable;
 use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool};
 use secrecy::SecretString;
 use test_support::S3Server;
 
@@ -519,7 +520,11 @@ async fn a_query_session_sees_only_its_own_tables_and_runs_only_within_its_memor
         .unwrap();
     let (_, manifest) = datasets.latest("pmsi").await.unwrap().unwrap();
     let config = || datafusion::prelude::SessionConfig::new();
-    let one = datasets.query_session(config(), 64 << 20, 0).unwrap();
+    let hub_pool = |bytes| -> Arc<dyn MemoryPool> { Arc::new(GreedyMemoryPool::new(bytes)) };
+    let roomy = hub_pool(1 << 30);
+    let one = datasets
+        .query_session(config(), 64 << 20, &roomy, 0)
+        .unwrap();
     one.register("stays", datasets.table(&manifest, "stays").await.unwrap())
         .unwrap();
     let sql = "SELECT count(*) FROM stays";
@@ -529,13 +534,17 @@ async fn a_query_session_sees_only_its_own_tables_and_runs_only_within_its_memor
     assert_eq!(batches[0].num_rows(), 1);
 
     // The next session is made from the same prepared state: the table is not in it.
-    let two = datasets.query_session(config(), 64 << 20, 0).unwrap();
+    let two = datasets
+        .query_session(config(), 64 << 20, &roomy, 0)
+        .unwrap();
     let missing = two.state().create_logical_plan(sql).await.unwrap_err();
     assert!(missing.to_string().contains("not found"), "{missing}");
 
     // Its memory is the query's: a sort of more than it holds fails, without spill room.
     let big = "SELECT v FROM generate_series(1, 2000000) t(v) ORDER BY v DESC";
-    let small = datasets.query_session(config(), 1 << 20, 0).unwrap();
+    let small = datasets
+        .query_session(config(), 1 << 20, &roomy, 0)
+        .unwrap();
     let plan = small.state().create_logical_plan(big).await.unwrap();
     let run =
         async { futures::TryStreamExt::try_collect::<Vec<_>>(small.execute(&plan).await?).await };
@@ -545,6 +554,25 @@ async fn a_query_session_sees_only_its_own_tables_and_runs_only_within_its_memor
         refused.to_string().contains("pool_size: 1024.0 KB"),
         "{refused}"
     );
+
+    // A query within its own limit still takes its memory from the hub's pool, which
+    // every query shares: when that is spent, the query fails, and hands it back.
+    let crowded = hub_pool(1 << 20);
+    let within = datasets
+        .query_session(config(), 64 << 20, &crowded, 0)
+        .unwrap();
+    let plan = within.state().create_logical_plan(big).await.unwrap();
+    let run =
+        async { futures::TryStreamExt::try_collect::<Vec<_>>(within.execute(&plan).await?).await };
+    let refused = run.await.unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains(bastide_store::HUB_MEMORY_EXHAUSTED),
+        "{refused}"
+    );
+    drop(within);
+    assert_eq!(crowded.reserved(), 0, "the failed query's memory is back");
 
     // And the state alone, run outside the session, has no memory at all.
     let ctx = datafusion::prelude::SessionContext::new_with_state(small.state().clone());

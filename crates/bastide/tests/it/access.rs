@@ -440,16 +440,24 @@ async fn every_endpoint_answers_each_kind_of_caller_as_the_matrix_says() {
             "snds",
             "--schema",
             schema.to_str().unwrap(),
+            "--identifier",
+            "BEN_NIR_PSA",
             "--data-dir",
             dir,
         ],
         &env,
     );
 
+    // Callers on loopback are inside the secure environment: row-level answers.
+    let inside = [
+        env.as_slice(),
+        &[("BASTIDE_QUERY__TRUSTED_NETWORKS", "[\"127.0.0.0/8\"]")],
+    ]
+    .concat();
     let hub = HubProcess::spawn(
         bastide(),
         &["serve", "--data-dir", dir, "--listen", "127.0.0.1:0"],
-        &env,
+        &inside,
     );
     let document: serde_json::Value = reqwest::get(hub.url("/api/v1/openapi.json"))
         .await

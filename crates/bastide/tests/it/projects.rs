@@ -38,6 +38,8 @@ fn a_project_is_applied_for_approved_granted_reviewed_and_closed_from_the_comman
         "snds",
         "--schema",
         schema.to_str().unwrap(),
+        "--identifier",
+        "BEN_NIR_PSA",
         "--data-dir",
         dir,
     ]);

@@ -168,13 +168,31 @@ impl Workspace {
 #[test]
 fn bastide_query_answers_from_a_running_hub_with_a_project_token() {
     let ws = Workspace::new("row_level");
-    let hub = ws.serve(&[], &[]);
+    let sql = "SELECT ben_sex_cod, count(*) AS n FROM ir_ben_r GROUP BY 1 ORDER BY 1";
+    // Rows of a row-level permit are answered only inside the secure environment,
+    // over HTTP as over the wire: none is declared by default.
+    let outside = ws.serve(&[], &[]);
+    let url = outside.url("");
+    let env = [
+        ("BASTIDE_TOKEN", ws.token.as_str()),
+        ("BASTIDE_URL", url.as_str()),
+    ];
+    let refused = run(&["query", "--project", &ws.project, sql], &env);
+    assert!(
+        one_line_failure(&refused).contains("outside the secure environment"),
+        "{refused:?}"
+    );
+    drop(outside);
+
+    let hub = ws.serve(
+        &[],
+        &[("BASTIDE_QUERY__TRUSTED_NETWORKS", "[\"127.0.0.0/8\"]")],
+    );
     let url = hub.url("");
     let env = [
         ("BASTIDE_TOKEN", ws.token.as_str()),
         ("BASTIDE_URL", url.as_str()),
     ];
-    let sql = "SELECT ben_sex_cod, count(*) AS n FROM ir_ben_r GROUP BY 1 ORDER BY 1";
     let shown = run(&["query", "--project", &ws.project, sql], &env);
     assert!(shown.success(), "{shown:?}");
     assert!(

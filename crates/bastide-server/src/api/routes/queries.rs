@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::identity::access;
 use crate::api::auth::Caller;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
-use crate::hub::{Answered, QueryFailure, QueryRequest};
+use crate::hub::{Answered, Client, QueryFailure, QueryRequest};
 
 /// The media type of an Arrow IPC stream.
 const ARROW: &str = "application/vnd.apache.arrow.stream";
@@ -143,12 +143,14 @@ pub(crate) async fn run(
             ));
         }
     };
+    let actor = caller.actor();
+    let client = actor.client.map_or(Client::Unknown, Client::Remote);
     let answered = state
         .hub
         .query(
             &caller.principal,
-            &caller.actor(),
-            QueryRequest::api(&id, &body.sql, download),
+            &actor,
+            QueryRequest::api(&id, &body.sql, client, download),
         )
         .await
         .map_err(failure)?;
@@ -322,7 +324,7 @@ fn failure(failure: QueryFailure) -> ApiError {
             Q::OutOfMemory { .. } => {
                 client(StatusCode::UNPROCESSABLE_ENTITY, "memory_limit", message)
             }
-            Q::Busy { .. } => client(StatusCode::TOO_MANY_REQUESTS, "busy", message),
+            Q::Busy { .. } | Q::HubBusy => client(StatusCode::TOO_MANY_REQUESTS, "busy", message),
             Q::Cancelled => client(StatusCode::CONFLICT, "cancelled", message),
             Q::Store(_) | Q::Internal(_) => ApiError::internal(message),
         },

@@ -15,7 +15,7 @@ use bastide_access::{
 };
 use bastide_core::config::Settings;
 use bastide_ingest::reader::CsvOptions;
-use bastide_server::hub::{Actor, Answered, Hub, OnError, QueryFailure, QueryRequest};
+use bastide_server::hub::{Actor, Answered, Client, Hub, OnError, QueryFailure, QueryRequest};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::DataType;
 
@@ -187,7 +187,7 @@ impl World {
             .query(
                 &self.rita,
                 &Actor::cli(),
-                QueryRequest::api(project, sql, false),
+                QueryRequest::api(project, sql, Client::Local, false),
             )
             .await
     }

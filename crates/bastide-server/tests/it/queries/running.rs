@@ -35,7 +35,7 @@ async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
         hub.query(
             &rita,
             &Actor::cli(),
-            QueryRequest::api(&project, slow, false),
+            QueryRequest::api(&project, slow, Client::Local, false),
         )
         .await
     });
@@ -129,7 +129,7 @@ async fn a_query_s_start_is_on_record_before_its_answer_and_its_end_once_written
         .query(
             &world.rita,
             &Actor::cli(),
-            QueryRequest::api(&p, refused, false),
+            QueryRequest::api(&p, refused, Client::Local, false),
         )
         .await
         .unwrap_err();

@@ -1,0 +1,497 @@
+//! Which functions a workspace may call, and how large a value they may make.
+//!
+//! Functions are allowed by name ([`ALLOWED`], documented in the README), checked on
+//! the planned query, so an alias (`instr` for `strpos`) or a function the planner
+//! introduces (`EXTRACT` is `date_part`) is judged by what runs. Left out are the
+//! functions that make a value of any size from a small input (`repeat`, `lpad`,
+//! `rpad`, `overlay`, `array_repeat`, `array_resize`, scalar `range` and
+//! `generate_series`): values are not counted by any memory pool, and constant folding
+//! computes them while planning, before any limit applies. The functions left whose
+//! value can outgrow their input (`concat`, `||`, `replace`, …) are wrapped
+//! ([`Capped`]): before computing, each call bounds the size of what it would make
+//! from the size of its arguments and fails past [`GENERATED_BYTES`], so that chains
+//! (`x || x` through a ladder of CTEs) stop within a few steps.
+
+use std::hash::Hash;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{DataFusionError, ScalarValue, exec_err};
+use datafusion::functions::string::concat;
+use datafusion::logical_expr::expr::{AggregateFunction, ScalarFunction, WindowFunction};
+use datafusion::logical_expr::{
+    BinaryExpr, ColumnarValue, Expr, LogicalPlan, Operator, ReturnFieldArgs, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, WindowFunctionDefinition,
+};
+
+use crate::{Error, Result};
+
+/// Most bytes one call of a function may make (over the rows of a batch).
+pub const GENERATED_BYTES: usize = 64 << 20;
+
+/// Functions a query may call (scalar, aggregate and window), by the name they run
+/// under.
+pub const ALLOWED: &[&str] = &[
+    // Numbers.
+    "abs",
+    "acos",
+    "acosh",
+    "asin",
+    "asinh",
+    "atan",
+    "atan2",
+    "atanh",
+    "cbrt",
+    "ceil",
+    "cos",
+    "cosh",
+    "cot",
+    "degrees",
+    "exp",
+    "factorial",
+    "floor",
+    "gcd",
+    "isnan",
+    "iszero",
+    "lcm",
+    "ln",
+    "log",
+    "log10",
+    "log2",
+    "nanvl",
+    "pi",
+    "power",
+    "radians",
+    "random",
+    "round",
+    "signum",
+    "sin",
+    "sinh",
+    "sqrt",
+    "tan",
+    "tanh",
+    "trunc",
+    "greatest",
+    "least",
+    // Conditions and types.
+    "coalesce",
+    "nullif",
+    "nvl",
+    "nvl2",
+    "arrow_cast",
+    "arrow_typeof",
+    "get_field",
+    "named_struct",
+    "struct",
+    // Text.
+    "ascii",
+    "bit_length",
+    "btrim",
+    "character_length",
+    "chr",
+    "concat",
+    "concat_ws",
+    "contains",
+    "ends_with",
+    "find_in_set",
+    "initcap",
+    "left",
+    "levenshtein",
+    "lower",
+    "ltrim",
+    "md5",
+    "octet_length",
+    "replace",
+    "reverse",
+    "right",
+    "rtrim",
+    "sha224",
+    "sha256",
+    "sha384",
+    "sha512",
+    "split_part",
+    "starts_with",
+    "strpos",
+    "substr",
+    "substr_index",
+    "to_hex",
+    "translate",
+    "upper",
+    "uuid",
+    "regexp_count",
+    "regexp_instr",
+    "regexp_like",
+    "regexp_match",
+    "regexp_replace",
+    // Dates and times.
+    "current_date",
+    "current_time",
+    "now",
+    "date_bin",
+    "date_part",
+    "date_trunc",
+    "from_unixtime",
+    "make_date",
+    "to_char",
+    "to_date",
+    "to_local_time",
+    "to_timestamp",
+    "to_timestamp_seconds",
+    "to_timestamp_millis",
+    "to_timestamp_micros",
+    "to_timestamp_nanos",
+    "to_unixtime",
+    // Lists (made from a query's own values or rows).
+    "make_array",
+    "array_length",
+    "cardinality",
+    "array_has",
+    "array_has_all",
+    "array_has_any",
+    "array_element",
+    "array_position",
+    "array_to_string",
+    "array_distinct",
+    "array_sort",
+    "array_slice",
+    "array_concat",
+    "array_append",
+    "array_prepend",
+    "flatten",
+    "string_to_array",
+    // Aggregates.
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "median",
+    "stddev",
+    "stddev_pop",
+    "var",
+    "var_pop",
+    "corr",
+    "covar_samp",
+    "covar_pop",
+    "regr_slope",
+    "regr_intercept",
+    "regr_count",
+    "regr_r2",
+    "regr_avgx",
+    "regr_avgy",
+    "regr_sxx",
+    "regr_syy",
+    "regr_sxy",
+    "approx_distinct",
+    "approx_median",
+    "approx_percentile_cont",
+    "approx_percentile_cont_with_weight",
+    "percentile_cont",
+    "bool_and",
+    "bool_or",
+    "bit_and",
+    "bit_or",
+    "bit_xor",
+    "first_value",
+    "last_value",
+    "nth_value",
+    "array_agg",
+    "string_agg",
+    "grouping",
+    // Windows.
+    "row_number",
+    "rank",
+    "dense_rank",
+    "percent_rank",
+    "cume_dist",
+    "ntile",
+    "lag",
+    "lead",
+    // Bastide's own, placed by the hub (never callable by name).
+    "hub_pseudonym",
+    "project_pseudonym",
+];
+
+/// Functions whose value can outgrow their arguments: each call is bounded.
+const GROWING: &[&str] = &[
+    "concat",
+    "concat_ws",
+    "replace",
+    "regexp_replace",
+    "array_concat",
+    "array_append",
+    "array_prepend",
+    "make_array",
+    "array_to_string",
+    "translate",
+    "to_hex",
+];
+
+/// Refuses a query calling a function outside [`ALLOWED`].
+pub(crate) fn check(plan: &LogicalPlan) -> Result<()> {
+    let mut refused = None;
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                if let Some(name) = called(e)
+                    && !ALLOWED.contains(&name)
+                {
+                    refused = Some(name.to_owned());
+                    return Ok(TreeNodeRecursion::Stop);
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    match refused {
+        Some(name) => Err(Error::Refused {
+            construct: format!("the function {name}"),
+            hint: "the workspace runs the functions listed in the README (functions that make values of any size, such as repeat or lpad, are left out)",
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The name a function call runs under.
+fn called(expr: &Expr) -> Option<&str> {
+    match expr {
+        Expr::ScalarFunction(ScalarFunction { func, .. }) => Some(func.name()),
+        Expr::AggregateFunction(AggregateFunction { func, .. }) => Some(func.name()),
+        Expr::WindowFunction(window) => {
+            let WindowFunction { fun, .. } = window.as_ref();
+            Some(match fun {
+                WindowFunctionDefinition::AggregateUDF(f) => f.name(),
+                WindowFunctionDefinition::WindowUDF(f) => f.name(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `plan` with every growing function and every `||` of text bounded.
+pub(crate) fn cap(plan: LogicalPlan) -> Result<LogicalPlan> {
+    plan.transform_up_with_subqueries(|node| {
+        node.map_expressions(|expr| {
+            expr.transform_up(|e| match e {
+                Expr::ScalarFunction(ScalarFunction { func, args })
+                    if GROWING.contains(&func.name()) =>
+                {
+                    let capped = Capped::new(func, Kind::Function);
+                    Ok(Transformed::yes(capped.call(args)))
+                }
+                Expr::BinaryExpr(BinaryExpr {
+                    left,
+                    op: Operator::StringConcat,
+                    right,
+                }) => {
+                    let capped = Capped::new(concat(), Kind::Operator);
+                    Ok(Transformed::yes(capped.call(vec![*left, *right])))
+                }
+                other => Ok(Transformed::no(other)),
+            })
+        })
+    })
+    .map(|t| t.data)
+    .map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// A function call, or `||`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Function,
+    /// `a || b`: NULL when either is, named as the operator.
+    Operator,
+}
+
+/// A growing function, bounded: refuses to make more than [`GENERATED_BYTES`].
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Capped {
+    inner: Arc<ScalarUDF>,
+    kind: Kind,
+}
+
+impl Capped {
+    fn new(inner: Arc<ScalarUDF>, kind: Kind) -> Self {
+        Self { inner, kind }
+    }
+
+    fn call(self, args: Vec<Expr>) -> Expr {
+        Expr::ScalarFunction(ScalarFunction::new_udf(
+            Arc::new(ScalarUDF::new_from_impl(self)),
+            args,
+        ))
+    }
+
+    /// An upper bound of what the call would make from `args`.
+    fn bound(&self, args: &[ColumnarValue], rows: usize) -> usize {
+        let sizes: Vec<usize> = args.iter().map(|a| bytes(a, rows)).collect();
+        let total: usize = sizes.iter().sum();
+        match self.inner.name() {
+            // Each match (at most one per byte, and one more for an empty pattern)
+            // becomes the replacement.
+            "replace" | "regexp_replace" => {
+                let replacement = args.get(2).map_or(0, longest);
+                (sizes.first().copied().unwrap_or(0) + rows).saturating_mul(1 + replacement)
+            }
+            // A character becomes at most four bytes; a number sixteen digits.
+            "translate" => total.saturating_mul(4),
+            "to_hex" => total.saturating_mul(4) + rows * 16,
+            // The separator between each pair of values.
+            "concat_ws" | "array_to_string" => {
+                let separator = args.get(1).map_or(0, longest);
+                total.saturating_add(separator.saturating_mul(rows * args.len().max(1)))
+            }
+            _ => total,
+        }
+    }
+}
+
+/// The bytes of an argument over `rows` rows (a constant counts once per row).
+fn bytes(value: &ColumnarValue, rows: usize) -> usize {
+    match value {
+        ColumnarValue::Array(array) => array.get_array_memory_size(),
+        ColumnarValue::Scalar(scalar) => scalar.size().saturating_mul(rows.max(1)),
+    }
+}
+
+/// The longest text of an argument (its size when not text).
+fn longest(value: &ColumnarValue) -> usize {
+    match value {
+        ColumnarValue::Scalar(ScalarValue::Utf8(Some(s)))
+        | ColumnarValue::Scalar(ScalarValue::LargeUtf8(Some(s)))
+        | ColumnarValue::Scalar(ScalarValue::Utf8View(Some(s))) => s.len(),
+        ColumnarValue::Scalar(scalar) => scalar.size(),
+        ColumnarValue::Array(array) => match array.data_type() {
+            DataType::Utf8 => array
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .map(str::len)
+                .max(),
+            DataType::LargeUtf8 => array
+                .as_string::<i64>()
+                .iter()
+                .flatten()
+                .map(str::len)
+                .max(),
+            DataType::Utf8View => array.as_string_view().iter().flatten().map(str::len).max(),
+            _ => Some(array.get_array_memory_size()),
+        }
+        .unwrap_or(0),
+    }
+}
+
+impl ScalarUDFImpl for Capped {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn schema_name(&self, args: &[Expr]) -> datafusion::common::Result<String> {
+        match (self.kind, args) {
+            // As the operator it stands for, so the query's columns keep their names.
+            (Kind::Operator, [left, right]) => {
+                Ok(format!("{} || {}", left.schema_name(), right.schema_name()))
+            }
+            _ => self.inner.schema_name(args),
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> datafusion::common::Result<DataType> {
+        self.inner.return_type(arg_types)
+    }
+
+    fn return_field_from_args(
+        &self,
+        args: ReturnFieldArgs,
+    ) -> datafusion::common::Result<FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> datafusion::common::Result<Vec<DataType>> {
+        self.inner.coerce_types(arg_types)
+    }
+
+    fn is_strict(&self) -> bool {
+        self.kind == Kind::Operator || self.inner.is_strict()
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::common::Result<ColumnarValue> {
+        let bound = self.bound(&args.args, args.number_rows);
+        if bound > GENERATED_BYTES {
+            return exec_err!(
+                "{} would make up to {} MB, more than the {} MB a call may make; narrow the values first",
+                self.inner.name(),
+                bound >> 20,
+                GENERATED_BYTES >> 20
+            );
+        }
+        if self.kind == Kind::Operator {
+            return strict(&self.inner, args);
+        }
+        self.inner.invoke_with_args(args)
+    }
+}
+
+/// `concat` with `||`'s NULLs: NULL wherever an argument is.
+fn strict(
+    concat: &ScalarUDF,
+    args: ScalarFunctionArgs,
+) -> datafusion::common::Result<ColumnarValue> {
+    if args
+        .args
+        .iter()
+        .any(|a| matches!(a, ColumnarValue::Scalar(s) if s.is_null()))
+    {
+        let field = args.return_field.clone();
+        return Ok(ColumnarValue::Scalar(ScalarValue::try_from(
+            field.data_type(),
+        )?));
+    }
+    let nulls: Vec<_> = args
+        .args
+        .iter()
+        .filter_map(|a| match a {
+            ColumnarValue::Array(array) => Some(array.logical_nulls()),
+            ColumnarValue::Scalar(_) => None,
+        })
+        .collect();
+    let rows = args.number_rows;
+    let value = concat.invoke_with_args(args)?;
+    let mask = nulls.iter().fold(None, |acc, n| {
+        datafusion::arrow::buffer::NullBuffer::union(acc.as_ref(), n.as_ref())
+    });
+    match (value, mask) {
+        (value, None) => Ok(value),
+        (ColumnarValue::Array(array), Some(mask)) => {
+            let data = array.to_data().into_builder().nulls(Some(
+                datafusion::arrow::buffer::NullBuffer::union(
+                    array.logical_nulls().as_ref(),
+                    Some(&mask),
+                )
+                .expect("a mask"),
+            ));
+            Ok(ColumnarValue::Array(datafusion::arrow::array::make_array(
+                data.build()
+                    .map_err(|e| DataFusionError::ArrowError(Box::new(e), None))?,
+            )))
+        }
+        (ColumnarValue::Scalar(scalar), Some(mask)) => {
+            let array = scalar.to_array_of_size(rows)?;
+            let data = array.to_data().into_builder().nulls(Some(mask));
+            Ok(ColumnarValue::Array(datafusion::arrow::array::make_array(
+                data.build()
+                    .map_err(|e| DataFusionError::ArrowError(Box::new(e), None))?,
+            )))
+        }
+    }
+}

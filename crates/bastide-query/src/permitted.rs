@@ -1,0 +1,218 @@
+//! The rows a permit lets through, as a table whose scan yields nothing else.
+//!
+//! A view over a filtered table is inlined into the query that reads it, and DataFusion
+//! then merges and reorders filters (pushdown, predicate reordering): a researcher's
+//! predicate could run on a batch before the permit's filters and the opt-out filter
+//! had removed rows, and its error (or merely whether it fails) would tell about rows
+//! outside the permit. [`PermittedTable`] closes that at the root: its scan is an opaque
+//! leaf ([`PermittedScanExec`]) whose stream is the private plan's (stored table, permit
+//! filters, opt-outs, links to people), and no optimizer rule of the query can see into
+//! it, move an expression below it, or read its statistics beyond a row estimate.
+//! `EXPLAIN` shows the leaf's name and columns, never the filters, files or values.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::Session;
+use datafusion::common::stats::Precision;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{Result, Statistics};
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{
+    Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown,
+};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{
+    Boundedness, ChildrenPropertiesMode, EmissionType, ReplaceChildrenOptions,
+};
+use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+
+/// A permitted table: the private plan that yields its permitted rows and columns.
+#[derive(Debug)]
+pub(crate) struct PermittedTable {
+    name: String,
+    plan: LogicalPlan,
+    schema: SchemaRef,
+}
+
+impl PermittedTable {
+    /// The table `name` whose rows are those of `plan`.
+    pub fn new(name: &str, plan: LogicalPlan) -> Self {
+        let schema = plan.schema().inner().clone();
+        Self {
+            name: name.to_owned(),
+            plan,
+            schema,
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for PermittedTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    /// No filter of a query goes inside: each runs on permitted rows only.
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![
+            TableProviderFilterPushDown::Unsupported;
+            filters.len()
+        ])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        // The projection and the limit apply after the permit's filters, on top of the
+        // private plan: neither can let a row through that the plan does not.
+        let mut plan = LogicalPlanBuilder::from(self.plan.clone());
+        if let Some(columns) = projection {
+            plan = plan.select(columns.iter().copied())?;
+        }
+        if let Some(limit) = limit {
+            plan = plan.limit(0, Some(limit))?;
+        }
+        let inner = state.create_physical_plan(&plan.build()?).await?;
+        Ok(Arc::new(PermittedScanExec::new(&self.name, inner)))
+    }
+}
+
+/// The scan of a permitted table: a leaf for the query's plan, the private plan inside.
+#[derive(Debug)]
+pub(crate) struct PermittedScanExec {
+    name: String,
+    inner: Arc<dyn ExecutionPlan>,
+    properties: Arc<PlanProperties>,
+    statistics: Arc<Statistics>,
+}
+
+impl PermittedScanExec {
+    fn new(name: &str, inner: Arc<dyn ExecutionPlan>) -> Self {
+        let schema = inner.schema();
+        let partitions = inner.properties().partitioning.partition_count();
+        // Planning may use an estimate of the rows (to pick a join's build side); it
+        // is inexact, so no answer (a COUNT(*)) can be read from it, and no column's
+        // statistics (minimum, maximum, distinct values) pass.
+        let estimate = StatisticsContext::new()
+            .compute(inner.as_ref(), &StatisticsArgs::new())
+            .map(|s| (s.num_rows.to_inexact(), s.total_byte_size.to_inexact()))
+            .unwrap_or((Precision::Absent, Precision::Absent));
+        let mut statistics = Statistics::new_unknown(&schema);
+        statistics.num_rows = estimate.0;
+        statistics.total_byte_size = estimate.1;
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(partitions),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        Self {
+            name: name.to_owned(),
+            inner,
+            properties: Arc::new(properties),
+            statistics: Arc::new(statistics),
+        }
+    }
+}
+
+impl DisplayAs for PermittedScanExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        match t {
+            DisplayFormatType::Default | DisplayFormatType::Verbose => {
+                let columns: Vec<&str> = self
+                    .properties
+                    .eq_properties
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect();
+                write!(
+                    f,
+                    "PermittedScanExec: table={}, columns=[{}]",
+                    self.name,
+                    columns.join(", ")
+                )
+            }
+            DisplayFormatType::TreeRender => write!(f, "table={}", self.name),
+        }
+    }
+}
+
+impl ExecutionPlan for PermittedScanExec {
+    fn name(&self) -> &'static str {
+        "PermittedScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    /// None: the private plan is not the query's to optimise, show or rewrite.
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _: Vec<Arc<dyn ExecutionPlan>>,
+        _: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        // The query's task context: its memory pool, spill cap and keys.
+        self.inner.execute(partition, context)
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        Ok(match args.partition() {
+            None => self.statistics.clone(),
+            Some(_) => Arc::new(Statistics::new_unknown(&self.schema())),
+        })
+    }
+}
