@@ -97,6 +97,7 @@ fn no_collecting(plan: &LogicalPlan) -> Result<()> {
 
 /// Whether the answer comes out of an aggregation (through projections, filters,
 /// sorts and limits), scalar subqueries on the way included.
+#[recursive::recursive]
 fn ends_in_aggregate(plan: &LogicalPlan, identifiers: &Identifiers) -> Result<bool> {
     Ok(match plan {
         LogicalPlan::Aggregate(_) => true,
@@ -123,6 +124,7 @@ fn ends_in_aggregate(plan: &LogicalPlan, identifiers: &Identifiers) -> Result<bo
 }
 
 /// Scalar subqueries in `exprs` must pass the same check.
+#[recursive::recursive]
 fn subqueries_aggregate(exprs: &[Expr], identifiers: &Identifiers) -> Result<()> {
     let mut failure = None;
     for expr in exprs {
@@ -144,6 +146,7 @@ fn subqueries_aggregate(exprs: &[Expr], identifiers: &Identifiers) -> Result<()>
 }
 
 /// For each output column of `plan`, whether it carries pseudonyms.
+#[recursive::recursive]
 fn lineage(plan: &LogicalPlan, identifiers: &Identifiers) -> Result<Vec<bool>> {
     let from = |input: &LogicalPlan| lineage(input, identifiers);
     Ok(match plan {
@@ -229,6 +232,7 @@ fn lineage(plan: &LogicalPlan, identifiers: &Identifiers) -> Result<Vec<bool>> {
 }
 
 /// Whether `expr`, over `input` whose columns carry `derived`, carries pseudonyms.
+#[recursive::recursive]
 fn carries(
     expr: &Expr,
     input: &LogicalPlan,

@@ -31,6 +31,10 @@ use crate::{Error, Result};
 /// Most bytes one call of a function may make (over the rows of a batch).
 pub const GENERATED_BYTES: usize = 64 << 20;
 
+/// How the error of a call past [`GENERATED_BYTES`] starts (it names the function,
+/// never a value or a size).
+pub(crate) const TOO_LARGE: &str = "a value past the workspace's cap";
+
 /// Functions a query may call (scalar, aggregate and window), by the name they run
 /// under.
 pub const ALLOWED: &[&str] = &[
@@ -428,12 +432,7 @@ impl ScalarUDFImpl for Capped {
     ) -> datafusion::common::Result<ColumnarValue> {
         let bound = self.bound(&args.args, args.number_rows);
         if bound > GENERATED_BYTES {
-            return exec_err!(
-                "{} would make up to {} MB, more than the {} MB a call may make; narrow the values first",
-                self.inner.name(),
-                bound >> 20,
-                GENERATED_BYTES >> 20
-            );
+            return exec_err!("{TOO_LARGE}: {}", self.inner.name());
         }
         if self.kind == Kind::Operator {
             return strict(&self.inner, args);

@@ -113,6 +113,7 @@ impl Pseudonymiser {
     }
 
     /// `plan` rewritten, and which of its columns still hold hub pseudonyms.
+    #[recursive::recursive]
     fn plan(&self, plan: LogicalPlan, outer: Option<&Scope>) -> Result<(LogicalPlan, Raw)> {
         if !reaches_pseudonyms(&plan)? {
             // Nothing below can hold one: kept as planned (rebuilding every step
@@ -265,6 +266,7 @@ impl Pseudonymiser {
     /// Any other step (a limit, a subquery alias, VALUES, UNNEST, …): what passes
     /// through unchanged keeps its hub pseudonyms; otherwise its inputs' become
     /// project pseudonyms first.
+    #[recursive::recursive]
     fn other(&self, plan: LogicalPlan, outer: Option<&Scope>) -> Result<(LogicalPlan, Raw)> {
         let through = matches!(
             plan,
@@ -313,6 +315,7 @@ impl Pseudonymiser {
         Ok((plan, raw))
     }
 
+    #[recursive::recursive]
     fn aggregate(&self, a: Aggregate, outer: Option<&Scope>) -> Result<(LogicalPlan, Raw)> {
         let (mut input, mut raw) = self.plan(Arc::unwrap_or_clone(a.input), outer)?;
         if a.group_expr
@@ -355,6 +358,7 @@ impl Pseudonymiser {
         Ok((LogicalPlan::Aggregate(plan), out))
     }
 
+    #[recursive::recursive]
     fn join(&self, j: Join, outer: Option<&Scope>) -> Result<(LogicalPlan, Raw)> {
         let (left, left_raw) = self.plan(Arc::unwrap_or_clone(j.left), outer)?;
         let (right, right_raw) = self.plan(Arc::unwrap_or_clone(j.right), outer)?;
@@ -411,6 +415,7 @@ impl Pseudonymiser {
         Ok((LogicalPlan::Join(plan), raw))
     }
 
+    #[recursive::recursive]
     fn subquery(&self, sub: Subquery, outer: Option<&Scope>) -> Result<(Subquery, Raw)> {
         let (plan, raw) = self.plan(Arc::unwrap_or_clone(sub.subquery), outer)?;
         Ok((
@@ -433,6 +438,7 @@ impl Pseudonymiser {
     }
 
     /// `expr` with every use of a hub pseudonym that could reveal it replaced.
+    #[recursive::recursive]
     fn expr(&self, expr: Expr, scope: &Scope) -> Result<Expr> {
         if scope.holds(&expr) {
             return Ok(self.project.call(vec![expr]));

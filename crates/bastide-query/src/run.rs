@@ -340,7 +340,17 @@ const WITHHELD: &str = "a value of the data made the query fail; the message is 
 /// out under an aggregate-only permit).
 fn classify(e: DataFusionError, mode: Mode, limits: &Limits, phase: Phase) -> Error {
     let root = e.find_root();
-    let spill_full = root.to_string().contains("spilling process has exceeded");
+    let text = root.to_string();
+    let spill_full = text.contains("spilling process has exceeded");
+    if let Some(function) = text.split(functions::TOO_LARGE).nth(1) {
+        return Error::Invalid {
+            message: format!(
+                "{} would make a value of more than {} MB, the most one call may make in the workspace; narrow the values first",
+                function.trim_start_matches(':').trim(),
+                functions::GENERATED_BYTES >> 20
+            ),
+        };
+    }
     match root {
         _ if spill_full => Error::OutOfMemory {
             megabytes: (limits.memory_bytes >> 20) as u64,

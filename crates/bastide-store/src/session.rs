@@ -15,6 +15,7 @@ use datafusion::catalog::{
     CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
     MemorySchemaProvider, SchemaProvider, TableProvider,
 };
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::TaskContext;
 use datafusion::execution::disk_manager::DiskManager;
@@ -24,7 +25,9 @@ use datafusion::execution::memory_pool::{
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::physical_plan::execute_stream;
+use datafusion::physical_plan::coop::CooperativeExec;
+use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
+use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::SessionConfig;
 
 use crate::datasets::datafusion_error;
@@ -60,15 +63,42 @@ impl QuerySession {
         &self.state
     }
 
-    /// Optimises and runs `plan` within the query's memory pool and spill cap.
+    /// Optimises and runs `plan` within the query's memory pool and spill cap. Every
+    /// operator's input is made cooperative: an operator that makes many batches from
+    /// few (a cross join) hands control back to the runtime every so many batches, so
+    /// that the query's time limit and cancellation can stop it.
     pub async fn execute(
         &self,
         plan: &LogicalPlan,
     ) -> datafusion::error::Result<SendableRecordBatchStream> {
-        let physical = self.state.create_physical_plan(plan).await?;
+        let physical = cooperative(self.state.create_physical_plan(plan).await?)?;
         let task = TaskContext::from(&self.state).with_runtime(self.runtime.clone());
         execute_stream(physical, Arc::new(task))
     }
+}
+
+/// `plan` with each operator's inputs behind a [`CooperativeExec`].
+fn cooperative(plan: Arc<dyn ExecutionPlan>) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+    plan.transform_up(|node| {
+        if node.children().is_empty() {
+            return Ok(Transformed::no(node));
+        }
+        let children = node
+            .children()
+            .into_iter()
+            .map(|child| {
+                if child.as_ref().downcast_ref::<CooperativeExec>().is_some() {
+                    child.clone()
+                } else {
+                    Arc::new(CooperativeExec::new(child.clone())) as Arc<dyn ExecutionPlan>
+                }
+            })
+            .collect();
+        // A cooperative input has its child's properties.
+        let keep = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Keep);
+        Ok(Transformed::yes(node.replace_children(children, keep)?))
+    })
+    .map(|t| t.data)
 }
 
 impl DatasetStore {

@@ -4,6 +4,7 @@
 //! HTTP, in [`running`].
 
 mod aggregates;
+mod boundary;
 mod running;
 
 use std::sync::Arc;
