@@ -494,3 +494,42 @@ fn strict(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    #[test]
+    fn every_allowed_function_is_one_datafusion_runs_and_no_amplifier_is_allowed() {
+        let state = SessionContext::new().state();
+        let known = |name: &str| {
+            state.scalar_functions().contains_key(name)
+                || state.aggregate_functions().contains_key(name)
+                || state.window_functions().contains_key(name)
+        };
+        let ours = ["hub_pseudonym", "project_pseudonym"];
+        let unknown: Vec<&&str> = ALLOWED
+            .iter()
+            .filter(|name| !ours.contains(name) && !known(name))
+            .collect();
+        assert!(unknown.is_empty(), "not DataFusion's: {unknown:?}");
+        for amplifier in [
+            "repeat",
+            "lpad",
+            "rpad",
+            "overlay",
+            "array_repeat",
+            "array_resize",
+            "range",
+            "generate_series",
+        ] {
+            assert!(known(amplifier), "{amplifier} is DataFusion's");
+            assert!(!ALLOWED.contains(&amplifier), "{amplifier}");
+        }
+        for growing in GROWING {
+            assert!(ALLOWED.contains(growing), "{growing}");
+        }
+    }
+}
