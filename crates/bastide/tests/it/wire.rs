@@ -434,3 +434,43 @@ fn guessing_tokens_over_the_wire_slows_the_address_down_on_both_doors() {
     assert_eq!(status, reqwest::StatusCode::TOO_MANY_REQUESTS);
     let _ = hub.terminate();
 }
+
+#[test]
+fn the_row_budget_is_one_for_every_door_and_running_errors_are_withheld_over_the_wire() {
+    let ws = Workspace::new("row_level");
+    let port = free_port().port();
+    let listen = format!("127.0.0.1:{port}");
+    let hub = ws.serve(
+        &[],
+        &[
+            ("BASTIDE_WIRE__LISTEN", &listen),
+            ("BASTIDE_QUERY__TRUSTED_NETWORKS", "[\"127.0.0.0/8\"]"),
+            ("BASTIDE_QUERY__MAX_ROWS", "3"),
+            ("BASTIDE_QUERY__ROW_BUDGET_PER_DAY", "5"),
+        ],
+    );
+    // A value that makes the query fail is not named, over the wire either.
+    let failed = psycopg(port, &ws, "SELECT 1 / (ben_sex_cod - 1) FROM ir_ben_r").unwrap_err();
+    assert!(failed.contains("withheld"), "{failed}");
+    // Three rows over the wire, the two left over HTTP, then none anywhere.
+    let (ok, out, err) = psql(port, &ws, &ws.token, "", "SELECT ben_sex_cod FROM ir_ben_r");
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let url = hub.url("");
+    let env = [
+        ("BASTIDE_TOKEN", ws.token.as_str()),
+        ("BASTIDE_URL", url.as_str()),
+    ];
+    let answer: serde_json::Value = serde_json::from_str(
+        &crate::run(
+            &["--json", "query", "--project", &ws.project, "SELECT ben_sex_cod FROM ir_ben_r"],
+            &env,
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(answer["rows"].as_array().unwrap().len(), 2, "{answer}");
+    let spent = psycopg(port, &ws, "SELECT ben_sex_cod FROM ir_ben_r").unwrap_err();
+    assert!(spent.contains("daily budget"), "{spent}");
+    let _ = hub.terminate();
+}
