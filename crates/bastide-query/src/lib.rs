@@ -16,6 +16,7 @@ mod limits;
 mod permitted;
 mod pseudonym;
 mod pseudonymise;
+mod rows;
 mod run;
 mod workspace;
 

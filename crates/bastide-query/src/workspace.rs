@@ -9,18 +9,18 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use bastide_access::{Filter, Link, Mode, PermitScope, PermitTable, PersonPath, Scalar};
+use bastide_access::{Mode, PermitScope, PermitTable};
 use bastide_store::DatasetStore;
 use bastide_store::manifest::Manifest;
 use datafusion::catalog::TableProvider;
-use datafusion::common::{Column, JoinType, TableReference};
 use datafusion::datasource::{ViewTable, provider_as_source};
-use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF, col, lit};
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder, ScalarUDF, col};
 
 use sha2::{Digest, Sha256};
 
 use crate::permitted::PermittedTable;
 use crate::pseudonym::{HubPseudonym, NotOptedOut, ProjectPseudonym};
+use crate::rows::{Rows, quoted};
 use crate::{Error, Result};
 
 /// The opt-out register as a query finds it: hub pseudonyms, and a digest that tells
@@ -239,7 +239,14 @@ async fn view(
     let stored = manifest
         .table(&table.name)
         .ok_or_else(|| Error::Internal(format!("table {} has no data", table.name)))?;
-    let rows = Rows::load(store, manifest, scope, &table.name, functions).await?;
+    let rows = Rows::load(
+        store,
+        manifest,
+        scope,
+        &table.name,
+        functions.opted_in.as_ref(),
+    )
+    .await?;
     let plan = LogicalPlanBuilder::from(rows.of(&table.name, &[], &mut Vec::new())?)
         .project(table.columns.iter().map(|c| col(quoted(c))))
         .and_then(LogicalPlanBuilder::build)
@@ -265,177 +272,6 @@ async fn view(
         .and_then(LogicalPlanBuilder::build)
         .map_err(internal)?;
     Ok((Arc::new(ViewTable::new(plan, None)), identifiers))
-}
-
-/// Plans of the rows a permit lets through, table by table: a table's own filters and
-/// opt-outs, and the rows it belongs to (its person path, and links to tables whose
-/// rows the permit narrows).
-struct Rows<'a> {
-    manifest: &'a Manifest,
-    scope: &'a PermitScope,
-    functions: &'a Functions,
-    stored: HashMap<String, Arc<dyn TableProvider>>,
-}
-
-impl<'a> Rows<'a> {
-    /// Opens the stored tables the rows of `table` depend on.
-    async fn load(
-        store: &DatasetStore,
-        manifest: &'a Manifest,
-        scope: &'a PermitScope,
-        table: &str,
-        functions: &'a Functions,
-    ) -> Result<Self> {
-        let people = scope.people();
-        let mut names: BTreeSet<&str> = BTreeSet::from([table]);
-        for path in people.paths.values() {
-            if let PersonPath::Linked { links } = path {
-                names.extend(links.iter().map(|l| l.to.as_str()));
-            }
-        }
-        names.extend(people.links.iter().map(|l| l.to.as_str()));
-        let mut stored = HashMap::new();
-        for name in names {
-            if manifest.table(name).is_some() {
-                stored.insert(name.to_owned(), store.table(manifest, name).await?);
-            }
-        }
-        Ok(Self {
-            manifest,
-            scope,
-            functions,
-            stored,
-        })
-    }
-
-    /// The rows of `name` that may be seen: its filters, its people not opted out,
-    /// and linked to a seen row along `chain` (the rest of a person path), its own
-    /// person path, and each link to a table the permit narrows. `visited` holds the
-    /// tables the caller is already reading, whose links back are not followed.
-    fn of(&self, name: &str, chain: &[Link], visited: &mut Vec<String>) -> Result<LogicalPlan> {
-        let Some(provider) = self.stored.get(name) else {
-            return Err(Error::Internal(format!("table {name} is not loaded")));
-        };
-        let stored = self.manifest.table(name).expect("loaded tables are stored");
-        let permitted = self.scope.tables().iter().find(|t| t.name == name);
-        let mut rows = LogicalPlanBuilder::scan(
-            TableReference::bare(name),
-            provider_as_source(provider.clone()),
-            None,
-        )
-        .map_err(internal)?;
-        for filter in permitted.iter().flat_map(|t| &t.filters) {
-            rows = rows.filter(predicate(filter)).map_err(internal)?;
-        }
-        if let Some(opted_in) = &self.functions.opted_in {
-            for column in &stored.identifiers {
-                rows = rows
-                    .filter(opted_in.call(vec![col(quoted(column))]))
-                    .map_err(internal)?;
-            }
-        }
-        visited.push(name.to_owned());
-        let mut links: Vec<(&Link, &[Link])> = Vec::new();
-        if let Some((first, rest)) = chain.split_first() {
-            links.push((first, rest));
-        } else if permitted.is_some() {
-            match self.scope.people().paths.get(name) {
-                Some(PersonPath::Linked { links: path }) => {
-                    let (first, rest) = path.split_first().expect("a linked path has a link");
-                    links.push((first, rest));
-                }
-                Some(PersonPath::Own | PersonPath::NonPersonal) => {}
-                None if stored.identifiers.is_empty() => {
-                    return Err(Error::Invalid {
-                        message: format!(
-                            "the permit was granted before Bastide traced how rows of {name} reach their person; ask a steward to grant it again"
-                        ),
-                    });
-                }
-                None => {}
-            }
-        }
-        for link in &self.scope.people().links {
-            let followed = links.iter().any(|(l, _)| *l == link);
-            if link.table == name && !followed && self.narrowed(&link.to, visited) {
-                links.push((link, &[]));
-            }
-        }
-        for (link, rest) in links {
-            if visited.contains(&link.to) {
-                continue;
-            }
-            if !self.stored.contains_key(&link.to) {
-                // The table its rows belong to holds no data yet: none is linked.
-                rows = rows.filter(lit(false)).map_err(internal)?;
-                continue;
-            }
-            let to = self.of(&link.to, rest, visited)?;
-            let to = LogicalPlanBuilder::from(to)
-                .project(link.to_columns.iter().map(|c| col(quoted(c))))
-                .and_then(|b| b.alias("linked"))
-                .and_then(LogicalPlanBuilder::build)
-                .map_err(internal)?;
-            let here: Vec<Column> = link
-                .columns
-                .iter()
-                .map(|c| Column::new(Some(TableReference::bare(name)), c))
-                .collect();
-            let there: Vec<Column> = link
-                .to_columns
-                .iter()
-                .map(|c| Column::new(Some(TableReference::bare("linked")), c))
-                .collect();
-            rows = rows
-                .join(to, JoinType::LeftSemi, (here, there), None)
-                .map_err(internal)?;
-        }
-        visited.pop();
-        rows.build().map_err(internal)
-    }
-
-    /// Whether the permit narrows the rows of `table` (its filters, or those of a
-    /// table its rows belong to).
-    fn narrowed(&self, table: &str, visited: &[String]) -> bool {
-        let filtered = self
-            .scope
-            .tables()
-            .iter()
-            .any(|t| t.name == table && !t.filters.is_empty());
-        filtered
-            || self.scope.people().links.iter().any(|l| {
-                l.table == table
-                    && !visited.contains(&l.to)
-                    && l.to != table
-                    && self.narrowed(&l.to, &[visited, &[table.to_owned()]].concat())
-            })
-    }
-}
-
-/// The permit filter as an expression.
-fn predicate(filter: &Filter) -> Expr {
-    match filter {
-        Filter::Between { column, low, high } => {
-            col(quoted(column)).between(scalar(low), scalar(high))
-        }
-        Filter::In { column, values } => {
-            col(quoted(column)).in_list(values.iter().map(scalar).collect(), false)
-        }
-        Filter::Equals { column, value } => col(quoted(column)).eq(scalar(value)),
-    }
-}
-
-fn scalar(value: &Scalar) -> Expr {
-    match value {
-        Scalar::Number(n) if n.fract() == 0.0 && n.abs() < 9e15 => lit(*n as i64),
-        Scalar::Number(n) => lit(*n),
-        Scalar::Text(t) => lit(t.clone()),
-    }
-}
-
-/// A column name as `col` takes it without folding its case.
-fn quoted(column: &str) -> String {
-    format!("\"{}\"", column.replace('"', "\"\""))
 }
 
 fn internal(e: datafusion::error::DataFusionError) -> Error {

@@ -463,7 +463,13 @@ fn the_row_budget_is_one_for_every_door_and_running_errors_are_withheld_over_the
     ];
     let answer: serde_json::Value = serde_json::from_str(
         &crate::run(
-            &["--json", "query", "--project", &ws.project, "SELECT ben_sex_cod FROM ir_ben_r"],
+            &[
+                "--json",
+                "query",
+                "--project",
+                &ws.project,
+                "SELECT ben_sex_cod FROM ir_ben_r",
+            ],
             &env,
         )
         .stdout,

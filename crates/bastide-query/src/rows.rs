@@ -1,0 +1,271 @@
+//! The rows a permit lets through, table by table, as private plans: a table's own
+//! filters and opt-outs, then what it owes to the rows it belongs to.
+//!
+//! A table whose rows reach their person only through links (a stay's summary through
+//! the table naming its person, a drug line through its claim) loses the rows of people
+//! who objected by an anti-join with the linked rows of those people: nothing to do
+//! while the register is empty, little to join when it is not. Where the permit
+//! narrows a table its rows belong to (a filter on the person's year of birth), a
+//! semi-join keeps the rows linked to a permitted row instead. Links come with the
+//! permit ([`bastide_access::PersonPaths`]); `visited` keeps a walk from following a
+//! link back to a table it is already reading.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use bastide_access::{Filter, Link, PermitScope, PersonPath, Scalar};
+use bastide_store::DatasetStore;
+use bastide_store::manifest::Manifest;
+use datafusion::catalog::TableProvider;
+use datafusion::common::{Column, JoinType, TableReference};
+use datafusion::datasource::provider_as_source;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF, col, lit};
+
+use crate::{Error, Result};
+
+/// Plans of permitted rows over a dataset version's stored tables.
+pub(crate) struct Rows<'a> {
+    manifest: &'a Manifest,
+    scope: &'a PermitScope,
+    /// `not_opted_out`, None while the register is empty.
+    opted_in: Option<&'a Arc<ScalarUDF>>,
+    stored: HashMap<String, Arc<dyn TableProvider>>,
+}
+
+impl<'a> Rows<'a> {
+    /// Opens the stored tables the rows of `table` may depend on.
+    pub async fn load(
+        store: &DatasetStore,
+        manifest: &'a Manifest,
+        scope: &'a PermitScope,
+        table: &str,
+        opted_in: Option<&'a Arc<ScalarUDF>>,
+    ) -> Result<Self> {
+        let people = scope.people();
+        let mut names: BTreeSet<&str> = BTreeSet::from([table]);
+        for path in people.paths.values() {
+            if let PersonPath::Linked { links } = path {
+                names.extend(links.iter().map(|l| l.to.as_str()));
+            }
+        }
+        names.extend(people.links.iter().map(|l| l.to.as_str()));
+        let mut stored = HashMap::new();
+        for name in names {
+            if manifest.table(name).is_some() {
+                stored.insert(name.to_owned(), store.table(manifest, name).await?);
+            }
+        }
+        Ok(Self {
+            manifest,
+            scope,
+            opted_in,
+            stored,
+        })
+    }
+
+    /// The rows of `name` that may be seen, all its columns. `chain` is the rest of a
+    /// person path that led here (empty: the permit's own path for `name`).
+    pub fn of(&self, name: &str, chain: &[Link], visited: &mut Vec<String>) -> Result<LogicalPlan> {
+        let identifiers = &self.stored_table(name)?.identifiers;
+        let permitted = self.scope.tables().iter().find(|t| t.name == name);
+        let mut rows = self.scan(name)?;
+        for filter in permitted.iter().flat_map(|t| &t.filters) {
+            rows = rows.filter(predicate(filter)).map_err(internal)?;
+        }
+        if let Some(opted_in) = self.opted_in {
+            for column in identifiers {
+                rows = rows
+                    .filter(opted_in.call(vec![col(quoted(column))]))
+                    .map_err(internal)?;
+            }
+        }
+        let path = match chain.split_first() {
+            Some(step) => Some(step),
+            None if permitted.is_none() => None,
+            None => match self.scope.people().paths.get(name) {
+                Some(PersonPath::Linked { links }) => links.split_first(),
+                Some(PersonPath::Own | PersonPath::NonPersonal) => None,
+                None if identifiers.is_empty() => {
+                    return Err(Error::Invalid {
+                        message: format!(
+                            "the permit was granted before Bastide traced how rows of {name} reach their person; ask a steward to grant it again"
+                        ),
+                    });
+                }
+                None => None,
+            },
+        };
+        visited.push(name.to_owned());
+        if let Some((link, rest)) = path {
+            if !self.holds_data(link, rest) {
+                // The tables its rows belong to hold no data yet: none is linked to
+                // a person, and none may be seen.
+                rows = rows.filter(lit(false)).map_err(internal)?;
+            } else if self.narrows(link, rest, visited) {
+                let linked = self.linked(link, |to| self.of(to, rest, visited))?;
+                rows = join(rows, name, link, linked, JoinType::LeftSemi)?;
+            } else if self.opted_in.is_some() {
+                let objected = self.linked(link, |to| self.objected(to, rest))?;
+                rows = join(rows, name, link, objected, JoinType::LeftAnti)?;
+            }
+        }
+        for link in &self.scope.people().links {
+            let on_path = path.is_some_and(|(l, _)| l == link);
+            if link.table == name
+                && !on_path
+                && !visited.contains(&link.to)
+                && self.stored.contains_key(&link.to)
+                && self.narrowed(&link.to, visited)
+            {
+                let linked = self.linked(link, |to| self.of(to, &[], visited))?;
+                rows = join(rows, name, link, linked, JoinType::LeftSemi)?;
+            }
+        }
+        visited.pop();
+        rows.build().map_err(internal)
+    }
+
+    /// The rows of `name` whose person objected, along `chain`.
+    fn objected(&self, name: &str, chain: &[Link]) -> Result<LogicalPlan> {
+        let opted_in = self
+            .opted_in
+            .expect("objections are looked for with a register");
+        let mut rows = self.scan(name)?;
+        match chain.split_first() {
+            None => {
+                let objected = self
+                    .stored_table(name)?
+                    .identifiers
+                    .iter()
+                    .map(|c| !opted_in.call(vec![col(quoted(c))]))
+                    .reduce(Expr::or)
+                    .unwrap_or_else(|| lit(false));
+                rows = rows.filter(objected).map_err(internal)?;
+            }
+            Some((link, rest)) => {
+                let objected = self.linked(link, |to| self.objected(to, rest))?;
+                rows = join(rows, name, link, objected, JoinType::LeftSemi)?;
+            }
+        }
+        rows.build().map_err(internal)
+    }
+
+    /// The key columns of `link`'s target from the rows `rows_of` plans for it.
+    fn linked(
+        &self,
+        link: &Link,
+        rows_of: impl FnOnce(&str) -> Result<LogicalPlan>,
+    ) -> Result<LogicalPlan> {
+        LogicalPlanBuilder::from(rows_of(&link.to)?)
+            .project(link.to_columns.iter().map(|c| col(quoted(c))))
+            .and_then(|b| b.alias("linked"))
+            .and_then(LogicalPlanBuilder::build)
+            .map_err(internal)
+    }
+
+    /// Whether every table along `link` and `rest` holds data.
+    fn holds_data(&self, link: &Link, rest: &[Link]) -> bool {
+        std::iter::once(link)
+            .chain(rest)
+            .all(|l| self.stored.contains_key(&l.to))
+    }
+
+    /// Whether a row must be linked to a permitted row along `link` and `rest`: the
+    /// permit narrows a table on the way.
+    fn narrows(&self, link: &Link, rest: &[Link], visited: &[String]) -> bool {
+        std::iter::once(link)
+            .chain(rest)
+            .any(|l| self.narrowed(&l.to, visited))
+    }
+
+    /// Whether the permit narrows the rows of `table`: its filters, or those of a
+    /// table its rows belong to.
+    fn narrowed(&self, table: &str, visited: &[String]) -> bool {
+        let filtered = self
+            .scope
+            .tables()
+            .iter()
+            .any(|t| t.name == table && !t.filters.is_empty());
+        filtered
+            || self.scope.people().links.iter().any(|l| {
+                l.table == table
+                    && l.to != table
+                    && !visited.contains(&l.to)
+                    && self.narrowed(&l.to, &[visited, &[table.to_owned()]].concat())
+            })
+    }
+
+    fn scan(&self, name: &str) -> Result<LogicalPlanBuilder> {
+        LogicalPlanBuilder::scan(
+            TableReference::bare(name),
+            provider_as_source(self.stored_provider(name)?),
+            None,
+        )
+        .map_err(internal)
+    }
+
+    fn stored_provider(&self, name: &str) -> Result<Arc<dyn TableProvider>> {
+        self.stored
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::Internal(format!("table {name} is not loaded")))
+    }
+
+    fn stored_table(&self, name: &str) -> Result<&bastide_store::manifest::TableManifest> {
+        self.manifest
+            .table(name)
+            .ok_or_else(|| Error::Internal(format!("table {name} has no data")))
+    }
+}
+
+/// `rows` of `name` joined (`how`: semi or anti) on `link` with `linked` rows.
+fn join(
+    rows: LogicalPlanBuilder,
+    name: &str,
+    link: &Link,
+    linked: LogicalPlan,
+    how: JoinType,
+) -> Result<LogicalPlanBuilder> {
+    let here: Vec<Column> = link
+        .columns
+        .iter()
+        .map(|c| Column::new(Some(TableReference::bare(name)), c))
+        .collect();
+    let there: Vec<Column> = link
+        .to_columns
+        .iter()
+        .map(|c| Column::new(Some(TableReference::bare("linked")), c))
+        .collect();
+    rows.join(linked, how, (here, there), None)
+        .map_err(internal)
+}
+
+/// The permit filter as an expression.
+fn predicate(filter: &Filter) -> Expr {
+    match filter {
+        Filter::Between { column, low, high } => {
+            col(quoted(column)).between(scalar(low), scalar(high))
+        }
+        Filter::In { column, values } => {
+            col(quoted(column)).in_list(values.iter().map(scalar).collect(), false)
+        }
+        Filter::Equals { column, value } => col(quoted(column)).eq(scalar(value)),
+    }
+}
+
+fn scalar(value: &Scalar) -> Expr {
+    match value {
+        Scalar::Number(n) if n.fract() == 0.0 && n.abs() < 9e15 => lit(*n as i64),
+        Scalar::Number(n) => lit(*n),
+        Scalar::Text(t) => lit(t.clone()),
+    }
+}
+
+/// A column name as `col` takes it without folding its case.
+pub(crate) fn quoted(column: &str) -> String {
+    format!("\"{}\"", column.replace('"', "\"\""))
+}
+
+fn internal(e: datafusion::error::DataFusionError) -> Error {
+    Error::Internal(e.to_string())
+}
