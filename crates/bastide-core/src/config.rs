@@ -225,6 +225,11 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     /// Longest time one request may take.
     pub request_timeout: Duration,
+    /// Reverse proxies in front of the API. From a peer in these networks, the client's
+    /// address (for the login throttle, the audit log, the request log) is taken from
+    /// `X-Forwarded-For`: the right-most address that is not itself a trusted proxy.
+    /// From any other peer the header is ignored. None by default.
+    pub trusted_proxies: Vec<Network>,
 }
 
 /// How to reach an S3-compatible store (for `s3://` storage URLs).
@@ -408,6 +413,18 @@ impl RawConfig {
                 self.server.listen
             ))
         })?;
+        let trusted_proxies = self
+            .server
+            .trusted_proxies
+            .iter()
+            .map(|n| {
+                n.parse::<Network>().map_err(|e| {
+                    Error::Invalid(format!(
+                        "server.trusted_proxies: {e} (BASTIDE_SERVER__TRUSTED_PROXIES takes a list: '[\"10.0.0.5\", \"fd00::/64\"]')"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         if self.metadata.max_connections == 0 {
             return Err(Error::Invalid(
                 "metadata.max_connections is 0; it must be at least 1".into(),
@@ -447,6 +464,7 @@ impl RawConfig {
                 listen,
                 shutdown_grace: Duration::from_secs(self.server.shutdown_grace_secs),
                 request_timeout: Duration::from_secs(self.server.request_timeout_secs),
+                trusted_proxies,
             },
             metadata: MetadataSettings {
                 url: metadata_url,
