@@ -6,6 +6,7 @@ mod catalogue;
 mod datasets;
 mod envelope;
 mod keys;
+mod logins;
 mod observability;
 mod oidc;
 mod openapi;

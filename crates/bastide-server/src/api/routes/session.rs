@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bastide_access::{Accounts, AuthError, Principal, Sessions, sessions, totp};
+use bastide_access::{Accounts, AuthError, Credentials, Principal, Sessions, sessions, totp};
 use bastide_audit::{NewEvent, Outcome};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -65,8 +65,15 @@ pub(crate) async fn login(
     ClientAddr(client): ClientAddr,
     Json(login): Json<Login>,
 ) -> Result<Response, ApiError> {
-    state.throttle.check(client)?;
-    let checked = check_login(&state, &login).await;
+    let attempt = state.throttle.attempt(client)?;
+    let credentials = Credentials {
+        name: &login.name,
+        password: &login.password,
+        code: login.totp.as_deref(),
+    };
+    let checked = Accounts::new(&state.hub.meta)
+        .sign_in(&credentials, now(), &*state.hub)
+        .await;
     // The name tried, when it is a possible one, so that the alert can count per account.
     let actor = if login.name.len() <= 64
         && login
@@ -79,8 +86,14 @@ pub(crate) async fn login(
         "anonymous".to_owned()
     };
     match checked {
-        Ok(principal) => signed_in(&state, principal, "password", client).await,
-        Err(reason) => {
+        Ok(principal) => {
+            attempt.succeeded();
+            signed_in(&state, principal, "password", client).await
+        }
+        // A wrong code after the right password is a failed login like any other:
+        // counted by the throttle (the attempt, never marked succeeded) and the
+        // account's lockout, and audited.
+        Err(bastide_access::Error::Auth(reason)) => {
             let message = match &reason {
                 AuthError::Invalid => "invalid name or password".to_owned(),
                 other => other.to_string(),
@@ -95,51 +108,7 @@ pub(crate) async fn login(
             )
             .await)
         }
-    }
-}
-
-async fn check_login(state: &AppState, login: &Login) -> Result<Principal, AuthError> {
-    let meta = &state.hub.meta;
-    let principal = match Accounts::new(meta)
-        .login(&login.name, &login.password, now())
-        .await
-    {
-        Ok(principal) => principal,
-        Err(bastide_access::Error::Auth(reason)) => return Err(reason),
-        Err(_) => return Err(AuthError::Invalid),
-    };
-    let user = meta
-        .users()
-        .by_id(&principal.user_id)
-        .await
-        .map_err(|_| AuthError::Invalid)?
-        .ok_or(AuthError::Invalid)?;
-    if !(user.totp_required || user.totp_confirmed) {
-        return Ok(principal);
-    }
-    let sealed = match (&user.totp_sealed, user.totp_confirmed) {
-        (Some(sealed), true) => sealed,
-        _ => return Err(AuthError::SecondFactorMissing),
-    };
-    let secret = state
-        .hub
-        .unseal(sealed)
-        .await
-        .map_err(|_| AuthError::Invalid)?;
-    let step = login
-        .totp
-        .as_deref()
-        .and_then(|code| totp::verify(&secret, code, now(), user.totp_last_step))
-        .ok_or(AuthError::SecondFactor)?;
-    let fresh = meta
-        .users()
-        .use_totp_step(&user.id, step)
-        .await
-        .map_err(|_| AuthError::Invalid)?;
-    if fresh {
-        Ok(principal)
-    } else {
-        Err(AuthError::SecondFactor)
+        Err(other) => Err(ApiError::internal(other)),
     }
 }
 
@@ -298,7 +267,7 @@ pub(crate) async fn oidc_callback(
     ClientAddr(client): ClientAddr,
     axum::extract::Query(callback): axum::extract::Query<Callback>,
 ) -> Result<Response, ApiError> {
-    state.throttle.check(client)?;
+    let attempt = state.throttle.attempt(client)?;
     let identity = match (&callback.code, &callback.state, &callback.error) {
         (Some(code), Some(attempt), None) => state
             .hub
@@ -325,7 +294,10 @@ pub(crate) async fn oidc_callback(
         Err(e) => Err(e),
     };
     match principal {
-        Ok(principal) => signed_in(&state, principal, "oidc", client).await,
+        Ok(principal) => {
+            attempt.succeeded();
+            signed_in(&state, principal, "oidc", client).await
+        }
         Err(reason) => {
             Err(sign_in_failed(&state, "anonymous", "oidc", &reason, reason.clone(), client).await)
         }
@@ -372,8 +344,8 @@ async fn signed_in(
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
-/// Counts and records a failed sign-in by `actor` (the name tried, or `anonymous`);
-/// the 401 to answer says `message`.
+/// Records a failed sign-in by `actor` (the name tried, or `anonymous`), which the
+/// caller's throttle attempt has counted already; the 401 to answer says `message`.
 async fn sign_in_failed(
     state: &AppState,
     actor: &str,
@@ -382,7 +354,6 @@ async fn sign_in_failed(
     message: String,
     client: Option<std::net::IpAddr>,
 ) -> ApiError {
-    state.throttle.failed(client);
     let mut event = NewEvent::new(
         actor,
         bastide_audit::Role::System,
