@@ -5,15 +5,16 @@
 //! authentication, is audited (a burst of failed authentications raises the
 //! failed-login alert).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::Method;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use bastide_access::{AuthError, Principal, Role, Sessions, Tokens, sessions};
 use bastide_audit::{NewEvent, Outcome};
 
+use super::client::ClientAddr;
 use super::observe::RequestId;
 use super::{ApiError, AppState};
 
@@ -36,10 +37,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
-        let client = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+        let client = parts.extensions.get::<ClientAddr>().and_then(|c| c.0);
         let bearer = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)

@@ -1,9 +1,11 @@
 //! The HTTP API. Every route goes through the same layers, outermost first:
-//! request id, observation (one log line, metrics, the JSON error envelope), and a
-//! time limit. Routes are declared with their OpenAPI description next to them, so
+//! request id, the client's address (behind trusted proxies, from
+//! `X-Forwarded-For`), observation (one log line, metrics, the JSON error envelope),
+//! and a time limit. Routes are declared with their OpenAPI description next to them, so
 //! the document at `/api/v1/openapi.json` is generated from the code itself.
 
 mod auth;
+mod client;
 mod error;
 mod metrics;
 mod observe;
@@ -19,6 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::Caller;
+pub use client::ClientAddr;
 pub use error::{ApiError, ErrorBody, ErrorEnvelope};
 pub use metrics::Metrics;
 
@@ -155,6 +158,8 @@ async fn time_limit(
 pub fn app(hub: Arc<Hub>) -> Router {
     let request_timeout = hub.settings.server.request_timeout;
     let (router, _) = api_router().split_for_parts();
+    let trusted_proxies: Arc<[bastide_core::config::Network]> =
+        hub.settings.server.trusted_proxies.clone().into();
     let state = AppState {
         throttle: hub.logins.clone(),
         hub,
@@ -167,6 +172,10 @@ pub fn app(hub: Arc<Hub>) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             observe::observe,
+        ))
+        .layer(middleware::from_fn_with_state(
+            trusted_proxies,
+            client::client_addr,
         ))
         .layer(middleware::from_fn(observe::request_id))
         .with_state(state)

@@ -10,6 +10,7 @@ mod logins;
 mod observability;
 mod oidc;
 mod openapi;
+mod proxies;
 mod queries;
 mod readiness;
 

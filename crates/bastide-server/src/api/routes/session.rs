@@ -13,8 +13,7 @@ use utoipa::ToSchema;
 
 use super::identity::access;
 use crate::api::auth::{Caller, now, session_cookie};
-use crate::api::throttle::ClientAddr;
-use crate::api::{ApiError, AppState, ErrorEnvelope};
+use crate::api::{ApiError, AppState, ClientAddr, ErrorEnvelope};
 
 /// A password login.
 #[derive(Debug, Deserialize, ToSchema)]
