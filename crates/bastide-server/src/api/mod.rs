@@ -10,6 +10,7 @@ mod error;
 mod metrics;
 mod observe;
 mod routes;
+mod scope;
 mod throttle;
 
 use std::sync::Arc;
@@ -20,10 +21,11 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use auth::Caller;
+pub use auth::Credential;
 pub use client::ClientAddr;
 pub use error::{ApiError, ErrorBody, ErrorEnvelope};
 pub use metrics::Metrics;
+pub use scope::{Caller, ProjectCaller};
 
 use crate::hub::Hub;
 
@@ -44,7 +46,11 @@ pub struct AppState {
     info(
         title = "Bastide",
         description = "Sovereign health data hub. Client errors (4xx) and internal errors (5xx) \
-                       share one body: `{\"error\": {\"code\", \"message\", \"request_id\"}}`.",
+                       share one body: `{\"error\": {\"code\", \"message\", \"request_id\"}}`. \
+                       A token bound to a project acts within that project only: a route that \
+                       needs a caller answers it 403 outside that project (another project's, \
+                       the account's, the hub's), except `GET /api/v1/me`, \
+                       `GET /api/v1/projects` (its project only) and revoking itself.",
         license(name = "EUPL-1.2", identifier = "EUPL-1.2")
     ),
     tags(

@@ -13,6 +13,7 @@ mod openapi;
 mod proxies;
 mod queries;
 mod readiness;
+mod scope;
 
 use std::sync::Arc;
 

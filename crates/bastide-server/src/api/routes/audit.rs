@@ -13,7 +13,7 @@ use bastide_audit::{ConsistencyProof, Proof, SignedTreeHead};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::api::auth::Caller;
+use crate::api::Caller;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
 
 /// Which inclusion proof.

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::identity::access;
-use crate::api::auth::{Caller, now, session_cookie};
-use crate::api::{ApiError, AppState, ClientAddr, ErrorEnvelope};
+use crate::api::auth::{Credential, now, session_cookie};
+use crate::api::{ApiError, AppState, Caller, ClientAddr, ErrorEnvelope};
 
 /// A password login.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -222,7 +222,7 @@ pub(crate) async fn confirm(
             caller.event("auth.totp_confirmed", Outcome::Success),
         )
         .await?;
-    Ok(Json(caller.principal))
+    Ok(Json(caller.into_inner().principal))
 }
 
 /// Where the provider sends the browser back.
@@ -375,7 +375,7 @@ async fn sign_in_failed(
 /// The caller's stored account.
 async fn caller_record(
     state: &AppState,
-    caller: &Caller,
+    caller: &Credential,
 ) -> Result<bastide_meta::UserRecord, ApiError> {
     state
         .hub
