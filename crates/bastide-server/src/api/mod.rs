@@ -85,8 +85,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::identity::me))
         .routes(routes!(routes::session::login))
         .routes(routes!(routes::session::logout))
-        .routes(routes!(routes::session::oidc_login))
-        .routes(routes!(routes::session::oidc_callback))
+        .routes(routes!(routes::oidc::oidc_login))
+        .routes(routes!(routes::oidc::oidc_callback))
         .routes(routes!(routes::session::enrol))
         .routes(routes!(routes::session::confirm))
         .routes(routes!(

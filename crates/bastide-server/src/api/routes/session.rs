@@ -13,7 +13,8 @@ use utoipa::ToSchema;
 
 use super::identity::access;
 use crate::api::auth::{Credential, now, session_cookie};
-use crate::api::{ApiError, AppState, Caller, ClientAddr, ErrorEnvelope};
+use crate::api::{ApiError, AppState, ErrorEnvelope};
+use crate::api::{Caller, ClientAddr};
 
 /// A password login.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -225,87 +226,9 @@ pub(crate) async fn confirm(
     Ok(Json(caller.into_inner().principal))
 }
 
-/// Where the provider sends the browser back.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub(crate) struct Callback {
-    /// The authorization code.
-    code: Option<String>,
-    /// The login attempt.
-    state: Option<String>,
-    /// The provider's error, if it refused.
-    error: Option<String>,
-    /// The issuer sending the code (RFC 9207), checked when present.
-    iss: Option<String>,
-}
-
-/// Starts an OpenID Connect login: redirects to the provider (code flow with PKCE).
-#[utoipa::path(get, path = "/api/v1/auth/oidc/login", tag = "identity",
-    responses(
-        (status = 303, description = "To the identity provider"),
-        (status = 400, description = "No provider configured", body = ErrorEnvelope)))]
-pub(crate) async fn oidc_login(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let url = state.hub.oidc.start().await.map_err(|e| match e {
-        crate::oidc::OidcError::NotConfigured => ApiError::Client {
-            status: StatusCode::BAD_REQUEST,
-            code: "not_configured",
-            message: e.to_string(),
-        },
-        other => ApiError::internal(other),
-    })?;
-    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response())
-}
-
-/// Finishes an OpenID Connect login: checks the code, the state (once), the ID token,
-/// and opens a session like a password login.
-#[utoipa::path(get, path = "/api/v1/auth/oidc/callback", tag = "identity", params(Callback),
-    responses(
-        (status = 200, description = "Logged in; cookie set", body = LoggedIn),
-        (status = 401, description = "Refused, with the reason", body = ErrorEnvelope)))]
-pub(crate) async fn oidc_callback(
-    State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
-    axum::extract::Query(callback): axum::extract::Query<Callback>,
-) -> Result<Response, ApiError> {
-    let attempt = state.throttle.attempt(client)?;
-    let identity = match (&callback.code, &callback.state, &callback.error) {
-        (Some(code), Some(attempt), None) => state
-            .hub
-            .oidc
-            .finish(code, attempt, callback.iss.as_deref())
-            .await
-            .map_err(|e| e.to_string()),
-        (_, _, Some(error)) => Err(format!(
-            "the identity provider refused: {}",
-            error.chars().take(100).collect::<String>()
-        )),
-        _ => Err("the callback lacks its code or state".into()),
-    };
-    let principal = match identity {
-        Ok(identity) => Accounts::new(&state.hub.meta)
-            .oidc_login(
-                &identity.subject,
-                &identity.username,
-                &identity.roles,
-                now(),
-            )
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e),
-    };
-    match principal {
-        Ok(principal) => {
-            attempt.succeeded();
-            signed_in(&state, principal, "oidc", client).await
-        }
-        Err(reason) => {
-            Err(sign_in_failed(&state, "anonymous", "oidc", &reason, reason.clone(), client).await)
-        }
-    }
-}
-
 /// Records a successful sign-in, opens a session and answers with its cookie and
 /// CSRF token.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     principal: Principal,
     method: &str,
@@ -345,7 +268,7 @@ async fn signed_in(
 
 /// Records a failed sign-in by `actor` (the name tried, or `anonymous`), which the
 /// caller's throttle attempt has counted already; the 401 to answer says `message`.
-async fn sign_in_failed(
+pub(super) async fn sign_in_failed(
     state: &AppState,
     actor: &str,
     method: &str,
