@@ -9,6 +9,7 @@ mod client;
 mod error;
 mod metrics;
 mod observe;
+mod proofs;
 mod routes;
 mod scope;
 mod throttle;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Failed authentications by client address.
     pub(crate) throttle: Arc<crate::throttle::Throttle>,
+    /// The audit tree, kept for the public proof endpoints.
+    pub(crate) proofs: Arc<proofs::Proofs>,
     openapi: Arc<String>,
 }
 
@@ -168,6 +171,7 @@ pub fn app(hub: Arc<Hub>) -> Router {
         hub.settings.server.trusted_proxies.clone().into();
     let state = AppState {
         throttle: hub.logins.clone(),
+        proofs: Arc::new(proofs::Proofs::new(hub.settings.audit.dir.clone())),
         hub,
         metrics: Arc::new(Metrics::new()),
         openapi: Arc::new(openapi_json()),
