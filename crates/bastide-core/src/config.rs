@@ -5,6 +5,7 @@
 //! Unknown keys and unknown `BASTIDE_` variables are errors: a typo must not silently
 //! fall back to a default.
 
+mod network;
 mod raw;
 
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 
+pub use network::Network;
 use raw::RawConfig;
 pub use raw::{KeyProviderKind, LogFormat};
 
@@ -119,64 +121,6 @@ pub struct WireSettings {
     pub trusted_networks: Vec<Network>,
     /// TLS certificate chain and private key (PEM); with them, clients must use TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
-}
-
-/// An IP network, as `10.1.0.0/16` or `fd00::/8` (a bare address is its own network).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Network {
-    address: std::net::IpAddr,
-    prefix: u8,
-}
-
-impl Network {
-    /// Whether `ip` belongs to the network.
-    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
-        use std::net::IpAddr;
-        match (self.address, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            (IpAddr::V4(_), IpAddr::V6(ip)) => ip
-                .to_ipv4_mapped()
-                .is_some_and(|v4| self.contains(IpAddr::V4(v4))),
-            _ => false,
-        }
-    }
-}
-
-impl std::str::FromStr for Network {
-    type Err = String;
-
-    fn from_str(text: &str) -> std::result::Result<Self, String> {
-        let (address, prefix) = match text.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (text, None),
-        };
-        let address: std::net::IpAddr = address
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{text}` is not an IP network such as 10.1.0.0/16"))?;
-        let max = if address.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("`{text}`: the prefix length must be 0 to {max}"))?,
-        };
-        Ok(Self { address, prefix })
-    }
 }
 
 /// Limits of each query in a project workspace.
