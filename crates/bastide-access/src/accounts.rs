@@ -1,15 +1,9 @@
-//! Local accounts: creation, listing, disabling, and password login with lockout after
-//! repeated failures. An unknown name and a wrong password get the same answer, in
-//! about the same time.
+//! Local accounts: creation, listing, disabling. Signing in, with its lockout, is in
+//! `login.rs`.
 
 use bastide_meta::{MetaStore, UserRecord};
 
 use crate::{AuthError, Error, Now, Principal, Result, Roles, password};
-
-/// Failed logins in a row before the account locks.
-pub const MAX_FAILURES: i64 = 5;
-/// How long a lock lasts, in seconds.
-pub const LOCK_SECONDS: i64 = 15 * 60;
 
 /// A user to create.
 #[derive(Debug, Clone)]
@@ -64,7 +58,7 @@ impl User {
 /// The accounts of a hub.
 #[derive(Debug, Clone, Copy)]
 pub struct Accounts<'a> {
-    meta: &'a MetaStore,
+    pub(crate) meta: &'a MetaStore,
 }
 
 impl<'a> Accounts<'a> {
@@ -221,49 +215,6 @@ impl<'a> Accounts<'a> {
             token_id: None,
         })
     }
-
-    /// Checks a password login.
-    pub async fn login(&self, name: &str, password: &str, now: Now) -> Result<Principal> {
-        let users = self.meta.users();
-        let Some(record) = users.by_name(name).await? else {
-            // Spend the time a verification takes, so that timing tells nothing.
-            let _ = password::verify(password, decoy());
-            return Err(AuthError::Invalid.into());
-        };
-        if record.disabled_at.is_some() {
-            return Err(AuthError::Disabled.into());
-        }
-        if let Some(until) = record.locked_until.filter(|u| *u > now) {
-            return Err(AuthError::Locked { until }.into());
-        }
-        let good = record
-            .password_hash
-            .as_deref()
-            .is_some_and(|phc| password::verify(password, phc));
-        if !good {
-            let lock = (record.failed_logins + 1 >= MAX_FAILURES).then_some(now + LOCK_SECONDS);
-            users.failed_login(&record.id, lock).await?;
-            return Err(match lock {
-                Some(until) => AuthError::Locked { until },
-                None => AuthError::Invalid,
-            }
-            .into());
-        }
-        users.logged_in(&record.id).await?;
-        Ok(Principal {
-            user_id: record.id.clone(),
-            name: record.name.clone(),
-            roles: Roles::parse(&record.roles)?,
-            project: None,
-            token_id: None,
-        })
-    }
-}
-
-/// An Argon2id hash of a password nobody has, verified against unknown names.
-fn decoy() -> &'static str {
-    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| password::hash(&password::generate()).unwrap_or_default())
 }
 
 /// Login names: 2 to 64 lowercase letters, digits, `.`, `_`, `-`, starting with a letter.

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod error;
+mod login;
 mod password;
 mod people;
 mod permits;
@@ -19,6 +20,7 @@ pub mod totp;
 
 pub use accounts::{Accounts, NewUser, User};
 pub use error::{AuthError, Error, Result};
+pub use login::{Credentials, LOCK_SECONDS, MAX_FAILURES, SecretOpener};
 pub use people::{Link, PersonPath, PersonPaths, TableFacts};
 pub use permits::{
     AccessLine, Filter, Grant, Mode, Permit, PermitCheck, PermitDenied, PermitScope, PermitTable,

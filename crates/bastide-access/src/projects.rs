@@ -193,7 +193,8 @@ impl<'a> Projects<'a> {
     }
 
     /// The project `id`, as `caller` may see it: members, stewards, administrators and
-    /// auditors; to anyone else it does not exist.
+    /// auditors; to anyone else, and to a credential bound to another project, it does
+    /// not exist.
     pub async fn get(&self, caller: &Principal, id: &str) -> Result<Project> {
         let project = self.load(id).await?;
         if self.sees(caller, &project) {
@@ -216,6 +217,14 @@ impl<'a> Projects<'a> {
     }
 
     fn sees(&self, caller: &Principal, project: &Project) -> bool {
+        // A credential bound to a project sees that one only, whoever its owner is.
+        if caller
+            .project
+            .as_deref()
+            .is_some_and(|bound| bound != project.id)
+        {
+            return false;
+        }
         let overseer = [Role::Steward, Role::Admin, Role::Auditor]
             .iter()
             .any(|r| caller.roles.has(*r));

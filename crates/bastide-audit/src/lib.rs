@@ -21,6 +21,8 @@ pub mod merkle;
 mod read;
 mod record;
 mod segments;
+mod tail;
+mod tree;
 mod verify;
 mod writer;
 
@@ -32,4 +34,6 @@ pub use read::{
     Archived, ConsistencyProof, Filter, Proof, archive, consistency_proof, events, inclusion_proof,
     latest_head, leaves,
 };
+pub use tail::LeafTail;
+pub use tree::ProofTree;
 pub use verify::{Tamper, VerifyReport, verify};

@@ -5,6 +5,7 @@
 //! Unknown keys and unknown `BASTIDE_` variables are errors: a typo must not silently
 //! fall back to a default.
 
+mod network;
 mod raw;
 
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 
+pub use network::Network;
 use raw::RawConfig;
 pub use raw::{KeyProviderKind, LogFormat};
 
@@ -121,64 +123,6 @@ pub struct WireSettings {
     pub tls: Option<(PathBuf, PathBuf)>,
 }
 
-/// An IP network, as `10.1.0.0/16` or `fd00::/8` (a bare address is its own network).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Network {
-    address: std::net::IpAddr,
-    prefix: u8,
-}
-
-impl Network {
-    /// Whether `ip` belongs to the network.
-    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
-        use std::net::IpAddr;
-        match (self.address, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            (IpAddr::V4(_), IpAddr::V6(ip)) => ip
-                .to_ipv4_mapped()
-                .is_some_and(|v4| self.contains(IpAddr::V4(v4))),
-            _ => false,
-        }
-    }
-}
-
-impl std::str::FromStr for Network {
-    type Err = String;
-
-    fn from_str(text: &str) -> std::result::Result<Self, String> {
-        let (address, prefix) = match text.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (text, None),
-        };
-        let address: std::net::IpAddr = address
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{text}` is not an IP network such as 10.1.0.0/16"))?;
-        let max = if address.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("`{text}`: the prefix length must be 0 to {max}"))?,
-        };
-        Ok(Self { address, prefix })
-    }
-}
-
 /// Limits of each query in a project workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuerySettings {
@@ -235,6 +179,11 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     /// Longest time one request may take.
     pub request_timeout: Duration,
+    /// Reverse proxies in front of the API. From a peer in these networks, the client's
+    /// address (for the login throttle, the audit log, the request log) is taken from
+    /// `X-Forwarded-For`: the right-most address that is not itself a trusted proxy.
+    /// From any other peer the header is ignored. None by default.
+    pub trusted_proxies: Vec<Network>,
 }
 
 /// How to reach an S3-compatible store (for `s3://` storage URLs).
@@ -418,6 +367,18 @@ impl RawConfig {
                 self.server.listen
             ))
         })?;
+        let trusted_proxies = self
+            .server
+            .trusted_proxies
+            .iter()
+            .map(|n| {
+                n.parse::<Network>().map_err(|e| {
+                    Error::Invalid(format!(
+                        "server.trusted_proxies: {e} (BASTIDE_SERVER__TRUSTED_PROXIES takes a list: '[\"10.0.0.5\", \"fd00::/64\"]')"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         if self.metadata.max_connections == 0 {
             return Err(Error::Invalid(
                 "metadata.max_connections is 0; it must be at least 1".into(),
@@ -483,6 +444,7 @@ impl RawConfig {
                 listen,
                 shutdown_grace: Duration::from_secs(self.server.shutdown_grace_secs),
                 request_timeout: Duration::from_secs(self.server.request_timeout_secs),
+                trusted_proxies,
             },
             metadata: MetadataSettings {
                 url: metadata_url,

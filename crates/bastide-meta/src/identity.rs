@@ -132,14 +132,32 @@ impl<'a> UserRepo<'a> {
         rows.iter().map(user).collect()
     }
 
-    /// Counts a failed login, locking the account until `lock_until` when given.
-    pub async fn failed_login(&self, id: &str, lock_until: Option<i64>) -> Result<()> {
-        sqlx::query("UPDATE users SET failed_logins = failed_logins + 1, locked_until = COALESCE($2, locked_until) WHERE id = $1")
-            .bind(id)
-            .bind(lock_until)
-            .execute(self.pool)
-            .await?;
-        Ok(())
+    /// Admits a login attempt unless the account is locked at `now`, and counts it as
+    /// failed at once: only [`Self::logged_in`] clears the count, once every factor
+    /// passed. The attempt that brings the count to `max` locks the account until
+    /// `lock_until`. One statement does it all, so that attempts made in parallel
+    /// cannot read the same count and all slip under the limit. The new count, or
+    /// `None` when the account is locked (or unknown).
+    pub async fn admit_login(
+        &self,
+        id: &str,
+        now: i64,
+        max: i64,
+        lock_until: i64,
+    ) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "UPDATE users SET failed_logins = failed_logins + 1, \
+             locked_until = CASE WHEN failed_logins + 1 >= $3 THEN $4 ELSE locked_until END \
+             WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) \
+             RETURNING failed_logins",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(max)
+        .bind(lock_until)
+        .fetch_optional(self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get::<i64, _>(0)).transpose()?)
     }
 
     /// Clears failed logins after a successful one.

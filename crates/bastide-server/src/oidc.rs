@@ -1,12 +1,15 @@
 //! OpenID Connect login: the authorization code flow with PKCE (S256), a state and a
-//! nonce per attempt, each usable once and for ten minutes; the ID token's signature
-//! checked against the provider's published keys, and its issuer, audience, expiry and
-//! nonce checked too. Pending attempts live in memory only: their secrets are never
+//! nonce per attempt, each usable once and for ten minutes, and bound to the browser
+//! that started it; the ID token's signature checked against the provider's published
+//! keys, and its issuer, audience, expiry and nonce checked too. Pending attempts live
+//! in memory only, bounded in number (see [`pending`]): their secrets are never
 //! written anywhere.
 
-use std::collections::HashMap;
+mod pending;
+
+use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,8 +21,13 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-/// How long a login attempt may take.
-const ATTEMPT: Duration = Duration::from_secs(600);
+pub use pending::{MAX_PENDING, MAX_PER_CLIENT};
+use pending::{Pending, PendingLogins};
+
+/// The cookie that binds a login under way to the browser that started it.
+pub const BROWSER_COOKIE: &str = "bastide_oidc";
+/// How long the browser cookie lives, in seconds: as long as an attempt.
+pub const BROWSER_COOKIE_SECONDS: u64 = pending::ATTEMPT.as_secs();
 
 /// Why an OpenID Connect login failed. Messages never carry tokens or codes.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +40,14 @@ pub enum OidcError {
     /// The state is unknown, used already, or too old.
     #[error("unknown, expired or already used login attempt (state); start again")]
     State,
+    /// The callback came from another browser than the one that started the login.
+    #[error(
+        "this login was started in another browser (or its cookie was lost); start again from this browser"
+    )]
+    Browser,
+    /// Too many logins are under way.
+    #[error("too many logins are under way on this hub; try again in a few minutes")]
+    Busy,
     /// The provider could not be reached or answered nonsense.
     #[error("the identity provider: {0}")]
     Provider(String),
@@ -51,10 +67,14 @@ pub struct Identity {
     pub roles: Vec<String>,
 }
 
-struct Pending {
-    nonce: String,
-    verifier: String,
-    started: Instant,
+/// A login started: where to send the browser, and the value it must keep (in the
+/// [`BROWSER_COOKIE`]) to finish it.
+#[derive(Debug)]
+pub struct Started {
+    /// The provider's authorization URL.
+    pub url: String,
+    /// The browser's secret for this login; only its hash is kept.
+    pub browser: String,
 }
 
 /// The provider's endpoints, from its discovery document.
@@ -69,7 +89,7 @@ struct Discovery {
 /// OpenID Connect login for a hub.
 pub struct Oidc {
     settings: Option<OidcSettings>,
-    pending: Mutex<HashMap<String, Pending>>,
+    pending: Mutex<PendingLogins>,
     http: reqwest::Client,
 }
 
@@ -92,7 +112,7 @@ impl Oidc {
     pub fn new(settings: Option<OidcSettings>) -> Self {
         Self {
             settings,
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(PendingLogins::default()),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .redirect(reqwest::redirect::Policy::none())
@@ -103,6 +123,14 @@ impl Oidc {
 
     fn settings(&self) -> Result<&OidcSettings, OidcError> {
         self.settings.as_ref().ok_or(OidcError::NotConfigured)
+    }
+
+    /// Whether the browser reaches the hub over TLS (the redirect URL is `https`), so
+    /// that cookies are sent over TLS only.
+    pub fn over_tls(&self) -> bool {
+        self.settings
+            .as_ref()
+            .is_some_and(|s| s.redirect_url.starts_with("https://"))
     }
 
     async fn discover(&self) -> Result<Discovery, OidcError> {
@@ -137,24 +165,19 @@ impl Oidc {
             .map_err(|e| OidcError::Provider(format!("{url}: {e}")))
     }
 
-    /// Starts a login: the URL to send the browser to.
-    pub async fn start(&self) -> Result<String, OidcError> {
+    /// Starts a login by `client`: the URL to send the browser to, and the secret the
+    /// browser must bring back.
+    pub async fn start(&self, client: Option<IpAddr>) -> Result<Started, OidcError> {
         let settings = self.settings()?;
+        // Refused before the provider is asked anything: a flood costs it nothing.
+        self.pending.lock().expect("pending logins").has_room()?;
         let discovery = self.discover().await?;
-        let (state, nonce, verifier) = (random(), random(), random());
+        let (state, nonce, verifier, browser) = (random(), random(), random(), random());
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        {
-            let mut pending = self.pending.lock().expect("pending logins");
-            pending.retain(|_, p| p.started.elapsed() < ATTEMPT);
-            pending.insert(
-                state.clone(),
-                Pending {
-                    nonce: nonce.clone(),
-                    verifier,
-                    started: Instant::now(),
-                },
-            );
-        }
+        self.pending.lock().expect("pending logins").insert(
+            state.clone(),
+            Pending::new(nonce.clone(), verifier, &browser, client),
+        )?;
         let mut url = url::Url::parse(&discovery.authorization_endpoint)
             .map_err(|e| OidcError::Provider(format!("authorization endpoint: {e}")))?;
         url.query_pairs_mut()
@@ -166,25 +189,28 @@ impl Oidc {
             .append_pair("nonce", &nonce)
             .append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256");
-        Ok(url.into())
+        Ok(Started {
+            url: url.into(),
+            browser,
+        })
     }
 
     /// Finishes a login: exchanges `code` for an ID token and checks it. A state is
-    /// taken once: a replayed callback is refused. `iss`, the issuer the callback names
-    /// (RFC 9207), must be ours when given.
+    /// taken once: a replayed callback is refused, and so is a callback whose `browser`
+    /// secret (its cookie) is not the one the login was started with. `iss`, the issuer
+    /// the callback names (RFC 9207), must be ours when given.
     pub async fn finish(
         &self,
         code: &str,
         state: &str,
+        browser: Option<&str>,
         iss: Option<&str>,
     ) -> Result<Identity, OidcError> {
         let pending = self
             .pending
             .lock()
             .expect("pending logins")
-            .remove(state)
-            .filter(|p| p.started.elapsed() < ATTEMPT)
-            .ok_or(OidcError::State)?;
+            .take(state, browser)?;
         let settings = self.settings()?;
         if iss.is_some_and(|iss| iss.trim_end_matches('/') != settings.issuer) {
             return Err(OidcError::Provider(

@@ -34,6 +34,7 @@ pub(super) struct RawServer {
     pub listen: String,
     pub shutdown_grace_secs: u64,
     pub request_timeout_secs: u64,
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for RawServer {
@@ -42,6 +43,7 @@ impl Default for RawServer {
             listen: DEFAULT_LISTEN.into(),
             shutdown_grace_secs: 10,
             request_timeout_secs: 60,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -344,3 +344,45 @@ fn a_wire_endpoint_reachable_from_elsewhere_needs_tls() {
         assert!(err.contains("go together"), "{err}");
     });
 }
+
+#[test]
+fn trusted_proxies_are_none_by_default_and_come_from_the_file_or_the_environment() {
+    in_jail(|jail| {
+        let settings = load_in(jail, Flags::default()).unwrap();
+        assert!(settings.server.trusted_proxies.is_empty());
+        write_config(
+            jail,
+            "[server]\ntrusted_proxies = [\"10.0.0.5\", \"fd00::/64\"]\n",
+        );
+        let proxies = load_in(jail, Flags::default())
+            .unwrap()
+            .server
+            .trusted_proxies;
+        assert_eq!(proxies.len(), 2);
+        assert!(proxies[0].contains("10.0.0.5".parse().unwrap()));
+        assert!(!proxies[0].contains("10.0.0.6".parse().unwrap()));
+        assert!(proxies[1].contains("fd00::1:2".parse().unwrap()));
+        jail.set_env("BASTIDE_SERVER__TRUSTED_PROXIES", "[\"192.0.2.0/24\"]");
+        let proxies = load_in(jail, Flags::default())
+            .unwrap()
+            .server
+            .trusted_proxies;
+        assert_eq!(proxies.len(), 1);
+        assert!(proxies[0].contains("192.0.2.77".parse().unwrap()));
+    });
+}
+
+#[test]
+fn a_trusted_proxy_that_is_not_a_network_names_the_setting_and_its_form() {
+    in_jail(|jail| {
+        jail.set_env("BASTIDE_SERVER__TRUSTED_PROXIES", "[\"proxy.internal\"]");
+        let err = load_in(jail, Flags::default()).unwrap_err().to_string();
+        assert!(
+            err.contains("server.trusted_proxies") && err.contains("`proxy.internal`"),
+            "{err}"
+        );
+        jail.set_env("BASTIDE_SERVER__TRUSTED_PROXIES", "[\"10.0.0.0/40\"]");
+        let err = load_in(jail, Flags::default()).unwrap_err().to_string();
+        assert!(err.contains("prefix length"), "{err}");
+    });
+}

@@ -33,8 +33,14 @@ on_both_backends!(
             users.insert(&user("u-2", "alice")).await,
             Err(Error::UserExists { .. })
         ));
-        users.failed_login("u-1", None).await.unwrap();
-        users.failed_login("u-1", Some(99)).await.unwrap();
+        // Two attempts admitted; the second reaches the limit and locks until 99.
+        assert_eq!(users.admit_login("u-1", 10, 2, 99).await.unwrap(), Some(1));
+        assert_eq!(users.admit_login("u-1", 10, 2, 99).await.unwrap(), Some(2));
+        assert_eq!(
+            users.admit_login("u-1", 50, 2, 199).await.unwrap(),
+            None,
+            "locked: not admitted, not counted"
+        );
         let stored = users.by_name("alice").await.unwrap().unwrap();
         assert_eq!((stored.failed_logins, stored.locked_until), (2, Some(99)));
         assert_eq!(stored.roles, ["steward", "auditor"]);

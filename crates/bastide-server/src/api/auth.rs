@@ -1,29 +1,31 @@
-//! Who is calling. Routes that need a caller take a [`Caller`], which only an API
-//! token in `Authorization: Bearer bst_…` or a web session (its cookie, plus its CSRF
-//! token in `X-CSRF-Token` on anything that changes state) produces; roles are checked
-//! per route with [`Caller::require`]. Every refusal, and every failed
-//! authentication, is audited (a burst of failed authentications raises the
-//! failed-login alert).
+//! Who is calling. A [`Credential`] is whoever presented a valid API token in
+//! `Authorization: Bearer bst_…` or a web session (its cookie, plus its CSRF token in
+//! `X-CSRF-Token` on anything that changes state); what it may act on is in
+//! [`super::scope`]. Roles are checked per route with [`Credential::require`]. Every
+//! refusal, and every failed authentication, is audited (a burst of failed
+//! authentications raises the failed-login alert).
 
-use std::net::{IpAddr, SocketAddr};
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::Method;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use bastide_access::{AuthError, Principal, Role, Sessions, Tokens, sessions};
 use bastide_audit::{NewEvent, Outcome};
 
+use super::client::ClientAddr;
 use super::observe::RequestId;
 use super::{ApiError, AppState};
 
-/// An authenticated caller.
+/// An authenticated credential: a token (perhaps bound to one project) or a session.
+/// Handlers take a [`super::Caller`] or a [`super::ProjectCaller`], which say what it
+/// may act on; a bare `Credential` only for what any credential may do (say who it
+/// is, list what it may see).
 #[derive(Debug, Clone)]
-pub struct Caller {
+pub struct Credential {
     /// Who they are.
     pub principal: Principal,
     request_id: Option<String>,
-    client: Option<IpAddr>,
+    client: Option<std::net::IpAddr>,
 }
 
 /// The seconds since the Unix epoch.
@@ -31,15 +33,12 @@ pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-impl FromRequestParts<AppState> for Caller {
+impl FromRequestParts<AppState> for Credential {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
-        let client = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+        let client = parts.extensions.get::<ClientAddr>().and_then(|c| c.0);
         let bearer = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -132,7 +131,7 @@ fn unauthenticated(message: &str) -> ApiError {
     }
 }
 
-impl Caller {
+impl Credential {
     /// The role the audit log records for this caller: their highest.
     pub fn audit_role(&self) -> bastide_audit::Role {
         let roles = &self.principal.roles;
@@ -169,21 +168,14 @@ impl Caller {
     }
 
     /// Refuses (403, audited) unless the caller has `role`; `action` names what was
-    /// attempted. A project-bound token never uses a hub-wide role (admin, steward,
-    /// auditor): it acts only within its project.
+    /// attempted. (A token bound to a project carries the researcher role only, so it
+    /// never passes for a hub-wide one.)
     pub async fn require(
         &self,
         state: &AppState,
         role: Role,
         action: &str,
     ) -> Result<(), ApiError> {
-        if let Some(project) = &self.principal.project
-            && role != Role::Researcher
-        {
-            let reason =
-                format!("this token is bound to project {project} and acts only within it");
-            return self.deny(state, action, &reason).await;
-        }
         if self.principal.roles.has(role) {
             return Ok(());
         }
@@ -217,20 +209,22 @@ impl Caller {
         action: &str,
         reason: &str,
     ) -> Result<T, ApiError> {
-        let event = self
-            .event(action, Outcome::Denied)
-            .detail("reason", reason.to_owned());
-        state
-            .hub
-            .audit
-            .record(event)
-            .await
-            .map_err(ApiError::internal)?;
-        Err(ApiError::Client {
+        Err(self
+            .refuse(state, self.event(action, Outcome::Denied), reason)
+            .await)
+    }
+
+    /// Records `event`, a refusal, with its reason, and gives the 403 that says it.
+    pub(super) async fn refuse(&self, state: &AppState, event: NewEvent, reason: &str) -> ApiError {
+        let event = event.detail("reason", reason.to_owned());
+        if let Err(e) = state.hub.audit.record(event).await {
+            return ApiError::internal(e);
+        }
+        ApiError::Client {
             status: StatusCode::FORBIDDEN,
             code: "forbidden",
             message: reason.to_owned(),
-        })
+        }
     }
 
     /// Records a successful action.

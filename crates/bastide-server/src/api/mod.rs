@@ -1,13 +1,17 @@
 //! The HTTP API. Every route goes through the same layers, outermost first:
-//! request id, observation (one log line, metrics, the JSON error envelope), and a
-//! time limit. Routes are declared with their OpenAPI description next to them, so
+//! request id, the client's address (behind trusted proxies, from
+//! `X-Forwarded-For`), observation (one log line, metrics, the JSON error envelope),
+//! and a time limit. Routes are declared with their OpenAPI description next to them, so
 //! the document at `/api/v1/openapi.json` is generated from the code itself.
 
 mod auth;
+mod client;
 mod error;
 mod metrics;
 mod observe;
+mod proofs;
 mod routes;
+mod scope;
 mod throttle;
 
 use std::sync::Arc;
@@ -18,9 +22,11 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use auth::Caller;
+pub use auth::Credential;
+pub use client::ClientAddr;
 pub use error::{ApiError, ErrorBody, ErrorEnvelope};
 pub use metrics::Metrics;
+pub use scope::{Caller, ProjectCaller};
 
 use crate::hub::Hub;
 
@@ -33,6 +39,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Failed authentications by client address.
     pub(crate) throttle: Arc<crate::throttle::Throttle>,
+    /// The audit tree, kept for the public proof endpoints.
+    pub(crate) proofs: Arc<proofs::Proofs>,
     openapi: Arc<String>,
 }
 
@@ -41,7 +49,11 @@ pub struct AppState {
     info(
         title = "Bastide",
         description = "Sovereign health data hub. Client errors (4xx) and internal errors (5xx) \
-                       share one body: `{\"error\": {\"code\", \"message\", \"request_id\"}}`.",
+                       share one body: `{\"error\": {\"code\", \"message\", \"request_id\"}}`. \
+                       A token bound to a project acts within that project only: a route that \
+                       needs a caller answers it 403 outside that project (another project's, \
+                       the account's, the hub's), except `GET /api/v1/me`, \
+                       `GET /api/v1/projects` (its project only) and revoking itself.",
         license(name = "EUPL-1.2", identifier = "EUPL-1.2")
     ),
     tags(
@@ -76,8 +88,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::identity::me))
         .routes(routes!(routes::session::login))
         .routes(routes!(routes::session::logout))
-        .routes(routes!(routes::session::oidc_login))
-        .routes(routes!(routes::session::oidc_callback))
+        .routes(routes!(routes::oidc::oidc_login))
+        .routes(routes!(routes::oidc::oidc_callback))
         .routes(routes!(routes::session::enrol))
         .routes(routes!(routes::session::confirm))
         .routes(routes!(
@@ -155,8 +167,11 @@ async fn time_limit(
 pub fn app(hub: Arc<Hub>) -> Router {
     let request_timeout = hub.settings.server.request_timeout;
     let (router, _) = api_router().split_for_parts();
+    let trusted_proxies: Arc<[bastide_core::config::Network]> =
+        hub.settings.server.trusted_proxies.clone().into();
     let state = AppState {
         throttle: hub.logins.clone(),
+        proofs: Arc::new(proofs::Proofs::new(hub.settings.audit.dir.clone())),
         hub,
         metrics: Arc::new(Metrics::new()),
         openapi: Arc::new(openapi_json()),
@@ -167,6 +182,10 @@ pub fn app(hub: Arc<Hub>) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             observe::observe,
+        ))
+        .layer(middleware::from_fn_with_state(
+            trusted_proxies,
+            client::client_addr,
         ))
         .layer(middleware::from_fn(observe::request_id))
         .with_state(state)

@@ -5,11 +5,10 @@
 //! Log lines carry the route template (`/api/v1/projects/{id}`), never the concrete
 //! path or query string, which could hold identifiers.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -68,8 +67,8 @@ pub(super) async fn observe(
         .unwrap_or_default();
     let client = request
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+        .get::<super::ClientAddr>()
+        .and_then(|c| c.0);
 
     let mut response = next.run(request).await;
     let status = response.status();

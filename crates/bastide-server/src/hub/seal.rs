@@ -54,3 +54,17 @@ impl Hub {
         }
     }
 }
+
+/// Sign-ins open TOTP secrets through the hub; a secret it cannot open refuses the
+/// sign-in (in `bastide-access`), and the operator finds why in the log.
+impl bastide_access::SecretOpener for Hub {
+    async fn open(&self, sealed: &str) -> Option<Zeroizing<Vec<u8>>> {
+        match self.unseal(sealed).await {
+            Ok(secret) => Some(secret),
+            Err(e) => {
+                tracing::error!(target: "bastide::auth", error = %e, "a TOTP secret cannot be opened");
+                None
+            }
+        }
+    }
+}

@@ -20,10 +20,11 @@ use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, Type};
-use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 
-use super::startup::{Session, fatal};
+use super::errors::{client as client_error, fatal, internal};
+use super::startup::Session;
 use crate::hub::{Actor, Answered, Channel, Client, Hub, QueryFailure, QueryRequest};
 
 /// Client settings drivers send on connecting; accepted and ignored (they change
@@ -90,10 +91,19 @@ impl WireParser {
     async fn caller<C: ClientInfo + ?Sized>(&self, client: &C) -> PgWireResult<Caller> {
         let session = session(client)?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let principal = Tokens::new(&self.hub.meta)
+        let principal = match Tokens::new(&self.hub.meta)
             .recheck(&session.token_id, now)
             .await
-            .map_err(|e| fatal("28000", format!("{e}; connect again with a valid token")))?;
+        {
+            Ok(principal) => principal,
+            Err(bastide_access::Error::Auth(e)) => {
+                return Err(fatal(
+                    "28000",
+                    format!("{e}; connect again with a valid token"),
+                ));
+            }
+            Err(e) => return Err(internal(e)),
+        };
         let ip = client.socket_addr().ip();
         Ok(Caller {
             actor: Actor {
@@ -251,7 +261,7 @@ impl ExtendedQueryHandler for WireQueries {
                             described.parameters.iter().map(Option::as_ref).collect();
                         // Decoding errors may quote the value: never shown.
                         deserialize_parameters(portal, &types).map_err(|_| {
-                            user_error(
+                            client_error(
                                 "22023",
                                 "a value bound to the query does not fit its placeholder's type; bind numbers where the query compares numbers, text where it compares text".into(),
                             )
@@ -333,7 +343,8 @@ fn rows(answered: Answered, format: &Format) -> PgWireResult<Response> {
     )))
 }
 
-/// A failed query as a PostgreSQL error with its SQLSTATE.
+/// A failed query as a PostgreSQL error with its SQLSTATE: the hub's own failures are
+/// internal (withheld by `errors::Masking`), the rest written for the client.
 fn error(failure: QueryFailure) -> PgWireError {
     use bastide_query::Error as Q;
     let code = match &failure {
@@ -345,26 +356,11 @@ fn error(failure: QueryFailure) -> PgWireError {
             Q::TimedOut { .. } | Q::Cancelled => "57014",
             Q::OutOfMemory { .. } => "53200",
             Q::Busy { .. } | Q::HubBusy => "53300",
-            Q::Store(_) | Q::Internal(_) => "XX000",
+            Q::Store(_) | Q::Internal(_) => return internal(failure),
         },
-        QueryFailure::Hub(_) => "XX000",
+        QueryFailure::Hub(_) => return internal(failure),
     };
-    let message = match &failure {
-        QueryFailure::Hub(e) => {
-            tracing::error!(target: "bastide::wire", error = %e, "query failed inside the hub");
-            "the query failed inside the hub; the operator has the details".to_owned()
-        }
-        other => other.to_string(),
-    };
-    user_error(code, message)
-}
-
-fn user_error(code: &str, message: String) -> PgWireError {
-    PgWireError::UserError(Box::new(ErrorInfo::new(
-        "ERROR".into(),
-        code.into(),
-        message,
-    )))
+    client_error(code, failure.to_string())
 }
 
 #[cfg(test)]

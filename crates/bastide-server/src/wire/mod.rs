@@ -9,7 +9,10 @@
 //! adds to), as at every door. Passwords travel in the clear inside the
 //! protocol, so with a certificate configured the endpoint refuses clients without
 //! TLS, and without one it only listens on loopback (checked with the settings).
+//! Errors reach the client through one filter ([`errors`]): internal ones as a fixed
+//! text and a reference to the hub's log.
 
+mod errors;
 mod handler;
 mod startup;
 
@@ -48,6 +51,7 @@ struct Handlers {
     startup: Arc<startup::TokenStartup>,
     queries: Arc<handler::WireQueries>,
     cancel: Arc<DefaultCancelHandler>,
+    errors: Arc<errors::Masking>,
 }
 
 impl PgWireServerHandlers for Handlers {
@@ -67,6 +71,11 @@ impl PgWireServerHandlers for Handlers {
     /// bears; the query then ends as cancelled, recorded and audited.
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
         self.cancel.clone()
+    }
+
+    /// Every error passes here before it is sent: internal ones are withheld.
+    fn error_handler(&self) -> Arc<impl pgwire::api::ErrorHandler> {
+        self.errors.clone()
     }
 }
 
@@ -92,6 +101,7 @@ impl WireServer {
                 connections.clone(),
             )),
             cancel: Arc::new(DefaultCancelHandler::new(connections)),
+            errors: Arc::new(errors::Masking),
             queries: Arc::new(handler::WireQueries::new(hub)),
         });
         Ok(Self {

@@ -15,10 +15,11 @@ use pgwire::api::{
     ClientInfo, ConnectionGuard, ConnectionHandle, ConnectionManager, PgWireConnectionState,
     PidSecretKeyGenerator, RandomPidSecretKeyGenerator,
 };
-use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
+use super::errors::{fatal, internal};
 use crate::hub::Hub;
 
 /// Who a connection acts for, fixed at login.
@@ -65,7 +66,10 @@ impl TokenStartup {
         }
     }
 
-    /// The session the token opens, or why not (audited either way).
+    /// The session the token opens, or why not (audited either way). The audit log's
+    /// actor is whom the token authenticates, never the user name the client typed,
+    /// which is only a claim (kept as a detail when it differs and is a possible
+    /// name); an invalid token has no actor but `anonymous`.
     async fn login<C: ClientInfo>(&self, client: &C, password: &str) -> PgWireResult<Login> {
         let user = client.metadata().get("user").cloned().unwrap_or_default();
         let database = client.metadata().get("database").cloned();
@@ -74,13 +78,22 @@ impl TokenStartup {
             return Err(fatal("28000", wait.to_string()));
         }
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let checked = Tokens::new(&self.hub.meta)
+        let checked = match Tokens::new(&self.hub.meta)
             .authenticate(password, now)
-            .await;
+            .await
+        {
+            Ok(principal) => Ok(principal),
+            Err(bastide_access::Error::Auth(reason)) => Err(reason),
+            Err(other) => return Err(internal(other)),
+        };
         let refusal = match &checked {
-            Err(_) => Some("the password is not a valid API token".to_owned()),
+            Err(bastide_access::AuthError::Invalid) => {
+                Some("the password is not a valid API token".to_owned())
+            }
+            Err(reason) => Some(format!("the token is refused: {reason}")),
             Ok(p) if p.name != user => Some(format!(
-                "the token is not {user}'s: connect as its owner"
+                "the token is not {}'s: connect as its owner",
+                claimed(&user).unwrap_or("that user")
             )),
             Ok(p) => match &p.project {
                 None => Some(
@@ -96,31 +109,31 @@ impl TokenStartup {
                 Some(_) => None,
             },
         };
-        let mut event = NewEvent::new(
-            &user,
-            Role::Researcher,
-            "wire.login",
-            if refusal.is_some() {
-                Outcome::Denied
-            } else {
-                Outcome::Success
-            },
-        );
-        event.client = Some(client.socket_addr().ip());
+        let (actor, role) = match &checked {
+            Ok(p) => (p.name.as_str(), Role::Researcher),
+            Err(_) => ("anonymous", Role::System),
+        };
+        let outcome = if refusal.is_some() {
+            Outcome::Denied
+        } else {
+            Outcome::Success
+        };
+        let mut event = NewEvent::new(actor, role, "wire.login", outcome);
+        event.client = address;
         if let Some(reason) = &refusal {
             event = event.detail("reason", reason.clone());
             self.hub.logins.failed(address);
         }
-        if let Ok(p) = &checked
-            && let Some(project) = &p.project
-        {
-            event = event.project(project.clone());
+        if let Some(typed) = claimed(&user).filter(|typed| *typed != actor) {
+            event = event.detail("user_given", typed.to_owned());
         }
-        self.hub
-            .audit
-            .record(event)
-            .await
-            .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+        if let Ok(p) = &checked {
+            event = event.detail("token", p.token_id.clone().unwrap_or_default());
+            if let Some(project) = &p.project {
+                event = event.project(project.clone());
+            }
+        }
+        self.hub.audit.record(event).await.map_err(internal)?;
         match (refusal, checked) {
             (None, Ok(principal)) => Ok(Login {
                 token_id: principal.token_id.unwrap_or_default(),
@@ -129,6 +142,16 @@ impl TokenStartup {
             (reason, _) => Err(fatal("28P01", reason.unwrap_or_default())),
         }
     }
+}
+
+/// The user name a client typed, when it could be a login name (anything else is not
+/// echoed nor recorded: it is the client's text).
+fn claimed(typed: &str) -> Option<&str> {
+    let plausible = (1..=64).contains(&typed.len())
+        && typed
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    plausible.then_some(typed)
 }
 
 #[async_trait]
@@ -178,13 +201,4 @@ impl StartupHandler for TokenStartup {
         }
         Ok(())
     }
-}
-
-/// A fatal error with its SQLSTATE.
-pub(super) fn fatal(code: &str, message: String) -> PgWireError {
-    PgWireError::UserError(Box::new(ErrorInfo::new(
-        "FATAL".into(),
-        code.into(),
-        message,
-    )))
 }

@@ -6,11 +6,14 @@ mod catalogue;
 mod datasets;
 mod envelope;
 mod keys;
+mod logins;
 mod observability;
 mod oidc;
 mod openapi;
+mod proxies;
 mod queries;
 mod readiness;
+mod scope;
 
 use std::sync::Arc;
 

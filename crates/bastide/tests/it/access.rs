@@ -11,7 +11,16 @@ use crate::{PASSPHRASE, bastide, run};
 const ADMIN_PASSWORD: &str = "the first administrator's password";
 
 /// Callers, in the order of the status columns below.
-const CALLERS: [&str; 5] = ["anonymous", "admin", "steward", "researcher", "auditor"];
+/// `bound` is a token of the researcher bound to a project of hers that no row names: it
+/// may act on nothing here but say who it is and list what it sees.
+const CALLERS: [&str; 6] = [
+    "anonymous",
+    "admin",
+    "steward",
+    "researcher",
+    "auditor",
+    "bound",
+];
 
 /// (method, path as in the API document, concrete path, body, status per caller).
 type Row = (
@@ -19,181 +28,181 @@ type Row = (
     &'static str,
     &'static str,
     Option<&'static str>,
-    [u16; 5],
+    [u16; 6],
 );
 
 const MATRIX: &[Row] = &[
-    ("GET", "/healthz", "/healthz", None, [200; 5]),
-    ("GET", "/readyz", "/readyz", None, [200; 5]),
-    ("GET", "/metrics", "/metrics", None, [200; 5]),
-    ("GET", "/api/v1/version", "/api/v1/version", None, [200; 5]),
+    ("GET", "/healthz", "/healthz", None, [200; 6]),
+    ("GET", "/readyz", "/readyz", None, [200; 6]),
+    ("GET", "/metrics", "/metrics", None, [200; 6]),
+    ("GET", "/api/v1/version", "/api/v1/version", None, [200; 6]),
     (
         "GET",
         "/api/v1/openapi.json",
         "/api/v1/openapi.json",
         None,
-        [200; 5],
+        [200; 6],
     ),
     (
         "GET",
         "/api/v1/audit/head",
         "/api/v1/audit/head",
         None,
-        [200; 5],
+        [200; 6],
     ),
     (
         "GET",
         "/api/v1/audit/proofs/inclusion",
         "/api/v1/audit/proofs/inclusion?seq=0",
         None,
-        [200; 5],
+        [200; 6],
     ),
     (
         "GET",
         "/api/v1/audit/proofs/consistency",
         "/api/v1/audit/proofs/consistency?first=1",
         None,
-        [200; 5],
+        [200; 6],
     ),
     (
         "GET",
         "/api/v1/audit/events",
         "/api/v1/audit/events?limit=5",
         None,
-        [401, 403, 403, 403, 200],
+        [401, 403, 403, 403, 200, 403],
     ),
     (
         "GET",
         "/api/v1/audit/export",
         "/api/v1/audit/export?action=user",
         None,
-        [401, 403, 403, 403, 200],
+        [401, 403, 403, 403, 200, 403],
     ),
     (
         "GET",
         "/api/v1/catalogue/datasets",
         "/api/v1/catalogue/datasets",
         None,
-        [200; 5],
+        [200; 6],
     ),
     (
         "GET",
         "/api/v1/catalogue/datasets/{name}",
         "/api/v1/catalogue/datasets/none",
         None,
-        [404; 5],
+        [404; 6],
     ),
     (
         "GET",
         "/api/v1/catalogue/search",
         "/api/v1/catalogue/search?q=x",
         None,
-        [200; 5],
+        [200; 6],
     ),
     (
         "GET",
         "/api/v1/catalogue/dcat",
         "/api/v1/catalogue/dcat",
         None,
-        [200; 5],
+        [200; 6],
     ),
     (
         "PUT",
         "/api/v1/datasets/{name}/tables/{table}/batches",
         "/api/v1/datasets/snds/tables/IR_BEN_R/batches",
         Some("BEN_NIR_PSA,BEN_RNG_GEM\nABCDEFGHIJKLMNOPQ,not a rank\n"),
-        [401, 422, 422, 403, 403],
+        [401, 422, 422, 403, 403, 403],
     ),
     (
         "GET",
         "/api/v1/me",
         "/api/v1/me",
         None,
-        [401, 200, 200, 200, 200],
+        [401, 200, 200, 200, 200, 200],
     ),
     (
         "POST",
         "/api/v1/auth/login",
         "/api/v1/auth/login",
         Some(r#"{"name": "nobody", "password": "not a password"}"#),
-        [401; 5],
+        [401; 6],
     ),
     (
         "POST",
         "/api/v1/auth/logout",
         "/api/v1/auth/logout",
         None,
-        [204; 5],
+        [204; 6],
     ),
     (
         "GET",
         "/api/v1/auth/oidc/login",
         "/api/v1/auth/oidc/login",
         None,
-        [400; 5],
+        [400; 6],
     ),
     (
         "GET",
         "/api/v1/auth/oidc/callback",
         "/api/v1/auth/oidc/callback?code=x&state=y",
         None,
-        [401; 5],
+        [401; 6],
     ),
     (
         "POST",
         "/api/v1/me/totp",
         "/api/v1/me/totp",
         None,
-        [401, 200, 200, 200, 200],
+        [401, 200, 200, 200, 200, 403],
     ),
     (
         "POST",
         "/api/v1/me/totp/confirm",
         "/api/v1/me/totp/confirm",
         Some(r#"{"code": "abcdef"}"#),
-        [401, 403, 403, 403, 403],
+        [401, 403, 403, 403, 403, 403],
     ),
     (
         "GET",
         "/api/v1/users",
         "/api/v1/users",
         None,
-        [401, 200, 403, 403, 403],
+        [401, 200, 403, 403, 403, 403],
     ),
     (
         "POST",
         "/api/v1/users",
         "/api/v1/users",
         Some(r#"{"name": "newcomer", "roles": ["researcher"]}"#),
-        [401, 201, 403, 403, 403],
+        [401, 201, 403, 403, 403, 403],
     ),
     (
         "POST",
         "/api/v1/users/{name}/disable",
         "/api/v1/users/leaver/disable",
         None,
-        [401, 200, 403, 403, 403],
+        [401, 200, 403, 403, 403, 403],
     ),
     (
         "GET",
         "/api/v1/tokens",
         "/api/v1/tokens",
         None,
-        [401, 200, 200, 200, 200],
+        [401, 200, 200, 200, 200, 403],
     ),
     (
         "POST",
         "/api/v1/tokens",
         "/api/v1/tokens",
         Some(r#"{"name": "a script", "days": 1}"#),
-        [401, 201, 201, 201, 201],
+        [401, 201, 201, 201, 201, 403],
     ),
     (
         "DELETE",
         "/api/v1/tokens/{id}",
         "/api/v1/tokens/LEAVER_TOKEN",
         None,
-        [401, 200, 404, 404, 404],
+        [401, 200, 404, 404, 404, 403],
     ),
     // Projects: P and R are submitted by rita (a researcher), Q is her draft.
     (
@@ -201,105 +210,105 @@ const MATRIX: &[Row] = &[
         "/api/v1/registry",
         "/api/v1/registry",
         None,
-        [200; 5],
+        [200; 6],
     ),
     (
         "GET",
         "/api/v1/projects",
         "/api/v1/projects",
         None,
-        [401, 200, 200, 200, 200],
+        [401, 200, 200, 200, 200, 200],
     ),
     (
         "POST",
         "/api/v1/projects",
         "/api/v1/projects",
         Some(APPLICATION),
-        [401, 403, 403, 201, 403],
+        [401, 403, 403, 201, 403, 403],
     ),
     (
         "GET",
         "/api/v1/projects/{id}",
         "/api/v1/projects/{P}",
         None,
-        [401, 200, 200, 200, 200],
+        [401, 200, 200, 200, 200, 403],
     ),
     (
         "POST",
         "/api/v1/projects/{id}/members",
         "/api/v1/projects/{P}/members",
         Some(r#"{"user": "otto"}"#),
-        [401, 403, 200, 403, 403],
+        [401, 403, 200, 403, 403, 403],
     ),
     (
         "POST",
         "/api/v1/projects/{id}/submit",
         "/api/v1/projects/{Q}/submit",
         None,
-        [401, 403, 403, 200, 403],
+        [401, 403, 403, 200, 403, 403],
     ),
     (
         "POST",
         "/api/v1/projects/{id}/approve",
         "/api/v1/projects/{P}/approve",
         None,
-        [401, 403, 200, 403, 403],
+        [401, 403, 200, 403, 403, 403],
     ),
     (
         "POST",
         "/api/v1/projects/{id}/reject",
         "/api/v1/projects/{R}/reject",
         None,
-        [401, 403, 200, 403, 403],
+        [401, 403, 200, 403, 403, 403],
     ),
     (
         "GET",
         "/api/v1/projects/{id}/permit",
         "/api/v1/projects/{P}/permit",
         None,
-        [401, 200, 200, 200, 200],
+        [401, 200, 200, 200, 200, 403],
     ),
     (
         "POST",
         "/api/v1/projects/{id}/permit",
         "/api/v1/projects/{P}/permit",
         Some(GRANT),
-        [401, 403, 201, 403, 403],
+        [401, 403, 201, 403, 403, 403],
     ),
     (
         "DELETE",
         "/api/v1/projects/{id}/permit",
         "/api/v1/projects/{P}/permit",
         None,
-        [401, 403, 200, 403, 403],
+        [401, 403, 200, 403, 403, 403],
     ),
     (
         "POST",
         "/api/v1/projects/{id}/close",
         "/api/v1/projects/{P}/close",
         None,
-        [401, 403, 200, 403, 403],
+        [401, 403, 200, 403, 403, 403],
     ),
     (
         "POST",
         "/api/v1/opt-outs",
         "/api/v1/opt-outs",
         Some(r#"{"identifier": "1840775123456"}"#),
-        [401, 403, 200, 403, 403],
+        [401, 403, 200, 403, 403, 403],
     ),
     (
         "GET",
         "/api/v1/opt-outs",
         "/api/v1/opt-outs",
         None,
-        [401, 403, 200, 403, 200],
+        [401, 403, 200, 403, 200, 403],
     ),
     (
         "GET",
         "/api/v1/access-review",
         "/api/v1/access-review",
         None,
-        [401, 200, 200, 403, 200],
+        [401, 200, 200, 403, 200, 403],
     ),
     // Nobody holds a permit for a project that does not exist.
     (
@@ -307,28 +316,28 @@ const MATRIX: &[Row] = &[
         "/api/v1/projects/{id}/queries",
         "/api/v1/projects/none/queries",
         Some(r#"{"sql": "SELECT 1"}"#),
-        [401, 403, 403, 403, 403],
+        [401, 403, 403, 403, 403, 403],
     ),
     (
         "GET",
         "/api/v1/projects/{id}/queries",
         "/api/v1/projects/none/queries",
         None,
-        [401, 404, 404, 404, 404],
+        [401, 404, 404, 404, 404, 403],
     ),
     (
         "GET",
         "/api/v1/projects/{id}/queries/{query}",
         "/api/v1/projects/none/queries/q-none",
         None,
-        [401, 404, 404, 404, 404],
+        [401, 404, 404, 404, 404, 403],
     ),
     (
         "DELETE",
         "/api/v1/projects/{id}/queries/{query}",
         "/api/v1/projects/none/queries/q-none",
         None,
-        [401, 404, 404, 404, 404],
+        [401, 404, 404, 404, 404, 403],
     ),
 ];
 
@@ -484,7 +493,8 @@ async fn every_endpoint_answers_each_kind_of_caller_as_the_matrix_says() {
     let client = reqwest::Client::new();
     let rita = tokens[3].clone().unwrap();
     let mut ids = Vec::new();
-    for submit in [true, false, true] {
+    // The fourth, a draft no row names, is the one the `bound` caller's token is for.
+    for submit in [true, false, true, false] {
         let created: serde_json::Value = client
             .post(hub.url("/api/v1/projects"))
             .bearer_auth(&rita)
@@ -511,6 +521,17 @@ async fn every_endpoint_answers_each_kind_of_caller_as_the_matrix_says() {
         }
         ids.push(id);
     }
+    let bound: serde_json::Value = client
+        .post(hub.url("/api/v1/tokens"))
+        .bearer_auth(&rita)
+        .json(&serde_json::json!({"name": "notebook", "project": ids[3], "days": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens.push(Some(bound["secret"].as_str().unwrap().to_owned()));
     let mut wrong = Vec::new();
     for (method, _, concrete, body, expected) in MATRIX {
         let concrete = concrete

@@ -17,6 +17,7 @@ mod storage;
 mod synth;
 mod upload;
 mod wire;
+mod wire_errors;
 mod workspace;
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! OpenID Connect login end to end, against a real provider on loopback: the browser's
-//! round trip, a session at the end, a replayed callback refused, and a user without
+//! round trip, a session at the end, a replayed callback refused, a callback from
+//! another browser than the one that started the login refused, and a user without
 //! any Bastide role refused.
 
 use test_support::{HubProcess, OidcProvider, free_port};
@@ -44,15 +45,52 @@ async fn a_user_logs_in_through_the_provider_once_per_attempt_and_only_with_a_ro
                 location.contains("code_challenge_method=S256") && location.contains("nonce="),
                 "{location}"
             );
-            provider
+            // The browser's own cookie, which the callback must bring back.
+            let set = start.headers()["set-cookie"].to_str().unwrap().to_owned();
+            for flag in ["HttpOnly", "SameSite=Lax", "Path=/api/v1/auth/oidc"] {
+                assert!(set.contains(flag), "{set}");
+            }
+            assert!(
+                !set.contains("Secure"),
+                "the redirect URL is plain http: {set}"
+            );
+            let cookie = set.split(';').next().unwrap().to_owned();
+            let callback = provider
                 .follow(&format!("{location}&login_hint={account}"))
-                .await
+                .await;
+            (callback, cookie)
         }
     };
 
-    let callback = login_as("rita").await;
+    let refused = |request: reqwest::RequestBuilder, expected: &'static str| async move {
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.status(), 401);
+        let body: serde_json::Value = answer.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.contains(expected), "{message}");
+    };
+    let (callback, browser) = login_as("rita").await;
     assert!(callback.starts_with(&redirect), "{callback}");
-    let answer = client.get(&callback).send().await.unwrap();
+    // Sent by another browser, which lacks the cookie: refused, and the attempt is
+    // used up, so that even its own browser cannot finish it after that.
+    refused(client.get(&callback), "another browser").await;
+    refused(client.get(&callback).header("cookie", &browser), "state").await;
+    // Sent with the cookie of a login the other browser started itself: refused.
+    let (_, other_browser) = login_as("rita").await;
+    let (callback, _) = login_as("rita").await;
+    refused(
+        client.get(&callback).header("cookie", &other_browser),
+        "another browser",
+    )
+    .await;
+
+    let (callback, browser) = login_as("rita").await;
+    let answer = client
+        .get(&callback)
+        .header("cookie", &browser)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(answer.status(), 200);
     let session = answer.headers()["set-cookie"]
         .to_str()
@@ -72,7 +110,12 @@ async fn a_user_logs_in_through_the_provider_once_per_attempt_and_only_with_a_ro
         .unwrap();
     assert_eq!(me.status(), 200);
 
-    let replayed = client.get(&callback).send().await.unwrap();
+    let replayed = client
+        .get(&callback)
+        .header("cookie", &browser)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(replayed.status(), 401);
     let body: serde_json::Value = replayed.json().await.unwrap();
     assert!(
@@ -81,16 +124,22 @@ async fn a_user_logs_in_through_the_provider_once_per_attempt_and_only_with_a_ro
     );
 
     // A callback naming another issuer (a mix-up) is refused.
-    let callback = login_as("rita").await;
+    let (callback, browser) = login_as("rita").await;
     let mixed = client
         .get(callback.replace("&iss=", "&iss=http%3A%2F%2Fevil.example&was="))
+        .header("cookie", &browser)
         .send()
         .await
         .unwrap();
     assert_eq!(mixed.status(), 401);
 
-    let callback = login_as("nobody").await;
-    let refused = client.get(&callback).send().await.unwrap();
+    let (callback, browser) = login_as("nobody").await;
+    let refused = client
+        .get(&callback)
+        .header("cookie", &browser)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), 401);
     let body: serde_json::Value = refused.json().await.unwrap();
     assert!(
@@ -124,7 +173,7 @@ async fn a_user_logs_in_through_the_provider_once_per_attempt_and_only_with_a_ro
     assert!(listed.stdout.contains("\"oidc\""), "{}", listed.stdout);
     assert_eq!(
         listed.stdout.matches("\"failure\"").count(),
-        4,
+        7,
         "{}",
         listed.stdout
     );

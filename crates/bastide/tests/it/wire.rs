@@ -11,14 +11,14 @@ use test_support::free_port;
 use crate::workspace::Workspace;
 
 /// `ws`'s hub serving the wire endpoint on a free loopback port; the hub and its port.
-fn serve_wire(ws: &Workspace) -> (test_support::HubProcess, u16) {
+pub(crate) fn serve_wire(ws: &Workspace) -> (test_support::HubProcess, u16) {
     let port = free_port().port();
     let listen = format!("127.0.0.1:{port}");
     (ws.serve(&[], &[("BASTIDE_WIRE__LISTEN", &listen)]), port)
 }
 
 /// Runs `psql` against the endpoint; (success, stdout, stderr).
-fn psql(
+pub(crate) fn psql(
     port: u16,
     ws: &Workspace,
     password: &str,
@@ -43,7 +43,7 @@ fn psql(
 }
 
 /// The Python with psycopg that `scripts/test` prepares.
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     let path = std::env::var("PSYCOPG_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {

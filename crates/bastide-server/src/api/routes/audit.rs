@@ -1,7 +1,8 @@
 //! The audit log over HTTP. Its public face: the latest signed tree head and Merkle
 //! proofs, which, like a certificate transparency log, reveal only hashes and sizes,
-//! so anyone holding a published checkpoint can check the log against it. And, for
-//! auditors only, the events themselves: filtered, or exported as JSON Lines.
+//! so anyone holding a published checkpoint can check the log against it (worked out
+//! on a tree kept in memory, `api::proofs`). And, for auditors only, the events
+//! themselves: filtered, or exported as JSON Lines.
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -13,7 +14,7 @@ use bastide_audit::{ConsistencyProof, Proof, SignedTreeHead};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::api::auth::Caller;
+use crate::api::Caller;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
 
 /// Which inclusion proof.
@@ -45,49 +46,62 @@ pub(crate) async fn head(State(state): State<AppState>) -> Json<SignedTreeHead> 
 #[utoipa::path(get, path = "/api/v1/audit/proofs/inclusion", tag = "audit", params(InclusionQuery),
     responses(
         (status = 200, description = "The proof", body = Proof),
-        (status = 400, description = "No such event or tree size", body = ErrorEnvelope)))]
+        (status = 400, description = "No such event or tree size", body = ErrorEnvelope),
+        (status = 429, description = "Too many proofs being worked out; retry in a moment", body = ErrorEnvelope)))]
 pub(crate) async fn inclusion(
     State(state): State<AppState>,
     Query(query): Query<InclusionQuery>,
 ) -> Result<Json<Proof>, ApiError> {
-    let dir = state.hub.settings.audit.dir.clone();
-    let size = query
-        .tree_size
-        .unwrap_or_else(|| state.hub.audit.log().head().tree_size);
-    blocking(move || bastide_audit::inclusion_proof(&dir, query.seq, size))
-        .await
-        .map(Json)
+    let signed = state.hub.audit.log().head().tree_size;
+    let (seq, size) = (query.seq, query.tree_size.unwrap_or(signed));
+    let proof = state
+        .proofs
+        .prove(size, signed, move |tree| {
+            let path = tree.inclusion_proof(seq, size)?;
+            Ok(Proof {
+                leaf_index: seq,
+                tree_size: size,
+                leaf_hash: tree.leaf(seq).map(hex::encode).unwrap_or_default(),
+                audit_path: path.iter().map(hex::encode).collect(),
+                root: hex::encode(tree.root(size)?),
+            })
+        })
+        .await?;
+    Ok(Json(proof))
 }
 
 /// Proof that the tree of `second` events extends the tree of `first` events.
 #[utoipa::path(get, path = "/api/v1/audit/proofs/consistency", tag = "audit", params(ConsistencyQuery),
     responses(
         (status = 200, description = "The proof", body = ConsistencyProof),
-        (status = 400, description = "Sizes out of range", body = ErrorEnvelope)))]
+        (status = 400, description = "Sizes out of range", body = ErrorEnvelope),
+        (status = 429, description = "Too many proofs being worked out; retry in a moment", body = ErrorEnvelope)))]
 pub(crate) async fn consistency(
     State(state): State<AppState>,
     Query(query): Query<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
-    let dir = state.hub.settings.audit.dir.clone();
-    let second = query
-        .second
-        .unwrap_or_else(|| state.hub.audit.log().head().tree_size);
-    blocking(move || bastide_audit::consistency_proof(&dir, query.first, second))
-        .await
-        .map(Json)
+    let signed = state.hub.audit.log().head().tree_size;
+    let (first, second) = (query.first, query.second.unwrap_or(signed));
+    let proof = state
+        .proofs
+        .prove(second, signed, move |tree| {
+            let path = tree.consistency_proof(first, second)?;
+            Ok(ConsistencyProof {
+                first,
+                second,
+                consistency_path: path.iter().map(hex::encode).collect(),
+            })
+        })
+        .await?;
+    Ok(Json(proof))
 }
 
-/// Runs a proof computation (it reads the log's files) off the async threads.
+/// Runs a reading of the log's files off the async threads.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> bastide_audit::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(bastide_audit::Error::OutOfRange(message))) => Err(ApiError::Client {
-            status: StatusCode::BAD_REQUEST,
-            code: "out_of_range",
-            message,
-        }),
         Ok(Err(e)) => Err(ApiError::internal(e)),
         Err(e) => Err(ApiError::internal(e)),
     }

@@ -9,8 +9,9 @@ use bastide_audit::Outcome;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::auth::{Caller, now};
+use crate::api::auth::now;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
+use crate::api::{Caller, Credential};
 
 /// A user to create.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -51,7 +52,7 @@ pub(crate) struct NewTokenBody {
     responses(
         (status = 200, description = "The caller", body = Principal),
         (status = 401, description = "No valid token", body = ErrorEnvelope)))]
-pub(crate) async fn me(caller: Caller) -> Json<Principal> {
+pub(crate) async fn me(caller: Credential) -> Json<Principal> {
     Json(caller.principal)
 }
 
@@ -162,15 +163,6 @@ pub(crate) async fn create_token(
     caller: Caller,
     Json(body): Json<NewTokenBody>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
-    if caller.principal.project.is_some() {
-        return caller
-            .deny(
-                &state,
-                "token.create",
-                "a token bound to a project cannot make other tokens",
-            )
-            .await;
-    }
     let issued = Tokens::new(&state.hub.meta)
         .create(
             &caller.principal.name,
@@ -192,18 +184,30 @@ pub(crate) async fn create_token(
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
-/// Revokes a token: one's own, or anyone's for an administrator.
+/// Revokes a token: one's own, or anyone's for an administrator. A token bound to a
+/// project may revoke itself (a holder who fears it leaked should be able to end it),
+/// and nothing else.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "identity",
     params(("id" = String, Path, description = "Token id")),
     responses(
         (status = 200, description = "Revoked", body = Token),
         (status = 401, description = "No valid token", body = ErrorEnvelope),
+        (status = 403, description = "A project-bound token revoking another token", body = ErrorEnvelope),
         (status = 404, description = "No such token of yours", body = ErrorEnvelope)))]
 pub(crate) async fn revoke_token(
     State(state): State<AppState>,
-    caller: Caller,
+    credential: Credential,
     Path(id): Path<String>,
 ) -> Result<Json<Token>, ApiError> {
+    let itself = credential.principal.token_id.as_deref() == Some(id.as_str());
+    let caller = if itself {
+        credential
+    } else {
+        credential
+            .account(&state, "DELETE /api/v1/tokens/{id}")
+            .await?
+            .into_inner()
+    };
     let tokens = Tokens::new(&state.hub.meta);
     let token = tokens.get(&id).await.map_err(access)?;
     if token.user != caller.principal.name && !caller.principal.roles.has(Role::Admin) {

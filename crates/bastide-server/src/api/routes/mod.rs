@@ -9,6 +9,8 @@ pub(super) mod health;
 #[allow(unused_qualifications)]
 pub(super) mod identity;
 pub(super) mod metrics;
+#[allow(unused_qualifications)]
+pub(super) mod oidc;
 pub(super) mod openapi;
 #[allow(unused_qualifications)]
 pub(super) mod projects;

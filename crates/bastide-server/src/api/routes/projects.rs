@@ -3,7 +3,7 @@
 //! every change and every refusal.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bastide_access::{
@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::identity::access;
-use crate::api::auth::{Caller, now};
+use crate::api::auth::now;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
+use crate::api::{Caller, Credential, ProjectCaller};
 
 /// Why a decision was taken.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -89,7 +90,7 @@ pub(crate) async fn registry(
         (status = 401, description = "No valid token", body = ErrorEnvelope)))]
 pub(crate) async fn projects(
     State(state): State<AppState>,
-    caller: Caller,
+    caller: Credential,
 ) -> Result<Json<Vec<Project>>, ApiError> {
     Ok(Json(
         Projects::new(&state.hub.meta)
@@ -135,12 +136,11 @@ pub(crate) async fn create_project(
         (status = 404, description = "No such project the caller may see", body = ErrorEnvelope)))]
 pub(crate) async fn project(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: ProjectCaller,
 ) -> Result<Json<Project>, ApiError> {
     Ok(Json(
         Projects::new(&state.hub.meta)
-            .get(&caller.principal, &id)
+            .get(&caller.principal, caller.project())
             .await
             .map_err(access)?,
     ))
@@ -157,14 +157,14 @@ pub(crate) async fn project(
         (status = 404, description = "No such project or user", body = ErrorEnvelope)))]
 pub(crate) async fn add_member(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: ProjectCaller,
     Json(member): Json<NewMember>,
 ) -> Result<Json<Project>, ApiError> {
+    let id = caller.project();
     let result = Projects::new(&state.hub.meta)
-        .add_member(&caller.principal, &id, &member.user, now())
+        .add_member(&caller.principal, id, &member.user, now())
         .await;
-    let project = audited(&state, &caller, "project.member_added", &id, result).await?;
+    let project = audited(&state, &caller, "project.member_added", id, result).await?;
     Ok(Json(project))
 }
 
@@ -182,15 +182,14 @@ macro_rules! step {
                 (status = 404, description = "No such project the caller may see", body = ErrorEnvelope)))]
         pub(crate) async fn $name(
             State(state): State<AppState>,
-            caller: Caller,
-            Path(id): Path<String>,
+            caller: ProjectCaller,
             body: Option<Json<Note>>,
         ) -> Result<Json<Project>, ApiError> {
             let note = body.map(|b| b.0).unwrap_or_default().note;
             let $p = Projects::new(&state.hub.meta);
-            let ($c, $id, $note, $now) = (&caller.principal, id.as_str(), note.as_str(), now());
+            let ($c, $id, $note, $now) = (&caller.principal, caller.project(), note.as_str(), now());
             let result = $call.await;
-            let project = audited(&state, &caller, $action, &id, result).await?;
+            let project = audited(&state, &caller, $action, caller.project(), result).await?;
             Ok(Json(project))
         }
     };
@@ -234,12 +233,11 @@ step!(
         (status = 404, description = "No such project the caller may see", body = ErrorEnvelope)))]
 pub(crate) async fn permit(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: ProjectCaller,
 ) -> Result<Json<Vec<Permit>>, ApiError> {
     Ok(Json(
         Permits::new(&state.hub.meta)
-            .history(&caller.principal, &id)
+            .history(&caller.principal, caller.project())
             .await
             .map_err(access)?,
     ))
@@ -256,14 +254,14 @@ pub(crate) async fn permit(
         (status = 404, description = "No such project", body = ErrorEnvelope)))]
 pub(crate) async fn grant(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: ProjectCaller,
     Json(grant): Json<Grant>,
 ) -> Result<(StatusCode, Json<Permit>), ApiError> {
+    let id = caller.project();
     let result = Permits::new(&state.hub.meta)
-        .grant(&caller.principal, &id, grant, now())
+        .grant(&caller.principal, id, grant, now())
         .await;
-    let permit = audited(&state, &caller, "permit.granted", &id, result).await?;
+    let permit = audited(&state, &caller, "permit.granted", id, result).await?;
     Ok((StatusCode::CREATED, Json(permit)))
 }
 
@@ -277,15 +275,15 @@ pub(crate) async fn grant(
         (status = 404, description = "No such project", body = ErrorEnvelope)))]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: ProjectCaller,
 ) -> Result<Json<Vec<Permit>>, ApiError> {
+    let id = caller.project();
     let permits = Permits::new(&state.hub.meta);
-    let result = permits.revoke(&caller.principal, &id, now()).await;
-    audited(&state, &caller, "permit.revoked", &id, result).await?;
+    let result = permits.revoke(&caller.principal, id, now()).await;
+    audited(&state, &caller, "permit.revoked", id, result).await?;
     Ok(Json(
         permits
-            .history(&caller.principal, &id)
+            .history(&caller.principal, id)
             .await
             .map_err(access)?,
     ))
@@ -407,7 +405,7 @@ pub(crate) async fn access_review(
 /// Records the outcome of an access operation on project `id`: success, or refusal.
 async fn audited<T>(
     state: &AppState,
-    caller: &Caller,
+    caller: &Credential,
     action: &str,
     id: &str,
     result: bastide_access::Result<T>,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::identity::access;
-use crate::api::auth::Caller;
+use crate::api::ProjectCaller;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
 use crate::hub::{Answered, Client, QueryFailure, QueryRequest};
 
@@ -129,8 +129,7 @@ pub(crate) struct HistoryParams {
         (status = 429, description = "Too many queries running", body = ErrorEnvelope)))]
 pub(crate) async fn run(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: ProjectCaller,
     Json(body): Json<NewQuery>,
 ) -> Result<Response, ApiError> {
     let download = match body.format.as_deref() {
@@ -150,7 +149,7 @@ pub(crate) async fn run(
         .query(
             &caller.principal,
             &actor,
-            QueryRequest::api(&id, &body.sql, client, download),
+            QueryRequest::api(caller.project(), &body.sql, client, download),
         )
         .await
         .map_err(failure)?;
@@ -170,18 +169,18 @@ pub(crate) async fn run(
         (status = 404, description = "No such project the caller may see", body = ErrorEnvelope)))]
 pub(crate) async fn history(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    caller: ProjectCaller,
     Query(params): Query<HistoryParams>,
 ) -> Result<Json<Vec<QueryInfo>>, ApiError> {
+    let id = caller.project();
     Projects::new(&state.hub.meta)
-        .get(&caller.principal, &id)
+        .get(&caller.principal, id)
         .await
         .map_err(access)?;
     let limit = params.limit.unwrap_or(100).clamp(1, 1000);
     let records = state
         .hub
-        .query_history(&id, limit)
+        .query_history(id, limit)
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(records.into_iter().map(QueryInfo::from).collect()))
@@ -196,14 +195,15 @@ pub(crate) async fn history(
         (status = 404, description = "No such query in a project the caller may see", body = ErrorEnvelope)))]
 pub(crate) async fn status(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, query)): Path<(String, String)>,
+    caller: ProjectCaller,
+    Path(path): Path<(String, String)>,
 ) -> Result<Json<QueryInfo>, ApiError> {
+    let (id, query) = (caller.project(), path.1);
     Projects::new(&state.hub.meta)
-        .get(&caller.principal, &id)
+        .get(&caller.principal, id)
         .await
         .map_err(access)?;
-    match state.hub.query_record(&id, &query).await {
+    match state.hub.query_record(id, &query).await {
         Ok(Some(record)) => Ok(Json(record.into())),
         Ok(None) => Err(ApiError::not_found(format!(
             "no query {query} in project {id}"
@@ -221,13 +221,11 @@ pub(crate) async fn status(
         (status = 404, description = "No running query of the caller by that id", body = ErrorEnvelope)))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, query)): Path<(String, String)>,
+    caller: ProjectCaller,
+    Path(path): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let cancelled = state
-        .hub
-        .queries
-        .cancel(&query, &id, &caller.principal.name);
+    let (id, query) = (caller.project(), path.1);
+    let cancelled = state.hub.queries.cancel(&query, id, &caller.principal.name);
     let outcome = if cancelled {
         Outcome::Success
     } else {
@@ -235,7 +233,7 @@ pub(crate) async fn cancel(
     };
     let event = caller
         .event("query.cancelled", outcome)
-        .project(id.clone())
+        .project(id.to_owned())
         .object(query.clone());
     caller.record(&state, event).await?;
     if cancelled {

@@ -6,15 +6,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bastide_access::{Accounts, AuthError, Principal, Sessions, sessions, totp};
+use bastide_access::{Accounts, AuthError, Credentials, Principal, Sessions, sessions, totp};
 use bastide_audit::{NewEvent, Outcome};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::identity::access;
-use crate::api::auth::{Caller, now, session_cookie};
-use crate::api::throttle::ClientAddr;
+use crate::api::auth::{Credential, now, session_cookie};
 use crate::api::{ApiError, AppState, ErrorEnvelope};
+use crate::api::{Caller, ClientAddr};
 
 /// A password login.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -65,8 +65,15 @@ pub(crate) async fn login(
     ClientAddr(client): ClientAddr,
     Json(login): Json<Login>,
 ) -> Result<Response, ApiError> {
-    state.throttle.check(client)?;
-    let checked = check_login(&state, &login).await;
+    let attempt = state.throttle.attempt(client)?;
+    let credentials = Credentials {
+        name: &login.name,
+        password: &login.password,
+        code: login.totp.as_deref(),
+    };
+    let checked = Accounts::new(&state.hub.meta)
+        .sign_in(&credentials, now(), &*state.hub)
+        .await;
     // The name tried, when it is a possible one, so that the alert can count per account.
     let actor = if login.name.len() <= 64
         && login
@@ -79,8 +86,14 @@ pub(crate) async fn login(
         "anonymous".to_owned()
     };
     match checked {
-        Ok(principal) => signed_in(&state, principal, "password", client).await,
-        Err(reason) => {
+        Ok(principal) => {
+            attempt.succeeded();
+            signed_in(&state, principal, "password", client).await
+        }
+        // A wrong code after the right password is a failed login like any other:
+        // counted by the throttle (the attempt, never marked succeeded) and the
+        // account's lockout, and audited.
+        Err(bastide_access::Error::Auth(reason)) => {
             let message = match &reason {
                 AuthError::Invalid => "invalid name or password".to_owned(),
                 other => other.to_string(),
@@ -95,51 +108,7 @@ pub(crate) async fn login(
             )
             .await)
         }
-    }
-}
-
-async fn check_login(state: &AppState, login: &Login) -> Result<Principal, AuthError> {
-    let meta = &state.hub.meta;
-    let principal = match Accounts::new(meta)
-        .login(&login.name, &login.password, now())
-        .await
-    {
-        Ok(principal) => principal,
-        Err(bastide_access::Error::Auth(reason)) => return Err(reason),
-        Err(_) => return Err(AuthError::Invalid),
-    };
-    let user = meta
-        .users()
-        .by_id(&principal.user_id)
-        .await
-        .map_err(|_| AuthError::Invalid)?
-        .ok_or(AuthError::Invalid)?;
-    if !(user.totp_required || user.totp_confirmed) {
-        return Ok(principal);
-    }
-    let sealed = match (&user.totp_sealed, user.totp_confirmed) {
-        (Some(sealed), true) => sealed,
-        _ => return Err(AuthError::SecondFactorMissing),
-    };
-    let secret = state
-        .hub
-        .unseal(sealed)
-        .await
-        .map_err(|_| AuthError::Invalid)?;
-    let step = login
-        .totp
-        .as_deref()
-        .and_then(|code| totp::verify(&secret, code, now(), user.totp_last_step))
-        .ok_or(AuthError::SecondFactor)?;
-    let fresh = meta
-        .users()
-        .use_totp_step(&user.id, step)
-        .await
-        .map_err(|_| AuthError::Invalid)?;
-    if fresh {
-        Ok(principal)
-    } else {
-        Err(AuthError::SecondFactor)
+        Err(other) => Err(ApiError::internal(other)),
     }
 }
 
@@ -254,87 +223,12 @@ pub(crate) async fn confirm(
             caller.event("auth.totp_confirmed", Outcome::Success),
         )
         .await?;
-    Ok(Json(caller.principal))
-}
-
-/// Where the provider sends the browser back.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-pub(crate) struct Callback {
-    /// The authorization code.
-    code: Option<String>,
-    /// The login attempt.
-    state: Option<String>,
-    /// The provider's error, if it refused.
-    error: Option<String>,
-    /// The issuer sending the code (RFC 9207), checked when present.
-    iss: Option<String>,
-}
-
-/// Starts an OpenID Connect login: redirects to the provider (code flow with PKCE).
-#[utoipa::path(get, path = "/api/v1/auth/oidc/login", tag = "identity",
-    responses(
-        (status = 303, description = "To the identity provider"),
-        (status = 400, description = "No provider configured", body = ErrorEnvelope)))]
-pub(crate) async fn oidc_login(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let url = state.hub.oidc.start().await.map_err(|e| match e {
-        crate::oidc::OidcError::NotConfigured => ApiError::Client {
-            status: StatusCode::BAD_REQUEST,
-            code: "not_configured",
-            message: e.to_string(),
-        },
-        other => ApiError::internal(other),
-    })?;
-    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response())
-}
-
-/// Finishes an OpenID Connect login: checks the code, the state (once), the ID token,
-/// and opens a session like a password login.
-#[utoipa::path(get, path = "/api/v1/auth/oidc/callback", tag = "identity", params(Callback),
-    responses(
-        (status = 200, description = "Logged in; cookie set", body = LoggedIn),
-        (status = 401, description = "Refused, with the reason", body = ErrorEnvelope)))]
-pub(crate) async fn oidc_callback(
-    State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
-    axum::extract::Query(callback): axum::extract::Query<Callback>,
-) -> Result<Response, ApiError> {
-    state.throttle.check(client)?;
-    let identity = match (&callback.code, &callback.state, &callback.error) {
-        (Some(code), Some(attempt), None) => state
-            .hub
-            .oidc
-            .finish(code, attempt, callback.iss.as_deref())
-            .await
-            .map_err(|e| e.to_string()),
-        (_, _, Some(error)) => Err(format!(
-            "the identity provider refused: {}",
-            error.chars().take(100).collect::<String>()
-        )),
-        _ => Err("the callback lacks its code or state".into()),
-    };
-    let principal = match identity {
-        Ok(identity) => Accounts::new(&state.hub.meta)
-            .oidc_login(
-                &identity.subject,
-                &identity.username,
-                &identity.roles,
-                now(),
-            )
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e),
-    };
-    match principal {
-        Ok(principal) => signed_in(&state, principal, "oidc", client).await,
-        Err(reason) => {
-            Err(sign_in_failed(&state, "anonymous", "oidc", &reason, reason.clone(), client).await)
-        }
-    }
+    Ok(Json(caller.into_inner().principal))
 }
 
 /// Records a successful sign-in, opens a session and answers with its cookie and
 /// CSRF token.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     principal: Principal,
     method: &str,
@@ -372,9 +266,9 @@ async fn signed_in(
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
-/// Counts and records a failed sign-in by `actor` (the name tried, or `anonymous`);
-/// the 401 to answer says `message`.
-async fn sign_in_failed(
+/// Records a failed sign-in by `actor` (the name tried, or `anonymous`), which the
+/// caller's throttle attempt has counted already; the 401 to answer says `message`.
+pub(super) async fn sign_in_failed(
     state: &AppState,
     actor: &str,
     method: &str,
@@ -382,7 +276,6 @@ async fn sign_in_failed(
     message: String,
     client: Option<std::net::IpAddr>,
 ) -> ApiError {
-    state.throttle.failed(client);
     let mut event = NewEvent::new(
         actor,
         bastide_audit::Role::System,
@@ -405,7 +298,7 @@ async fn sign_in_failed(
 /// The caller's stored account.
 async fn caller_record(
     state: &AppState,
-    caller: &Caller,
+    caller: &Credential,
 ) -> Result<bastide_meta::UserRecord, ApiError> {
     state
         .hub

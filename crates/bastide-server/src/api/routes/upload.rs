@@ -15,7 +15,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::api::auth::Caller;
+use crate::api::Caller;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
 use crate::hub::{IngestReport, OnError};
 
