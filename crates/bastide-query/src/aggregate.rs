@@ -33,7 +33,10 @@ const COLLECTING: &[&str] = &["array_agg", "string_agg", "nth_value"];
 
 /// Refuses `plan` unless it is an aggregate without pseudonyms in its answer.
 pub fn check(plan: &LogicalPlan, identifiers: &Identifiers) -> Result<()> {
-    no_collecting(plan)?;
+    no_collecting(
+        plan,
+        "this permit allows aggregates that summarise rows (COUNT, SUM, AVG, MIN, MAX, …), not ones that gather their values (array_agg, string_agg, a list or a struct)",
+    )?;
     if !ends_in_aggregate(plan, identifiers)? {
         return Err(Error::Refused {
             construct: "a query whose answer is not an aggregate".into(),
@@ -52,8 +55,8 @@ pub fn check(plan: &LogicalPlan, identifiers: &Identifiers) -> Result<()> {
 }
 
 /// Refuses any aggregate of `plan` (window aggregates and subqueries included) that
-/// collects its rows' values.
-fn no_collecting(plan: &LogicalPlan) -> Result<()> {
+/// collects its rows' values, with `hint`.
+pub(crate) fn no_collecting(plan: &LogicalPlan, hint: &'static str) -> Result<()> {
     let mut found = None;
     plan.apply_with_subqueries(|step| {
         let (exprs, input) = match step {
@@ -89,7 +92,7 @@ fn no_collecting(plan: &LogicalPlan) -> Result<()> {
     match found {
         Some(name) => Err(Error::Refused {
             construct: format!("the aggregate {name}, which collects or picks the values of rows"),
-            hint: "this permit allows aggregates that summarise rows (COUNT, SUM, AVG, MIN, MAX, …), not ones that gather their values (array_agg, string_agg, a list or a struct)",
+            hint,
         }),
         None => Ok(()),
     }

@@ -6,11 +6,13 @@
 //! functions that make a value of any size from a small input (`repeat`, `lpad`,
 //! `rpad`, `overlay`, `array_repeat`, `array_resize`, scalar `range` and
 //! `generate_series`): values are not counted by any memory pool, and constant folding
-//! computes them while planning, before any limit applies. The functions left whose
+//! computes them while planning, before any limit applies. `levenshtein`, quadratic in
+//! its arguments' lengths, is left out too: no time limit can interrupt one call. The functions left whose
 //! value can outgrow their input (`concat`, `||`, `replace`, …) are wrapped
 //! ([`Capped`]): before computing, each call bounds the size of what it would make
-//! from the size of its arguments and fails past [`GENERATED_BYTES`], so that chains
-//! (`x || x` through a ladder of CTEs) stop within a few steps.
+//! from the size of its arguments and fails past [`VALUE_BYTES`] in one row or
+//! [`GENERATED_BYTES`] in one call, so that chains (`x || x` through a ladder of CTEs)
+//! stop within a few steps, and a value copied to every row of a batch stays small.
 
 use std::hash::Hash;
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{DataFusionError, ScalarValue, exec_err};
+use datafusion::common::{DataFusionError, ScalarValue};
 use datafusion::functions::string::concat;
 use datafusion::logical_expr::expr::{AggregateFunction, ScalarFunction, WindowFunction};
 use datafusion::logical_expr::{
@@ -31,9 +33,17 @@ use crate::{Error, Result};
 /// Most bytes one call of a function may make (over the rows of a batch).
 pub const GENERATED_BYTES: usize = 64 << 20;
 
-/// How the error of a call past [`GENERATED_BYTES`] starts (it names the function,
-/// never a value or a size).
-pub(crate) const TOO_LARGE: &str = "a value past the workspace's cap";
+/// Most bytes one value (one row's) of such a function may hold.
+pub const VALUE_BYTES: usize = 1 << 20;
+
+/// A call that would make more than the caps allow: a typed error, told apart from the
+/// engine's (whose text may quote values) by its type, never by its text.
+#[derive(Debug, thiserror::Error)]
+#[error("{function} would make a value of more than {} MB (or more than {} MB in one call), the most the workspace allows; narrow the values first", VALUE_BYTES >> 20, GENERATED_BYTES >> 20)]
+pub struct TooLarge {
+    /// The function's name.
+    pub function: String,
+}
 
 /// Functions a query may call (scalar, aggregate and window), by the name they run
 /// under.
@@ -102,7 +112,6 @@ pub const ALLOWED: &[&str] = &[
     "find_in_set",
     "initcap",
     "left",
-    "levenshtein",
     "lower",
     "ltrim",
     "md5",
@@ -231,6 +240,7 @@ const GROWING: &[&str] = &[
     "array_to_string",
     "translate",
     "to_hex",
+    "to_char",
 ];
 
 /// Refuses a query calling a function outside [`ALLOWED`].
@@ -329,35 +339,102 @@ impl Capped {
         ))
     }
 
-    /// An upper bound of what the call would make from `args`.
-    fn bound(&self, args: &[ColumnarValue], rows: usize) -> usize {
-        let sizes: Vec<usize> = args.iter().map(|a| bytes(a, rows)).collect();
-        let total: usize = sizes.iter().sum();
+    /// Upper bounds of what the call would make from `args`: over all rows, and in
+    /// one row.
+    fn bound(&self, args: &[ColumnarValue], rows: usize) -> (usize, usize) {
+        let total: usize = args.iter().map(|a| bytes(a, rows)).sum();
+        let widest: usize = args.iter().map(longest).sum();
+        let rows = rows.max(1);
         match self.inner.name() {
             // Each match (at most one per byte, and one more for an empty pattern)
             // becomes the replacement.
             "replace" | "regexp_replace" => {
                 let replacement = args.get(2).map_or(0, longest);
-                (sizes.first().copied().unwrap_or(0) + rows).saturating_mul(1 + replacement)
+                let text = args.first().map_or(0, |a| bytes(a, rows));
+                let one = args.first().map_or(0, longest);
+                (
+                    (text + rows).saturating_mul(1 + replacement),
+                    (one + 1).saturating_mul(1 + replacement),
+                )
             }
-            // A character becomes at most four bytes; a number sixteen digits.
-            "translate" => total.saturating_mul(4),
-            "to_hex" => total.saturating_mul(4) + rows * 16,
-            // The separator between each pair of values.
-            "concat_ws" | "array_to_string" => {
+            // A character becomes at most four bytes.
+            "translate" => (total.saturating_mul(4), widest.saturating_mul(4)),
+            "to_hex" => (total.saturating_mul(4) + rows * 16, widest * 4 + 16),
+            // Each format character can become some thirty bytes of date text.
+            "to_char" => {
+                let format = args.get(1).map_or(0, longest).saturating_mul(32);
+                (total + format.saturating_mul(rows), format)
+            }
+            // The separator (first) between each pair of values.
+            "concat_ws" => {
+                let separator = args.first().map_or(0, longest);
+                let between = separator.saturating_mul(args.len());
+                (total + between.saturating_mul(rows), widest + between)
+            }
+            // The separator (second) between each pair of a list's elements.
+            "array_to_string" => {
                 let separator = args.get(1).map_or(0, longest);
-                total.saturating_add(separator.saturating_mul(rows * args.len().max(1)))
+                let elements = args.first().map_or(0, elements);
+                (
+                    total + separator.saturating_mul(elements + rows),
+                    widest + separator.saturating_mul(elements + 1),
+                )
             }
-            _ => total,
+            _ => (total, widest),
         }
     }
 }
 
-/// The bytes of an argument over `rows` rows (a constant counts once per row).
+/// Elements of the lists of a list argument (0 when not a list).
+fn elements(value: &ColumnarValue) -> usize {
+    let array = match value {
+        ColumnarValue::Array(array) => array.clone(),
+        ColumnarValue::Scalar(scalar) => match scalar.to_array() {
+            Ok(array) => array,
+            Err(_) => return 0,
+        },
+    };
+    match array.data_type() {
+        DataType::List(_) => array.as_list::<i32>().values().len(),
+        DataType::LargeList(_) => array.as_list::<i64>().values().len(),
+        DataType::FixedSizeList(_, _) => array.as_fixed_size_list().values().len(),
+        _ => 0,
+    }
+}
+
+/// The bytes of an argument over `rows` rows, as its values would be written out (a
+/// constant counts once per row; a text array by its values, not by buffers that
+/// views may share).
 fn bytes(value: &ColumnarValue, rows: usize) -> usize {
     match value {
-        ColumnarValue::Array(array) => array.get_array_memory_size(),
+        ColumnarValue::Array(array) => logical_bytes(array.as_ref()),
         ColumnarValue::Scalar(scalar) => scalar.size().saturating_mul(rows.max(1)),
+    }
+}
+
+/// The bytes of `array`'s values as written out.
+pub(crate) fn logical_bytes(array: &dyn Array) -> usize {
+    match array.data_type() {
+        DataType::Utf8 => array
+            .as_string::<i32>()
+            .iter()
+            .flatten()
+            .map(str::len)
+            .sum(),
+        DataType::LargeUtf8 => array
+            .as_string::<i64>()
+            .iter()
+            .flatten()
+            .map(str::len)
+            .sum(),
+        DataType::Utf8View => array.as_string_view().iter().flatten().map(str::len).sum(),
+        DataType::BinaryView => array
+            .as_binary_view()
+            .iter()
+            .flatten()
+            .map(<[u8]>::len)
+            .sum(),
+        _ => array.get_array_memory_size(),
     }
 }
 
@@ -430,9 +507,11 @@ impl ScalarUDFImpl for Capped {
         &self,
         args: ScalarFunctionArgs,
     ) -> datafusion::common::Result<ColumnarValue> {
-        let bound = self.bound(&args.args, args.number_rows);
-        if bound > GENERATED_BYTES {
-            return exec_err!("{TOO_LARGE}: {}", self.inner.name());
+        let (total, longest_value) = self.bound(&args.args, args.number_rows);
+        if total > GENERATED_BYTES || longest_value > VALUE_BYTES {
+            return Err(DataFusionError::External(Box::new(TooLarge {
+                function: self.inner.name().to_owned(),
+            })));
         }
         if self.kind == Kind::Operator {
             return strict(&self.inner, args);
@@ -524,6 +603,7 @@ mod tests {
             "array_resize",
             "range",
             "generate_series",
+            "levenshtein",
         ] {
             assert!(known(amplifier), "{amplifier} is DataFusion's");
             assert!(!ALLOWED.contains(&amplifier), "{amplifier}");

@@ -7,7 +7,8 @@
 //! outside the permit. [`PermittedTable`] closes that at the root: its scan is an opaque
 //! leaf ([`PermittedScanExec`]) whose stream is the private plan's (stored table, permit
 //! filters, opt-outs, links to people), and no optimizer rule of the query can see into
-//! it, move an expression below it, or read its statistics beyond a row estimate.
+//! it, move an expression below it, or read its statistics (a row estimate only, and
+//! only when the rows are the whole stored table's).
 //! `EXPLAIN` shows the leaf's name and columns, never the filters, files or values.
 
 use std::fmt;
@@ -17,7 +18,7 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
 use datafusion::common::stats::Precision;
-use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{Result, Statistics};
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -39,16 +40,30 @@ pub(crate) struct PermittedTable {
     name: String,
     plan: LogicalPlan,
     schema: SchemaRef,
+    /// Whether the planner may have an estimate of the rows: only when they are the
+    /// stored table's, unfiltered (an estimate of filtered rows would come from the
+    /// files before the permit, and a plan's shape, such as a join's build side, would
+    /// tell it).
+    estimate: bool,
 }
 
 impl PermittedTable {
     /// The table `name` whose rows are those of `plan`.
     pub fn new(name: &str, plan: LogicalPlan) -> Self {
         let schema = plan.schema().inner().clone();
+        let narrowed = plan
+            .exists(|node| {
+                Ok(matches!(
+                    node,
+                    LogicalPlan::Filter(_) | LogicalPlan::Join(_)
+                ))
+            })
+            .unwrap_or(true);
         Self {
             name: name.to_owned(),
             plan,
             schema,
+            estimate: !narrowed,
         }
     }
 }
@@ -91,7 +106,11 @@ impl TableProvider for PermittedTable {
             plan = plan.limit(0, Some(limit))?;
         }
         let inner = state.create_physical_plan(&plan.build()?).await?;
-        Ok(Arc::new(PermittedScanExec::new(&self.name, inner)))
+        Ok(Arc::new(PermittedScanExec::new(
+            &self.name,
+            inner,
+            self.estimate,
+        )))
     }
 }
 
@@ -105,16 +124,20 @@ pub(crate) struct PermittedScanExec {
 }
 
 impl PermittedScanExec {
-    fn new(name: &str, inner: Arc<dyn ExecutionPlan>) -> Self {
+    fn new(name: &str, inner: Arc<dyn ExecutionPlan>, estimate: bool) -> Self {
         let schema = inner.schema();
         let partitions = inner.properties().partitioning.partition_count();
-        // Planning may use an estimate of the rows (to pick a join's build side); it
-        // is inexact, so no answer (a COUNT(*)) can be read from it, and no column's
-        // statistics (minimum, maximum, distinct values) pass.
-        let estimate = StatisticsContext::new()
-            .compute(inner.as_ref(), &StatisticsArgs::new())
-            .map(|s| (s.num_rows.to_inexact(), s.total_byte_size.to_inexact()))
-            .unwrap_or((Precision::Absent, Precision::Absent));
+        // Planning may use an estimate of the rows (to pick a join's build side) when
+        // they are the whole stored table's; it is inexact, so no answer (a
+        // COUNT(*)) can be read from it, and no column's statistics (minimum,
+        // maximum, distinct values) pass.
+        let estimate = match estimate {
+            true => StatisticsContext::new()
+                .compute(inner.as_ref(), &StatisticsArgs::new())
+                .map(|s| (s.num_rows.to_inexact(), s.total_byte_size.to_inexact()))
+                .unwrap_or((Precision::Absent, Precision::Absent)),
+            false => (Precision::Absent, Precision::Absent),
+        };
         let mut statistics = Statistics::new_unknown(&schema);
         statistics.num_rows = estimate.0;
         statistics.total_byte_size = estimate.1;

@@ -48,7 +48,12 @@ impl<'a> Rows<'a> {
                 names.extend(links.iter().map(|l| l.to.as_str()));
             }
         }
-        names.extend(people.links.iter().map(|l| l.to.as_str()));
+        names.extend(
+            people
+                .links
+                .iter()
+                .flat_map(|l| [l.table.as_str(), l.to.as_str()]),
+        );
         let mut stored = HashMap::new();
         for name in names {
             if manifest.table(name).is_some() {

@@ -25,6 +25,11 @@ use crate::pseudonymise::Pseudonymiser;
 use crate::workspace::Workspace;
 use crate::{Error, Result, aggregate, functions, guard};
 
+const ROW_LEVEL_COLLECTING: &str = "a row-level permit shows rows themselves, counted against the day's row budget: select the rows rather than gathering their values into one (array_agg, string_agg, a list or a struct)";
+
+/// Most bytes an answer may hold, whatever its number of rows.
+pub const ANSWER_BYTES: usize = 64 << 20;
+
 /// What one query may use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Limits {
@@ -111,9 +116,26 @@ impl Workspace {
             let mut stream = session.execute(&plan).await.map_err(&fail)?;
             let schema = classic(&stream.schema());
             let mut batches = Vec::new();
-            let (mut rows, mut truncated) = (0, false);
+            let (mut rows, mut truncated, mut bytes) = (0, false, 0);
             while let Some(batch) = stream.next().await {
-                let batch = in_schema(&batch.map_err(&fail)?, &schema)?;
+                let batch = batch.map_err(&fail)?;
+                // A row can hold a whole column (`array_agg`): the row cap alone
+                // does not bound an answer's size. Counted as the values would be
+                // written out, before views that share buffers are copied.
+                bytes += batch
+                    .columns()
+                    .iter()
+                    .map(|c| functions::logical_bytes(c.as_ref()))
+                    .sum::<usize>();
+                if bytes > ANSWER_BYTES {
+                    return Err(Error::Invalid {
+                        message: format!(
+                            "the answer would be larger than {} MB; aggregate further or select fewer columns",
+                            ANSWER_BYTES >> 20
+                        ),
+                    });
+                }
+                let batch = in_schema(&batch, &schema)?;
                 let room = limits.max_rows - rows;
                 if batch.num_rows() > room {
                     truncated = true;
@@ -201,8 +223,12 @@ impl Workspace {
             _ => plan,
         };
         let plan = Pseudonymiser::new(self.pseudonym().clone()).apply(plan)?;
-        if self.mode() == Mode::AggregateOnly && !checked.explain {
-            aggregate::check(&plan, self.identifiers())?;
+        match self.mode() {
+            Mode::AggregateOnly if !checked.explain => aggregate::check(&plan, self.identifiers())?,
+            // The day's row budget counts rows: one row gathering many rows' values
+            // would pass a column through it.
+            Mode::RowLevel => aggregate::no_collecting(&plan, ROW_LEVEL_COLLECTING)?,
+            Mode::AggregateOnly => {}
         }
         Ok((session, plan, checked.explain))
     }
@@ -340,15 +366,12 @@ const WITHHELD: &str = "a value of the data made the query fail; the message is 
 /// out under an aggregate-only permit).
 fn classify(e: DataFusionError, mode: Mode, limits: &Limits, phase: Phase) -> Error {
     let root = e.find_root();
-    let text = root.to_string();
-    let spill_full = text.contains("spilling process has exceeded");
-    if let Some(function) = text.split(functions::TOO_LARGE).nth(1) {
+    let spill_full = root.to_string().contains("spilling process has exceeded");
+    if let DataFusionError::External(inner) = root
+        && let Some(too_large) = inner.downcast_ref::<functions::TooLarge>()
+    {
         return Error::Invalid {
-            message: format!(
-                "{} would make a value of more than {} MB, the most one call may make in the workspace; narrow the values first",
-                function.trim_start_matches(':').trim(),
-                functions::GENERATED_BYTES >> 20
-            ),
+            message: too_large.to_string(),
         };
     }
     match root {

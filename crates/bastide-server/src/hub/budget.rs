@@ -53,8 +53,9 @@ impl Hub {
         Ok(granted as usize)
     }
 
-    /// Gives back the rows of a reservation of `reserved` that an answer of `shown`
-    /// rows did not use; records crossing 80 % of the budget.
+    /// Settles a reservation of `reserved` rows for an answer worth `shown`: gives
+    /// back what it did not use, or charges what a wide answer used beyond it;
+    /// records crossing 80 % of the budget.
     pub(super) async fn settle_rows(
         &self,
         by: &Actor,
@@ -64,11 +65,11 @@ impl Hub {
         shown: usize,
     ) -> Result<(), QueryFailure> {
         let budget = self.row_budget();
-        let unused = reserved.saturating_sub(shown) as i64;
+        let difference = shown as i64 - reserved as i64;
         let total = self
             .meta
             .queries()
-            .add_shown_rows(&record.project_id, day, -unused)
+            .add_shown_rows(&record.project_id, day, difference)
             .await
             .map_err(crate::Error::from)?;
         let before = total - shown as i64;

@@ -188,6 +188,12 @@ impl Hub {
             finished_at: None,
         };
         let mode = scope.mode();
+        let widest = scope
+            .tables()
+            .iter()
+            .map(|t| t.columns.len())
+            .max()
+            .unwrap_or(1);
         let mut limits = self.limits();
         let today = now.div_euclid(86_400);
         let reserved = match mode {
@@ -229,7 +235,9 @@ impl Hub {
                 Err(e) => Err(QueryFailure::Hub(e.into())),
             };
             if reserved > 0 {
-                let shown = result.as_ref().map_or(0, |answer| answer.rows);
+                let shown = result
+                    .as_ref()
+                    .map_or(0, |answer| rows_worth(answer, widest));
                 hub.settle_rows(&by, &record, today, reserved, shown)
                     .await?;
             }
@@ -474,6 +482,13 @@ impl Hub {
             max_rows: q.max_rows,
         }
     }
+}
+
+/// The rows an answer shows, as the row budget counts them: a row wider than the
+/// permit's widest table (lags and leads side by side) counts as several.
+fn rows_worth(answer: &Answer, widest: usize) -> usize {
+    let columns = answer.schema.fields().len();
+    answer.rows * columns.div_ceil(widest.max(1)).max(1)
 }
 
 /// The audit event `action` of query `record`.

@@ -233,7 +233,7 @@ async fn a_filter_on_a_person_s_attributes_narrows_every_table_about_them() {
         .granted(
             Mode::RowLevel,
             vec![
-                table("person", &["NIR", "YEAR"], born_after_1970),
+                table("person", &["NIR", "YEAR"], born_after_1970.clone()),
                 table("stay_person", &["NIR_ANO"], vec![]),
                 table("stay", &["DAYS"], vec![]),
                 table("act", &["ACT"], vec![]),
@@ -247,6 +247,18 @@ async fn a_filter_on_a_person_s_attributes_narrows_every_table_about_them() {
     assert_eq!(world.count(&p, "SELECT count(*) FROM stay").await, 6);
     assert_eq!(world.count(&p, "SELECT count(*) FROM act").await, 12);
     assert_eq!(world.count(&p, "SELECT min(days) FROM stay").await, 5);
+    // Through a table the permit does not open, too.
+    let q = world
+        .granted(
+            Mode::RowLevel,
+            vec![
+                table("person", &["YEAR"], born_after_1970.clone()),
+                table("stay", &["DAYS"], vec![]),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(world.count(&q, "SELECT count(*) FROM stay").await, 6);
 }
 
 #[tokio::test]
@@ -519,7 +531,7 @@ async fn queries_that_would_take_the_hub_down_fail_alone_and_the_hub_still_serve
         "{capped}"
     );
     // A cross join that grows past the query's memory, and one that runs too long.
-    let gathered = "SELECT array_agg(a.nir || b.nir || c.nir || d.nir) \
+    let gathered = "SELECT count(DISTINCT a.nir || b.nir || c.nir || d.nir || e.nir || f.nir) \
                     FROM person a, person b, person c, person d, person e, person f";
     let stopped = world.refusal(&p, gathered).await;
     assert!(
@@ -634,4 +646,46 @@ async fn no_generated_query_answers_a_row_outside_the_permit_nor_names_one_in_an
         answered > 50 && failed > 5,
         "{answered} answered, {failed} failed"
     );
+}
+
+#[tokio::test]
+async fn an_answer_is_bounded_in_bytes_and_the_budget_counts_rows_as_wide_as_the_permit_s() {
+    let world = linked_world(|s| s.query.row_budget_per_day = 100, false).await;
+    let p = world
+        .granted(
+            Mode::RowLevel,
+            vec![table("person", &["NIR", "YEAR"], vec![])],
+        )
+        .await
+        .unwrap();
+    // Values of 512 kB, two hundred rows of them: more than an answer may hold.
+    let mut ladder = String::from("WITH l0 AS (SELECT 'ab' AS v)");
+    for i in 1..=18 {
+        ladder += &format!(", l{i} AS (SELECT v || v AS v FROM l{})", i - 1);
+    }
+    let big = format!("{ladder} SELECT v FROM l18, generate_series(1, 200)");
+    let refused = world.refusal(&p, &big).await;
+    assert!(refused.contains("larger than 64 MB"), "{refused}");
+    // One row gathering a column would pass it through the row budget.
+    for sql in [
+        "SELECT string_agg(nir, ',') FROM person",
+        "SELECT array_agg(year) FROM person",
+    ] {
+        let refused = world.refusal(&p, sql).await;
+        assert!(refused.contains("collects"), "{sql}: {refused}");
+    }
+    // Ten rows four times as wide as the permit's widest table count as forty.
+    let wide = "SELECT year, lead(year, 1) OVER w, lead(year, 2) OVER w, lead(year, 3) OVER w, \
+                nir, lead(nir, 1) OVER w, lead(nir, 2) OVER w, lead(nir, 3) OVER w \
+                FROM person WINDOW w AS (ORDER BY year)";
+    world.ask(&p, wide).await.unwrap();
+    world.hub().queries.settled().await;
+    let shown = world
+        .hub()
+        .meta
+        .queries()
+        .add_shown_rows(&p, now().div_euclid(86_400), 0)
+        .await
+        .unwrap();
+    assert_eq!(shown, 40);
 }
