@@ -689,3 +689,68 @@ async fn an_answer_is_bounded_in_bytes_and_the_budget_counts_rows_as_wide_as_the
         .unwrap();
     assert_eq!(shown, 40);
 }
+
+#[tokio::test]
+async fn over_http_the_boundary_holds_as_it_does_in_the_hub() {
+    let world = linked_world(|_| {}, false).await;
+    let p = world
+        .granted(
+            Mode::RowLevel,
+            vec![
+                table("stay", &["ETA", "RSA", "DAYS"], vec![]),
+                table("person", &["YEAR", "CODE"], vec![]),
+            ],
+        )
+        .await
+        .unwrap();
+    world.opt_out(3).await;
+    let token = Tokens::new(&world.hub().meta)
+        .create("rita", "workspace", Some(&p), 1, now())
+        .await
+        .unwrap()
+        .secret;
+    let url = format!("{}/api/v1/projects/{p}/queries", world.test.base);
+    let ask = |sql: &str| {
+        let request = world
+            .test
+            .client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "sql": sql }));
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    // The opted-out person's stay is gone, though the stay names no one.
+    let (status, answer) = ask("SELECT count(*) AS n FROM stay").await;
+    assert_eq!(
+        (status, answer["rows"][0]["n"].as_i64()),
+        (200, Some(9)),
+        "{answer}"
+    );
+    // Running errors say nothing of the value; plans nothing of the permit.
+    let (status, error) = ask("SELECT sum(CAST(code AS INT)) FROM person").await;
+    let message = error["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        status == 400 && message.contains("withheld") && !message.contains("x9"),
+        "{error}"
+    );
+    let (status, _) = ask("EXPLAIN VERBOSE SELECT * FROM person").await;
+    assert_eq!(status, 403);
+    let (status, error) = ask("SELECT repeat(code, 1000000000) FROM person").await;
+    assert_eq!(status, 403, "{error}");
+    // Row-level rows go as JSON to the workspace, never as a file.
+    let (status, _) = world
+        .test
+        .client
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "sql": "SELECT year FROM person", "format": "arrow" }))
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
+    assert_eq!(status, 403);
+}
