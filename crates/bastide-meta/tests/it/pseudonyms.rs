@@ -143,3 +143,26 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(
+    rows_shown_add_up_per_project_and_day_and_can_be_given_back,
+    |db: Db| async move {
+        let store = db.store().await;
+        let queries = store.queries();
+        assert_eq!(
+            queries.add_shown_rows("p-1", 20_000, 1000).await.unwrap(),
+            1000
+        );
+        assert_eq!(
+            queries.add_shown_rows("p-1", 20_000, 1000).await.unwrap(),
+            2000
+        );
+        assert_eq!(
+            queries.add_shown_rows("p-1", 20_000, -400).await.unwrap(),
+            1600
+        );
+        // Another day, another project: their own counts.
+        assert_eq!(queries.add_shown_rows("p-1", 20_001, 5).await.unwrap(), 5);
+        assert_eq!(queries.add_shown_rows("p-2", 20_000, 7).await.unwrap(), 7);
+    }
+);
