@@ -33,13 +33,14 @@ use crate::{Error, Result};
 /// Most bytes one call of a function may make (over the rows of a batch).
 pub const GENERATED_BYTES: usize = 64 << 20;
 
-/// Most bytes one value (one row's) of such a function may hold.
-pub const VALUE_BYTES: usize = 1 << 20;
+/// Most bytes one value (one row's) of such a function may hold: small, since a value
+/// may then be copied to every row of a batch (a cross join with it, a `CASE`).
+pub const VALUE_BYTES: usize = 64 << 10;
 
 /// A call that would make more than the caps allow: a typed error, told apart from the
 /// engine's (whose text may quote values) by its type, never by its text.
 #[derive(Debug, thiserror::Error)]
-#[error("{function} would make a value of more than {} MB (or more than {} MB in one call), the most the workspace allows; narrow the values first", VALUE_BYTES >> 20, GENERATED_BYTES >> 20)]
+#[error("{function} would make a value of more than {} kB (or more than {} MB in one call), the most the workspace allows; narrow the values first", VALUE_BYTES >> 10, GENERATED_BYTES >> 20)]
 pub struct TooLarge {
     /// The function's name.
     pub function: String,

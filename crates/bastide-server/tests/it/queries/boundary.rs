@@ -650,7 +650,7 @@ async fn no_generated_query_answers_a_row_outside_the_permit_nor_names_one_in_an
 
 #[tokio::test]
 async fn an_answer_is_bounded_in_bytes_and_the_budget_counts_rows_as_wide_as_the_permit_s() {
-    let world = linked_world(|s| s.query.row_budget_per_day = 100, false).await;
+    let world = linked_world(|s| s.query.row_budget_per_day = 10_000, false).await;
     let p = world
         .granted(
             Mode::RowLevel,
@@ -658,12 +658,13 @@ async fn an_answer_is_bounded_in_bytes_and_the_budget_counts_rows_as_wide_as_the
         )
         .await
         .unwrap();
-    // Values of 512 kB, two hundred rows of them: more than an answer may hold.
+    // Values of 64 kB (the most one may be), two of them in each of 600 rows: more
+    // than an answer may hold.
     let mut ladder = String::from("WITH l0 AS (SELECT 'ab' AS v)");
-    for i in 1..=18 {
+    for i in 1..=15 {
         ladder += &format!(", l{i} AS (SELECT v || v AS v FROM l{})", i - 1);
     }
-    let big = format!("{ladder} SELECT v FROM l18, generate_series(1, 200)");
+    let big = format!("{ladder} SELECT v, v AS w FROM l15, generate_series(1, 600)");
     let refused = world.refusal(&p, &big).await;
     assert!(refused.contains("larger than 64 MB"), "{refused}");
     // One row gathering a column would pass it through the row budget.
