@@ -582,3 +582,37 @@ async fn a_query_session_sees_only_its_own_tables_and_runs_only_within_its_memor
         "{outside}"
     );
 }
+
+#[tokio::test]
+async fn identifier_columns_are_stored_without_minimum_or_maximum() {
+    let hub = TestHub::spawn().await;
+    let datasets = &hub.hub.datasets;
+    datasets
+        .commit("pmsi", "hash-1", vec![table(&[NIR, "2850275000001"], NOTE)])
+        .await
+        .unwrap();
+    let (_, manifest) = datasets.latest("pmsi").await.unwrap().unwrap();
+    let ctx = datasets.session().unwrap();
+    ctx.register_table("stays", datasets.table(&manifest, "stays").await.unwrap())
+        .unwrap();
+    let plan = ctx
+        .sql("SELECT ben_nir_psa, age FROM stays")
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
+    let statistics = datafusion::physical_plan::statistics::StatisticsContext::new()
+        .compute(plan.as_ref(), &Default::default())
+        .unwrap();
+    let (identifier, age) = (
+        &statistics.column_statistics[0],
+        &statistics.column_statistics[1],
+    );
+    // A plan that printed the files' statistics would show one person's pseudonym.
+    let unknown = |v: Option<&datafusion::common::ScalarValue>| v.is_none_or(|v| v.is_null());
+    assert!(unknown(identifier.min_value.get_value()), "{statistics:?}");
+    assert!(unknown(identifier.max_value.get_value()), "{statistics:?}");
+    // Other columns keep theirs (for pruning).
+    assert!(age.max_value.get_value().is_some(), "{statistics:?}");
+}
