@@ -94,45 +94,6 @@ async fn linked_world(adjust: impl Fn(&mut Settings), personal_place: bool) -> W
 }
 
 impl World {
-    /// A project of rita's granted `tables` (all their columns unless named) in `mode`.
-    async fn granted(&self, mode: Mode, tables: Vec<PermitTable>) -> Result<String, String> {
-        let meta = &self.hub().meta;
-        let projects = Projects::new(meta);
-        let application = Application {
-            title: "Stays".into(),
-            purpose: "How long are hospital stays?".into(),
-            legal_basis: "GDPR 9(2)(j)".into(),
-            organisation: "Inserm".into(),
-            dataset: "snds".into(),
-            tables: vec![RequestedTable {
-                name: tables[0].name.clone(),
-                columns: vec![],
-                rows: "all".into(),
-            }],
-            duration_days: 30,
-        };
-        let now = now();
-        let project = projects.create(&self.rita, application, now).await.unwrap();
-        projects.submit(&self.rita, &project.id, now).await.unwrap();
-        projects
-            .approve(&self.stella, &project.id, "", now)
-            .await
-            .unwrap();
-        let grant = Grant {
-            dataset: "snds".into(),
-            tables,
-            members: vec!["rita".into()],
-            starts_at: now - 10,
-            expires_at: now + 86_400,
-            mode,
-        };
-        Permits::new(meta)
-            .grant(&self.stella, &project.id, grant, now)
-            .await
-            .map(|_| project.id)
-            .map_err(|e| e.to_string())
-    }
-
     async fn opt_out(&self, i: usize) {
         let pseudonym = self
             .hub()

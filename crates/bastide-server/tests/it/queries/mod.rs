@@ -127,18 +127,43 @@ impl World {
     /// An active project of rita's with a permit of `mode` on people (born 1940 to
     /// 1980, without their département) and stays (without diagnoses).
     async fn project(&self, mode: Mode) -> String {
+        let tables = vec![
+            PermitTable {
+                name: "people".into(),
+                columns: vec![
+                    "BEN_NIR_PSA".into(),
+                    "BEN_NAI_ANN".into(),
+                    "BEN_SEX_COD".into(),
+                ],
+                filters: vec![Filter::Between {
+                    column: "BEN_NAI_ANN".into(),
+                    low: Scalar::Number(1940.0),
+                    high: Scalar::Number(1980.0),
+                }],
+            },
+            PermitTable {
+                name: "stays".into(),
+                columns: vec!["NIR_ANO_17".into(), "SEJ_NBJ".into()],
+                filters: vec![],
+            },
+        ];
+        self.granted(mode, tables).await.unwrap()
+    }
+
+    /// A project of rita's granted `tables` (all their columns unless named) in `mode`.
+    async fn granted(&self, mode: Mode, tables: Vec<PermitTable>) -> Result<String, String> {
         let meta = &self.hub().meta;
         let projects = Projects::new(meta);
         let application = Application {
-            title: "Stays by birth cohort".into(),
-            purpose: "How long are hospital stays by birth cohort?".into(),
+            title: "Stays".into(),
+            purpose: "How long are hospital stays?".into(),
             legal_basis: "GDPR 9(2)(j)".into(),
             organisation: "Inserm".into(),
             dataset: "snds".into(),
             tables: vec![RequestedTable {
-                name: "people".into(),
+                name: tables[0].name.clone(),
                 columns: vec![],
-                rows: "born 1940 to 1980".into(),
+                rows: "all".into(),
             }],
             duration_days: 30,
         };
@@ -151,26 +176,7 @@ impl World {
             .unwrap();
         let grant = Grant {
             dataset: "snds".into(),
-            tables: vec![
-                PermitTable {
-                    name: "people".into(),
-                    columns: vec![
-                        "BEN_NIR_PSA".into(),
-                        "BEN_NAI_ANN".into(),
-                        "BEN_SEX_COD".into(),
-                    ],
-                    filters: vec![Filter::Between {
-                        column: "BEN_NAI_ANN".into(),
-                        low: Scalar::Number(1940.0),
-                        high: Scalar::Number(1980.0),
-                    }],
-                },
-                PermitTable {
-                    name: "stays".into(),
-                    columns: vec!["NIR_ANO_17".into(), "SEJ_NBJ".into()],
-                    filters: vec![],
-                },
-            ],
+            tables,
             members: vec!["rita".into()],
             starts_at: now - 10,
             expires_at: now + 86_400,
@@ -179,8 +185,8 @@ impl World {
         Permits::new(meta)
             .grant(&self.stella, &project.id, grant, now)
             .await
-            .unwrap();
-        project.id
+            .map(|_| project.id)
+            .map_err(|e| e.to_string())
     }
 
     async fn ask(&self, project: &str, sql: &str) -> Result<Answered, QueryFailure> {
