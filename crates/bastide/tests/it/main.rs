@@ -15,6 +15,7 @@ mod serve;
 mod sessions;
 mod storage;
 mod synth;
+mod tokens;
 mod upload;
 mod wire;
 mod wire_errors;

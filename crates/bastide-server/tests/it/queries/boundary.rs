@@ -37,27 +37,11 @@ const PLACE: &str = r#"{"primaryKey": "ETA", "fields": [
 /// Ten people born 1950 + 5i; person i has stay `S{i}` in place `E{i % 2}` with
 /// i + 1 days and two acts. Person 9 (born 1995) has a code that is not a number.
 async fn linked_world(adjust: impl Fn(&mut Settings), personal_place: bool) -> World {
-    let test = TestHub::spawn_with(adjust).await;
-    let hub = &test.hub;
     let place = if personal_place {
         PLACE.to_owned()
     } else {
         PLACE.replacen('{', r#"{"bastide:personal": false, "#, 1)
     };
-    let schemas: Vec<(String, Vec<u8>)> = [
-        ("person", PERSON),
-        ("stay", STAY),
-        ("stay_person", STAY_PERSON),
-        ("act", ACT),
-        ("place", place.as_str()),
-    ]
-    .iter()
-    .map(|(name, schema)| (format!("{name}.json"), schema.as_bytes().to_vec()))
-    .collect();
-    hub.create_dataset("snds", &schemas, &["NIR".into(), "NIR_ANO".into()])
-        .await
-        .unwrap();
-    let root = tempfile::tempdir().unwrap();
     let mut person = String::from("NIR,YEAR,CODE\n");
     let mut stay = String::from("ETA,RSA,DAYS\n");
     let mut stay_person = String::from("ETA,RSA,NIR_ANO\n");
@@ -73,41 +57,25 @@ async fn linked_world(adjust: impl Fn(&mut Settings), personal_place: bool) -> W
         stay_person += &format!("E{},S{i},{}\n", i % 2, raw_id(i));
         act += &format!("E{},S{i},A\nE{},S{i},B\n", i % 2, i % 2);
     }
-    let place_csv = "ETA,NAME\nE0,North\nE1,South\n".to_owned();
-    for (table, text) in [
-        ("person", person),
-        ("stay", stay),
-        ("stay_person", stay_person),
-        ("act", act),
-        ("place", place_csv),
-    ] {
-        ingest(hub, &root, table, &text).await;
-    }
-    let stella = user(hub, "stella", "steward").await;
-    let rita = user(hub, "rita", "researcher").await;
-    World {
-        test,
-        stella,
-        rita,
-        _root: root,
-    }
-}
-
-impl World {
-    async fn opt_out(&self, i: usize) {
-        let pseudonym = self
-            .hub()
-            .pseudonymiser()
-            .await
-            .unwrap()
-            .pseudonym(&raw_id(i));
-        self.hub()
-            .meta
-            .projects()
-            .add_opt_out(&pseudonym, "stella", now())
-            .await
-            .unwrap();
-    }
+    World::of(
+        adjust,
+        &[
+            ("person", PERSON),
+            ("stay", STAY),
+            ("stay_person", STAY_PERSON),
+            ("act", ACT),
+            ("place", place.as_str()),
+        ],
+        &["NIR", "NIR_ANO"],
+        [
+            ("person", person),
+            ("stay", stay),
+            ("stay_person", stay_person),
+            ("act", act),
+            ("place", "ETA,NAME\nE0,North\nE1,South\n".to_owned()),
+        ],
+    )
+    .await
 }
 
 fn table(name: &str, columns: &[&str], filters: Vec<Filter>) -> PermitTable {

@@ -73,25 +73,6 @@ impl World {
     }
 
     async fn with(adjust: impl Fn(&mut Settings)) -> Self {
-        let test = TestHub::spawn_with(adjust).await;
-        let hub = &test.hub;
-        let schemas: Vec<(String, Vec<u8>)> =
-            [("people", PEOPLE), ("stays", STAYS), ("deaths", DEATHS)]
-                .iter()
-                .map(|(name, schema)| (format!("{name}.json"), schema.as_bytes().to_vec()))
-                .collect();
-        hub.create_dataset(
-            "snds",
-            &schemas,
-            &[
-                "BEN_NIR_PSA".into(),
-                "NIR_ANO_17".into(),
-                "BEN_IDT_ANO".into(),
-            ],
-        )
-        .await
-        .unwrap();
-        let root = tempfile::tempdir().unwrap();
         let mut people = String::from("BEN_NIR_PSA,BEN_NAI_ANN,BEN_SEX_COD,BEN_RES_DPT\n");
         let mut stays = String::from("NIR_ANO_17,SEJ_NBJ,DGN_PAL\n");
         for i in 0..20 {
@@ -107,7 +88,36 @@ impl World {
             }
         }
         let deaths = format!("BEN_IDT_ANO,DCD_CAU\n{},C34\n", raw_id(3));
-        for (table, text) in [("people", people), ("stays", stays), ("deaths", deaths)] {
+        Self::of(
+            adjust,
+            &[("people", PEOPLE), ("stays", STAYS), ("deaths", DEATHS)],
+            &["BEN_NIR_PSA", "NIR_ANO_17", "BEN_IDT_ANO"],
+            [("people", people), ("stays", stays), ("deaths", deaths)],
+        )
+        .await
+    }
+
+    /// A hub with dataset `snds` of `schemas` (name, Table Schema) and `identifiers`,
+    /// each table holding its CSV of `data`, and the users stella (steward) and rita
+    /// (researcher).
+    async fn of<const N: usize>(
+        adjust: impl Fn(&mut Settings),
+        schemas: &[(&str, &str)],
+        identifiers: &[&str],
+        data: [(&str, String); N],
+    ) -> Self {
+        let test = TestHub::spawn_with(adjust).await;
+        let hub = &test.hub;
+        let schemas: Vec<(String, Vec<u8>)> = schemas
+            .iter()
+            .map(|(name, schema)| (format!("{name}.json"), schema.as_bytes().to_vec()))
+            .collect();
+        let identifiers: Vec<String> = identifiers.iter().map(|c| c.to_string()).collect();
+        hub.create_dataset("snds", &schemas, &identifiers)
+            .await
+            .unwrap();
+        let root = tempfile::tempdir().unwrap();
+        for (table, text) in data {
             ingest(hub, &root, table, &text).await;
         }
         let stella = user(hub, "stella", "steward").await;
@@ -118,6 +128,22 @@ impl World {
             rita,
             _root: root,
         }
+    }
+
+    /// Person `i` objects: recorded in the opt-out register.
+    async fn opt_out(&self, i: usize) {
+        let pseudonym = self
+            .hub()
+            .pseudonymiser()
+            .await
+            .unwrap()
+            .pseudonym(&raw_id(i));
+        self.hub()
+            .meta
+            .projects()
+            .add_opt_out(&pseudonym, "stella", now())
+            .await
+            .unwrap();
     }
 
     fn hub(&self) -> &Arc<Hub> {
@@ -359,19 +385,7 @@ async fn two_projects_cannot_join_their_pseudonyms_and_opted_out_people_leave_ev
     );
 
     // Person 6 objects: gone from people and stays, in every project, at once.
-    let pseudonym = world
-        .hub()
-        .pseudonymiser()
-        .await
-        .unwrap()
-        .pseudonym(&raw_id(6));
-    world
-        .hub()
-        .meta
-        .projects()
-        .add_opt_out(&pseudonym, "stella", now())
-        .await
-        .unwrap();
+    world.opt_out(6).await;
     for p in [&a, &b] {
         assert_eq!(world.count(p, "SELECT count(*) FROM people").await, 12);
         assert_eq!(world.count(p, "SELECT count(*) FROM stays").await, 18);
