@@ -72,3 +72,8 @@ impl Error {
 
 /// Results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An engine error met where only the hub could be at fault (building a plan it made).
+pub(crate) fn internal(e: datafusion::error::DataFusionError) -> Error {
+    Error::Internal(e.to_string())
+}

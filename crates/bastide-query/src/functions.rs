@@ -28,6 +28,7 @@ use datafusion::logical_expr::{
     ScalarUDF, ScalarUDFImpl, Signature, WindowFunctionDefinition,
 };
 
+use crate::error::internal;
 use crate::{Error, Result};
 
 /// Most bytes one call of a function may make (over the rows of a batch).
@@ -122,7 +123,7 @@ pub(crate) fn check(plan: &LogicalPlan) -> Result<()> {
             })
         })
     })
-    .map_err(|e| Error::Internal(e.to_string()))?;
+    .map_err(internal)?;
     match refused {
         Some(name) => Err(Error::Refused {
             construct: format!("the function {name}"),
@@ -172,7 +173,7 @@ pub(crate) fn cap(plan: LogicalPlan) -> Result<LogicalPlan> {
         })
     })
     .map(|t| t.data)
-    .map_err(|e| Error::Internal(e.to_string()))
+    .map_err(internal)
 }
 
 /// A function call, or `||`.

@@ -34,8 +34,9 @@ use datafusion::logical_expr::{
     WindowFunctionDefinition,
 };
 
+use crate::Result;
+use crate::error::internal;
 use crate::pseudonym::HUB_PSEUDONYM;
-use crate::{Error, Result};
 
 /// Aggregates whose result is the same over hub and project pseudonyms. Not
 /// `approx_distinct`: its estimate depends on the values' hashes, so over hub
@@ -622,10 +623,6 @@ pub(crate) fn strip_alias(expr: &Expr) -> &Expr {
         Expr::Alias(alias) => strip_alias(&alias.expr),
         other => other,
     }
-}
-
-fn internal(e: datafusion::error::DataFusionError) -> Error {
-    Error::Internal(e.to_string())
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use datafusion::common::{Column, JoinType, TableReference};
 use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF, col, lit};
 
+use crate::error::internal;
 use crate::{Error, Result};
 
 /// Plans of permitted rows over a dataset version's stored tables.
@@ -269,8 +270,4 @@ fn scalar(value: &Scalar) -> Expr {
 /// A column name as `col` takes it without folding its case.
 pub(crate) fn quoted(column: &str) -> String {
     format!("\"{}\"", column.replace('"', "\"\""))
-}
-
-fn internal(e: datafusion::error::DataFusionError) -> Error {
-    Error::Internal(e.to_string())
 }

@@ -18,6 +18,7 @@ use datafusion::logical_expr::{Expr, LogicalPlanBuilder, ScalarUDF, col};
 
 use sha2::{Digest, Sha256};
 
+use crate::error::internal;
 use crate::permitted::PermittedTable;
 use crate::pseudonym::{HubPseudonym, NotOptedOut, ProjectPseudonym};
 use crate::rows::{Rows, quoted};
@@ -272,8 +273,4 @@ async fn view(
         .and_then(LogicalPlanBuilder::build)
         .map_err(internal)?;
     Ok((Arc::new(ViewTable::new(plan, None)), identifiers))
-}
-
-fn internal(e: datafusion::error::DataFusionError) -> Error {
-    Error::Internal(e.to_string())
 }
