@@ -3,7 +3,7 @@
 
 use bastide_meta::{MetaStore, UserRecord};
 
-use crate::{AuthError, Error, Now, Principal, Result, Roles, password};
+use crate::{Administration, AuthError, Error, Now, Principal, Result, Roles, password};
 
 /// A user to create.
 #[derive(Debug, Clone)]
@@ -69,7 +69,12 @@ impl<'a> Accounts<'a> {
 
     /// Creates a user; returns it and, when none was given, the generated password
     /// (shown once, stored only as a hash).
-    pub async fn create(&self, new: NewUser, now: Now) -> Result<(User, Option<String>)> {
+    pub async fn create(
+        &self,
+        _: &Administration<'_>,
+        new: NewUser,
+        now: Now,
+    ) -> Result<(User, Option<String>)> {
         check_name(&new.name)?;
         let roles = Roles::parse(&new.roles)?;
         let (password, generated) = match new.password {
@@ -103,7 +108,7 @@ impl<'a> Accounts<'a> {
     }
 
     /// Every user, by name.
-    pub async fn list(&self) -> Result<Vec<User>> {
+    pub async fn list(&self, _: &Administration<'_>) -> Result<Vec<User>> {
         self.meta
             .users()
             .list()
@@ -130,9 +135,23 @@ impl<'a> Accounts<'a> {
     }
 
     /// Disables `name`: no login, no token works any more.
-    pub async fn disable(&self, name: &str, now: Now) -> Result<User> {
+    pub async fn disable(&self, _: &Administration<'_>, name: &str, now: Now) -> Result<User> {
         let record = self.record(name).await?;
         self.meta.users().disable(&record.id, now).await?;
+        self.get(name).await
+    }
+
+    /// Requires a second factor of `name` at every password login.
+    pub async fn require_totp(&self, _: &Administration<'_>, name: &str) -> Result<User> {
+        let record = self.record(name).await?;
+        self.meta.users().require_totp(&record.id).await?;
+        self.get(name).await
+    }
+
+    /// Forgets `name`'s second factor (a lost phone); they can set up a new one.
+    pub async fn reset_totp(&self, _: &Administration<'_>, name: &str) -> Result<User> {
+        let record = self.record(name).await?;
+        self.meta.users().reset_totp(&record.id).await?;
         self.get(name).await
     }
 

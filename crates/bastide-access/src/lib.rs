@@ -8,11 +8,13 @@
 mod accounts;
 mod error;
 mod login;
+mod optouts;
 mod password;
 mod people;
 mod permits;
 mod principal;
 mod projects;
+mod rights;
 mod role;
 pub mod sessions;
 mod tokens;
@@ -21,6 +23,7 @@ pub mod totp;
 pub use accounts::{Accounts, NewUser, User};
 pub use error::{AuthError, Error, Result};
 pub use login::{Credentials, LOCK_SECONDS, MAX_FAILURES, SecretOpener};
+pub use optouts::{OptOutRecorded, OptOuts};
 pub use people::{Link, PersonPath, PersonPaths, TableFacts};
 pub use permits::{
     AccessLine, Filter, Grant, Mode, Permit, PermitCheck, PermitDenied, PermitScope, PermitTable,
@@ -28,6 +31,7 @@ pub use permits::{
 };
 pub use principal::Principal;
 pub use projects::{Application, Project, Projects, RegistryEntry, RequestedTable, State, Step};
+pub use rights::{Administration, Oversight, Stewardship};
 pub use role::{Role, Roles};
 pub use sessions::{OpenedSession, Sessions};
 pub use tokens::{IssuedToken, Token, Tokens};

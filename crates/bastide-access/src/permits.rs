@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::people::{PersonPaths, TableFacts};
 use crate::projects::{Projects, State, refused};
-use crate::{Error, Now, Principal, Result, Role};
+use crate::{Error, Now, Oversight, Principal, Result, Role};
 
 /// How results may leave the workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -376,7 +376,7 @@ impl<'a> Permits<'a> {
 
     /// Every permit in force: who can see which tables, through which project and
     /// permit, since when and until when.
-    pub async fn review(&self, now: Now) -> Result<Vec<AccessLine>> {
+    pub async fn review(&self, _: &Oversight<'_>, now: Now) -> Result<Vec<AccessLine>> {
         let mut lines = Vec::new();
         for record in self.meta.projects().all_permits().await? {
             if record.revoked_at.is_some() || record.expires_at <= now {

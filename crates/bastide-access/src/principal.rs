@@ -16,3 +16,23 @@ pub struct Principal {
     /// The token used, if any (for the audit log).
     pub token_id: Option<String>,
 }
+
+impl Principal {
+    /// The operator at the command line: whoever holds the host and unlocks its
+    /// keyring. An administrator by construction (they could open the database
+    /// anyway); never a member of a project, so never a reader of data.
+    pub fn operator() -> Self {
+        Self {
+            user_id: "operator".into(),
+            name: "cli".into(),
+            roles: Roles::single(crate::Role::Admin),
+            project: None,
+            token_id: None,
+        }
+    }
+
+    /// Whether this is [`Principal::operator`].
+    pub fn is_operator(&self) -> bool {
+        self.user_id == "operator" && self.token_id.is_none()
+    }
+}

@@ -168,13 +168,20 @@ impl<'a> Projects<'a> {
         Self { meta }
     }
 
-    /// A new draft; its author becomes its first member.
+    /// A new draft (researchers); its author becomes its first member.
     pub async fn create(
         &self,
         author: &Principal,
         application: Application,
         now: Now,
     ) -> Result<Project> {
+        crate::tokens::bound_refused(author)?;
+        if !author.roles.has(Role::Researcher) {
+            return Err(refused(format!(
+                "{} is not a researcher: only researchers apply for access",
+                author.name
+            )));
+        }
         check_application(&application)?;
         let record = ProjectRecord {
             id: format!("p-{}", &uuid::Uuid::now_v7().simple().to_string()[..16]),

@@ -77,6 +77,11 @@ impl Roles {
         Ok(Self(roles))
     }
 
+    /// One role.
+    pub fn single(role: Role) -> Self {
+        Self(BTreeSet::from([role]))
+    }
+
     /// The roles that act within a single project: only researcher. A credential bound
     /// to a project carries these, never a hub-wide role.
     pub fn within_project(&self) -> Self {

@@ -174,6 +174,53 @@ impl<'a> Tokens<'a> {
         })
     }
 
+    /// A new token for `owner`, made by `by`: for oneself, or for anyone with the right
+    /// to administer accounts. A token bound to a project never makes tokens (a leaked
+    /// notebook token must not breed).
+    pub async fn issue(
+        &self,
+        by: &Principal,
+        owner: &str,
+        name: &str,
+        project: Option<&str>,
+        days: u32,
+        now: Now,
+    ) -> Result<IssuedToken> {
+        bound_refused(by)?;
+        if owner != by.name {
+            by.administration()?;
+        }
+        self.create(owner, name, project, days, now).await
+    }
+
+    /// `owner`'s tokens, newest first, as `by` may list them: their own, or anyone's
+    /// with the right to administer accounts.
+    pub async fn list_as(&self, by: &Principal, owner: &str) -> Result<Vec<Token>> {
+        bound_refused(by)?;
+        if owner != by.name {
+            by.administration()?;
+        }
+        self.list(owner).await
+    }
+
+    /// Revokes token `id` on behalf of `by`: one's own, or anyone's with the right to
+    /// administer accounts. A token bound to a project may revoke itself (a holder who
+    /// fears it leaked must be able to end it), and nothing else. Someone else's token
+    /// is as unknown as a token that does not exist.
+    pub async fn revoke_as(&self, by: &Principal, id: &str, now: Now) -> Result<Token> {
+        if by.token_id.as_deref() != Some(id) {
+            bound_refused(by)?;
+        }
+        let token = self.get(id).await?;
+        if token.user != by.name && by.administration().is_err() {
+            return Err(Error::NotFound {
+                what: "token of yours",
+                name: id.to_owned(),
+            });
+        }
+        self.revoke(id, now).await
+    }
+
     /// `user`'s tokens, newest first.
     pub async fn list(&self, user: &str) -> Result<Vec<Token>> {
         let owner = Accounts::new(self.meta).record(user).await?;
@@ -226,5 +273,16 @@ fn listed(record: &TokenRecord, user: &str) -> Token {
         expires_at: record.expires_at,
         revoked_at: record.revoked_at,
         last_used_at: record.last_used_at,
+    }
+}
+
+/// Refuses a credential bound to a project: it acts within that project only, never on
+/// accounts.
+pub(crate) fn bound_refused(by: &Principal) -> Result<()> {
+    match &by.project {
+        Some(bound) => Err(Error::Refused(format!(
+            "this token is bound to project {bound}: it acts within that project only, never on the account or the hub (use a token without a project, or a session)"
+        ))),
+        None => Ok(()),
     }
 }

@@ -4,9 +4,8 @@
 //! A log folder holds `log.json` (its identity and signing key id), `segments/`
 //! and a `lock` file that keeps a second writer out.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use bastide_core::private;
+use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -110,11 +109,7 @@ impl AuditLog {
                 source,
             }
         };
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(segments::dir(dir))
-            .map_err(io("create", dir))?;
+        private::create_dir_all(&segments::dir(dir)).map_err(io("create", dir))?;
         let lock = lock(dir)?;
         let header = LogHeader {
             format: FORMAT.into(),
@@ -337,17 +332,11 @@ pub fn read_header(dir: &Path) -> Result<LogHeader> {
 
 fn lock(dir: &Path) -> Result<nix::fcntl::Flock<File>> {
     let path = dir.join("lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|source| Error::Io {
-            action: "open",
-            path: path.clone(),
-            source,
-        })?;
+    let file = private::open_or_create(&path).map_err(|source| Error::Io {
+        action: "open",
+        path: path.clone(),
+        source,
+    })?;
     nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
         Error::Busy {
             path: dir.to_owned(),
@@ -361,15 +350,7 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
         path: path.to_owned(),
         source,
     };
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(io)
+    private::write_new(path, bytes).map_err(io)
 }
 
 /// Where the log ends: the last segment and its last head.

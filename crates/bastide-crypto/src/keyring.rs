@@ -3,9 +3,8 @@
 //! overwritten in place: every change is written to a new file and renamed over.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -406,13 +405,7 @@ impl LocalKeyring {
             .path
             .with_extension(format!("tmp-{:016x}", OsRng.next_u64()));
         let write = || -> std::io::Result<()> {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&staging)?;
-            file.write_all(&sealed)?;
-            file.sync_all()?;
+            bastide_core::private::write_new(&staging, &sealed)?;
             fs::rename(&staging, &self.path)?;
             if let Some(dir) = self.path.parent() {
                 File::open(dir)?.sync_all()?;

@@ -21,7 +21,7 @@ use std::time::Instant;
 use bastide_access::Tokens;
 use bastide_audit::Role;
 use bastide_core::config::{Flags, Settings, Sources};
-use bastide_server::hub::{Actor, Client, Hub, QueryRequest};
+use bastide_hub::{Actor, Client, Hub, QueryRequest};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::logical_expr::col;

@@ -2,10 +2,10 @@
 //! every table of every dataset's latest version as plain Parquet, its Frictionless
 //! Table Schema beside it, and a catalogue of everything exported.
 
-use std::fs::{self, DirBuilder};
-use std::os::unix::fs::DirBuilderExt;
+use std::fs;
 use std::path::Path;
 
+use bastide_core::private;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::dataframe::DataFrameWriteOptions;
 use serde::Serialize;
@@ -39,21 +39,14 @@ impl DatasetStore {
                 source: std::io::Error::other("the folder is not empty; choose a new or empty one"),
             });
         }
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io)?;
+        private::create_dir_all(dir).map_err(io)?;
         let mut report = ExportReport::default();
         let mut catalogue = Vec::new();
         for name in datasets {
             let Some((record, manifest)) = self.latest(name).await? else {
                 continue;
             };
-            DirBuilder::new()
-                .mode(0o700)
-                .create(dir.join(name))
-                .map_err(io)?;
+            private::create_dir(&dir.join(name)).map_err(io)?;
             let ctx = self.session()?;
             let mut tables = Vec::new();
             for table in &manifest.tables {

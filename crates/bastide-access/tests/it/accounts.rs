@@ -2,7 +2,7 @@
 
 use bastide_access::{Accounts, AuthError, Error, NewUser};
 
-use crate::{researcher, store};
+use crate::{admin, researcher, store};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -18,7 +18,7 @@ async fn a_user_logs_in_with_the_right_password_only_and_an_unknown_name_looks_t
     let (_dir, meta) = store().await;
     let accounts = Accounts::new(&meta);
     let (user, generated) = accounts
-        .create(researcher("alice", "a long enough secret"), NOW)
+        .create(&admin(), researcher("alice", "a long enough secret"), NOW)
         .await
         .unwrap();
     assert!(generated.is_none());
@@ -43,7 +43,7 @@ async fn five_failed_logins_lock_the_account_for_a_while_even_against_the_right_
     let (_dir, meta) = store().await;
     let accounts = Accounts::new(&meta);
     accounts
-        .create(researcher("bob", "a long enough secret"), NOW)
+        .create(&admin(), researcher("bob", "a long enough secret"), NOW)
         .await
         .unwrap();
     for _ in 0..4 {
@@ -78,10 +78,10 @@ async fn a_disabled_user_cannot_log_in() {
     let (_dir, meta) = store().await;
     let accounts = Accounts::new(&meta);
     accounts
-        .create(researcher("carol", "a long enough secret"), NOW)
+        .create(&admin(), researcher("carol", "a long enough secret"), NOW)
         .await
         .unwrap();
-    let disabled = accounts.disable("carol", NOW).await.unwrap();
+    let disabled = accounts.disable(&admin(), "carol", NOW).await.unwrap();
     assert!(disabled.disabled);
     assert_eq!(
         auth_error(accounts.login("carol", "a long enough secret", NOW).await),
@@ -96,7 +96,11 @@ async fn bad_names_roles_passwords_and_taken_names_are_refused_by_field() {
     let refuse = |new: NewUser, field: &str| {
         let field = field.to_owned();
         async move {
-            let error = accounts.create(new, NOW).await.unwrap_err().to_string();
+            let error = accounts
+                .create(&admin(), new, NOW)
+                .await
+                .unwrap_err()
+                .to_string();
             assert!(error.contains(&field), "{error}");
         }
     };
@@ -119,7 +123,7 @@ async fn bad_names_roles_passwords_and_taken_names_are_refused_by_field() {
     )
     .await;
     accounts
-        .create(researcher("dave", "a long enough secret"), NOW)
+        .create(&admin(), researcher("dave", "a long enough secret"), NOW)
         .await
         .unwrap();
     refuse(
@@ -135,6 +139,7 @@ async fn a_generated_password_is_returned_once_and_works() {
     let accounts = Accounts::new(&meta);
     let (_, generated) = accounts
         .create(
+            &admin(),
             NewUser {
                 password: None,
                 ..researcher("erin", "")
@@ -162,7 +167,7 @@ impl bastide_access::SecretOpener for Opener {
 /// A researcher `name` with a confirmed second factor whose secret is `SECRET`.
 async fn with_second_factor(meta: &bastide_meta::MetaStore, name: &str) {
     let (user, _) = Accounts::new(meta)
-        .create(researcher(name, "a long enough secret"), NOW)
+        .create(&admin(), researcher(name, "a long enough secret"), NOW)
         .await
         .unwrap();
     meta.users().set_totp(&user.id, "sealed").await.unwrap();

@@ -30,3 +30,11 @@ pub(crate) fn researcher(name: &str, password: &str) -> bastide_access::NewUser 
         password: Some(password.into()),
     }
 }
+
+/// The right to administer accounts, as the operator holds it. Leaked on purpose: a
+/// test's principal lives as long as the test.
+pub(crate) fn admin() -> bastide_access::Administration<'static> {
+    let operator: &'static bastide_access::Principal =
+        Box::leak(Box::new(bastide_access::Principal::operator()));
+    operator.administration().unwrap()
+}

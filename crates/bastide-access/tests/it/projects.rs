@@ -7,7 +7,7 @@ use bastide_access::{
 };
 use bastide_meta::{MetaStore, TableRecord};
 
-use crate::store;
+use crate::{admin, store};
 
 const NOW: i64 = 1_800_000_000;
 const DAY: i64 = 86_400;
@@ -19,7 +19,10 @@ async fn user(meta: &MetaStore, name: &str, role: &str) -> Principal {
         roles: vec![role.into()],
         password: Some("a long enough secret".into()),
     };
-    Accounts::new(meta).create(new, NOW).await.unwrap();
+    Accounts::new(meta)
+        .create(&admin(), new, NOW)
+        .await
+        .unwrap();
     Accounts::new(meta)
         .login(name, "a long enough secret", NOW)
         .await
@@ -370,7 +373,10 @@ async fn a_checked_permit_gives_its_scope_to_members_in_its_period_only() {
         PermitDenied::OtherProject(_)
     ));
 
-    let review = permits.review(NOW + DAY).await.unwrap();
+    let review = permits
+        .review(&Principal::operator().oversight().unwrap(), NOW + DAY)
+        .await
+        .unwrap();
     assert_eq!(review.len(), 1);
     assert_eq!(
         (
@@ -393,5 +399,11 @@ async fn a_checked_permit_gives_its_scope_to_members_in_its_period_only() {
         denied(permits.check(&rita, &project.id, NOW + DAY).await),
         PermitDenied::NoPermit(_)
     ));
-    assert!(permits.review(NOW + DAY).await.unwrap().is_empty());
+    assert!(
+        permits
+            .review(&Principal::operator().oversight().unwrap(), NOW + DAY)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -3,7 +3,7 @@
 
 use bastide_access::{Accounts, AuthError, Error, Tokens};
 
-use crate::{researcher, store};
+use crate::{admin, researcher, store};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -18,7 +18,7 @@ fn auth_error<T: std::fmt::Debug>(result: Result<T, Error>) -> AuthError {
 async fn a_token_authenticates_its_user_until_it_expires_or_is_revoked() {
     let (_dir, meta) = store().await;
     Accounts::new(&meta)
-        .create(researcher("alice", "a long enough secret"), NOW)
+        .create(&admin(), researcher("alice", "a long enough secret"), NOW)
         .await
         .unwrap();
     let tokens = Tokens::new(&meta);
@@ -53,7 +53,7 @@ async fn a_token_authenticates_its_user_until_it_expires_or_is_revoked() {
 async fn a_forged_or_garbled_token_is_invalid_and_the_secret_is_never_stored() {
     let (dir, meta) = store().await;
     Accounts::new(&meta)
-        .create(researcher("bob", "a long enough secret"), NOW)
+        .create(&admin(), researcher("bob", "a long enough secret"), NOW)
         .await
         .unwrap();
     let tokens = Tokens::new(&meta);
@@ -93,7 +93,7 @@ async fn a_disabled_users_tokens_stop_working_and_bad_lifetimes_are_refused() {
     let (_dir, meta) = store().await;
     let accounts = Accounts::new(&meta);
     accounts
-        .create(researcher("carol", "a long enough secret"), NOW)
+        .create(&admin(), researcher("carol", "a long enough secret"), NOW)
         .await
         .unwrap();
     let tokens = Tokens::new(&meta);
@@ -101,7 +101,7 @@ async fn a_disabled_users_tokens_stop_working_and_bad_lifetimes_are_refused() {
         .create("carol", "notebook", None, 7, NOW)
         .await
         .unwrap();
-    accounts.disable("carol", NOW + 1).await.unwrap();
+    accounts.disable(&admin(), "carol", NOW + 1).await.unwrap();
     assert_eq!(
         auth_error(tokens.authenticate(&issued.secret, NOW + 2).await),
         AuthError::Disabled
@@ -131,7 +131,10 @@ async fn a_token_bound_to_a_project_carries_no_hub_wide_role() {
         roles: vec!["steward".into(), "researcher".into()],
         password: Some("a long enough secret".into()),
     };
-    Accounts::new(&meta).create(new, NOW).await.unwrap();
+    Accounts::new(&meta)
+        .create(&admin(), new, NOW)
+        .await
+        .unwrap();
     let tokens = Tokens::new(&meta);
     let bound = tokens
         .create("stella", "notebook", Some("p-1"), 7, NOW)

@@ -9,8 +9,9 @@ use axum::extract::FromRequestParts;
 use axum::http::Method;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use bastide_access::{AuthError, Principal, Role, Sessions, Tokens, sessions};
+use bastide_access::{AuthError, Principal, Role, sessions};
 use bastide_audit::{NewEvent, Outcome};
+use bastide_hub::{Door, Origin, Presented};
 
 use super::client::ClientAddr;
 use super::observe::RequestId;
@@ -48,54 +49,39 @@ impl FromRequestParts<AppState> for Credential {
         if bearer.is_some() || session_cookie(&parts.headers).is_some() {
             state.throttle.check(client)?;
         }
-        let attempt = match (bearer, session_cookie(&parts.headers)) {
-            (Some(token), _) => (
-                "token",
-                Tokens::new(&state.hub.meta)
-                    .authenticate(token, now())
-                    .await,
-            ),
-            (None, Some(session)) => {
-                let csrf = parts
+        let cookie = session_cookie(&parts.headers);
+        let presented = match (bearer, cookie.as_deref()) {
+            (Some(token), _) => Presented::Token(token),
+            (None, Some(cookie)) => Presented::Session {
+                cookie,
+                csrf: parts
                     .headers
                     .get(sessions::CSRF_HEADER)
-                    .and_then(|v| v.to_str().ok());
-                let changes = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-                let opened = Sessions::new(&state.hub.meta)
-                    .authenticate(&session, csrf, changes, now())
-                    .await;
-                ("session", opened)
-            }
+                    .and_then(|v| v.to_str().ok()),
+                changes: !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS),
+            },
             (None, None) => {
                 return Err(unauthenticated(
                     "this needs an API token (`Authorization: Bearer bst_…`, see `bastide token create`) or a session (POST /api/v1/auth/login)",
                 ));
             }
         };
-        match attempt {
-            (_, Ok(principal)) => Ok(Self {
-                principal,
+        let method = presented.method();
+        let origin = Origin {
+            request_id: request_id.clone(),
+            client,
+        };
+        match state.hub.authenticate(Door::Api, presented, origin).await {
+            Ok(caller) => Ok(Self {
+                principal: caller
+                    .principal()
+                    .cloned()
+                    .expect("an authenticated caller"),
                 request_id,
                 client,
             }),
-            (method, Err(bastide_access::Error::Auth(reason))) => {
+            Err(bastide_hub::Error::Access(bastide_access::Error::Auth(reason))) => {
                 state.throttle.failed(client);
-                let mut event = NewEvent::new(
-                    "anonymous",
-                    bastide_audit::Role::System,
-                    "auth.login",
-                    Outcome::Failure,
-                )
-                .detail("method", method)
-                .detail("reason", reason.to_string());
-                event.request_id = request_id;
-                event.client = client;
-                state
-                    .hub
-                    .audit
-                    .record(event)
-                    .await
-                    .map_err(ApiError::internal)?;
                 Err(match reason {
                     AuthError::Invalid => unauthenticated(&format!("the {method} is not valid")),
                     AuthError::Csrf => ApiError::Client {
@@ -106,7 +92,7 @@ impl FromRequestParts<AppState> for Credential {
                     other => unauthenticated(&format!("the {method} is refused: {other}")),
                 })
             }
-            (_, Err(other)) => Err(ApiError::internal(other)),
+            Err(other) => Err(ApiError::internal(other)),
         }
     }
 }
@@ -132,33 +118,25 @@ fn unauthenticated(message: &str) -> ApiError {
 }
 
 impl Credential {
-    /// The role the audit log records for this caller: their highest.
-    pub fn audit_role(&self) -> bastide_audit::Role {
-        let roles = &self.principal.roles;
-        if roles.has(Role::Admin) {
-            bastide_audit::Role::Admin
-        } else if roles.has(Role::Steward) {
-            bastide_audit::Role::Steward
-        } else if roles.has(Role::Auditor) {
-            bastide_audit::Role::Auditor
-        } else {
-            bastide_audit::Role::Researcher
-        }
+    /// This caller as the application layer's caller, through the API.
+    pub fn hub(&self) -> bastide_hub::Caller {
+        bastide_hub::Caller::user(self.principal.clone(), Door::Api)
+            .from_request(self.request_id.clone(), self.client)
     }
 
     /// This caller as the actor of hub operations (ingestion).
-    pub fn actor(&self) -> crate::hub::Actor {
-        crate::hub::Actor {
-            name: self.principal.name.clone(),
-            role: self.audit_role(),
-            request_id: self.request_id.clone(),
-            client: self.client,
-        }
+    pub fn actor(&self) -> bastide_hub::Actor {
+        self.hub().actor()
     }
 
     /// An audit event by this caller.
     pub fn event(&self, action: &str, outcome: Outcome) -> NewEvent {
-        let mut event = NewEvent::new(&self.principal.name, self.audit_role(), action, outcome);
+        let mut event = NewEvent::new(
+            &self.principal.name,
+            self.hub().audit_role(),
+            action,
+            outcome,
+        );
         event.request_id = self.request_id.clone();
         event.client = self.client;
         if let Some(project) = &self.principal.project {

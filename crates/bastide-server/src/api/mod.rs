@@ -28,7 +28,7 @@ pub use error::{ApiError, ErrorBody, ErrorEnvelope};
 pub use metrics::Metrics;
 pub use scope::{Caller, ProjectCaller};
 
-use crate::hub::Hub;
+use bastide_hub::Hub;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ pub struct AppState {
     /// Request metrics.
     pub metrics: Arc<Metrics>,
     /// Failed authentications by client address.
-    pub(crate) throttle: Arc<crate::throttle::Throttle>,
+    pub(crate) throttle: Arc<bastide_hub::throttle::Throttle>,
     /// The audit tree, kept for the public proof endpoints.
     pub(crate) proofs: Arc<proofs::Proofs>,
     openapi: Arc<String>,

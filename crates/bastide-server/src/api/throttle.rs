@@ -1,10 +1,10 @@
-//! The API's side of [`crate::throttle`]: the 429 answered to an address that failed
+//! The API's side of [`bastide_hub::throttle`]: the 429 answered to an address that failed
 //! too often. Which address that is, is [`super::client`]'s question.
 
 use axum::http::StatusCode;
 
 use super::ApiError;
-use crate::throttle::TooManyFailures;
+use bastide_hub::throttle::TooManyFailures;
 
 impl From<TooManyFailures> for ApiError {
     fn from(e: TooManyFailures) -> Self {

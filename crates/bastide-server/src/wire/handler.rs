@@ -25,7 +25,7 @@ use pgwire::messages::PgWireBackendMessage;
 
 use super::errors::{client as client_error, fatal, internal};
 use super::startup::Session;
-use crate::hub::{Actor, Answered, Channel, Client, Hub, QueryFailure, QueryRequest};
+use bastide_hub::{Actor, Answered, Channel, Client, Hub, QueryFailure, QueryRequest};
 
 /// Client settings drivers send on connecting; accepted and ignored (they change
 /// nothing in the workspace).

@@ -27,8 +27,8 @@ use pgwire::tokio::tokio_rustls::rustls::pki_types::pem::PemObject;
 use pgwire::tokio::tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 
-use crate::hub::Hub;
-use crate::{Error, Result};
+use bastide_hub::Hub;
+use bastide_hub::{Error, Result};
 
 /// The endpoint, bound and ready to accept.
 pub struct WireServer {

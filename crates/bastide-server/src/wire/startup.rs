@@ -20,7 +20,7 @@ use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use super::errors::{fatal, internal};
-use crate::hub::Hub;
+use bastide_hub::Hub;
 
 /// Who a connection acts for, fixed at login.
 #[derive(Debug)]

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use bastide_hub::OnError;
 use bastide_ingest::CsvOptions;
 use bastide_server::api::ErrorEnvelope;
-use bastide_server::hub::OnError;
 
 use crate::TestHub;
 
@@ -31,7 +31,7 @@ async fn filled() -> TestHub {
     let report = hub
         .hub
         .ingest(
-            &bastide_server::hub::Actor::cli(),
+            &bastide_hub::Actor::cli(),
             "pmsi",
             "stays",
             &[csv],

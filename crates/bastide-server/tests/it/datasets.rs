@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bastide_server::hub::Hub;
+use bastide_hub::Hub;
 use bastide_store::NewTable;
 use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -422,9 +422,7 @@ async fn a_restore_drill_brings_back_the_same_readable_data() {
     hub.release().await;
 
     std::fs::remove_dir_all(&settings.data_dir).unwrap();
-    bastide_server::hub::restore(&backup, &settings)
-        .await
-        .unwrap();
+    bastide_hub::restore(&backup, &settings).await.unwrap();
     let restored = reopen_with(&hub, |s| {
         s.keys.keyring_passphrase = settings.keys.keyring_passphrase.clone()
     })
@@ -455,9 +453,7 @@ async fn a_damaged_backup_is_refused_before_anything_is_written() {
     std::fs::write(backup.join("keyring.sealed"), b"tampered").unwrap();
     let mut elsewhere = settings.clone();
     elsewhere.data_dir = hub.dir.path().join("restored");
-    let err = bastide_server::hub::restore(&backup, &elsewhere)
-        .await
-        .unwrap_err();
+    let err = bastide_hub::restore(&backup, &elsewhere).await.unwrap_err();
     assert!(
         err.to_string()
             .contains("keyring.sealed does not match its checksum"),

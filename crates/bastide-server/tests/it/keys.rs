@@ -3,7 +3,7 @@
 
 use bastide_core::config::{KeyProviderKind, Pkcs11Settings};
 use bastide_core::ids::KeyScope;
-use bastide_server::hub::KeyService;
+use bastide_hub::KeyService;
 use bastide_store::Error;
 use secrecy::SecretString;
 use test_support::SoftHsm;

@@ -2,9 +2,9 @@
 //! would try: codes count towards the account's lockout and the address's throttle
 //! like wrong passwords, even sent all at once.
 
-use bastide_access::{Accounts, MAX_FAILURES, NewUser, totp};
+use bastide_access::{MAX_FAILURES, NewUser, totp};
 use bastide_audit::{Event, Filter, Outcome};
-use bastide_server::throttle::LIMIT;
+use bastide_hub::throttle::LIMIT;
 
 use crate::TestHub;
 
@@ -23,8 +23,9 @@ async fn account(hub: &TestHub, name: &str, second_factor: bool) {
         roles: vec!["researcher".into()],
         password: Some(PASSWORD.into()),
     };
-    let (user, _) = Accounts::new(&hub.hub.meta)
-        .create(new, now())
+    let (user, _) = hub
+        .hub
+        .create_user(&bastide_hub::Caller::operator(), new)
         .await
         .unwrap();
     if second_factor {

@@ -18,7 +18,7 @@ mod scope;
 use std::sync::Arc;
 
 use bastide_core::config::{Flags, Settings, Sources};
-use bastide_server::hub::{self, Hub};
+use bastide_hub::{self as hub, Hub};
 use tempfile::TempDir;
 
 /// A hub served on a loopback port for one test.

@@ -3,7 +3,7 @@
 //! is not the login's.
 
 use bastide_core::config::OidcSettings;
-use bastide_server::oidc::{Oidc, OidcError};
+use bastide_hub::oidc::{Oidc, OidcError};
 use test_support::OidcProvider;
 
 const REDIRECT: &str = "http://127.0.0.1:9/api/v1/auth/oidc/callback";
@@ -19,7 +19,7 @@ fn oidc(provider: &OidcProvider, client_id: &str) -> Oidc {
     }))
 }
 
-fn refused(result: Result<bastide_server::oidc::Identity, OidcError>, expected: &str) {
+fn refused(result: Result<bastide_hub::oidc::Identity, OidcError>, expected: &str) {
     match result {
         Err(OidcError::Token(reason)) => assert!(reason.contains(expected), "{reason}"),
         other => panic!("expected a refused token ({expected}), got {other:?}"),

@@ -2,7 +2,7 @@
 //! address, whatever it writes in `X-Forwarded-For` itself; without one, the header
 //! changes nothing.
 
-use bastide_server::throttle::LIMIT;
+use bastide_hub::throttle::LIMIT;
 
 use crate::TestHub;
 use crate::logins::{failed_logins, login};

@@ -2,7 +2,7 @@
 //! within its project, and on nothing else: not on its owner's other projects, not on
 //! the account (second factor, tokens), not on the hub. Every refusal is audited.
 
-use bastide_access::{Accounts, NewUser, Tokens};
+use bastide_access::{NewUser, Tokens};
 use bastide_audit::{Filter, Outcome};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -46,8 +46,8 @@ async fn a_project_bound_token_acts_within_its_project_only_and_every_refusal_is
         roles: vec!["researcher".into()],
         password: Some("a long enough secret".into()),
     };
-    Accounts::new(&hub.hub.meta)
-        .create(rita, now())
+    hub.hub
+        .create_user(&bastide_hub::Caller::operator(), rita)
         .await
         .unwrap();
     let tokens = Tokens::new(&hub.hub.meta);

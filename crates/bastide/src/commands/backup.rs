@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use bastide_core::config::{Flags, Settings, Sources};
-use bastide_server::hub::{self, Hub};
+use bastide_hub::{self as hub, Hub};
 
 use crate::output;
 

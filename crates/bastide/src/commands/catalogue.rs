@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use bastide_core::config::Settings;
-use bastide_server::hub::{Hub, catalogue};
+use bastide_hub::{Hub, catalogue};
 
 use crate::cli::CatalogueCommand;
 use crate::output;

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use bastide_core::config::Settings;
+use bastide_hub::{Hub, IngestReport, Nomenclature, NomenclatureReport, OnError, Progress};
 use bastide_ingest::{CsvOptions, Encoding};
-use bastide_server::hub::{Hub, IngestReport, Nomenclature, NomenclatureReport, OnError, Progress};
 
 use crate::cli::{DatasetCommand, EncodingArg, IngestArgs, OnErrorArg};
 use crate::output;
@@ -200,7 +200,7 @@ pub async fn ingest(settings: Settings, args: &IngestArgs, json: bool) -> anyhow
     });
     let result = hub
         .ingest(
-            &bastide_server::hub::Actor::cli(),
+            &bastide_hub::Actor::cli(),
             &args.dataset,
             &args.table,
             &args.files,

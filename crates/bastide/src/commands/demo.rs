@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use bastide_core::config::{Flags, Settings, Sources};
+use bastide_hub::{self as hub, Hub, OnError, Progress};
 use bastide_ingest::CsvOptions;
-use bastide_server::hub::{self, Hub, OnError, Progress};
 use bastide_synth::world;
 
 use crate::cli::DemoArgs;

@@ -2,7 +2,7 @@
 //! audited event, and counts toward the export-volume alert.
 
 use bastide_core::config::Settings;
-use bastide_server::hub::Hub;
+use bastide_hub::Hub;
 
 use crate::cli::ExportArgs;
 use crate::output;

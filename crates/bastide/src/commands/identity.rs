@@ -2,21 +2,12 @@
 //! audited like their API counterparts.
 
 use anyhow::Context;
-use bastide_access::{Accounts, NewUser, Tokens};
-use bastide_audit::{NewEvent, Outcome, Role};
+use bastide_access::NewUser;
 use bastide_core::config::Settings;
-use bastide_server::hub::Hub;
+use bastide_hub::{Caller, Hub, NewToken};
 
 use crate::cli::{TokenCommand, UserCommand};
 use crate::output;
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-fn event(action: &str, object: &str) -> NewEvent {
-    NewEvent::new("cli", Role::Operator, action, Outcome::Success).object(object)
-}
 
 /// Runs `bastide user …`.
 pub async fn user(settings: Settings, command: UserCommand, json: bool) -> anyhow::Result<()> {
@@ -27,7 +18,7 @@ pub async fn user(settings: Settings, command: UserCommand, json: bool) -> anyho
 }
 
 async fn run_user(hub: &Hub, command: UserCommand, json: bool) -> anyhow::Result<()> {
-    let accounts = Accounts::new(&hub.meta);
+    let operator = Caller::operator();
     match command {
         UserCommand::Add {
             name,
@@ -45,12 +36,7 @@ async fn run_user(hub: &Hub, command: UserCommand, json: bool) -> anyhow::Result
                 roles,
                 password,
             };
-            let (user, generated) = accounts.create(new, now()).await?;
-            hub.audit
-                .record(
-                    event("user.created", &user.name).detail("roles", user.roles.names().join(",")),
-                )
-                .await?;
+            let (user, generated) = hub.create_user(&operator, new).await?;
             let value = serde_json::json!({ "user": user, "generated_password": generated });
             output::print(json, &value, || match &generated {
                 Some(password) => format!(
@@ -62,7 +48,7 @@ async fn run_user(hub: &Hub, command: UserCommand, json: bool) -> anyhow::Result
             });
         }
         UserCommand::List => {
-            let users = accounts.list().await?;
+            let users = hub.users(&operator).await?;
             output::print(json, &users, || {
                 users
                     .iter()
@@ -80,26 +66,19 @@ async fn run_user(hub: &Hub, command: UserCommand, json: bool) -> anyhow::Result
             });
         }
         UserCommand::RequireTotp { name } => {
-            let user = accounts.get(&name).await?;
-            hub.meta.users().require_totp(&user.id).await?;
-            hub.audit.record(event("user.totp_required", &name)).await?;
-            let user = accounts.get(&name).await?;
+            let user = hub.require_totp(&operator, &name).await?;
             output::print(json, &user, || {
                 format!("{name} now needs a one-time code at every password login.")
             });
         }
         UserCommand::ResetTotp { name } => {
-            let user = accounts.get(&name).await?;
-            hub.meta.users().reset_totp(&user.id).await?;
-            hub.audit.record(event("user.totp_reset", &name)).await?;
-            let user = accounts.get(&name).await?;
+            let user = hub.reset_totp(&operator, &name).await?;
             output::print(json, &user, || {
                 format!("{name} has no second factor any more; they can set up a new one.")
             });
         }
         UserCommand::Disable { name } => {
-            let user = accounts.disable(&name, now()).await?;
-            hub.audit.record(event("user.disabled", &name)).await?;
+            let user = hub.disable_user(&operator, &name).await?;
             output::print(json, &user, || {
                 format!("Disabled {name}: no login, no token works any more.")
             });
@@ -117,7 +96,7 @@ pub async fn token(settings: Settings, command: TokenCommand, json: bool) -> any
 }
 
 async fn run_token(hub: &Hub, command: TokenCommand, json: bool) -> anyhow::Result<()> {
-    let tokens = Tokens::new(&hub.meta);
+    let operator = Caller::operator();
     match command {
         TokenCommand::Create {
             user,
@@ -125,16 +104,13 @@ async fn run_token(hub: &Hub, command: TokenCommand, json: bool) -> anyhow::Resu
             project,
             days,
         } => {
-            let issued = tokens
-                .create(&user, &name, project.as_deref(), days, now())
-                .await?;
-            hub.audit
-                .record(
-                    event("token.created", &issued.token.id)
-                        .detail("owner", user.clone())
-                        .detail("expires_at", issued.token.expires_at),
-                )
-                .await?;
+            let new = NewToken {
+                owner: Some(user.clone()),
+                name,
+                project,
+                days,
+            };
+            let issued = hub.create_token(&operator, new).await?;
             output::print(json, &issued, || {
                 format!(
                     "{}\n(token {} for {user}, shown this once; only its hash is kept)",
@@ -143,7 +119,7 @@ async fn run_token(hub: &Hub, command: TokenCommand, json: bool) -> anyhow::Resu
             });
         }
         TokenCommand::List { user } => {
-            let listed = tokens.list(&user).await?;
+            let listed = hub.tokens(&operator, Some(&user)).await?;
             output::print(json, &listed, || {
                 listed
                     .iter()
@@ -165,10 +141,7 @@ async fn run_token(hub: &Hub, command: TokenCommand, json: bool) -> anyhow::Resu
             });
         }
         TokenCommand::Revoke { id } => {
-            let revoked = tokens.revoke(&id, now()).await?;
-            hub.audit
-                .record(event("token.revoked", &id).detail("owner", revoked.user.clone()))
-                .await?;
+            let revoked = hub.revoke_token(&operator, &id).await?;
             output::print(json, &revoked, || format!("Revoked token {id}."));
         }
     }

@@ -1,7 +1,7 @@
 //! `bastide init`: create a data folder, or check the one that is there.
 
 use bastide_core::config::Settings;
-use bastide_server::hub::{self, InitReport};
+use bastide_hub::{self as hub, InitReport};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 

@@ -5,7 +5,7 @@
 use anyhow::bail;
 use bastide_core::config::Settings;
 use bastide_core::ids::KeyScope;
-use bastide_server::hub::Hub;
+use bastide_hub::Hub;
 
 use crate::cli::KeysCommand;
 use crate::output;

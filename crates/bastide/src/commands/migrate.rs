@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use bastide_core::config::Settings;
-use bastide_server::hub::Hub;
+use bastide_hub::Hub;
 
 use crate::output;
 

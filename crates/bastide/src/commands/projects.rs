@@ -3,40 +3,12 @@
 //! the API, and are audited with that user as actor.
 
 use anyhow::Context;
-use bastide_access::{Accounts, Application, Grant, Permits, Principal, Projects, Roles};
-use bastide_audit::{NewEvent, Outcome, Role};
+use bastide_access::{Application, Grant};
 use bastide_core::config::Settings;
-use bastide_server::hub::Hub;
+use bastide_hub::{Caller, Decision, Hub};
 
 use crate::cli::{PermitCommand, ProjectCommand, StepArgs};
 use crate::output;
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// The command line reading on its own behalf: it sees what an auditor sees.
-fn reader() -> Principal {
-    Principal {
-        user_id: "cli".into(),
-        name: "cli".into(),
-        roles: Roles::parse(&["auditor"]).expect("a role"),
-        project: None,
-        token_id: None,
-    }
-}
-
-fn event(user: &Principal, action: &str, project: &str, outcome: Outcome) -> NewEvent {
-    let role = if user.roles.has(bastide_access::Role::Steward) {
-        Role::Steward
-    } else {
-        Role::Researcher
-    };
-    NewEvent::new(&user.name, role, action, outcome)
-        .project(project)
-        .object(project)
-        .detail("via", "cli")
-}
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> anyhow::Result<T> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -57,11 +29,9 @@ pub async fn project(
 }
 
 async fn run_project(hub: &Hub, command: ProjectCommand, json: bool) -> anyhow::Result<()> {
-    let projects = Projects::new(&hub.meta);
-    let accounts = Accounts::new(&hub.meta);
-    let (project, action, user, target) = match command {
+    let project = match command {
         ProjectCommand::List => {
-            let all = projects.list(&reader()).await?;
+            let all = hub.projects(&Caller::operator()).await?;
             output::print(json, &all, || {
                 all.iter()
                     .map(|p| format!("{} {:<10} {}", p.id, p.state.as_str(), p.application.title))
@@ -71,93 +41,38 @@ async fn run_project(hub: &Hub, command: ProjectCommand, json: bool) -> anyhow::
             return Ok(());
         }
         ProjectCommand::Show { id } => {
-            let project = projects.get(&reader(), &id).await?;
+            let project = hub.project(&Caller::operator(), &id).await?;
             output::print(json, &project, || {
                 serde_json::to_string_pretty(&project).expect("a project serialises")
             });
             return Ok(());
         }
         ProjectCommand::Create { user, file } => {
-            let user = accounts.act_as(&user).await?;
             let application: Application = read_json(&file)?;
-            if !user.roles.has(bastide_access::Role::Researcher) {
-                anyhow::bail!(
-                    "{} is not a researcher: only researchers apply for access",
-                    user.name
-                );
-            }
-            (
-                projects.create(&user, application, now()).await,
-                "project.created",
-                user,
-                "-".to_owned(),
-            )
+            hub.apply(&hub.acting_as(&user).await?, application).await?
         }
         ProjectCommand::AddMember { id, member, user } => {
-            let user = accounts.act_as(&user).await?;
-            (
-                projects.add_member(&user, &id, &member, now()).await,
-                "project.member_added",
-                user,
-                id,
-            )
+            hub.add_member(&hub.acting_as(&user).await?, &id, &member)
+                .await?
         }
-        ProjectCommand::Submit(StepArgs { id, user, .. }) => {
-            let user = accounts.act_as(&user).await?;
-            (
-                projects.submit(&user, &id, now()).await,
-                "project.submitted",
-                user,
-                id,
-            )
-        }
-        ProjectCommand::Approve(StepArgs { id, user, note }) => {
-            let user = accounts.act_as(&user).await?;
-            (
-                projects.approve(&user, &id, &note, now()).await,
-                "project.approved",
-                user,
-                id,
-            )
-        }
-        ProjectCommand::Reject(StepArgs { id, user, note }) => {
-            let user = accounts.act_as(&user).await?;
-            (
-                projects.reject(&user, &id, &note, now()).await,
-                "project.rejected",
-                user,
-                id,
-            )
-        }
-        ProjectCommand::Close(StepArgs { id, user, note }) => {
-            let user = accounts.act_as(&user).await?;
-            (
-                projects.close(&user, &id, &note, now()).await,
-                "project.closed",
-                user,
-                id,
-            )
-        }
+        ProjectCommand::Submit(step) => decide(hub, step, Decision::Submit).await?,
+        ProjectCommand::Approve(step) => decide(hub, step, Decision::Approve).await?,
+        ProjectCommand::Reject(step) => decide(hub, step, Decision::Reject).await?,
+        ProjectCommand::Close(step) => decide(hub, step, Decision::Close).await?,
     };
-    match project {
-        Ok(project) => {
-            hub.audit
-                .record(event(&user, action, &project.id, Outcome::Success))
-                .await?;
-            output::print(json, &project, || {
-                format!("Project {} is {}.", project.id, project.state.as_str())
-            });
-            Ok(())
-        }
-        Err(e) => {
-            hub.audit
-                .record(
-                    event(&user, action, &target, Outcome::Denied).detail("reason", e.to_string()),
-                )
-                .await?;
-            Err(e.into())
-        }
-    }
+    output::print(json, &project, || {
+        format!("Project {} is {}.", project.id, project.state.as_str())
+    });
+    Ok(())
+}
+
+async fn decide(
+    hub: &Hub,
+    StepArgs { id, user, note }: StepArgs,
+    decision: Decision,
+) -> anyhow::Result<bastide_access::Project> {
+    let caller = hub.acting_as(&user).await?;
+    Ok(hub.decide(&caller, &id, decision, &note).await?)
 }
 
 /// Runs `bastide permit …`.
@@ -169,67 +84,37 @@ pub async fn permit(settings: Settings, command: PermitCommand, json: bool) -> a
 }
 
 async fn run_permit(hub: &Hub, command: PermitCommand, json: bool) -> anyhow::Result<()> {
-    let permits = Permits::new(&hub.meta);
-    let accounts = Accounts::new(&hub.meta);
     match command {
         PermitCommand::Grant {
             project,
             user,
             file,
         } => {
-            let user = accounts.act_as(&user).await?;
             let grant: Grant = read_json(&file)?;
-            match permits.grant(&user, &project, grant, now()).await {
-                Ok(permit) => {
-                    hub.audit
-                        .record(
-                            event(&user, "permit.granted", &project, Outcome::Success)
-                                .detail("version", permit.version),
-                        )
-                        .await?;
-                    output::print(json, &permit, || {
-                        format!(
-                            "Granted version {} of the permit of project {project}.",
-                            permit.version
-                        )
-                    });
-                }
-                Err(e) => {
-                    hub.audit
-                        .record(
-                            event(&user, "permit.granted", &project, Outcome::Denied)
-                                .detail("reason", e.to_string()),
-                        )
-                        .await?;
-                    return Err(e.into());
-                }
-            }
+            let caller = hub.acting_as(&user).await?;
+            let permit = hub.grant(&caller, &project, grant).await?;
+            output::print(json, &permit, || {
+                format!(
+                    "Granted version {} of the permit of project {project}.",
+                    permit.version
+                )
+            });
         }
         PermitCommand::Show { project } => {
-            let versions = permits.history(&reader(), &project).await?;
+            let versions = hub.permits(&Caller::operator(), &project).await?;
             output::print(json, &versions, || {
                 serde_json::to_string_pretty(&versions).expect("permits serialise")
             });
         }
         PermitCommand::Revoke { project, user } => {
-            let user = accounts.act_as(&user).await?;
-            let revoked = permits.revoke(&user, &project, now()).await?;
-            hub.audit
-                .record(event(&user, "permit.revoked", &project, Outcome::Success))
-                .await?;
+            let revoked = hub.revoke(&hub.acting_as(&user).await?, &project).await? > 0;
             let value = serde_json::json!({ "project": project, "revoked": revoked });
             output::print(json, &value, || {
                 format!("Revoked the permit of project {project}.")
             });
         }
         PermitCommand::Review { csv } => {
-            let lines = permits.review(now()).await?;
-            hub.audit
-                .record(
-                    NewEvent::new("cli", Role::Operator, "access.reviewed", Outcome::Success)
-                        .detail("lines", lines.len()),
-                )
-                .await?;
+            let lines = hub.access_review(&Caller::operator()).await?;
             if csv {
                 print!("{}", bastide_access::review_csv(&lines));
             } else {

@@ -4,7 +4,7 @@
 
 use anyhow::bail;
 use bastide_core::config::Settings;
-use bastide_server::hub::{Actor, Hub};
+use bastide_hub::{Actor, Hub};
 use serde::Serialize;
 
 use crate::cli::PseudonymsCommand;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use bastide_core::config::Settings;
-use bastide_server::hub::Hub;
+use bastide_hub::Hub;
 use bastide_server::wire::WireServer;
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -67,14 +67,9 @@ pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
     });
     let wire = wire.map(|w| tokio::spawn(w.run()));
 
-    let collector = bastide_server::hub::spawn_garbage_collection(
-        hub.clone(),
-        bastide_server::hub::GARBAGE_GRACE,
-    );
-    let archiver = bastide_server::hub::spawn_audit_archiving(
-        hub.clone(),
-        std::time::Duration::from_secs(86_400),
-    );
+    let collector = bastide_hub::spawn_garbage_collection(hub.clone(), bastide_hub::GARBAGE_GRACE);
+    let archiver =
+        bastide_hub::spawn_audit_archiving(hub.clone(), std::time::Duration::from_secs(86_400));
     let app = bastide_server::api::app(hub.clone());
     bastide_server::serve(listener, app, shutdown, grace)
         .await

@@ -8,6 +8,7 @@ mod ingest;
 mod init;
 mod keys;
 mod oidc;
+mod parity;
 mod postgres;
 mod projects;
 mod pseudonyms;

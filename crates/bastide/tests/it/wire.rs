@@ -415,7 +415,7 @@ print(conn.execute("SELECT count(*) FROM ir_ben_r").fetchone()[0])
 fn guessing_tokens_over_the_wire_slows_the_address_down_on_both_doors() {
     let ws = Workspace::new("aggregate_only");
     let (hub, port) = serve_wire(&ws);
-    for _ in 0..bastide_server::throttle::LIMIT {
+    for _ in 0..bastide_hub::throttle::LIMIT {
         let (ok, _, err) = psql(port, &ws, "bst_guess.wrong", "", "SELECT 1");
         assert!(!ok && err.contains("not a valid API token"), "{err}");
     }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::api::{ApiError, AppState, ErrorEnvelope};
-use crate::hub::catalogue::{self, DatasetEntry};
+use bastide_hub::catalogue::{self, DatasetEntry};
 
 /// A search.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -1,15 +1,15 @@
 //! Accounts and API tokens: who the caller is, the users (administrators only), and
-//! one's own tokens. Every change is audited.
+//! one's own tokens. Each handler calls one use case of the hub, which checks the
+//! caller and records the audit event.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use bastide_access::{Accounts, IssuedToken, NewUser, Principal, Role, Token, Tokens, User};
-use bastide_audit::Outcome;
+use bastide_access::{IssuedToken, NewUser, Principal, Token, User};
+use bastide_hub::NewToken;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::auth::now;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
 use crate::api::{Caller, Credential};
 
@@ -66,12 +66,7 @@ pub(crate) async fn users(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<User>>, ApiError> {
-    caller.require(&state, Role::Admin, "user.list").await?;
-    let users = Accounts::new(&state.hub.meta)
-        .list()
-        .await
-        .map_err(access)?;
-    Ok(Json(users))
+    Ok(Json(state.hub.users(&caller.hub()).await.map_err(hub)?))
 }
 
 /// Creates a user (administrators).
@@ -87,22 +82,17 @@ pub(crate) async fn create_user(
     caller: Caller,
     Json(body): Json<NewUserBody>,
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
-    caller.require(&state, Role::Admin, "user.create").await?;
     let new = NewUser {
         name: body.name,
         display_name: body.display_name,
         roles: body.roles,
         password: body.password,
     };
-    let (user, generated_password) = Accounts::new(&state.hub.meta)
-        .create(new, now())
+    let (user, generated_password) = state
+        .hub
+        .create_user(&caller.hub(), new)
         .await
-        .map_err(access)?;
-    let event = caller
-        .event("user.created", Outcome::Success)
-        .object(user.name.clone())
-        .detail("roles", user.roles.names().join(","));
-    caller.record(&state, event).await?;
+        .map_err(hub)?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedUser {
@@ -125,13 +115,11 @@ pub(crate) async fn disable_user(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<User>, ApiError> {
-    caller.require(&state, Role::Admin, "user.disable").await?;
-    let user = Accounts::new(&state.hub.meta)
-        .disable(&name, now())
+    let user = state
+        .hub
+        .disable_user(&caller.hub(), &name)
         .await
-        .map_err(access)?;
-    let event = caller.event("user.disabled", Outcome::Success).object(name);
-    caller.record(&state, event).await?;
+        .map_err(hub)?;
     Ok(Json(user))
 }
 
@@ -144,11 +132,9 @@ pub(crate) async fn tokens(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<Token>>, ApiError> {
-    let tokens = Tokens::new(&state.hub.meta)
-        .list(&caller.principal.name)
-        .await
-        .map_err(access)?;
-    Ok(Json(tokens))
+    Ok(Json(
+        state.hub.tokens(&caller.hub(), None).await.map_err(hub)?,
+    ))
 }
 
 /// Creates a token for the caller; its secret is in this answer only.
@@ -163,24 +149,17 @@ pub(crate) async fn create_token(
     caller: Caller,
     Json(body): Json<NewTokenBody>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
-    let issued = Tokens::new(&state.hub.meta)
-        .create(
-            &caller.principal.name,
-            &body.name,
-            body.project.as_deref(),
-            body.days.unwrap_or(90),
-            now(),
-        )
+    let new = NewToken {
+        owner: None,
+        name: body.name,
+        project: body.project,
+        days: body.days.unwrap_or(90),
+    };
+    let issued = state
+        .hub
+        .create_token(&caller.hub(), new)
         .await
-        .map_err(access)?;
-    let mut event = caller
-        .event("token.created", Outcome::Success)
-        .object(issued.token.id.clone())
-        .detail("expires_at", issued.token.expires_at);
-    if let Some(project) = &issued.token.project {
-        event = event.detail("bound_to_project", project.clone());
-    }
-    caller.record(&state, event).await?;
+        .map_err(hub)?;
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
@@ -196,30 +175,14 @@ pub(crate) async fn create_token(
         (status = 404, description = "No such token of yours", body = ErrorEnvelope)))]
 pub(crate) async fn revoke_token(
     State(state): State<AppState>,
-    credential: Credential,
+    caller: Credential,
     Path(id): Path<String>,
 ) -> Result<Json<Token>, ApiError> {
-    let itself = credential.principal.token_id.as_deref() == Some(id.as_str());
-    let caller = if itself {
-        credential
-    } else {
-        credential
-            .account(&state, "DELETE /api/v1/tokens/{id}")
-            .await?
-            .into_inner()
-    };
-    let tokens = Tokens::new(&state.hub.meta);
-    let token = tokens.get(&id).await.map_err(access)?;
-    if token.user != caller.principal.name && !caller.principal.roles.has(Role::Admin) {
-        // Someone else's token is as unknown as a token that does not exist.
-        return Err(ApiError::not_found(format!("no token {id} of yours")));
-    }
-    let revoked = tokens.revoke(&id, now()).await.map_err(access)?;
-    let event = caller
-        .event("token.revoked", Outcome::Success)
-        .object(id)
-        .detail("owner", revoked.user.clone());
-    caller.record(&state, event).await?;
+    let revoked = state
+        .hub
+        .revoke_token(&caller.hub(), &id)
+        .await
+        .map_err(hub)?;
     Ok(Json(revoked))
 }
 
@@ -241,5 +204,13 @@ pub(crate) fn access(error: bastide_access::Error) -> ApiError {
             client(StatusCode::CONFLICT, "conflict", error.to_string())
         }
         Error::Meta(e) => ApiError::internal(e),
+    }
+}
+
+/// The API error for a use case's error.
+pub(crate) fn hub(error: bastide_hub::Error) -> ApiError {
+    match error {
+        bastide_hub::Error::Access(e) => access(e),
+        other => ApiError::internal(other),
     }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::session::{LoggedIn, sign_in_failed, signed_in};
 use crate::api::auth::now;
 use crate::api::{ApiError, AppState, ClientAddr, ErrorEnvelope};
-use crate::oidc::{BROWSER_COOKIE, BROWSER_COOKIE_SECONDS, OidcError};
+use bastide_hub::oidc::{BROWSER_COOKIE, BROWSER_COOKIE_SECONDS, OidcError};
 
 /// Where the provider sends the browser back.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

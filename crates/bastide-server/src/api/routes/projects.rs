@@ -1,20 +1,19 @@
 //! Projects, their permits, the public registry, the opt-out register and the access
-//! review. The rules are `bastide-access`'s; this file maps them to HTTP and audits
-//! every change and every refusal.
+//! review. Each handler calls one use case of the hub, which checks the caller and
+//! records the audit event; this file maps them to HTTP.
 
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bastide_access::{
-    AccessLine, Application, Grant, Permit, Permits, Project, Projects, RegistryEntry, Role,
+    AccessLine, Application, Grant, OptOutRecorded, Permit, Project, RegistryEntry,
 };
-use bastide_audit::Outcome;
+use bastide_hub::Decision;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::identity::access;
-use crate::api::auth::now;
+use super::identity::hub;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
 use crate::api::{Caller, Credential, ProjectCaller};
 
@@ -44,15 +43,6 @@ pub(crate) struct NewOptOut {
     identifier: String,
 }
 
-/// What recording an objection did.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct OptOutRecorded {
-    /// False when the person had objected before.
-    recorded: bool,
-    /// Objections in the register.
-    total: usize,
-}
-
 /// The size of the opt-out register (never its content).
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct OptOutCount {
@@ -74,12 +64,7 @@ pub(crate) struct ReviewQuery {
 pub(crate) async fn registry(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<RegistryEntry>>, ApiError> {
-    Ok(Json(
-        Projects::new(&state.hub.meta)
-            .registry()
-            .await
-            .map_err(access)?,
-    ))
+    Ok(Json(state.hub.registry().await.map_err(hub)?))
 }
 
 /// The projects the caller may see: their own, or all for stewards, administrators
@@ -92,12 +77,7 @@ pub(crate) async fn projects(
     State(state): State<AppState>,
     caller: Credential,
 ) -> Result<Json<Vec<Project>>, ApiError> {
-    Ok(Json(
-        Projects::new(&state.hub.meta)
-            .list(&caller.principal)
-            .await
-            .map_err(access)?,
-    ))
+    Ok(Json(state.hub.projects(&caller.hub()).await.map_err(hub)?))
 }
 
 /// Applies for access: a new draft project (researchers), its author its first member.
@@ -112,18 +92,11 @@ pub(crate) async fn create_project(
     caller: Caller,
     Json(application): Json<Application>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
-    caller
-        .require(&state, Role::Researcher, "project.create")
-        .await?;
-    let project = Projects::new(&state.hub.meta)
-        .create(&caller.principal, application, now())
+    let project = state
+        .hub
+        .apply(&caller.hub(), application)
         .await
-        .map_err(access)?;
-    let event = caller
-        .event("project.created", Outcome::Success)
-        .project(project.id.clone())
-        .object(project.id.clone());
-    caller.record(&state, event).await?;
+        .map_err(hub)?;
     Ok((StatusCode::CREATED, Json(project)))
 }
 
@@ -138,12 +111,12 @@ pub(crate) async fn project(
     State(state): State<AppState>,
     caller: ProjectCaller,
 ) -> Result<Json<Project>, ApiError> {
-    Ok(Json(
-        Projects::new(&state.hub.meta)
-            .get(&caller.principal, caller.project())
-            .await
-            .map_err(access)?,
-    ))
+    let project = state
+        .hub
+        .project(&caller.hub(), caller.project())
+        .await
+        .map_err(hub)?;
+    Ok(Json(project))
 }
 
 /// Adds a member: by a member while the project is a draft, by a steward until it
@@ -160,18 +133,17 @@ pub(crate) async fn add_member(
     caller: ProjectCaller,
     Json(member): Json<NewMember>,
 ) -> Result<Json<Project>, ApiError> {
-    let id = caller.project();
-    let result = Projects::new(&state.hub.meta)
-        .add_member(&caller.principal, id, &member.user, now())
-        .await;
-    let project = audited(&state, &caller, "project.member_added", id, result).await?;
+    let project = state
+        .hub
+        .add_member(&caller.hub(), caller.project(), &member.user)
+        .await
+        .map_err(hub)?;
     Ok(Json(project))
 }
 
-/// A lifecycle step: the same shape for each, only the call differs.
+/// A lifecycle step: the same shape for each, only the decision differs.
 macro_rules! step {
-    ($name:ident, $path:literal, $action:literal, $doc:literal,
-     |$p:ident, $c:ident, $id:ident, $note:ident, $now:ident| $call:expr) => {
+    ($name:ident, $path:literal, $decision:expr, $doc:literal) => {
         #[doc = $doc]
         #[utoipa::path(post, path = $path, tag = "projects", request_body = Option<Note>,
             params(("id" = String, Path, description = "Project id")),
@@ -186,10 +158,11 @@ macro_rules! step {
             body: Option<Json<Note>>,
         ) -> Result<Json<Project>, ApiError> {
             let note = body.map(|b| b.0).unwrap_or_default().note;
-            let $p = Projects::new(&state.hub.meta);
-            let ($c, $id, $note, $now) = (&caller.principal, caller.project(), note.as_str(), now());
-            let result = $call.await;
-            let project = audited(&state, &caller, $action, caller.project(), result).await?;
+            let project = state
+                .hub
+                .decide(&caller.hub(), caller.project(), $decision, &note)
+                .await
+                .map_err(hub)?;
             Ok(Json(project))
         }
     };
@@ -198,30 +171,26 @@ macro_rules! step {
 step!(
     submit,
     "/api/v1/projects/{id}/submit",
-    "project.submitted",
-    "Submits a draft for review (its members).",
-    |p, c, id, _note, at| p.submit(c, id, at)
+    Decision::Submit,
+    "Submits a draft for review (its members)."
 );
 step!(
     approve,
     "/api/v1/projects/{id}/approve",
-    "project.approved",
-    "Approves a submitted application (a steward who is not a member).",
-    |p, c, id, note, at| p.approve(c, id, note, at)
+    Decision::Approve,
+    "Approves a submitted application (a steward who is not a member)."
 );
 step!(
     reject,
     "/api/v1/projects/{id}/reject",
-    "project.rejected",
-    "Rejects a submitted application (a steward who is not a member).",
-    |p, c, id, note, at| p.reject(c, id, note, at)
+    Decision::Reject,
+    "Rejects a submitted application (a steward who is not a member)."
 );
 step!(
     close,
     "/api/v1/projects/{id}/close",
-    "project.closed",
-    "Closes an approved or active project (a steward); its permit is revoked.",
-    |p, c, id, note, at| p.close(c, id, note, at)
+    Decision::Close,
+    "Closes an approved or active project (a steward); its permit is revoked."
 );
 
 /// Every version of the project's permit, newest first.
@@ -235,12 +204,12 @@ pub(crate) async fn permit(
     State(state): State<AppState>,
     caller: ProjectCaller,
 ) -> Result<Json<Vec<Permit>>, ApiError> {
-    Ok(Json(
-        Permits::new(&state.hub.meta)
-            .history(&caller.principal, caller.project())
-            .await
-            .map_err(access)?,
-    ))
+    let versions = state
+        .hub
+        .permits(&caller.hub(), caller.project())
+        .await
+        .map_err(hub)?;
+    Ok(Json(versions))
 }
 
 /// Grants a new version of the project's permit (a steward who is not a member).
@@ -257,11 +226,11 @@ pub(crate) async fn grant(
     caller: ProjectCaller,
     Json(grant): Json<Grant>,
 ) -> Result<(StatusCode, Json<Permit>), ApiError> {
-    let id = caller.project();
-    let result = Permits::new(&state.hub.meta)
-        .grant(&caller.principal, id, grant, now())
-        .await;
-    let permit = audited(&state, &caller, "permit.granted", id, result).await?;
+    let permit = state
+        .hub
+        .grant(&caller.hub(), caller.project(), grant)
+        .await
+        .map_err(hub)?;
     Ok((StatusCode::CREATED, Json(permit)))
 }
 
@@ -277,16 +246,18 @@ pub(crate) async fn revoke(
     State(state): State<AppState>,
     caller: ProjectCaller,
 ) -> Result<Json<Vec<Permit>>, ApiError> {
-    let id = caller.project();
-    let permits = Permits::new(&state.hub.meta);
-    let result = permits.revoke(&caller.principal, id, now()).await;
-    audited(&state, &caller, "permit.revoked", id, result).await?;
-    Ok(Json(
-        permits
-            .history(&caller.principal, id)
-            .await
-            .map_err(access)?,
-    ))
+    let acting = caller.hub();
+    state
+        .hub
+        .revoke(&acting, caller.project())
+        .await
+        .map_err(hub)?;
+    let versions = state
+        .hub
+        .permits(&acting, caller.project())
+        .await
+        .map_err(hub)?;
+    Ok(Json(versions))
 }
 
 /// Records a person's objection (stewards): their rows leave every project view.
@@ -301,33 +272,12 @@ pub(crate) async fn add_opt_out(
     caller: Caller,
     Json(body): Json<NewOptOut>,
 ) -> Result<Json<OptOutRecorded>, ApiError> {
-    caller
-        .require(&state, Role::Steward, "optout.recorded")
-        .await?;
-    if body.identifier.trim().is_empty() {
-        return Err(ApiError::Client {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalid",
-            message: "identifier: give the person's identifier".into(),
-        });
-    }
-    let pseudonym = state
+    let recorded = state
         .hub
-        .pseudonymiser()
+        .record_opt_out(&caller.hub(), &body.identifier)
         .await
-        .map_err(ApiError::internal)?
-        .pseudonym(&body.identifier);
-    let repo = state.hub.meta.projects();
-    let recorded = repo
-        .add_opt_out(&pseudonym, &caller.principal.name, now())
-        .await
-        .map_err(ApiError::internal)?;
-    let total = repo.opt_outs().await.map_err(ApiError::internal)?.len();
-    let event = caller
-        .event("optout.recorded", Outcome::Success)
-        .detail("new", recorded);
-    caller.record(&state, event).await?;
-    Ok(Json(OptOutRecorded { recorded, total }))
+        .map_err(hub)?;
+    Ok(Json(recorded))
 }
 
 /// How many objections the register holds (stewards and auditors); never who.
@@ -340,17 +290,7 @@ pub(crate) async fn opt_outs(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<OptOutCount>, ApiError> {
-    caller
-        .require_any(&state, &[Role::Steward, Role::Auditor], "optout.count")
-        .await?;
-    let total = state
-        .hub
-        .meta
-        .projects()
-        .opt_outs()
-        .await
-        .map_err(ApiError::internal)?
-        .len();
+    let total = state.hub.opt_out_count(&caller.hub()).await.map_err(hub)?;
     Ok(Json(OptOutCount { total }))
 }
 
@@ -366,32 +306,9 @@ pub(crate) async fn access_review(
     caller: Caller,
     Query(query): Query<ReviewQuery>,
 ) -> Result<Response, ApiError> {
-    caller
-        .require_any(
-            &state,
-            &[Role::Steward, Role::Admin, Role::Auditor],
-            "access.reviewed",
-        )
-        .await?;
-    let lines = Permits::new(&state.hub.meta)
-        .review(now())
-        .await
-        .map_err(access)?;
-    caller
-        .record(
-            &state,
-            caller
-                .event("access.reviewed", Outcome::Success)
-                .detail("lines", lines.len()),
-        )
-        .await?;
-    Ok(match query.format.as_deref() {
-        Some("csv") => (
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            bastide_access::review_csv(&lines),
-        )
-            .into_response(),
-        None | Some("json") => Json(lines).into_response(),
+    let format = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
         Some(other) => {
             return Err(ApiError::Client {
                 status: StatusCode::BAD_REQUEST,
@@ -399,31 +316,15 @@ pub(crate) async fn access_review(
                 message: format!("format `{other}`: use json or csv"),
             });
         }
-    })
-}
-
-/// Records the outcome of an access operation on project `id`: success, or refusal.
-async fn audited<T>(
-    state: &AppState,
-    caller: &Credential,
-    action: &str,
-    id: &str,
-    result: bastide_access::Result<T>,
-) -> Result<T, ApiError> {
-    let outcome = match &result {
-        Ok(_) => Outcome::Success,
-        Err(bastide_access::Error::Refused(_) | bastide_access::Error::Invalid { .. }) => {
-            Outcome::Denied
-        }
-        Err(_) => Outcome::Failure,
     };
-    let mut event = caller
-        .event(action, outcome)
-        .project(id.to_owned())
-        .object(id.to_owned());
-    if let Err(e) = &result {
-        event = event.detail("reason", e.to_string());
-    }
-    caller.record(state, event).await?;
-    result.map_err(access)
+    let lines = state.hub.access_review(&caller.hub()).await.map_err(hub)?;
+    Ok(if format {
+        (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            bastide_access::review_csv(&lines),
+        )
+            .into_response()
+    } else {
+        Json(lines).into_response()
+    })
 }

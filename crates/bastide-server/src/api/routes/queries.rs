@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::identity::access;
 use crate::api::ProjectCaller;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
-use crate::hub::{Answered, Client, QueryFailure, QueryRequest};
+use bastide_hub::{Answered, Client, QueryFailure, QueryRequest};
 
 /// The media type of an Arrow IPC stream.
 const ARROW: &str = "application/vnd.apache.arrow.stream";

@@ -2,8 +2,8 @@
 //! (memory holds one chunk of it), goes through exactly the ingestion the command line
 //! runs, and the file is removed. Stewards and administrators send batches.
 
+use bastide_core::private;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 
 use axum::Json;
 use axum::body::Body;
@@ -17,7 +17,7 @@ use utoipa::IntoParams;
 
 use crate::api::Caller;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
-use crate::hub::{IngestReport, OnError};
+use bastide_hub::{IngestReport, OnError};
 
 /// How to read the batch.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -61,11 +61,7 @@ pub(crate) async fn upload(
     // A private folder in the data folder: the upload holds identifiers in clear until
     // it is read.
     let uploads = state.hub.settings.data_dir.join("uploads");
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&uploads)
-        .map_err(ApiError::internal)?;
+    private::create_dir_all(&uploads).map_err(ApiError::internal)?;
     let dir = tempfile::Builder::new()
         .prefix("batch-")
         .tempdir_in(&uploads)
@@ -75,12 +71,7 @@ pub(crate) async fn upload(
     } else {
         "upload.csv"
     });
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&file)
-        .map_err(ApiError::internal)?;
+    let mut out = private::create_new(&file).map_err(ApiError::internal)?;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| bad(format!("the upload broke off: {e}")))?;
@@ -92,7 +83,7 @@ pub(crate) async fn upload(
     let (hub, actor, files) = (state.hub.clone(), caller.actor(), vec![file.clone()]);
     let runtime = tokio::runtime::Handle::current();
     let result = tokio::task::spawn_blocking(move || {
-        let noop: crate::hub::Progress = std::sync::Arc::new(|_, _| {});
+        let noop: bastide_hub::Progress = std::sync::Arc::new(|_, _| {});
         runtime.block_on(hub.ingest(&actor, &dataset, &table, &files, on_error, csv, noop))
     })
     .await
@@ -101,7 +92,7 @@ pub(crate) async fn upload(
     let shown = file.display().to_string();
     let report = result.map_err(|e| match e {
         // The batch or the request is at fault: say what, naming the upload.
-        crate::Error::Ingest(_) | crate::Error::Schema(_) => {
+        bastide_hub::Error::Ingest(_) | bastide_hub::Error::Schema(_) => {
             bad(e.to_string().replace(&shown, "upload"))
         }
         other => ApiError::internal(other),

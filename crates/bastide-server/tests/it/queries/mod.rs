@@ -15,8 +15,8 @@ use bastide_access::{
     RequestedTable, Scalar, Tokens,
 };
 use bastide_core::config::Settings;
+use bastide_hub::{Actor, Answered, Client, Hub, OnError, QueryFailure, QueryRequest};
 use bastide_ingest::reader::CsvOptions;
-use bastide_server::hub::{Actor, Answered, Client, Hub, OnError, QueryFailure, QueryRequest};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::DataType;
 
@@ -269,7 +269,9 @@ async fn user(hub: &Hub, name: &str, role: &str) -> Principal {
         roles: vec![role.into()],
         password: Some("a long enough secret".into()),
     };
-    Accounts::new(&hub.meta).create(new, now()).await.unwrap();
+    hub.create_user(&bastide_hub::Caller::operator(), new)
+        .await
+        .unwrap();
     Accounts::new(&hub.meta)
         .login(name, "a long enough secret", now())
         .await

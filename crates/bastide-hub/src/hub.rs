@@ -1,22 +1,6 @@
-//! A hub assembled from its parts. [`Hub::open`] checks that the keyring, the object
-//! storage and the metadata database all belong to the same installation, then
-//! opens the audit log, before anything is served; [`init`] creates a new
-//! installation.
-
-mod auditor;
-mod backup;
-mod budget;
-pub mod catalogue;
-mod ingest;
-mod init;
-mod maintenance;
-mod migration;
-mod nomenclature;
-mod pseudonyms;
-mod queries;
-mod running;
-mod seal;
-mod staging;
+//! The hub itself: [`Hub::open`] checks that the keyring, the object storage and the
+//! metadata database all belong to the same installation, then opens the audit log,
+//! before anything is served.
 
 use std::sync::Arc;
 
@@ -26,18 +10,7 @@ use bastide_crypto::LocalKeyring;
 use bastide_meta::{HubRecord, MetaStore};
 use bastide_store::Storage;
 
-pub use auditor::Auditor;
-pub use backup::{BackupReport, restore};
-pub use bastide_store::{DatasetStore, KeyService, KeyStatus, Rotation};
-pub use ingest::{Actor, IngestReport, OnError, Progress};
-pub use init::{InitReport, init};
-pub use maintenance::{GARBAGE_GRACE, spawn_audit_archiving, spawn_garbage_collection};
-pub use nomenclature::{Nomenclature, NomenclatureReport};
-pub use pseudonyms::RenewalReport;
-pub use queries::{Answered, Channel, Client, QueryFailure, QueryRequest};
-pub use running::QueryService;
-
-use crate::{Error, Result};
+use crate::{Auditor, DatasetStore, Error, KeyService, QueryService, Result};
 
 /// An open hub: every part reachable and consistent with the others.
 #[derive(Debug)]

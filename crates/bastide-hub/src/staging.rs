@@ -2,8 +2,8 @@
 //! sibling folder and renames it into place as its last step, so an interrupted or
 //! failed init never leaves a half-made data folder behind.
 
-use std::fs::{self, DirBuilder, File};
-use std::os::unix::fs::DirBuilderExt;
+use bastide_core::private;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use bastide_core::config::Settings;
@@ -31,17 +31,10 @@ impl Staging {
                 "no parent folder",
             ))
         })?;
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(parent)
-            .map_err(unwritable)?;
+        private::create_dir_all(parent).map_err(unwritable)?;
         let name = target.file_name().unwrap_or_default().to_string_lossy();
         let path = parent.join(format!(".{name}.init-{}", uuid::Uuid::new_v4().simple()));
-        DirBuilder::new()
-            .mode(0o700)
-            .create(&path)
-            .map_err(unwritable)?;
+        private::create_dir(&path).map_err(unwritable)?;
         Ok(Self {
             path,
             target: target.to_owned(),

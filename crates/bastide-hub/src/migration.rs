@@ -1,9 +1,8 @@
 //! `bastide migrate`: moving a hub's objects to another backend, then pointing the
 //! configuration at it, only once every object is copied and verified.
 
+use bastide_core::private;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use bastide_audit::{NewEvent, Outcome, Role};
@@ -86,15 +85,6 @@ fn set_storage_url(config: &Path, url: &Url) -> Result<()> {
     }
     document["storage"]["url"] = toml_edit::value(url.as_str());
     let staging = config.with_extension("toml.tmp");
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&staging)
-        .map_err(unwritable)?;
-    file.write_all(document.to_string().as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(unwritable)?;
+    private::write(&staging, document.to_string().as_bytes()).map_err(unwritable)?;
     fs::rename(&staging, config).map_err(unwritable)
 }

@@ -1,9 +1,10 @@
 //! `bastide init`: a new hub, all or nothing. Running it on an existing hub checks
 //! that hub and changes nothing.
 
-use std::fs::{self, DirBuilder, OpenOptions};
+use bastide_core::private;
+use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};
@@ -146,8 +147,10 @@ async fn build(
             .as_ref()
             .map(|p| p.expose_secret().to_owned()),
     };
+    // The operator creating the hub makes its first administrator.
+    let operator = bastide_access::Principal::operator();
     let (_, admin_password) = bastide_access::Accounts::new(&meta)
-        .create(admin, record.created_at)
+        .create(&operator.administration()?, admin, record.created_at)
         .await?;
     meta.close().await;
     restrict_sqlite_file(staged);
@@ -226,12 +229,7 @@ fn write_generated_passphrase(dir: &Path) -> Result<SecretString> {
     };
     create_private_dir(path.parent().expect("the passphrase file has a folder"))?;
     let passphrase = generate_passphrase();
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(unwritable)?;
+    let mut file = private::create_new(&path).map_err(unwritable)?;
     writeln!(file, "{}", passphrase.expose_secret()).map_err(unwritable)?;
     file.sync_all().map_err(unwritable)?;
     Ok(passphrase)
@@ -259,14 +257,7 @@ fn write_config(dir: &Path, generated_passphrase: bool) -> Result<()> {
         path: dir.to_owned(),
         source,
     };
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(unwritable)?;
-    file.write_all(text.as_bytes()).map_err(unwritable)?;
-    file.sync_all().map_err(unwritable)
+    private::write_new(&path, text.as_bytes()).map_err(unwritable)
 }
 
 /// SQLite creates its file with the process umask; the metadata is the operator's only.
@@ -279,14 +270,10 @@ fn restrict_sqlite_file(settings: &Settings) {
 }
 
 fn create_private_dir(path: &Path) -> Result<()> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-        .map_err(|source| Error::Unwritable {
-            path: path.to_owned(),
-            source,
-        })
+    private::create_dir_all(path).map_err(|source| Error::Unwritable {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn is_empty_dir(path: &Path) -> bool {

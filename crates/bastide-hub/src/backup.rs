@@ -4,9 +4,9 @@
 //! data folder (the embedded default), since they would be lost with it; on an
 //! object store they stay where they are. The keyring passphrase is never included.
 
+use bastide_core::private;
 use std::collections::BTreeMap;
-use std::fs::{self, DirBuilder};
-use std::os::unix::fs::DirBuilderExt;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use bastide_audit::{NewEvent, Outcome, Role};
@@ -78,11 +78,7 @@ async fn write_backup(hub: &Hub, dir: &Path) -> Result<BackupReport> {
             path: dir.to_owned(),
         });
     }
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io(dir))?;
+    private::create_dir_all(dir).map_err(io(dir))?;
     let settings = &hub.settings;
     let includes_data = settings
         .storage_url
@@ -130,20 +126,16 @@ async fn write_backup(hub: &Hub, dir: &Path) -> Result<BackupReport> {
     for (path, bytes) in &files {
         let target = dir.join(path);
         if let Some(parent) = target.parent() {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(parent)
-                .map_err(io(parent))?;
+            private::create_dir_all(parent).map_err(io(parent))?;
         }
-        write_private(&target, bytes).map_err(io(&target))?;
+        private::write(&target, bytes).map_err(io(&target))?;
         index
             .files
             .insert(path.clone(), hex::encode(Sha256::digest(bytes)));
         report.bytes += bytes.len() as u64;
     }
     report.files = files.len() as u64;
-    write_private(
+    private::write(
         &dir.join("backup.json"),
         &serde_json::to_vec_pretty(&index).expect("JSON"),
     )
@@ -192,19 +184,15 @@ pub async fn restore(from: &Path, settings: &Settings) -> Result<BackupReport> {
     let unwritable = |path: PathBuf| move |source| Error::Unwritable { path, source };
     let keyring =
         fs::read(from.join("keyring.sealed")).map_err(unwritable(from.join("keyring.sealed")))?;
-    write_private(&staged.keys.keyring, &keyring)
+    private::write(&staged.keys.keyring, &keyring)
         .map_err(unwritable(staged.keys.keyring.clone()))?;
     if let Ok(config) = fs::read_to_string(from.join(CONFIG_FILE_NAME)) {
         let path = staging.path().join(CONFIG_FILE_NAME);
-        write_private(&path, without_passphrase_file(&config).as_bytes())
+        private::write(&path, without_passphrase_file(&config).as_bytes())
             .map_err(unwritable(path))?;
     }
     if let Ok(dir) = staged.storage_url.to_file_path() {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(unwritable(dir))?;
+        private::create_dir_all(&dir).map_err(unwritable(dir))?;
     }
     let storage = Storage::open(&staged.storage_url, &staged.s3)?;
     let mut report = BackupReport {
@@ -226,13 +214,9 @@ pub async fn restore(from: &Path, settings: &Settings) -> Result<BackupReport> {
         } else if let Some(file) = path.strip_prefix("audit/") {
             let to = staged.audit.dir.join(file);
             if let Some(parent) = to.parent() {
-                DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(parent)
-                    .map_err(unwritable(parent.to_owned()))?;
+                private::create_dir_all(parent).map_err(unwritable(parent.to_owned()))?;
             }
-            write_private(&to, &bytes).map_err(unwritable(to.clone()))?;
+            private::write(&to, &bytes).map_err(unwritable(to.clone()))?;
         }
     }
     let dump: MetaDump = serde_json::from_slice(
@@ -280,20 +264,6 @@ fn without_passphrase_file(config: &str) -> String {
         }
         Err(_) => config.to_owned(),
     }
-}
-
-/// Writes a file only its owner can read: everything here is the operator's only.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 fn corrupt(from: &Path, problem: &str) -> Error {

@@ -1,0 +1,190 @@
+//! The audit log's actions for the use cases of this crate, and the one place that
+//! turns a use case's result into its audit event: success, denial (a rule or the
+//! caller's input refused it) or failure (the hub could not do it).
+//!
+//! Reads of what a caller may see are not recorded when they succeed (the log would
+//! drown in them); their refusals are, like every change whatever its outcome.
+
+use bastide_audit::{NewEvent, Outcome};
+
+use crate::{Caller, Error, Hub, Result};
+
+macro_rules! actions {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
+        /// An action recorded in the audit log.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Action {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Action {
+            /// Every action, for tests and documentation.
+            pub const ALL: &[Action] = &[$(Self::$variant,)*];
+
+            /// Its dotted name in the log.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    /// The list of users was asked for.
+    UserList => "user.list",
+    /// A user was created.
+    UserCreated => "user.created",
+    /// A user was disabled.
+    UserDisabled => "user.disabled",
+    /// A user must now give a second factor.
+    UserTotpRequired => "user.totp_required",
+    /// A user's second factor was forgotten.
+    UserTotpReset => "user.totp_reset",
+    /// A list of tokens was asked for.
+    TokenList => "token.list",
+    /// A token was made.
+    TokenCreated => "token.created",
+    /// A token was revoked.
+    TokenRevoked => "token.revoked",
+    /// A project was read.
+    ProjectRead => "project.read",
+    /// An application was made: a new draft project.
+    ProjectCreated => "project.created",
+    /// A member was added to a project.
+    ProjectMemberAdded => "project.member_added",
+    /// A draft was submitted for review.
+    ProjectSubmitted => "project.submitted",
+    /// An application was approved.
+    ProjectApproved => "project.approved",
+    /// An application was rejected.
+    ProjectRejected => "project.rejected",
+    /// A project was closed.
+    ProjectClosed => "project.closed",
+    /// A project's permit was read.
+    PermitRead => "permit.read",
+    /// A new version of a permit was granted.
+    PermitGranted => "permit.granted",
+    /// A permit was revoked.
+    PermitRevoked => "permit.revoked",
+    /// A person's objection was recorded.
+    OptOutRecorded => "optout.recorded",
+    /// The size of the opt-out register was asked for.
+    OptOutCount => "optout.count",
+    /// The access review was produced.
+    AccessReviewed => "access.reviewed",
+}
+
+impl Error {
+    /// How a use case that ended in this error is recorded.
+    pub fn outcome(&self) -> Outcome {
+        use bastide_access::Error as Access;
+        match self {
+            Self::Access(
+                Access::Refused(_)
+                | Access::Invalid { .. }
+                | Access::NotFound { .. }
+                | Access::Auth(_),
+            ) => Outcome::Denied,
+            Self::Access(Access::Meta(bastide_meta::Error::UserExists { .. })) => Outcome::Denied,
+            _ => Outcome::Failure,
+        }
+    }
+}
+
+/// What an audit event is about, besides its actor.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct About<'a> {
+    /// The project concerned.
+    pub project: Option<&'a str>,
+    /// The object acted on.
+    pub object: Option<&'a str>,
+}
+
+impl<'a> About<'a> {
+    /// A project, which is also the object acted on.
+    pub fn project(id: &'a str) -> Self {
+        Self {
+            project: Some(id),
+            object: Some(id),
+        }
+    }
+
+    /// An object outside any project.
+    pub fn object(name: &'a str) -> Self {
+        Self {
+            project: None,
+            object: Some(name),
+        }
+    }
+}
+
+impl Hub {
+    /// Records the end of a change by `caller`, whatever its outcome, and hands its
+    /// result on; `details` adds what a success is worth keeping.
+    pub(crate) async fn audited<T>(
+        &self,
+        caller: &Caller,
+        action: Action,
+        about: About<'_>,
+        result: Result<T>,
+        details: impl FnOnce(&T, NewEvent) -> NewEvent,
+    ) -> Result<T> {
+        match result {
+            Ok(value) => {
+                let event = details(&value, event(caller, action, about, Outcome::Success));
+                self.audit.record(event).await?;
+                Ok(value)
+            }
+            Err(e) => {
+                self.record_error(caller, action, about, &e).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Records a read by `caller` only when it was refused or failed.
+    pub(crate) async fn refusal_audited<T>(
+        &self,
+        caller: &Caller,
+        action: Action,
+        about: About<'_>,
+        result: Result<T>,
+    ) -> Result<T> {
+        if let Err(e) = &result {
+            self.record_error(caller, action, about, e).await?;
+        }
+        result
+    }
+
+    async fn record_error(
+        &self,
+        caller: &Caller,
+        action: Action,
+        about: About<'_>,
+        error: &Error,
+    ) -> Result<()> {
+        let outcome = error.outcome();
+        let reason = if outcome == Outcome::Denied {
+            error.to_string()
+        } else {
+            tracing::error!(target: "bastide::hub", action = action.as_str(), error = %error, "a use case failed");
+            "internal error (see the hub's log)".to_owned()
+        };
+        let event = event(caller, action, about, outcome).detail("reason", reason);
+        self.audit.record(event).await?;
+        Ok(())
+    }
+}
+
+fn event(caller: &Caller, action: Action, about: About<'_>, outcome: Outcome) -> NewEvent {
+    let mut event = caller.event(action, outcome);
+    if let Some(project) = about.project {
+        event = event.project(project);
+    }
+    if let Some(object) = about.object {
+        event = event.object(object);
+    }
+    event
+}

@@ -1,0 +1,159 @@
+//! Who acts on the hub, and through which door. Every use case takes a [`Caller`]: the
+//! principal (a user, the operator at the command line, or no one), the door it came
+//! through, and where from. The caller is also the actor of every audit event the use
+//! case records, so the same operation through the CLI, the API or the wire is
+//! recorded the same way, with the door as the `via` detail.
+
+use std::net::IpAddr;
+
+use bastide_access::{Principal, Role};
+use bastide_audit::{NewEvent, Outcome};
+
+use crate::Actor;
+
+/// The door an operation came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// The command line, run by whoever holds the host.
+    Cli,
+    /// The HTTP API.
+    Api,
+    /// The PostgreSQL wire endpoint.
+    Wire,
+}
+
+impl Door {
+    /// Its name in the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cli => "cli",
+            Self::Api => "api",
+            Self::Wire => "wire",
+        }
+    }
+}
+
+/// Someone acting on the hub.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    principal: Option<Principal>,
+    door: Door,
+    request_id: Option<String>,
+    client: Option<IpAddr>,
+}
+
+impl Caller {
+    /// The operator at the command line (see [`Principal::operator`]).
+    pub fn operator() -> Self {
+        Self::user(Principal::operator(), Door::Cli)
+    }
+
+    /// An authenticated principal.
+    pub fn user(principal: Principal, door: Door) -> Self {
+        Self {
+            principal: Some(principal),
+            door,
+            request_id: None,
+            client: None,
+        }
+    }
+
+    /// No one: public reads, sign-in attempts.
+    pub fn anonymous(door: Door) -> Self {
+        Self {
+            principal: None,
+            door,
+            request_id: None,
+            client: None,
+        }
+    }
+
+    /// The same caller, with the request and the client address it came with.
+    pub fn from_request(mut self, request_id: Option<String>, client: Option<IpAddr>) -> Self {
+        self.request_id = request_id;
+        self.client = client;
+        self
+    }
+
+    /// Who they are, when authenticated.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
+    }
+
+    /// The door they came through.
+    pub fn door(&self) -> Door {
+        self.door
+    }
+
+    /// The principal, or a refusal for no one.
+    pub(crate) fn authenticated(&self) -> crate::Result<&Principal> {
+        self.principal.as_ref().ok_or_else(|| {
+            bastide_access::Error::Refused("this needs a signed-in user".into()).into()
+        })
+    }
+
+    /// The role the audit log records: the operator's, or the principal's highest.
+    pub fn audit_role(&self) -> bastide_audit::Role {
+        let Some(principal) = &self.principal else {
+            return bastide_audit::Role::System;
+        };
+        if principal.is_operator() {
+            return bastide_audit::Role::Operator;
+        }
+        let roles = &principal.roles;
+        if roles.has(Role::Admin) {
+            bastide_audit::Role::Admin
+        } else if roles.has(Role::Steward) {
+            bastide_audit::Role::Steward
+        } else if roles.has(Role::Auditor) {
+            bastide_audit::Role::Auditor
+        } else {
+            bastide_audit::Role::Researcher
+        }
+    }
+
+    /// This caller as the actor of operations that still take one (ingestion, queries).
+    pub fn actor(&self) -> Actor {
+        Actor {
+            name: self.actor_name().to_owned(),
+            role: self.audit_role(),
+            request_id: self.request_id.clone(),
+            client: self.client,
+        }
+    }
+
+    fn actor_name(&self) -> &str {
+        self.principal
+            .as_ref()
+            .map_or("anonymous", |p| p.name.as_str())
+    }
+
+    /// An audit event by this caller, through its door.
+    pub(crate) fn event(&self, action: crate::Action, outcome: Outcome) -> NewEvent {
+        let mut event = NewEvent::new(
+            self.actor_name(),
+            self.audit_role(),
+            action.as_str(),
+            outcome,
+        )
+        .detail("via", self.door.as_str());
+        event.request_id = self.request_id.clone();
+        event.client = self.client;
+        if let Some(project) = self.principal.as_ref().and_then(|p| p.project.clone()) {
+            event = event.project(project);
+        }
+        event
+    }
+}
+
+impl crate::Hub {
+    /// The user `name` as a caller at the command line: the operator acting on their
+    /// behalf without their password (the operator holds the host anyway). What they
+    /// do is recorded with them as actor, through the `cli` door.
+    pub async fn acting_as(&self, name: &str) -> crate::Result<Caller> {
+        let principal = bastide_access::Accounts::new(&self.meta)
+            .act_as(name)
+            .await?;
+        Ok(Caller::user(principal, Door::Cli))
+    }
+}

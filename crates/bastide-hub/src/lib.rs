@@ -1,0 +1,47 @@
+//! Bastide's application layer: a hub assembled from its parts, and the only way to act
+//! on one. [`Hub::open`] checks that the keyring, the object storage and the metadata
+//! database all belong to the same installation, then opens the audit log, before
+//! anything is served; [`init`] creates a new installation. The command line, the HTTP
+//! API and the PostgreSQL wire endpoint are adapters over it.
+
+mod accounts;
+mod actions;
+mod auditor;
+mod backup;
+mod budget;
+mod caller;
+pub mod catalogue;
+mod error;
+mod hub;
+mod ingest;
+mod init;
+mod maintenance;
+mod migration;
+mod nomenclature;
+pub mod oidc;
+mod projects;
+mod pseudonyms;
+mod queries;
+mod running;
+mod seal;
+mod sign_in;
+mod staging;
+pub mod throttle;
+
+pub use accounts::NewToken;
+pub use actions::Action;
+pub use auditor::Auditor;
+pub use backup::{BackupReport, restore};
+pub use bastide_store::{DatasetStore, KeyService, KeyStatus, Rotation};
+pub use caller::{Caller, Door};
+pub use error::{Error, Result};
+pub use hub::{Hub, Parts};
+pub use ingest::{Actor, IngestReport, OnError, Progress};
+pub use init::{InitReport, init};
+pub use maintenance::{GARBAGE_GRACE, spawn_audit_archiving, spawn_garbage_collection};
+pub use nomenclature::{Nomenclature, NomenclatureReport};
+pub use projects::Decision;
+pub use pseudonyms::RenewalReport;
+pub use queries::{Answered, Channel, Client, QueryFailure, QueryRequest};
+pub use running::QueryService;
+pub use sign_in::{Origin, Presented};
