@@ -3,7 +3,7 @@
 
 use bastide_meta::MetaStore;
 
-use crate::{Now, Oversight, Result, Stewardship};
+use crate::{Now, OptOutCounting, Result, Stewardship};
 
 /// The register kept in the metadata database.
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +40,7 @@ impl<'a> OptOuts<'a> {
     }
 
     /// How many objections the register holds; never who.
-    pub async fn count(&self, _: &Oversight<'_>) -> Result<usize> {
+    pub async fn count(&self, _: &OptOutCounting<'_>) -> Result<usize> {
         Ok(self.meta.projects().opt_outs().await?.len())
     }
 }

@@ -18,10 +18,14 @@ pub struct Administration<'a>(&'a Principal);
 #[derive(Debug, Clone, Copy)]
 pub struct Stewardship<'a>(&'a Principal);
 
-/// The right to oversee access without touching data: the access review and the size
-/// of the opt-out register. Stewards, administrators and auditors hold it.
+/// The right to oversee access without touching data: the access review. Stewards,
+/// administrators and auditors hold it.
 #[derive(Debug, Clone, Copy)]
 pub struct Oversight<'a>(&'a Principal);
+
+/// The right to know how many people objected (never who): stewards and auditors.
+#[derive(Debug, Clone, Copy)]
+pub struct OptOutCounting<'a>(&'a Principal);
 
 impl Principal {
     /// The right to administer accounts, or why not.
@@ -38,6 +42,12 @@ impl Principal {
     pub fn oversight(&self) -> Result<Oversight<'_>> {
         self.holds(&[Role::Steward, Role::Admin, Role::Auditor])
             .map(|()| Oversight(self))
+    }
+
+    /// The right to know the size of the opt-out register, or why not.
+    pub fn opt_out_counting(&self) -> Result<OptOutCounting<'_>> {
+        self.holds(&[Role::Steward, Role::Auditor])
+            .map(|()| OptOutCounting(self))
     }
 
     fn holds(&self, any_of: &[Role]) -> Result<()> {
@@ -62,4 +72,4 @@ macro_rules! by {
         }
     )*};
 }
-by!(Administration, Stewardship, Oversight);
+by!(Administration, Stewardship, Oversight, OptOutCounting);

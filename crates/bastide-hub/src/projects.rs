@@ -220,14 +220,13 @@ impl Hub {
         .await
     }
 
-    /// How many objections the register holds (stewards, administrators, auditors);
-    /// never who.
+    /// How many objections the register holds (stewards and auditors); never who.
     pub async fn opt_out_count(&self, caller: &Caller) -> Result<usize> {
         let counted = async {
             let principal = caller.authenticated()?;
             Ok::<_, Error>(
                 OptOuts::new(&self.meta)
-                    .count(&principal.oversight()?)
+                    .count(&principal.opt_out_counting()?)
                     .await?,
             )
         };

@@ -142,7 +142,7 @@ const MATRIX: &[(Case, &str, bool, &[Who])] = &[
         Case::CountOptOuts,
         "optout.count",
         true,
-        &[Admin, Steward, Auditor],
+        &[Steward, Auditor],
     ),
     (
         Case::AccessReview,
