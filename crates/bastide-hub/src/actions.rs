@@ -74,6 +74,10 @@ actions! {
     OptOutCount => "optout.count",
     /// The access review was produced.
     AccessReviewed => "access.reviewed",
+    /// A second factor was set up (its secret shown).
+    TotpEnrolled => "auth.totp_enrolled",
+    /// A second factor was confirmed with a first code.
+    TotpConfirmed => "auth.totp_confirmed",
 }
 
 impl Error {

@@ -69,6 +69,7 @@ enum Case {
     OwnTokens,
     CreateOwnToken,
     RevokeSomeoneElsesToken,
+    EnrolSecondFactor,
     ReadProject,
     Apply,
     AddMemberToDraft,
@@ -334,6 +335,7 @@ impl World {
                 let id = zoe.principal().unwrap().token_id.clone().unwrap();
                 hub.revoke_token(caller, &id).await.is_ok()
             }
+            Case::EnrolSecondFactor => hub.enrol_totp(caller).await.is_ok(),
             Case::ReadProject => {
                 let id = self.project(Stage::Approved).await;
                 hub.project(caller, &id).await.is_ok()

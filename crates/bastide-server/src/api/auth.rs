@@ -29,11 +29,6 @@ pub struct Credential {
     client: Option<std::net::IpAddr>,
 }
 
-/// The seconds since the Unix epoch.
-pub(crate) fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 impl FromRequestParts<AppState> for Credential {
     type Rejection = ApiError;
 

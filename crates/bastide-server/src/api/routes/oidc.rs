@@ -5,13 +5,12 @@
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bastide_access::Accounts;
+use bastide_hub::oidc::{BROWSER_COOKIE, BROWSER_COOKIE_SECONDS, OidcError};
+use bastide_hub::{Door, Origin};
 use serde::Deserialize;
 
-use super::session::{LoggedIn, sign_in_failed, signed_in};
-use crate::api::auth::now;
+use super::session::{LoggedIn, session_opened, unauthenticated};
 use crate::api::{ApiError, AppState, ClientAddr, ErrorEnvelope};
-use bastide_hub::oidc::{BROWSER_COOKIE, BROWSER_COOKIE_SECONDS, OidcError};
 
 /// Where the provider sends the browser back.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -115,22 +114,18 @@ pub(crate) async fn oidc_callback(
         )),
         _ => Err("the callback lacks its code or state".into()),
     };
-    let principal = match identity {
-        Ok(identity) => Accounts::new(&state.hub.meta)
-            .oidc_login(
-                &identity.subject,
-                &identity.username,
-                &identity.roles,
-                now(),
-            )
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e),
+    let origin = Origin {
+        request_id: None,
+        client,
     };
-    match principal {
-        Ok(principal) => {
+    match state
+        .hub
+        .sign_in_with_oidc(Door::Api, origin, identity)
+        .await
+    {
+        Ok(signed) => {
             attempt.succeeded();
-            let mut response = signed_in(&state, principal, "oidc", client).await?;
+            let mut response = session_opened(signed);
             // The attempt is over: its cookie goes.
             let spent = browser_cookie("", 0, state.hub.oidc.over_tls());
             if let Ok(value) = spent.parse() {
@@ -138,8 +133,9 @@ pub(crate) async fn oidc_callback(
             }
             Ok(response)
         }
-        Err(reason) => {
-            Err(sign_in_failed(&state, "anonymous", "oidc", &reason, reason.clone(), client).await)
+        Err(bastide_hub::Error::Access(bastide_access::Error::Refused(reason))) => {
+            Err(unauthenticated(reason))
         }
+        Err(other) => Err(ApiError::internal(other)),
     }
 }

@@ -1,18 +1,19 @@
 //! Logging in and out with a password (and a one-time code when the account has a
-//! second factor), and setting up that second factor. Every attempt is audited as
-//! `auth.login`; failures feed the failed-login alert.
+//! second factor), and setting up that second factor: the HTTP side of the hub's use
+//! cases (which record every attempt as `auth.login`). The throttle of failed attempts
+//! per client address is this door's.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bastide_access::{Accounts, AuthError, Credentials, Principal, Sessions, sessions, totp};
-use bastide_audit::{NewEvent, Outcome};
+use bastide_access::{Credentials, Principal, sessions};
+use bastide_hub::{Door, Origin, SignedIn, refusal_message};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::identity::access;
-use crate::api::auth::{Credential, now, session_cookie};
+use super::identity::hub;
+use crate::api::auth::session_cookie;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
 use crate::api::{Caller, ClientAddr};
 
@@ -71,42 +72,23 @@ pub(crate) async fn login(
         password: &login.password,
         code: login.totp.as_deref(),
     };
-    let checked = Accounts::new(&state.hub.meta)
-        .sign_in(&credentials, now(), &*state.hub)
-        .await;
-    // The name tried, when it is a possible one, so that the alert can count per account.
-    let actor = if login.name.len() <= 64
-        && login
-            .name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
-        login.name.clone()
-    } else {
-        "anonymous".to_owned()
+    let origin = Origin {
+        request_id: None,
+        client,
     };
-    match checked {
-        Ok(principal) => {
+    match state
+        .hub
+        .sign_in_with_password(Door::Api, origin, &credentials)
+        .await
+    {
+        Ok(signed) => {
             attempt.succeeded();
-            signed_in(&state, principal, "password", client).await
+            Ok(session_opened(signed))
         }
         // A wrong code after the right password is a failed login like any other:
-        // counted by the throttle (the attempt, never marked succeeded) and the
-        // account's lockout, and audited.
-        Err(bastide_access::Error::Auth(reason)) => {
-            let message = match &reason {
-                AuthError::Invalid => "invalid name or password".to_owned(),
-                other => other.to_string(),
-            };
-            Err(sign_in_failed(
-                &state,
-                &actor,
-                "password",
-                &reason.to_string(),
-                message,
-                client,
-            )
-            .await)
+        // counted by the throttle (the attempt, never marked succeeded).
+        Err(bastide_hub::Error::Access(bastide_access::Error::Auth(reason))) => {
+            Err(unauthenticated(refusal_message(&reason)))
         }
         Err(other) => Err(ApiError::internal(other)),
     }
@@ -120,10 +102,7 @@ pub(crate) async fn logout(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if let Some(secret) = session_cookie(&headers) {
-        Sessions::new(&state.hub.meta)
-            .close(&secret, now())
-            .await
-            .map_err(access)?;
+        state.hub.sign_out(&secret).await.map_err(hub)?;
     }
     let cookie = format!(
         "{}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
@@ -143,33 +122,10 @@ pub(crate) async fn enrol(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<TotpEnrolment>, ApiError> {
-    let users = state.hub.meta.users();
-    let user = caller_record(&state, &caller).await?;
-    if user.totp_confirmed {
-        return caller
-            .deny(
-                &state,
-                "auth.totp_enrolled",
-                "a second factor is set up already; an administrator can reset it",
-            )
-            .await;
-    }
-    let secret = totp::generate_secret();
-    let sealed = state
-        .hub
-        .seal(&format!("hub:totp-{}", user.id), &secret)
-        .await
-        .map_err(ApiError::internal)?;
-    users
-        .set_totp(&user.id, &sealed)
-        .await
-        .map_err(ApiError::internal)?;
-    caller
-        .record(&state, caller.event("auth.totp_enrolled", Outcome::Success))
-        .await?;
+    let enrolment = state.hub.enrol_totp(&caller.hub()).await.map_err(hub)?;
     Ok(Json(TotpEnrolment {
-        secret: totp::base32(&secret),
-        uri: totp::uri("Bastide", &user.name, &secret),
+        secret: enrolment.secret,
+        uri: enrolment.uri,
     }))
 }
 
@@ -184,128 +140,35 @@ pub(crate) async fn confirm(
     caller: Caller,
     Json(code): Json<Code>,
 ) -> Result<Json<Principal>, ApiError> {
-    let users = state.hub.meta.users();
-    let user = caller_record(&state, &caller).await?;
-    let Some(sealed) = user.totp_sealed.as_deref().filter(|_| !user.totp_confirmed) else {
-        return caller
-            .deny(
-                &state,
-                "auth.totp_confirmed",
-                "nothing to confirm: start with POST /api/v1/me/totp",
-            )
-            .await;
-    };
-    let secret = state.hub.unseal(sealed).await.map_err(ApiError::internal)?;
-    let step = totp::verify(&secret, &code.code, now(), user.totp_last_step);
-    let used = match step {
-        Some(step) => users
-            .use_totp_step(&user.id, step)
-            .await
-            .map_err(ApiError::internal)?,
-        None => false,
-    };
-    if !used {
-        return caller
-            .deny(
-                &state,
-                "auth.totp_confirmed",
-                "that code is not the current one of the app",
-            )
-            .await;
-    }
-    users
-        .confirm_totp(&user.id)
+    let principal = state
+        .hub
+        .confirm_totp(&caller.hub(), &code.code)
         .await
-        .map_err(ApiError::internal)?;
-    caller
-        .record(
-            &state,
-            caller.event("auth.totp_confirmed", Outcome::Success),
-        )
-        .await?;
-    Ok(Json(caller.into_inner().principal))
+        .map_err(hub)?;
+    Ok(Json(principal))
 }
 
-/// Records a successful sign-in, opens a session and answers with its cookie and
-/// CSRF token.
-pub(super) async fn signed_in(
-    state: &AppState,
-    principal: Principal,
-    method: &str,
-    client: Option<std::net::IpAddr>,
-) -> Result<Response, ApiError> {
-    let mut event = NewEvent::new(
-        &principal.name,
-        bastide_audit::Role::System,
-        "auth.login",
-        Outcome::Success,
-    )
-    .detail("method", method.to_owned());
-    event.client = client;
-    state
-        .hub
-        .audit
-        .record(event)
-        .await
-        .map_err(ApiError::internal)?;
-    let opened = Sessions::new(&state.hub.meta)
-        .open(&principal, now())
-        .await
-        .map_err(access)?;
+/// The answer to a sign-in: the session's cookie, and its CSRF token in the body.
+pub(super) fn session_opened(SignedIn { principal, session }: SignedIn) -> Response {
     let cookie = format!(
         "{}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
         sessions::COOKIE,
-        opened.secret,
+        session.secret,
         sessions::LIFETIME
     );
     let body = LoggedIn {
         user: principal,
-        csrf_token: opened.csrf,
-        expires_at: opened.expires_at,
+        csrf_token: session.csrf,
+        expires_at: session.expires_at,
     };
-    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+    ([(header::SET_COOKIE, cookie)], Json(body)).into_response()
 }
 
-/// Records a failed sign-in by `actor` (the name tried, or `anonymous`), which the
-/// caller's throttle attempt has counted already; the 401 to answer says `message`.
-pub(super) async fn sign_in_failed(
-    state: &AppState,
-    actor: &str,
-    method: &str,
-    reason: &str,
-    message: String,
-    client: Option<std::net::IpAddr>,
-) -> ApiError {
-    let mut event = NewEvent::new(
-        actor,
-        bastide_audit::Role::System,
-        "auth.login",
-        Outcome::Failure,
-    )
-    .detail("method", method.to_owned())
-    .detail("reason", reason.to_owned());
-    event.client = client;
-    if let Err(e) = state.hub.audit.record(event).await {
-        return ApiError::internal(e);
-    }
+/// The 401 of a refused sign-in.
+pub(super) fn unauthenticated(message: String) -> ApiError {
     ApiError::Client {
         status: StatusCode::UNAUTHORIZED,
         code: "unauthenticated",
         message,
     }
-}
-
-/// The caller's stored account.
-async fn caller_record(
-    state: &AppState,
-    caller: &Credential,
-) -> Result<bastide_meta::UserRecord, ApiError> {
-    state
-        .hub
-        .meta
-        .users()
-        .by_id(&caller.principal.user_id)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found("no such user"))
 }

@@ -1,0 +1,262 @@
+//! Use cases of signing in with a password (and a one-time code when the account has a
+//! second factor) or through OpenID Connect, signing out, and setting up a second
+//! factor. Every sign-in attempt is recorded as `auth.login` (success or failure,
+//! with its method and the door); failures feed the failed-login alert. How many
+//! attempts an address may make is the door's affair (it knows the network).
+
+use bastide_access::{Accounts, AuthError, Credentials, OpenedSession, Principal, Sessions, totp};
+use bastide_audit::{NewEvent, Outcome};
+
+use crate::accounts::now;
+use crate::actions::{About, Action};
+use crate::{Caller, Door, Error, Hub, Origin, Result};
+
+/// A session just opened.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// Who signed in.
+    pub principal: Principal,
+    /// The session: its cookie value, CSRF token and end.
+    pub session: OpenedSession,
+}
+
+/// A second factor to set up: the secret, shown once.
+#[derive(Debug)]
+pub struct TotpEnrolment {
+    /// The secret in base 32, to type into the app.
+    pub secret: String,
+    /// The `otpauth://` URI, for a QR code.
+    pub uri: String,
+}
+
+/// How a sign-in was attempted.
+#[derive(Debug, Clone, Copy)]
+pub enum Method {
+    /// Name and password (and code).
+    Password,
+    /// OpenID Connect.
+    Oidc,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Oidc => "oidc",
+        }
+    }
+}
+
+impl Hub {
+    /// Signs in with a name and a password (and the current code of the account's
+    /// authenticator app), and opens a session. A refusal is an `Auth` access error;
+    /// an unknown name and a wrong password are refused alike.
+    pub async fn sign_in_with_password(
+        &self,
+        door: Door,
+        origin: Origin,
+        credentials: &Credentials<'_>,
+    ) -> Result<SignedIn> {
+        let checked = Accounts::new(&self.meta)
+            .sign_in(credentials, now(), self)
+            .await;
+        match checked {
+            Ok(principal) => {
+                self.signed_in(door, origin, principal, Method::Password)
+                    .await
+            }
+            // A wrong code after the right password is a failed sign-in like any other.
+            Err(bastide_access::Error::Auth(reason)) => {
+                let actor = plausible_name(credentials.name);
+                self.sign_in_failed(door, origin, actor, Method::Password, &reason.to_string())
+                    .await?;
+                Err(bastide_access::Error::Auth(reason).into())
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Signs in the user an OpenID Connect provider vouched for (found by subject, or
+    /// created at first sign-in, roles from the provider's claim), and opens a session.
+    pub async fn sign_in_with_oidc(
+        &self,
+        door: Door,
+        origin: Origin,
+        identity: std::result::Result<crate::oidc::Identity, String>,
+    ) -> Result<SignedIn> {
+        let principal = match identity {
+            Ok(identity) => Accounts::new(&self.meta)
+                .oidc_login(
+                    &identity.subject,
+                    &identity.username,
+                    &identity.roles,
+                    now(),
+                )
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        match principal {
+            Ok(principal) => self.signed_in(door, origin, principal, Method::Oidc).await,
+            Err(reason) => {
+                self.sign_in_failed(door, origin, "anonymous", Method::Oidc, &reason)
+                    .await?;
+                Err(Error::Access(bastide_access::Error::Refused(reason)))
+            }
+        }
+    }
+
+    /// Ends the session whose cookie is `secret`.
+    pub async fn sign_out(&self, secret: &str) -> Result<()> {
+        Ok(Sessions::new(&self.meta).close(secret, now()).await?)
+    }
+
+    /// Starts setting up the caller's second factor: a new secret, shown once; it
+    /// counts once a first code is confirmed.
+    pub async fn enrol_totp(&self, caller: &Caller) -> Result<TotpEnrolment> {
+        let enrolled = async {
+            let user = self.own_record(caller).await?;
+            if user.totp_confirmed {
+                return Err(refused(
+                    "a second factor is set up already; an administrator can reset it",
+                ));
+            }
+            let secret = totp::generate_secret();
+            let sealed = self.seal(&format!("hub:totp-{}", user.id), &secret).await?;
+            self.meta.users().set_totp(&user.id, &sealed).await?;
+            Ok(TotpEnrolment {
+                secret: totp::base32(&secret),
+                uri: totp::uri("Bastide", &user.name, &secret),
+            })
+        };
+        self.audited(
+            caller,
+            Action::TotpEnrolled,
+            About::default(),
+            enrolled.await,
+            |_, e| e,
+        )
+        .await
+    }
+
+    /// Confirms the caller's second factor with a first code: from then on, password
+    /// sign-ins need a code.
+    pub async fn confirm_totp(&self, caller: &Caller, code: &str) -> Result<Principal> {
+        let confirmed = async {
+            let user = self.own_record(caller).await?;
+            let Some(sealed) = user.totp_sealed.as_deref().filter(|_| !user.totp_confirmed) else {
+                return Err(refused(
+                    "nothing to confirm: start with POST /api/v1/me/totp",
+                ));
+            };
+            let secret = self.unseal(sealed).await?;
+            let users = self.meta.users();
+            let used = match totp::verify(&secret, code, now(), user.totp_last_step) {
+                Some(step) => users.use_totp_step(&user.id, step).await?,
+                None => false,
+            };
+            if !used {
+                return Err(refused("that code is not the current one of the app"));
+            }
+            users.confirm_totp(&user.id).await?;
+            Ok(caller.authenticated()?.clone())
+        };
+        self.audited(
+            caller,
+            Action::TotpConfirmed,
+            About::default(),
+            confirmed.await,
+            |_, e| e,
+        )
+        .await
+    }
+
+    /// The caller's own account record; a credential bound to a project never acts on
+    /// the account.
+    async fn own_record(&self, caller: &Caller) -> Result<bastide_meta::UserRecord> {
+        let principal = caller.authenticated()?;
+        if let Some(bound) = &principal.project {
+            return Err(refused(&format!(
+                "this token is bound to project {bound}: it acts within that project only, never on the account or the hub (use a token without a project, or a session)"
+            )));
+        }
+        self.meta
+            .users()
+            .by_id(&principal.user_id)
+            .await?
+            .ok_or_else(|| {
+                bastide_access::Error::NotFound {
+                    what: "user",
+                    name: principal.name.clone(),
+                }
+                .into()
+            })
+    }
+
+    async fn signed_in(
+        &self,
+        door: Door,
+        origin: Origin,
+        principal: Principal,
+        method: Method,
+    ) -> Result<SignedIn> {
+        let mut event = NewEvent::new(
+            &principal.name,
+            bastide_audit::Role::System,
+            "auth.login",
+            Outcome::Success,
+        )
+        .detail("method", method.as_str())
+        .detail("via", door.as_str());
+        event.request_id = origin.request_id;
+        event.client = origin.client;
+        self.audit.record(event).await?;
+        let session = Sessions::new(&self.meta).open(&principal, now()).await?;
+        Ok(SignedIn { principal, session })
+    }
+
+    async fn sign_in_failed(
+        &self,
+        door: Door,
+        origin: Origin,
+        actor: &str,
+        method: Method,
+        reason: &str,
+    ) -> Result<()> {
+        let mut event = NewEvent::new(
+            actor,
+            bastide_audit::Role::System,
+            "auth.login",
+            Outcome::Failure,
+        )
+        .detail("method", method.as_str())
+        .detail("reason", reason.to_owned())
+        .detail("via", door.as_str());
+        event.request_id = origin.request_id;
+        event.client = origin.client;
+        self.audit.record(event).await?;
+        Ok(())
+    }
+}
+
+/// The name tried, when it is a possible login name, so that the failed-login alert
+/// can count per account; `anonymous` otherwise (never echo arbitrary input).
+fn plausible_name(name: &str) -> &str {
+    let plausible = name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if plausible { name } else { "anonymous" }
+}
+
+fn refused(reason: &str) -> Error {
+    bastide_access::Error::Refused(reason.to_owned()).into()
+}
+
+/// The message a refused sign-in shows: an unknown name and a wrong password alike.
+pub fn refusal_message(reason: &AuthError) -> String {
+    match reason {
+        AuthError::Invalid => "invalid name or password".to_owned(),
+        other => other.to_string(),
+    }
+}
