@@ -46,4 +46,4 @@ pub use pseudonyms::RenewalReport;
 pub use queries::{Answered, Channel, Client, QueryFailure, QueryRequest};
 pub use running::QueryService;
 pub use sessions::{Method, SignedIn, TotpEnrolment, refusal_message};
-pub use sign_in::{Origin, Presented};
+pub use sign_in::{Origin, Presented, WorkspaceLogin};

@@ -67,7 +67,7 @@ impl Hub {
             }
             // A wrong code after the right password is a failed sign-in like any other.
             Err(bastide_access::Error::Auth(reason)) => {
-                let actor = plausible_name(credentials.name);
+                let actor = crate::sign_in::plausible(credentials.name).unwrap_or("anonymous");
                 self.sign_in_failed(door, origin, actor, Method::Password, &reason.to_string())
                     .await?;
                 Err(bastide_access::Error::Auth(reason).into())
@@ -237,16 +237,6 @@ impl Hub {
         self.audit.record(event).await?;
         Ok(())
     }
-}
-
-/// The name tried, when it is a possible login name, so that the failed-login alert
-/// can count per account; `anonymous` otherwise (never echo arbitrary input).
-fn plausible_name(name: &str) -> &str {
-    let plausible = name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    if plausible { name } else { "anonymous" }
 }
 
 fn refused(reason: &str) -> Error {

@@ -114,6 +114,12 @@ const MATRIX: &[(Case, &str, bool, &[Who])] = &[
         &[Admin],
     ),
     (
+        Case::EnrolSecondFactor,
+        "auth.totp_enrolled",
+        false,
+        &[Admin, Steward, Member, Stranger, Auditor],
+    ),
+    (
         Case::ReadProject,
         "project.read",
         true,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_pg::datatypes::df::deserialize_parameters;
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
 use async_trait::async_trait;
-use bastide_access::{Principal, Tokens};
+use bastide_access::Principal;
 use bastide_audit::Role;
 use bastide_query::Described;
 use datafusion::arrow::datatypes::DataType;
@@ -25,7 +25,9 @@ use pgwire::messages::PgWireBackendMessage;
 
 use super::errors::{client as client_error, fatal, internal};
 use super::startup::Session;
-use bastide_hub::{Actor, Answered, Channel, Client, Hub, QueryFailure, QueryRequest};
+use bastide_hub::{
+    Actor, Answered, Channel, Client, Door, Hub, Origin, QueryFailure, QueryRequest,
+};
 
 /// Client settings drivers send on connecting; accepted and ignored (they change
 /// nothing in the workspace).
@@ -90,13 +92,21 @@ impl WireParser {
     /// The caller of this connection, its token checked again now.
     async fn caller<C: ClientInfo + ?Sized>(&self, client: &C) -> PgWireResult<Caller> {
         let session = session(client)?;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let principal = match Tokens::new(&self.hub.meta)
-            .recheck(&session.token_id, now)
+        let ip = client.socket_addr().ip();
+        let origin = Origin {
+            request_id: None,
+            client: Some(ip),
+        };
+        let principal = match self
+            .hub
+            .recheck(Door::Wire, &session.token_id, origin)
             .await
         {
-            Ok(principal) => principal,
-            Err(bastide_access::Error::Auth(e)) => {
+            Ok(caller) => caller
+                .principal()
+                .cloned()
+                .expect("a checked token has a principal"),
+            Err(bastide_hub::Error::Access(bastide_access::Error::Auth(e))) => {
                 return Err(fatal(
                     "28000",
                     format!("{e}; connect again with a valid token"),
@@ -104,7 +114,6 @@ impl WireParser {
             }
             Err(e) => return Err(internal(e)),
         };
-        let ip = client.socket_addr().ip();
         Ok(Caller {
             actor: Actor {
                 name: principal.name.clone(),

@@ -4,8 +4,6 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bastide_access::Tokens;
-use bastide_audit::{NewEvent, Outcome, Role};
 use futures::{Sink, SinkExt};
 use pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
@@ -20,7 +18,7 @@ use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use super::errors::{fatal, internal};
-use bastide_hub::Hub;
+use bastide_hub::{Hub, Origin};
 
 /// Who a connection acts for, fixed at login.
 #[derive(Debug)]
@@ -66,10 +64,8 @@ impl TokenStartup {
         }
     }
 
-    /// The session the token opens, or why not (audited either way). The audit log's
-    /// actor is whom the token authenticates, never the user name the client typed,
-    /// which is only a claim (kept as a detail when it differs and is a possible
-    /// name); an invalid token has no actor but `anonymous`.
+    /// The session the token opens, or why not (the hub records either). A refused
+    /// attempt counts against the client's address.
     async fn login<C: ClientInfo>(&self, client: &C, password: &str) -> PgWireResult<Login> {
         let user = client.metadata().get("user").cloned().unwrap_or_default();
         let database = client.metadata().get("database").cloned();
@@ -77,81 +73,26 @@ impl TokenStartup {
         if let Err(wait) = self.hub.logins.check(address) {
             return Err(fatal("28000", wait.to_string()));
         }
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let checked = match Tokens::new(&self.hub.meta)
-            .authenticate(password, now)
+        let origin = Origin {
+            request_id: None,
+            client: address,
+        };
+        match self
+            .hub
+            .sign_in_to_workspace(origin, &user, database.as_deref(), password)
             .await
         {
-            Ok(principal) => Ok(principal),
-            Err(bastide_access::Error::Auth(reason)) => Err(reason),
-            Err(other) => return Err(internal(other)),
-        };
-        let refusal = match &checked {
-            Err(bastide_access::AuthError::Invalid) => {
-                Some("the password is not a valid API token".to_owned())
-            }
-            Err(reason) => Some(format!("the token is refused: {reason}")),
-            Ok(p) if p.name != user => Some(format!(
-                "the token is not {}'s: connect as its owner",
-                claimed(&user).unwrap_or("that user")
-            )),
-            Ok(p) => match &p.project {
-                None => Some(
-                    "the token is bound to no project: create one with `bastide token create --project ID`".into(),
-                ),
-                Some(project)
-                    if database
-                        .as_deref()
-                        .is_some_and(|d| d != project && d != user) =>
-                {
-                    Some(format!("the token is bound to project {project}: use it as the database name"))
-                }
-                Some(_) => None,
-            },
-        };
-        let (actor, role) = match &checked {
-            Ok(p) => (p.name.as_str(), Role::Researcher),
-            Err(_) => ("anonymous", Role::System),
-        };
-        let outcome = if refusal.is_some() {
-            Outcome::Denied
-        } else {
-            Outcome::Success
-        };
-        let mut event = NewEvent::new(actor, role, "wire.login", outcome);
-        event.client = address;
-        if let Some(reason) = &refusal {
-            event = event.detail("reason", reason.clone());
-            self.hub.logins.failed(address);
-        }
-        if let Some(typed) = claimed(&user).filter(|typed| *typed != actor) {
-            event = event.detail("user_given", typed.to_owned());
-        }
-        if let Ok(p) = &checked {
-            event = event.detail("token", p.token_id.clone().unwrap_or_default());
-            if let Some(project) = &p.project {
-                event = event.project(project.clone());
-            }
-        }
-        self.hub.audit.record(event).await.map_err(internal)?;
-        match (refusal, checked) {
-            (None, Ok(principal)) => Ok(Login {
-                token_id: principal.token_id.unwrap_or_default(),
-                project: principal.project.unwrap_or_default(),
+            Ok(login) => Ok(Login {
+                token_id: login.token_id,
+                project: login.project,
             }),
-            (reason, _) => Err(fatal("28P01", reason.unwrap_or_default())),
+            Err(bastide_hub::Error::Access(bastide_access::Error::Refused(reason))) => {
+                self.hub.logins.failed(address);
+                Err(fatal("28P01", reason))
+            }
+            Err(other) => Err(internal(other)),
         }
     }
-}
-
-/// The user name a client typed, when it could be a login name (anything else is not
-/// echoed nor recorded: it is the client's text).
-fn claimed(typed: &str) -> Option<&str> {
-    let plausible = (1..=64).contains(&typed.len())
-        && typed
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    plausible.then_some(typed)
 }
 
 #[async_trait]
