@@ -74,6 +74,10 @@ actions! {
     OptOutCount => "optout.count",
     /// The access review was produced.
     AccessReviewed => "access.reviewed",
+    /// A project's query history, or one of its queries, was read.
+    QueryHistoryRead => "query.history",
+    /// A running query was cancelled.
+    QueryCancelled => "query.cancelled",
     /// A second factor was set up (its secret shown).
     TotpEnrolled => "auth.totp_enrolled",
     /// A second factor was confirmed with a first code.

@@ -12,6 +12,7 @@ mod budget;
 mod caller;
 pub mod catalogue;
 mod error;
+mod history;
 mod hub;
 mod ingest;
 mod init;

@@ -10,7 +10,6 @@
 //! history row are written behind the answer (see [`super::running`]); a failure's
 //! outcome is durable before the caller hears of it.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -438,37 +437,6 @@ impl Hub {
             done = done.detail("error", error.clone());
         }
         done
-    }
-
-    /// A project's queries, newest first: those known in this process' memory
-    /// (running, or whose history row is being written), and those in the database.
-    pub async fn query_history(
-        &self,
-        project: &str,
-        limit: i64,
-    ) -> crate::Result<Vec<QueryRecord>> {
-        let known = self.queries.known_in(project);
-        let mut history = self.meta.queries().of_project(project, limit).await?;
-        // A query whose row has just been written can be in both.
-        let written: HashSet<String> = history.iter().map(|q| q.id.clone()).collect();
-        history.extend(known.into_iter().filter(|q| !written.contains(&q.id)));
-        history.sort_by(|a, b| (b.started_at, &b.id).cmp(&(a.started_at, &a.id)));
-        history.truncate(usize::try_from(limit).unwrap_or(0));
-        Ok(history)
-    }
-
-    /// Query `id` of `project`, running or ended.
-    pub async fn query_record(
-        &self,
-        project: &str,
-        id: &str,
-    ) -> crate::Result<Option<QueryRecord>> {
-        let known = self.queries.known_in(project);
-        if let Some(record) = known.into_iter().find(|q| q.id == id) {
-            return Ok(Some(record));
-        }
-        let record = self.meta.queries().get(id).await?;
-        Ok(record.filter(|q| q.project_id == project))
     }
 
     /// The limits every query runs under.

@@ -78,6 +78,7 @@ enum Case {
     Reject,
     Close,
     ReadPermit,
+    QueryHistory,
     Grant,
     Revoke,
     RecordOptOut,
@@ -136,6 +137,12 @@ const MATRIX: &[(Case, &str, bool, &[Who])] = &[
     (Case::Approve, "project.approved", false, &[Steward]),
     (Case::Reject, "project.rejected", false, &[Steward]),
     (Case::Close, "project.closed", false, &[Steward]),
+    (
+        Case::QueryHistory,
+        "query.history",
+        true,
+        &[Admin, Steward, Member, Auditor],
+    ),
     (
         Case::ReadPermit,
         "permit.read",
@@ -364,6 +371,10 @@ impl World {
             Case::ReadPermit => {
                 let id = self.project(Stage::Granted).await;
                 hub.permits(caller, &id).await.is_ok()
+            }
+            Case::QueryHistory => {
+                let id = self.project(Stage::Granted).await;
+                hub.query_history(caller, &id, 10).await.is_ok()
             }
             Case::Grant => {
                 let id = self.project(Stage::Approved).await;

@@ -7,8 +7,6 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bastide_access::Projects;
-use bastide_audit::Outcome;
 use bastide_meta::QueryRecord;
 use bastide_query::Answer;
 use datafusion::arrow::ipc::writer::StreamWriter;
@@ -16,7 +14,7 @@ use datafusion::arrow::json::ArrayWriter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::identity::access;
+use super::identity::hub;
 use crate::api::ProjectCaller;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
 use bastide_hub::{Answered, Client, QueryFailure, QueryRequest};
@@ -172,17 +170,12 @@ pub(crate) async fn history(
     caller: ProjectCaller,
     Query(params): Query<HistoryParams>,
 ) -> Result<Json<Vec<QueryInfo>>, ApiError> {
-    let id = caller.project();
-    Projects::new(&state.hub.meta)
-        .get(&caller.principal, id)
-        .await
-        .map_err(access)?;
     let limit = params.limit.unwrap_or(100).clamp(1, 1000);
     let records = state
         .hub
-        .query_history(id, limit)
+        .query_history(&caller.hub(), caller.project(), limit)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(hub)?;
     Ok(Json(records.into_iter().map(QueryInfo::from).collect()))
 }
 
@@ -199,16 +192,12 @@ pub(crate) async fn status(
     Path(path): Path<(String, String)>,
 ) -> Result<Json<QueryInfo>, ApiError> {
     let (id, query) = (caller.project(), path.1);
-    Projects::new(&state.hub.meta)
-        .get(&caller.principal, id)
-        .await
-        .map_err(access)?;
-    match state.hub.query_record(id, &query).await {
+    match state.hub.query_record(&caller.hub(), id, &query).await {
         Ok(Some(record)) => Ok(Json(record.into())),
         Ok(None) => Err(ApiError::not_found(format!(
             "no query {query} in project {id}"
         ))),
-        Err(e) => Err(ApiError::internal(e)),
+        Err(e) => Err(hub(e)),
     }
 }
 
@@ -224,25 +213,12 @@ pub(crate) async fn cancel(
     caller: ProjectCaller,
     Path(path): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (id, query) = (caller.project(), path.1);
-    let cancelled = state.hub.queries.cancel(&query, id, &caller.principal.name);
-    let outcome = if cancelled {
-        Outcome::Success
-    } else {
-        Outcome::Failure
-    };
-    let event = caller
-        .event("query.cancelled", outcome)
-        .project(id.to_owned())
-        .object(query.clone());
-    caller.record(&state, event).await?;
-    if cancelled {
-        Ok(StatusCode::ACCEPTED)
-    } else {
-        Err(ApiError::not_found(format!(
-            "no running query {query} of yours in project {id}"
-        )))
-    }
+    state
+        .hub
+        .cancel_query(&caller.hub(), caller.project(), &path.1)
+        .await
+        .map_err(hub)?;
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// The answer as JSON.

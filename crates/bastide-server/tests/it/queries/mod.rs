@@ -130,6 +130,11 @@ impl World {
         }
     }
 
+    /// rita, as the application layer's caller through the API.
+    fn as_rita(&self) -> bastide_hub::Caller {
+        bastide_hub::Caller::user(self.rita.clone(), bastide_hub::Door::Api)
+    }
+
     /// Person `i` objects: recorded in the opt-out register.
     async fn opt_out(&self, i: usize) {
         let pseudonym = self
@@ -416,7 +421,11 @@ async fn escape_attempts_are_refused_through_a_whole_workspace_too() {
         assert!(message.contains(names), "{sql}: {message}");
     }
     // Every attempt is in the history and the audit log.
-    let history = world.hub().query_history(&p, 100).await.unwrap();
+    let history = world
+        .hub()
+        .query_history(&world.as_rita(), &p, 100)
+        .await
+        .unwrap();
     assert_eq!(history.len(), 9);
     assert!(
         history

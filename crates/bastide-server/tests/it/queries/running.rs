@@ -43,22 +43,38 @@ async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
     let busy = world.refusal(&p, "SELECT 1").await;
     assert!(busy.contains("already have 1 queries running"), "{busy}");
     // The running query is known to this process only, and shows in the history.
-    let newest = world.hub().query_history(&p, 1).await.unwrap().remove(0);
+    let newest = world
+        .hub()
+        .query_history(&world.as_rita(), &p, 1)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(newest.status, "running");
     let id = newest.id;
-    let known = world.hub().query_record(&p, &id).await.unwrap().unwrap();
+    let known = world
+        .hub()
+        .query_record(&world.as_rita(), &p, &id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (known.status.as_str(), known.sql.as_str()),
         ("running", slow)
     );
-    assert!(world.hub().queries.cancel(&id, &p, "rita"));
+    assert!(
+        world
+            .hub()
+            .cancel_query(&world.as_rita(), &p, &id)
+            .await
+            .is_ok()
+    );
     let cancelled = running.await.unwrap().unwrap_err();
     assert!(cancelled.to_string().contains("cancelled"), "{cancelled}");
     world.ask(&p, "SELECT 1").await.unwrap();
 
     let statuses: Vec<String> = world
         .hub()
-        .query_history(&p, 100)
+        .query_history(&world.as_rita(), &p, 100)
         .await
         .unwrap()
         .into_iter()
@@ -79,17 +95,36 @@ async fn an_answered_query_is_in_the_history_at_once_and_in_the_database_once_wr
     let id = answered.record.id.clone();
     // The answer did not wait for the history's row: the history shows the query
     // ended at once, from memory if its row is not written yet.
-    let shown = world.hub().query_record(&p, &id).await.unwrap().unwrap();
+    let shown = world
+        .hub()
+        .query_record(&world.as_rita(), &p, &id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (shown.status.as_str(), shown.row_count),
         ("succeeded", Some(1))
     );
-    assert_eq!(world.hub().query_history(&p, 10).await.unwrap()[0].id, id);
+    assert_eq!(
+        world
+            .hub()
+            .query_history(&world.as_rita(), &p, 10)
+            .await
+            .unwrap()[0]
+            .id,
+        id
+    );
     // Once written, the row is in the database, and an ended query cannot be cancelled.
     world.hub().queries.settled().await;
     let stored = world.hub().meta.queries().get(&id).await.unwrap().unwrap();
     assert_eq!(stored, shown);
-    assert!(!world.hub().queries.cancel(&id, &p, "rita"));
+    assert!(
+        world
+            .hub()
+            .cancel_query(&world.as_rita(), &p, &id)
+            .await
+            .is_err()
+    );
 }
 
 /// The audit events of query `id`, by action.
@@ -134,7 +169,11 @@ async fn a_query_s_start_is_on_record_before_its_answer_and_its_end_once_written
         .await
         .unwrap_err();
     assert!(failure.to_string().contains("aggregates only"), "{failure}");
-    let id = world.hub().query_history(&p, 1).await.unwrap()[0]
+    let id = world
+        .hub()
+        .query_history(&world.as_rita(), &p, 1)
+        .await
+        .unwrap()[0]
         .id
         .clone();
     assert_eq!(
@@ -214,7 +253,11 @@ async fn queries_over_http_answer_json_or_arrow_and_a_client_that_leaves_cancels
     let mut status = String::new();
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        status = world.hub().query_history(&p, 1).await.unwrap()[0]
+        status = world
+            .hub()
+            .query_history(&world.as_rita(), &p, 1)
+            .await
+            .unwrap()[0]
             .status
             .clone();
         if status != "running" {
