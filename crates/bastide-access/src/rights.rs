@@ -14,6 +14,10 @@ use crate::{Error, Principal, Result, Role};
 #[derive(Debug, Clone, Copy)]
 pub struct Administration<'a>(&'a Principal);
 
+/// The right to deliver batches into datasets: stewards and administrators.
+#[derive(Debug, Clone, Copy)]
+pub struct Ingestion<'a>(&'a Principal);
+
 /// The right to keep the opt-out register: stewards hold it.
 #[derive(Debug, Clone, Copy)]
 pub struct Stewardship<'a>(&'a Principal);
@@ -31,6 +35,12 @@ impl Principal {
     /// The right to administer accounts, or why not.
     pub fn administration(&self) -> Result<Administration<'_>> {
         self.holds(&[Role::Admin]).map(|()| Administration(self))
+    }
+
+    /// The right to deliver batches into datasets, or why not.
+    pub fn ingestion(&self) -> Result<Ingestion<'_>> {
+        self.holds(&[Role::Steward, Role::Admin])
+            .map(|()| Ingestion(self))
     }
 
     /// The right to keep the opt-out register, or why not.
@@ -72,4 +82,10 @@ macro_rules! by {
         }
     )*};
 }
-by!(Administration, Stewardship, Oversight, OptOutCounting);
+by!(
+    Administration,
+    Ingestion,
+    Stewardship,
+    Oversight,
+    OptOutCounting
+);

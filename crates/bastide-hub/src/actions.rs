@@ -74,6 +74,8 @@ actions! {
     OptOutCount => "optout.count",
     /// The access review was produced.
     AccessReviewed => "access.reviewed",
+    /// A batch was delivered into a dataset's table.
+    IngestBatch => "ingest.batch",
     /// A project's query history, or one of its queries, was read.
     QueryHistoryRead => "query.history",
     /// A running query was cancelled.

@@ -12,14 +12,14 @@ use bastide_audit::Outcome;
 use bastide_meta::QueryRecord;
 
 use super::queries::{Channel, QueryFailure};
-use super::{Actor, Hub};
+use super::{Caller, Hub};
 
 impl Hub {
     /// Rows `project` may be shown by one more answer today (`day`, days since the
     /// epoch), at most `want`, reserved; refuses once the budget is spent.
     pub(super) async fn reserve_rows(
         &self,
-        by: &Actor,
+        by: &Caller,
         project: &str,
         day: i64,
         want: usize,
@@ -58,7 +58,7 @@ impl Hub {
     /// records crossing 80 % of the budget.
     pub(super) async fn settle_rows(
         &self,
-        by: &Actor,
+        by: &Caller,
         record: &QueryRecord,
         day: i64,
         reserved: usize,
@@ -87,13 +87,13 @@ impl Hub {
 }
 
 fn budget_event(
-    by: &Actor,
+    by: &Caller,
     project: &str,
     outcome: Outcome,
     shown: i64,
     budget: i64,
 ) -> bastide_audit::NewEvent {
-    by.event("query.row_budget", outcome)
+    by.named_event("query.row_budget", outcome)
         .project(project.to_owned())
         .detail("shown", shown)
         .detail("budget", budget)

@@ -9,8 +9,6 @@ use std::net::IpAddr;
 use bastide_access::{Principal, Role};
 use bastide_audit::{NewEvent, Outcome};
 
-use crate::Actor;
-
 /// The door an operation came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Door {
@@ -112,17 +110,9 @@ impl Caller {
         }
     }
 
-    /// This caller as the actor of operations that still take one (ingestion, queries).
-    pub fn actor(&self) -> Actor {
-        Actor {
-            name: self.actor_name().to_owned(),
-            role: self.audit_role(),
-            request_id: self.request_id.clone(),
-            client: self.client,
-        }
-    }
-
-    fn actor_name(&self) -> &str {
+    /// The actor's name in the audit log: the login name, `cli` for the operator, or
+    /// `anonymous`.
+    pub fn name(&self) -> &str {
         self.principal
             .as_ref()
             .map_or("anonymous", |p| p.name.as_str())
@@ -130,13 +120,14 @@ impl Caller {
 
     /// An audit event by this caller, through its door.
     pub(crate) fn event(&self, action: crate::Action, outcome: Outcome) -> NewEvent {
-        let mut event = NewEvent::new(
-            self.actor_name(),
-            self.audit_role(),
-            action.as_str(),
-            outcome,
-        )
-        .detail("via", self.door.as_str());
+        self.named_event(action.as_str(), outcome)
+    }
+
+    /// An audit event by this caller, through its door, for an action not yet in
+    /// [`crate::Action`].
+    pub(crate) fn named_event(&self, action: &str, outcome: Outcome) -> NewEvent {
+        let mut event = NewEvent::new(self.name(), self.audit_role(), action, outcome)
+            .detail("via", self.door.as_str());
         event.request_id = self.request_id.clone();
         event.client = self.client;
         if let Some(project) = self.principal.as_ref().and_then(|p| p.project.clone()) {

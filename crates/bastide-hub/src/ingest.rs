@@ -15,40 +15,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Hub;
-use crate::{Error, Result};
-
-/// Who acts, for the audit log: the operator at the command line, or an API caller.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    /// Login name, or `cli`.
-    pub name: String,
-    /// Role recorded.
-    pub role: Role,
-    /// The API request, if any.
-    pub request_id: Option<String>,
-    /// The client's address, if any.
-    pub client: Option<std::net::IpAddr>,
-}
-
-impl Actor {
-    /// The operator at the command line.
-    pub fn cli() -> Self {
-        Self {
-            name: "cli".into(),
-            role: Role::Operator,
-            request_id: None,
-            client: None,
-        }
-    }
-
-    /// An event by this actor.
-    pub fn event(&self, action: &str, outcome: Outcome) -> NewEvent {
-        let mut event = NewEvent::new(&self.name, self.role, action, outcome);
-        event.request_id = self.request_id.clone();
-        event.client = self.client;
-        event
-    }
-}
+use crate::actions::{About, Action};
+use crate::{Caller, Error, Result};
 
 /// Suffix of the table that keeps a table's refused rows.
 pub(crate) const QUARANTINE: &str = "__quarantine";
@@ -158,11 +126,23 @@ impl Hub {
         Ok(names)
     }
 
+    /// Whether `by` may deliver a batch into `table` of `dataset` (stewards and
+    /// administrators): a door that receives the batch first asks before taking it in.
+    /// A refusal is recorded.
+    pub async fn may_ingest(&self, by: &Caller, dataset: &str, table: &str) -> Result<()> {
+        let allowed = by
+            .authenticated()
+            .and_then(|p| p.ingestion().map(drop).map_err(Error::from));
+        let object = format!("{dataset}.{table}");
+        self.refusal_audited(by, Action::IngestBatch, About::object(&object), allowed)
+            .await
+    }
+
     /// Ingests `files` into `table` of `dataset`, sent by `by`.
     #[allow(clippy::too_many_arguments)]
     pub async fn ingest(
         &self,
-        by: &Actor,
+        by: &Caller,
         dataset: &str,
         table: &str,
         files: &[PathBuf],
@@ -170,6 +150,7 @@ impl Hub {
         csv: CsvOptions,
         progress: Progress,
     ) -> Result<IngestReport> {
+        self.may_ingest(by, dataset, table).await?;
         let record = self
             .meta
             .datasets()
@@ -254,7 +235,7 @@ impl Hub {
         }
         let event = by
             .event(
-                "ingest.batch",
+                Action::IngestBatch,
                 if report.committed {
                     Outcome::Success
                 } else {

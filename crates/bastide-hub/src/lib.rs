@@ -38,7 +38,7 @@ pub use bastide_store::{DatasetStore, KeyService, KeyStatus, Rotation};
 pub use caller::{Caller, Door};
 pub use error::{Error, Result};
 pub use hub::{Hub, Parts};
-pub use ingest::{Actor, IngestReport, OnError, Progress};
+pub use ingest::{IngestReport, OnError, Progress};
 pub use init::{InitReport, init};
 pub use maintenance::{GARBAGE_GRACE, spawn_audit_archiving, spawn_garbage_collection};
 pub use nomenclature::{Nomenclature, NomenclatureReport};

@@ -19,7 +19,7 @@ use bastide_store::{Replacement, Rewrite, ValueMap};
 use serde::Serialize;
 
 use super::ingest::QUARANTINE;
-use super::{Actor, Hub};
+use super::{Caller, Hub};
 use crate::{Error, Result};
 
 /// What a renewal did.
@@ -53,13 +53,13 @@ impl Hub {
     /// `progress` hears rows done and rows in all.
     pub async fn renew_pseudonyms(
         &self,
-        by: &Actor,
+        by: &Caller,
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<RenewalReport> {
         let outcome = self.renew(by, progress).await;
         let event = match &outcome {
             Ok(report) => by
-                .event("pseudonyms.renewed", Outcome::Success)
+                .named_event("pseudonyms.renewed", Outcome::Success)
                 .detail("generation", report.generation)
                 .detail("key_id", report.key_id.clone())
                 .detail("datasets", report.datasets.len())
@@ -67,7 +67,7 @@ impl Hub {
                 .detail("opt_outs", report.opt_outs)
                 .detail("keys_shredded", report.keys_shredded),
             Err(e) => by
-                .event("pseudonyms.renewed", Outcome::Failure)
+                .named_event("pseudonyms.renewed", Outcome::Failure)
                 .detail("reason", e.to_string()),
         };
         self.audit.record(event).await?;
@@ -76,7 +76,7 @@ impl Hub {
 
     async fn renew(
         &self,
-        by: &Actor,
+        by: &Caller,
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<RenewalReport> {
         let current = self.meta.pseudonyms().current().await?;
@@ -132,7 +132,7 @@ impl Hub {
                 generation,
                 key_id: key_id.clone(),
                 renewed_at: time::OffsetDateTime::now_utc().unix_timestamp(),
-                renewed_by: by.name.clone(),
+                renewed_by: by.name().to_owned(),
                 datasets: replacements.len() as i64,
                 rows_rekeyed: rows as i64,
             },

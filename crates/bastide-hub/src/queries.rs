@@ -20,7 +20,7 @@ use bastide_query::{Answer, Described, Limits, OptOuts, Workspace};
 use datafusion::common::ParamValues;
 use futures::future::BoxFuture;
 
-use super::{Actor, Hub};
+use super::{Caller, Hub};
 
 /// Where a query came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,15 +133,15 @@ pub struct Answered {
 }
 
 impl Hub {
-    /// Runs `request` in its project's workspace for `principal`, under the hub's
+    /// Runs `request` in its project's workspace for `by`, under the hub's
     /// limits. A request that may leave the secure environment (`download`) is
     /// refused before anything runs when the permit is row-level.
     pub async fn query(
         self: &Arc<Self>,
-        principal: &Principal,
-        by: &Actor,
+        by: &Caller,
         request: QueryRequest<'_>,
     ) -> Result<Answered, QueryFailure> {
+        let principal = by.authenticated()?;
         let QueryRequest {
             project,
             sql,
@@ -275,12 +275,12 @@ impl Hub {
     /// invalid statements are audited (they never reach Execute).
     pub async fn describe(
         &self,
-        principal: &Principal,
-        by: &Actor,
+        by: &Caller,
         project: &str,
         sql: &str,
         client: Client,
     ) -> Result<Described, QueryFailure> {
+        let principal = by.authenticated()?;
         let event = |outcome| query_event(by, "query.run", project, sql, Channel::Wire, outcome);
         let scope = self
             .permitted(principal, project, client, false, &event)
@@ -401,7 +401,7 @@ impl Hub {
         record: &mut QueryRecord,
         parameters: usize,
         result: &Result<Answer, QueryFailure>,
-        by: &Actor,
+        by: &Caller,
     ) -> bastide_audit::NewEvent {
         let finished = time::OffsetDateTime::now_utc();
         record.finished_at = Some(finished.unix_timestamp());
@@ -461,7 +461,7 @@ fn rows_worth(answer: &Answer, widest: usize) -> usize {
 
 /// The audit event `action` of query `record`.
 fn recorded_event(
-    by: &Actor,
+    by: &Caller,
     action: &str,
     record: &QueryRecord,
     outcome: Outcome,
@@ -479,14 +479,14 @@ fn recorded_event(
 
 /// The audit event `action` of a query, before it has a history record (refused).
 fn query_event(
-    by: &Actor,
+    by: &Caller,
     action: &str,
     project: &str,
     sql: &str,
     channel: Channel,
     outcome: Outcome,
 ) -> bastide_audit::NewEvent {
-    by.event(action, outcome)
+    by.named_event(action, outcome)
         .project(project.to_owned())
         .detail("query", sql.to_owned())
         .detail("channel", channel.as_str())

@@ -19,9 +19,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bastide_access::Tokens;
-use bastide_audit::Role;
 use bastide_core::config::{Flags, Settings, Sources};
-use bastide_hub::{Actor, Client, Hub, QueryRequest};
+use bastide_hub::{Caller, Client, Door, Hub, QueryRequest};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::logical_expr::col;
@@ -165,12 +164,7 @@ async fn main() {
         .authenticate(&env("BENCH_TOKEN"), now)
         .await
         .unwrap();
-    let actor = Actor {
-        name: principal.name.clone(),
-        role: Role::Researcher,
-        request_id: None,
-        client: None,
-    };
+    let caller = Caller::user(principal, Door::Api);
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -189,8 +183,7 @@ async fn main() {
             let sql = format!("EXPLAIN {sql}");
             let answered = hub
                 .query(
-                    &principal,
-                    &actor,
+                    &caller,
                     QueryRequest::api(&project, &sql, Client::Local, true),
                 )
                 .await
@@ -208,8 +201,7 @@ async fn main() {
             let started = Instant::now();
             let answered = hub
                 .query(
-                    &principal,
-                    &actor,
+                    &caller,
                     QueryRequest::api(&project, sql, Client::Local, true),
                 )
                 .await

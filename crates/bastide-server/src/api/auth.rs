@@ -119,9 +119,9 @@ impl Credential {
             .from_request(self.request_id.clone(), self.client)
     }
 
-    /// This caller as the actor of hub operations (ingestion).
-    pub fn actor(&self) -> bastide_hub::Actor {
-        self.hub().actor()
+    /// The client's address, if known.
+    pub fn client(&self) -> Option<std::net::IpAddr> {
+        self.client
     }
 
     /// An audit event by this caller.

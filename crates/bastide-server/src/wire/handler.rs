@@ -8,8 +8,6 @@ use std::sync::Arc;
 use arrow_pg::datatypes::df::deserialize_parameters;
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
 use async_trait::async_trait;
-use bastide_access::Principal;
-use bastide_audit::Role;
 use bastide_query::Described;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ParamValues;
@@ -26,7 +24,7 @@ use pgwire::messages::PgWireBackendMessage;
 use super::errors::{client as client_error, fatal, internal};
 use super::startup::Session;
 use bastide_hub::{
-    Actor, Answered, Channel, Client, Door, Hub, Origin, QueryFailure, QueryRequest,
+    Answered, Caller, Channel, Client, Door, Hub, Origin, QueryFailure, QueryRequest,
 };
 
 /// Client settings drivers send on connecting; accepted and ignored (they change
@@ -81,31 +79,27 @@ impl WireQueries {
 }
 
 /// Who asks, for what project, from where.
-struct Caller {
-    principal: Principal,
-    actor: Actor,
+struct Connection {
+    caller: Caller,
     project: String,
     client: Client,
 }
 
 impl WireParser {
     /// The caller of this connection, its token checked again now.
-    async fn caller<C: ClientInfo + ?Sized>(&self, client: &C) -> PgWireResult<Caller> {
+    async fn caller<C: ClientInfo + ?Sized>(&self, client: &C) -> PgWireResult<Connection> {
         let session = session(client)?;
         let ip = client.socket_addr().ip();
         let origin = Origin {
             request_id: None,
             client: Some(ip),
         };
-        let principal = match self
+        let caller = match self
             .hub
             .recheck(Door::Wire, &session.token_id, origin)
             .await
         {
-            Ok(caller) => caller
-                .principal()
-                .cloned()
-                .expect("a checked token has a principal"),
+            Ok(caller) => caller,
             Err(bastide_hub::Error::Access(bastide_access::Error::Auth(e))) => {
                 return Err(fatal(
                     "28000",
@@ -114,14 +108,8 @@ impl WireParser {
             }
             Err(e) => return Err(internal(e)),
         };
-        Ok(Caller {
-            actor: Actor {
-                name: principal.name.clone(),
-                role: Role::Researcher,
-                request_id: None,
-                client: Some(ip),
-            },
-            principal,
+        Ok(Connection {
+            caller,
             project: session.project.clone(),
             client: Client::Remote(ip),
         })
@@ -143,7 +131,7 @@ impl WireParser {
             client: caller.client,
             download: false,
         };
-        let query = self.hub.query(&caller.principal, &caller.actor, request);
+        let query = self.hub.query(&caller.caller, request);
         // Dropping the query on a CancelRequest cancels it (see `Hub::query`).
         tokio::select! {
             answered = query => answered.map_err(error),
@@ -170,13 +158,7 @@ impl QueryParser for WireParser {
             let caller = self.caller(client).await?;
             Some(
                 self.hub
-                    .describe(
-                        &caller.principal,
-                        &caller.actor,
-                        &caller.project,
-                        sql,
-                        caller.client,
-                    )
+                    .describe(&caller.caller, &caller.project, sql, caller.client)
                     .await
                     .map_err(error)?,
             )

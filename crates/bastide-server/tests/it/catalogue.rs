@@ -31,7 +31,7 @@ async fn filled() -> TestHub {
     let report = hub
         .hub
         .ingest(
-            &bastide_hub::Actor::cli(),
+            &bastide_hub::Caller::operator(),
             "pmsi",
             "stays",
             &[csv],

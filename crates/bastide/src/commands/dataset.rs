@@ -200,7 +200,7 @@ pub async fn ingest(settings: Settings, args: &IngestArgs, json: bool) -> anyhow
     });
     let result = hub
         .ingest(
-            &bastide_hub::Actor::cli(),
+            &bastide_hub::Caller::operator(),
             &args.dataset,
             &args.table,
             &args.files,

@@ -128,7 +128,7 @@ async fn ingest_all(
         let files: Vec<PathBuf> = vec![work.join(format!("{table}.csv"))];
         let report = hub
             .ingest(
-                &hub::Actor::cli(),
+                &hub::Caller::operator(),
                 DATASET,
                 table,
                 &files,

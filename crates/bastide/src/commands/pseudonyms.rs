@@ -4,7 +4,7 @@
 
 use anyhow::bail;
 use bastide_core::config::Settings;
-use bastide_hub::{Actor, Hub};
+use bastide_hub::{Caller, Hub};
 use serde::Serialize;
 
 use crate::cli::PseudonymsCommand;
@@ -87,7 +87,7 @@ async fn renew(hub: &Hub, yes: bool, json: bool) -> anyhow::Result<()> {
     let bar = output::progress_bar("re-keying pseudonyms", "{pos}/{len} rows");
     let shown = bar.clone();
     let result = hub
-        .renew_pseudonyms(&Actor::cli(), &move |done, total| {
+        .renew_pseudonyms(&Caller::operator(), &move |done, total| {
             if let Some(bar) = &shown {
                 bar.set_length(total);
                 bar.set_position(done);

@@ -140,13 +140,11 @@ pub(crate) async fn run(
             ));
         }
     };
-    let actor = caller.actor();
-    let client = actor.client.map_or(Client::Unknown, Client::Remote);
+    let client = caller.client().map_or(Client::Unknown, Client::Remote);
     let answered = state
         .hub
         .query(
-            &caller.principal,
-            &actor,
+            &caller.hub(),
             QueryRequest::api(caller.project(), &body.sql, client, download),
         )
         .await

@@ -9,7 +9,6 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use bastide_access::Role;
 use bastide_ingest::{CsvOptions, Encoding};
 use futures::StreamExt;
 use serde::Deserialize;
@@ -53,9 +52,12 @@ pub(crate) async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<IngestReport>), ApiError> {
-    caller
-        .require_any(&state, &[Role::Steward, Role::Admin], "ingest.batch")
-        .await?;
+    let by = caller.hub();
+    state
+        .hub
+        .may_ingest(&by, &dataset, &table)
+        .await
+        .map_err(super::identity::hub)?;
     let (on_error, csv) = options(&query)?;
     let parquet = is_parquet(&headers);
     // A private folder in the data folder: the upload holds identifiers in clear until
@@ -80,11 +82,11 @@ pub(crate) async fn upload(
     drop(out);
     // Ingestion's future borrows across awaits in ways the compiler cannot prove
     // `Send` for every lifetime; it runs to completion on a blocking thread instead.
-    let (hub, actor, files) = (state.hub.clone(), caller.actor(), vec![file.clone()]);
+    let (hub, files) = (state.hub.clone(), vec![file.clone()]);
     let runtime = tokio::runtime::Handle::current();
     let result = tokio::task::spawn_blocking(move || {
         let noop: bastide_hub::Progress = std::sync::Arc::new(|_, _| {});
-        runtime.block_on(hub.ingest(&actor, &dataset, &table, &files, on_error, csv, noop))
+        runtime.block_on(hub.ingest(&by, &dataset, &table, &files, on_error, csv, noop))
     })
     .await
     .map_err(ApiError::internal)?;

@@ -77,8 +77,7 @@ async fn an_aggregate_only_permit_answers_aggregates_and_nothing_that_shows_rows
     world
         .hub()
         .query(
-            &world.rita,
-            &Actor::cli(),
+            &bastide_hub::Caller::user(world.rita.clone(), bastide_hub::Door::Api),
             QueryRequest::api(&p, fine[0], Client::Local, true),
         )
         .await
@@ -87,8 +86,7 @@ async fn an_aggregate_only_permit_answers_aggregates_and_nothing_that_shows_rows
     let refused = world
         .hub()
         .query(
-            &world.rita,
-            &Actor::cli(),
+            &bastide_hub::Caller::user(world.rita.clone(), bastide_hub::Door::Api),
             QueryRequest::api(&rows, "SELECT 1", Client::Local, true),
         )
         .await

@@ -15,7 +15,7 @@ use bastide_access::{
     RequestedTable, Scalar, Tokens,
 };
 use bastide_core::config::Settings;
-use bastide_hub::{Actor, Answered, Client, Hub, OnError, QueryFailure, QueryRequest};
+use bastide_hub::{Answered, Client, Hub, OnError, QueryFailure, QueryRequest};
 use bastide_ingest::reader::CsvOptions;
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::DataType;
@@ -46,7 +46,7 @@ async fn ingest(hub: &Arc<Hub>, root: &tempfile::TempDir, table: &str, csv: &str
     std::fs::write(&file, csv).unwrap();
     let report = hub
         .ingest(
-            &Actor::cli(),
+            &bastide_hub::Caller::operator(),
             "snds",
             table,
             &[file],
@@ -223,8 +223,7 @@ impl World {
     async fn ask(&self, project: &str, sql: &str) -> Result<Answered, QueryFailure> {
         self.hub()
             .query(
-                &self.rita,
-                &Actor::cli(),
+                &bastide_hub::Caller::user(self.rita.clone(), bastide_hub::Door::Api),
                 QueryRequest::api(project, sql, Client::Local, false),
             )
             .await

@@ -33,8 +33,7 @@ async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
     let (rita, project) = (world.rita.clone(), p.clone());
     let running = tokio::spawn(async move {
         hub.query(
-            &rita,
-            &Actor::cli(),
+            &bastide_hub::Caller::user(rita.clone(), bastide_hub::Door::Api),
             QueryRequest::api(&project, slow, Client::Local, false),
         )
         .await
@@ -162,8 +161,7 @@ async fn a_query_s_start_is_on_record_before_its_answer_and_its_end_once_written
     let failure = world
         .hub()
         .query(
-            &world.rita,
-            &Actor::cli(),
+            &bastide_hub::Caller::user(world.rita.clone(), bastide_hub::Door::Api),
             QueryRequest::api(&p, refused, Client::Local, false),
         )
         .await
