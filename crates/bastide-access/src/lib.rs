@@ -31,7 +31,7 @@ pub use permits::{
 };
 pub use principal::Principal;
 pub use projects::{Application, Project, Projects, RegistryEntry, RequestedTable, State, Step};
-pub use rights::{Administration, Ingestion, OptOutCounting, Oversight, Stewardship};
+pub use rights::{Administration, Auditing, Ingestion, OptOutCounting, Oversight, Stewardship};
 pub use role::{Role, Roles};
 pub use sessions::{OpenedSession, Sessions};
 pub use tokens::{IssuedToken, Token, Tokens};

@@ -18,6 +18,10 @@ pub struct Administration<'a>(&'a Principal);
 #[derive(Debug, Clone, Copy)]
 pub struct Ingestion<'a>(&'a Principal);
 
+/// The right to read the audit log's events: auditors hold it.
+#[derive(Debug, Clone, Copy)]
+pub struct Auditing<'a>(&'a Principal);
+
 /// The right to keep the opt-out register: stewards hold it.
 #[derive(Debug, Clone, Copy)]
 pub struct Stewardship<'a>(&'a Principal);
@@ -41,6 +45,11 @@ impl Principal {
     pub fn ingestion(&self) -> Result<Ingestion<'_>> {
         self.holds(&[Role::Steward, Role::Admin])
             .map(|()| Ingestion(self))
+    }
+
+    /// The right to read the audit log's events, or why not.
+    pub fn auditing(&self) -> Result<Auditing<'_>> {
+        self.holds(&[Role::Auditor]).map(|()| Auditing(self))
     }
 
     /// The right to keep the opt-out register, or why not.
@@ -84,6 +93,7 @@ macro_rules! by {
 }
 by!(
     Administration,
+    Auditing,
     Ingestion,
     Stewardship,
     Oversight,

@@ -74,6 +74,10 @@ actions! {
     OptOutCount => "optout.count",
     /// The access review was produced.
     AccessReviewed => "access.reviewed",
+    /// The audit log's events were read.
+    AuditRead => "audit.read",
+    /// The audit log's events were exported.
+    AuditExported => "audit.exported",
     /// A batch was delivered into a dataset's table.
     IngestBatch => "ingest.batch",
     /// A project's query history, or one of its queries, was read.

@@ -6,6 +6,7 @@
 
 mod accounts;
 mod actions;
+mod audit_read;
 mod auditor;
 mod backup;
 mod budget;
@@ -32,6 +33,7 @@ pub mod throttle;
 
 pub use accounts::NewToken;
 pub use actions::Action;
+pub use audit_read::Reading;
 pub use auditor::Auditor;
 pub use backup::{BackupReport, restore};
 pub use bastide_store::{DatasetStore, KeyService, KeyStatus, Rotation};

@@ -49,13 +49,24 @@ impl Hub {
             .pseudonymiser(current.as_ref().map(|r| r.key_id.as_str()))?)
     }
 
-    /// Renews the pseudonym secret and re-keys every stored pseudonym, all at once.
+    /// Renews the pseudonym secret and re-keys every stored pseudonym, all at once
+    /// (administrators: the operator at the command line).
     /// `progress` hears rows done and rows in all.
     pub async fn renew_pseudonyms(
         &self,
         by: &Caller,
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<RenewalReport> {
+        let allowed = by
+            .authenticated()
+            .and_then(|p| p.administration().map(drop).map_err(Error::from));
+        if let Err(e) = allowed {
+            let event = by
+                .named_event("pseudonyms.renewed", Outcome::Denied)
+                .detail("reason", e.to_string());
+            self.audit.record(event).await?;
+            return Err(e);
+        }
         let outcome = self.renew(by, progress).await;
         let event = match &outcome {
             Ok(report) => by

@@ -7,7 +7,7 @@
 
 use bastide_access::{Application, Grant, Mode, NewUser, PermitTable, RequestedTable};
 use bastide_audit::Outcome;
-use bastide_hub::{Caller, Decision, Door, Hub, NewToken, Origin, Presented};
+use bastide_hub::{Caller, Decision, Door, Hub, NewToken, Origin, Presented, Reading};
 
 use crate::{events, open_hub};
 
@@ -84,6 +84,7 @@ enum Case {
     RecordOptOut,
     CountOptOuts,
     AccessReview,
+    ReadAuditLog,
 }
 
 use Who::{Admin, Auditor, Member, Steward, Stranger};
@@ -164,6 +165,7 @@ const MATRIX: &[(Case, &str, bool, &[Who])] = &[
         false,
         &[Admin, Steward, Auditor],
     ),
+    (Case::ReadAuditLog, "audit.read", false, &[Auditor]),
 ];
 
 /// How far a project has gone.
@@ -390,6 +392,12 @@ impl World {
             }
             Case::CountOptOuts => hub.opt_out_count(caller).await.is_ok(),
             Case::AccessReview => hub.access_review(caller).await.is_ok(),
+            Case::ReadAuditLog => {
+                let filter = bastide_audit::Filter::default();
+                hub.audit_events(caller, filter, Reading::Browse)
+                    .await
+                    .is_ok()
+            }
         }
     }
 

@@ -8,9 +8,8 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bastide_access::Role;
-use bastide_audit::Outcome;
 use bastide_audit::{ConsistencyProof, Proof, SignedTreeHead};
+use bastide_hub::Reading;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -96,17 +95,6 @@ pub(crate) async fn consistency(
     Ok(Json(proof))
 }
 
-/// Runs a reading of the log's files off the async threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> bastide_audit::Result<T> + Send + 'static,
-) -> Result<T, ApiError> {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(ApiError::internal(e)),
-        Err(e) => Err(ApiError::internal(e)),
-    }
-}
-
 /// Which events an auditor asks for. Empty fields match everything.
 #[derive(Debug, Deserialize, IntoParams)]
 pub(crate) struct EventQuery {
@@ -168,7 +156,7 @@ pub(crate) async fn events(
     caller: Caller,
     Query(query): Query<EventQuery>,
 ) -> Result<Json<Vec<bastide_audit::Event>>, ApiError> {
-    let found = read(&state, &caller, &query, "audit.read").await?;
+    let found = read(&state, &caller, &query, Reading::Browse).await?;
     Ok(Json(found))
 }
 
@@ -184,7 +172,7 @@ pub(crate) async fn export(
     caller: Caller,
     Query(query): Query<EventQuery>,
 ) -> Result<Response, ApiError> {
-    let found = read(&state, &caller, &query, "audit.exported").await?;
+    let found = read(&state, &caller, &query, Reading::Export).await?;
     let mut lines = String::new();
     for event in &found {
         lines.push_str(&serde_json::to_string(event).map_err(ApiError::internal)?);
@@ -197,18 +185,13 @@ async fn read(
     state: &AppState,
     caller: &Caller,
     query: &EventQuery,
-    action: &str,
+    reading: Reading,
 ) -> Result<Vec<bastide_audit::Event>, ApiError> {
-    caller.require(state, Role::Auditor, action).await?;
+    // A malformed filter is the request's fault, told before anything is read.
     let filter = query.filter()?;
-    // Ends of answered queries are written behind their answers: the reader sees
-    // those of every query answered before the read.
-    state.hub.queries.settled().await;
-    let dir = state.hub.settings.audit.dir.clone();
-    let found = blocking(move || bastide_audit::events(&dir, &filter)).await?;
-    let event = caller
-        .event(action, Outcome::Success)
-        .detail("events", found.len());
-    caller.record(state, event).await?;
-    Ok(found)
+    state
+        .hub
+        .audit_events(&caller.hub(), filter, reading)
+        .await
+        .map_err(super::identity::hub)
 }
