@@ -148,3 +148,38 @@ impl crate::Hub {
         Ok(Caller::user(principal, Door::Cli))
     }
 }
+
+impl crate::Hub {
+    /// Refuses a credential bound to a project that acts outside it: on the account or
+    /// the hub (`project` is `None`), or on another project. Recorded as
+    /// `token.out_of_scope` with the project it is bound to and what was attempted
+    /// (`attempted`: a door's name for it, such as the route's template); the error
+    /// says why. A caller not bound, or bound to `project` itself, passes.
+    pub async fn within_scope(
+        &self,
+        caller: &Caller,
+        project: Option<&str>,
+        attempted: &str,
+    ) -> crate::Result<()> {
+        let Some(bound) = caller.principal().and_then(|p| p.project.clone()) else {
+            return Ok(());
+        };
+        let reason = match project {
+            Some(target) if target == bound => return Ok(()),
+            Some(_) => format!("this token is bound to project {bound} and acts within it only"),
+            None => format!(
+                "this token is bound to project {bound}: it acts within that project only, never on the account or the hub (use a token without a project, or a session)"
+            ),
+        };
+        let mut event = caller
+            .named_event("token.out_of_scope", Outcome::Denied)
+            .object(attempted)
+            .detail("bound_to", bound)
+            .detail("reason", reason.clone());
+        if let Some(target) = project {
+            event = event.project(target);
+        }
+        self.audit.record(event).await?;
+        Err(bastide_access::Error::Refused(reason).into())
+    }
+}

@@ -1,16 +1,15 @@
 //! Who is calling. A [`Credential`] is whoever presented a valid API token in
 //! `Authorization: Bearer bst_…` or a web session (its cookie, plus its CSRF token in
 //! `X-CSRF-Token` on anything that changes state); what it may act on is in
-//! [`super::scope`]. Roles are checked per route with [`Credential::require`]. Every
-//! refusal, and every failed authentication, is audited (a burst of failed
-//! authentications raises the failed-login alert).
+//! [`super::scope`]. The credential is checked by the hub (`Hub::authenticate`), which
+//! records every failed authentication (a burst of them raises the failed-login
+//! alert); what the caller may do is decided by each use case of the hub.
 
 use axum::extract::FromRequestParts;
 use axum::http::Method;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use bastide_access::{AuthError, Principal, Role, sessions};
-use bastide_audit::{NewEvent, Outcome};
+use bastide_access::{AuthError, Principal, sessions};
 use bastide_hub::{Door, Origin, Presented};
 
 use super::client::ClientAddr;
@@ -122,92 +121,5 @@ impl Credential {
     /// The client's address, if known.
     pub fn client(&self) -> Option<std::net::IpAddr> {
         self.client
-    }
-
-    /// An audit event by this caller.
-    pub fn event(&self, action: &str, outcome: Outcome) -> NewEvent {
-        let mut event = NewEvent::new(
-            &self.principal.name,
-            self.hub().audit_role(),
-            action,
-            outcome,
-        );
-        event.request_id = self.request_id.clone();
-        event.client = self.client;
-        if let Some(project) = &self.principal.project {
-            event = event.project(project.clone());
-        }
-        event
-    }
-
-    /// Refuses (403, audited) unless the caller has `role`; `action` names what was
-    /// attempted. (A token bound to a project carries the researcher role only, so it
-    /// never passes for a hub-wide one.)
-    pub async fn require(
-        &self,
-        state: &AppState,
-        role: Role,
-        action: &str,
-    ) -> Result<(), ApiError> {
-        if self.principal.roles.has(role) {
-            return Ok(());
-        }
-        self.deny(state, action, &format!("this needs the {role} role"))
-            .await
-    }
-
-    /// Refuses (403, audited) unless the caller has one of `roles`.
-    pub async fn require_any(
-        &self,
-        state: &AppState,
-        roles: &[Role],
-        action: &str,
-    ) -> Result<(), ApiError> {
-        if roles.iter().any(|r| self.principal.roles.has(*r)) {
-            return Ok(());
-        }
-        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-        self.deny(
-            state,
-            action,
-            &format!("this needs one of the roles {}", names.join(", ")),
-        )
-        .await
-    }
-
-    /// Refuses (403) and records the refusal.
-    pub async fn deny<T>(
-        &self,
-        state: &AppState,
-        action: &str,
-        reason: &str,
-    ) -> Result<T, ApiError> {
-        Err(self
-            .refuse(state, self.event(action, Outcome::Denied), reason)
-            .await)
-    }
-
-    /// Records `event`, a refusal, with its reason, and gives the 403 that says it.
-    pub(super) async fn refuse(&self, state: &AppState, event: NewEvent, reason: &str) -> ApiError {
-        let event = event.detail("reason", reason.to_owned());
-        if let Err(e) = state.hub.audit.record(event).await {
-            return ApiError::internal(e);
-        }
-        ApiError::Client {
-            status: StatusCode::FORBIDDEN,
-            code: "forbidden",
-            message: reason.to_owned(),
-        }
-    }
-
-    /// Records a successful action.
-    pub async fn record(&self, state: &AppState, event: NewEvent) -> Result<(), ApiError> {
-        state
-            .hub
-            .audit
-            .record(event)
-            .await
-            .map(drop)
-            .map_err(ApiError::internal)
     }
 }

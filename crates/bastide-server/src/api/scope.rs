@@ -7,8 +7,8 @@
 //! - [`ProjectCaller`]: the project named by the route's `{id}` (its history, members,
 //!   lifecycle, permit, queries). A token bound to another project never becomes one.
 //!
-//! Both refusals are answered 403 and audited (`token.out_of_scope`, outcome
-//! `denied`), before the handler runs.
+//! Both refusals are the hub's (`Hub::within_scope`: recorded as
+//! `token.out_of_scope`, outcome `denied`), answered 403 before the handler runs.
 
 use std::ops::Deref;
 
@@ -17,9 +17,6 @@ use axum::http::request::Parts;
 
 use super::auth::Credential;
 use super::{ApiError, AppState};
-
-/// The audit action of a credential used outside its scope.
-const OUT_OF_SCOPE: &str = "token.out_of_scope";
 
 /// A credential acting on its account or the hub as a whole: never project-bound.
 #[derive(Debug, Clone)]
@@ -73,20 +70,15 @@ fn route(parts: &Parts) -> String {
 }
 
 impl Credential {
-    /// This credential acting on its account or the hub, refused (403, audited) when
-    /// it is bound to a project; `route` names what was attempted.
+    /// This credential acting on its account or the hub, refused (403, recorded by the
+    /// hub) when it is bound to a project; `route` names what was attempted.
     pub async fn account(self, state: &AppState, route: &str) -> Result<Caller, ApiError> {
-        let Some(bound) = self.principal.project.clone() else {
-            return Ok(Caller(self));
-        };
-        let event = self
-            .event(OUT_OF_SCOPE, bastide_audit::Outcome::Denied)
-            .object(route.to_owned())
-            .detail("bound_to", bound.clone());
-        let reason = format!(
-            "this token is bound to project {bound}: it acts within that project only, never on the account or the hub (use a token without a project, or a session)"
-        );
-        Err(self.refuse(state, event, &reason).await)
+        state
+            .hub
+            .within_scope(&self.hub(), None, route)
+            .await
+            .map_err(super::routes::identity::hub)?;
+        Ok(Caller(self))
     }
 }
 
@@ -114,21 +106,14 @@ impl FromRequestParts<AppState> for ProjectCaller {
             )));
         };
         let project = project.to_owned();
-        match credential.principal.project.clone() {
-            Some(bound) if bound != project => {
-                let event = credential
-                    .event(OUT_OF_SCOPE, bastide_audit::Outcome::Denied)
-                    .project(project)
-                    .object(route(parts))
-                    .detail("bound_to", bound.clone());
-                let reason =
-                    format!("this token is bound to project {bound} and acts within it only");
-                Err(credential.refuse(state, event, &reason).await)
-            }
-            _ => Ok(Self {
-                credential,
-                project,
-            }),
-        }
+        state
+            .hub
+            .within_scope(&credential.hub(), Some(&project), &route(parts))
+            .await
+            .map_err(super::routes::identity::hub)?;
+        Ok(Self {
+            credential,
+            project,
+        })
     }
 }
