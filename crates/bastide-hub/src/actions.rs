@@ -78,6 +78,12 @@ actions! {
     AuditRead => "audit.read",
     /// The audit log's events were exported.
     AuditExported => "audit.exported",
+    /// The key provider's state was asked for.
+    KeyStatus => "key.status",
+    /// The key-encryption key was rotated.
+    KeyRotated => "key.rotated",
+    /// A scope's data keys were destroyed.
+    KeyShredded => "key.shredded",
     /// A batch was delivered into a dataset's table.
     IngestBatch => "ingest.batch",
     /// A project's query history, or one of its queries, was read.

@@ -194,16 +194,6 @@ impl Hub {
         Ok(())
     }
 
-    /// Records a key operation done at the command line.
-    pub async fn key_event(&self, action: &str, object: &str, keys: u64) -> Result<()> {
-        let event = NewEvent::new("cli", Role::Operator, action, Outcome::Success)
-            .object(object)
-            .detail("keys", keys)
-            .detail("provider", self.keys.provider_name());
-        self.audit.record(event).await?;
-        Ok(())
-    }
-
     /// Closes the audit log and the database without recording a server stop.
     pub async fn close_quietly(&self) {
         self.queries.settled().await;

@@ -17,6 +17,7 @@ mod history;
 mod hub;
 mod ingest;
 mod init;
+mod keys;
 mod maintenance;
 mod migration;
 mod nomenclature;

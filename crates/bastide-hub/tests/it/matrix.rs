@@ -85,6 +85,7 @@ enum Case {
     CountOptOuts,
     AccessReview,
     ReadAuditLog,
+    RotateKeys,
 }
 
 use Who::{Admin, Auditor, Member, Steward, Stranger};
@@ -166,6 +167,7 @@ const MATRIX: &[(Case, &str, bool, &[Who])] = &[
         &[Admin, Steward, Auditor],
     ),
     (Case::ReadAuditLog, "audit.read", false, &[Auditor]),
+    (Case::RotateKeys, "key.rotated", false, &[Admin]),
 ];
 
 /// How far a project has gone.
@@ -392,6 +394,7 @@ impl World {
             }
             Case::CountOptOuts => hub.opt_out_count(caller).await.is_ok(),
             Case::AccessReview => hub.access_review(caller).await.is_ok(),
+            Case::RotateKeys => hub.rotate_keys(caller).await.is_ok(),
             Case::ReadAuditLog => {
                 let filter = bastide_audit::Filter::default();
                 hub.audit_events(caller, filter, Reading::Browse)
