@@ -4,11 +4,11 @@
 //! A log folder holds `log.json` (its identity and signing key id), `segments/`
 //! and a `lock` file that keeps a second writer out.
 
-use bastide_core::private;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
+use bastide_core::private;
 use bastide_crypto::Signer;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

@@ -78,6 +78,18 @@ actions! {
     AuditRead => "audit.read",
     /// The audit log's events were exported.
     AuditExported => "audit.exported",
+    /// A dataset was declared from its Table Schemas.
+    DatasetCreated => "dataset.created",
+    /// Nomenclatures were loaded into a dataset.
+    NomenclaturesLoaded => "dataset.nomenclatures_loaded",
+    /// Datasets were exported, decrypted, in open formats.
+    ExportRun => "export.run",
+    /// The hub was backed up.
+    HubBackedUp => "hub.backed_up",
+    /// The hub was restored from a backup.
+    HubRestored => "hub.restored",
+    /// The object storage was migrated to another backend.
+    StorageMigrated => "storage.migrated",
     /// The key provider's state was asked for.
     KeyStatus => "key.status",
     /// The key-encryption key was rotated.
@@ -162,6 +174,21 @@ impl Hub {
                 Err(e)
             }
         }
+    }
+
+    /// Checks that `caller` holds the right `check` asks for; a refusal is recorded
+    /// as `action`, denied.
+    pub(crate) async fn require(
+        &self,
+        caller: &Caller,
+        action: Action,
+        check: impl FnOnce(&bastide_access::Principal) -> bastide_access::Result<()>,
+    ) -> Result<()> {
+        let allowed = caller
+            .authenticated()
+            .and_then(|p| check(p).map_err(Error::from));
+        self.refusal_audited(caller, action, About::default(), allowed)
+            .await
     }
 
     /// Records a read by `caller` only when it was refused or failed.

@@ -4,13 +4,13 @@
 //! data folder (the embedded default), since they would be lost with it; on an
 //! object store they stay where they are. The keyring passphrase is never included.
 
-use bastide_core::private;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use bastide_audit::{NewEvent, Outcome, Role};
+use bastide_audit::Outcome;
 use bastide_core::config::{CONFIG_FILE_NAME, Settings};
+use bastide_core::private;
 use bastide_meta::{MetaDump, MetaStore};
 use bastide_store::Storage;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,8 @@ use sha2::{Digest, Sha256};
 
 use super::Hub;
 use super::staging::Staging;
-use crate::{Error, Result};
+use crate::actions::Action;
+use crate::{Caller, Error, Result};
 
 const FORMAT: &str = "bastide-backup/1";
 
@@ -46,19 +47,20 @@ pub struct BackupReport {
 
 impl Hub {
     /// Writes a backup into `dir` (new or empty), and records it.
-    pub async fn backup(&self, dir: &Path) -> Result<BackupReport> {
+    pub async fn backup(&self, by: &Caller, dir: &Path) -> Result<BackupReport> {
+        self.require(by, Action::HubBackedUp, |p| p.administration().map(drop))
+            .await?;
         let report = write_backup(self, dir).await;
-        let event = NewEvent::new(
-            "cli",
-            Role::Operator,
-            "hub.backed_up",
-            if report.is_ok() {
-                Outcome::Success
-            } else {
-                Outcome::Failure
-            },
-        )
-        .object(dir.display().to_string());
+        let event = by
+            .event(
+                Action::HubBackedUp,
+                if report.is_ok() {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                },
+            )
+            .object(dir.display().to_string());
         let event = match &report {
             Ok(r) => event.detail("bytes", r.bytes).detail("objects", r.objects),
             Err(_) => event,

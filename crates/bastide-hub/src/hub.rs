@@ -10,7 +10,8 @@ use bastide_crypto::LocalKeyring;
 use bastide_meta::{HubRecord, MetaStore};
 use bastide_store::Storage;
 
-use crate::{Auditor, DatasetStore, Error, KeyService, QueryService, Result};
+use crate::actions::Action;
+use crate::{Auditor, Caller, DatasetStore, Error, KeyService, QueryService, Result};
 
 /// An open hub: every part reachable and consistent with the others.
 #[derive(Debug)]
@@ -158,9 +159,12 @@ impl Hub {
     /// Exports every dataset (or those named), decrypted, into `dir`, and records it.
     pub async fn export(
         &self,
+        by: &Caller,
         dir: &std::path::Path,
         only: &[String],
     ) -> Result<bastide_store::ExportReport> {
+        self.require(by, Action::ExportRun, |p| p.administration().map(drop))
+            .await?;
         let datasets = if only.is_empty() {
             self.datasets.names().await?
         } else {
@@ -169,16 +173,14 @@ impl Hub {
         let outcome = self.datasets.export(dir, &datasets).await;
         let (result, event) = match outcome {
             Ok(report) => {
-                let event = NewEvent::new("cli", Role::Operator, "export.run", Outcome::Success)
+                let event = by
+                    .event(Action::ExportRun, Outcome::Success)
                     .detail("bytes", report.bytes)
                     .detail("rows", report.rows)
                     .detail("tables", report.tables);
                 (Ok(report), event)
             }
-            Err(e) => (
-                Err(e.into()),
-                NewEvent::new("cli", Role::Operator, "export.run", Outcome::Failure),
-            ),
+            Err(e) => (Err(e.into()), by.event(Action::ExportRun, Outcome::Failure)),
         };
         self.audit
             .record(event.detail("datasets", datasets.len()))
@@ -187,8 +189,9 @@ impl Hub {
     }
 
     /// Records that this hub was restored from a backup.
-    pub async fn restored(&self, from: &std::path::Path) -> Result<()> {
-        let event = NewEvent::new("cli", Role::Operator, "hub.restored", Outcome::Success)
+    pub async fn restored(&self, by: &Caller, from: &std::path::Path) -> Result<()> {
+        let event = by
+            .event(Action::HubRestored, Outcome::Success)
             .object(from.display().to_string());
         self.audit.record(event).await?;
         Ok(())

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use bastide_audit::{NewEvent, Outcome, Role};
+use bastide_audit::Outcome;
 use bastide_ingest::reader::quarantine_schema;
 use bastide_ingest::{BatchSink, CsvOptions, ErrorGroup, TableSchema, read_csv};
 use bastide_meta::TableRecord;
@@ -65,10 +65,13 @@ impl Hub {
     /// columns, wherever they occur, as direct identifiers.
     pub async fn create_dataset(
         &self,
+        by: &Caller,
         name: &str,
         schemas: &[(String, Vec<u8>)],
         identifiers: &[String],
     ) -> Result<Vec<String>> {
+        self.require(by, Action::DatasetCreated, |p| p.ingestion().map(drop))
+            .await?;
         check_name(name)?;
         let mut tables = Vec::new();
         for (file, bytes) in schemas {
@@ -119,7 +122,8 @@ impl Hub {
             .await?;
         }
         let names: Vec<String> = tables.into_iter().map(|(t, _, _)| t).collect();
-        let event = NewEvent::new("cli", Role::Operator, "dataset.created", Outcome::Success)
+        let event = by
+            .event(Action::DatasetCreated, Outcome::Success)
             .object(name)
             .detail("tables", names.join(","));
         self.audit.record(event).await?;

@@ -1,7 +1,6 @@
 //! `bastide init`: a new hub, all or nothing. Running it on an existing hub checks
 //! that hub and changes nothing.
 
-use bastide_core::private;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -10,6 +9,7 @@ use std::path::{Path, PathBuf};
 use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};
 use bastide_core::config::{CONFIG_FILE_NAME, MetadataSettings, Settings};
 use bastide_core::ids::HubId;
+use bastide_core::private;
 use bastide_crypto::{LocalKeyring, Pkcs11Provider, generate_passphrase};
 use bastide_meta::{Backend, HubRecord, MetaStore};
 use bastide_store::{Storage, StoreMarker};

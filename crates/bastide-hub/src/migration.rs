@@ -1,17 +1,18 @@
 //! `bastide migrate`: moving a hub's objects to another backend, then pointing the
 //! configuration at it, only once every object is copied and verified.
 
-use bastide_core::private;
 use std::fs;
 use std::path::Path;
 
-use bastide_audit::{NewEvent, Outcome, Role};
+use bastide_audit::Outcome;
 use bastide_core::config::CONFIG_FILE_NAME;
+use bastide_core::private;
 use bastide_store::{MigrationReport, Storage};
 use url::Url;
 
 use super::Hub;
-use crate::{Error, Result};
+use crate::actions::Action;
+use crate::{Caller, Error, Result};
 
 impl Hub {
     /// Copies every object to `to` (a file target folder is created), verifies each,
@@ -19,9 +20,14 @@ impl Hub {
     /// is never modified.
     pub async fn migrate(
         &self,
+        by: &Caller,
         to: &Url,
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<MigrationReport> {
+        self.require(by, Action::StorageMigrated, |p| {
+            p.administration().map(drop)
+        })
+        .await?;
         if let Ok(dir) = to.to_file_path() {
             fs::create_dir_all(&dir).map_err(|source| Error::Unwritable {
                 path: dir.clone(),
@@ -30,18 +36,17 @@ impl Hub {
         }
         let target = Storage::open(to, &self.settings.s3)?;
         let result = bastide_store::migrate(&self.storage, &target, progress).await;
-        let event = NewEvent::new(
-            "cli",
-            Role::Operator,
-            "storage.migrated",
-            if result.is_ok() {
-                Outcome::Success
-            } else {
-                Outcome::Failure
-            },
-        )
-        .object(to.to_string())
-        .detail("from", self.storage.url().to_string());
+        let event = by
+            .event(
+                Action::StorageMigrated,
+                if result.is_ok() {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                },
+            )
+            .object(to.to_string())
+            .detail("from", self.storage.url().to_string());
         let report = match result {
             Ok(report) => report,
             Err(e) => {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bastide_audit::{NewEvent, Outcome, Role};
+use bastide_audit::Outcome;
 use bastide_ingest::schema::normalise_code;
 use bastide_ingest::{BatchSink, CsvOptions, TableSchema, read_csv};
 use bastide_meta::TableRecord;
@@ -17,7 +17,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Hub;
-use crate::{Error, Result};
+use crate::actions::Action;
+use crate::{Caller, Error, Result};
 
 /// A nomenclature to load: its Table Schema and its CSV file.
 #[derive(Debug, Clone)]
@@ -61,9 +62,12 @@ impl Hub {
     /// Declares and loads `nomenclatures` into `dataset`, in one version.
     pub async fn load_nomenclatures(
         &self,
+        by: &Caller,
         dataset: &str,
         nomenclatures: Vec<Nomenclature>,
     ) -> Result<NomenclatureReport> {
+        self.require(by, Action::NomenclaturesLoaded, |p| p.ingestion().map(drop))
+            .await?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let draft = self.datasets.draft(dataset).await?;
         let mut report = NomenclatureReport::default();
@@ -119,16 +123,12 @@ impl Hub {
         let content_hash = hex::encode(hasher.finalize());
         let committed = draft.commit(&content_hash, sinks).await?;
         report.version = Some(committed.version);
-        let event = NewEvent::new(
-            "cli",
-            Role::Operator,
-            "dataset.nomenclatures_loaded",
-            Outcome::Success,
-        )
-        .object(dataset)
-        .detail("tables", report.tables)
-        .detail("rows", report.rows)
-        .detail("version", committed.version);
+        let event = by
+            .event(Action::NomenclaturesLoaded, Outcome::Success)
+            .object(dataset)
+            .detail("tables", report.tables)
+            .detail("rows", report.rows)
+            .detail("version", committed.version);
         self.audit.record(event).await?;
         Ok(report)
     }

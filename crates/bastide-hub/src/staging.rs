@@ -2,11 +2,11 @@
 //! sibling folder and renames it into place as its last step, so an interrupted or
 //! failed init never leaves a half-made data folder behind.
 
-use bastide_core::private;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use bastide_core::config::Settings;
+use bastide_core::private;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{Error, Result};

@@ -211,6 +211,7 @@ impl World {
     async fn new() -> Self {
         let (dir, hub) = open_hub().await;
         hub.create_dataset(
+            &Caller::operator(),
             "snds",
             &[("people.json".into(), PEOPLE.as_bytes().to_vec())],
             &["BEN_NIR_PSA".into()],

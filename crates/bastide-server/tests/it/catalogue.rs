@@ -19,7 +19,12 @@ async fn filled() -> TestHub {
     let hub = TestHub::spawn().await;
     let schema = ("stays.json".to_owned(), SCHEMA.as_bytes().to_vec());
     hub.hub
-        .create_dataset("pmsi", &[schema], &["nir".to_owned()])
+        .create_dataset(
+            &bastide_hub::Caller::operator(),
+            "pmsi",
+            &[schema],
+            &["nir".to_owned()],
+        )
         .await
         .unwrap();
     let csv = hub.dir.path().join("stays.csv");

@@ -263,7 +263,11 @@ async fn an_export_writes_plain_parquet_table_schemas_and_a_catalogue_and_is_aud
         .await
         .unwrap();
     let out = hub.dir.path().join("export");
-    let report = hub.hub.export(&out, &[]).await.unwrap();
+    let report = hub
+        .hub
+        .export(&bastide_hub::Caller::operator(), &out, &[])
+        .await
+        .unwrap();
     assert_eq!((report.tables, report.rows), (1, 2));
 
     let file = std::fs::File::open(out.join("pmsi/stays.parquet")).unwrap();
@@ -305,7 +309,11 @@ async fn an_export_into_a_folder_with_files_is_refused_and_audited_as_failed() {
     let out = hub.dir.path().join("busy");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("keep.txt"), "mine").unwrap();
-    let err = hub.hub.export(&out, &[]).await.unwrap_err();
+    let err = hub
+        .hub
+        .export(&bastide_hub::Caller::operator(), &out, &[])
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");
     assert_eq!(
         std::fs::read_to_string(out.join("keep.txt")).unwrap(),
@@ -340,7 +348,10 @@ async fn a_migration_to_s3_copies_verifies_resumes_and_switches_the_configuratio
         .unwrap();
 
     let hub_with_s3 = reopen_with(&hub, |s| s.s3 = s3.clone()).await;
-    let report = hub_with_s3.migrate(&to, &|_, _| {}).await.unwrap();
+    let report = hub_with_s3
+        .migrate(&bastide_hub::Caller::operator(), &to, &|_, _| {})
+        .await
+        .unwrap();
     assert_eq!(report.already_there, 1);
     assert_eq!(report.copied as usize + 1, source_objects.len());
     assert_eq!(
@@ -376,7 +387,10 @@ async fn a_migration_to_a_store_of_another_hub_is_refused() {
         .await
         .unwrap();
     let hub = reopen_with(&hub, |_| {}).await;
-    let err = hub.migrate(&url, &|_, _| {}).await.unwrap_err();
+    let err = hub
+        .migrate(&bastide_hub::Caller::operator(), &url, &|_, _| {})
+        .await
+        .unwrap_err();
     assert!(
         err.to_string().contains("already belongs to a Bastide hub"),
         "{err}"
@@ -413,7 +427,11 @@ async fn a_restore_drill_brings_back_the_same_readable_data() {
         .unwrap();
     hub.hub.keys.rotate().await.unwrap();
     let backup = hub.dir.path().join("backup");
-    let report = hub.hub.backup(&backup).await.unwrap();
+    let report = hub
+        .hub
+        .backup(&bastide_hub::Caller::operator(), &backup)
+        .await
+        .unwrap();
     assert!(
         report.includes_data,
         "local storage lives in the data folder, so its data is included"
@@ -448,7 +466,10 @@ async fn a_restore_drill_brings_back_the_same_readable_data() {
 async fn a_damaged_backup_is_refused_before_anything_is_written() {
     let hub = TestHub::spawn().await;
     let backup = hub.dir.path().join("backup");
-    hub.hub.backup(&backup).await.unwrap();
+    hub.hub
+        .backup(&bastide_hub::Caller::operator(), &backup)
+        .await
+        .unwrap();
     let settings = hub.hub.settings.clone();
     std::fs::write(backup.join("keyring.sealed"), b"tampered").unwrap();
     let mut elsewhere = settings.clone();

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use bastide_core::config::Settings;
-use bastide_hub::{Hub, IngestReport, Nomenclature, NomenclatureReport, OnError, Progress};
+use bastide_hub::{Caller, Hub, IngestReport, Nomenclature, NomenclatureReport, OnError, Progress};
 use bastide_ingest::{CsvOptions, Encoding};
 
 use crate::cli::{DatasetCommand, EncodingArg, IngestArgs, OnErrorArg};
@@ -84,7 +84,9 @@ pub async fn declare(
             schemas.push((file.display().to_string(), bytes));
         }
     }
-    let tables = hub.create_dataset(name, &schemas, identifiers).await?;
+    let tables = hub
+        .create_dataset(&Caller::operator(), name, &schemas, identifiers)
+        .await?;
     let loaded = match nomenclatures {
         Some(dir) => {
             let mut found = Vec::new();
@@ -100,7 +102,10 @@ pub async fn declare(
                     });
                 }
             }
-            Some(hub.load_nomenclatures(name, found).await?)
+            Some(
+                hub.load_nomenclatures(&Caller::operator(), name, found)
+                    .await?,
+            )
         }
         None => None,
     };
@@ -200,7 +205,7 @@ pub async fn ingest(settings: Settings, args: &IngestArgs, json: bool) -> anyhow
     });
     let result = hub
         .ingest(
-            &bastide_hub::Caller::operator(),
+            &Caller::operator(),
             &args.dataset,
             &args.table,
             &args.files,

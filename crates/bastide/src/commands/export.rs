@@ -2,7 +2,7 @@
 //! audited event, and counts toward the export-volume alert.
 
 use bastide_core::config::Settings;
-use bastide_hub::Hub;
+use bastide_hub::{Caller, Hub};
 
 use crate::cli::ExportArgs;
 use crate::output;
@@ -10,7 +10,9 @@ use crate::output;
 /// Runs `bastide export`.
 pub async fn run(settings: Settings, args: &ExportArgs, json: bool) -> anyhow::Result<()> {
     let hub = Hub::open(settings).await?;
-    let result = hub.export(&args.to, &args.datasets).await;
+    let result = hub
+        .export(&Caller::operator(), &args.to, &args.datasets)
+        .await;
     hub.close_quietly().await;
     let report = result?;
     output::print(json, &report, || {

@@ -2,13 +2,13 @@
 //! (memory holds one chunk of it), goes through exactly the ingestion the command line
 //! runs, and the file is removed. Stewards and administrators send batches.
 
-use bastide_core::private;
 use std::io::Write;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use bastide_core::private;
 use bastide_ingest::{CsvOptions, Encoding};
 use futures::StreamExt;
 use serde::Deserialize;

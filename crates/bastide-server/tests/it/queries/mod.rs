@@ -113,9 +113,14 @@ impl World {
             .map(|(name, schema)| (format!("{name}.json"), schema.as_bytes().to_vec()))
             .collect();
         let identifiers: Vec<String> = identifiers.iter().map(|c| c.to_string()).collect();
-        hub.create_dataset("snds", &schemas, &identifiers)
-            .await
-            .unwrap();
+        hub.create_dataset(
+            &bastide_hub::Caller::operator(),
+            "snds",
+            &schemas,
+            &identifiers,
+        )
+        .await
+        .unwrap();
         let root = tempfile::tempdir().unwrap();
         for (table, text) in data {
             ingest(hub, &root, table, &text).await;
