@@ -10,6 +10,7 @@
 //! history row are written behind the answer (see [`super::running`]); a failure's
 //! outcome is durable before the caller hears of it.
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -214,7 +215,9 @@ impl Hub {
             Mode::AggregateOnly => 0,
         };
         let (cancel, _running, registered) = self.queries.register(&record);
-        let (hub, sql, by) = (self.clone(), sql.to_owned(), by.clone());
+        let (hub, by) = (self.clone(), by.clone());
+        // Parsed once: the tables it names open their views, the statement is planned.
+        let checked = bastide_query::check(sql);
         let parameters = count(&params);
         let task = tokio::spawn(async move {
             let _ticket = ticket;
@@ -223,9 +226,11 @@ impl Hub {
             let start = recorded_event(&by, "query.start", &record, Outcome::Success)
                 .detail("parameters", parameters);
             let run = async {
-                let workspace = hub.workspace(scope, &sql, opt_outs).await?;
+                let named = checked.as_ref().ok().map(|c| &c.relations);
+                let workspace = hub.workspace(scope, named, opt_outs).await?;
+                let checked = checked?;
                 let run: BoxFuture<'_, bastide_query::Result<Answer>> =
-                    Box::pin(workspace.run(&sql, &params, &limits, &cancel));
+                    Box::pin(workspace.run(&checked, &params, &limits, &cancel));
                 Ok::<_, QueryFailure>(run.await?)
             };
             let (started, result) = tokio::join!(hub.audit.record(start), run);
@@ -285,8 +290,14 @@ impl Hub {
         let scope = self
             .permitted(principal, project, client, false, &event)
             .await?;
-        let workspace = self.workspace(scope, sql, self.opt_outs().await?).await?;
-        match workspace.describe(sql, &self.limits()).await {
+        let checked = bastide_query::check(sql);
+        let named = checked.as_ref().ok().map(|c| &c.relations);
+        let workspace = self.workspace(scope, named, self.opt_outs().await?).await?;
+        let described = match checked {
+            Ok(checked) => workspace.describe(&checked, &self.limits()).await,
+            Err(e) => Err(e),
+        };
+        match described {
             Ok(described) => Ok(described),
             Err(e) => {
                 // Refused or invalid at Parse, the statement never reaches Execute:
@@ -354,17 +365,16 @@ impl Hub {
         }
     }
 
-    /// The workspace `scope` opens for `sql`: the views of the tables it names (none
-    /// when the guard will refuse it anyway), without the people in `opt_outs`.
+    /// The workspace `scope` opens for a statement naming `named` tables: their views
+    /// (none when the guard refused the statement), without the people in `opt_outs`.
     async fn workspace(
         &self,
         scope: PermitScope,
-        sql: &str,
+        named: Option<&BTreeSet<String>>,
         opt_outs: OptOuts,
     ) -> Result<Workspace, QueryFailure> {
-        let named = bastide_query::guard::check(sql)
-            .map(|checked| checked.relations)
-            .unwrap_or_default();
+        let none = BTreeSet::new();
+        let named = named.unwrap_or(&none);
         // Boxed as Send at a concrete lifetime: rustc cannot prove this future Send
         // for every lifetime inside a spawned task otherwise.
         let open: BoxFuture<'_, bastide_query::Result<Workspace>> = Box::pin(async move {
@@ -372,7 +382,7 @@ impl Hub {
                 scope,
                 &self.datasets,
                 &opt_outs,
-                Some(&named),
+                Some(named),
                 &self.queries.views,
             )
             .await

@@ -21,6 +21,7 @@ mod run;
 mod workspace;
 
 pub use error::{Error, Result};
+pub use guard::{Checked, check};
 pub use limits::{Admission, Ticket};
 pub use pseudonym::{PROJECT_PSEUDONYM, ProjectPseudonym};
 pub use run::{Answer, Described, HubMemory, Limits};

@@ -21,9 +21,10 @@ use serde::Serialize;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+use crate::guard::Checked;
 use crate::pseudonymise::Pseudonymiser;
 use crate::workspace::Workspace;
-use crate::{Error, Result, aggregate, functions, guard};
+use crate::{Error, Result, aggregate, functions};
 
 const ROW_LEVEL_COLLECTING: &str = "a row-level permit shows rows themselves, counted against the day's row budget: select the rows rather than gathering their values into one (array_agg, string_agg, a list or a struct)";
 
@@ -99,11 +100,11 @@ pub struct Answer {
 }
 
 impl Workspace {
-    /// Runs `sql`, its placeholders (`$1`, `$2`, …) bound to `params`, under `limits`;
-    /// `cancel` stops it.
+    /// Runs the statement `checked` (parsed once, by [`crate::guard::check`]), its
+    /// placeholders (`$1`, `$2`, …) bound to `params`, under `limits`; `cancel` stops it.
     pub async fn run(
         &self,
-        sql: &str,
+        checked: &Checked,
         params: &ParamValues,
         limits: &Limits,
         cancel: &CancellationToken,
@@ -111,7 +112,7 @@ impl Workspace {
         let started = Instant::now();
         let fail = |e| classify(e, self.mode(), limits, Phase::Running);
         let deadline = tokio::time::Instant::now() + limits.time;
-        let (session, plan, explain) = self.plan(sql, Some(params), limits).await?;
+        let (session, plan, explain) = self.plan(checked, Some(params), limits).await?;
         let execute = async {
             let mut stream = session.execute(&plan).await.map_err(&fail)?;
             let schema = classic(&stream.schema());
@@ -170,11 +171,11 @@ impl Workspace {
         })
     }
 
-    /// The columns `sql` would answer and the types of its placeholders, without
-    /// running it (what a PostgreSQL client's Parse and Describe ask); the same checks
-    /// as [`Workspace::run`] apply.
-    pub async fn describe(&self, sql: &str, limits: &Limits) -> Result<Described> {
-        let (_, plan, _) = self.plan(sql, None, limits).await?;
+    /// The columns the statement `checked` would answer and the types of its
+    /// placeholders, without running it (what a PostgreSQL client's Parse and Describe
+    /// ask); the same checks as [`Workspace::run`] apply.
+    pub async fn describe(&self, checked: &Checked, limits: &Limits) -> Result<Described> {
+        let (_, plan, _) = self.plan(checked, None, limits).await?;
         let types = plan
             .get_parameter_types()
             .map_err(|e| classify(e, self.mode(), limits, Phase::Planning))?;
@@ -190,19 +191,19 @@ impl Workspace {
         })
     }
 
-    /// Guards and plans `sql` in a fresh session, its placeholders bound to `params`
-    /// when given: the context, the checked plan, and whether it is an `EXPLAIN`.
+    /// Plans the guarded statement `checked` in a fresh session, its placeholders
+    /// bound to `params` when given: the context, the checked plan, and whether it is
+    /// an `EXPLAIN`.
     async fn plan(
         &self,
-        sql: &str,
+        checked: &Checked,
         params: Option<&ParamValues>,
         limits: &Limits,
     ) -> Result<(QuerySession, LogicalPlan, bool)> {
-        let checked = guard::check(sql)?;
         let session = self.session(limits)?;
         let plan = session
             .state()
-            .statement_to_plan(checked.statement)
+            .statement_to_plan(checked.statement.clone())
             .await
             .map_err(|e| classify(e, self.mode(), limits, Phase::Planning))?;
         SQLOptions::new()
