@@ -94,6 +94,15 @@ impl Roles {
         )
     }
 
+    /// The highest of them, as the audit log records an actor: administrator, then
+    /// steward, auditor, researcher.
+    pub fn highest(&self) -> Role {
+        [Role::Admin, Role::Steward, Role::Auditor]
+            .into_iter()
+            .find(|r| self.has(*r))
+            .unwrap_or(Role::Researcher)
+    }
+
     /// Whether `role` is among them.
     pub fn has(&self, role: Role) -> bool {
         self.0.contains(&role)
@@ -102,5 +111,18 @@ impl Roles {
     /// Their names.
     pub fn names(&self) -> Vec<String> {
         self.0.iter().map(|r| r.as_str().to_owned()).collect()
+    }
+}
+
+/// The audit log's roles are these four, and those of actors who are not users (the hub
+/// itself, the operator at the command line): each role is recorded as itself.
+impl From<Role> for bastide_audit::Role {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Admin => Self::Admin,
+            Role::Steward => Self::Steward,
+            Role::Researcher => Self::Researcher,
+            Role::Auditor => Self::Auditor,
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use std::net::IpAddr;
 
-use bastide_access::{Principal, Role};
+use bastide_access::Principal;
 use bastide_audit::{NewEvent, Outcome};
 
 /// The door an operation came through.
@@ -98,16 +98,7 @@ impl Caller {
         if principal.is_operator() {
             return bastide_audit::Role::Operator;
         }
-        let roles = &principal.roles;
-        if roles.has(Role::Admin) {
-            bastide_audit::Role::Admin
-        } else if roles.has(Role::Steward) {
-            bastide_audit::Role::Steward
-        } else if roles.has(Role::Auditor) {
-            bastide_audit::Role::Auditor
-        } else {
-            bastide_audit::Role::Researcher
-        }
+        principal.roles.highest().into()
     }
 
     /// The actor's name in the audit log: the login name, `cli` for the operator, or

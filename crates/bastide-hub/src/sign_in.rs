@@ -143,7 +143,7 @@ impl Hub {
             },
         };
         let (actor, role) = match &checked {
-            Ok(p) => (p.name.as_str(), bastide_audit::Role::Researcher),
+            Ok(p) => (p.name.as_str(), p.roles.highest().into()),
             Err(_) => ("anonymous", bastide_audit::Role::System),
         };
         let outcome = if refusal.is_some() {
