@@ -19,5 +19,5 @@ pub use keyring::{KeyInfo, KeyPurpose, LocalKeyring, generate_passphrase};
 pub use local::LocalProvider;
 pub use pkcs11::Pkcs11Provider;
 pub use provider::{DataKey, KekInfo, KeyProvider, KeySource, WrappedKey};
-pub use pseudonym::Pseudonymiser;
+pub use pseudonym::{KeyedPseudonym, PSEUDONYM_HEX, Pseudonymiser};
 pub use signer::Signer;

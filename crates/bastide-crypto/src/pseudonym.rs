@@ -16,21 +16,61 @@ use zeroize::Zeroizing;
 
 /// Hex digits kept from the HMAC: 128 bits, beyond collision reach at any national
 /// scale.
-const PSEUDONYM_HEX: usize = 32;
+pub const PSEUDONYM_HEX: usize = 32;
+
+/// The one keyed pseudonym function: HMAC-SHA-256 of a value under a secret, its first
+/// [`PSEUDONYM_HEX`] hex digits. Hub pseudonyms are it under the hub's secrets, project
+/// pseudonyms under a project's key. Keyed once: each value then costs two SHA-256
+/// blocks, not a key schedule.
+#[derive(Clone)]
+pub struct KeyedPseudonym {
+    mac: Hmac<Sha256>,
+}
+
+impl KeyedPseudonym {
+    /// The function under `secret`.
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            mac: Hmac::new_from_slice(secret).expect("HMAC takes any key length"),
+        }
+    }
+
+    /// The pseudonym of `value`.
+    pub fn of(&self, value: &str) -> String {
+        let mut out = [0u8; PSEUDONYM_HEX];
+        self.write(value, &mut out).to_owned()
+    }
+
+    /// Writes the pseudonym of `value` into `out`, without allocating (for columns of
+    /// many rows).
+    pub fn write<'a>(&self, value: &str, out: &'a mut [u8; PSEUDONYM_HEX]) -> &'a str {
+        let mut mac = self.mac.clone();
+        mac.update(value.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        hex::encode_to_slice(&digest[..PSEUDONYM_HEX / 2], out).expect("32 hex digits fit");
+        std::str::from_utf8(out).expect("hex is ASCII")
+    }
+}
+
+impl fmt::Debug for KeyedPseudonym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyedPseudonym").finish_non_exhaustive()
+    }
+}
 
 /// Computes hub pseudonyms.
 #[derive(Clone)]
 pub struct Pseudonymiser {
     key_id: String,
-    /// Oldest first; never empty.
-    secrets: Vec<Zeroizing<[u8; 32]>>,
+    /// One per generation, oldest first; never empty.
+    steps: Vec<KeyedPseudonym>,
 }
 
 impl fmt::Debug for Pseudonymiser {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pseudonymiser")
             .field("key_id", &self.key_id)
-            .field("generation", &self.secrets.len())
+            .field("generation", &self.steps.len())
             .finish_non_exhaustive()
     }
 }
@@ -40,7 +80,11 @@ impl Pseudonymiser {
     /// names the newest.
     pub(crate) fn new(key_id: String, secrets: Vec<Zeroizing<[u8; 32]>>) -> Self {
         assert!(!secrets.is_empty(), "a pseudonymiser has a secret");
-        Self { key_id, secrets }
+        let steps = secrets
+            .iter()
+            .map(|secret| KeyedPseudonym::new(secret.as_ref()))
+            .collect();
+        Self { key_id, steps }
     }
 
     /// The newest secret's id in the keyring (renewing pseudonyms makes a new one).
@@ -50,20 +94,10 @@ impl Pseudonymiser {
 
     /// The pseudonym of `identifier` (surrounding white space ignored).
     pub fn pseudonym(&self, identifier: &str) -> String {
-        self.secrets
+        self.steps
             .iter()
-            .fold(identifier.trim().to_owned(), |value, secret| {
-                keyed(secret, &value)
-            })
+            .fold(identifier.trim().to_owned(), |value, step| step.of(&value))
     }
-}
-
-/// HMAC-SHA-256 of `value` under `secret`, its first [`PSEUDONYM_HEX`] hex digits.
-fn keyed(secret: &[u8; 32], value: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(value.as_bytes());
-    let digest = mac.finalize().into_bytes();
-    hex::encode(&digest[..PSEUDONYM_HEX / 2])
 }
 
 #[cfg(test)]

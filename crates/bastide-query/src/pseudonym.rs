@@ -17,6 +17,7 @@ use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use bastide_crypto::{KeyedPseudonym, PSEUDONYM_HEX};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
@@ -25,11 +26,6 @@ use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
-/// Hex digits of a project pseudonym, as of hub pseudonyms.
-const PSEUDONYM_HEX: usize = 32;
 
 /// The name the pseudonymising function shows in plans.
 pub const PROJECT_PSEUDONYM: &str = "project_pseudonym";
@@ -42,8 +38,7 @@ pub const HUB_PSEUDONYM: &str = "hub_pseudonym";
 #[derive(Clone)]
 pub struct ProjectPseudonym {
     project: String,
-    /// Keyed once: each value costs two SHA-256 blocks, not a key schedule.
-    mac: Hmac<Sha256>,
+    key: KeyedPseudonym,
     signature: Signature,
 }
 
@@ -52,7 +47,7 @@ impl ProjectPseudonym {
     pub fn new(project: &str, secret: &[u8]) -> Self {
         Self {
             project: project.to_owned(),
-            mac: Hmac::new_from_slice(secret).expect("HMAC takes any key length"),
+            key: KeyedPseudonym::new(secret),
             signature: Signature::string(1, Volatility::Immutable),
         }
     }
@@ -64,18 +59,7 @@ impl ProjectPseudonym {
 
     /// The project pseudonym of one hub pseudonym.
     pub fn pseudonym(&self, hub: &str) -> String {
-        let mut out = [0u8; PSEUDONYM_HEX];
-        self.write(hub, &mut out).to_owned()
-    }
-
-    /// Writes the project pseudonym of `hub` into `out`, without allocating: this
-    /// runs once per row of every identifier column a query reads.
-    fn write<'a>(&self, hub: &str, out: &'a mut [u8; PSEUDONYM_HEX]) -> &'a str {
-        let mut mac = self.mac.clone();
-        mac.update(hub.as_bytes());
-        let digest = mac.finalize().into_bytes();
-        hex::encode_to_slice(&digest[..PSEUDONYM_HEX / 2], out).expect("32 hex digits fit");
-        std::str::from_utf8(out).expect("hex is ASCII")
+        self.key.of(hub)
     }
 }
 
@@ -122,7 +106,7 @@ impl ScalarUDFImpl for ProjectPseudonym {
             let mut buffer = [0u8; PSEUDONYM_HEX];
             for value in values {
                 match value {
-                    Some(hub) => mapped.append_value(self.write(hub, &mut buffer)),
+                    Some(hub) => mapped.append_value(self.key.write(hub, &mut buffer)),
                     None => mapped.append_null(),
                 }
             }
