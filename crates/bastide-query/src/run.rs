@@ -10,7 +10,7 @@ use bastide_access::Mode;
 use bastide_store::QuerySession;
 use datafusion::arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::ParamValues;
 use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool};
@@ -22,6 +22,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::guard::Checked;
+use bastide_store::layout::classic;
+
 use crate::pseudonymise::Pseudonymiser;
 use crate::workspace::Workspace;
 use crate::{Error, Result, aggregate, functions};
@@ -282,48 +284,6 @@ pub struct Described {
     pub columns: SchemaRef,
     /// The type of each placeholder (`$1` first), where the planner could infer it.
     pub parameters: Vec<Option<DataType>>,
-}
-
-/// `schema` with Arrow's classic text and binary types where the engine used view
-/// types (tables are read as views): answers keep the types every Arrow client reads.
-fn classic(schema: &SchemaRef) -> SchemaRef {
-    if !schema.fields().iter().any(|f| has_view(f.data_type())) {
-        return schema.clone();
-    }
-    let fields: Vec<_> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            f.as_ref()
-                .clone()
-                .with_data_type(classic_type(f.data_type()))
-        })
-        .collect();
-    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
-}
-
-fn has_view(t: &DataType) -> bool {
-    classic_type(t) != *t
-}
-
-fn classic_type(t: &DataType) -> DataType {
-    let field = |f: &FieldRef| {
-        Arc::new(
-            f.as_ref()
-                .clone()
-                .with_data_type(classic_type(f.data_type())),
-        )
-    };
-    match t {
-        DataType::Utf8View => DataType::Utf8,
-        DataType::BinaryView => DataType::Binary,
-        DataType::List(f) => DataType::List(field(f)),
-        DataType::LargeList(f) => DataType::LargeList(field(f)),
-        DataType::FixedSizeList(f, n) => DataType::FixedSizeList(field(f), *n),
-        DataType::Struct(fields) => DataType::Struct(fields.iter().map(field).collect()),
-        DataType::Map(f, sorted) => DataType::Map(field(f), *sorted),
-        other => other.clone(),
-    }
 }
 
 /// `batch` cast to `schema` (its classic twin).

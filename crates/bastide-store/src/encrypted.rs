@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bastide_crypto::{DataKey, KeySource};
-use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::common::config::EncryptionFactoryOptions;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::cache::cache_manager::{FileMetadataCache, FileStatisticsCache};
@@ -196,7 +196,7 @@ pub fn table(
     use datafusion::datasource::file_format::FileFormat;
     use datafusion::datasource::file_format::parquet::ParquetFormat;
     use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
-    let schema = view_types(&schema);
+    let schema = crate::layout::view_types(&schema);
     let mut options = datafusion::common::config::TableParquetOptions::default();
     options.crypto.factory_id = Some(FACTORY_ID.to_owned());
     let parquet = ParquetFormat::new().with_options(options);
@@ -214,21 +214,4 @@ pub fn table(
     Ok(Arc::new(
         ListingTable::try_new(config)?.with_cache(caches.map(|c| c.statistics.clone())),
     ))
-}
-
-/// `schema` with its text and binary columns in view types.
-fn view_types(schema: &Schema) -> SchemaRef {
-    let fields: Vec<_> = schema
-        .fields()
-        .iter()
-        .map(|field| {
-            let read = match field.data_type() {
-                DataType::Utf8 | DataType::LargeUtf8 => DataType::Utf8View,
-                DataType::Binary | DataType::LargeBinary => DataType::BinaryView,
-                other => other.clone(),
-            };
-            field.as_ref().clone().with_data_type(read)
-        })
-        .collect();
-    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }

@@ -151,8 +151,9 @@ fn parquet_native(
                     DataType::Timestamp(TimeUnit::Millisecond, zone.clone()),
                 )
                 .alias(field.name()),
-                DataType::Utf8View => cast(column, DataType::Utf8).alias(field.name()),
-                DataType::BinaryView => cast(column, DataType::Binary).alias(field.name()),
+                t if crate::layout::has_view(t) => {
+                    cast(column, crate::layout::classic_type(t)).alias(field.name())
+                }
                 _ => column,
             }
         })

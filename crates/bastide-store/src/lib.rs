@@ -12,6 +12,7 @@ mod error;
 mod export;
 mod footers;
 mod keys;
+pub mod layout;
 pub mod manifest;
 mod migrate;
 mod rewrite;
