@@ -4,6 +4,7 @@
 //! [`TableSchema`] that knows each column's Arrow type and rules; [`value`] checks and
 //! converts one value. Errors name the column and the rule, never the value.
 
+mod batch;
 mod error;
 mod parquet_input;
 mod pipeline;
@@ -12,10 +13,9 @@ pub mod schema;
 mod validate;
 pub mod value;
 
+pub use batch::{BatchSink, Collect, CsvOptions, Encoding, ErrorGroup, ReadError, TableRead};
 pub use error::{Error, Result};
 pub use parquet_input::read_parquet;
-pub use reader::{
-    BatchSink, Collect, CsvOptions, Encoding, ErrorGroup, ReadError, TableRead, read_csv,
-};
+pub use reader::read_csv;
 pub use schema::{ColumnKind, ColumnSchema, ForeignKey, TableSchema};
 pub use value::{Rule, Value, ValueError};

@@ -13,8 +13,8 @@ use datafusion::arrow::datatypes::{DataType, Date32Type, Date64Type, Int64Type, 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
 
-use crate::pipeline::FileInfo;
-use crate::reader::{BatchSink, CsvOptions, Hashing, ReadError, TableRead, positions};
+use crate::batch::{BatchSink, CsvOptions, FileInfo, ReadError, TableRead};
+use crate::reader::{Hashing, positions};
 use crate::schema::{ColumnKind, TableSchema};
 
 /// Reads Parquet `files` by `schema`, like [`crate::read_csv`] reads CSV files.

@@ -14,31 +14,12 @@ use datafusion::arrow::array::{Array, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{cast, filter_record_batch};
 use datafusion::arrow::datatypes::DataType;
 
-use crate::reader::{BatchSink, CsvOptions, ErrorGroup, FIRST_ERRORS, ReadError, TableRead};
+use crate::batch::{
+    BatchSink, Chunk, CsvOptions, ErrorGroup, FIRST_ERRORS, FileInfo, ReadError, TableRead,
+};
 use crate::schema::TableSchema;
 use crate::validate::{ChunkOut, Quarantine, RowError, validate};
 use crate::value::Rule;
-
-/// A file being read: its name and how its columns map to the schema's.
-#[derive(Debug)]
-pub(crate) struct FileInfo {
-    pub name: String,
-    /// Fields in its header.
-    pub width: usize,
-    /// For each schema column, its position in the file.
-    pub positions: Vec<Option<usize>>,
-}
-
-/// Records of one file, in order.
-pub(crate) struct Chunk {
-    index: u64,
-    pub file: Arc<FileInfo>,
-    /// Record slots; the first `len` are filled.
-    pub records: Vec<ByteRecord>,
-    pub len: usize,
-    /// Input bytes read once this chunk is (for progress).
-    bytes: u64,
-}
 
 /// Chunks in flight for `workers` workers.
 fn in_flight(workers: usize) -> usize {

@@ -16,8 +16,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use sha2::{Digest, Sha256};
 
-use crate::pipeline::Chunk;
-use crate::reader::{CsvOptions, Encoding, decode, quarantine_schema};
+use crate::batch::{Chunk, CsvOptions, Encoding, decode, quarantine_schema};
 use crate::schema::TableSchema;
 use crate::value::{Rule, Value};
 
