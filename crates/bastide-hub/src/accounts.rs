@@ -164,6 +164,12 @@ impl Hub {
     /// Revokes a token: one's own, anyone's for an administrator; a token bound to a
     /// project may revoke itself and nothing else.
     pub async fn revoke_token(&self, caller: &Caller, id: &str) -> Result<Token> {
+        let itself = caller
+            .principal()
+            .is_some_and(|p| p.token_id.as_deref() == Some(id));
+        if !itself {
+            self.within_scope(caller, None, "revoke a token").await?;
+        }
         let revoked = async {
             let principal = caller.authenticated()?;
             Ok::<_, crate::Error>(

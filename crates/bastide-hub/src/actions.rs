@@ -213,8 +213,23 @@ impl Hub {
         error: &Error,
     ) -> Result<()> {
         let outcome = error.outcome();
+        // What a refused caller sent has not been validated: a name or an id is kept
+        // only when it could be one, and the reason is cut short.
+        let about = About {
+            project: about.project.filter(|p| plausible(p)),
+            object: about.object.filter(|o| plausible(o)),
+        };
         let reason = if outcome == Outcome::Denied {
-            error.to_string()
+            let mut reason: String = error
+                .to_string()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(REASON_CHARS)
+                .collect();
+            if reason.len() < error.to_string().len() {
+                reason.push('…');
+            }
+            reason
         } else {
             tracing::error!(target: "bastide::hub", action = action.as_str(), error = %error, "a use case failed");
             "internal error (see the hub's log)".to_owned()
@@ -223,6 +238,19 @@ impl Hub {
         self.audit.record(event).await?;
         Ok(())
     }
+}
+
+/// The longest reason of a refusal the log keeps, in characters.
+const REASON_CHARS: usize = 300;
+
+/// Whether `text` could be a name or an id of the hub (a login, a project, a token, a
+/// dataset and table, a key scope): at most 128 characters among letters, digits and
+/// `.`, `_`, `-`, `:`, `@`.
+fn plausible(text: &str) -> bool {
+    (1..=128).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:@".contains(&b))
 }
 
 fn event(caller: &Caller, action: Action, about: About<'_>, outcome: Outcome) -> NewEvent {

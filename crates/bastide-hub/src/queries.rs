@@ -226,7 +226,7 @@ impl Hub {
             let start = recorded_event(&by, "query.start", &record, Outcome::Success)
                 .detail("parameters", parameters);
             let run = async {
-                let named = checked.as_ref().ok().map(|c| &c.relations);
+                let named = checked.as_ref().ok().map(|c| c.relations());
                 let workspace = hub.workspace(scope, named, opt_outs).await?;
                 let checked = checked?;
                 let run: BoxFuture<'_, bastide_query::Result<Answer>> =
@@ -291,7 +291,7 @@ impl Hub {
             .permitted(principal, project, client, false, &event)
             .await?;
         let checked = bastide_query::check(sql);
-        let named = checked.as_ref().ok().map(|c| &c.relations);
+        let named = checked.as_ref().ok().map(|c| c.relations());
         let workspace = self.workspace(scope, named, self.opt_outs().await?).await?;
         let described = match checked {
             Ok(checked) => workspace.describe(&checked, &self.limits()).await,

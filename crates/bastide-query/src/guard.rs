@@ -37,16 +37,25 @@ const PLAIN_EXPLAIN: &str =
 
 const READ_ONLY: &str = "only one SELECT (or WITH … SELECT, or EXPLAIN of one) runs at a time";
 
-/// A statement the guard let through.
+/// A statement the guard let through: only [`check`] makes one, so a workspace
+/// never plans a statement the guard has not seen.
 #[derive(Debug, Clone)]
 pub struct Checked {
     /// The statement, parsed once.
-    pub statement: DfStatement,
+    pub(crate) statement: DfStatement,
     /// The tables it names (as SQL folds them: unquoted names in lower case); only
     /// these need a view.
-    pub relations: BTreeSet<String>,
+    relations: BTreeSet<String>,
     /// Whether it is an `EXPLAIN`.
-    pub explain: bool,
+    pub(crate) explain: bool,
+}
+
+impl Checked {
+    /// The tables it names (as SQL folds them: unquoted names in lower case); only
+    /// these need a view.
+    pub fn relations(&self) -> &BTreeSet<String> {
+        &self.relations
+    }
 }
 
 /// Parses `sql` and lets through a single read query, or says what is refused.

@@ -185,6 +185,7 @@ struct World {
     /// Each user's token secret.
     tokens: Vec<(&'static str, String)>,
     made: std::cell::Cell<usize>,
+    marked: std::cell::Cell<usize>,
 }
 
 fn application() -> Application {
@@ -243,6 +244,7 @@ impl World {
             _dir: dir,
             tokens: Vec::new(),
             made: Default::default(),
+            marked: Default::default(),
         };
         let elsewhere = world.project(Stage::Draft).await;
         for (name, _) in users {
@@ -302,6 +304,11 @@ impl World {
         signed.ok()
     }
 
+    /// Where the events of the call about to be made begin: after its set-up's.
+    fn mark(&self) {
+        self.marked.set(events(&self.hub).len());
+    }
+
     fn fresh(&self, prefix: &str) -> String {
         self.made.set(self.made.get() + 1);
         format!("{prefix}{}", self.made.get())
@@ -309,6 +316,7 @@ impl World {
 
     /// Calls `case` as `caller`, on something made for it; whether it was allowed.
     async fn call(&self, case: Case, caller: &Caller) -> bool {
+        self.mark();
         let hub = &self.hub;
         let operator = Caller::operator();
         match case {
@@ -330,6 +338,7 @@ impl World {
                     password: None,
                 };
                 let (user, _) = hub.create_user(&operator, victim).await.unwrap();
+                self.mark();
                 hub.disable_user(caller, &user.name).await.is_ok()
             }
             Case::RequireTotp => hub.require_totp(caller, "zoe").await.is_ok(),
@@ -351,16 +360,19 @@ impl World {
                     .await
                     .unwrap();
                 let id = zoe.principal().unwrap().token_id.clone().unwrap();
+                self.mark();
                 hub.revoke_token(caller, &id).await.is_ok()
             }
             Case::EnrolSecondFactor => hub.enrol_totp(caller).await.is_ok(),
             Case::ReadProject => {
                 let id = self.project(Stage::Approved).await;
+                self.mark();
                 hub.project(caller, &id).await.is_ok()
             }
             Case::Apply => hub.apply(caller, application()).await.is_ok(),
             Case::AddMemberToDraft => {
                 let id = self.project(Stage::Draft).await;
+                self.mark();
                 hub.add_member(caller, &id, "zoe").await.is_ok()
             }
             Case::Submit => self.decided(caller, Stage::Draft, Decision::Submit).await,
@@ -375,18 +387,22 @@ impl World {
             Case::Close => self.decided(caller, Stage::Granted, Decision::Close).await,
             Case::ReadPermit => {
                 let id = self.project(Stage::Granted).await;
+                self.mark();
                 hub.permits(caller, &id).await.is_ok()
             }
             Case::QueryHistory => {
                 let id = self.project(Stage::Granted).await;
+                self.mark();
                 hub.query_history(caller, &id, 10).await.is_ok()
             }
             Case::Grant => {
                 let id = self.project(Stage::Approved).await;
+                self.mark();
                 hub.grant(caller, &id, grant()).await.is_ok()
             }
             Case::Revoke => {
                 let id = self.project(Stage::Granted).await;
+                self.mark();
                 hub.revoke(caller, &id).await.is_ok()
             }
             Case::RecordOptOut => {
@@ -407,6 +423,7 @@ impl World {
 
     async fn decided(&self, caller: &Caller, stage: Stage, decision: Decision) -> bool {
         let id = self.project(stage).await;
+        self.mark();
         self.hub.decide(caller, &id, decision, "").await.is_ok()
     }
 }
@@ -434,16 +451,18 @@ async fn every_use_case_allows_exactly_the_callers_of_the_matrix_and_audits_each
     for &(case, action, read, allowed) in MATRIX {
         for who in EVERYONE {
             let expected = allowed.contains(&who);
+            let before = events(&world.hub).len();
             let Some(caller) = world.caller(who).await else {
-                // Only a disabled account fails to sign in; the failure is recorded.
-                let last = events(&world.hub).pop().unwrap().event;
-                let recorded = last.action == "auth.login" && last.outcome == Outcome::Failure;
+                // Only a disabled account fails to sign in; the failure is recorded
+                // (perhaps followed by the failed-login alert).
+                let recorded = events(&world.hub)[before..]
+                    .iter()
+                    .any(|e| e.event.action == "auth.login" && e.event.outcome == Outcome::Failure);
                 if who != Who::Disabled || !recorded || expected {
                     wrong.push(format!("{case:?} as {who:?}: cannot sign in"));
                 }
                 continue;
             };
-            let marker = events(&world.hub).len();
             let done = world.call(case, &caller).await;
             if done != expected {
                 wrong.push(format!(
@@ -454,9 +473,14 @@ async fn every_use_case_allows_exactly_the_callers_of_the_matrix_and_audits_each
                 continue;
             }
             let after = events(&world.hub);
-            let recorded: Vec<_> = after[marker..]
+            // A credential bound to a project may be stopped before the use case, as
+            // acting outside its project.
+            let recorded: Vec<_> = after[world.marked.get()..]
                 .iter()
-                .filter(|e| e.event.action == action)
+                .filter(|e| {
+                    e.event.action == action
+                        || (who == Who::Bound && e.event.action == "token.out_of_scope")
+                })
                 .collect();
             let outcome = if done {
                 Outcome::Success

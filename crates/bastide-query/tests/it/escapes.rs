@@ -394,8 +394,8 @@ fn the_guard_names_the_tables_a_query_reads_as_sql_folds_them() {
          WHERE EXISTS (SELECT 1 FROM er_prs_f)",
     )
     .unwrap();
-    let names: Vec<&str> = checked.relations.iter().map(String::as_str).collect();
+    let names: Vec<&str> = checked.relations().iter().map(String::as_str).collect();
     assert_eq!(names, ["Stays", "er_prs_f", "ir_ben_r", "t"]);
     let explained = check("EXPLAIN SELECT 1 FROM ir_ben_r").unwrap();
-    assert!(explained.relations.contains("ir_ben_r"));
+    assert!(explained.relations().contains("ir_ben_r"));
 }

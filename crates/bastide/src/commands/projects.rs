@@ -107,7 +107,7 @@ async fn run_permit(hub: &Hub, command: PermitCommand, json: bool) -> anyhow::Re
             });
         }
         PermitCommand::Revoke { project, user } => {
-            let revoked = hub.revoke(&hub.acting_as(&user).await?, &project).await? > 0;
+            let revoked = hub.revoke(&hub.acting_as(&user).await?, &project).await?;
             let value = serde_json::json!({ "project": project, "revoked": revoked });
             output::print(json, &value, || {
                 format!("Revoked the permit of project {project}.")

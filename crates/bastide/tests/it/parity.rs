@@ -30,7 +30,8 @@ fn comparable(event: &Value, ids: &[&str]) -> Value {
     );
     let mut text = json!({
         "actor": event["actor"], "role": event["role"], "action": event["action"],
-        "outcome": event["outcome"], "project": event["project"], "details": details,
+        "outcome": event["outcome"], "project": event["project"], "object": event["object"],
+        "details": details,
     })
     .to_string();
     for id in ids {
@@ -187,6 +188,16 @@ async fn the_command_line_and_the_api_decide_and_record_each_family_of_use_cases
     );
 
     let all = run_json(&["--json", "audit", "list", "--data-dir", dir], &ENV);
+    // Every event after the marker but the hub's own comes from a use case: it names
+    // its door. An event an adapter wrote by itself would not.
+    let unnamed: Vec<&Value> = all.as_array().unwrap()[marker..]
+        .iter()
+        .filter(|e| e["actor"] != "system" && e["details"]["via"].is_null())
+        .collect();
+    assert!(
+        unnamed.is_empty(),
+        "events without their door: {unnamed:#?}"
+    );
     let api_events: Vec<Value> = all.as_array().unwrap()[marker + cli_events.len()..]
         .iter()
         .filter(|e| e["details"]["via"] == "api")
