@@ -90,6 +90,8 @@ actions! {
     HubRestored => "hub.restored",
     /// The object storage was migrated to another backend.
     StorageMigrated => "storage.migrated",
+    /// The pseudonyms' renewals were listed.
+    PseudonymsRead => "pseudonyms.read",
     /// The key provider's state was asked for.
     KeyStatus => "key.status",
     /// The key-encryption key was rotated.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};
 use bastide_core::config::Settings;
+use bastide_core::ids::HubId;
 use bastide_crypto::LocalKeyring;
 use bastide_meta::{HubRecord, MetaStore};
 use bastide_store::Storage;
@@ -13,31 +14,95 @@ use bastide_store::Storage;
 use crate::actions::Action;
 use crate::{Auditor, Caller, DatasetStore, Error, KeyService, QueryService, Result};
 
-/// An open hub: every part reachable and consistent with the others.
+/// An open hub: every part reachable and consistent with the others. Its parts are
+/// its own: the doors act through its use cases and read only what the accessors
+/// below show.
 #[derive(Debug)]
 pub struct Hub {
     /// The configuration it was opened with.
-    pub settings: Settings,
+    pub(crate) settings: Settings,
     /// Its identity record.
-    pub record: HubRecord,
+    pub(crate) record: HubRecord,
     /// The metadata database.
-    pub meta: MetaStore,
+    pub(crate) meta: MetaStore,
     /// The object storage.
-    pub storage: Storage,
+    pub(crate) storage: Storage,
     /// The key provider.
-    pub keyring: LocalKeyring,
+    pub(crate) keyring: LocalKeyring,
     /// Where security-relevant events go.
-    pub audit: Auditor,
+    pub(crate) audit: Auditor,
     /// Data keys, wrapped by the key provider.
-    pub keys: KeyService,
+    pub(crate) keys: KeyService,
     /// Datasets and their versions.
-    pub datasets: DatasetStore,
+    pub(crate) datasets: DatasetStore,
     /// OpenID Connect login, when configured.
-    pub oidc: crate::oidc::Oidc,
+    pub(crate) oidc: crate::oidc::Oidc,
     /// Queries running in project workspaces.
-    pub queries: QueryService,
+    pub(crate) queries: QueryService,
     /// Failed sign-ins by client address, over the API and the wire.
-    pub logins: Arc<crate::throttle::Throttle>,
+    pub(crate) logins: Arc<crate::throttle::Throttle>,
+}
+
+/// A dataset as stored: its latest version's tables.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoredDataset {
+    /// Its name.
+    pub name: String,
+    /// Its latest version, if it has one.
+    pub version: Option<i64>,
+    /// The tables of its latest version.
+    pub tables: Vec<StoredTable>,
+}
+
+/// A table of a dataset's latest version.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoredTable {
+    /// Its name.
+    pub name: String,
+    /// Its rows.
+    pub rows: u64,
+    /// Its files.
+    pub files: usize,
+}
+
+/// The hub's parts, for tests and benchmarks only (feature `testing`): they reach
+/// repositories and keys without a caller, as no door may.
+#[cfg(feature = "testing")]
+impl Hub {
+    /// The metadata database.
+    pub fn meta(&self) -> &MetaStore {
+        &self.meta
+    }
+
+    /// Data keys.
+    pub fn keys(&self) -> &KeyService {
+        &self.keys
+    }
+
+    /// Datasets and their versions.
+    pub fn datasets(&self) -> &DatasetStore {
+        &self.datasets
+    }
+
+    /// The object storage.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// Queries running in project workspaces.
+    pub fn queries(&self) -> &QueryService {
+        &self.queries
+    }
+
+    /// Where security-relevant events go.
+    pub fn audit(&self) -> &Auditor {
+        &self.audit
+    }
+
+    /// The key provider.
+    pub fn keyring(&self) -> &LocalKeyring {
+        &self.keyring
+    }
 }
 
 /// The parts of a hub without its audit log: what read-only commands need, and what
@@ -145,6 +210,80 @@ impl Hub {
             keys,
             datasets,
         })
+    }
+
+    /// The configuration it was opened with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Its identity, fixed at `bastide init`.
+    pub fn hub_id(&self) -> HubId {
+        self.record.hub_id
+    }
+
+    /// The audit log's latest signed tree head (public: hashes and sizes only).
+    pub fn audit_head(&self) -> bastide_audit::SignedTreeHead {
+        self.audit.log().head()
+    }
+
+    /// OpenID Connect sign-in, when configured.
+    pub fn oidc(&self) -> &crate::oidc::Oidc {
+        &self.oidc
+    }
+
+    /// Failed sign-ins by client address, shared by every door.
+    pub fn logins(&self) -> &Arc<crate::throttle::Throttle> {
+        &self.logins
+    }
+
+    /// Whether the metadata database and the object storage answer within `timeout`;
+    /// why not, for each, without secrets.
+    pub async fn readiness(
+        &self,
+        timeout: std::time::Duration,
+    ) -> (
+        std::result::Result<(), String>,
+        std::result::Result<(), String>,
+    ) {
+        let (metadata, storage) = tokio::join!(
+            self.meta.ping(timeout),
+            tokio::time::timeout(timeout, self.storage.marker())
+        );
+        let metadata = metadata.map_err(|e| e.to_string());
+        let storage = match storage {
+            Ok(result) => result.map(drop).map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
+        };
+        (metadata, storage)
+    }
+
+    /// The datasets declared, by name, and the tables of each one's latest version
+    /// (none before its first batch).
+    pub async fn stored_datasets(&self) -> Result<Vec<StoredDataset>> {
+        let mut datasets = Vec::new();
+        for name in self.datasets.names().await? {
+            let latest = self.datasets.latest(&name).await?;
+            let version = latest.as_ref().map(|(record, _)| record.version);
+            let tables = match latest {
+                Some((_, manifest)) => manifest
+                    .tables
+                    .iter()
+                    .map(|t| StoredTable {
+                        name: t.name.clone(),
+                        rows: t.rows(),
+                        files: t.files.len(),
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
+            datasets.push(StoredDataset {
+                name,
+                version,
+                tables,
+            });
+        }
+        Ok(datasets)
     }
 
     /// Records the start of service on `addr`.

@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use super::ingest::QUARANTINE;
 use super::{Caller, Hub};
+use crate::actions::{About, Action};
 use crate::{Error, Result};
 
 /// What a renewal did.
@@ -47,6 +48,16 @@ impl Hub {
         Ok(self
             .keyring
             .pseudonymiser(current.as_ref().map(|r| r.key_id.as_str()))?)
+    }
+
+    /// Every renewal of the pseudonyms so far, oldest first (administrators).
+    pub async fn pseudonym_renewals(&self, by: &Caller) -> Result<Vec<RenewalRecord>> {
+        let read = async {
+            by.authenticated()?.administration()?;
+            Ok::<_, Error>(self.meta.pseudonyms().renewals().await?)
+        };
+        self.refusal_audited(by, Action::PseudonymsRead, About::default(), read.await)
+            .await
     }
 
     /// Renews the pseudonym secret and re-keys every stored pseudonym, all at once

@@ -74,10 +74,10 @@ fn rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
 /// Raw DataFusion over the same encrypted files: each table registered as it is
 /// stored, its columns renamed to lower case so the same SQL runs.
 async fn raw(hub: &Hub, dataset: &str) -> SessionContext {
-    let ctx = hub.datasets.session().unwrap();
-    let (_, manifest) = hub.datasets.latest(dataset).await.unwrap().unwrap();
+    let ctx = hub.datasets().session().unwrap();
+    let (_, manifest) = hub.datasets().latest(dataset).await.unwrap().unwrap();
     for table in &manifest.tables {
-        let provider = hub.datasets.table(&manifest, &table.name).await.unwrap();
+        let provider = hub.datasets().table(&manifest, &table.name).await.unwrap();
         let columns: Vec<_> = table
             .columns
             .iter()
@@ -97,7 +97,7 @@ async fn raw(hub: &Hub, dataset: &str) -> SessionContext {
 /// DataFusion over the plain export, with the hub's session settings, columns renamed
 /// to lower case as in [`raw`].
 async fn plain(hub: &Hub, dir: &str) -> SessionContext {
-    let ctx = hub.datasets.session().unwrap();
+    let ctx = hub.datasets().session().unwrap();
     for file in std::fs::read_dir(dir).unwrap() {
         let path = file.unwrap().path();
         if path.extension().is_none_or(|e| e != "parquet") {
@@ -160,7 +160,7 @@ async fn main() {
     let hub = Arc::new(Hub::open(settings).await.unwrap());
     let project = env("BENCH_PROJECT");
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let principal = Tokens::new(&hub.meta)
+    let principal = Tokens::new(hub.meta())
         .authenticate(&env("BENCH_TOKEN"), now)
         .await
         .unwrap();

@@ -25,5 +25,5 @@ pub(crate) async fn open_hub() -> (TempDir, Hub) {
 
 /// Every event of the hub's audit log, oldest first.
 pub(crate) fn events(hub: &Hub) -> Vec<bastide_audit::Event> {
-    bastide_audit::events(&hub.settings.audit.dir, &bastide_audit::Filter::default()).unwrap()
+    bastide_audit::events(&hub.settings().audit.dir, &bastide_audit::Filter::default()).unwrap()
 }

@@ -165,13 +165,13 @@ async fn time_limit(
 
 /// The whole application, ready to serve.
 pub fn app(hub: Arc<Hub>) -> Router {
-    let request_timeout = hub.settings.server.request_timeout;
+    let request_timeout = hub.settings().server.request_timeout;
     let (router, _) = api_router().split_for_parts();
     let trusted_proxies: Arc<[bastide_core::config::Network]> =
-        hub.settings.server.trusted_proxies.clone().into();
+        hub.settings().server.trusted_proxies.clone().into();
     let state = AppState {
-        throttle: hub.logins.clone(),
-        proofs: Arc::new(proofs::Proofs::new(hub.settings.audit.dir.clone())),
+        throttle: hub.logins().clone(),
+        proofs: Arc::new(proofs::Proofs::new(hub.settings().audit.dir.clone())),
         hub,
         metrics: Arc::new(Metrics::new()),
         openapi: Arc::new(openapi_json()),

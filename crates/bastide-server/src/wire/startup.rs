@@ -70,7 +70,7 @@ impl TokenStartup {
         let user = client.metadata().get("user").cloned().unwrap_or_default();
         let database = client.metadata().get("database").cloned();
         let address = Some(client.socket_addr().ip());
-        if let Err(wait) = self.hub.logins.check(address) {
+        if let Err(wait) = self.hub.logins().check(address) {
             return Err(fatal("28000", wait.to_string()));
         }
         let origin = Origin {
@@ -87,7 +87,7 @@ impl TokenStartup {
                 project: login.project,
             }),
             Err(bastide_hub::Error::Access(bastide_access::Error::Refused(reason))) => {
-                self.hub.logins.failed(address);
+                self.hub.logins().failed(address);
                 Err(fatal("28P01", reason))
             }
             Err(other) => Err(internal(other)),

@@ -46,12 +46,12 @@ fn table(nirs: &[&str], note: &str) -> NewTable {
 
 async fn count(hub: &Hub, dataset: &str) -> bastide_store::Result<i64> {
     let (_, manifest) = hub
-        .datasets
+        .datasets()
         .latest(dataset)
         .await?
         .expect("a committed version");
-    let ctx = hub.datasets.session()?;
-    ctx.register_table("stays", hub.datasets.table(&manifest, "stays").await?)
+    let ctx = hub.datasets().session()?;
+    ctx.register_table("stays", hub.datasets().table(&manifest, "stays").await?)
         .unwrap();
     let batches = ctx
         .sql("SELECT count(*) AS n, count(DISTINCT ben_nir_psa) AS people FROM stays")
@@ -72,7 +72,7 @@ async fn count(hub: &Hub, dataset: &str) -> bastide_store::Result<i64> {
 #[tokio::test]
 async fn versions_append_and_read_back_and_a_resent_batch_is_not_stored_twice() {
     let hub = TestHub::spawn().await;
-    let datasets = &hub.hub.datasets;
+    let datasets = &hub.hub.datasets();
     let first = datasets
         .commit("pmsi", "hash-1", vec![table(&[NIR, "2850275000001"], NOTE)])
         .await
@@ -102,7 +102,7 @@ async fn versions_append_and_read_back_and_a_resent_batch_is_not_stored_twice() 
 #[tokio::test]
 async fn new_rows_with_other_columns_are_refused_and_nothing_is_committed() {
     let hub = TestHub::spawn().await;
-    let datasets = &hub.hub.datasets;
+    let datasets = &hub.hub.datasets();
     datasets
         .commit("pmsi", "hash-1", vec![table(&[NIR], NOTE)])
         .await
@@ -127,7 +127,7 @@ async fn new_rows_with_other_columns_are_refused_and_nothing_is_committed() {
 #[tokio::test]
 async fn objects_no_version_references_are_collected_after_the_grace_period() {
     let hub = TestHub::spawn().await;
-    let datasets = &hub.hub.datasets;
+    let datasets = &hub.hub.datasets();
     datasets
         .commit("pmsi", "hash-1", vec![table(&[NIR], NOTE)])
         .await
@@ -165,7 +165,7 @@ async fn objects_no_version_references_are_collected_after_the_grace_period() {
 #[tokio::test]
 async fn shredding_a_version_makes_its_files_unreadable_and_leaves_the_rest() {
     let hub = TestHub::spawn().await;
-    let datasets = &hub.hub.datasets;
+    let datasets = &hub.hub.datasets();
     datasets
         .commit("pmsi", "a", vec![table(&[NIR], NOTE)])
         .await
@@ -174,9 +174,9 @@ async fn shredding_a_version_makes_its_files_unreadable_and_leaves_the_rest() {
         .commit("dcir", "b", vec![table(&[NIR], NOTE)])
         .await
         .unwrap();
-    hub.hub.keys.rotate().await.unwrap();
+    hub.hub.keys().rotate().await.unwrap();
     hub.hub
-        .keys
+        .keys()
         .shred(&"dataset:pmsi@1".parse().unwrap())
         .await
         .unwrap();
@@ -212,7 +212,7 @@ fn plaintext_in(root: &Path) -> Vec<String> {
 async fn no_known_value_is_in_clear_in_the_data_folder() {
     let hub = TestHub::spawn().await;
     hub.hub
-        .datasets
+        .datasets()
         .commit("pmsi", "a", vec![table(&[NIR, NIR], NOTE)])
         .await
         .unwrap();
@@ -237,7 +237,7 @@ async fn a_hub_on_s3_stores_and_reads_encrypted_versions() {
     })
     .await;
     hub.hub
-        .datasets
+        .datasets()
         .commit("pmsi", "a", vec![table(&[NIR, "2850275000001"], NOTE)])
         .await
         .unwrap();
@@ -258,7 +258,7 @@ async fn a_hub_on_s3_stores_and_reads_encrypted_versions() {
 async fn an_export_writes_plain_parquet_table_schemas_and_a_catalogue_and_is_audited() {
     let hub = TestHub::spawn().await;
     hub.hub
-        .datasets
+        .datasets()
         .commit("pmsi", "a", vec![table(&[NIR, "2850275000001"], NOTE)])
         .await
         .unwrap();
@@ -326,11 +326,11 @@ async fn a_migration_to_s3_copies_verifies_resumes_and_switches_the_configuratio
     let server = S3Server::start("bastide");
     let hub = TestHub::spawn().await;
     hub.hub
-        .datasets
+        .datasets()
         .commit("pmsi", "a", vec![table(&[NIR, "2850275000001"], NOTE)])
         .await
         .unwrap();
-    let source_objects = hub.hub.storage.list("").await.unwrap();
+    let source_objects = hub.hub.storage().list("").await.unwrap();
     let s3 = bastide_core::config::S3Settings {
         endpoint: Some(server.endpoint.clone()),
         region: "us-east-1".into(),
@@ -343,7 +343,7 @@ async fn a_migration_to_s3_copies_verifies_resumes_and_switches_the_configuratio
     let target = bastide_store::Storage::open(&to, &s3).unwrap();
     let first = &source_objects[0].path;
     target
-        .put_new(first, hub.hub.storage.get(first).await.unwrap())
+        .put_new(first, hub.hub.storage().get(first).await.unwrap())
         .await
         .unwrap();
 
@@ -355,7 +355,7 @@ async fn a_migration_to_s3_copies_verifies_resumes_and_switches_the_configuratio
     assert_eq!(report.already_there, 1);
     assert_eq!(report.copied as usize + 1, source_objects.len());
     assert_eq!(
-        hub.hub.storage.list("").await.unwrap(),
+        hub.hub.storage().list("").await.unwrap(),
         source_objects,
         "the source is untouched"
     );
@@ -365,7 +365,7 @@ async fn a_migration_to_s3_copies_verifies_resumes_and_switches_the_configuratio
     let config = std::fs::read_to_string(hub.dir.path().join("hub/bastide.toml")).unwrap();
     assert!(config.contains("url = \"s3://bastide/moved/\""), "{config}");
     let moved = reopen_with(&hub, |s| s.s3 = s3.clone()).await;
-    assert_eq!(moved.storage.url().as_str(), "s3://bastide/moved/");
+    assert_eq!(moved.storage().url().as_str(), "s3://bastide/moved/");
     assert_eq!(
         count(&moved, "pmsi").await.unwrap(),
         2,
@@ -417,7 +417,7 @@ async fn reopen_with(test: &TestHub, adjust: impl Fn(&mut bastide_core::config::
 async fn a_restore_drill_brings_back_the_same_readable_data() {
     let hub = TestHub::spawn().await;
     hub.hub
-        .datasets
+        .datasets()
         .commit(
             "pmsi",
             "a",
@@ -425,7 +425,7 @@ async fn a_restore_drill_brings_back_the_same_readable_data() {
         )
         .await
         .unwrap();
-    hub.hub.keys.rotate().await.unwrap();
+    hub.hub.keys().rotate().await.unwrap();
     let backup = hub.dir.path().join("backup");
     let report = hub
         .hub
@@ -436,7 +436,7 @@ async fn a_restore_drill_brings_back_the_same_readable_data() {
         report.includes_data,
         "local storage lives in the data folder, so its data is included"
     );
-    let settings = hub.hub.settings.clone();
+    let settings = hub.hub.settings().clone();
     hub.release().await;
 
     std::fs::remove_dir_all(&settings.data_dir).unwrap();
@@ -450,9 +450,9 @@ async fn a_restore_drill_brings_back_the_same_readable_data() {
         3,
         "same data, readable"
     );
-    assert_eq!(restored.keys.status().await.unwrap().keks.len(), 2);
+    assert_eq!(restored.keys().status().await.unwrap().keks.len(), 2);
     let audit = &settings.audit.dir;
-    let signer = restored.keyring.audit_signer().unwrap();
+    let signer = restored.keyring().audit_signer().unwrap();
     let verified =
         bastide_audit::verify(audit, signer.key_id(), &signer.public_key(), None).unwrap();
     assert_eq!(
@@ -470,7 +470,7 @@ async fn a_damaged_backup_is_refused_before_anything_is_written() {
         .backup(&bastide_hub::Caller::operator(), &backup)
         .await
         .unwrap();
-    let settings = hub.hub.settings.clone();
+    let settings = hub.hub.settings().clone();
     std::fs::write(backup.join("keyring.sealed"), b"tampered").unwrap();
     let mut elsewhere = settings.clone();
     elsewhere.data_dir = hub.dir.path().join("restored");
@@ -486,7 +486,7 @@ async fn a_damaged_backup_is_refused_before_anything_is_written() {
 #[tokio::test]
 async fn a_draft_streams_batches_into_rolling_files_and_commits_them_at_once() {
     let hub = TestHub::spawn().await;
-    let datasets = &hub.hub.datasets;
+    let datasets = &hub.hub.datasets();
     let draft = datasets.draft("big").await.unwrap().with_file_rows(1_000);
     let template = table(&[NIR; 500], NOTE);
     let mut sink = draft
@@ -530,7 +530,7 @@ async fn a_draft_streams_batches_into_rolling_files_and_commits_them_at_once() {
 #[tokio::test]
 async fn a_query_session_sees_only_its_own_tables_and_runs_only_within_its_memory() {
     let hub = TestHub::spawn().await;
-    let datasets = &hub.hub.datasets;
+    let datasets = &hub.hub.datasets();
     datasets
         .commit("pmsi", "hash-1", vec![table(&[NIR, "2850275000001"], NOTE)])
         .await
@@ -603,7 +603,7 @@ async fn a_query_session_sees_only_its_own_tables_and_runs_only_within_its_memor
 #[tokio::test]
 async fn identifier_columns_are_stored_without_minimum_or_maximum() {
     let hub = TestHub::spawn().await;
-    let datasets = &hub.hub.datasets;
+    let datasets = &hub.hub.datasets();
     datasets
         .commit("pmsi", "hash-1", vec![table(&[NIR, "2850275000001"], NOTE)])
         .await

@@ -17,17 +17,17 @@ fn scope(text: &str) -> KeyScope {
 /// A second service over the same database and a keyring read again from its file:
 /// nothing cached.
 fn cold(hub: &TestHub) -> KeyService {
-    let settings = &hub.hub.settings;
+    let settings = &hub.hub.settings();
     let keyring = bastide_crypto::LocalKeyring::open(
         &settings.keys.keyring,
         settings.keys.keyring_passphrase.as_ref(),
     )
     .unwrap();
-    KeyService::open(settings, &keyring, hub.hub.meta.clone()).unwrap()
+    KeyService::open(settings, &keyring, hub.hub.meta().clone()).unwrap()
 }
 
 async fn rotation_and_shredding(hub: &TestHub) {
-    let keys = &hub.hub.keys;
+    let keys = hub.hub.keys();
     let (a, key_a) = keys.create(&scope("dataset:a@1")).await.unwrap();
     let (b, key_b) = keys.create(&scope("dataset:b@1")).await.unwrap();
 
@@ -61,7 +61,7 @@ async fn rotation_and_shredding(hub: &TestHub) {
 #[tokio::test]
 async fn local_keys_rotate_and_shred() {
     let hub = TestHub::spawn().await;
-    assert_eq!(hub.hub.keys.status().await.unwrap().provider, "local");
+    assert_eq!(hub.hub.keys().status().await.unwrap().provider, "local");
     rotation_and_shredding(&hub).await;
 }
 
@@ -78,13 +78,13 @@ async fn hsm_keys_rotate_and_shred() {
         });
     })
     .await;
-    assert_eq!(hub.hub.keys.status().await.unwrap().provider, "pkcs11");
+    assert_eq!(hub.hub.keys().status().await.unwrap().provider, "pkcs11");
     rotation_and_shredding(&hub).await;
 }
 
 #[tokio::test]
 async fn an_unknown_key_is_reported_as_such() {
     let hub = TestHub::spawn().await;
-    let err = hub.hub.keys.get("dk-nothing").await.unwrap_err();
+    let err = hub.hub.keys().get("dk-nothing").await.unwrap_err();
     assert!(err.to_string().contains("unknown or damaged"), "{err}");
 }

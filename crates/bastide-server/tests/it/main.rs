@@ -76,7 +76,7 @@ impl TestHub {
     }
 
     pub(crate) async fn record(&self, event: bastide_audit::NewEvent) -> bastide_audit::Receipt {
-        self.hub.audit.record(event).await.unwrap()
+        self.hub.audit().record(event).await.unwrap()
     }
 
     /// Stops serving and lets go of the audit log, so that the data folder can be

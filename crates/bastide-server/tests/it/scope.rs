@@ -50,7 +50,7 @@ async fn a_project_bound_token_acts_within_its_project_only_and_every_refusal_is
         .create_user(&bastide_hub::Caller::operator(), rita)
         .await
         .unwrap();
-    let tokens = Tokens::new(&hub.hub.meta);
+    let tokens = Tokens::new(hub.hub.meta());
     let laptop = tokens
         .create("rita", "laptop", None, 1, now())
         .await

@@ -14,7 +14,7 @@ use crate::output;
 pub async fn run(settings: Settings, command: CatalogueCommand, json: bool) -> anyhow::Result<()> {
     let hub = Hub::open(settings).await?;
     let entries = hub.catalogue().await;
-    let hub_id = hub.record.hub_id.to_string();
+    let hub_id = hub.hub_id().to_string();
     hub.close_quietly().await;
     let entries = entries?;
     match command {

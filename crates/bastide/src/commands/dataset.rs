@@ -137,29 +137,18 @@ fn schema_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 async fn list(hub: &Hub, json: bool) -> anyhow::Result<()> {
-    let mut datasets = Vec::new();
-    for name in hub.datasets.names().await? {
-        let latest = hub.datasets.latest(&name).await?;
-        let tables: Vec<serde_json::Value> = match &latest {
-            Some((_, manifest)) => manifest
-                .tables
-                .iter()
-                .map(|t| serde_json::json!({ "name": t.name, "rows": t.rows(), "files": t.files.len() }))
-                .collect(),
-            None => Vec::new(),
-        };
-        datasets.push(serde_json::json!({ "name": name, "version": latest.map(|(r, _)| r.version), "tables": tables }));
-    }
+    let datasets = hub.stored_datasets().await?;
     output::print(json, &datasets, || {
         datasets
             .iter()
             .map(|d| {
-                format!(
-                    "{} (version {}): {}",
-                    d["name"].as_str().unwrap_or_default(),
-                    d["version"],
-                    d["tables"]
-                )
+                let tables: Vec<String> = d
+                    .tables
+                    .iter()
+                    .map(|t| format!("{} ({} rows)", t.name, t.rows))
+                    .collect();
+                let version = d.version.map_or("none".to_owned(), |v| v.to_string());
+                format!("{} (version {version}): {}", d.name, tables.join(", "))
             })
             .collect::<Vec<_>>()
             .join("\n")

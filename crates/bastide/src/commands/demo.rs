@@ -50,11 +50,12 @@ async fn load_demo_data(
     beneficiaries: u64,
     json: bool,
 ) -> anyhow::Result<()> {
-    let declared = hub.datasets.names().await?.iter().any(|n| n == DATASET);
-    let stored: HashSet<String> = match hub.datasets.latest(DATASET).await? {
-        Some((_, manifest)) => manifest.tables.iter().map(|t| t.name.clone()).collect(),
-        None => HashSet::new(),
-    };
+    let datasets = hub.stored_datasets().await?;
+    let found = datasets.iter().find(|d| d.name == DATASET);
+    let declared = found.is_some();
+    let stored: HashSet<String> = found
+        .map(|d| d.tables.iter().map(|t| t.name.clone()).collect())
+        .unwrap_or_default();
     let missing: Vec<&str> = world::tables().filter(|t| !stored.contains(*t)).collect();
     if missing.is_empty() {
         return Ok(());

@@ -40,9 +40,7 @@ struct Renewal {
 
 async fn status(hub: &Hub, json: bool) -> anyhow::Result<()> {
     let renewals: Vec<Renewal> = hub
-        .meta
-        .pseudonyms()
-        .renewals()
+        .pseudonym_renewals(&Caller::operator())
         .await?
         .into_iter()
         .map(|r| Renewal {

@@ -39,7 +39,7 @@ pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
         .context("cannot read the address listened on")?;
-    let wire = match &hub.settings.wire {
+    let wire = match &hub.settings().wire {
         Some(settings) => Some(WireServer::bind(hub.clone(), settings).await?),
         None => None,
     };
@@ -52,14 +52,14 @@ pub async fn run(settings: Settings, json: bool) -> anyhow::Result<()> {
         .transpose()?;
     hub.started(addr).await?;
     let url = format!("http://{addr}/");
-    tracing::info!(target: "bastide::serve", %addr, hub_id = %hub.record.hub_id, "listening");
+    tracing::info!(target: "bastide::serve", %addr, hub_id = %hub.hub_id(), "listening");
     let value = Listening {
         url: url.clone(),
-        hub_id: hub.record.hub_id.to_string(),
+        hub_id: hub.hub_id().to_string(),
         wire: wire_addr.map(|a| a.to_string()),
     };
     output::print(json, &value, || {
-        let mut text = format!("Bastide hub {} listening on {url}", hub.record.hub_id);
+        let mut text = format!("Bastide hub {} listening on {url}", hub.hub_id());
         if let Some(wire) = wire_addr {
             text.push_str(&format!("\nPostgreSQL wire endpoint on {wire}"));
         }

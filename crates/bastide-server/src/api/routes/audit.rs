@@ -38,7 +38,7 @@ pub(crate) struct ConsistencyQuery {
 #[utoipa::path(get, path = "/api/v1/audit/head", tag = "audit",
     responses((status = 200, description = "The latest signed tree head", body = SignedTreeHead)))]
 pub(crate) async fn head(State(state): State<AppState>) -> Json<SignedTreeHead> {
-    Json(state.hub.audit.log().head())
+    Json(state.hub.audit_head())
 }
 
 /// Proof that event `seq` is in the tree of `tree_size` events (RFC 6962 audit path).
@@ -51,7 +51,7 @@ pub(crate) async fn inclusion(
     State(state): State<AppState>,
     Query(query): Query<InclusionQuery>,
 ) -> Result<Json<Proof>, ApiError> {
-    let signed = state.hub.audit.log().head().tree_size;
+    let signed = state.hub.audit_head().tree_size;
     let (seq, size) = (query.seq, query.tree_size.unwrap_or(signed));
     let proof = state
         .proofs
@@ -79,7 +79,7 @@ pub(crate) async fn consistency(
     State(state): State<AppState>,
     Query(query): Query<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
-    let signed = state.hub.audit.log().head().tree_size;
+    let signed = state.hub.audit_head().tree_size;
     let (first, second) = (query.first, query.second.unwrap_or(signed));
     let proof = state
         .proofs

@@ -71,7 +71,7 @@ pub(crate) async fn dcat(
     ApiError,
 > {
     let entries = state.hub.catalogue().await.map_err(ApiError::internal)?;
-    let document = catalogue::dcat(&state.hub.record.hub_id.to_string(), &entries);
+    let document = catalogue::dcat(&state.hub.hub_id().to_string(), &entries);
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/ld+json")],
         Json(document),

@@ -51,16 +51,7 @@ pub(crate) async fn healthz() -> Json<Health> {
         (status = 200, description = "Every part answers", body = Readiness),
         (status = 503, description = "A part is failing", body = Readiness)))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let hub = &state.hub;
-    let (metadata, storage) = tokio::join!(
-        hub.meta.ping(CHECK_TIMEOUT),
-        tokio::time::timeout(CHECK_TIMEOUT, hub.storage.marker())
-    );
-    let metadata = metadata.map_err(|e| e.to_string());
-    let storage = match storage {
-        Ok(result) => result.map(drop).map_err(|e| e.to_string()),
-        Err(_) => Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())),
-    };
+    let (metadata, storage) = state.hub.readiness(CHECK_TIMEOUT).await;
     let checks = Checks {
         metadata: verdict("metadata", &metadata),
         storage: verdict("storage", &storage),

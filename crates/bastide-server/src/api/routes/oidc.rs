@@ -59,7 +59,7 @@ pub(crate) async fn oidc_login(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
 ) -> Result<Response, ApiError> {
-    let started = state.hub.oidc.start(client).await.map_err(|e| match e {
+    let started = state.hub.oidc().start(client).await.map_err(|e| match e {
         OidcError::NotConfigured => ApiError::Client {
             status: StatusCode::BAD_REQUEST,
             code: "not_configured",
@@ -75,7 +75,7 @@ pub(crate) async fn oidc_login(
     let cookie = browser_cookie(
         &started.browser,
         BROWSER_COOKIE_SECONDS,
-        state.hub.oidc.over_tls(),
+        state.hub.oidc().over_tls(),
     );
     Ok((
         StatusCode::SEE_OTHER,
@@ -104,7 +104,7 @@ pub(crate) async fn oidc_callback(
     let identity = match (&callback.code, &callback.state, &callback.error) {
         (Some(code), Some(login), None) => state
             .hub
-            .oidc
+            .oidc()
             .finish(code, login, browser.as_deref(), callback.iss.as_deref())
             .await
             .map_err(|e| e.to_string()),
@@ -127,7 +127,7 @@ pub(crate) async fn oidc_callback(
             attempt.succeeded();
             let mut response = session_opened(signed);
             // The attempt is over: its cookie goes.
-            let spent = browser_cookie("", 0, state.hub.oidc.over_tls());
+            let spent = browser_cookie("", 0, state.hub.oidc().over_tls());
             if let Ok(value) = spent.parse() {
                 response.headers_mut().append(header::SET_COOKIE, value);
             }

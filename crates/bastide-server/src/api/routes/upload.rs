@@ -62,7 +62,7 @@ pub(crate) async fn upload(
     let parquet = is_parquet(&headers);
     // A private folder in the data folder: the upload holds identifiers in clear until
     // it is read.
-    let uploads = state.hub.settings.data_dir.join("uploads");
+    let uploads = state.hub.settings().data_dir.join("uploads");
     private::create_dir_all(&uploads).map_err(ApiError::internal)?;
     let dir = tempfile::Builder::new()
         .prefix("batch-")

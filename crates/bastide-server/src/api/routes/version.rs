@@ -30,6 +30,6 @@ pub(crate) async fn version(State(state): State<AppState>) -> Json<Version> {
         name: "bastide",
         version: env!("CARGO_PKG_VERSION"),
         api: "v1",
-        hub_id: state.hub.record.hub_id.to_string(),
+        hub_id: state.hub.hub_id().to_string(),
     })
 }

@@ -359,8 +359,8 @@ async fn rows_are_answered_only_inside_the_secure_environment_and_within_a_daily
     .unwrap();
 
     // Crossing 80 % and the refusal are audited, and each raised an alert.
-    world.hub().queries.settled().await;
-    let log = world.hub().audit.log().dir();
+    world.hub().queries().settled().await;
+    let log = world.hub().audit().log().dir();
     let budget = bastide_audit::events(
         log,
         &AuditFilter {
@@ -608,10 +608,10 @@ async fn an_answer_is_bounded_in_bytes_and_the_budget_counts_rows_as_wide_as_the
                 nir, lead(nir, 1) OVER w, lead(nir, 2) OVER w, lead(nir, 3) OVER w \
                 FROM person WINDOW w AS (ORDER BY year)";
     world.ask(&p, wide).await.unwrap();
-    world.hub().queries.settled().await;
+    world.hub().queries().settled().await;
     let shown = world
         .hub()
-        .meta
+        .meta()
         .queries()
         .add_shown_rows(&p, now().div_euclid(86_400), 0)
         .await
@@ -633,7 +633,7 @@ async fn over_http_the_boundary_holds_as_it_does_in_the_hub() {
         .await
         .unwrap();
     world.opt_out(3).await;
-    let token = Tokens::new(&world.hub().meta)
+    let token = Tokens::new(world.hub().meta())
         .create("rita", "workspace", Some(&p), 1, now())
         .await
         .unwrap()

@@ -149,7 +149,7 @@ impl World {
             .unwrap()
             .pseudonym(&raw_id(i));
         self.hub()
-            .meta
+            .meta()
             .projects()
             .add_opt_out(&pseudonym, "stella", now())
             .await
@@ -188,7 +188,7 @@ impl World {
 
     /// A project of rita's granted `tables` (all their columns unless named) in `mode`.
     async fn granted(&self, mode: Mode, tables: Vec<PermitTable>) -> Result<String, String> {
-        let meta = &self.hub().meta;
+        let meta = &self.hub().meta();
         let projects = Projects::new(meta);
         let application = Application {
             title: "Stays".into(),
@@ -281,7 +281,7 @@ async fn user(hub: &Hub, name: &str, role: &str) -> Principal {
     hub.create_user(&bastide_hub::Caller::operator(), new)
         .await
         .unwrap();
-    Accounts::new(&hub.meta)
+    Accounts::new(hub.meta())
         .login(name, "a long enough secret", now())
         .await
         .unwrap()
@@ -443,7 +443,7 @@ async fn an_expired_or_revoked_permit_stops_the_next_query() {
     let world = World::new().await;
     let p = world.project(Mode::RowLevel).await;
     world.ask(&p, "SELECT 1").await.unwrap();
-    Permits::new(&world.hub().meta)
+    Permits::new(world.hub().meta())
         .revoke(&world.stella, &p, now())
         .await
         .unwrap();
@@ -474,7 +474,7 @@ async fn shredding_a_version_s_keys_stops_the_next_query_though_views_are_cached
     assert!(world.count(&p, "SELECT count(*) FROM people").await > 0);
     // People came in the dataset's first version, under its keys.
     let scope = "dataset:snds@1".parse().unwrap();
-    assert!(world.hub().keys.shred(&scope).await.unwrap() > 0);
+    assert!(world.hub().keys().shred(&scope).await.unwrap() > 0);
     let refused = world.refusal(&p, "SELECT count(*) FROM people").await;
     assert!(refused.contains("shredded"), "{refused}");
 }

@@ -114,8 +114,15 @@ async fn an_answered_query_is_in_the_history_at_once_and_in_the_database_once_wr
         id
     );
     // Once written, the row is in the database, and an ended query cannot be cancelled.
-    world.hub().queries.settled().await;
-    let stored = world.hub().meta.queries().get(&id).await.unwrap().unwrap();
+    world.hub().queries().settled().await;
+    let stored = world
+        .hub()
+        .meta()
+        .queries()
+        .get(&id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored, shown);
     assert!(
         world
@@ -132,7 +139,7 @@ fn audited(world: &World, id: &str) -> Vec<(String, bastide_audit::Outcome)> {
         action: Some("query".into()),
         ..Default::default()
     };
-    bastide_audit::events(world.hub().audit.log().dir(), &filter)
+    bastide_audit::events(world.hub().audit().log().dir(), &filter)
         .unwrap()
         .into_iter()
         .filter(|e| e.event.object.as_deref() == Some(id))
@@ -150,7 +157,7 @@ async fn a_query_s_start_is_on_record_before_its_answer_and_its_end_once_written
     let start = ("query.start".to_owned(), Success);
     // The start was durable before the answer came back.
     assert!(audited(&world, &id).contains(&start));
-    world.hub().queries.settled().await;
+    world.hub().queries().settled().await;
     assert_eq!(
         audited(&world, &id),
         [start.clone(), ("query.run".to_owned(), Success)]
@@ -184,7 +191,7 @@ async fn a_query_s_start_is_on_record_before_its_answer_and_its_end_once_written
 async fn queries_over_http_answer_json_or_arrow_and_a_client_that_leaves_cancels_its_query() {
     let world = World::with(|s| s.query.time_limit = Duration::from_secs(30)).await;
     let p = world.project(Mode::AggregateOnly).await;
-    let token = Tokens::new(&world.hub().meta)
+    let token = Tokens::new(world.hub().meta())
         .create("rita", "workspace", Some(&p), 1, now())
         .await
         .unwrap()
@@ -278,7 +285,7 @@ async fn queries_over_http_answer_json_or_arrow_and_a_client_that_leaves_cancels
         action: Some("query.run".into()),
         ..Default::default()
     };
-    let audited = bastide_audit::events(world.hub().audit.log().dir(), &filter).unwrap();
+    let audited = bastide_audit::events(world.hub().audit().log().dir(), &filter).unwrap();
     assert_eq!(
         audited.len(),
         4,
