@@ -61,6 +61,8 @@ impl Hub {
     /// resources, and ends as `cancelled`. Someone else's query, or one that is not
     /// running, is not found.
     pub async fn cancel_query(&self, caller: &Caller, project: &str, id: &str) -> Result<()> {
+        self.within_scope(caller, Some(project), "cancel a query")
+            .await?;
         let cancelled = async {
             let principal = caller.authenticated()?;
             if self.queries.cancel(id, project, &principal.name) {
