@@ -78,6 +78,8 @@ actions! {
     AuditRead => "audit.read",
     /// The audit log's events were exported.
     AuditExported => "audit.exported",
+    /// The stored datasets were listed.
+    DatasetList => "dataset.list",
     /// A dataset was declared from its Table Schemas.
     DatasetCreated => "dataset.created",
     /// Nomenclatures were loaded into a dataset.
@@ -248,7 +250,7 @@ const REASON_CHARS: usize = 300;
 /// Whether `text` could be a name or an id of the hub (a login, a project, a token, a
 /// dataset and table, a key scope): at most 128 characters among letters, digits and
 /// `.`, `_`, `-`, `:`, `@`.
-fn plausible(text: &str) -> bool {
+pub(crate) fn plausible(text: &str) -> bool {
     (1..=128).contains(&text.len())
         && text
             .bytes()

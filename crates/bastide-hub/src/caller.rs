@@ -167,7 +167,7 @@ impl crate::Hub {
             .object(attempted)
             .detail("bound_to", bound)
             .detail("reason", reason.clone());
-        if let Some(target) = project {
+        if let Some(target) = project.filter(|p| crate::actions::plausible(p)) {
             event = event.project(target);
         }
         self.audit.record(event).await?;

@@ -19,6 +19,8 @@ impl Hub {
         project: &str,
         limit: i64,
     ) -> Result<Vec<QueryRecord>> {
+        self.within_scope(caller, Some(project), "read a project's queries")
+            .await?;
         let read = async {
             self.sees(caller, project).await?;
             let known = self.queries.known_in(project);
@@ -43,6 +45,8 @@ impl Hub {
         project: &str,
         id: &str,
     ) -> Result<Option<QueryRecord>> {
+        self.within_scope(caller, Some(project), "read a project's query")
+            .await?;
         let read = async {
             self.sees(caller, project).await?;
             let known = self.queries.known_in(project);

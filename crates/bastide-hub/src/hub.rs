@@ -103,26 +103,36 @@ impl Hub {
     pub fn keyring(&self) -> &LocalKeyring {
         &self.keyring
     }
+
+    /// The pseudonymiser of the current generation.
+    pub async fn current_pseudonymiser(&self) -> Result<bastide_crypto::Pseudonymiser> {
+        self.pseudonymiser().await
+    }
+
+    /// Seals `secret` under a data key of `scope`.
+    pub async fn seal_secret(&self, scope: &str, secret: &[u8]) -> Result<String> {
+        self.seal(scope, secret).await
+    }
 }
 
 /// The parts of a hub without its audit log: what read-only commands need, and what
 /// they can open while a server holds the log.
 #[derive(Debug)]
-pub struct Parts {
+pub(crate) struct Parts {
     /// Its identity record.
-    pub record: HubRecord,
+    pub(crate) record: HubRecord,
     /// The metadata database.
-    pub meta: MetaStore,
+    pub(crate) meta: MetaStore,
     /// The object storage.
-    pub storage: Storage,
+    pub(crate) storage: Storage,
     /// The key provider.
-    pub keyring: LocalKeyring,
+    pub(crate) keyring: LocalKeyring,
 }
 
 impl Parts {
     /// Unlocks the keyring, brings the metadata schema up to date, and checks that
     /// storage and database belong to this keyring.
-    pub async fn open(settings: &Settings) -> Result<Self> {
+    pub(crate) async fn open(settings: &Settings) -> Result<Self> {
         let keyring = LocalKeyring::open(
             &settings.keys.keyring,
             settings.keys.keyring_passphrase.as_ref(),
@@ -259,8 +269,11 @@ impl Hub {
     }
 
     /// The datasets declared, by name, and the tables of each one's latest version
-    /// (none before its first batch).
-    pub async fn stored_datasets(&self) -> Result<Vec<StoredDataset>> {
+    /// (none before its first batch), quarantine tables included (stewards and
+    /// administrators).
+    pub async fn stored_datasets(&self, caller: &Caller) -> Result<Vec<StoredDataset>> {
+        self.require(caller, Action::DatasetList, |p| p.ingestion().map(drop))
+            .await?;
         let mut datasets = Vec::new();
         for name in self.datasets.names().await? {
             let latest = self.datasets.latest(&name).await?;

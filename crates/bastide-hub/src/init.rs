@@ -15,8 +15,8 @@ use bastide_meta::{Backend, HubRecord, MetaStore};
 use bastide_store::{Storage, StoreMarker};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::Parts;
 use super::staging::Staging;
+use crate::hub::Parts;
 use crate::{Error, Result};
 
 /// Where the generated keyring passphrase goes, relative to the data folder.

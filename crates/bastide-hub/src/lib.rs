@@ -40,7 +40,7 @@ pub use backup::{BackupReport, restore};
 pub use bastide_store::{DatasetStore, KeyService, KeyStatus, Rotation};
 pub use caller::{Caller, Door};
 pub use error::{Error, Result};
-pub use hub::{Hub, Parts, StoredDataset, StoredTable};
+pub use hub::{Hub, StoredDataset, StoredTable};
 pub use ingest::{IngestReport, OnError, Progress};
 pub use init::{InitReport, init};
 pub use maintenance::{GARBAGE_GRACE, spawn_audit_archiving, spawn_garbage_collection};

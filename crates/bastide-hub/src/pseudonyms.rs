@@ -43,11 +43,18 @@ pub struct RenewalReport {
 impl Hub {
     /// The pseudonymiser of the current generation: what ingestion and the opt-out
     /// register use.
-    pub async fn pseudonymiser(&self) -> Result<Pseudonymiser> {
+    pub(crate) async fn pseudonymiser(&self) -> Result<Pseudonymiser> {
         let current = self.meta.pseudonyms().current().await?;
         Ok(self
             .keyring
             .pseudonymiser(current.as_ref().map(|r| r.key_id.as_str()))?)
+    }
+
+    /// The id of the current pseudonym secret in the keyring (administrators).
+    pub async fn pseudonym_key_id(&self, by: &Caller) -> Result<String> {
+        self.require(by, Action::PseudonymsRead, |p| p.administration().map(drop))
+            .await?;
+        Ok(self.pseudonymiser().await?.key_id().to_owned())
     }
 
     /// Every renewal of the pseudonyms so far, oldest first (administrators).

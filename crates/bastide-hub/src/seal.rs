@@ -15,7 +15,7 @@ use crate::{Error, Result};
 
 impl Hub {
     /// Seals `secret` under a fresh data key of `scope`: `KEY_ID:BASE64(nonce‖ciphertext)`.
-    pub async fn seal(&self, scope: &str, secret: &[u8]) -> Result<String> {
+    pub(crate) async fn seal(&self, scope: &str, secret: &[u8]) -> Result<String> {
         let scope: KeyScope = scope
             .parse()
             .map_err(|e| Error::Ingest(format!("key scope {scope}: {e}")))?;
@@ -35,7 +35,7 @@ impl Hub {
     }
 
     /// Opens what [`Hub::seal`] sealed.
-    pub async fn unseal(&self, sealed: &str) -> Result<Zeroizing<Vec<u8>>> {
+    pub(crate) async fn unseal(&self, sealed: &str) -> Result<Zeroizing<Vec<u8>>> {
         let damaged = || Error::Ingest("a sealed secret is damaged".into());
         let (key_id, body) = sealed.split_once(':').ok_or_else(damaged)?;
         let bytes = B64.decode(body).map_err(|_| damaged())?;

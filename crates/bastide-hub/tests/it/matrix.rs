@@ -86,6 +86,7 @@ enum Case {
     AccessReview,
     ReadAuditLog,
     RotateKeys,
+    ListDatasets,
 }
 
 use Who::{Admin, Auditor, Member, Steward, Stranger};
@@ -168,6 +169,7 @@ const MATRIX: &[(Case, &str, bool, &[Who])] = &[
     ),
     (Case::ReadAuditLog, "audit.read", false, &[Auditor]),
     (Case::RotateKeys, "key.rotated", false, &[Admin]),
+    (Case::ListDatasets, "dataset.list", true, &[Admin, Steward]),
 ];
 
 /// How far a project has gone.
@@ -412,6 +414,7 @@ impl World {
             Case::CountOptOuts => hub.opt_out_count(caller).await.is_ok(),
             Case::AccessReview => hub.access_review(caller).await.is_ok(),
             Case::RotateKeys => hub.rotate_keys(caller).await.is_ok(),
+            Case::ListDatasets => hub.stored_datasets(caller).await.is_ok(),
             Case::ReadAuditLog => {
                 let filter = bastide_audit::Filter::default();
                 hub.audit_events(caller, filter, Reading::Browse)

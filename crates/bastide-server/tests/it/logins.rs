@@ -30,7 +30,7 @@ async fn account(hub: &TestHub, name: &str, second_factor: bool) {
         .unwrap();
     if second_factor {
         let scope = format!("hub:totp-{}", user.id);
-        let sealed = hub.hub.seal(&scope, SECRET).await.unwrap();
+        let sealed = hub.hub.seal_secret(&scope, SECRET).await.unwrap();
         let users = hub.hub.meta().users();
         users.set_totp(&user.id, &sealed).await.unwrap();
         users.confirm_totp(&user.id).await.unwrap();

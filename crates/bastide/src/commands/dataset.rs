@@ -137,7 +137,7 @@ fn schema_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 async fn list(hub: &Hub, json: bool) -> anyhow::Result<()> {
-    let datasets = hub.stored_datasets().await?;
+    let datasets = hub.stored_datasets(&Caller::operator()).await?;
     output::print(json, &datasets, || {
         datasets
             .iter()

@@ -50,7 +50,7 @@ async fn load_demo_data(
     beneficiaries: u64,
     json: bool,
 ) -> anyhow::Result<()> {
-    let datasets = hub.stored_datasets().await?;
+    let datasets = hub.stored_datasets(&hub::Caller::operator()).await?;
     let found = datasets.iter().find(|d| d.name == DATASET);
     let declared = found.is_some();
     let stored: HashSet<String> = found

@@ -54,7 +54,7 @@ async fn status(hub: &Hub, json: bool) -> anyhow::Result<()> {
         .collect();
     let status = Status {
         generation: renewals.last().map_or(1, |r| r.generation),
-        key_id: hub.pseudonymiser().await?.key_id().to_owned(),
+        key_id: hub.pseudonym_key_id(&Caller::operator()).await?,
         renewals,
     };
     output::print(json, &status, || {

@@ -144,7 +144,7 @@ impl World {
     async fn opt_out(&self, i: usize) {
         let pseudonym = self
             .hub()
-            .pseudonymiser()
+            .current_pseudonymiser()
             .await
             .unwrap()
             .pseudonym(&raw_id(i));
@@ -326,7 +326,7 @@ async fn a_researcher_sees_only_the_permitted_columns_and_rows_under_project_pse
         .await;
     let hub_pseudonym = world
         .hub()
-        .pseudonymiser()
+        .current_pseudonymiser()
         .await
         .unwrap()
         .pseudonym(&raw_id(4));
