@@ -54,6 +54,109 @@ uuid_id!(
     "keyring"
 );
 
+/// Declares a name checked once, where it enters (a door): made only by parsing, shown
+/// and compared as text; it reads as a `&str` wherever one is wanted.
+macro_rules! checked_name {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $rule:literal, $valid:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// `text` as a name of this kind, or what it should look like.
+            pub fn parse(text: &str) -> Result<Self, InvalidName> {
+                let valid: fn(&str) -> bool = $valid;
+                if valid(text) {
+                    Ok(Self(text.to_owned()))
+                } else {
+                    Err(InvalidName { what: $what, rule: $rule })
+                }
+            }
+
+            /// The name as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = InvalidName;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                Self::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+/// Text that is not a name of the expected kind; the message says what one looks like
+/// (the text itself is not repeated: it may be anything a user typed).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the text given is not a {what}: {rule}")]
+pub struct InvalidName {
+    what: &'static str,
+    rule: &'static str,
+}
+
+checked_name!(
+    /// A dataset's name, as declared with `bastide dataset create`.
+    DatasetName,
+    "dataset name",
+    "use 1 to 64 lowercase letters, digits, `_` or `-`, starting with a letter",
+    |t| {
+        (1..=64).contains(&t.len())
+            && t.starts_with(|c: char| c.is_ascii_lowercase())
+            && t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    }
+);
+
+checked_name!(
+    /// A table's name, as its Table Schema gives it (`ER_PRS_F`, `T_MCOaaB`).
+    TableName,
+    "table name",
+    "use 1 to 128 letters, digits, `_` or `-`",
+    |t| {
+        (1..=128).contains(&t.len())
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    }
+);
+
+checked_name!(
+    /// A project's id (`p-` and 16 hexadecimal digits when the hub makes it).
+    ProjectId,
+    "project id",
+    "use 1 to 64 lowercase letters, digits or `-` (project ids look like p-0193ab12cd34ef56)",
+    |t| {
+        (1..=64).contains(&t.len())
+            && t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    }
+);
+
 /// What a data key belongs to, so that it can be crypto-shredded with the rest of
 /// its kind: `dataset:<name>@<version>`, `project:<id>`, or `hub:<purpose>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -93,6 +196,30 @@ impl std::str::FromStr for KeyScope {
         } else {
             Err(InvalidScope)
         }
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_once_and_refusals_do_not_repeat_the_text() {
+        assert_eq!(
+            DatasetName::parse("snds_demo").unwrap().as_str(),
+            "snds_demo"
+        );
+        assert!(DatasetName::parse("Snds").is_err());
+        assert!(TableName::parse("T_MCOaaB").is_ok());
+        assert!(TableName::parse("a b").is_err());
+        assert!(ProjectId::parse("p-0193ab12cd34ef56").is_ok());
+        let refused = ProjectId::parse("p-1; DROP TABLE x")
+            .unwrap_err()
+            .to_string();
+        assert!(!refused.contains("DROP"), "{refused}");
+        let parsed: ProjectId = serde_json::from_str("\"p-1\"").unwrap();
+        assert_eq!(&*parsed, "p-1");
+        assert!(serde_json::from_str::<DatasetName>("\"../x\"").is_err());
     }
 }
 

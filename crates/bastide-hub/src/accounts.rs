@@ -3,6 +3,7 @@
 //! this file gives each operation its caller and its audit event.
 
 use bastide_access::{Accounts, IssuedToken, NewUser, Token, Tokens, User};
+use bastide_core::ids::ProjectId;
 
 use crate::actions::{About, Action};
 use crate::{Caller, Hub, Result};
@@ -15,7 +16,7 @@ pub struct NewToken {
     /// What it is for.
     pub name: String,
     /// The only project it may act for.
-    pub project: Option<String>,
+    pub project: Option<ProjectId>,
     /// Days it lives.
     pub days: u32,
 }

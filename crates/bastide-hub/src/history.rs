@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use bastide_access::Projects;
+use bastide_core::ids::ProjectId;
 use bastide_meta::QueryRecord;
 
 use crate::actions::{About, Action};
@@ -16,7 +17,7 @@ impl Hub {
     pub async fn query_history(
         &self,
         caller: &Caller,
-        project: &str,
+        project: &ProjectId,
         limit: i64,
     ) -> Result<Vec<QueryRecord>> {
         self.within_scope(caller, Some(project), "read a project's queries")
@@ -42,7 +43,7 @@ impl Hub {
     pub async fn query_record(
         &self,
         caller: &Caller,
-        project: &str,
+        project: &ProjectId,
         id: &str,
     ) -> Result<Option<QueryRecord>> {
         self.within_scope(caller, Some(project), "read a project's query")
@@ -54,7 +55,7 @@ impl Hub {
                 return Ok(Some(record));
             }
             let record = self.meta.queries().get(id).await?;
-            Ok::<_, Error>(record.filter(|q| q.project_id == project))
+            Ok::<_, Error>(record.filter(|q| q.project_id == project.as_str()))
         };
         let about = About::project(project);
         self.refusal_audited(caller, Action::QueryHistoryRead, about, read.await)
@@ -64,7 +65,7 @@ impl Hub {
     /// Cancels the caller's running query `id` in `project`: it stops and frees its
     /// resources, and ends as `cancelled`. Someone else's query, or one that is not
     /// running, is not found.
-    pub async fn cancel_query(&self, caller: &Caller, project: &str, id: &str) -> Result<()> {
+    pub async fn cancel_query(&self, caller: &Caller, project: &ProjectId, id: &str) -> Result<()> {
         self.within_scope(caller, Some(project), "cancel a query")
             .await?;
         let cancelled = async {
@@ -93,7 +94,7 @@ impl Hub {
     }
 
     /// Refuses a caller who may not see `project` (as if it did not exist).
-    async fn sees(&self, caller: &Caller, project: &str) -> Result<()> {
+    async fn sees(&self, caller: &Caller, project: &ProjectId) -> Result<()> {
         let principal = caller.authenticated()?;
         Projects::new(&self.meta).get(principal, project).await?;
         Ok(())

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};
 use bastide_core::config::Settings;
-use bastide_core::ids::HubId;
+use bastide_core::ids::{DatasetName, HubId};
 use bastide_crypto::LocalKeyring;
 use bastide_meta::{HubRecord, MetaStore};
 use bastide_store::Storage;
@@ -313,14 +313,14 @@ impl Hub {
         &self,
         by: &Caller,
         dir: &std::path::Path,
-        only: &[String],
+        only: &[DatasetName],
     ) -> Result<bastide_store::ExportReport> {
         self.require(by, Action::ExportRun, |p| p.administration().map(drop))
             .await?;
         let datasets = if only.is_empty() {
             self.datasets.names().await?
         } else {
-            only.to_vec()
+            only.iter().map(ToString::to_string).collect()
         };
         let outcome = self.datasets.export(dir, &datasets).await;
         let (result, event) = match outcome {

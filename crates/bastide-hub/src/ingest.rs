@@ -16,6 +16,8 @@ use sha2::{Digest, Sha256};
 
 use super::Hub;
 use crate::actions::{About, Action};
+use bastide_core::ids::{DatasetName, TableName};
+
 use crate::{Caller, Error, Result};
 
 /// Suffix of the table that keeps a table's refused rows.
@@ -66,13 +68,12 @@ impl Hub {
     pub async fn create_dataset(
         &self,
         by: &Caller,
-        name: &str,
+        name: &DatasetName,
         schemas: &[(String, Vec<u8>)],
         identifiers: &[String],
     ) -> Result<Vec<String>> {
         self.require(by, Action::DatasetCreated, |p| p.ingestion().map(drop))
             .await?;
-        check_name(name)?;
         let mut tables = Vec::new();
         for (file, bytes) in schemas {
             let mut schema = TableSchema::parse(file, bytes)?;
@@ -124,7 +125,7 @@ impl Hub {
         let names: Vec<String> = tables.into_iter().map(|(t, _, _)| t).collect();
         let event = by
             .event(Action::DatasetCreated, Outcome::Success)
-            .object(name)
+            .object(name.as_str())
             .detail("tables", names.join(","));
         self.audit.record(event).await?;
         Ok(names)
@@ -133,7 +134,12 @@ impl Hub {
     /// Whether `by` may deliver a batch into `table` of `dataset` (stewards and
     /// administrators): a door that receives the batch first asks before taking it in.
     /// A refusal is recorded.
-    pub async fn may_ingest(&self, by: &Caller, dataset: &str, table: &str) -> Result<()> {
+    pub async fn may_ingest(
+        &self,
+        by: &Caller,
+        dataset: &DatasetName,
+        table: &TableName,
+    ) -> Result<()> {
         let allowed = by
             .authenticated()
             .and_then(|p| p.ingestion().map(drop).map_err(Error::from));
@@ -147,8 +153,8 @@ impl Hub {
     pub async fn ingest(
         &self,
         by: &Caller,
-        dataset: &str,
-        table: &str,
+        dataset: &DatasetName,
+        table: &TableName,
         files: &[PathBuf],
         on_error: OnError,
         csv: CsvOptions,
@@ -161,7 +167,7 @@ impl Hub {
             .tables(dataset)
             .await?
             .into_iter()
-            .find(|t| t.name == table)
+            .find(|t| t.name == table.as_str())
             .ok_or_else(|| Error::Ingest(format!("dataset {dataset} has no table {table}; declare it with `bastide dataset create`")))?;
         let mut schema = TableSchema::parse(&record.name, record.schema_json.as_bytes())?;
         schema.mark_identifiers(&record.identifiers)?;
@@ -208,8 +214,8 @@ impl Hub {
         let hash = Sha256::digest(format!("{table}\n{:?}\n{}", on_error, read.content_hash));
         let content_hash = hex::encode(hash);
         let mut report = IngestReport {
-            dataset: dataset.to_owned(),
-            table: table.to_owned(),
+            dataset: dataset.to_string(),
+            table: table.to_string(),
             files: files.iter().map(|f| f.display().to_string()).collect(),
             on_error,
             rows_in: read.rows_in,
@@ -340,23 +346,5 @@ impl BatchSink for Sinks {
 
     fn progress(&mut self, bytes: u64) {
         (self.progress)(bytes, 0);
-    }
-}
-
-/// Dataset names: lowercase letters, digits, `_` and `-`, 1 to 64, starting with a
-/// letter (they appear in object paths and key scopes).
-fn check_name(name: &str) -> Result<()> {
-    let ok = (1..=64).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Ingest(format!(
-            "`{}` is not a dataset name: use 1 to 64 lowercase letters, digits, `_` or `-`, starting with a letter",
-            name.chars().take(64).collect::<String>()
-        )))
     }
 }

@@ -18,6 +18,8 @@ use sha2::{Digest, Sha256};
 
 use super::Hub;
 use crate::actions::Action;
+use bastide_core::ids::DatasetName;
+
 use crate::{Caller, Error, Result};
 
 /// A nomenclature to load: its Table Schema and its CSV file.
@@ -63,7 +65,7 @@ impl Hub {
     pub async fn load_nomenclatures(
         &self,
         by: &Caller,
-        dataset: &str,
+        dataset: &DatasetName,
         nomenclatures: Vec<Nomenclature>,
     ) -> Result<NomenclatureReport> {
         self.require(by, Action::NomenclaturesLoaded, |p| p.ingestion().map(drop))
@@ -125,7 +127,7 @@ impl Hub {
         report.version = Some(committed.version);
         let event = by
             .event(Action::NomenclaturesLoaded, Outcome::Success)
-            .object(dataset)
+            .object(dataset.as_str())
             .detail("tables", report.tables)
             .detail("rows", report.rows)
             .detail("version", committed.version);

@@ -7,6 +7,8 @@ use bastide_access::{
     RegistryEntry,
 };
 
+use bastide_core::ids::ProjectId;
+
 use crate::accounts::now;
 use crate::actions::{About, Action};
 use crate::{Caller, Error, Hub, Result};
@@ -49,7 +51,7 @@ impl Hub {
     }
 
     /// One project, with its members and history, if the caller may see it.
-    pub async fn project(&self, caller: &Caller, id: &str) -> Result<Project> {
+    pub async fn project(&self, caller: &Caller, id: &ProjectId) -> Result<Project> {
         let read = async {
             let principal = caller.authenticated()?;
             Ok::<_, Error>(Projects::new(&self.meta).get(principal, id).await?)
@@ -91,7 +93,12 @@ impl Hub {
 
     /// Adds a member: by a member while the project is a draft, by a steward until it
     /// closes.
-    pub async fn add_member(&self, caller: &Caller, id: &str, member: &str) -> Result<Project> {
+    pub async fn add_member(
+        &self,
+        caller: &Caller,
+        id: &ProjectId,
+        member: &str,
+    ) -> Result<Project> {
         let added = async {
             let principal = caller.authenticated()?;
             Ok::<_, Error>(
@@ -115,7 +122,7 @@ impl Hub {
     pub async fn decide(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ProjectId,
         decision: Decision,
         note: &str,
     ) -> Result<Project> {
@@ -137,7 +144,7 @@ impl Hub {
 
     /// Every version of a project's permit, newest first, if the caller may see the
     /// project.
-    pub async fn permits(&self, caller: &Caller, id: &str) -> Result<Vec<Permit>> {
+    pub async fn permits(&self, caller: &Caller, id: &ProjectId) -> Result<Vec<Permit>> {
         let read = async {
             let principal = caller.authenticated()?;
             Ok::<_, Error>(Permits::new(&self.meta).history(principal, id).await?)
@@ -147,7 +154,7 @@ impl Hub {
     }
 
     /// Grants a new version of a project's permit (a steward who is not a member).
-    pub async fn grant(&self, caller: &Caller, id: &str, grant: Grant) -> Result<Permit> {
+    pub async fn grant(&self, caller: &Caller, id: &ProjectId, grant: Grant) -> Result<Permit> {
         let granted = async {
             let principal = caller.authenticated()?;
             Ok::<_, Error>(
@@ -167,7 +174,7 @@ impl Hub {
     }
 
     /// Revokes a project's permit (a steward); how many versions were in force.
-    pub async fn revoke(&self, caller: &Caller, id: &str) -> Result<u64> {
+    pub async fn revoke(&self, caller: &Caller, id: &ProjectId) -> Result<u64> {
         let revoked = async {
             let principal = caller.authenticated()?;
             Ok::<_, Error>(

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use bastide_access::{Mode, PermitCheck, PermitDenied, PermitScope, Permits, Principal};
 use bastide_audit::Outcome;
+use bastide_core::ids::ProjectId;
 use bastide_meta::QueryRecord;
 use bastide_query::{Answer, Described, Limits, OptOuts, Workspace};
 use datafusion::common::ParamValues;
@@ -58,7 +59,7 @@ pub enum Client {
 #[derive(Clone)]
 pub struct QueryRequest<'a> {
     /// The project whose workspace runs it.
-    pub project: &'a str,
+    pub project: &'a ProjectId,
     /// Its SQL.
     pub sql: &'a str,
     /// Values of its placeholders (`$1`, `$2`, …), as bound over the wire. They are
@@ -88,7 +89,7 @@ impl std::fmt::Debug for QueryRequest<'_> {
 
 impl<'a> QueryRequest<'a> {
     /// `sql` for `project` through the API, answered to `client`.
-    pub fn api(project: &'a str, sql: &'a str, client: Client, download: bool) -> Self {
+    pub fn api(project: &'a ProjectId, sql: &'a str, client: Client, download: bool) -> Self {
         Self {
             project,
             sql,
@@ -175,7 +176,7 @@ impl Hub {
         };
         let mut record = QueryRecord {
             id: format!("q-{}", uuid::Uuid::now_v7().simple()),
-            project_id: project.to_owned(),
+            project_id: project.to_string(),
             user_name: principal.name.clone(),
             channel: channel.as_str().to_owned(),
             sql: sql.to_owned(),
@@ -281,7 +282,7 @@ impl Hub {
     pub async fn describe(
         &self,
         by: &Caller,
-        project: &str,
+        project: &ProjectId,
         sql: &str,
         client: Client,
     ) -> Result<Described, QueryFailure> {
@@ -528,10 +529,11 @@ mod tests {
 
     #[test]
     fn a_request_shows_how_many_values_it_binds_but_not_which() {
+        let project = ProjectId::parse("p-1").unwrap();
         let request = QueryRequest {
             params: ParamValues::List(vec![ScalarValue::from("a-bound-identifier").into()]),
             ..QueryRequest::api(
-                "p-1",
+                &project,
                 "SELECT count(*) FROM t WHERE id = $1",
                 Client::Local,
                 false,

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use bastide_access::{Sessions, Tokens};
 use bastide_audit::{NewEvent, Outcome};
+use bastide_core::ids::ProjectId;
 
 use crate::accounts::now;
 use crate::{Caller, Door, Hub, Result};
@@ -99,7 +100,7 @@ pub struct WorkspaceLogin {
     /// Who connected: the token's owner, never the name the client typed.
     pub caller: Caller,
     /// The project whose workspace it is.
-    pub project: String,
+    pub project: ProjectId,
     /// The token, checked again at every query.
     pub token_id: String,
 }
@@ -170,7 +171,8 @@ impl Hub {
         match (refusal, checked) {
             (None, Ok(principal)) => Ok(WorkspaceLogin {
                 token_id: principal.token_id.clone().unwrap_or_default(),
-                project: principal.project.clone().unwrap_or_default(),
+                project: ProjectId::parse(principal.project.as_deref().unwrap_or_default())
+                    .map_err(|e| crate::Error::Internal(format!("a token's project: {e}")))?,
                 caller: Caller::user(principal, Door::Wire)
                     .from_request(origin.request_id, origin.client),
             }),

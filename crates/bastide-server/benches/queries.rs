@@ -158,7 +158,7 @@ async fn main() {
     })
     .unwrap();
     let hub = Arc::new(Hub::open(settings).await.unwrap());
-    let project = env("BENCH_PROJECT");
+    let project = bastide_core::ids::ProjectId::parse(&env("BENCH_PROJECT")).unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let principal = Tokens::new(hub.meta())
         .authenticate(&env("BENCH_TOKEN"), now)

@@ -7,6 +7,7 @@
 
 use bastide_access::{Application, Grant, Mode, NewUser, PermitTable, RequestedTable};
 use bastide_audit::Outcome;
+use bastide_core::ids::{DatasetName, ProjectId};
 use bastide_hub::{Caller, Decision, Door, Hub, NewToken, Origin, Presented, Reading};
 
 use crate::{events, open_hub};
@@ -215,7 +216,7 @@ impl World {
         let (dir, hub) = open_hub().await;
         hub.create_dataset(
             &Caller::operator(),
-            "snds",
+            &DatasetName::parse("snds").unwrap(),
             &[("people.json".into(), PEOPLE.as_bytes().to_vec())],
             &["BEN_NIR_PSA".into()],
         )
@@ -258,7 +259,7 @@ impl World {
         world
     }
 
-    async fn token_of(&self, owner: &str, project: Option<String>) -> String {
+    async fn token_of(&self, owner: &str, project: Option<ProjectId>) -> String {
         let new = NewToken {
             owner: Some(owner.into()),
             name: "matrix".into(),
@@ -270,11 +271,11 @@ impl World {
     }
 
     /// A project of rita's, with bea and dora as members too, brought to `stage`.
-    async fn project(&self, stage: Stage) -> String {
+    async fn project(&self, stage: Stage) -> ProjectId {
         let hub = &self.hub;
         let rita = hub.acting_as("rita").await.unwrap();
         let stella = hub.acting_as("stella").await.unwrap();
-        let id = hub.apply(&rita, application()).await.unwrap().id;
+        let id = ProjectId::parse(&hub.apply(&rita, application()).await.unwrap().id).unwrap();
         for member in ["bea", "dora"] {
             hub.add_member(&rita, &id, member).await.unwrap();
         }

@@ -15,6 +15,8 @@ use std::ops::Deref;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::request::Parts;
 
+use bastide_core::ids::ProjectId;
+
 use super::auth::Credential;
 use super::{ApiError, AppState};
 
@@ -27,7 +29,7 @@ pub struct Caller(Credential);
 #[derive(Debug, Clone)]
 pub struct ProjectCaller {
     credential: Credential,
-    project: String,
+    project: ProjectId,
 }
 
 impl Deref for Caller {
@@ -55,7 +57,7 @@ impl Caller {
 
 impl ProjectCaller {
     /// The project acted on (the route's `{id}`), checked against the credential.
-    pub fn project(&self) -> &str {
+    pub fn project(&self) -> &ProjectId {
         &self.project
     }
 }
@@ -105,7 +107,9 @@ impl FromRequestParts<AppState> for ProjectCaller {
                 route(parts)
             )));
         };
-        let project = project.to_owned();
+        // An id that cannot be one names no project the caller may see.
+        let project =
+            ProjectId::parse(project).map_err(|_| ApiError::not_found("no such project"))?;
         state
             .hub
             .within_scope(&credential.hub(), Some(&project), &route(parts))

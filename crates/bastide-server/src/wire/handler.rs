@@ -8,6 +8,7 @@ use std::sync::Arc;
 use arrow_pg::datatypes::df::deserialize_parameters;
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
 use async_trait::async_trait;
+use bastide_core::ids::ProjectId;
 use bastide_query::Described;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ParamValues;
@@ -81,7 +82,7 @@ impl WireQueries {
 /// Who asks, for what project, from where.
 struct Connection {
     caller: Caller,
-    project: String,
+    project: ProjectId,
     client: Client,
 }
 

@@ -4,6 +4,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bastide_core::ids::ProjectId;
 use futures::{Sink, SinkExt};
 use pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
@@ -26,7 +27,7 @@ pub(super) struct Session {
     /// The token used, checked again at every query.
     pub token_id: String,
     /// The project it is bound to.
-    pub project: String,
+    pub project: ProjectId,
     /// Fired by a CancelRequest bearing this connection's key (psql's Ctrl-C).
     pub cancel: Arc<ConnectionHandle>,
     /// Keeps the connection's key registered while the connection lives.
@@ -36,7 +37,7 @@ pub(super) struct Session {
 /// Who logged in: the token and its project.
 struct Login {
     token_id: String,
-    project: String,
+    project: ProjectId,
 }
 
 /// Asks for the password in the clear (inside TLS when configured) and checks it as a

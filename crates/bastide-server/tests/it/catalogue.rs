@@ -21,7 +21,7 @@ async fn filled() -> TestHub {
     hub.hub
         .create_dataset(
             &bastide_hub::Caller::operator(),
-            "pmsi",
+            &bastide_core::ids::DatasetName::parse("pmsi").unwrap(),
             &[schema],
             &["nir".to_owned()],
         )
@@ -37,8 +37,8 @@ async fn filled() -> TestHub {
         .hub
         .ingest(
             &bastide_hub::Caller::operator(),
-            "pmsi",
-            "stays",
+            &bastide_core::ids::DatasetName::parse("pmsi").unwrap(),
+            &bastide_core::ids::TableName::parse("stays").unwrap(),
             &[csv],
             OnError::Reject,
             CsvOptions::default(),

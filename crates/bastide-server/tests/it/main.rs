@@ -21,6 +21,11 @@ use bastide_core::config::{Flags, Settings, Sources};
 use bastide_hub::{self as hub, Hub};
 use tempfile::TempDir;
 
+/// `id` as a project id (tests hold ids as text).
+pub(crate) fn pid(id: &str) -> bastide_core::ids::ProjectId {
+    bastide_core::ids::ProjectId::parse(id).unwrap()
+}
+
 /// A hub served on a loopback port for one test.
 pub(crate) struct TestHub {
     pub dir: TempDir,

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use bastide_core::config::Settings;
+use bastide_core::ids::{DatasetName, TableName};
 use bastide_hub::{Caller, Hub, IngestReport, Nomenclature, NomenclatureReport, OnError, Progress};
 use bastide_ingest::{CsvOptions, Encoding};
 
@@ -76,6 +77,7 @@ pub async fn declare(
     identifiers: &[String],
     nomenclatures: Option<&Path>,
 ) -> anyhow::Result<(Vec<String>, Option<NomenclatureReport>)> {
+    let name = &DatasetName::parse(name)?;
     let mut schemas = Vec::new();
     for path in paths {
         for file in schema_files(path)? {
@@ -195,8 +197,8 @@ pub async fn ingest(settings: Settings, args: &IngestArgs, json: bool) -> anyhow
     let result = hub
         .ingest(
             &Caller::operator(),
-            &args.dataset,
-            &args.table,
+            &DatasetName::parse(&args.dataset)?,
+            &TableName::parse(&args.table)?,
             &args.files,
             on_error,
             options,

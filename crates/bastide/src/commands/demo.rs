@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use bastide_core::config::{Flags, Settings, Sources};
+use bastide_core::ids::{DatasetName, TableName};
 use bastide_hub::{self as hub, Hub, OnError, Progress};
 use bastide_ingest::CsvOptions;
 use bastide_synth::world;
@@ -130,8 +131,8 @@ async fn ingest_all(
         let report = hub
             .ingest(
                 &hub::Caller::operator(),
-                DATASET,
-                table,
+                &DatasetName::parse(DATASET)?,
+                &TableName::parse(table)?,
                 &files,
                 OnError::Reject,
                 CsvOptions::default(),

@@ -2,6 +2,7 @@
 //! audited event, and counts toward the export-volume alert.
 
 use bastide_core::config::Settings;
+use bastide_core::ids::DatasetName;
 use bastide_hub::{Caller, Hub};
 
 use crate::cli::ExportArgs;
@@ -9,10 +10,13 @@ use crate::output;
 
 /// Runs `bastide export`.
 pub async fn run(settings: Settings, args: &ExportArgs, json: bool) -> anyhow::Result<()> {
+    let datasets = args
+        .datasets
+        .iter()
+        .map(|d| DatasetName::parse(d))
+        .collect::<Result<Vec<_>, _>>()?;
     let hub = Hub::open(settings).await?;
-    let result = hub
-        .export(&Caller::operator(), &args.to, &args.datasets)
-        .await;
+    let result = hub.export(&Caller::operator(), &args.to, &datasets).await;
     hub.close_quietly().await;
     let report = result?;
     output::print(json, &report, || {

@@ -4,6 +4,7 @@
 use anyhow::Context;
 use bastide_access::NewUser;
 use bastide_core::config::Settings;
+use bastide_core::ids::ProjectId;
 use bastide_hub::{Caller, Hub, NewToken};
 
 use crate::cli::{TokenCommand, UserCommand};
@@ -107,7 +108,7 @@ async fn run_token(hub: &Hub, command: TokenCommand, json: bool) -> anyhow::Resu
             let new = NewToken {
                 owner: Some(user.clone()),
                 name,
-                project,
+                project: project.as_deref().map(ProjectId::parse).transpose()?,
                 days,
             };
             let issued = hub.create_token(&operator, new).await?;

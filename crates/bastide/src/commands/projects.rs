@@ -5,6 +5,7 @@
 use anyhow::Context;
 use bastide_access::{Application, Grant};
 use bastide_core::config::Settings;
+use bastide_core::ids::ProjectId;
 use bastide_hub::{Caller, Decision, Hub};
 
 use crate::cli::{PermitCommand, ProjectCommand, StepArgs};
@@ -41,7 +42,9 @@ async fn run_project(hub: &Hub, command: ProjectCommand, json: bool) -> anyhow::
             return Ok(());
         }
         ProjectCommand::Show { id } => {
-            let project = hub.project(&Caller::operator(), &id).await?;
+            let project = hub
+                .project(&Caller::operator(), &ProjectId::parse(&id)?)
+                .await?;
             output::print(json, &project, || {
                 serde_json::to_string_pretty(&project).expect("a project serialises")
             });
@@ -52,8 +55,12 @@ async fn run_project(hub: &Hub, command: ProjectCommand, json: bool) -> anyhow::
             hub.apply(&hub.acting_as(&user).await?, application).await?
         }
         ProjectCommand::AddMember { id, member, user } => {
-            hub.add_member(&hub.acting_as(&user).await?, &id, &member)
-                .await?
+            hub.add_member(
+                &hub.acting_as(&user).await?,
+                &ProjectId::parse(&id)?,
+                &member,
+            )
+            .await?
         }
         ProjectCommand::Submit(step) => decide(hub, step, Decision::Submit).await?,
         ProjectCommand::Approve(step) => decide(hub, step, Decision::Approve).await?,
@@ -72,7 +79,9 @@ async fn decide(
     decision: Decision,
 ) -> anyhow::Result<bastide_access::Project> {
     let caller = hub.acting_as(&user).await?;
-    Ok(hub.decide(&caller, &id, decision, &note).await?)
+    Ok(hub
+        .decide(&caller, &ProjectId::parse(&id)?, decision, &note)
+        .await?)
 }
 
 /// Runs `bastide permit …`.
@@ -92,7 +101,9 @@ async fn run_permit(hub: &Hub, command: PermitCommand, json: bool) -> anyhow::Re
         } => {
             let grant: Grant = read_json(&file)?;
             let caller = hub.acting_as(&user).await?;
-            let permit = hub.grant(&caller, &project, grant).await?;
+            let permit = hub
+                .grant(&caller, &ProjectId::parse(&project)?, grant)
+                .await?;
             output::print(json, &permit, || {
                 format!(
                     "Granted version {} of the permit of project {project}.",
@@ -101,13 +112,17 @@ async fn run_permit(hub: &Hub, command: PermitCommand, json: bool) -> anyhow::Re
             });
         }
         PermitCommand::Show { project } => {
-            let versions = hub.permits(&Caller::operator(), &project).await?;
+            let versions = hub
+                .permits(&Caller::operator(), &ProjectId::parse(&project)?)
+                .await?;
             output::print(json, &versions, || {
                 serde_json::to_string_pretty(&versions).expect("permits serialise")
             });
         }
         PermitCommand::Revoke { project, user } => {
-            let revoked = hub.revoke(&hub.acting_as(&user).await?, &project).await?;
+            let revoked = hub
+                .revoke(&hub.acting_as(&user).await?, &ProjectId::parse(&project)?)
+                .await?;
             let value = serde_json::json!({ "project": project, "revoked": revoked });
             output::print(json, &value, || {
                 format!("Revoked the permit of project {project}.")

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use bastide_access::{IssuedToken, NewUser, Principal, Token, User};
+use bastide_core::ids::ProjectId;
 use bastide_hub::NewToken;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -42,7 +43,8 @@ pub(crate) struct NewTokenBody {
     /// What it is for.
     name: String,
     /// The only project it may act for.
-    project: Option<String>,
+    #[schema(value_type = Option<String>)]
+    project: Option<ProjectId>,
     /// Days it lives (1 to 365, default 90).
     days: Option<u32>,
 }

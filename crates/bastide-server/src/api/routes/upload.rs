@@ -16,6 +16,7 @@ use utoipa::IntoParams;
 
 use crate::api::Caller;
 use crate::api::{ApiError, AppState, ErrorEnvelope};
+use bastide_core::ids::{DatasetName, TableName};
 use bastide_hub::{IngestReport, OnError};
 
 /// How to read the batch.
@@ -52,6 +53,10 @@ pub(crate) async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<IngestReport>), ApiError> {
+    let (dataset, table) = (
+        DatasetName::parse(&dataset).map_err(|e| bad(e.to_string()))?,
+        TableName::parse(&table).map_err(|e| bad(e.to_string()))?,
+    );
     let by = caller.hub();
     state
         .hub

@@ -78,7 +78,7 @@ async fn an_aggregate_only_permit_answers_aggregates_and_nothing_that_shows_rows
         .hub()
         .query(
             &bastide_hub::Caller::user(world.rita.clone(), bastide_hub::Door::Api),
-            QueryRequest::api(&p, fine[0], Client::Local, true),
+            QueryRequest::api(&crate::pid(&p), fine[0], Client::Local, true),
         )
         .await
         .unwrap();
@@ -87,7 +87,7 @@ async fn an_aggregate_only_permit_answers_aggregates_and_nothing_that_shows_rows
         .hub()
         .query(
             &bastide_hub::Caller::user(world.rita.clone(), bastide_hub::Door::Api),
-            QueryRequest::api(&rows, "SELECT 1", Client::Local, true),
+            QueryRequest::api(&crate::pid(&rows), "SELECT 1", Client::Local, true),
         )
         .await
         .unwrap_err();

@@ -315,7 +315,7 @@ async fn rows_are_answered_only_inside_the_secure_environment_and_within_a_daily
         async move {
             hub.query(
                 &bastide_hub::Caller::user(rita.clone(), bastide_hub::Door::Api),
-                QueryRequest::api(&project, sql, client, false),
+                QueryRequest::api(&crate::pid(&project), sql, client, false),
             )
             .await
         }

@@ -47,8 +47,8 @@ async fn ingest(hub: &Arc<Hub>, root: &tempfile::TempDir, table: &str, csv: &str
     let report = hub
         .ingest(
             &bastide_hub::Caller::operator(),
-            "snds",
-            table,
+            &bastide_core::ids::DatasetName::parse("snds").unwrap(),
+            &bastide_core::ids::TableName::parse(table).unwrap(),
             &[file],
             OnError::Reject,
             CsvOptions::default(),
@@ -115,7 +115,7 @@ impl World {
         let identifiers: Vec<String> = identifiers.iter().map(|c| c.to_string()).collect();
         hub.create_dataset(
             &bastide_hub::Caller::operator(),
-            "snds",
+            &bastide_core::ids::DatasetName::parse("snds").unwrap(),
             &schemas,
             &identifiers,
         )
@@ -229,7 +229,7 @@ impl World {
         self.hub()
             .query(
                 &bastide_hub::Caller::user(self.rita.clone(), bastide_hub::Door::Api),
-                QueryRequest::api(project, sql, Client::Local, false),
+                QueryRequest::api(&crate::pid(project), sql, Client::Local, false),
             )
             .await
     }
@@ -427,7 +427,7 @@ async fn escape_attempts_are_refused_through_a_whole_workspace_too() {
     // Every attempt is in the history and the audit log.
     let history = world
         .hub()
-        .query_history(&world.as_rita(), &p, 100)
+        .query_history(&world.as_rita(), &crate::pid(&p), 100)
         .await
         .unwrap();
     assert_eq!(history.len(), 9);

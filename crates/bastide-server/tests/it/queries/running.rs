@@ -34,7 +34,7 @@ async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
     let running = tokio::spawn(async move {
         hub.query(
             &bastide_hub::Caller::user(rita.clone(), bastide_hub::Door::Api),
-            QueryRequest::api(&project, slow, Client::Local, false),
+            QueryRequest::api(&crate::pid(&project), slow, Client::Local, false),
         )
         .await
     });
@@ -44,7 +44,7 @@ async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
     // The running query is known to this process only, and shows in the history.
     let newest = world
         .hub()
-        .query_history(&world.as_rita(), &p, 1)
+        .query_history(&world.as_rita(), &crate::pid(&p), 1)
         .await
         .unwrap()
         .remove(0);
@@ -52,7 +52,7 @@ async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
     let id = newest.id;
     let known = world
         .hub()
-        .query_record(&world.as_rita(), &p, &id)
+        .query_record(&world.as_rita(), &crate::pid(&p), &id)
         .await
         .unwrap()
         .unwrap();
@@ -63,7 +63,7 @@ async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
     assert!(
         world
             .hub()
-            .cancel_query(&world.as_rita(), &p, &id)
+            .cancel_query(&world.as_rita(), &crate::pid(&p), &id)
             .await
             .is_ok()
     );
@@ -73,7 +73,7 @@ async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
 
     let statuses: Vec<String> = world
         .hub()
-        .query_history(&world.as_rita(), &p, 100)
+        .query_history(&world.as_rita(), &crate::pid(&p), 100)
         .await
         .unwrap()
         .into_iter()
@@ -96,7 +96,7 @@ async fn an_answered_query_is_in_the_history_at_once_and_in_the_database_once_wr
     // ended at once, from memory if its row is not written yet.
     let shown = world
         .hub()
-        .query_record(&world.as_rita(), &p, &id)
+        .query_record(&world.as_rita(), &crate::pid(&p), &id)
         .await
         .unwrap()
         .unwrap();
@@ -107,7 +107,7 @@ async fn an_answered_query_is_in_the_history_at_once_and_in_the_database_once_wr
     assert_eq!(
         world
             .hub()
-            .query_history(&world.as_rita(), &p, 10)
+            .query_history(&world.as_rita(), &crate::pid(&p), 10)
             .await
             .unwrap()[0]
             .id,
@@ -127,7 +127,7 @@ async fn an_answered_query_is_in_the_history_at_once_and_in_the_database_once_wr
     assert!(
         world
             .hub()
-            .cancel_query(&world.as_rita(), &p, &id)
+            .cancel_query(&world.as_rita(), &crate::pid(&p), &id)
             .await
             .is_err()
     );
@@ -169,14 +169,14 @@ async fn a_query_s_start_is_on_record_before_its_answer_and_its_end_once_written
         .hub()
         .query(
             &bastide_hub::Caller::user(world.rita.clone(), bastide_hub::Door::Api),
-            QueryRequest::api(&p, refused, Client::Local, false),
+            QueryRequest::api(&crate::pid(&p), refused, Client::Local, false),
         )
         .await
         .unwrap_err();
     assert!(failure.to_string().contains("aggregates only"), "{failure}");
     let id = world
         .hub()
-        .query_history(&world.as_rita(), &p, 1)
+        .query_history(&world.as_rita(), &crate::pid(&p), 1)
         .await
         .unwrap()[0]
         .id
@@ -260,7 +260,7 @@ async fn queries_over_http_answer_json_or_arrow_and_a_client_that_leaves_cancels
         tokio::time::sleep(Duration::from_millis(100)).await;
         status = world
             .hub()
-            .query_history(&world.as_rita(), &p, 1)
+            .query_history(&world.as_rita(), &crate::pid(&p), 1)
             .await
             .unwrap()[0]
             .status
