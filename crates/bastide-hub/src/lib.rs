@@ -47,7 +47,7 @@ pub use maintenance::{GARBAGE_GRACE, spawn_audit_archiving, spawn_garbage_collec
 pub use nomenclature::{Nomenclature, NomenclatureReport};
 pub use projects::Decision;
 pub use pseudonyms::RenewalReport;
-pub use queries::{Answered, Channel, Client, QueryFailure, QueryRequest};
+pub use queries::{Answered, Channel, Client, Prepared, QueryFailure, QueryRequest};
 pub use running::QueryService;
 pub use sessions::{Method, SignedIn, TotpEnrolment, refusal_message};
 pub use sign_in::{Origin, Presented, WorkspaceLogin};

@@ -18,7 +18,7 @@ use bastide_access::{Mode, PermitCheck, PermitDenied, PermitScope, Permits, Prin
 use bastide_audit::Outcome;
 use bastide_core::ids::ProjectId;
 use bastide_meta::QueryRecord;
-use bastide_query::{Answer, Described, Limits, OptOuts, Workspace};
+use bastide_query::{Answer, Checked, Described, Limits, OptOuts, Workspace};
 use datafusion::common::ParamValues;
 use futures::future::BoxFuture;
 
@@ -55,6 +55,16 @@ pub enum Client {
     Unknown,
 }
 
+/// A statement a client prepared (the wire's Parse): what it would answer, and the
+/// statement as parsed and guarded, to run at Execute without parsing it again.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The columns it would answer and the types of its placeholders.
+    pub described: Described,
+    /// The statement, parsed and guarded.
+    pub statement: Arc<Checked>,
+}
+
 /// A query as it arrives, whatever its door.
 #[derive(Clone)]
 pub struct QueryRequest<'a> {
@@ -71,6 +81,10 @@ pub struct QueryRequest<'a> {
     pub client: Client,
     /// Whether the answer is a file to take away (an Arrow stream).
     pub download: bool,
+    /// The statement as [`Hub::describe`] parsed and guarded it, when the door kept it
+    /// from a client's Parse for its Execute: it is not parsed again. It must be the
+    /// parse of `sql`.
+    pub prepared: Option<Arc<Checked>>,
 }
 
 impl std::fmt::Debug for QueryRequest<'_> {
@@ -97,6 +111,7 @@ impl<'a> QueryRequest<'a> {
             channel: Channel::Api,
             client,
             download,
+            prepared: None,
         }
     }
 }
@@ -151,6 +166,7 @@ impl Hub {
             channel,
             client,
             download,
+            prepared,
         } = request;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let event = |outcome| {
@@ -217,8 +233,12 @@ impl Hub {
         };
         let (cancel, _running, registered) = self.queries.register(&record);
         let (hub, by) = (self.clone(), by.clone());
-        // Parsed once: the tables it names open their views, the statement is planned.
-        let checked = bastide_query::check(sql);
+        // Parsed once (at Parse, for a statement the wire kept): the tables it names
+        // open their views, the statement is planned.
+        let checked = match prepared {
+            Some(checked) => Ok(Checked::clone(&checked)),
+            None => bastide_query::check(sql),
+        };
         let parameters = count(&params);
         let task = tokio::spawn(async move {
             let _ticket = ticket;
@@ -285,7 +305,7 @@ impl Hub {
         project: &ProjectId,
         sql: &str,
         client: Client,
-    ) -> Result<Described, QueryFailure> {
+    ) -> Result<Prepared, QueryFailure> {
         let principal = by.authenticated()?;
         let event = |outcome| query_event(by, "query.run", project, sql, Channel::Wire, outcome);
         let scope = self
@@ -295,11 +315,17 @@ impl Hub {
         let named = checked.as_ref().ok().map(|c| c.relations());
         let workspace = self.workspace(scope, named, self.opt_outs().await?).await?;
         let described = match checked {
-            Ok(checked) => workspace.describe(&checked, &self.limits()).await,
+            Ok(checked) => workspace
+                .describe(&checked, &self.limits())
+                .await
+                .map(|described| Prepared {
+                    described,
+                    statement: Arc::new(checked),
+                }),
             Err(e) => Err(e),
         };
         match described {
-            Ok(described) => Ok(described),
+            Ok(prepared) => Ok(prepared),
             Err(e) => {
                 // Refused or invalid at Parse, the statement never reaches Execute:
                 // its refusal is recorded here.

@@ -9,7 +9,7 @@ use arrow_pg::datatypes::df::deserialize_parameters;
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
 use async_trait::async_trait;
 use bastide_core::ids::ProjectId;
-use bastide_query::Described;
+use bastide_query::Checked;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ParamValues;
 use futures::Sink;
@@ -25,7 +25,7 @@ use pgwire::messages::PgWireBackendMessage;
 use super::errors::{client as client_error, fatal, internal};
 use super::startup::Session;
 use bastide_hub::{
-    Answered, Caller, Channel, Client, Door, Hub, Origin, QueryFailure, QueryRequest,
+    Answered, Caller, Channel, Client, Door, Hub, Origin, Prepared, QueryFailure, QueryRequest,
 };
 
 /// Client settings drivers send on connecting; accepted and ignored (they change
@@ -57,8 +57,10 @@ enum Kind {
 pub(super) struct WireStatement {
     sql: String,
     kind: Kind,
-    /// What a query answers and its placeholders' types (none for the others).
-    described: Option<Described>,
+    /// What a query answers, its placeholders' types, and the statement as the hub
+    /// parsed and guarded it, run at Execute without parsing it again (none for the
+    /// others).
+    prepared: Option<Prepared>,
 }
 
 /// The query handlers.
@@ -121,6 +123,7 @@ impl WireParser {
         client: &C,
         sql: &str,
         params: ParamValues,
+        prepared: Option<Arc<Checked>>,
     ) -> PgWireResult<Answered> {
         let caller = self.caller(client).await?;
         let cancelled = session(client)?.cancel.start_query().await;
@@ -131,6 +134,7 @@ impl WireParser {
             channel: Channel::Wire,
             client: caller.client,
             download: false,
+            prepared,
         };
         let query = self.hub.query(&caller.caller, request);
         // Dropping the query on a CancelRequest cancels it (see `Hub::query`).
@@ -155,7 +159,7 @@ impl QueryParser for WireParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         let kind = kind(sql);
-        let described = if kind == Kind::Query {
+        let prepared = if kind == Kind::Query {
             let caller = self.caller(client).await?;
             Some(
                 self.hub
@@ -169,12 +173,12 @@ impl QueryParser for WireParser {
         Ok(Some(WireStatement {
             sql: sql.to_owned(),
             kind,
-            described,
+            prepared,
         }))
     }
 
     fn get_parameter_types(&self, stmt: &WireStatement) -> PgWireResult<Vec<Type>> {
-        let Some(described) = &stmt.described else {
+        let Some(Prepared { described, .. }) = &stmt.prepared else {
             return Ok(Vec::new());
         };
         described
@@ -192,8 +196,8 @@ impl QueryParser for WireParser {
         stmt: &WireStatement,
         format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
-        match &stmt.described {
-            Some(described) => arrow_schema_to_pg_fields(
+        match &stmt.prepared {
+            Some(Prepared { described, .. }) => arrow_schema_to_pg_fields(
                 &described.columns,
                 format.unwrap_or(&Format::UnifiedText),
                 None,
@@ -214,7 +218,10 @@ impl SimpleQueryHandler for WireQueries {
     {
         let response = match kind(query) {
             Kind::Query => {
-                let answered = self.parser.run(&*client, query, no_parameters()).await?;
+                let answered = self
+                    .parser
+                    .run(&*client, query, no_parameters(), None)
+                    .await?;
                 rows(answered, &Format::UnifiedText)?
             }
             other => answer_only(&other),
@@ -247,8 +254,8 @@ impl ExtendedQueryHandler for WireQueries {
         let statement = &portal.statement.statement;
         match &statement.kind {
             Kind::Query => {
-                let params = match &statement.described {
-                    Some(described) if !portal.parameters.is_empty() => {
+                let params = match &statement.prepared {
+                    Some(Prepared { described, .. }) if !portal.parameters.is_empty() => {
                         let types: Vec<Option<&DataType>> =
                             described.parameters.iter().map(Option::as_ref).collect();
                         // Decoding errors may quote the value: never shown.
@@ -261,7 +268,11 @@ impl ExtendedQueryHandler for WireQueries {
                     }
                     _ => no_parameters(),
                 };
-                let answered = self.parser.run(&*client, &statement.sql, params).await?;
+                let parsed = statement.prepared.as_ref().map(|p| p.statement.clone());
+                let answered = self
+                    .parser
+                    .run(&*client, &statement.sql, params, parsed)
+                    .await?;
                 rows(answered, &portal.result_column_format)
             }
             other => Ok(answer_only(other)),
