@@ -68,8 +68,14 @@ impl Hub {
             // A wrong code after the right password is a failed sign-in like any other.
             Err(bastide_access::Error::Auth(reason)) => {
                 let actor = crate::sign_in::plausible(credentials.name).unwrap_or("anonymous");
-                self.sign_in_failed(door, origin, actor, Method::Password, &reason.to_string())
-                    .await?;
+                self.sign_in_failed(
+                    door,
+                    origin,
+                    actor,
+                    Method::Password.as_str(),
+                    &reason.to_string(),
+                )
+                .await?;
                 Err(bastide_access::Error::Auth(reason).into())
             }
             Err(other) => Err(other.into()),
@@ -99,7 +105,7 @@ impl Hub {
         match principal {
             Ok(principal) => self.signed_in(door, origin, principal, Method::Oidc).await,
             Err(reason) => {
-                self.sign_in_failed(door, origin, "anonymous", Method::Oidc, &reason)
+                self.sign_in_failed(door, origin, "anonymous", Method::Oidc.as_str(), &reason)
                     .await?;
                 Err(Error::Access(bastide_access::Error::Refused(reason)))
             }
@@ -215,12 +221,14 @@ impl Hub {
         Ok(SignedIn { principal, session })
     }
 
-    async fn sign_in_failed(
+    /// Records a failed sign-in by `actor` (the name tried, or `anonymous`) with
+    /// `method` (password, oidc, token, session) and why.
+    pub(crate) async fn sign_in_failed(
         &self,
         door: Door,
         origin: Origin,
         actor: &str,
-        method: Method,
+        method: &str,
         reason: &str,
     ) -> Result<()> {
         let mut event = NewEvent::new(
@@ -229,7 +237,7 @@ impl Hub {
             "auth.login",
             Outcome::Failure,
         )
-        .detail("method", method.as_str())
+        .detail("method", method.to_owned())
         .detail("reason", reason.to_owned())
         .detail("via", door.as_str());
         event.request_id = origin.request_id;

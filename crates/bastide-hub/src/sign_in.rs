@@ -75,18 +75,9 @@ impl Hub {
                 Ok(Caller::user(principal, door).from_request(origin.request_id, origin.client))
             }
             Err(bastide_access::Error::Auth(reason)) => {
-                let mut event = NewEvent::new(
-                    "anonymous",
-                    bastide_audit::Role::System,
-                    "auth.login",
-                    Outcome::Failure,
-                )
-                .detail("method", presented.method())
-                .detail("reason", reason.to_string())
-                .detail("via", door.as_str());
-                event.request_id = origin.request_id;
-                event.client = origin.client;
-                self.audit.record(event).await?;
+                let why = reason.to_string();
+                self.sign_in_failed(door, origin, "anonymous", presented.method(), &why)
+                    .await?;
                 Err(bastide_access::Error::Auth(reason).into())
             }
             Err(other) => Err(other.into()),
