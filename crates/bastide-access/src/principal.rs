@@ -31,6 +31,17 @@ impl Principal {
         }
     }
 
+    /// Refuses a credential bound to a project: it acts within that project only, never
+    /// on the account or the hub.
+    pub fn unbound(&self) -> crate::Result<()> {
+        match &self.project {
+            Some(bound) => Err(crate::Error::Refused(format!(
+                "this token is bound to project {bound}: it acts within that project only, never on the account or the hub (use a token without a project, or a session)"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Whether this is [`Principal::operator`].
     pub fn is_operator(&self) -> bool {
         self.user_id == "operator" && self.token_id.is_none()

@@ -175,7 +175,7 @@ impl<'a> Projects<'a> {
         application: Application,
         now: Now,
     ) -> Result<Project> {
-        crate::tokens::bound_refused(author)?;
+        author.unbound()?;
         if !author.roles.has(Role::Researcher) {
             return Err(refused(format!(
                 "{} is not a researcher: only researchers apply for access",

@@ -186,7 +186,7 @@ impl<'a> Tokens<'a> {
         days: u32,
         now: Now,
     ) -> Result<IssuedToken> {
-        bound_refused(by)?;
+        by.unbound()?;
         if owner != by.name {
             by.administration()?;
         }
@@ -196,7 +196,7 @@ impl<'a> Tokens<'a> {
     /// `owner`'s tokens, newest first, as `by` may list them: their own, or anyone's
     /// with the right to administer accounts.
     pub async fn list_as(&self, by: &Principal, owner: &str) -> Result<Vec<Token>> {
-        bound_refused(by)?;
+        by.unbound()?;
         if owner != by.name {
             by.administration()?;
         }
@@ -209,7 +209,7 @@ impl<'a> Tokens<'a> {
     /// is as unknown as a token that does not exist.
     pub async fn revoke_as(&self, by: &Principal, id: &str, now: Now) -> Result<Token> {
         if by.token_id.as_deref() != Some(id) {
-            bound_refused(by)?;
+            by.unbound()?;
         }
         let token = self.get(id).await?;
         if token.user != by.name && by.administration().is_err() {
@@ -273,16 +273,5 @@ fn listed(record: &TokenRecord, user: &str) -> Token {
         expires_at: record.expires_at,
         revoked_at: record.revoked_at,
         last_used_at: record.last_used_at,
-    }
-}
-
-/// Refuses a credential bound to a project: it acts within that project only, never on
-/// accounts.
-pub(crate) fn bound_refused(by: &Principal) -> Result<()> {
-    match &by.project {
-        Some(bound) => Err(Error::Refused(format!(
-            "this token is bound to project {bound}: it acts within that project only, never on the account or the hub (use a token without a project, or a session)"
-        ))),
-        None => Ok(()),
     }
 }

@@ -224,13 +224,13 @@ impl Hub {
             object: about.object.filter(|o| plausible(o)),
         };
         let reason = if outcome == Outcome::Denied {
-            let mut reason: String = error
-                .to_string()
+            let full = error.to_string();
+            let mut reason: String = full
                 .chars()
                 .filter(|c| !c.is_control())
                 .take(REASON_CHARS)
                 .collect();
-            if reason.len() < error.to_string().len() {
+            if reason.chars().count() == REASON_CHARS && full.chars().count() > REASON_CHARS {
                 reason.push('…');
             }
             reason

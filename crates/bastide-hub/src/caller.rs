@@ -152,25 +152,27 @@ impl crate::Hub {
         project: Option<&str>,
         attempted: &str,
     ) -> crate::Result<()> {
-        let Some(bound) = caller.principal().and_then(|p| p.project.clone()) else {
+        let Some(principal) = caller.principal() else {
             return Ok(());
         };
-        let reason = match project {
-            Some(target) if target == bound => return Ok(()),
-            Some(_) => format!("this token is bound to project {bound} and acts within it only"),
-            None => format!(
-                "this token is bound to project {bound}: it acts within that project only, never on the account or the hub (use a token without a project, or a session)"
-            ),
+        let refused = match (&principal.project, project) {
+            (None, _) => return Ok(()),
+            (Some(bound), Some(target)) if target == bound => return Ok(()),
+            (Some(bound), Some(_)) => bastide_access::Error::Refused(format!(
+                "this token is bound to project {bound} and acts within it only"
+            )),
+            (Some(_), None) => principal.unbound().expect_err("a bound credential"),
         };
+        let (bound, reason) = (principal.project.clone(), refused.to_string());
         let mut event = caller
             .named_event("token.out_of_scope", Outcome::Denied)
             .object(attempted)
             .detail("bound_to", bound)
-            .detail("reason", reason.clone());
+            .detail("reason", reason);
         if let Some(target) = project.filter(|p| crate::actions::plausible(p)) {
             event = event.project(target);
         }
         self.audit.record(event).await?;
-        Err(bastide_access::Error::Refused(reason).into())
+        Err(refused.into())
     }
 }

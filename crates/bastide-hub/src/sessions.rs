@@ -181,11 +181,7 @@ impl Hub {
     /// the account.
     async fn own_record(&self, caller: &Caller) -> Result<bastide_meta::UserRecord> {
         let principal = caller.authenticated()?;
-        if let Some(bound) = &principal.project {
-            return Err(refused(&format!(
-                "this token is bound to project {bound}: it acts within that project only, never on the account or the hub (use a token without a project, or a session)"
-            )));
-        }
+        principal.unbound()?;
         self.meta
             .users()
             .by_id(&principal.user_id)
