@@ -228,3 +228,32 @@ async fn a_project_bound_token_acts_within_its_project_only_and_every_refusal_is
         .count();
     assert_eq!(on_the_other, 10, "refusals on the other project name it");
 }
+
+#[tokio::test]
+async fn a_project_id_that_cannot_be_one_is_no_project_and_is_not_repeated() {
+    let hub = TestHub::spawn().await;
+    let rita = NewUser {
+        name: "rita".into(),
+        display_name: None,
+        roles: vec!["researcher".into()],
+        password: Some("a long enough secret".into()),
+    };
+    hub.hub
+        .create_user(&bastide_hub::Caller::operator(), rita)
+        .await
+        .unwrap();
+    let token = Tokens::new(hub.hub.meta())
+        .create("rita", "laptop", None, 1, now())
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/projects/P-UPPER",
+        "/api/v1/projects/p%201%3B%20drop/permit",
+        "/api/v1/projects/p_1/queries",
+    ] {
+        let (status, answer) = call(&hub, &token.secret, Method::GET, path, None).await;
+        assert_eq!(status, 404, "{path}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert_eq!(message, "no such project", "{path}");
+    }
+}
