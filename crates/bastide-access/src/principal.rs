@@ -2,19 +2,22 @@
 
 use crate::Roles;
 
+// Only this crate makes a principal, from a credential it checked (a password, a
+// token, a session, an OIDC sign-in) or for the operator: its fields are private, so a
+// door cannot forge one, nor a caller.
 /// An authenticated user, and what they authenticated with.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Principal {
     /// The user's id.
-    pub user_id: String,
+    pub(crate) user_id: String,
     /// Their login name.
-    pub name: String,
+    pub(crate) name: String,
     /// Their roles.
-    pub roles: Roles,
+    pub(crate) roles: Roles,
     /// The only project this credential may act for (a project-bound token).
-    pub project: Option<String>,
+    pub(crate) project: Option<String>,
     /// The token used, if any (for the audit log).
-    pub token_id: Option<String>,
+    pub(crate) token_id: Option<String>,
 }
 
 impl Principal {
@@ -40,6 +43,31 @@ impl Principal {
             ))),
             None => Ok(()),
         }
+    }
+
+    /// The user's id.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// Their login name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Their roles.
+    pub fn roles(&self) -> &Roles {
+        &self.roles
+    }
+
+    /// The only project this credential may act for (a project-bound token).
+    pub fn project(&self) -> Option<&str> {
+        self.project.as_deref()
+    }
+
+    /// The token used, if any (for the audit log).
+    pub fn token_id(&self) -> Option<&str> {
+        self.token_id.as_deref()
     }
 
     /// Whether this is [`Principal::operator`].

@@ -123,7 +123,7 @@ impl Hub {
     pub async fn tokens(&self, caller: &Caller, owner: Option<&str>) -> Result<Vec<Token>> {
         let listed = async {
             let principal = caller.authenticated()?;
-            let owner = owner.unwrap_or(&principal.name);
+            let owner = owner.unwrap_or(principal.name());
             Ok::<_, crate::Error>(Tokens::new(&self.meta).list_as(principal, owner).await?)
         };
         let about = owner.map(About::object).unwrap_or_default();
@@ -135,7 +135,7 @@ impl Hub {
     pub async fn create_token(&self, caller: &Caller, new: NewToken) -> Result<IssuedToken> {
         let issued = async {
             let principal = caller.authenticated()?;
-            let owner = new.owner.as_deref().unwrap_or(&principal.name);
+            let owner = new.owner.as_deref().unwrap_or(principal.name());
             let project = new.project.as_deref();
             Ok::<_, crate::Error>(
                 Tokens::new(&self.meta)
@@ -165,9 +165,7 @@ impl Hub {
     /// Revokes a token: one's own, anyone's for an administrator; a token bound to a
     /// project may revoke itself and nothing else.
     pub async fn revoke_token(&self, caller: &Caller, id: &str) -> Result<Token> {
-        let itself = caller
-            .principal()
-            .is_some_and(|p| p.token_id.as_deref() == Some(id));
+        let itself = caller.principal().is_some_and(|p| p.token_id() == Some(id));
         if !itself {
             self.within_scope(caller, None, "revoke a token").await?;
         }

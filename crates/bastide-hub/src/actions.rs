@@ -124,6 +124,8 @@ impl Error {
                 | Access::Auth(_),
             ) => Outcome::Denied,
             Self::Access(Access::Meta(bastide_meta::Error::UserExists { .. })) => Outcome::Denied,
+            // A batch or a schema the sender must fix.
+            Self::Ingest(_) | Self::Schema(_) => Outcome::Denied,
             _ => Outcome::Failure,
         }
     }

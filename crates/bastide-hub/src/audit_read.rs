@@ -2,9 +2,55 @@
 //! Reading the log is itself recorded, with how many events were read.
 
 use bastide_audit::{Event, Filter};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::actions::{About, Action};
 use crate::{Caller, Error, Hub, Result};
+
+/// Which events an auditor asks for, as the door received them. Empty fields match
+/// everything. The times are read only once the caller is known to be an auditor, so
+/// a refusal is recorded whatever was sent.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Exactly this actor.
+    pub actor: Option<String>,
+    /// Exactly this project.
+    pub project: Option<String>,
+    /// This action, or every action under it (`query` matches `query.run`).
+    pub action: Option<String>,
+    /// At or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Before this time (RFC 3339).
+    pub until: Option<String>,
+    /// Only events numbered at least this.
+    pub from: Option<u64>,
+    /// At most this many, the oldest first.
+    pub limit: Option<usize>,
+}
+
+impl EventQuery {
+    fn filter(self) -> Result<Filter> {
+        let time = |field: &'static str, text: Option<String>| {
+            text.map(|t| {
+                OffsetDateTime::parse(&t, &Rfc3339).map_err(|_| bastide_access::Error::Invalid {
+                    field,
+                    problem: "not an RFC 3339 time; write it like 2026-11-28T09:00:00Z".into(),
+                })
+            })
+            .transpose()
+        };
+        Ok(Filter {
+            since: time("since", self.since)?,
+            until: time("until", self.until)?,
+            actor: self.actor,
+            project: self.project,
+            action: self.action,
+            from_seq: self.from,
+            limit: self.limit,
+        })
+    }
+}
 
 /// Why the events are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,11 +62,11 @@ pub enum Reading {
 }
 
 impl Hub {
-    /// The events `filter` selects, oldest first, for an auditor.
+    /// The events `query` selects, oldest first, for an auditor.
     pub async fn audit_events(
         &self,
         caller: &Caller,
-        filter: Filter,
+        query: EventQuery,
         reading: Reading,
     ) -> Result<Vec<Event>> {
         let action = match reading {
@@ -29,6 +75,7 @@ impl Hub {
         };
         let read = async {
             caller.authenticated()?.auditing()?;
+            let filter = query.filter()?;
             // Ends of answered queries are written behind their answers: the reader
             // sees those of every query answered before the read.
             self.queries.settled().await;

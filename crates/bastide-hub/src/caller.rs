@@ -41,19 +41,22 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The operator at the command line (see [`Principal::operator`]).
-    pub fn operator() -> Self {
-        Self::user(Principal::operator(), Door::Cli)
-    }
-
-    /// An authenticated principal.
-    pub fn user(principal: Principal, door: Door) -> Self {
+    /// An authenticated principal. Only the hub makes one, from a credential it checked
+    /// ([`crate::Hub::authenticate`] and the sign-ins) or for the operator
+    /// ([`crate::Hub::operator`], [`crate::Hub::acting_as`]): a door cannot forge a caller.
+    pub(crate) fn user(principal: Principal, door: Door) -> Self {
         Self {
             principal: Some(principal),
             door,
             request_id: None,
             client: None,
         }
+    }
+
+    /// A principal as a caller, for tests that sign someone in without a door.
+    #[cfg(feature = "testing")]
+    pub fn for_testing(principal: Principal, door: Door) -> Self {
+        Self::user(principal, door)
     }
 
     /// No one: public reads, sign-in attempts.
@@ -98,15 +101,13 @@ impl Caller {
         if principal.is_operator() {
             return bastide_audit::Role::Operator;
         }
-        principal.roles.highest().into()
+        principal.roles().highest().into()
     }
 
     /// The actor's name in the audit log: the login name, `cli` for the operator, or
     /// `anonymous`.
     pub fn name(&self) -> &str {
-        self.principal
-            .as_ref()
-            .map_or("anonymous", |p| p.name.as_str())
+        self.principal.as_ref().map_or("anonymous", Principal::name)
     }
 
     /// An audit event by this caller, through its door.
@@ -121,7 +122,7 @@ impl Caller {
             .detail("via", self.door.as_str());
         event.request_id = self.request_id.clone();
         event.client = self.client;
-        if let Some(project) = self.principal.as_ref().and_then(|p| p.project.clone()) {
+        if let Some(project) = self.principal.as_ref().and_then(Principal::project) {
             event = event.project(project);
         }
         event
@@ -129,6 +130,13 @@ impl Caller {
 }
 
 impl crate::Hub {
+    /// The operator at the command line: whoever opened this hub with its keyring (see
+    /// [`Principal::operator`]). Only the command line acts as the operator; the HTTP
+    /// API and the wire act for the callers they authenticate.
+    pub fn operator(&self) -> Caller {
+        Caller::user(Principal::operator(), Door::Cli)
+    }
+
     /// The user `name` as a caller at the command line: the operator acting on their
     /// behalf without their password (the operator holds the host anyway). What they
     /// do is recorded with them as actor, through the `cli` door.
@@ -155,7 +163,7 @@ impl crate::Hub {
         let Some(principal) = caller.principal() else {
             return Ok(());
         };
-        let refused = match (&principal.project, project) {
+        let refused = match (principal.project(), project) {
             (None, _) => return Ok(()),
             (Some(bound), Some(target)) if target == bound => return Ok(()),
             (Some(bound), Some(_)) => bastide_access::Error::Refused(format!(
@@ -163,7 +171,7 @@ impl crate::Hub {
             )),
             (Some(_), None) => principal.unbound().expect_err("a bound credential"),
         };
-        let (bound, reason) = (principal.project.clone(), refused.to_string());
+        let (bound, reason) = (principal.project().map(str::to_owned), refused.to_string());
         let mut event = caller
             .named_event("token.out_of_scope", Outcome::Denied)
             .object(attempted)

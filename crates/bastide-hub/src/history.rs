@@ -70,7 +70,7 @@ impl Hub {
             .await?;
         let cancelled = async {
             let principal = caller.authenticated()?;
-            if self.queries.cancel(id, project, &principal.name) {
+            if self.queries.cancel(id, project, principal.name()) {
                 Ok(())
             } else {
                 Err(Error::Access(bastide_access::Error::NotFound {

@@ -161,6 +161,48 @@ impl Hub {
         progress: Progress,
     ) -> Result<IngestReport> {
         self.may_ingest(by, dataset, table).await?;
+        let stored = self
+            .store_batch(dataset, table, files, on_error, csv, progress)
+            .await;
+        // A batch that could not be read to its end is recorded as failed too.
+        let object = format!("{dataset}.{table}");
+        let report = self
+            .refusal_audited(by, Action::IngestBatch, About::object(&object), stored)
+            .await?;
+        let event = by
+            .event(
+                Action::IngestBatch,
+                if report.committed {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                },
+            )
+            .object(object)
+            .detail("content_hash", report.content_hash.clone())
+            .detail("rows_in", report.rows_in)
+            .detail("rows_stored", report.rows_stored)
+            .detail("rows_rejected", report.rows_rejected)
+            .detail("duplicate", report.duplicate);
+        let event = match report.version {
+            Some(version) => event.detail("version", version),
+            None => event,
+        };
+        self.audit.record(event).await?;
+        Ok(report)
+    }
+
+    /// Validates, pseudonymises and stores one batch: committed when it may be, or
+    /// left as a report of what was refused.
+    async fn store_batch(
+        &self,
+        dataset: &DatasetName,
+        table: &TableName,
+        files: &[PathBuf],
+        on_error: OnError,
+        csv: CsvOptions,
+        progress: Progress,
+    ) -> Result<IngestReport> {
         let record = self
             .meta
             .datasets()
@@ -203,13 +245,13 @@ impl Hub {
             } else {
                 read_csv(&paths, &schema, &csv, &pseudonym, &mut sinks)
             };
-            let read = read.map_err(|e| e.to_string())?;
-            let sinks = sinks.finish()?;
-            Ok::<_, String>((read, sinks))
+            // The batch's faults are the sender's to fix; the writer's are the hub's.
+            let read = read.map_err(|e| Error::Ingest(e.to_string()))?;
+            let sinks = sinks.finish().map_err(Error::Internal)?;
+            Ok::<_, Error>((read, sinks))
         })
         .await
-        .expect("reading does not panic")
-        .map_err(Error::Ingest)?;
+        .map_err(|e| Error::Internal(format!("the batch reader stopped: {e}")))??;
 
         let hash = Sha256::digest(format!("{table}\n{:?}\n{}", on_error, read.content_hash));
         let content_hash = hex::encode(hash);
@@ -243,26 +285,6 @@ impl Hub {
                 read.rows_accepted
             };
         }
-        let event = by
-            .event(
-                Action::IngestBatch,
-                if report.committed {
-                    Outcome::Success
-                } else {
-                    Outcome::Failure
-                },
-            )
-            .object(format!("{dataset}.{table}"))
-            .detail("content_hash", content_hash)
-            .detail("rows_in", report.rows_in)
-            .detail("rows_stored", report.rows_stored)
-            .detail("rows_rejected", report.rows_rejected)
-            .detail("duplicate", report.duplicate);
-        let event = match report.version {
-            Some(version) => event.detail("version", version),
-            None => event,
-        };
-        self.audit.record(event).await?;
         Ok(report)
     }
 }

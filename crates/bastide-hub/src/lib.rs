@@ -34,7 +34,7 @@ pub mod throttle;
 
 pub use accounts::NewToken;
 pub use actions::Action;
-pub use audit_read::Reading;
+pub use audit_read::{EventQuery, Reading};
 pub use auditor::Auditor;
 pub use backup::{BackupReport, restore};
 pub use bastide_store::{DatasetStore, KeyService, KeyStatus, Rotation};

@@ -58,10 +58,14 @@ impl Hub {
         let limit = time::OffsetDateTime::now_utc() - self.settings.audit.retention;
         let before = match before {
             Some(before) if before > limit => {
-                return Err(crate::Error::Ingest(format!(
-                    "audit events are kept {} days before they are archived; choose a time before {limit}",
-                    self.settings.audit.retention.as_secs() / 86_400
-                )));
+                return Err(bastide_access::Error::Invalid {
+                    field: "before",
+                    problem: format!(
+                        "audit events are kept {} days before they are archived; choose a time before {limit}",
+                        self.settings.audit.retention.as_secs() / 86_400
+                    ),
+                }
+                .into());
             }
             Some(before) => before,
             None => limit,

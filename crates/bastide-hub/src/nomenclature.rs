@@ -165,7 +165,7 @@ impl Hub {
                 "nomenclature",
                 self.datasets.table(&manifest, &key.resource).await?,
             )
-            .map_err(|e| Error::Ingest(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
             let sql = format!(
                 "SELECT DISTINCT CAST(\"{}\" AS VARCHAR) FROM nomenclature",
                 reference.replace('"', "\"\"")
@@ -173,15 +173,15 @@ impl Hub {
             let batches = ctx
                 .sql(&sql)
                 .await
-                .map_err(|e| Error::Ingest(format!("nomenclature {}: {e}", key.resource)))?
+                .map_err(|e| Error::Internal(format!("nomenclature {}: {e}", key.resource)))?
                 .collect()
                 .await
-                .map_err(|e| Error::Ingest(format!("nomenclature {}: {e}", key.resource)))?;
+                .map_err(|e| Error::Internal(format!("nomenclature {}: {e}", key.resource)))?;
             let mut codes = HashSet::new();
             for batch in &batches {
                 // The engine may answer in any string layout (Utf8View among them).
                 let values = cast(batch.column(0), &DataType::Utf8)
-                    .map_err(|e| Error::Ingest(format!("nomenclature {}: {e}", key.resource)))?;
+                    .map_err(|e| Error::Internal(format!("nomenclature {}: {e}", key.resource)))?;
                 let values = values.as_string::<i32>();
                 codes.extend(values.iter().flatten().map(normalise_code));
             }

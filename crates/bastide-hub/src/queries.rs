@@ -179,7 +179,7 @@ impl Hub {
             self.opt_outs()
         );
         let (scope, opt_outs) = (scope?, opt_outs?);
-        let ticket = match self.queries.admission.admit(&principal.name) {
+        let ticket = match self.queries.admission.admit(principal.name()) {
             Ok(ticket) => ticket,
             Err(busy) => {
                 let refusal = event(Outcome::Denied).detail("reason", busy.to_string());
@@ -193,7 +193,7 @@ impl Hub {
         let mut record = QueryRecord {
             id: format!("q-{}", uuid::Uuid::now_v7().simple()),
             project_id: project.to_string(),
-            user_name: principal.name.clone(),
+            user_name: principal.name().to_owned(),
             channel: channel.as_str().to_owned(),
             sql: sql.to_owned(),
             status: "running".into(),

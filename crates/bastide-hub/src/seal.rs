@@ -18,7 +18,7 @@ impl Hub {
     pub(crate) async fn seal(&self, scope: &str, secret: &[u8]) -> Result<String> {
         let scope: KeyScope = scope
             .parse()
-            .map_err(|e| Error::Ingest(format!("key scope {scope}: {e}")))?;
+            .map_err(|e| Error::Internal(format!("key scope {scope}: {e}")))?;
         let (key_id, key) = self.keys.create(&scope).await?;
         let mut nonce = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
@@ -36,7 +36,7 @@ impl Hub {
 
     /// Opens what [`Hub::seal`] sealed.
     pub(crate) async fn unseal(&self, sealed: &str) -> Result<Zeroizing<Vec<u8>>> {
-        let damaged = || Error::Ingest("a sealed secret is damaged".into());
+        let damaged = || Error::Internal("a sealed secret is damaged".into());
         let (key_id, body) = sealed.split_once(':').ok_or_else(damaged)?;
         let bytes = B64.decode(body).map_err(|_| damaged())?;
         if bytes.len() < 12 {

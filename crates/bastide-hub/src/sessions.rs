@@ -184,12 +184,12 @@ impl Hub {
         principal.unbound()?;
         self.meta
             .users()
-            .by_id(&principal.user_id)
+            .by_id(principal.user_id())
             .await?
             .ok_or_else(|| {
                 bastide_access::Error::NotFound {
                     what: "user",
-                    name: principal.name.clone(),
+                    name: principal.name().to_owned(),
                 }
                 .into()
             })
@@ -203,7 +203,7 @@ impl Hub {
         method: Method,
     ) -> Result<SignedIn> {
         let mut event = NewEvent::new(
-            &principal.name,
+            principal.name(),
             bastide_audit::Role::System,
             "auth.login",
             Outcome::Success,

@@ -120,11 +120,11 @@ impl Hub {
                 Some("the password is not a valid API token".to_owned())
             }
             Err(reason) => Some(format!("the token is refused: {reason}")),
-            Ok(p) if p.name != user => Some(format!(
+            Ok(p) if p.name() != user => Some(format!(
                 "the token is not {}'s: connect as its owner",
                 plausible(user).unwrap_or("that user")
             )),
-            Ok(p) => match &p.project {
+            Ok(p) => match p.project() {
                 None => Some(
                     "the token is bound to no project: create one with `bastide token create --project ID`".into(),
                 ),
@@ -135,7 +135,7 @@ impl Hub {
             },
         };
         let (actor, role) = match &checked {
-            Ok(p) => (p.name.as_str(), p.roles.highest().into()),
+            Ok(p) => (p.name(), p.roles().highest().into()),
             Err(_) => ("anonymous", bastide_audit::Role::System),
         };
         let outcome = if refusal.is_some() {
@@ -153,16 +153,16 @@ impl Hub {
             event = event.detail("user_given", typed.to_owned());
         }
         if let Ok(p) = &checked {
-            event = event.detail("token", p.token_id.clone().unwrap_or_default());
-            if let Some(project) = &p.project {
-                event = event.project(project.clone());
+            event = event.detail("token", p.token_id().unwrap_or_default().to_owned());
+            if let Some(project) = p.project() {
+                event = event.project(project);
             }
         }
         self.audit.record(event).await?;
         match (refusal, checked) {
             (None, Ok(principal)) => Ok(WorkspaceLogin {
-                token_id: principal.token_id.clone().unwrap_or_default(),
-                project: ProjectId::parse(principal.project.as_deref().unwrap_or_default())
+                token_id: principal.token_id().unwrap_or_default().to_owned(),
+                project: ProjectId::parse(principal.project().unwrap_or_default())
                     .map_err(|e| crate::Error::Internal(format!("a token's project: {e}")))?,
                 caller: Caller::user(principal, Door::Wire)
                     .from_request(origin.request_id, origin.client),

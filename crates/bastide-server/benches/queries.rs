@@ -164,7 +164,7 @@ async fn main() {
         .authenticate(&env("BENCH_TOKEN"), now)
         .await
         .unwrap();
-    let caller = Caller::user(principal, Door::Api);
+    let caller = Caller::for_testing(principal, Door::Api);
     let runs: usize = std::env::var("BENCH_RUNS")
         .ok()
         .and_then(|r| r.parse().ok())

@@ -27,7 +27,7 @@ async fn a_user_logs_in_with_the_right_password_only_and_an_unknown_name_looks_t
         .login("alice", "a long enough secret", NOW)
         .await
         .unwrap();
-    assert_eq!(principal.user_id, user.id);
+    assert_eq!(principal.user_id(), user.id);
     assert_eq!(
         auth_error(accounts.login("alice", "wrong password!!", NOW).await),
         AuthError::Invalid

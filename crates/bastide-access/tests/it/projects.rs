@@ -364,10 +364,12 @@ async fn a_checked_permit_gives_its_scope_to_members_in_its_period_only() {
         denied(permits.check(&rita, &project.id, NOW + 31 * DAY).await),
         PermitDenied::Expired(_)
     ));
-    let bound = Principal {
-        project: Some("p-other".into()),
-        ..rita.clone()
-    };
+    let tokens = bastide_access::Tokens::new(&meta);
+    let issued = tokens
+        .create(rita.name(), "other", Some("p-other"), 30, NOW)
+        .await
+        .unwrap();
+    let bound = tokens.authenticate(&issued.secret, NOW + 1).await.unwrap();
     assert!(matches!(
         denied(permits.check(&bound, &project.id, NOW + DAY).await),
         PermitDenied::OtherProject(_)

@@ -28,12 +28,9 @@ async fn a_token_authenticates_its_user_until_it_expires_or_is_revoked() {
         .unwrap();
     assert!(issued.secret.starts_with("bst_"));
     let principal = tokens.authenticate(&issued.secret, NOW + 10).await.unwrap();
-    assert_eq!(principal.name, "alice");
-    assert_eq!(principal.project.as_deref(), Some("p-1"));
-    assert_eq!(
-        principal.token_id.as_deref(),
-        Some(issued.token.id.as_str())
-    );
+    assert_eq!(principal.name(), "alice");
+    assert_eq!(principal.project(), Some("p-1"));
+    assert_eq!(principal.token_id(), Some(issued.token.id.as_str()));
     assert_eq!(
         auth_error(tokens.authenticate(&issued.secret, NOW + 31 * 86_400).await),
         AuthError::Expired
@@ -141,11 +138,11 @@ async fn a_token_bound_to_a_project_carries_no_hub_wide_role() {
         .await
         .unwrap();
     let principal = tokens.authenticate(&bound.secret, NOW).await.unwrap();
-    assert_eq!(principal.roles.names(), ["researcher"]);
+    assert_eq!(principal.roles().names(), ["researcher"]);
     let free = tokens
         .create("stella", "admin work", None, 7, NOW)
         .await
         .unwrap();
     let principal = tokens.authenticate(&free.secret, NOW).await.unwrap();
-    assert_eq!(principal.roles.names(), ["steward", "researcher"]);
+    assert_eq!(principal.roles().names(), ["steward", "researcher"]);
 }

@@ -2,6 +2,7 @@
 //! (embedded SQLite, local storage and keyring): every door's rules, called as the
 //! doors call them.
 
+mod inputs;
 mod matrix;
 
 use bastide_core::config::{Flags, Settings, Sources};

@@ -215,14 +215,14 @@ impl World {
     async fn new() -> Self {
         let (dir, hub) = open_hub().await;
         hub.create_dataset(
-            &Caller::operator(),
+            &hub.operator(),
             &DatasetName::parse("snds").unwrap(),
             &[("people.json".into(), PEOPLE.as_bytes().to_vec())],
             &["BEN_NIR_PSA".into()],
         )
         .await
         .unwrap();
-        let operator = Caller::operator();
+        let operator = hub.operator();
         let users = [
             ("adam", "admin"),
             ("stella", "steward"),
@@ -266,7 +266,7 @@ impl World {
             project,
             days: 1,
         };
-        let issued = self.hub.create_token(&Caller::operator(), new).await;
+        let issued = self.hub.create_token(&self.hub.operator(), new).await;
         issued.unwrap().secret
     }
 
@@ -321,7 +321,7 @@ impl World {
     async fn call(&self, case: Case, caller: &Caller) -> bool {
         self.mark();
         let hub = &self.hub;
-        let operator = Caller::operator();
+        let operator = hub.operator();
         match case {
             Case::Users => hub.users(caller).await.is_ok(),
             Case::CreateUser => {
@@ -362,9 +362,9 @@ impl World {
                     .authenticate(Door::Api, Presented::Token(&secret), Origin::default())
                     .await
                     .unwrap();
-                let id = zoe.principal().unwrap().token_id.clone().unwrap();
+                let id = zoe.principal().unwrap().token_id().unwrap();
                 self.mark();
-                hub.revoke_token(caller, &id).await.is_ok()
+                hub.revoke_token(caller, id).await.is_ok()
             }
             Case::EnrolSecondFactor => hub.enrol_totp(caller).await.is_ok(),
             Case::ReadProject => {
@@ -417,8 +417,8 @@ impl World {
             Case::RotateKeys => hub.rotate_keys(caller).await.is_ok(),
             Case::ListDatasets => hub.stored_datasets(caller).await.is_ok(),
             Case::ReadAuditLog => {
-                let filter = bastide_audit::Filter::default();
-                hub.audit_events(caller, filter, Reading::Browse)
+                let query = bastide_hub::EventQuery::default();
+                hub.audit_events(caller, query, Reading::Browse)
                     .await
                     .is_ok()
             }

@@ -22,9 +22,8 @@ use super::{ApiError, AppState};
 /// is, list what it may see).
 #[derive(Debug, Clone)]
 pub struct Credential {
-    /// Who they are.
-    pub principal: Principal,
-    request_id: Option<String>,
+    caller: bastide_hub::Caller,
+    principal: Principal,
     client: Option<std::net::IpAddr>,
 }
 
@@ -66,14 +65,16 @@ impl FromRequestParts<AppState> for Credential {
             client,
         };
         match state.hub.authenticate(Door::Api, presented, origin).await {
-            Ok(caller) => Ok(Self {
-                principal: caller
-                    .principal()
-                    .cloned()
-                    .expect("an authenticated caller"),
-                request_id,
-                client,
-            }),
+            Ok(caller) => match caller.principal().cloned() {
+                Some(principal) => Ok(Self {
+                    caller,
+                    principal,
+                    client,
+                }),
+                None => Err(ApiError::internal(
+                    "an authenticated caller without a principal",
+                )),
+            },
             Err(bastide_hub::Error::Access(bastide_access::Error::Auth(reason))) => {
                 state.throttle.failed(client);
                 Err(match reason {
@@ -114,8 +115,12 @@ fn unauthenticated(message: &str) -> ApiError {
 impl Credential {
     /// This caller as the application layer's caller, through the API.
     pub fn hub(&self) -> bastide_hub::Caller {
-        bastide_hub::Caller::user(self.principal.clone(), Door::Api)
-            .from_request(self.request_id.clone(), self.client)
+        self.caller.clone()
+    }
+
+    /// Who they are.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
     }
 
     /// The client's address, if known.

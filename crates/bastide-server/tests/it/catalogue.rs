@@ -20,7 +20,7 @@ async fn filled() -> TestHub {
     let schema = ("stays.json".to_owned(), SCHEMA.as_bytes().to_vec());
     hub.hub
         .create_dataset(
-            &bastide_hub::Caller::operator(),
+            &hub.hub.operator(),
             &bastide_core::ids::DatasetName::parse("pmsi").unwrap(),
             &[schema],
             &["nir".to_owned()],
@@ -36,7 +36,7 @@ async fn filled() -> TestHub {
     let report = hub
         .hub
         .ingest(
-            &bastide_hub::Caller::operator(),
+            &hub.hub.operator(),
             &bastide_core::ids::DatasetName::parse("pmsi").unwrap(),
             &bastide_core::ids::TableName::parse("stays").unwrap(),
             &[csv],

@@ -265,7 +265,7 @@ async fn an_export_writes_plain_parquet_table_schemas_and_a_catalogue_and_is_aud
     let out = hub.dir.path().join("export");
     let report = hub
         .hub
-        .export(&bastide_hub::Caller::operator(), &out, &[])
+        .export(&hub.hub.operator(), &out, &[])
         .await
         .unwrap();
     assert_eq!((report.tables, report.rows), (1, 2));
@@ -311,7 +311,7 @@ async fn an_export_into_a_folder_with_files_is_refused_and_audited_as_failed() {
     std::fs::write(out.join("keep.txt"), "mine").unwrap();
     let err = hub
         .hub
-        .export(&bastide_hub::Caller::operator(), &out, &[])
+        .export(&hub.hub.operator(), &out, &[])
         .await
         .unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");
@@ -349,7 +349,7 @@ async fn a_migration_to_s3_copies_verifies_resumes_and_switches_the_configuratio
 
     let hub_with_s3 = reopen_with(&hub, |s| s.s3 = s3.clone()).await;
     let report = hub_with_s3
-        .migrate(&bastide_hub::Caller::operator(), &to, &|_, _| {})
+        .migrate(&hub.hub.operator(), &to, &|_, _| {})
         .await
         .unwrap();
     assert_eq!(report.already_there, 1);
@@ -388,7 +388,7 @@ async fn a_migration_to_a_store_of_another_hub_is_refused() {
         .unwrap();
     let hub = reopen_with(&hub, |_| {}).await;
     let err = hub
-        .migrate(&bastide_hub::Caller::operator(), &url, &|_, _| {})
+        .migrate(&hub.operator(), &url, &|_, _| {})
         .await
         .unwrap_err();
     assert!(
@@ -427,11 +427,7 @@ async fn a_restore_drill_brings_back_the_same_readable_data() {
         .unwrap();
     hub.hub.keys().rotate().await.unwrap();
     let backup = hub.dir.path().join("backup");
-    let report = hub
-        .hub
-        .backup(&bastide_hub::Caller::operator(), &backup)
-        .await
-        .unwrap();
+    let report = hub.hub.backup(&hub.hub.operator(), &backup).await.unwrap();
     assert!(
         report.includes_data,
         "local storage lives in the data folder, so its data is included"
@@ -466,10 +462,7 @@ async fn a_restore_drill_brings_back_the_same_readable_data() {
 async fn a_damaged_backup_is_refused_before_anything_is_written() {
     let hub = TestHub::spawn().await;
     let backup = hub.dir.path().join("backup");
-    hub.hub
-        .backup(&bastide_hub::Caller::operator(), &backup)
-        .await
-        .unwrap();
+    hub.hub.backup(&hub.hub.operator(), &backup).await.unwrap();
     let settings = hub.hub.settings().clone();
     std::fs::write(backup.join("keyring.sealed"), b"tampered").unwrap();
     let mut elsewhere = settings.clone();

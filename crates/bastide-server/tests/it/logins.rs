@@ -23,11 +23,7 @@ async fn account(hub: &TestHub, name: &str, second_factor: bool) {
         roles: vec!["researcher".into()],
         password: Some(PASSWORD.into()),
     };
-    let (user, _) = hub
-        .hub
-        .create_user(&bastide_hub::Caller::operator(), new)
-        .await
-        .unwrap();
+    let (user, _) = hub.hub.create_user(&hub.hub.operator(), new).await.unwrap();
     if second_factor {
         let scope = format!("hub:totp-{}", user.id);
         let sealed = hub.hub.seal_secret(&scope, SECRET).await.unwrap();

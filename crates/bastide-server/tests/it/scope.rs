@@ -47,7 +47,7 @@ async fn a_project_bound_token_acts_within_its_project_only_and_every_refusal_is
         password: Some("a long enough secret".into()),
     };
     hub.hub
-        .create_user(&bastide_hub::Caller::operator(), rita)
+        .create_user(&hub.hub.operator(), rita)
         .await
         .unwrap();
     let tokens = Tokens::new(hub.hub.meta());
@@ -239,7 +239,7 @@ async fn a_project_id_that_cannot_be_one_is_no_project_and_is_not_repeated() {
         password: Some("a long enough secret".into()),
     };
     hub.hub
-        .create_user(&bastide_hub::Caller::operator(), rita)
+        .create_user(&hub.hub.operator(), rita)
         .await
         .unwrap();
     let token = Tokens::new(hub.hub.meta())

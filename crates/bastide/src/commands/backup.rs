@@ -3,14 +3,14 @@
 use std::path::Path;
 
 use bastide_core::config::{Flags, Settings, Sources};
-use bastide_hub::{self as hub, Caller, Hub};
+use bastide_hub::{self as hub, Hub};
 
 use crate::output;
 
 /// Runs `bastide backup --to DIR`.
 pub async fn backup(settings: Settings, to: &Path, json: bool) -> anyhow::Result<()> {
     let hub = Hub::open(settings).await?;
-    let result = hub.backup(&Caller::operator(), to).await;
+    let result = hub.backup(&hub.operator(), to).await;
     hub.close_quietly().await;
     let report = result?;
     output::print(json, &report, || {
@@ -41,7 +41,7 @@ pub async fn restore(settings: Settings, from: &Path, json: bool) -> anyhow::Res
         },
     })?;
     let restored = Hub::open(reloaded).await?;
-    restored.restored(&Caller::operator(), from).await?;
+    restored.restored(&restored.operator(), from).await?;
     restored.close_quietly().await;
     output::print(json, &report, || {
         format!(

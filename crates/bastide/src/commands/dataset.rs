@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use bastide_core::config::Settings;
 use bastide_core::ids::{DatasetName, TableName};
-use bastide_hub::{Caller, Hub, IngestReport, Nomenclature, NomenclatureReport, OnError, Progress};
+use bastide_hub::{Hub, IngestReport, Nomenclature, NomenclatureReport, OnError, Progress};
 use bastide_ingest::{CsvOptions, Encoding};
 
 use crate::cli::{DatasetCommand, EncodingArg, IngestArgs, OnErrorArg};
@@ -87,7 +87,7 @@ pub async fn declare(
         }
     }
     let tables = hub
-        .create_dataset(&Caller::operator(), name, &schemas, identifiers)
+        .create_dataset(&hub.operator(), name, &schemas, identifiers)
         .await?;
     let loaded = match nomenclatures {
         Some(dir) => {
@@ -104,10 +104,7 @@ pub async fn declare(
                     });
                 }
             }
-            Some(
-                hub.load_nomenclatures(&Caller::operator(), name, found)
-                    .await?,
-            )
+            Some(hub.load_nomenclatures(&hub.operator(), name, found).await?)
         }
         None => None,
     };
@@ -139,7 +136,7 @@ fn schema_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 async fn list(hub: &Hub, json: bool) -> anyhow::Result<()> {
-    let datasets = hub.stored_datasets(&Caller::operator()).await?;
+    let datasets = hub.stored_datasets(&hub.operator()).await?;
     output::print(json, &datasets, || {
         datasets
             .iter()
@@ -196,7 +193,7 @@ pub async fn ingest(settings: Settings, args: &IngestArgs, json: bool) -> anyhow
     });
     let result = hub
         .ingest(
-            &Caller::operator(),
+            &hub.operator(),
             &DatasetName::parse(&args.dataset)?,
             &TableName::parse(&args.table)?,
             &args.files,

@@ -51,7 +51,7 @@ async fn load_demo_data(
     beneficiaries: u64,
     json: bool,
 ) -> anyhow::Result<()> {
-    let datasets = hub.stored_datasets(&hub::Caller::operator()).await?;
+    let datasets = hub.stored_datasets(&hub.operator()).await?;
     let found = datasets.iter().find(|d| d.name == DATASET);
     let declared = found.is_some();
     let stored: HashSet<String> = found
@@ -130,7 +130,7 @@ async fn ingest_all(
         let files: Vec<PathBuf> = vec![work.join(format!("{table}.csv"))];
         let report = hub
             .ingest(
-                &hub::Caller::operator(),
+                &hub.operator(),
                 &DatasetName::parse(DATASET)?,
                 &TableName::parse(table)?,
                 &files,

@@ -3,7 +3,7 @@
 
 use bastide_core::config::Settings;
 use bastide_core::ids::DatasetName;
-use bastide_hub::{Caller, Hub};
+use bastide_hub::Hub;
 
 use crate::cli::ExportArgs;
 use crate::output;
@@ -16,7 +16,7 @@ pub async fn run(settings: Settings, args: &ExportArgs, json: bool) -> anyhow::R
         .map(|d| DatasetName::parse(d))
         .collect::<Result<Vec<_>, _>>()?;
     let hub = Hub::open(settings).await?;
-    let result = hub.export(&Caller::operator(), &args.to, &datasets).await;
+    let result = hub.export(&hub.operator(), &args.to, &datasets).await;
     hub.close_quietly().await;
     let report = result?;
     output::print(json, &report, || {

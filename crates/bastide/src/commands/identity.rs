@@ -5,7 +5,7 @@ use anyhow::Context;
 use bastide_access::NewUser;
 use bastide_core::config::Settings;
 use bastide_core::ids::ProjectId;
-use bastide_hub::{Caller, Hub, NewToken};
+use bastide_hub::{Hub, NewToken};
 
 use crate::cli::{TokenCommand, UserCommand};
 use crate::output;
@@ -19,7 +19,7 @@ pub async fn user(settings: Settings, command: UserCommand, json: bool) -> anyho
 }
 
 async fn run_user(hub: &Hub, command: UserCommand, json: bool) -> anyhow::Result<()> {
-    let operator = Caller::operator();
+    let operator = hub.operator();
     match command {
         UserCommand::Add {
             name,
@@ -97,7 +97,7 @@ pub async fn token(settings: Settings, command: TokenCommand, json: bool) -> any
 }
 
 async fn run_token(hub: &Hub, command: TokenCommand, json: bool) -> anyhow::Result<()> {
-    let operator = Caller::operator();
+    let operator = hub.operator();
     match command {
         TokenCommand::Create {
             user,

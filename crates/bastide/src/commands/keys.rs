@@ -5,7 +5,7 @@
 use anyhow::bail;
 use bastide_core::config::Settings;
 use bastide_core::ids::KeyScope;
-use bastide_hub::{Caller, Hub};
+use bastide_hub::Hub;
 
 use crate::cli::KeysCommand;
 use crate::output;
@@ -23,7 +23,7 @@ pub async fn run(settings: Settings, command: KeysCommand, json: bool) -> anyhow
 }
 
 async fn status(hub: &Hub, json: bool) -> anyhow::Result<()> {
-    let status = hub.key_status(&Caller::operator()).await?;
+    let status = hub.key_status(&hub.operator()).await?;
     output::print(json, &status, || {
         let mut text = format!("Key provider: {}\nKey-encryption keys:", status.provider);
         for kek in &status.keks {
@@ -42,7 +42,7 @@ async fn status(hub: &Hub, json: bool) -> anyhow::Result<()> {
 }
 
 async fn rotate(hub: &Hub, json: bool) -> anyhow::Result<()> {
-    let rotation = hub.rotate_keys(&Caller::operator()).await?;
+    let rotation = hub.rotate_keys(&hub.operator()).await?;
     output::print(json, &rotation, || {
         format!(
             "New key-encryption key {} is current; {} data keys rewrapped under it (no data file rewritten).",
@@ -59,7 +59,7 @@ async fn shred(hub: &Hub, scope: &str, yes: bool, json: bool) -> anyhow::Result<
             "shredding {scope} destroys its keys for good: its data can never be decrypted again; add --yes to proceed"
         );
     }
-    let shredded = hub.shred_keys(&Caller::operator(), &scope).await?;
+    let shredded = hub.shred_keys(&hub.operator(), &scope).await?;
     let value = serde_json::json!({ "scope": scope.as_str(), "shredded": shredded });
     output::print(json, &value, || {
         format!("Shredded {shredded} data keys of {scope}: its files can no longer be decrypted.")

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use bastide_core::config::Settings;
-use bastide_hub::{Caller, Hub};
+use bastide_hub::Hub;
 
 use crate::output;
 
@@ -19,7 +19,7 @@ pub async fn run(settings: Settings, to: &str, json: bool) -> anyhow::Result<()>
             bar.set_position(done);
         }
     };
-    let result = hub.migrate(&Caller::operator(), &to, &progress).await;
+    let result = hub.migrate(&hub.operator(), &to, &progress).await;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }

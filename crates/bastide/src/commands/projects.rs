@@ -6,7 +6,7 @@ use anyhow::Context;
 use bastide_access::{Application, Grant};
 use bastide_core::config::Settings;
 use bastide_core::ids::ProjectId;
-use bastide_hub::{Caller, Decision, Hub};
+use bastide_hub::{Decision, Hub};
 
 use crate::cli::{PermitCommand, ProjectCommand, StepArgs};
 use crate::output;
@@ -32,7 +32,7 @@ pub async fn project(
 async fn run_project(hub: &Hub, command: ProjectCommand, json: bool) -> anyhow::Result<()> {
     let project = match command {
         ProjectCommand::List => {
-            let all = hub.projects(&Caller::operator()).await?;
+            let all = hub.projects(&hub.operator()).await?;
             output::print(json, &all, || {
                 all.iter()
                     .map(|p| format!("{} {:<10} {}", p.id, p.state.as_str(), p.application.title))
@@ -43,7 +43,7 @@ async fn run_project(hub: &Hub, command: ProjectCommand, json: bool) -> anyhow::
         }
         ProjectCommand::Show { id } => {
             let project = hub
-                .project(&Caller::operator(), &ProjectId::parse(&id)?)
+                .project(&hub.operator(), &ProjectId::parse(&id)?)
                 .await?;
             output::print(json, &project, || {
                 serde_json::to_string_pretty(&project).expect("a project serialises")
@@ -113,7 +113,7 @@ async fn run_permit(hub: &Hub, command: PermitCommand, json: bool) -> anyhow::Re
         }
         PermitCommand::Show { project } => {
             let versions = hub
-                .permits(&Caller::operator(), &ProjectId::parse(&project)?)
+                .permits(&hub.operator(), &ProjectId::parse(&project)?)
                 .await?;
             output::print(json, &versions, || {
                 serde_json::to_string_pretty(&versions).expect("permits serialise")
@@ -129,7 +129,7 @@ async fn run_permit(hub: &Hub, command: PermitCommand, json: bool) -> anyhow::Re
             });
         }
         PermitCommand::Review { csv } => {
-            let lines = hub.access_review(&Caller::operator()).await?;
+            let lines = hub.access_review(&hub.operator()).await?;
             if csv {
                 print!("{}", bastide_access::review_csv(&lines));
             } else {

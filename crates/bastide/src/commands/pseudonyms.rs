@@ -4,7 +4,7 @@
 
 use anyhow::bail;
 use bastide_core::config::Settings;
-use bastide_hub::{Caller, Hub};
+use bastide_hub::Hub;
 use serde::Serialize;
 
 use crate::cli::PseudonymsCommand;
@@ -40,7 +40,7 @@ struct Renewal {
 
 async fn status(hub: &Hub, json: bool) -> anyhow::Result<()> {
     let renewals: Vec<Renewal> = hub
-        .pseudonym_renewals(&Caller::operator())
+        .pseudonym_renewals(&hub.operator())
         .await?
         .into_iter()
         .map(|r| Renewal {
@@ -54,7 +54,7 @@ async fn status(hub: &Hub, json: bool) -> anyhow::Result<()> {
         .collect();
     let status = Status {
         generation: renewals.last().map_or(1, |r| r.generation),
-        key_id: hub.pseudonym_key_id(&Caller::operator()).await?,
+        key_id: hub.pseudonym_key_id(&hub.operator()).await?,
         renewals,
     };
     output::print(json, &status, || {
@@ -85,7 +85,7 @@ async fn renew(hub: &Hub, yes: bool, json: bool) -> anyhow::Result<()> {
     let bar = output::progress_bar("re-keying pseudonyms", "{pos}/{len} rows");
     let shown = bar.clone();
     let result = hub
-        .renew_pseudonyms(&Caller::operator(), &move |done, total| {
+        .renew_pseudonyms(&hub.operator(), &move |done, total| {
             if let Some(bar) = &shown {
                 bar.set_length(total);
                 bar.set_position(done);

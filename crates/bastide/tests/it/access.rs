@@ -78,6 +78,15 @@ const MATRIX: &[Row] = &[
         None,
         [401, 403, 403, 403, 200, 403],
     ),
+    // A malformed filter is refused like any other call to whoever may not read the
+    // log, and said to be malformed only to an auditor.
+    (
+        "GET",
+        "/api/v1/audit/events",
+        "/api/v1/audit/events?since=yesterday",
+        None,
+        [401, 403, 403, 403, 400, 403],
+    ),
     (
         "GET",
         "/api/v1/catalogue/datasets",
@@ -309,6 +318,13 @@ const MATRIX: &[Row] = &[
         "/api/v1/access-review",
         None,
         [401, 200, 200, 403, 200, 403],
+    ),
+    (
+        "GET",
+        "/api/v1/access-review",
+        "/api/v1/access-review?format=xml",
+        None,
+        [401, 400, 400, 403, 400, 403],
     ),
     // Nobody holds a permit for a project that does not exist.
     (

@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bastide_audit::{ConsistencyProof, Proof, SignedTreeHead};
 use bastide_hub::Reading;
@@ -118,28 +118,18 @@ pub(crate) struct EventQuery {
 const PAGE: usize = 10_000;
 
 impl EventQuery {
-    fn filter(&self) -> Result<bastide_audit::Filter, ApiError> {
-        let time = |name: &str, text: &Option<String>| {
-            text.as_deref()
-                .map(|t| {
-                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                        .map_err(|_| ApiError::Client {
-                            status: StatusCode::BAD_REQUEST,
-                            code: "invalid",
-                            message: format!("{name} `{t}` is not an RFC 3339 time; write it like 2026-11-28T09:00:00Z"),
-                        })
-                })
-                .transpose()
-        };
-        Ok(bastide_audit::Filter {
+    /// The query as the hub takes it: the times are read there, once the caller is
+    /// known to be an auditor.
+    fn to_hub(&self) -> bastide_hub::EventQuery {
+        bastide_hub::EventQuery {
             actor: self.actor.clone(),
             project: self.project.clone(),
             action: self.action.clone(),
-            since: time("since", &self.since)?,
-            until: time("until", &self.until)?,
-            from_seq: self.from,
+            since: self.since.clone(),
+            until: self.until.clone(),
+            from: self.from,
             limit: Some(self.limit.unwrap_or(PAGE).min(PAGE)),
-        })
+        }
     }
 }
 
@@ -187,11 +177,9 @@ async fn read(
     query: &EventQuery,
     reading: Reading,
 ) -> Result<Vec<bastide_audit::Event>, ApiError> {
-    // A malformed filter is the request's fault, told before anything is read.
-    let filter = query.filter()?;
     state
         .hub
-        .audit_events(&caller.hub(), filter, reading)
+        .audit_events(&caller.hub(), query.to_hub(), reading)
         .await
         .map_err(super::identity::hub)
 }

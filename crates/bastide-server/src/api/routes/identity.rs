@@ -55,7 +55,7 @@ pub(crate) struct NewTokenBody {
         (status = 200, description = "The caller", body = Principal),
         (status = 401, description = "No valid token", body = ErrorEnvelope)))]
 pub(crate) async fn me(caller: Credential) -> Json<Principal> {
-    Json(caller.principal)
+    Json(caller.principal().clone())
 }
 
 /// Every user (administrators).

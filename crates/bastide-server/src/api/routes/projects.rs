@@ -306,7 +306,9 @@ pub(crate) async fn access_review(
     caller: Caller,
     Query(query): Query<ReviewQuery>,
 ) -> Result<Response, ApiError> {
-    let format = match query.format.as_deref() {
+    // The caller's right first: a refusal is recorded whatever format was asked.
+    let lines = state.hub.access_review(&caller.hub()).await.map_err(hub)?;
+    let csv = match query.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
         Some(other) => {
@@ -317,8 +319,7 @@ pub(crate) async fn access_review(
             });
         }
     };
-    let lines = state.hub.access_review(&caller.hub()).await.map_err(hub)?;
-    Ok(if format {
+    Ok(if csv {
         (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
             bastide_access::review_csv(&lines),

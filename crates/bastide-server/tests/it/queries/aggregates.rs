@@ -77,7 +77,7 @@ async fn an_aggregate_only_permit_answers_aggregates_and_nothing_that_shows_rows
     world
         .hub()
         .query(
-            &bastide_hub::Caller::user(world.rita.clone(), bastide_hub::Door::Api),
+            &bastide_hub::Caller::for_testing(world.rita.clone(), bastide_hub::Door::Api),
             QueryRequest::api(&crate::pid(&p), fine[0], Client::Local, true),
         )
         .await
@@ -86,7 +86,7 @@ async fn an_aggregate_only_permit_answers_aggregates_and_nothing_that_shows_rows
     let refused = world
         .hub()
         .query(
-            &bastide_hub::Caller::user(world.rita.clone(), bastide_hub::Door::Api),
+            &bastide_hub::Caller::for_testing(world.rita.clone(), bastide_hub::Door::Api),
             QueryRequest::api(&crate::pid(&rows), "SELECT 1", Client::Local, true),
         )
         .await

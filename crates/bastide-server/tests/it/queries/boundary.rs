@@ -314,7 +314,7 @@ async fn rows_are_answered_only_inside_the_secure_environment_and_within_a_daily
         let (hub, rita, project) = (world.hub().clone(), world.rita.clone(), project.to_owned());
         async move {
             hub.query(
-                &bastide_hub::Caller::user(rita.clone(), bastide_hub::Door::Api),
+                &bastide_hub::Caller::for_testing(rita.clone(), bastide_hub::Door::Api),
                 QueryRequest::api(&crate::pid(&project), sql, client, false),
             )
             .await

@@ -46,7 +46,7 @@ async fn ingest(hub: &Arc<Hub>, root: &tempfile::TempDir, table: &str, csv: &str
     std::fs::write(&file, csv).unwrap();
     let report = hub
         .ingest(
-            &bastide_hub::Caller::operator(),
+            &hub.operator(),
             &bastide_core::ids::DatasetName::parse("snds").unwrap(),
             &bastide_core::ids::TableName::parse(table).unwrap(),
             &[file],
@@ -114,7 +114,7 @@ impl World {
             .collect();
         let identifiers: Vec<String> = identifiers.iter().map(|c| c.to_string()).collect();
         hub.create_dataset(
-            &bastide_hub::Caller::operator(),
+            &hub.operator(),
             &bastide_core::ids::DatasetName::parse("snds").unwrap(),
             &schemas,
             &identifiers,
@@ -137,7 +137,7 @@ impl World {
 
     /// rita, as the application layer's caller through the API.
     fn as_rita(&self) -> bastide_hub::Caller {
-        bastide_hub::Caller::user(self.rita.clone(), bastide_hub::Door::Api)
+        bastide_hub::Caller::for_testing(self.rita.clone(), bastide_hub::Door::Api)
     }
 
     /// Person `i` objects: recorded in the opt-out register.
@@ -228,7 +228,7 @@ impl World {
     async fn ask(&self, project: &str, sql: &str) -> Result<Answered, QueryFailure> {
         self.hub()
             .query(
-                &bastide_hub::Caller::user(self.rita.clone(), bastide_hub::Door::Api),
+                &bastide_hub::Caller::for_testing(self.rita.clone(), bastide_hub::Door::Api),
                 QueryRequest::api(&crate::pid(project), sql, Client::Local, false),
             )
             .await
@@ -278,9 +278,7 @@ async fn user(hub: &Hub, name: &str, role: &str) -> Principal {
         roles: vec![role.into()],
         password: Some("a long enough secret".into()),
     };
-    hub.create_user(&bastide_hub::Caller::operator(), new)
-        .await
-        .unwrap();
+    hub.create_user(&hub.operator(), new).await.unwrap();
     Accounts::new(hub.meta())
         .login(name, "a long enough secret", now())
         .await

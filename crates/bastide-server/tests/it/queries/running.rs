@@ -33,7 +33,7 @@ async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
     let (rita, project) = (world.rita.clone(), p.clone());
     let running = tokio::spawn(async move {
         hub.query(
-            &bastide_hub::Caller::user(rita.clone(), bastide_hub::Door::Api),
+            &bastide_hub::Caller::for_testing(rita.clone(), bastide_hub::Door::Api),
             QueryRequest::api(&crate::pid(&project), slow, Client::Local, false),
         )
         .await
@@ -168,7 +168,7 @@ async fn a_query_s_start_is_on_record_before_its_answer_and_its_end_once_written
     let failure = world
         .hub()
         .query(
-            &bastide_hub::Caller::user(world.rita.clone(), bastide_hub::Door::Api),
+            &bastide_hub::Caller::for_testing(world.rita.clone(), bastide_hub::Door::Api),
             QueryRequest::api(&crate::pid(&p), refused, Client::Local, false),
         )
         .await
