@@ -67,7 +67,7 @@ pub enum AuthError {
     SecondFactor,
     /// An administrator requires a second factor that the account has not set up.
     #[error(
-        "a second factor is required: set one up first (POST /api/v1/me/totp with an API token)"
+        "a second factor is required: set one up first (enrol it with an API token, then confirm a code)"
     )]
     SecondFactorMissing,
 }

@@ -192,3 +192,20 @@ impl Hub {
 pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
+
+impl Hub {
+    /// The operator at the command line: whoever opened this hub with its keyring (see
+    /// [`bastide_access::Principal::operator`]). Only the command line acts as the operator; the HTTP
+    /// API and the wire act for the callers they authenticate.
+    pub fn operator(&self) -> Caller {
+        Caller::user(bastide_access::Principal::operator(), crate::Door::Cli)
+    }
+
+    /// The user `name` as a caller at the command line: the operator acting on their
+    /// behalf without their password (the operator holds the host anyway). What they
+    /// do is recorded with them as actor, through the `cli` door.
+    pub async fn acting_as(&self, name: &str) -> Result<Caller> {
+        let principal = Accounts::new(&self.meta).act_as(name).await?;
+        Ok(Caller::user(principal, crate::Door::Cli))
+    }
+}

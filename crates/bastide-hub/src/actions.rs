@@ -5,9 +5,34 @@
 //! Reads of what a caller may see are not recorded when they succeed (the log would
 //! drown in them); their refusals are, like every change whatever its outcome.
 
+use bastide_access::Principal;
 use bastide_audit::{NewEvent, Outcome};
 
 use crate::{Caller, Error, Hub, Result};
+
+impl Caller {
+    /// An audit event by this caller, through its door.
+    pub(crate) fn event(&self, action: Action, outcome: Outcome) -> NewEvent {
+        let mut event = NewEvent::new(self.name(), self.audit_role(), action.as_str(), outcome)
+            .detail("via", self.door().as_str());
+        event.request_id = self.request_id().map(str::to_owned);
+        event.client = self.client();
+        if let Some(project) = self.principal().and_then(Principal::project) {
+            event = event.project(project);
+        }
+        event
+    }
+}
+
+/// An event of the hub itself (no caller): its start and stop, its own upkeep.
+pub(crate) fn system_event(action: Action, outcome: Outcome) -> NewEvent {
+    NewEvent::new(
+        "system",
+        bastide_audit::Role::System,
+        action.as_str(),
+        outcome,
+    )
+}
 
 macro_rules! actions {
     ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
@@ -110,6 +135,36 @@ actions! {
     TotpEnrolled => "auth.totp_enrolled",
     /// A second factor was confirmed with a first code.
     TotpConfirmed => "auth.totp_confirmed",
+    /// A session was ended by its user.
+    SignedOut => "auth.logout",
+    /// A sign-in, by any method (password, OpenID Connect, token, session).
+    SignIn => "auth.login",
+    /// A sign-in to a workspace over the PostgreSQL wire.
+    WorkspaceSignIn => "wire.login",
+    /// A credential bound to a project tried to act outside it.
+    TokenOutOfScope => "token.out_of_scope",
+    /// A query was admitted and started (written while it runs).
+    QueryStarted => "query.start",
+    /// A query ended, answered or not, or was refused.
+    QueryRun => "query.run",
+    /// A project's daily row budget was charged or exhausted.
+    QueryRowBudget => "query.row_budget",
+    /// The hub pseudonym secret was renewed, every stored pseudonym re-keyed.
+    PseudonymsRenewed => "pseudonyms.renewed",
+    /// The hub was created.
+    HubCreated => "hub.created",
+    /// The audit log recovered from an interrupted write at start.
+    AuditRecovered => "audit.recovered",
+    /// Old audit segments were archived.
+    AuditArchived => "audit.archived",
+    /// An alert was raised.
+    AlertRaised => "alert.raised",
+    /// The server started serving.
+    ServerStarted => "server.started",
+    /// The server stopped.
+    ServerStopped => "server.stopped",
+    /// Unreferenced stored objects were collected.
+    StorageCollected => "storage.collected",
 }
 
 impl Error {
@@ -188,7 +243,7 @@ impl Hub {
         &self,
         caller: &Caller,
         action: Action,
-        check: impl FnOnce(&bastide_access::Principal) -> bastide_access::Result<()>,
+        check: impl FnOnce(&Principal) -> bastide_access::Result<()>,
     ) -> Result<()> {
         let allowed = caller
             .authenticated()
@@ -226,18 +281,19 @@ impl Hub {
             object: about.object.filter(|o| plausible(o)),
         };
         let reason = if outcome == Outcome::Denied {
-            let full = error.to_string();
-            let mut reason: String = full
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(REASON_CHARS)
-                .collect();
-            if reason.chars().count() == REASON_CHARS && full.chars().count() > REASON_CHARS {
-                reason.push('…');
+            match error {
+                // The name looked for is the caller's text: `about` keeps it when it
+                // could be a name.
+                Error::Access(bastide_access::Error::NotFound { what, .. }) => {
+                    format!("no such {what}")
+                }
+                _ => reason(&error.to_string()),
             }
-            reason
         } else {
-            tracing::error!(target: "bastide::hub", action = action.as_str(), error = %error, "a use case failed");
+            // The command line shows the error itself; a server keeps it in its log.
+            if caller.door() != crate::Door::Cli {
+                tracing::error!(target: "bastide::hub", action = action.as_str(), error = %error, "a use case failed");
+            }
             "internal error (see the hub's log)".to_owned()
         };
         let event = event(caller, action, about, outcome).detail("reason", reason);
@@ -248,6 +304,36 @@ impl Hub {
 
 /// The longest reason of a refusal the log keeps, in characters.
 const REASON_CHARS: usize = 300;
+
+/// A refusal's reason as the audit log keeps it. It may quote what a caller sent, not
+/// yet validated: control characters are dropped, runs of six digits or more (the
+/// shape of a person's identifier) are masked, and it is cut short.
+pub(crate) fn reason(text: &str) -> String {
+    let mut kept = String::new();
+    let mut digits = String::new();
+    let flush = |kept: &mut String, digits: &mut String| {
+        if digits.len() >= 6 {
+            kept.push('#');
+        } else {
+            kept.push_str(digits);
+        }
+        digits.clear();
+    };
+    for c in text.chars().filter(|c| !c.is_control()) {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            flush(&mut kept, &mut digits);
+            kept.push(c);
+        }
+    }
+    flush(&mut kept, &mut digits);
+    if kept.chars().count() > REASON_CHARS {
+        kept = kept.chars().take(REASON_CHARS).collect();
+        kept.push('…');
+    }
+    kept
+}
 
 /// Whether `text` could be a name or an id of the hub (a login, a project, a token, a
 /// dataset and table, a key scope): at most 128 characters among letters, digits and
@@ -268,4 +354,19 @@ fn event(caller: &Caller, action: Action, about: About<'_>, outcome: Outcome) ->
         event = event.object(object);
     }
     event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_masks_what_could_be_a_person_s_identifier_and_is_cut_short() {
+        assert_eq!(
+            reason("no user 1840775123456\nsince 2024"),
+            "no user #since 2024"
+        );
+        let long = "x".repeat(400);
+        assert_eq!(reason(&long).chars().count(), REASON_CHARS + 1);
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bastide_audit::alerts::{Alert, AlertRules, Thresholds};
-use bastide_audit::{AuditLog, Event, NewEvent, Outcome, Receipt, Role};
+use bastide_audit::{AuditLog, Event, NewEvent, Outcome, Receipt};
 use bastide_core::config::AlertSettings;
 use bastide_core::ids::HubId;
 use secrecy::{ExposeSecret, SecretString};
@@ -79,7 +79,7 @@ impl Auditor {
     async fn raise(&self, alert: Alert) -> bastide_audit::Result<()> {
         let kind = serde_json::to_value(alert.kind).unwrap_or_default();
         tracing::warn!(target: "bastide::alert", kind = %kind, trigger_seq = alert.trigger_seq, "alert raised");
-        let mut event = NewEvent::new("system", Role::System, "alert.raised", Outcome::Success)
+        let mut event = crate::actions::system_event(crate::Action::AlertRaised, Outcome::Success)
             .object(kind.as_str().unwrap_or_default())
             .detail("subject", alert.subject.clone())
             .detail("value", alert.value)

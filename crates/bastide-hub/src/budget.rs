@@ -11,8 +11,9 @@
 use bastide_audit::Outcome;
 use bastide_meta::QueryRecord;
 
-use super::queries::{Channel, QueryFailure};
 use super::{Caller, Hub};
+use crate::channel::Channel;
+use crate::error::QueryFailure;
 
 impl Hub {
     /// Rows `project` may be shown by one more answer today (`day`, days since the
@@ -93,7 +94,7 @@ fn budget_event(
     shown: i64,
     budget: i64,
 ) -> bastide_audit::NewEvent {
-    by.named_event("query.row_budget", outcome)
+    by.event(crate::Action::QueryRowBudget, outcome)
         .project(project.to_owned())
         .detail("shown", shown)
         .detail("budget", budget)

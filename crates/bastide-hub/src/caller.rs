@@ -7,7 +7,6 @@
 use std::net::IpAddr;
 
 use bastide_access::Principal;
-use bastide_audit::{NewEvent, Outcome};
 
 /// The door an operation came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,77 +109,13 @@ impl Caller {
         self.principal.as_ref().map_or("anonymous", Principal::name)
     }
 
-    /// An audit event by this caller, through its door.
-    pub(crate) fn event(&self, action: crate::Action, outcome: Outcome) -> NewEvent {
-        self.named_event(action.as_str(), outcome)
+    /// The request it came with, if the door numbered it.
+    pub(crate) fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
     }
 
-    /// An audit event by this caller, through its door, for an action not yet in
-    /// [`crate::Action`].
-    pub(crate) fn named_event(&self, action: &str, outcome: Outcome) -> NewEvent {
-        let mut event = NewEvent::new(self.name(), self.audit_role(), action, outcome)
-            .detail("via", self.door.as_str());
-        event.request_id = self.request_id.clone();
-        event.client = self.client;
-        if let Some(project) = self.principal.as_ref().and_then(Principal::project) {
-            event = event.project(project);
-        }
-        event
-    }
-}
-
-impl crate::Hub {
-    /// The operator at the command line: whoever opened this hub with its keyring (see
-    /// [`Principal::operator`]). Only the command line acts as the operator; the HTTP
-    /// API and the wire act for the callers they authenticate.
-    pub fn operator(&self) -> Caller {
-        Caller::user(Principal::operator(), Door::Cli)
-    }
-
-    /// The user `name` as a caller at the command line: the operator acting on their
-    /// behalf without their password (the operator holds the host anyway). What they
-    /// do is recorded with them as actor, through the `cli` door.
-    pub async fn acting_as(&self, name: &str) -> crate::Result<Caller> {
-        let principal = bastide_access::Accounts::new(&self.meta)
-            .act_as(name)
-            .await?;
-        Ok(Caller::user(principal, Door::Cli))
-    }
-}
-
-impl crate::Hub {
-    /// Refuses a credential bound to a project that acts outside it: on the account or
-    /// the hub (`project` is `None`), or on another project. Recorded as
-    /// `token.out_of_scope` with the project it is bound to and what was attempted
-    /// (`attempted`: a door's name for it, such as the route's template); the error
-    /// says why. A caller not bound, or bound to `project` itself, passes.
-    pub async fn within_scope(
-        &self,
-        caller: &Caller,
-        project: Option<&str>,
-        attempted: &str,
-    ) -> crate::Result<()> {
-        let Some(principal) = caller.principal() else {
-            return Ok(());
-        };
-        let refused = match (principal.project(), project) {
-            (None, _) => return Ok(()),
-            (Some(bound), Some(target)) if target == bound => return Ok(()),
-            (Some(bound), Some(_)) => bastide_access::Error::Refused(format!(
-                "this token is bound to project {bound} and acts within it only"
-            )),
-            (Some(_), None) => principal.unbound().expect_err("a bound credential"),
-        };
-        let (bound, reason) = (principal.project().map(str::to_owned), refused.to_string());
-        let mut event = caller
-            .named_event("token.out_of_scope", Outcome::Denied)
-            .object(attempted)
-            .detail("bound_to", bound)
-            .detail("reason", reason);
-        if let Some(target) = project.filter(|p| crate::actions::plausible(p)) {
-            event = event.project(target);
-        }
-        self.audit.record(event).await?;
-        Err(refused.into())
+    /// The client's address, if the door knows it.
+    pub(crate) fn client(&self) -> Option<IpAddr> {
+        self.client
     }
 }

@@ -83,3 +83,17 @@ pub enum Error {
         setting: &'static str,
     },
 }
+
+/// Why a query did not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryFailure {
+    /// The permit does not let the caller in now.
+    #[error(transparent)]
+    Denied(#[from] bastide_access::PermitDenied),
+    /// The query's own fault, or a limit reached.
+    #[error(transparent)]
+    Query(#[from] bastide_query::Error),
+    /// The hub failed.
+    #[error(transparent)]
+    Hub(#[from] Error),
+}

@@ -4,14 +4,14 @@
 
 use std::sync::Arc;
 
-use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};
+use bastide_audit::{AuditLog, Options, Outcome};
 use bastide_core::config::Settings;
 use bastide_core::ids::{DatasetName, HubId};
 use bastide_crypto::LocalKeyring;
 use bastide_meta::{HubRecord, MetaStore};
 use bastide_store::Storage;
 
-use crate::actions::Action;
+use crate::actions::{About, Action};
 use crate::{Auditor, Caller, DatasetStore, Error, KeyService, QueryService, Result};
 
 /// An open hub: every part reachable and consistent with the others. Its parts are
@@ -198,7 +198,7 @@ impl Hub {
             );
             audit
                 .record(
-                    NewEvent::new("system", Role::System, "audit.recovered", Outcome::Success)
+                    crate::actions::system_event(Action::AuditRecovered, Outcome::Success)
                         .detail("cut_bytes", recovery.cut_bytes)
                         .detail("cut_entries", recovery.cut_entries),
                 )
@@ -301,7 +301,7 @@ impl Hub {
 
     /// Records the start of service on `addr`.
     pub async fn started(&self, addr: std::net::SocketAddr) -> Result<()> {
-        let event = NewEvent::new("system", Role::System, "server.started", Outcome::Success)
+        let event = crate::actions::system_event(Action::ServerStarted, Outcome::Success)
             .detail("listen", addr.to_string())
             .detail("version", env!("CARGO_PKG_VERSION"));
         self.audit.record(event).await?;
@@ -317,31 +317,38 @@ impl Hub {
     ) -> Result<bastide_store::ExportReport> {
         self.require(by, Action::ExportRun, |p| p.administration().map(drop))
             .await?;
-        let datasets = if only.is_empty() {
-            self.datasets.names().await?
-        } else {
-            only.iter().map(ToString::to_string).collect()
+        let exported = async {
+            let datasets = if only.is_empty() {
+                self.datasets.names().await?
+            } else {
+                only.iter().map(ToString::to_string).collect()
+            };
+            let report = self.datasets.export(dir, &datasets).await?;
+            Ok::<_, Error>((report, datasets.len()))
         };
-        let outcome = self.datasets.export(dir, &datasets).await;
-        let (result, event) = match outcome {
-            Ok(report) => {
-                let event = by
-                    .event(Action::ExportRun, Outcome::Success)
-                    .detail("bytes", report.bytes)
-                    .detail("rows", report.rows)
-                    .detail("tables", report.tables);
-                (Ok(report), event)
-            }
-            Err(e) => (Err(e.into()), by.event(Action::ExportRun, Outcome::Failure)),
-        };
-        self.audit
-            .record(event.detail("datasets", datasets.len()))
+        let (report, _) = self
+            .audited(
+                by,
+                Action::ExportRun,
+                About::default(),
+                exported.await,
+                |(report, datasets), event| {
+                    event
+                        .detail("bytes", report.bytes)
+                        .detail("rows", report.rows)
+                        .detail("tables", report.tables)
+                        .detail("datasets", *datasets)
+                },
+            )
             .await?;
-        result
+        Ok(report)
     }
 
-    /// Records that this hub was restored from a backup.
+    /// Records that this hub was restored from a backup (by an administrator: the
+    /// operator who restored it).
     pub async fn restored(&self, by: &Caller, from: &std::path::Path) -> Result<()> {
+        self.require(by, Action::HubRestored, |p| p.administration().map(drop))
+            .await?;
         let event = by
             .event(Action::HubRestored, Outcome::Success)
             .object(from.display().to_string());
@@ -360,7 +367,7 @@ impl Hub {
     /// Records the end of service and closes the audit log and the database.
     pub async fn close(&self) {
         self.queries.settled().await;
-        let stopped = NewEvent::new("system", Role::System, "server.stopped", Outcome::Success);
+        let stopped = crate::actions::system_event(Action::ServerStopped, Outcome::Success);
         if let Err(e) = self.audit.record(stopped).await {
             tracing::error!(target: "bastide::audit", error = %e, "cannot record the stop");
         }

@@ -74,6 +74,23 @@ impl Hub {
     ) -> Result<Vec<String>> {
         self.require(by, Action::DatasetCreated, |p| p.ingestion().map(drop))
             .await?;
+        let declared = self.declare(name, schemas, identifiers).await;
+        self.audited(
+            by,
+            Action::DatasetCreated,
+            About::object(name.as_str()),
+            declared,
+            |names, event| event.detail("tables", names.join(",")),
+        )
+        .await
+    }
+
+    async fn declare(
+        &self,
+        name: &DatasetName,
+        schemas: &[(String, Vec<u8>)],
+        identifiers: &[String],
+    ) -> Result<Vec<String>> {
         let mut tables = Vec::new();
         for (file, bytes) in schemas {
             let mut schema = TableSchema::parse(file, bytes)?;
@@ -122,13 +139,7 @@ impl Hub {
             )
             .await?;
         }
-        let names: Vec<String> = tables.into_iter().map(|(t, _, _)| t).collect();
-        let event = by
-            .event(Action::DatasetCreated, Outcome::Success)
-            .object(name.as_str())
-            .detail("tables", names.join(","));
-        self.audit.record(event).await?;
-        Ok(names)
+        Ok(tables.into_iter().map(|(t, _, _)| t).collect())
     }
 
     /// Whether `by` may deliver a batch into `table` of `dataset` (stewards and
@@ -172,10 +183,11 @@ impl Hub {
         let event = by
             .event(
                 Action::IngestBatch,
+                // Rows refused under the reject policy: the sender's batch to fix.
                 if report.committed {
                     Outcome::Success
                 } else {
-                    Outcome::Failure
+                    Outcome::Denied
                 },
             )
             .object(object)
@@ -246,7 +258,10 @@ impl Hub {
                 read_csv(&paths, &schema, &csv, &pseudonym, &mut sinks)
             };
             // The batch's faults are the sender's to fix; the writer's are the hub's.
-            let read = read.map_err(|e| Error::Ingest(e.to_string()))?;
+            let read = read.map_err(|e| match e {
+                bastide_ingest::ReadError::Sink(_) => Error::Internal(e.to_string()),
+                other => Error::Ingest(other.to_string()),
+            })?;
             let sinks = sinks.finish().map_err(Error::Internal)?;
             Ok::<_, Error>((read, sinks))
         })

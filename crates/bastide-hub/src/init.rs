@@ -168,19 +168,24 @@ async fn build(
 async fn record_creation(staged: &Settings, keyring: &LocalKeyring, hub_id: HubId) -> Result<()> {
     let signer = keyring.audit_signer()?;
     let dir = staged.audit.dir.clone();
-    let event = NewEvent::new("cli", Role::Operator, "hub.created", Outcome::Success)
-        .object(hub_id.to_string())
-        .detail(
-            "metadata",
-            if staged.metadata.url.expose_secret().starts_with("sqlite:") {
-                "sqlite"
-            } else {
-                "postgres"
-            },
-        )
-        .detail("storage", staged.storage_url.scheme().to_owned())
-        .detail("version", env!("CARGO_PKG_VERSION"))
-        .detail("first_admin", FIRST_ADMIN);
+    let event = NewEvent::new(
+        "cli",
+        Role::Operator,
+        crate::Action::HubCreated.as_str(),
+        Outcome::Success,
+    )
+    .object(hub_id.to_string())
+    .detail(
+        "metadata",
+        if staged.metadata.url.expose_secret().starts_with("sqlite:") {
+            "sqlite"
+        } else {
+            "postgres"
+        },
+    )
+    .detail("storage", staged.storage_url.scheme().to_owned())
+    .detail("version", env!("CARGO_PKG_VERSION"))
+    .detail("first_admin", FIRST_ADMIN);
     tokio::task::spawn_blocking(move || {
         let log = AuditLog::create(&dir, signer, Options::default())?;
         let appended = log.append_blocking(event);

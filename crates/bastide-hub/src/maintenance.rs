@@ -5,9 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bastide_audit::{NewEvent, Outcome, Role};
+use bastide_audit::{NewEvent, Outcome};
 
 use super::Hub;
+use crate::Caller;
+use crate::actions::{About, Action};
 
 /// How old an unreferenced object must be before it is deleted: younger ones may
 /// belong to a commit in progress.
@@ -27,14 +29,10 @@ pub fn spawn_garbage_collection(hub: Arc<Hub>, every: Duration) -> tokio::task::
             match hub.datasets.collect_garbage(GARBAGE_GRACE).await {
                 Ok(report) if report.deleted > 0 => {
                     tracing::info!(target: "bastide::gc", deleted = report.deleted, bytes = report.bytes, "collected unreferenced objects");
-                    let event = NewEvent::new(
-                        "system",
-                        Role::System,
-                        "storage.collected",
-                        Outcome::Success,
-                    )
-                    .detail("objects", report.deleted)
-                    .detail("bytes", report.bytes);
+                    let event =
+                        crate::actions::system_event(Action::StorageCollected, Outcome::Success)
+                            .detail("objects", report.deleted)
+                            .detail("bytes", report.bytes);
                     if let Err(e) = hub.audit.record(event).await {
                         tracing::error!(target: "bastide::gc", error = %e, "cannot record a collection");
                     }
@@ -50,11 +48,55 @@ pub fn spawn_garbage_collection(hub: Arc<Hub>, every: Duration) -> tokio::task::
 
 impl Hub {
     /// Archives audit segments whose events are all older than `before` (default: the
-    /// retention period ago; never later than that), recording it when any moved.
+    /// retention period ago; never later than that). `by` is the operator who asked
+    /// (an administrator; recorded whatever the outcome), or none for the hub's own
+    /// schedule (recorded when any segment moved).
     pub async fn archive_audit(
         &self,
+        by: Option<&Caller>,
         before: Option<time::OffsetDateTime>,
     ) -> crate::Result<bastide_audit::Archived> {
+        if let Some(by) = by {
+            self.require(by, Action::AuditArchived, |p| p.administration().map(drop))
+                .await?;
+        }
+        let archived = self.archive_before(before).await;
+        let details = |(archived, before): &(bastide_audit::Archived, i64), event: NewEvent| {
+            event
+                .detail("segments", archived.segments)
+                .detail("events", archived.events)
+                .detail("before", *before)
+        };
+        let (archived, _) = match by {
+            Some(by) => {
+                self.audited(
+                    by,
+                    Action::AuditArchived,
+                    About::default(),
+                    archived,
+                    details,
+                )
+                .await?
+            }
+            None => {
+                let done = archived?;
+                if done.0.segments > 0 {
+                    let event = details(
+                        &done,
+                        crate::actions::system_event(Action::AuditArchived, Outcome::Success),
+                    );
+                    self.audit.record(event).await?;
+                }
+                done
+            }
+        };
+        Ok(archived)
+    }
+
+    async fn archive_before(
+        &self,
+        before: Option<time::OffsetDateTime>,
+    ) -> crate::Result<(bastide_audit::Archived, i64)> {
         let limit = time::OffsetDateTime::now_utc() - self.settings.audit.retention;
         let before = match before {
             Some(before) if before > limit => {
@@ -73,15 +115,8 @@ impl Hub {
         let dir = self.settings.audit.dir.clone();
         let archived = tokio::task::spawn_blocking(move || bastide_audit::archive(&dir, before))
             .await
-            .expect("archiving does not panic")?;
-        if archived.segments > 0 {
-            let event = NewEvent::new("system", Role::System, "audit.archived", Outcome::Success)
-                .detail("segments", archived.segments)
-                .detail("events", archived.events)
-                .detail("before", before.unix_timestamp());
-            self.audit.record(event).await?;
-        }
-        Ok(archived)
+            .map_err(|e| crate::Error::Internal(format!("archiving stopped: {e}")))??;
+        Ok((archived, before.unix_timestamp()))
     }
 }
 
@@ -91,7 +126,7 @@ pub fn spawn_audit_archiving(hub: Arc<Hub>, every: Duration) -> tokio::task::Joi
         let mut ticks = tokio::time::interval(every);
         loop {
             ticks.tick().await;
-            match hub.archive_audit(None).await {
+            match hub.archive_audit(None, None).await {
                 Ok(done) if done.segments > 0 => {
                     tracing::info!(target: "bastide::audit", segments = done.segments, events = done.events, "archived audit segments");
                 }

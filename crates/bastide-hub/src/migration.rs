@@ -4,14 +4,13 @@
 use std::fs;
 use std::path::Path;
 
-use bastide_audit::Outcome;
 use bastide_core::config::CONFIG_FILE_NAME;
 use bastide_core::private;
 use bastide_store::{MigrationReport, Storage};
 use url::Url;
 
 use super::Hub;
-use crate::actions::Action;
+use crate::actions::{About, Action};
 use crate::{Caller, Error, Result};
 
 impl Hub {
@@ -28,46 +27,38 @@ impl Hub {
             p.administration().map(drop)
         })
         .await?;
-        if let Ok(dir) = to.to_file_path() {
-            fs::create_dir_all(&dir).map_err(|source| Error::Unwritable {
-                path: dir.clone(),
-                source,
-            })?;
-        }
-        let target = Storage::open(to, &self.settings.s3)?;
-        let result = bastide_store::migrate(&self.storage, &target, progress).await;
-        let event = by
-            .event(
-                Action::StorageMigrated,
-                if result.is_ok() {
-                    Outcome::Success
-                } else {
-                    Outcome::Failure
-                },
-            )
-            .object(to.to_string())
-            .detail("from", self.storage.url().to_string());
-        let report = match result {
-            Ok(report) => report,
-            Err(e) => {
-                self.audit.record(event).await?;
-                return Err(e.into());
+        let migrated = async {
+            if let Ok(dir) = to.to_file_path() {
+                fs::create_dir_all(&dir).map_err(|source| Error::Unwritable {
+                    path: dir.clone(),
+                    source,
+                })?;
             }
+            let target = Storage::open(to, &self.settings.s3)?;
+            let report = bastide_store::migrate(&self.storage, &target, progress).await?;
+            let config = self
+                .settings
+                .config_file
+                .clone()
+                .unwrap_or_else(|| self.settings.data_dir.join(CONFIG_FILE_NAME));
+            set_storage_url(&config, to)?;
+            Ok::<_, Error>(report)
         };
-        let config = self
-            .settings
-            .config_file
-            .clone()
-            .unwrap_or_else(|| self.settings.data_dir.join(CONFIG_FILE_NAME));
-        set_storage_url(&config, to)?;
-        self.audit
-            .record(
+        let from = self.storage.url().to_string();
+        self.audited(
+            by,
+            Action::StorageMigrated,
+            About::default(),
+            migrated.await,
+            |report, event| {
                 event
+                    .object(to.to_string())
+                    .detail("from", from)
                     .detail("objects", report.copied + report.already_there)
-                    .detail("bytes", report.bytes),
-            )
-            .await?;
-        Ok(report)
+                    .detail("bytes", report.bytes)
+            },
+        )
+        .await
     }
 }
 

@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bastide_audit::Outcome;
 use bastide_ingest::schema::normalise_code;
 use bastide_ingest::{BatchSink, CsvOptions, TableSchema, read_csv};
 use bastide_meta::TableRecord;
@@ -17,7 +16,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Hub;
-use crate::actions::Action;
+use crate::actions::{About, Action};
 use bastide_core::ids::DatasetName;
 
 use crate::{Caller, Error, Result};
@@ -70,6 +69,27 @@ impl Hub {
     ) -> Result<NomenclatureReport> {
         self.require(by, Action::NomenclaturesLoaded, |p| p.ingestion().map(drop))
             .await?;
+        let loaded = self.load(dataset, nomenclatures).await;
+        self.audited(
+            by,
+            Action::NomenclaturesLoaded,
+            About::object(dataset.as_str()),
+            loaded,
+            |report, event| {
+                event
+                    .detail("tables", report.tables)
+                    .detail("rows", report.rows)
+                    .detail("version", report.version)
+            },
+        )
+        .await
+    }
+
+    async fn load(
+        &self,
+        dataset: &DatasetName,
+        nomenclatures: Vec<Nomenclature>,
+    ) -> Result<NomenclatureReport> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let draft = self.datasets.draft(dataset).await?;
         let mut report = NomenclatureReport::default();
@@ -102,7 +122,7 @@ impl Hub {
                 .map(|read| (read, sink, schema.name))
             })
             .await
-            .expect("reading does not panic");
+            .map_err(|e| Error::Internal(format!("the nomenclature reader stopped: {e}")))?;
             let (read, sink, name) = match read {
                 Ok(done) => done,
                 Err(e) => {
@@ -125,13 +145,6 @@ impl Hub {
         let content_hash = hex::encode(hasher.finalize());
         let committed = draft.commit(&content_hash, sinks).await?;
         report.version = Some(committed.version);
-        let event = by
-            .event(Action::NomenclaturesLoaded, Outcome::Success)
-            .object(dataset.as_str())
-            .detail("tables", report.tables)
-            .detail("rows", report.rows)
-            .detail("version", committed.version);
-        self.audit.record(event).await?;
         Ok(report)
     }
 

@@ -261,4 +261,11 @@ impl Hub {
         )
         .await
     }
+
+    /// Whether `caller` may produce the access review: a door that must refuse the
+    /// request's form asks first, so a refusal is recorded whatever was sent.
+    pub async fn may_review_access(&self, caller: &Caller) -> Result<()> {
+        self.require(caller, Action::AccessReviewed, |p| p.oversight().map(drop))
+            .await
+    }
 }

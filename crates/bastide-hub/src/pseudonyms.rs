@@ -80,7 +80,7 @@ impl Hub {
             .and_then(|p| p.administration().map(drop).map_err(Error::from));
         if let Err(e) = allowed {
             let event = by
-                .named_event("pseudonyms.renewed", Outcome::Denied)
+                .event(Action::PseudonymsRenewed, Outcome::Denied)
                 .detail("reason", e.to_string());
             self.audit.record(event).await?;
             return Err(e);
@@ -88,7 +88,7 @@ impl Hub {
         let outcome = self.renew(by, progress).await;
         let event = match &outcome {
             Ok(report) => by
-                .named_event("pseudonyms.renewed", Outcome::Success)
+                .event(Action::PseudonymsRenewed, Outcome::Success)
                 .detail("generation", report.generation)
                 .detail("key_id", report.key_id.clone())
                 .detail("datasets", report.datasets.len())
@@ -96,7 +96,7 @@ impl Hub {
                 .detail("opt_outs", report.opt_outs)
                 .detail("keys_shredded", report.keys_shredded),
             Err(e) => by
-                .named_event("pseudonyms.renewed", Outcome::Failure)
+                .event(Action::PseudonymsRenewed, Outcome::Failure)
                 .detail("reason", e.to_string()),
         };
         self.audit.record(event).await?;

@@ -11,10 +11,9 @@
 //! outcome is durable before the caller hears of it.
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 use std::sync::Arc;
 
-use bastide_access::{Mode, PermitCheck, PermitDenied, PermitScope, Permits, Principal};
+use bastide_access::{Mode, PermitCheck, PermitScope, Permits, Principal};
 use bastide_audit::Outcome;
 use bastide_core::ids::ProjectId;
 use bastide_meta::QueryRecord;
@@ -23,37 +22,9 @@ use datafusion::common::ParamValues;
 use futures::future::BoxFuture;
 
 use super::{Caller, Hub};
-
-/// Where a query came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// The HTTP API (and the web console).
-    Api,
-    /// The PostgreSQL wire endpoint.
-    Wire,
-}
-
-impl Channel {
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            Self::Api => "api",
-            Self::Wire => "wire",
-        }
-    }
-}
-
-/// Who an answer goes to: row-level rows are answered only inside the secure
-/// environment (`query.trusted_networks`), whatever the door.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Client {
-    /// Code in the hub's own process (tests, benchmarks): inside by construction.
-    Local,
-    /// A client at this address (the API's as resolved behind trusted proxies, the
-    /// wire's peer).
-    Remote(IpAddr),
-    /// A door that could not tell the address: outside.
-    Unknown,
-}
+use crate::Action;
+pub use crate::channel::{Channel, Client};
+pub use crate::error::QueryFailure;
 
 /// A statement a client prepared (the wire's Parse): what it would answer, and the
 /// statement as parsed and guarded, to run at Execute without parsing it again.
@@ -124,20 +95,6 @@ fn count(params: &ParamValues) -> usize {
     }
 }
 
-/// Why a query did not answer.
-#[derive(Debug, thiserror::Error)]
-pub enum QueryFailure {
-    /// The permit does not let the caller in now.
-    #[error(transparent)]
-    Denied(#[from] PermitDenied),
-    /// The query's own fault, or a limit reached.
-    #[error(transparent)]
-    Query(#[from] bastide_query::Error),
-    /// The hub failed.
-    #[error(transparent)]
-    Hub(#[from] crate::Error),
-}
-
 /// A query's answer and its history record.
 #[derive(Debug)]
 pub struct Answered {
@@ -170,7 +127,7 @@ impl Hub {
         } = request;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let event = |outcome| {
-            query_event(by, "query.run", project, sql, channel, outcome)
+            query_event(by, Action::QueryRun, project, sql, channel, outcome)
                 .detail("parameters", count(&params))
         };
         // Reads first, side by side; the history row is written once they are done.
@@ -221,7 +178,17 @@ impl Hub {
                 {
                     Ok(reserved) => reserved,
                     Err(refusal) => {
-                        let event = event(Outcome::Denied).detail("reason", refusal.to_string());
+                        let (outcome, reason) = match &refusal {
+                            QueryFailure::Hub(e) => {
+                                tracing::error!(target: "bastide::hub", error = %e, "the row budget could not be reserved");
+                                (
+                                    Outcome::Failure,
+                                    "internal error (see the hub's log)".to_owned(),
+                                )
+                            }
+                            other => (Outcome::Denied, crate::actions::reason(&other.to_string())),
+                        };
+                        let event = event(outcome).detail("reason", reason);
                         self.audit.record(event).await.map_err(crate::Error::from)?;
                         return Err(refusal);
                     }
@@ -244,7 +211,7 @@ impl Hub {
             let _ticket = ticket;
             // Written ahead, while the query runs: no row leaves before the query is on
             // record, and a query that brings the hub down is on record too.
-            let start = recorded_event(&by, "query.start", &record, Outcome::Success)
+            let start = recorded_event(&by, Action::QueryStarted, &record, Outcome::Success)
                 .detail("parameters", parameters);
             let run = async {
                 let named = checked.as_ref().ok().map(|c| c.relations());
@@ -255,7 +222,7 @@ impl Hub {
                 Ok::<_, QueryFailure>(run.await?)
             };
             let (started, result) = tokio::join!(hub.audit.record(start), run);
-            let result = match started {
+            let mut result = match started {
                 Ok(_) => result,
                 Err(e) => Err(QueryFailure::Hub(e.into())),
             };
@@ -263,8 +230,12 @@ impl Hub {
                 let shown = result
                     .as_ref()
                     .map_or(0, |answer| rows_worth(answer, widest));
-                hub.settle_rows(&by, &record, today, reserved, shown)
-                    .await?;
+                // No row is shown that the budget did not count: a failure to settle
+                // fails the query, and is recorded as its end.
+                if let Err(unsettled) = hub.settle_rows(&by, &record, today, reserved, shown).await
+                {
+                    result = Err(unsettled);
+                }
             }
             let end = hub.conclude(&mut record, parameters, &result, &by);
             match result {
@@ -307,7 +278,8 @@ impl Hub {
         client: Client,
     ) -> Result<Prepared, QueryFailure> {
         let principal = by.authenticated()?;
-        let event = |outcome| query_event(by, "query.run", project, sql, Channel::Wire, outcome);
+        let event =
+            |outcome| query_event(by, Action::QueryRun, project, sql, Channel::Wire, outcome);
         let scope = self
             .permitted(principal, project, client, false, &event)
             .await?;
@@ -462,7 +434,7 @@ impl Hub {
                 }
             }
         };
-        let mut done = recorded_event(by, "query.run", record, outcome)
+        let mut done = recorded_event(by, Action::QueryRun, record, outcome)
             .detail("status", record.status.clone())
             .detail("parameters", parameters);
         if let Some(rows) = record.row_count {
@@ -499,7 +471,7 @@ fn rows_worth(answer: &Answer, widest: usize) -> usize {
 /// The audit event `action` of query `record`.
 fn recorded_event(
     by: &Caller,
-    action: &str,
+    action: Action,
     record: &QueryRecord,
     outcome: Outcome,
 ) -> bastide_audit::NewEvent {
@@ -517,13 +489,13 @@ fn recorded_event(
 /// The audit event `action` of a query, before it has a history record (refused).
 fn query_event(
     by: &Caller,
-    action: &str,
+    action: Action,
     project: &str,
     sql: &str,
     channel: Channel,
     outcome: Outcome,
 ) -> bastide_audit::NewEvent {
-    by.named_event(action, outcome)
+    by.event(action, outcome)
         .project(project.to_owned())
         .detail("query", sql.to_owned())
         .detail("channel", channel.as_str())

@@ -78,7 +78,14 @@ impl Hub {
                 .await?;
                 Err(bastide_access::Error::Auth(reason).into())
             }
-            Err(other) => Err(other.into()),
+            Err(other) => {
+                let actor = crate::sign_in::plausible(credentials.name).unwrap_or("anonymous");
+                tracing::error!(target: "bastide::hub", error = %other, "a sign-in failed");
+                let reason = "internal error (see the hub's log)";
+                self.sign_in_failed(door, origin, actor, Method::Password.as_str(), reason)
+                    .await?;
+                Err(other.into())
+            }
         }
     }
 
@@ -112,9 +119,18 @@ impl Hub {
         }
     }
 
-    /// Ends the session whose cookie is `secret`.
-    pub async fn sign_out(&self, secret: &str) -> Result<()> {
-        Ok(Sessions::new(&self.meta).close(secret, now()).await?)
+    /// Ends the session whose cookie is `secret`, and records it when it was one.
+    pub async fn sign_out(&self, door: Door, origin: Origin, secret: &str) -> Result<()> {
+        let sessions = Sessions::new(&self.meta);
+        let owner = sessions.authenticate(secret, None, false, now()).await.ok();
+        sessions.close(secret, now()).await?;
+        if let Some(principal) = owner {
+            let caller =
+                Caller::user(principal, door).from_request(origin.request_id, origin.client);
+            let event = caller.event(Action::SignedOut, Outcome::Success);
+            self.audit.record(event).await?;
+        }
+        Ok(())
     }
 
     /// Starts setting up the caller's second factor: a new secret, shown once; it
@@ -152,7 +168,7 @@ impl Hub {
             let user = self.own_record(caller).await?;
             let Some(sealed) = user.totp_sealed.as_deref().filter(|_| !user.totp_confirmed) else {
                 return Err(refused(
-                    "nothing to confirm: start with POST /api/v1/me/totp",
+                    "nothing to confirm: set up a second factor first (its enrolment shows the secret)",
                 ));
             };
             let secret = self.unseal(sealed).await?;
@@ -202,10 +218,21 @@ impl Hub {
         principal: Principal,
         method: Method,
     ) -> Result<SignedIn> {
+        // The session first: a sign-in is recorded as a success only once it holds.
+        let session = match Sessions::new(&self.meta).open(&principal, now()).await {
+            Ok(session) => session,
+            Err(e) => {
+                tracing::error!(target: "bastide::hub", error = %e, "a session could not be opened");
+                let reason = "internal error (see the hub's log)";
+                self.sign_in_failed(door, origin, principal.name(), method.as_str(), reason)
+                    .await?;
+                return Err(e.into());
+            }
+        };
         let mut event = NewEvent::new(
             principal.name(),
-            bastide_audit::Role::System,
-            "auth.login",
+            principal.roles().highest().into(),
+            Action::SignIn.as_str(),
             Outcome::Success,
         )
         .detail("method", method.as_str())
@@ -213,7 +240,6 @@ impl Hub {
         event.request_id = origin.request_id;
         event.client = origin.client;
         self.audit.record(event).await?;
-        let session = Sessions::new(&self.meta).open(&principal, now()).await?;
         Ok(SignedIn { principal, session })
     }
 
@@ -230,11 +256,11 @@ impl Hub {
         let mut event = NewEvent::new(
             actor,
             bastide_audit::Role::System,
-            "auth.login",
+            Action::SignIn.as_str(),
             Outcome::Failure,
         )
         .detail("method", method.to_owned())
-        .detail("reason", reason.to_owned())
+        .detail("reason", crate::actions::reason(reason))
         .detail("via", door.as_str());
         event.request_id = origin.request_id;
         event.client = origin.client;

@@ -143,8 +143,13 @@ impl Hub {
         } else {
             Outcome::Success
         };
-        let mut event =
-            NewEvent::new(actor, role, "wire.login", outcome).detail("via", Door::Wire.as_str());
+        let mut event = NewEvent::new(
+            actor,
+            role,
+            crate::Action::WorkspaceSignIn.as_str(),
+            outcome,
+        )
+        .detail("via", Door::Wire.as_str());
         event.client = origin.client;
         if let Some(reason) = &refusal {
             event = event.detail("reason", reason.clone());
@@ -174,8 +179,20 @@ impl Hub {
     /// The caller of a workspace connection, its token `token_id` checked again now
     /// (revoked, expired, or its owner disabled: an `Auth` access error).
     pub async fn recheck(&self, door: Door, token_id: &str, origin: Origin) -> Result<Caller> {
-        let principal = Tokens::new(&self.meta).recheck(token_id, now()).await?;
-        Ok(Caller::user(principal, door).from_request(origin.request_id, origin.client))
+        match Tokens::new(&self.meta).recheck(token_id, now()).await {
+            Ok(principal) => {
+                Ok(Caller::user(principal, door).from_request(origin.request_id, origin.client))
+            }
+            // Revoked, expired or its user disabled since the connection began: a
+            // failed authentication, recorded as the API records one.
+            Err(bastide_access::Error::Auth(reason)) => {
+                let method = "token";
+                self.sign_in_failed(door, origin, "anonymous", method, &reason.to_string())
+                    .await?;
+                Err(bastide_access::Error::Auth(reason).into())
+            }
+            Err(other) => Err(other.into()),
+        }
     }
 }
 

@@ -49,6 +49,17 @@ impl Default for CsvOptions {
     }
 }
 
+/// The field separator a producer names: one character, or `tab` (also `\t`) for a
+/// tab. Every door reads it here, so they accept the same. Multi-byte characters are
+/// refused: CSV delimiters are one byte.
+pub fn parse_delimiter(text: &str) -> Option<u8> {
+    match text {
+        "tab" | "\\t" | "\t" => Some(b'\t'),
+        d if d.len() == 1 => Some(d.as_bytes()[0]),
+        _ => None,
+    }
+}
+
 /// How many first errors of each (column, rule) a report keeps.
 pub(crate) const FIRST_ERRORS: usize = 10;
 

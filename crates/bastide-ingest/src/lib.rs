@@ -13,7 +13,9 @@ pub mod schema;
 mod validate;
 pub mod value;
 
-pub use batch::{BatchSink, Collect, CsvOptions, Encoding, ErrorGroup, ReadError, TableRead};
+pub use batch::{
+    BatchSink, Collect, CsvOptions, Encoding, ErrorGroup, ReadError, TableRead, parse_delimiter,
+};
 pub use error::{Error, Result};
 pub use parquet_input::read_parquet;
 pub use reader::read_csv;

@@ -129,6 +129,18 @@ pub(crate) fn positions(
         .iter()
         .map(|h| decode(h, encoding).unwrap_or_default().trim().to_owned())
         .collect();
+    // A first line that names none of the schema's columns is data, not a header (a
+    // file sent without one, or split on the wrong delimiter): its cells may be
+    // identifiers or health values, so they are not repeated.
+    if !names.iter().any(|name| schema.column(name).is_some()) {
+        return Err(ReadError::Header {
+            file: file.to_owned(),
+            problem: format!(
+                "the first line names none of table {}'s columns: a CSV file starts with a header line naming its columns (is it missing, or is the delimiter not the one given?)",
+                schema.name
+            ),
+        });
+    }
     for name in &names {
         if schema.column(name).is_none() {
             return Err(ReadError::Header {

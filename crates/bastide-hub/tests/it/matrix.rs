@@ -1,5 +1,6 @@
 //! The authorisation matrix: every use case of accounts, tokens, projects, permits,
-//! opt-outs and the access review, called by every kind of caller, against one table
+//! opt-outs, the access review, keys, datasets and ingestion, export, backup and the
+//! audit log, called by every kind of caller, against one table
 //! of what each may do. Each call is also checked in the audit log: a change is
 //! recorded whatever its outcome, a read only when refused, with the caller as actor
 //! and the door it came through; a disabled account never gets as far as a use case
@@ -88,6 +89,12 @@ enum Case {
     ReadAuditLog,
     RotateKeys,
     ListDatasets,
+    KeyStatus,
+    CreateDataset,
+    Ingest,
+    Export,
+    Backup,
+    ExportAuditLog,
 }
 
 use Who::{Admin, Auditor, Member, Steward, Stranger};
@@ -171,6 +178,17 @@ const MATRIX: &[(Case, &str, bool, &[Who])] = &[
     (Case::ReadAuditLog, "audit.read", false, &[Auditor]),
     (Case::RotateKeys, "key.rotated", false, &[Admin]),
     (Case::ListDatasets, "dataset.list", true, &[Admin, Steward]),
+    (Case::KeyStatus, "key.status", true, &[Admin]),
+    (
+        Case::CreateDataset,
+        "dataset.created",
+        false,
+        &[Admin, Steward],
+    ),
+    (Case::Ingest, "ingest.batch", false, &[Admin, Steward]),
+    (Case::Export, "export.run", false, &[Admin]),
+    (Case::Backup, "hub.backed_up", false, &[Admin]),
+    (Case::ExportAuditLog, "audit.exported", false, &[Auditor]),
 ];
 
 /// How far a project has gone.
@@ -416,11 +434,55 @@ impl World {
             Case::AccessReview => hub.access_review(caller).await.is_ok(),
             Case::RotateKeys => hub.rotate_keys(caller).await.is_ok(),
             Case::ListDatasets => hub.stored_datasets(caller).await.is_ok(),
-            Case::ReadAuditLog => {
+            Case::ReadAuditLog | Case::ExportAuditLog => {
                 let query = bastide_hub::EventQuery::default();
-                hub.audit_events(caller, query, Reading::Browse)
+                let reading = match case {
+                    Case::ReadAuditLog => Reading::Browse,
+                    _ => Reading::Export,
+                };
+                hub.audit_events(caller, query, reading).await.is_ok()
+            }
+            Case::KeyStatus => hub.key_status(caller).await.is_ok(),
+            Case::CreateDataset => {
+                let name = DatasetName::parse(&self.fresh("extra")).unwrap();
+                let schema = ("people.json".to_owned(), PEOPLE.as_bytes().to_vec());
+                let identifiers = ["BEN_NIR_PSA".to_owned()];
+                hub.create_dataset(caller, &name, &[schema], &identifiers)
                     .await
                     .is_ok()
+            }
+            Case::Ingest => {
+                let csv = self
+                    ._dir
+                    .path()
+                    .join(format!("{}.csv", self.fresh("batch")));
+                std::fs::write(&csv, "BEN_NIR_PSA,BEN_SEX_COD\n1840312345678,1\n").unwrap();
+                let (dataset, table) = (
+                    DatasetName::parse("snds").unwrap(),
+                    bastide_core::ids::TableName::parse("people").unwrap(),
+                );
+                let progress: bastide_hub::Progress = std::sync::Arc::new(|_, _| {});
+                let options = bastide_ingest::CsvOptions::default();
+                let on_error = bastide_hub::OnError::Reject;
+                hub.ingest(
+                    caller,
+                    &dataset,
+                    &table,
+                    &[csv],
+                    on_error,
+                    options,
+                    progress,
+                )
+                .await
+                .is_ok()
+            }
+            Case::Export => {
+                let to = self._dir.path().join(self.fresh("export"));
+                hub.export(caller, &to, &[]).await.is_ok()
+            }
+            Case::Backup => {
+                let to = self._dir.path().join(self.fresh("backup"));
+                hub.backup(caller, &to).await.is_ok()
             }
         }
     }

@@ -176,6 +176,15 @@ fn a_header_with_an_unknown_or_missing_column_is_refused_naming_it() {
             .contains("required column `stay_id` is missing"),
         "{err}"
     );
+    // A file sent without its header: the first line is data, never repeated.
+    let csv = file(dir.path(), "h.csv", b"1840775123456,Cardiologie\n");
+    let err = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("header line"), "{message}");
+    assert!(
+        !message.contains("1840775123456") && !message.contains("Cardiologie"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -289,14 +298,18 @@ fn a_truncated_last_line_is_refused_not_dropped() {
 }
 
 #[test]
-fn a_wrong_delimiter_shows_as_a_header_naming_an_unknown_column() {
+fn a_wrong_delimiter_shows_as_a_first_line_naming_no_column() {
     let dir = tempfile::tempdir().unwrap();
     let csv = file(dir.path(), "o.csv", b"stay_id;ward\n1;A\n");
     let err = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap_err();
+    let message = err.to_string();
     assert!(
-        err.to_string()
-            .contains("column `stay_id;ward` is not in table stays's schema"),
-        "{err}"
+        message.contains("names none of table stays's columns") && message.contains("delimiter"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("ward"),
+        "a line that is not a header is not repeated"
     );
 }
 

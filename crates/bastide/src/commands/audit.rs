@@ -62,7 +62,7 @@ pub fn run(settings: &Settings, command: AuditCommand, json: bool) -> anyhow::Re
 pub async fn archive(settings: Settings, before: Option<&str>, json: bool) -> anyhow::Result<()> {
     let before = before.map(|t| parse_time("--before", t)).transpose()?;
     let hub = bastide_hub::Hub::open(settings).await?;
-    let result = hub.archive_audit(before).await;
+    let result = hub.archive_audit(Some(&hub.operator()), before).await;
     hub.close_quietly().await;
     let archived = result?;
     output::print(json, &archived, || {

@@ -157,13 +157,11 @@ async fn list(hub: &Hub, json: bool) -> anyhow::Result<()> {
 
 /// Runs `bastide ingest`; fails (non-zero exit) unless the batch is committed.
 pub async fn ingest(settings: Settings, args: &IngestArgs, json: bool) -> anyhow::Result<()> {
-    let delimiter = match args.delimiter.as_str() {
-        "tab" | "\\t" => b'\t',
-        d if d.len() == 1 => d.as_bytes()[0],
-        _ => bail!(
+    let Some(delimiter) = bastide_ingest::parse_delimiter(&args.delimiter) else {
+        bail!(
             "--delimiter `{}` is not one character (write `tab` for a tab)",
             args.delimiter
-        ),
+        );
     };
     let encoding = match args.encoding {
         EncodingArg::Utf8 => Encoding::Utf8,

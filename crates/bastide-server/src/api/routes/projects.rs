@@ -306,19 +306,24 @@ pub(crate) async fn access_review(
     caller: Caller,
     Query(query): Query<ReviewQuery>,
 ) -> Result<Response, ApiError> {
-    // The caller's right first: a refusal is recorded whatever format was asked.
-    let lines = state.hub.access_review(&caller.hub()).await.map_err(hub)?;
     let csv = match query.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
-        Some(other) => {
+        Some(_) => {
+            // The caller's right first: a refusal is recorded whatever was asked.
+            state
+                .hub
+                .may_review_access(&caller.hub())
+                .await
+                .map_err(hub)?;
             return Err(ApiError::Client {
                 status: StatusCode::BAD_REQUEST,
                 code: "invalid",
-                message: format!("format `{other}`: use json or csv"),
+                message: "format: use json or csv".into(),
             });
         }
     };
+    let lines = state.hub.access_review(&caller.hub()).await.map_err(hub)?;
     Ok(if csv {
         (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],

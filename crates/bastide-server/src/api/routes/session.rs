@@ -99,10 +99,19 @@ pub(crate) async fn login(
     responses((status = 204, description = "Logged out")))]
 pub(crate) async fn logout(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if let Some(secret) = session_cookie(&headers) {
-        state.hub.sign_out(&secret).await.map_err(hub)?;
+        let origin = Origin {
+            request_id: None,
+            client,
+        };
+        state
+            .hub
+            .sign_out(Door::Api, origin, &secret)
+            .await
+            .map_err(hub)?;
     }
     let cookie = format!(
         "{}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",

@@ -171,13 +171,11 @@ fn options(query: &UploadQuery) -> Result<(OnError, CsvOptions), ApiError> {
     };
     let delimiter = match query.delimiter.as_deref() {
         None => b',',
-        Some("tab") => b'\t',
-        Some(d) if d.len() == 1 => d.as_bytes()[0],
-        Some(other) => {
-            return Err(bad(format!(
-                "delimiter `{other}` is not one character (write tab for a tab)"
-            )));
-        }
+        Some(d) => bastide_ingest::parse_delimiter(d).ok_or_else(|| {
+            bad(format!(
+                "delimiter `{d}` is not one character (write tab for a tab)"
+            ))
+        })?,
     };
     Ok((
         on_error,
