@@ -44,6 +44,9 @@ pub enum Command {
     /// Make synthetic data that describes no one: dummy rows of one table, or a whole
     /// coherent SNDS-like database at any scale.
     Synth(SynthArgs),
+    /// Statistical disclosure control: check a table, cell by cell, before asking for
+    /// its release.
+    Sdc(SdcArgs),
     /// Write every dataset, decrypted, in open formats (Parquet, Table Schema, a
     /// catalogue): what an operator needs to leave Bastide.
     Export(ExportArgs),
@@ -645,4 +648,88 @@ pub struct SynthArgs {
     /// The seed: the same seed always gives the same output.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+/// Options of `sdc`.
+#[derive(Debug, Args)]
+pub struct SdcArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: SdcCommand,
+}
+
+/// The `sdc` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SdcCommand {
+    /// Build a table from a person-level CSV (a header line, then one row per
+    /// contribution) and check every cell: the rules it fails, and whether it is
+    /// published, suppressed, or withheld to protect another (secondary). Totals are
+    /// checked and protected too.
+    Check(SdcCheckArgs),
+}
+
+/// Options of `sdc check`.
+#[derive(Debug, Args)]
+pub struct SdcCheckArgs {
+    /// The CSV file.
+    pub file: PathBuf,
+    /// Columns whose values make the table's rows.
+    #[arg(long, num_args = 1.., required = true, value_name = "COL")]
+    pub rows: Vec<String>,
+    /// Columns whose values make its columns (a two-way table).
+    #[arg(long, num_args = 1.., value_name = "COL")]
+    pub cols: Vec<String>,
+    /// What each cell holds.
+    #[arg(long, value_enum, default_value = "count")]
+    pub agg: AggArg,
+    /// The column summed or averaged (with `--agg sum` or `mean`).
+    #[arg(long, value_name = "COL")]
+    pub value: Option<String>,
+    /// The column naming the person each row belongs to (default: each row is a
+    /// person of its own).
+    #[arg(long, value_name = "COL")]
+    pub person: Option<String>,
+    /// The field separator (one character; `tab` for a tab).
+    #[arg(long, default_value = ",")]
+    pub delimiter: String,
+    /// The rules' thresholds.
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+/// `--agg`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AggArg {
+    /// How many rows (a frequency table).
+    Count,
+    /// The sum of `--value`.
+    Sum,
+    /// The mean of `--value`.
+    Mean,
+}
+
+/// The thresholds of the disclosure rules; each defaults to the hub's default.
+#[derive(Debug, Args)]
+pub struct RuleArgs {
+    /// Fewest distinct persons behind a published cell [default: 10].
+    #[arg(long, value_name = "N")]
+    pub min_persons: Option<u64>,
+    /// Publish groups with no one in them (by default a zero is disclosive).
+    #[arg(long)]
+    pub zeros_allowed: bool,
+    /// The n of the dominance rule [default: 2].
+    #[arg(long, value_name = "N")]
+    pub dominance_n: Option<usize>,
+    /// The k of the dominance rule, a fraction [default: 0.9].
+    #[arg(long, value_name = "K")]
+    pub dominance_k: Option<f64>,
+    /// The p of the p% rule, a fraction [default: 0.1].
+    #[arg(long, value_name = "P")]
+    pub p_percent: Option<f64>,
+    /// Suppress cells in which a value is missing.
+    #[arg(long)]
+    pub missing_disclosive: bool,
+    /// Round published counts to a multiple of this base.
+    #[arg(long, value_name = "BASE")]
+    pub round: Option<u32>,
 }

@@ -13,6 +13,7 @@ mod migrate;
 mod projects;
 mod pseudonyms;
 mod query;
+mod sdc;
 mod serve;
 mod synth;
 
@@ -91,6 +92,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             dataset::ingest(settings(config, args.data_dir.clone(), None)?, &args, json).await
         }
         Command::Synth(args) => synth::run(&args, json),
+        Command::Sdc(args) => sdc::run(args.command, json),
         Command::Export(args) => {
             export::run(settings(config, args.data_dir.clone(), None)?, &args, json).await
         }

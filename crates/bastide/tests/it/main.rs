@@ -12,6 +12,7 @@ mod parity;
 mod postgres;
 mod projects;
 mod pseudonyms;
+mod sdc;
 mod serve;
 mod sessions;
 mod storage;
