@@ -184,7 +184,7 @@ impl<'a> Accounts<'a> {
     ) -> Result<Principal> {
         let roles: Vec<String> = claimed
             .iter()
-            .filter(|r| crate::Role::parse(r).is_ok())
+            .filter(|r| crate::role::parse_role(r).is_ok())
             .cloned()
             .collect();
         let roles = Roles::parse(&roles).map_err(|_| {

@@ -2,59 +2,20 @@
 //! top; a role alone never grants access to data.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
 use crate::{Error, Result};
 
-/// A role.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Runs the hub: users, keys, storage. Sees no data by this role.
-    Admin,
-    /// Reviews applications, grants permits, keeps the opt-out register.
-    Steward,
-    /// Works on data within the permits of their projects.
-    Researcher,
-    /// Reads the audit log.
-    Auditor,
-}
+pub use bastide_core::Role;
 
-impl Role {
-    /// Every role.
-    pub const ALL: [Role; 4] = [Self::Admin, Self::Steward, Self::Researcher, Self::Auditor];
-
-    /// Its name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Steward => "steward",
-            Self::Researcher => "researcher",
-            Self::Auditor => "auditor",
-        }
-    }
-
-    /// Reads a role's name.
-    pub fn parse(text: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|r| r.as_str() == text.trim())
-            .ok_or_else(|| Error::Invalid {
-                field: "role",
-                problem: format!(
-                    "`{}` is not a role; use admin, steward, researcher or auditor",
-                    text.trim()
-                ),
-            })
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// Reads a role's name; an unknown one is refused naming the four.
+pub fn parse_role(text: &str) -> Result<Role> {
+    Role::named(text).ok_or_else(|| Error::Invalid {
+        field: "role",
+        problem: format!(
+            "`{}` is not a role; use admin, steward, researcher or auditor",
+            text.trim()
+        ),
+    })
 }
 
 /// A user's roles.
@@ -66,7 +27,7 @@ impl Roles {
     pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Self> {
         let roles = names
             .iter()
-            .map(|n| Role::parse(n.as_ref()))
+            .map(|n| parse_role(n.as_ref()))
             .collect::<Result<BTreeSet<_>>>()?;
         if roles.is_empty() {
             return Err(Error::Invalid {
@@ -111,18 +72,5 @@ impl Roles {
     /// Their names.
     pub fn names(&self) -> Vec<String> {
         self.0.iter().map(|r| r.as_str().to_owned()).collect()
-    }
-}
-
-/// The audit log's roles are these four, and those of actors who are not users (the hub
-/// itself, the operator at the command line): each role is recorded as itself.
-impl From<Role> for bastide_audit::Role {
-    fn from(role: Role) -> Self {
-        match role {
-            Role::Admin => Self::Admin,
-            Role::Steward => Self::Steward,
-            Role::Researcher => Self::Researcher,
-            Role::Auditor => Self::Auditor,
-        }
     }
 }

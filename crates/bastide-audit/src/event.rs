@@ -20,22 +20,59 @@ const MAX_FIELD: usize = 256;
 /// Largest accepted `details`, serialised, in bytes.
 const MAX_DETAILS: usize = 64 * 1024;
 
-/// The role an actor acted in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Operator of the hub.
-    Admin,
-    /// Data steward or access committee member.
-    Steward,
-    /// Researcher of a project.
-    Researcher,
-    /// Auditor or data protection officer.
-    Auditor,
+pub use bastide_core::Role;
+
+/// The role an actor acted in: an account's [`Role`], or an actor that is no account.
+/// Recorded as one lowercase word (`researcher`, `system`, `operator`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorRole {
+    /// An account, in one of its roles.
+    Account(Role),
     /// The hub itself (start, stop, scheduled work).
     System,
     /// The operator at the command line, outside the API.
     Operator,
+}
+
+impl ActorRole {
+    /// Its word in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Account(role) => role.as_str(),
+            Self::System => "system",
+            Self::Operator => "operator",
+        }
+    }
+}
+
+impl From<Role> for ActorRole {
+    fn from(role: Role) -> Self {
+        Self::Account(role)
+    }
+}
+
+impl Serialize for ActorRole {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ActorRole {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let word = String::deserialize(deserializer)?;
+        match word.as_str() {
+            "system" => Ok(Self::System),
+            "operator" => Ok(Self::Operator),
+            other => Role::named(other).map(Self::Account).ok_or_else(|| {
+                serde::de::Error::custom(format!("`{other}` is not a role of the log"))
+            }),
+        }
+    }
 }
 
 /// How the action ended.
@@ -56,7 +93,7 @@ pub struct NewEvent {
     /// Who: a user id, `system`, or `cli`.
     pub actor: String,
     /// In which role.
-    pub role: Role,
+    pub role: ActorRole,
     /// Dotted lowercase name, e.g. `query.run`, `auth.login`, `hub.created`.
     pub action: String,
     /// How it ended.
@@ -80,10 +117,10 @@ pub struct NewEvent {
 
 impl NewEvent {
     /// An event with no project, object, request or details.
-    pub fn new(actor: &str, role: Role, action: &str, outcome: Outcome) -> Self {
+    pub fn new(actor: &str, role: impl Into<ActorRole>, action: &str, outcome: Outcome) -> Self {
         Self {
             actor: actor.to_owned(),
-            role,
+            role: role.into(),
             action: action.to_owned(),
             outcome,
             project: None,

@@ -27,7 +27,7 @@ mod verify;
 mod writer;
 
 pub use error::{Error, Result};
-pub use event::{Event, NewEvent, Outcome, Role};
+pub use event::{ActorRole, Event, NewEvent, Outcome, Role};
 pub use head::SignedTreeHead;
 pub use log::{AuditLog, LogHeader, Options, Receipt, Recovery, read_header};
 pub use read::{

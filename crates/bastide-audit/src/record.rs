@@ -147,7 +147,12 @@ mod tests {
         let event = Event {
             seq: 1,
             time: time::OffsetDateTime::UNIX_EPOCH,
-            event: NewEvent::new("a", Role::System, "hub.started", Outcome::Success),
+            event: NewEvent::new(
+                "a",
+                crate::ActorRole::System,
+                "hub.started",
+                Outcome::Success,
+            ),
         };
         let mut out = Vec::new();
         encode_entry(&event, &mut out);

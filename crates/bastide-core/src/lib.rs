@@ -9,6 +9,8 @@ pub mod config;
 mod error;
 pub mod ids;
 pub mod private;
+mod role;
 pub mod secret;
 
 pub use error::{Error, Result};
+pub use role::Role;

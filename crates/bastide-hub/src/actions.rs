@@ -28,7 +28,7 @@ impl Caller {
 pub(crate) fn system_event(action: Action, outcome: Outcome) -> NewEvent {
     NewEvent::new(
         "system",
-        bastide_audit::Role::System,
+        bastide_audit::ActorRole::System,
         action.as_str(),
         outcome,
     )

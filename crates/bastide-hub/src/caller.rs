@@ -93,12 +93,12 @@ impl Caller {
     }
 
     /// The role the audit log records: the operator's, or the principal's highest.
-    pub fn audit_role(&self) -> bastide_audit::Role {
+    pub fn audit_role(&self) -> bastide_audit::ActorRole {
         let Some(principal) = &self.principal else {
-            return bastide_audit::Role::System;
+            return bastide_audit::ActorRole::System;
         };
         if principal.is_operator() {
-            return bastide_audit::Role::Operator;
+            return bastide_audit::ActorRole::Operator;
         }
         principal.roles().highest().into()
     }

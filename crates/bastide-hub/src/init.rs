@@ -6,7 +6,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};
+use bastide_audit::{ActorRole, AuditLog, NewEvent, Options, Outcome};
 use bastide_core::config::{CONFIG_FILE_NAME, MetadataSettings, Settings};
 use bastide_core::ids::HubId;
 use bastide_core::private;
@@ -170,7 +170,7 @@ async fn record_creation(staged: &Settings, keyring: &LocalKeyring, hub_id: HubI
     let dir = staged.audit.dir.clone();
     let event = NewEvent::new(
         "cli",
-        Role::Operator,
+        ActorRole::Operator,
         crate::Action::HubCreated.as_str(),
         Outcome::Success,
     )

@@ -231,7 +231,7 @@ impl Hub {
         };
         let mut event = NewEvent::new(
             principal.name(),
-            principal.roles().highest().into(),
+            principal.roles().highest(),
             Action::SignIn.as_str(),
             Outcome::Success,
         )
@@ -255,7 +255,7 @@ impl Hub {
     ) -> Result<()> {
         let mut event = NewEvent::new(
             actor,
-            bastide_audit::Role::System,
+            bastide_audit::ActorRole::System,
             Action::SignIn.as_str(),
             Outcome::Failure,
         )

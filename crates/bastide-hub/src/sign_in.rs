@@ -136,7 +136,7 @@ impl Hub {
         };
         let (actor, role) = match &checked {
             Ok(p) => (p.name(), p.roles().highest().into()),
-            Err(_) => ("anonymous", bastide_audit::Role::System),
+            Err(_) => ("anonymous", bastide_audit::ActorRole::System),
         };
         let outcome = if refusal.is_some() {
             Outcome::Denied

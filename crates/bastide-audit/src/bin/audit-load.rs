@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use bastide_audit::{AuditLog, NewEvent, Options, Outcome, Role};
+use bastide_audit::{ActorRole, AuditLog, NewEvent, Options, Outcome};
 use bastide_crypto::LocalKeyring;
 use secrecy::SecretString;
 
@@ -33,12 +33,13 @@ async fn main() {
         let (log, acknowledged) = (log.clone(), acknowledged.clone());
         handles.push(tokio::spawn(async move {
             for i in (task..events).step_by(tasks as usize) {
-                let event = NewEvent::new("load", Role::System, "load.append", Outcome::Success)
-                    .detail("i", i)
-                    .detail(
-                        "query",
-                        "SELECT count(*) FROM er_prs_f WHERE exe_soi_dtd >= '2020-01-01'",
-                    );
+                let event =
+                    NewEvent::new("load", ActorRole::System, "load.append", Outcome::Success)
+                        .detail("i", i)
+                        .detail(
+                            "query",
+                            "SELECT count(*) FROM er_prs_f WHERE exe_soi_dtd >= '2020-01-01'",
+                        );
                 log.append(event).await.expect("append");
                 let done = acknowledged.fetch_add(1, Ordering::SeqCst) + 1;
                 if done % 64 == 0 {

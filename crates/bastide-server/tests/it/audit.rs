@@ -28,7 +28,7 @@ async fn the_served_head_proves_inclusion_and_consistency() {
         hub.record(
             bastide_audit::NewEvent::new(
                 "t",
-                bastide_audit::Role::System,
+                bastide_audit::ActorRole::System,
                 "test.event",
                 bastide_audit::Outcome::Success,
             )
@@ -108,7 +108,7 @@ async fn record_events(hub: &TestHub, n: u64) -> SignedTreeHead {
         hub.record(
             bastide_audit::NewEvent::new(
                 "t",
-                bastide_audit::Role::System,
+                bastide_audit::ActorRole::System,
                 "test.event",
                 bastide_audit::Outcome::Success,
             )
