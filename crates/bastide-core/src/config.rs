@@ -80,6 +80,28 @@ pub struct Settings {
     pub admin_password: Option<SecretString>,
     /// OpenID Connect login, when an issuer is configured.
     pub oidc: Option<OidcSettings>,
+    /// The disclosure rules every published table passes.
+    pub disclosure: DisclosureSettings,
+}
+
+/// The disclosure rules: the hub's, and each dataset's where it tightens them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DisclosureSettings {
+    /// The hub's rules.
+    pub hub: bastide_sdc::Rules,
+    /// Datasets whose rules are stricter, by name.
+    pub datasets: std::collections::BTreeMap<String, bastide_sdc::Rules>,
+}
+
+impl DisclosureSettings {
+    /// The rules of a table drawn from `datasets` (several for a join): the strictest
+    /// of theirs and the hub's.
+    pub fn rules_for<'a>(&self, datasets: impl IntoIterator<Item = &'a str>) -> bastide_sdc::Rules {
+        datasets
+            .into_iter()
+            .filter_map(|name| self.datasets.get(name))
+            .fold(self.hub.clone(), |rules, own| rules.strictest(own))
+    }
 }
 
 /// An OpenID Connect provider to log in with (authorization code flow with PKCE).
@@ -433,6 +455,7 @@ impl RawConfig {
         };
         let alerts = self.alerts.resolve(&data_dir)?;
         let oidc = self.oidc.resolve(&data_dir)?;
+        let disclosure = self.disclosure.resolve()?;
         let s3 = self.storage.s3(&data_dir)?;
         let pkcs11 = match self.keys.provider {
             KeyProviderKind::Pkcs11 => Some(self.keys.pkcs11.resolve(&data_dir)?),
@@ -473,6 +496,7 @@ impl RawConfig {
             alerts,
             admin_password,
             oidc,
+            disclosure,
             data_dir,
         })
     }

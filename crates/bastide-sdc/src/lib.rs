@@ -27,5 +27,5 @@ mod table;
 pub use build::{Builder, Label};
 pub use cell::{Aggregate, CellData, Outcome, Rule};
 pub use error::{Error, Result};
-pub use rules::Rules;
+pub use rules::{Rules, Tightening};
 pub use table::{Checked, CheckedCell, Table, check};

@@ -86,7 +86,8 @@ impl Rules {
         Self {
             min_persons: self.min_persons.max(other.min_persons),
             zeros_disclosive: self.zeros_disclosive || other.zeros_disclosive,
-            dominance_n: self.dominance_n.min(other.dominance_n),
+            // More contributors counted against the same share flags more cells.
+            dominance_n: self.dominance_n.max(other.dominance_n),
             dominance_k: self.dominance_k.min(other.dominance_k),
             p_percent: self.p_percent.max(other.p_percent),
             missing_disclosive: self.missing_disclosive || other.missing_disclosive,
@@ -95,6 +96,43 @@ impl Rules {
                 (a, b) => a.or(b),
             },
         }
+    }
+}
+
+/// A dataset's own thresholds, each one unset or stricter than the hub's (a looser
+/// one is ignored: a dataset never loosens the hub's rules).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Tightening {
+    /// See [`Rules::min_persons`].
+    pub min_persons: Option<u64>,
+    /// See [`Rules::zeros_disclosive`].
+    pub zeros_disclosive: Option<bool>,
+    /// See [`Rules::dominance_n`].
+    pub dominance_n: Option<usize>,
+    /// See [`Rules::dominance_k`].
+    pub dominance_k: Option<f64>,
+    /// See [`Rules::p_percent`].
+    pub p_percent: Option<f64>,
+    /// See [`Rules::missing_disclosive`].
+    pub missing_disclosive: Option<bool>,
+    /// See [`Rules::round_to`].
+    pub round_to: Option<u32>,
+}
+
+impl Tightening {
+    /// The hub's `rules`, tightened by this dataset's.
+    pub fn apply(&self, rules: &Rules) -> Rules {
+        let own = Rules {
+            min_persons: self.min_persons.unwrap_or(rules.min_persons),
+            zeros_disclosive: self.zeros_disclosive.unwrap_or(rules.zeros_disclosive),
+            dominance_n: self.dominance_n.unwrap_or(rules.dominance_n),
+            dominance_k: self.dominance_k.unwrap_or(rules.dominance_k),
+            p_percent: self.p_percent.unwrap_or(rules.p_percent),
+            missing_disclosive: self.missing_disclosive.unwrap_or(rules.missing_disclosive),
+            round_to: self.round_to.or(rules.round_to),
+        };
+        rules.strictest(&own)
     }
 }
 
@@ -147,6 +185,25 @@ mod tests {
             };
             assert_eq!(named, field);
         }
+    }
+
+    #[test]
+    fn a_dataset_tightening_keeps_the_hub_rules_it_does_not_name() {
+        let hub = Rules {
+            min_persons: 5,
+            ..Rules::default()
+        };
+        let dataset = Tightening {
+            round_to: Some(5),
+            ..Tightening::default()
+        };
+        let rules = dataset.apply(&hub);
+        assert_eq!((rules.min_persons, rules.round_to), (5, Some(5)));
+        let looser = Tightening {
+            min_persons: Some(3),
+            ..Tightening::default()
+        };
+        assert_eq!(looser.apply(&hub).min_persons, 5);
     }
 
     #[test]

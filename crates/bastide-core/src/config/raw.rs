@@ -26,6 +26,66 @@ pub(super) struct RawConfig {
     pub wire: RawWire,
     pub alerts: RawAlerts,
     pub oidc: RawOidc,
+    pub disclosure: RawDisclosure,
+}
+
+/// `[disclosure]`: the hub's rules, and `[disclosure.datasets.NAME]` tightenings.
+/// (The rules' fields are spelled out: serde cannot refuse unknown keys through a
+/// flattened struct.)
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawDisclosure {
+    pub min_persons: u64,
+    pub zeros_disclosive: bool,
+    pub dominance_n: usize,
+    pub dominance_k: f64,
+    pub p_percent: f64,
+    pub missing_disclosive: bool,
+    pub round_to: Option<u32>,
+    pub datasets: std::collections::BTreeMap<String, bastide_sdc::Tightening>,
+}
+
+impl Default for RawDisclosure {
+    fn default() -> Self {
+        let rules = bastide_sdc::Rules::default();
+        Self {
+            min_persons: rules.min_persons,
+            zeros_disclosive: rules.zeros_disclosive,
+            dominance_n: rules.dominance_n,
+            dominance_k: rules.dominance_k,
+            p_percent: rules.p_percent,
+            missing_disclosive: rules.missing_disclosive,
+            round_to: rules.round_to,
+            datasets: Default::default(),
+        }
+    }
+}
+
+impl RawDisclosure {
+    pub(super) fn resolve(self) -> crate::Result<super::DisclosureSettings> {
+        let rules = bastide_sdc::Rules {
+            min_persons: self.min_persons,
+            zeros_disclosive: self.zeros_disclosive,
+            dominance_n: self.dominance_n,
+            dominance_k: self.dominance_k,
+            p_percent: self.p_percent,
+            missing_disclosive: self.missing_disclosive,
+            round_to: self.round_to,
+        };
+        let invalid = |e: bastide_sdc::Error| crate::Error::Invalid(e.to_string());
+        rules.validate().map_err(invalid)?;
+        let mut datasets = std::collections::BTreeMap::new();
+        for (name, tightening) in self.datasets {
+            let own = tightening.apply(&rules);
+            own.validate()
+                .map_err(|e| crate::Error::Invalid(format!("[disclosure.datasets.{name}]: {e}")))?;
+            datasets.insert(name, own);
+        }
+        Ok(super::DisclosureSettings {
+            hub: rules,
+            datasets,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize, Serialize)]

@@ -386,3 +386,37 @@ fn a_trusted_proxy_that_is_not_a_network_names_the_setting_and_its_form() {
         assert!(err.contains("prefix length"), "{err}");
     });
 }
+
+#[test]
+fn disclosure_rules_default_to_the_usual_thresholds_and_a_dataset_only_tightens_them() {
+    in_jail(|jail| {
+        let defaults = load_in(jail, Flags::default()).unwrap().disclosure;
+        assert_eq!(defaults.hub, bastide_sdc::Rules::default());
+        write_config(
+            jail,
+            "[disclosure]\nmin_persons = 11\n[disclosure.datasets.pmsi]\nmin_persons = 20\nround_to = 5\n[disclosure.datasets.loose]\nmin_persons = 3\n",
+        );
+        jail.set_env("BASTIDE_DISCLOSURE__P_PERCENT", "0.15");
+        let settings = load_in(jail, Flags::default()).unwrap().disclosure;
+        assert_eq!(
+            (settings.hub.min_persons, settings.hub.p_percent),
+            (11, 0.15)
+        );
+        let pmsi = settings.rules_for(["pmsi"]);
+        assert_eq!((pmsi.min_persons, pmsi.round_to), (20, Some(5)));
+        assert_eq!(settings.rules_for(["loose"]).min_persons, 11);
+        assert_eq!(settings.rules_for(["snds", "pmsi"]).min_persons, 20);
+    });
+}
+
+#[test]
+fn a_disclosure_threshold_out_of_range_or_misspelt_is_refused_naming_it() {
+    in_jail(|jail| {
+        write_config(jail, "[disclosure]\ndominance_k = 1.5\n");
+        let err = load_in(jail, Flags::default()).unwrap_err().to_string();
+        assert!(err.contains("dominance_k"), "{err}");
+        write_config(jail, "[disclosure.datasets.pmsi]\nmin_person = 20\n");
+        let err = load_in(jail, Flags::default()).unwrap_err().to_string();
+        assert!(err.contains("min_person"), "{err}");
+    });
+}
