@@ -43,13 +43,25 @@ impl Accumulator {
         }
     }
 
-    fn cell(&self, aggregate: Aggregate) -> CellData {
+    fn merge(&mut self, other: &Self) {
+        self.records += other.records;
+        for (person, contribution) in &other.persons {
+            *self.persons.entry(person.clone()).or_insert(0.0) += contribution;
+        }
+        self.sum += other.sum;
+        self.valued += other.valued;
+        self.missing |= other.missing;
+    }
+
+    /// The cell; `named` when records name their persons, whose shares of a count
+    /// are then judged like contributions to a sum (one person's hundred stays).
+    fn cell(&self, aggregate: Aggregate, named: bool) -> CellData {
         let value = match aggregate {
             Aggregate::Count => Some(self.records as f64),
             Aggregate::Sum => (self.valued > 0).then_some(self.sum),
             Aggregate::Mean => (self.valued > 0).then(|| self.sum / self.valued as f64),
         };
-        let contributions = if aggregate.is_magnitude() {
+        let contributions = if aggregate.is_magnitude() || named {
             self.persons.values().copied().collect()
         } else {
             Vec::new()
@@ -64,12 +76,15 @@ impl Accumulator {
     }
 }
 
-/// Builds a [`Table`] from records.
+/// Builds a [`Table`] from records, keeping one accumulator per cell (not the
+/// records).
 #[derive(Debug)]
 pub struct Builder {
     aggregate: Aggregate,
     two_way: bool,
-    records: Vec<(Label, Label, Person, Option<f64>)>,
+    cells: HashMap<(Label, Label), Accumulator>,
+    records: u64,
+    named: bool,
 }
 
 impl Builder {
@@ -78,12 +93,14 @@ impl Builder {
         Self {
             aggregate,
             two_way,
-            records: Vec::new(),
+            cells: HashMap::new(),
+            records: 0,
+            named: false,
         }
     }
 
     /// Adds a record: its row (and column) categories, its person (none: the record
-    /// is a person of its own), and its value (none: missing).
+    /// is a person of its own), and its value (none: missing; ignored by counts).
     pub fn add(
         &mut self,
         row: Label,
@@ -91,32 +108,45 @@ impl Builder {
         person: Option<&str>,
         value: Option<f64>,
     ) -> Result<()> {
+        self.records += 1;
         if value.is_some_and(|v| !v.is_finite()) {
             return Err(Error::NotFinite {
-                place: format!("record {}", self.records.len() + 1),
+                place: format!("record {}", self.records),
             });
         }
         let person = match person {
-            Some(name) => Person::Named(name.to_owned()),
-            None => Person::Record(self.records.len() as u64),
+            Some(name) => {
+                self.named = true;
+                Person::Named(name.to_owned())
+            }
+            None => Person::Record(self.records),
+        };
+        // A count's contributions are records.
+        let value = match self.aggregate {
+            Aggregate::Count => Some(1.0),
+            _ => value,
         };
         let col = if self.two_way { col } else { Vec::new() };
-        self.records.push((row, col, person, value));
+        self.cells
+            .entry((row, col))
+            .or_default()
+            .add(&person, value);
         Ok(())
     }
 
-    /// The table, with its totals.
+    /// The table, with its totals (computed from the records' persons: a person in two
+    /// cells of a row counts once in its total).
     pub fn build(self) -> Result<Table> {
-        if self.records.is_empty() {
+        if self.cells.is_empty() {
             return Err(Error::Empty);
         }
-        let rows = sorted(self.records.iter().map(|r| &r.0));
-        let cols = sorted(self.records.iter().map(|r| &r.1));
+        let rows = sorted(self.cells.keys().map(|k| &k.0));
+        let cols = sorted(self.cells.keys().map(|k| &k.1));
         let row_of: HashMap<&Label, usize> = rows.iter().enumerate().map(|(i, l)| (l, i)).collect();
         let col_of: HashMap<&Label, usize> = cols.iter().enumerate().map(|(i, l)| (l, i)).collect();
         let width = if self.two_way { cols.len() + 1 } else { 1 };
         let mut grid = vec![Accumulator::default(); (rows.len() + 1) * width];
-        for (row, col, person, value) in &self.records {
+        for ((row, col), accumulator) in &self.cells {
             let (r, c) = (row_of[row], col_of[col]);
             let total = rows.len();
             let targets = if self.two_way {
@@ -131,10 +161,13 @@ impl Builder {
                 vec![r, total]
             };
             for target in targets {
-                grid[target].add(person, *value);
+                grid[target].merge(accumulator);
             }
         }
-        let cells = grid.iter().map(|a| a.cell(self.aggregate)).collect();
+        let cells = grid
+            .iter()
+            .map(|a| a.cell(self.aggregate, self.named))
+            .collect();
         Table::new(self.aggregate, rows, self.two_way.then_some(cols), cells)
     }
 }
@@ -153,9 +186,13 @@ fn sorted<'a>(labels: impl Iterator<Item = &'a Label>) -> Vec<Label> {
     all
 }
 
+/// Numbers first, in numeric order, then text in text order: a total order, whatever
+/// the mix.
 fn natural(a: &str, b: &str) -> Ordering {
     match (a.parse::<f64>(), b.parse::<f64>()) {
         (Ok(x), Ok(y)) => x.total_cmp(&y).then_with(|| a.cmp(b)),
-        _ => a.cmp(b),
+        (Ok(_), Err(_)) => Ordering::Less,
+        (Err(_), Ok(_)) => Ordering::Greater,
+        (Err(_), Err(_)) => a.cmp(b),
     }
 }

@@ -98,7 +98,10 @@ pub(crate) fn primary(rules: &Rules, aggregate: Aggregate, cell: &CellData) -> V
     if rules.missing_disclosive && cell.missing {
         fails.push(Rule::Missing);
     }
-    if aggregate.is_magnitude() {
+    // A sum's contributions; or a count's records per named person, when the count
+    // has persons enough (one person's hundred stays), the threshold judging the rest.
+    let counted = !cell.contributions.is_empty() && cell.persons >= rules.min_persons;
+    if aggregate.is_magnitude() || counted {
         fails.extend(dominance(rules, &cell.contributions));
     }
     fails

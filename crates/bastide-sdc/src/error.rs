@@ -20,7 +20,9 @@ pub enum Error {
     #[error("the table is empty: no record to count or sum")]
     Empty,
     /// A value is not a finite number.
-    #[error("{place}: the value is not a finite number (NaN or infinite); fix or leave it empty")]
+    #[error(
+        "{place}: the value is not a finite number (NaN or infinite, or a sum too large to hold); fix the values or leave missing ones empty"
+    )]
     NotFinite {
         /// Where: a cell's labels or a record's line.
         place: String,

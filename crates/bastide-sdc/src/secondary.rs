@@ -1,28 +1,36 @@
 //! Secondary suppression: withholding more cells until no withheld cell can be
-//! recomputed from what is published, the totals included.
+//! recomputed exactly from what is published, the totals included, knowing that a
+//! cell cannot go below zero.
 //!
-//! **One dimension** (cells and their total): the total is one equation over the
-//! cells, so a withheld cell can be recomputed exactly when it is the only one
-//! withheld; a second one, the cheapest, is withheld with it.
+//! The values an attacker can put in the withheld cells are those that keep every
+//! total and no cell below zero. A withheld cell is safe when some such change moves
+//! it: the withheld cells then change together along a cycle, each row and column of
+//! the cycle gaining in one cell what it loses in another, and every cell that loses
+//! must hold more than zero (it is *movable*; a zero, or an empty cell, can only gain).
 //!
 //! **Two dimensions with margins** (rows × columns, the last row and the last column
-//! the totals): every row and every column is an equation (its cells add up to its
-//! total; the totals add up to the grand total). Seen as a bipartite graph whose nodes
-//! are the rows and the columns and whose edges are the cells, every equation says
-//! that the values on the edges at a node add up to zero (the totals counted with a
-//! minus sign). The withheld values that fit what is published differ from the true
-//! ones by a combination of alternating cycles of withheld cells, so a withheld cell
-//! is recomputable exactly when it lies on no cycle of withheld cells: when it is a
-//! *bridge* of their graph. While there is a bridge, the cheapest path that closes a
-//! cycle through it (published cells cost what they are worth, withheld ones nothing)
-//! is withheld too. Adding edges never makes a new bridge, so this ends, with no
-//! withheld cell recomputable by any combination of the equations.
+//! the totals): the rows and the columns are the nodes of a graph, the withheld cells
+//! its edges. Each withheld cell gives an arc from its row to its column (the cell
+//! gains) and, when it is movable, an arc back (it loses); for a total the two are
+//! swapped (a total gains when a cell of its row loses). A change that keeps every
+//! total is a directed cycle of these arcs, so a withheld cell is safe exactly when one
+//! of its arcs lies on a directed cycle that does not use the cell twice. While a cell
+//! is not safe, the cheapest published cells that close such a cycle through it are
+//! withheld too (Dijkstra: published cells cost what they are worth, totals and zeros
+//! far more, withheld ones nothing). Arcs are only ever added, so a safe cell stays
+//! safe and this ends.
 //!
-//! Beyond: the protection is against exact recomputation from the table's own totals
-//! (the tests check it against a linear-algebra oracle); bounds from non-negative
-//! counts are narrowed by preferring non-zero cells as complements, not guaranteed
-//! wide. Tables of three or more dimensions are checked as every two-dimensional
-//! table they hold (see the crate's README section), not as a whole.
+//! **One dimension** (cells and their total): the cells less the total make zero. A
+//! withheld cell is safe when another is withheld and one of the two can lose, or when
+//! the total is withheld too (both gain).
+//!
+//! Beyond: what is guaranteed is that no withheld cell has a single possible value;
+//! how wide the range is (a protection level) is not, and an attacker who also knows
+//! the rules (a suppressed cell is under the threshold, a secondary one is not) may
+//! narrow it. Tables of three or more dimensions are not protected as a whole.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 /// The shape of a grid of cells, totals included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,204 +56,386 @@ impl Shape {
             Self::TwoWay { rows, cols } => rows * cols,
         }
     }
+
+    fn is_total(self, cell: usize) -> bool {
+        match self {
+            Self::OneWay { cells } => cell + 1 == cells,
+            Self::TwoWay { rows, cols } => cell / cols + 1 == rows || cell % cols + 1 == cols,
+        }
+    }
 }
 
-/// The withheld cells that could be recomputed exactly from the published ones.
-pub fn recomputable(shape: Shape, withheld: &[bool]) -> Vec<usize> {
-    assert_eq!(withheld.len(), shape.len(), "one flag per cell");
+/// What secondary suppression knows of each cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cell {
+    /// Withheld (by a rule, or already to protect another).
+    pub withheld: bool,
+    /// Its value can go down and stay a possible value (more than zero, or in a table
+    /// whose values may be negative).
+    pub movable: bool,
+    /// What withholding it costs.
+    pub cost: f64,
+}
+
+/// The withheld cells that have a single possible value given the published ones.
+pub fn recomputable(shape: Shape, cells: &[Cell]) -> Vec<usize> {
+    assert_eq!(cells.len(), shape.len(), "one entry per cell");
+    let withheld: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].withheld).collect();
     match shape {
-        Shape::OneWay { .. } => {
-            let hidden: Vec<usize> = (0..withheld.len()).filter(|i| withheld[*i]).collect();
-            if hidden.len() == 1 {
-                hidden
-            } else {
-                Vec::new()
-            }
+        Shape::OneWay { cells: n } => {
+            let total = n - 1;
+            let exposed = |e: usize| {
+                !withheld.iter().any(|&f| {
+                    f != e && (f == total || e == total || cells[e].movable || cells[f].movable)
+                })
+            };
+            withheld.iter().copied().filter(|&e| exposed(e)).collect()
         }
-        Shape::TwoWay { rows, cols } => bridges(rows, cols, withheld),
+        Shape::TwoWay { rows, cols } => {
+            let graph = Arcs::of(shape, rows, cols, cells, None);
+            let component = graph.components();
+            withheld
+                .iter()
+                .copied()
+                .filter(|&e| {
+                    let (r, c) = (e / cols, rows + e % cols);
+                    // Apart, no cycle joins them; together, one does, unless it is the
+                    // cell's own two arcs (a movable cell), looked at closer.
+                    component[r] != component[c]
+                        || (cells[e].movable && !graph.on_cycle(e, rows, cols))
+                })
+                .collect()
+        }
     }
 }
 
-/// Withholds more cells (the cheapest by `cost`) until none of `withheld` can be
-/// recomputed; returns those it added.
-pub fn protect(shape: Shape, withheld: &mut [bool], cost: &[f64]) -> Vec<usize> {
-    assert_eq!(cost.len(), shape.len(), "one cost per cell");
+/// Withholds more cells, the cheapest first, until none of the withheld ones can be
+/// recomputed; returns those it added. A table too small or too empty to protect a
+/// cell is withheld whole.
+pub fn protect(shape: Shape, cells: &mut [Cell]) -> Vec<usize> {
     let mut added = Vec::new();
+    // One pass over the cells found exposed: closing a cycle through one makes it and
+    // the cycle's cells safe for good (arcs are only added), and may already have made
+    // a later one safe, which is checked again before its turn. The loop ends at once
+    // unless a table had to be withheld whole.
     loop {
-        let exposed = recomputable(shape, withheld);
-        let Some(&cell) = exposed.first() else {
+        let exposed = recomputable(shape, cells);
+        if exposed.is_empty() {
             return added;
-        };
+        }
+        for cell in exposed {
+            if still_safe_now(shape, cells, cell) {
+                continue;
+            }
+            if !close(shape, cells, cell, &mut added) {
+                return added;
+            }
+        }
+    }
+}
+
+fn still_safe_now(shape: Shape, cells: &[Cell], cell: usize) -> bool {
+    match shape {
+        Shape::OneWay { .. } => !recomputable(shape, cells).contains(&cell),
+        Shape::TwoWay { rows, cols } => {
+            Arcs::of(shape, rows, cols, cells, None).on_cycle(cell, rows, cols)
+        }
+    }
+}
+
+/// Withholds the complement that makes `cell` safe; false when there is none and the
+/// whole table was withheld.
+fn close(shape: Shape, cells: &mut [Cell], cell: usize, added: &mut Vec<usize>) -> bool {
+    {
         let complement = match shape {
-            Shape::OneWay { .. } => cheapest_other(withheld, cost, cell).into_iter().collect(),
-            Shape::TwoWay { rows, cols } => cycle_through(rows, cols, withheld, cost, cell),
+            Shape::OneWay { .. } => one_way_complement(shape, cells, cell),
+            Shape::TwoWay { rows, cols } => cycle_through(shape, rows, cols, cells, cell),
         };
-        if complement.is_empty() {
-            // A table of one cell (and its total equal to it): withhold both.
-            for flag in withheld.iter_mut() {
-                *flag = true;
+        let Some(complement) = complement.filter(|c| !c.is_empty()) else {
+            for (i, c) in cells.iter_mut().enumerate() {
+                if !c.withheld {
+                    c.withheld = true;
+                    added.push(i);
+                }
             }
-            return added;
-        }
+            return false;
+        };
         for c in complement {
-            if !withheld[c] {
-                withheld[c] = true;
-                added.push(c);
+            cells[c].withheld = true;
+            added.push(c);
+        }
+        true
+    }
+}
+
+/// The cheapest published cell that makes `cell` safe in a one-way table: one that
+/// can lose, or the total.
+fn one_way_complement(shape: Shape, cells: &[Cell], cell: usize) -> Option<Vec<usize>> {
+    (0..cells.len())
+        .filter(|&i| i != cell && !cells[i].withheld)
+        .filter(|&i| cells[i].movable || shape.is_total(i) || cells[cell].movable)
+        .min_by(|&a, &b| cells[a].cost.total_cmp(&cells[b].cost))
+        .map(|i| vec![i])
+}
+
+/// The arcs of the withheld cells between rows (`0..rows`) and columns
+/// (`rows..rows + cols`): `(to, cell)` from each node.
+struct Arcs {
+    out: Vec<Vec<(usize, usize)>>,
+}
+
+impl Arcs {
+    /// The arcs of the withheld cells; with `candidates`, those of the published cells
+    /// too (for the search of a complement).
+    fn of(shape: Shape, rows: usize, cols: usize, cells: &[Cell], candidates: Option<()>) -> Self {
+        let mut out = vec![Vec::new(); rows + cols];
+        for (i, c) in cells.iter().enumerate() {
+            if !c.withheld && candidates.is_none() {
+                continue;
+            }
+            let (r, col) = (i / cols, rows + i % cols);
+            let (gains, loses) = if shape.is_total(i) && !is_grand_total(i, rows, cols) {
+                ((col, r), (r, col))
+            } else {
+                ((r, col), (col, r))
+            };
+            out[gains.0].push((gains.1, i));
+            if c.movable {
+                out[loses.0].push((loses.1, i));
             }
         }
+        Self { out }
     }
-}
 
-fn cheapest_other(withheld: &[bool], cost: &[f64], except: usize) -> Option<usize> {
-    (0..withheld.len())
-        .filter(|&i| i != except && !withheld[i])
-        .min_by(|&a, &b| cost[a].total_cmp(&cost[b]))
-}
-
-/// Withheld cells that are bridges of the bipartite graph rows–columns (Tarjan's
-/// bridges, iteratively: tables may have thousands of rows).
-fn bridges(rows: usize, cols: usize, withheld: &[bool]) -> Vec<usize> {
-    let nodes = rows + cols;
-    let mut adjacent: Vec<Vec<(usize, usize)>> = vec![Vec::new(); nodes];
-    for (cell, _) in withheld.iter().enumerate().filter(|(_, w)| **w) {
-        let (r, c) = (cell / cols, cell % cols);
-        adjacent[r].push((rows + c, cell));
-        adjacent[rows + c].push((r, cell));
+    /// Whether an arc of withheld `cell` lies on a directed cycle that does not use
+    /// `cell` again: its head reaches its tail without it.
+    fn on_cycle(&self, cell: usize, rows: usize, cols: usize) -> bool {
+        let (r, c) = (cell / cols, rows + cell % cols);
+        [(r, c), (c, r)].into_iter().any(|(tail, head)| {
+            self.out[tail]
+                .iter()
+                .any(|&(to, i)| to == head && i == cell)
+                && self.reaches(head, tail, cell)
+        })
     }
-    let mut order = vec![usize::MAX; nodes];
-    let mut low = vec![0; nodes];
-    let mut found = Vec::new();
-    let mut next = 0;
-    for root in 0..nodes {
-        if order[root] != usize::MAX {
-            continue;
-        }
-        // (node, the cell it was reached by, the next neighbour to visit)
-        let mut stack = vec![(root, usize::MAX, 0usize)];
-        order[root] = next;
-        low[root] = next;
-        next += 1;
-        while let Some(&mut (node, via, ref mut i)) = stack.last_mut() {
-            if let Some(&(to, cell)) = adjacent[node].get(*i) {
-                *i += 1;
-                if cell == via {
-                    continue;
-                }
-                if order[to] == usize::MAX {
-                    order[to] = next;
-                    low[to] = next;
-                    next += 1;
-                    stack.push((to, cell, 0));
+
+    /// Each node's strongly connected component (Tarjan's, iteratively).
+    fn components(&self) -> Vec<usize> {
+        let n = self.out.len();
+        let (mut index, mut low, mut component) =
+            (vec![usize::MAX; n], vec![0; n], vec![usize::MAX; n]);
+        let (mut on_stack, mut stack, mut next, mut found) = (vec![false; n], Vec::new(), 0, 0);
+        for root in 0..n {
+            if index[root] != usize::MAX {
+                continue;
+            }
+            let mut calls = vec![(root, 0usize)];
+            index[root] = next;
+            low[root] = next;
+            next += 1;
+            stack.push(root);
+            on_stack[root] = true;
+            while let Some(&mut (node, ref mut i)) = calls.last_mut() {
+                if let Some(&(to, _)) = self.out[node].get(*i) {
+                    *i += 1;
+                    if index[to] == usize::MAX {
+                        index[to] = next;
+                        low[to] = next;
+                        next += 1;
+                        stack.push(to);
+                        on_stack[to] = true;
+                        calls.push((to, 0));
+                    } else if on_stack[to] {
+                        low[node] = low[node].min(index[to]);
+                    }
                 } else {
-                    low[node] = low[node].min(order[to]);
-                }
-            } else {
-                stack.pop();
-                if let Some(&(parent, ..)) = stack.last() {
-                    low[parent] = low[parent].min(low[node]);
-                    if low[node] > order[parent] {
-                        found.push(via);
+                    calls.pop();
+                    if let Some(&(parent, _)) = calls.last() {
+                        low[parent] = low[parent].min(low[node]);
+                    }
+                    if low[node] == index[node] {
+                        while let Some(member) = stack.pop() {
+                            on_stack[member] = false;
+                            component[member] = found;
+                            if member == node {
+                                break;
+                            }
+                        }
+                        found += 1;
                     }
                 }
             }
         }
+        component
     }
-    found.sort_unstable();
-    found
+
+    fn reaches(&self, from: usize, to: usize, without: usize) -> bool {
+        let mut seen = vec![false; self.out.len()];
+        let mut queue = VecDeque::from([from]);
+        seen[from] = true;
+        while let Some(node) = queue.pop_front() {
+            if node == to {
+                return true;
+            }
+            for &(next, cell) in &self.out[node] {
+                if cell != without && !seen[next] {
+                    seen[next] = true;
+                    queue.push_back(next);
+                }
+            }
+        }
+        false
+    }
 }
 
-/// The published cells of the cheapest path that closes a cycle through `cell`
-/// (Dijkstra on the complete bipartite graph without `cell`; withheld cells are free).
+fn is_grand_total(cell: usize, rows: usize, cols: usize) -> bool {
+    cell == rows * cols - 1
+}
+
+/// The published cells of the cheapest directed path that closes a cycle through the
+/// arc of `cell` that gains, over the arcs of every cell but `cell` (withheld ones
+/// free); none when there is no such path.
 fn cycle_through(
+    shape: Shape,
     rows: usize,
     cols: usize,
-    withheld: &[bool],
-    cost: &[f64],
+    cells: &[Cell],
     cell: usize,
-) -> Vec<usize> {
-    let nodes = rows + cols;
-    let (from, to) = (cell / cols, rows + cell % cols);
-    let edge = |a: usize, b: usize| {
-        let (r, c) = if a < rows {
-            (a, b - rows)
-        } else {
-            (b, a - rows)
-        };
-        r * cols + c
+) -> Option<Vec<usize>> {
+    let arcs = Arcs::of(shape, rows, cols, cells, Some(()));
+    let (r, c) = (cell / cols, rows + cell % cols);
+    // The arc that gains goes from row to column, or from column to row for a total
+    // of a row or a column: the path must come back from its head to its tail.
+    let (tail, head) = if shape.is_total(cell) && !is_grand_total(cell, rows, cols) {
+        (c, r)
+    } else {
+        (r, c)
     };
-    let mut distance = vec![f64::INFINITY; nodes];
-    let mut previous = vec![usize::MAX; nodes];
-    let mut done = vec![false; nodes];
-    distance[from] = 0.0;
-    loop {
-        let Some(node) = (0..nodes)
-            .filter(|&n| !done[n] && distance[n].is_finite())
-            .min_by(|&a, &b| distance[a].total_cmp(&distance[b]))
-        else {
-            return Vec::new();
-        };
-        if node == to {
+    let mut distance = vec![f64::INFINITY; rows + cols];
+    let mut previous: Vec<Option<(usize, usize)>> = vec![None; rows + cols];
+    let mut queue = BinaryHeap::new();
+    distance[head] = 0.0;
+    queue.push(Reverse((Ordered(0.0), head)));
+    while let Some(Reverse((Ordered(d), node))) = queue.pop() {
+        if d > distance[node] {
+            continue;
+        }
+        if node == tail {
             break;
         }
-        done[node] = true;
-        let across = if node < rows { rows..nodes } else { 0..rows };
-        for other in across {
-            let e = edge(node, other);
-            if e == cell || done[other] {
+        for &(next, i) in &arcs.out[node] {
+            if i == cell {
                 continue;
             }
-            let step = if withheld[e] { 0.0 } else { cost[e] };
-            if distance[node] + step < distance[other] {
-                distance[other] = distance[node] + step;
-                previous[other] = node;
+            let step = if cells[i].withheld {
+                0.0
+            } else {
+                cells[i].cost
+            };
+            if d + step < distance[next] {
+                distance[next] = d + step;
+                previous[next] = Some((node, i));
+                queue.push(Reverse((Ordered(d + step), next)));
             }
         }
     }
+    previous[tail]?;
     let mut path = Vec::new();
-    let mut node = to;
-    while node != from {
-        let back = previous[node];
-        let e = edge(back, node);
-        if !withheld[e] {
-            path.push(e);
+    let mut node = tail;
+    while let Some((back, i)) = previous[node] {
+        if !cells[i].withheld {
+            path.push(i);
         }
         node = back;
     }
-    path
+    Some(path)
+}
+
+/// A cost with a total order, for the queue.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Ordered(f64);
+
+impl Eq for Ordered {}
+
+impl PartialOrd for Ordered {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ordered {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn grid(values: &[f64], withheld: &[usize], margin_cost: &[usize]) -> Vec<Cell> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Cell {
+                withheld: withheld.contains(&i),
+                movable: *v > 0.0,
+                cost: if margin_cost.contains(&i) {
+                    1e12
+                } else {
+                    1.0 + v
+                },
+            })
+            .collect()
+    }
+
     #[test]
     fn one_withheld_cell_of_a_one_way_table_takes_the_cheapest_other_with_it() {
-        let mut withheld = [false, true, false, false];
-        let added = protect(
-            Shape::OneWay { cells: 4 },
-            &mut withheld,
-            &[5.0, 1.0, 3.0, 100.0],
-        );
+        let mut cells = grid(&[5.0, 1.0, 3.0, 9.0], &[1], &[3]);
+        let added = protect(Shape::OneWay { cells: 4 }, &mut cells);
         assert_eq!(added, [2]);
-        assert!(recomputable(Shape::OneWay { cells: 4 }, &withheld).is_empty());
+        assert!(recomputable(Shape::OneWay { cells: 4 }, &cells).is_empty());
+    }
+
+    #[test]
+    fn two_withheld_zeros_of_a_one_way_table_are_not_safe_together() {
+        // 0 + 0 is known to be 0: a cell that can lose must join them.
+        let mut cells = grid(&[0.0, 0.0, 7.0, 12.0, 19.0], &[0, 1], &[4]);
+        assert_eq!(recomputable(Shape::OneWay { cells: 5 }, &cells), [0, 1]);
+        assert_eq!(protect(Shape::OneWay { cells: 5 }, &mut cells), [2]);
     }
 
     #[test]
     fn a_single_withheld_cell_of_a_two_way_table_is_closed_into_a_cycle_of_four() {
         // 3 × 3 with margins: a 4 × 4 grid.
         let shape = Shape::TwoWay { rows: 4, cols: 4 };
-        let mut withheld = vec![false; 16];
-        withheld[0] = true;
-        assert_eq!(recomputable(shape, &withheld), [0]);
-        let mut cost = vec![10.0; 16];
-        for margin in [3, 7, 11, 12, 13, 14, 15] {
-            cost[margin] = 1e9;
-        }
-        cost[5] = 1.0;
-        let added = protect(shape, &mut withheld, &cost);
-        let mut added = added.clone();
+        let mut values = vec![10.0; 16];
+        values[5] = 1.0;
+        let mut cells = grid(&values, &[0], &[3, 7, 11, 12, 13, 14, 15]);
+        assert_eq!(recomputable(shape, &cells), [0]);
+        let mut added = protect(shape, &mut cells);
         added.sort_unstable();
         assert_eq!(added, [1, 4, 5], "the cheapest rectangle through cell 0");
-        assert!(recomputable(shape, &withheld).is_empty());
+        assert!(recomputable(shape, &cells).is_empty());
+    }
+
+    #[test]
+    fn withheld_zeros_sharing_a_row_are_not_protected_by_each_other() {
+        // Row 0 is [0, 0, 15 | 15]: withholding the two zeros with cells of row 1
+        // would let 15 = 15 tell they are both 0, then everything else.
+        let shape = Shape::TwoWay { rows: 4, cols: 4 };
+        let values = [
+            0.0, 0.0, 15.0, 15.0, //
+            20.0, 21.0, 22.0, 63.0, //
+            23.0, 24.0, 25.0, 72.0, //
+            43.0, 45.0, 62.0, 150.0,
+        ];
+        let mut cells = grid(&values, &[0, 1], &[3, 7, 11, 12, 13, 14, 15]);
+        protect(shape, &mut cells);
+        assert!(recomputable(shape, &cells).is_empty());
+        assert!(
+            cells[2].withheld,
+            "a cell of row 0 that can lose is withheld"
+        );
     }
 }

@@ -73,16 +73,13 @@ impl Table {
         (row, col)
     }
 
+    /// Where cell `i` is, by position: its labels are data, never repeated.
     fn place(&self, i: usize) -> String {
         let (row, col) = self.at(i);
-        let name = |label: Option<&Label>| label.map_or("total".to_owned(), |l| l.join(" × "));
+        let name = |at: Option<usize>| at.map_or("total".to_owned(), |n| (n + 1).to_string());
         match &self.cols {
-            Some(cols) => format!(
-                "cell ({}; {})",
-                name(row.map(|r| &self.rows[r])),
-                name(col.map(|c| &cols[c]))
-            ),
-            None => format!("cell ({})", name(row.map(|r| &self.rows[r]))),
+            Some(_) => format!("the cell of row {}, column {}", name(row), name(col)),
+            None => format!("the cell of row {}", name(row)),
         }
     }
 }
@@ -138,8 +135,18 @@ pub fn check(rules: &Rules, table: &Table) -> Result<Checked> {
         .iter()
         .map(|cell| primary(rules, table.aggregate, cell))
         .collect();
-    let mut withheld: Vec<bool> = fails.iter().map(|f| !f.is_empty()).collect();
-    let cost: Vec<f64> = (0..table.cells.len()).map(|i| cost(table, i)).collect();
+    // Values cannot go below zero, unless a contribution is negative somewhere.
+    let signed = table
+        .cells
+        .iter()
+        .any(|c| c.contributions.iter().any(|v| *v < 0.0) || c.value.is_some_and(|v| v < 0.0));
+    let mut cells: Vec<secondary::Cell> = (0..table.cells.len())
+        .map(|i| secondary::Cell {
+            withheld: !fails[i].is_empty(),
+            movable: signed || table.cells[i].value.is_some_and(|v| v > 0.0),
+            cost: cost(table, i),
+        })
+        .collect();
     let shape = match &table.cols {
         Some(cols) => Shape::TwoWay {
             rows: table.rows.len() + 1,
@@ -149,7 +156,8 @@ pub fn check(rules: &Rules, table: &Table) -> Result<Checked> {
             cells: table.rows.len() + 1,
         },
     };
-    secondary::protect(shape, &mut withheld, &cost);
+    secondary::protect(shape, &mut cells);
+    let withheld: Vec<bool> = cells.iter().map(|c| c.withheld).collect();
     let cells = table
         .cells
         .iter()

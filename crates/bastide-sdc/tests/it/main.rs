@@ -106,3 +106,46 @@ fn a_two_way_table_whose_groups_are_one_person_each_is_withheld_whole_but_its_to
     assert_eq!(published.len(), 1);
     assert!(published[0].row.is_none() && published[0].col.is_none());
 }
+
+#[test]
+fn labels_mixing_numbers_and_text_are_ordered_numbers_first_whatever_their_order() {
+    // Ages 0 to 24 beside age bands ("0-4", "5-9", …): sorting them once panicked.
+    let mut builder = Builder::new(Aggregate::Count, false);
+    for i in (0..25).rev() {
+        builder
+            .add(label(&i.to_string()), vec![], None, None)
+            .unwrap();
+        builder
+            .add(
+                label(&format!("{}-{}", i * 5, i * 5 + 4)),
+                vec![],
+                None,
+                None,
+            )
+            .unwrap();
+    }
+    let table = builder.build().unwrap();
+    let checked = check(&Rules::default(), &table).unwrap();
+    let first: Vec<&str> = checked.rows.iter().take(3).map(|l| l[0].as_str()).collect();
+    assert_eq!(first, ["0", "1", "2"]);
+    assert_eq!(checked.rows[25][0], "0-4");
+}
+
+#[test]
+fn one_person_s_many_records_dominate_a_count_when_records_name_their_persons() {
+    let mut builder = Builder::new(Aggregate::Count, false);
+    for i in 0..11 {
+        builder
+            .add(label("A"), vec![], Some(&format!("p{i}")), None)
+            .unwrap();
+    }
+    for _ in 0..200 {
+        builder.add(label("A"), vec![], Some("p0"), None).unwrap();
+    }
+    let checked = check(&Rules::default(), &builder.build().unwrap()).unwrap();
+    assert!(
+        checked.cells[0].fails.contains(&Rule::Dominance),
+        "{:?}",
+        checked.cells[0]
+    );
+}

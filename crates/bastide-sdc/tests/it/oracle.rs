@@ -77,3 +77,68 @@ fn rank(mut m: Vec<Vec<f64>>) -> usize {
     }
     rank
 }
+
+/// The withheld cells of a `rows` × `cols` grid (totals last) that have one possible
+/// value when no cell may go below zero: by enumerating every simple cycle of withheld
+/// cells and trying both ways round (a change that keeps every total moves the cells
+/// of a cycle by turns up and down, totals the other way; a zero cannot go down). A
+/// cell moved by no feasible cycle is fixed (any feasible change is a sum of feasible
+/// cycles).
+pub fn fixed_two_way(rows: usize, cols: usize, withheld: &[bool], values: &[f64]) -> Vec<usize> {
+    let nodes = rows + cols;
+    let edge = |a: usize, b: usize| {
+        let (r, c) = if a < rows {
+            (a, b - rows)
+        } else {
+            (b, a - rows)
+        };
+        r * cols + c
+    };
+    let total = |cell: usize| {
+        let (r, c) = (cell / cols, cell % cols);
+        (r + 1 == rows) != (c + 1 == cols)
+    };
+    let mut free = vec![false; withheld.len()];
+    // Every simple cycle, walked from its smallest node (each found twice, once per
+    // direction of travel: harmless).
+    let mut stack: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
+    for start in 0..nodes {
+        stack.push((vec![start], Vec::new()));
+        while let Some((path, cells)) = stack.pop() {
+            let last = *path.last().unwrap();
+            let across = if last < rows { rows..nodes } else { 0..rows };
+            for next in across {
+                let cell = edge(last, next);
+                if !withheld[cell] || cells.contains(&cell) {
+                    continue;
+                }
+                if next == start && cells.len() >= 3 {
+                    // Back at the start after an odd number of cells: a cycle.
+                    let mut cycle = cells.clone();
+                    cycle.push(cell);
+                    for sign in [1.0, -1.0] {
+                        let feasible = cycle.iter().enumerate().all(|(k, &c)| {
+                            let step = if k % 2 == 0 { sign } else { -sign };
+                            let step = if total(c) { -step } else { step };
+                            step > 0.0 || values[c] > 0.0
+                        });
+                        if feasible {
+                            for &c in &cycle {
+                                free[c] = true;
+                            }
+                        }
+                    }
+                } else if next > start && !path.contains(&next) {
+                    let mut longer = path.clone();
+                    longer.push(next);
+                    let mut more = cells.clone();
+                    more.push(cell);
+                    stack.push((longer, more));
+                }
+            }
+        }
+    }
+    (0..withheld.len())
+        .filter(|&i| withheld[i] && !free[i])
+        .collect()
+}

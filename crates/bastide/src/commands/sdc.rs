@@ -80,13 +80,30 @@ fn read(args: &SdcCheckArgs, aggregate: Aggregate) -> anyhow::Result<Read> {
         .iter()
         .map(|h| h.trim().to_owned())
         .collect();
+    let asked: Vec<&String> = args
+        .rows
+        .iter()
+        .chain(&args.cols)
+        .chain(&args.value)
+        .chain(&args.person)
+        .collect();
+    // A first line that names none of the columns asked for may be data (a file
+    // without its header): it is not repeated.
+    let header_named = asked.iter().any(|name| header.contains(name));
     let index = |name: &String| -> anyhow::Result<usize> {
         header.iter().position(|h| h == name).with_context(|| {
-            format!(
-                "{}: no column `{name}` in the header line (its columns: {})",
-                file.display(),
-                header.join(", ")
-            )
+            if header_named {
+                format!(
+                    "{}: no column `{name}` in the header line (its columns: {})",
+                    file.display(),
+                    header.join(", ")
+                )
+            } else {
+                format!(
+                    "{}: the first line names none of the columns asked for (`{name}`…): it should be a header line naming the file's columns",
+                    file.display()
+                )
+            }
         })
     };
     let rows: Vec<usize> = args.rows.iter().map(index).collect::<anyhow::Result<_>>()?;
@@ -197,10 +214,16 @@ impl Report {
             .map(|cell| {
                 let row = labels(&args.rows, cell.row.map(|r| &checked.rows[r]));
                 let col = labels(&args.cols, cell.col.and_then(|c| checked.cols.get(c)));
+                // Counts as integers, sums and means as numbers.
+                let number = |v: Option<f64>| match (checked.aggregate, v) {
+                    (Aggregate::Count, Some(v)) => Value::from(v as u64),
+                    (_, v) => v.map_or(Value::Null, Value::from),
+                };
                 serde_json::json!({
-                    "row": row, "col": col, "total": cell.is_total(),
-                    "value": cell.value, "persons": cell.persons, "records": cell.records,
-                    "fails": cell.fails, "outcome": cell.outcome, "published": cell.published,
+                    "row": row, "col": col,
+                    "row_total": cell.row.is_none(), "col_total": cell.col.is_none(),
+                    "value": number(cell.value), "persons": cell.persons, "records": cell.records,
+                    "fails": cell.fails, "outcome": cell.outcome, "published": number(cell.published),
                 })
             })
             .collect();

@@ -77,7 +77,12 @@ fn a_two_way_count_suppresses_small_cells_and_protects_them_from_the_totals() {
     assert!(report["secondary"].as_u64().unwrap() > 0);
     let total = cell(&report, "All", Some("All"));
     assert_eq!(total["outcome"], "published");
-    assert_eq!(total["total"], true);
+    assert_eq!(
+        (&total["row_total"], &total["col_total"]),
+        (&Value::Bool(true), &Value::Bool(true))
+    );
+    assert_eq!(total["value"], total["published"], "a count, as an integer");
+    assert!(total["value"].is_u64());
 }
 
 #[test]
@@ -117,7 +122,10 @@ fn what_cannot_be_checked_is_refused_naming_the_place_but_never_the_value() {
         "{failure}"
     );
     assert!(!failure.contains("1840775123456"), "{failure}");
-    let failure = one_line_failure(&run(&["sdc", "check", path, "--rows", "ward"], &[]));
+    let failure = one_line_failure(&run(
+        &["sdc", "check", path, "--rows", "ward", "--person", "person"],
+        &[],
+    ));
     assert!(failure.contains("no column `ward`"), "{failure}");
     let failure = one_line_failure(&run(
         &["sdc", "check", path, "--rows", "age", "--agg", "mean"],
@@ -137,6 +145,21 @@ fn what_cannot_be_checked_is_refused_naming_the_place_but_never_the_value() {
         &[],
     ));
     assert!(failure.contains("dominance_k"), "{failure}");
+    // A file sent without its header: its first line is not repeated.
+    std::fs::write(&file, "1840775123456,65+,12\n1840775123457,65+,13\n").unwrap();
+    let failure = one_line_failure(&run(&["sdc", "check", path, "--rows", "age"], &[]));
+    assert!(failure.contains("header line"), "{failure}");
+    assert!(!failure.contains("1840775123456"), "{failure}");
+    // A sum too large to hold: named by position, not by its labels.
+    std::fs::write(&file, "diag,v\nHIV-positive,1e308\nHIV-positive,1e308\n").unwrap();
+    let failure = one_line_failure(&run(
+        &[
+            "sdc", "check", path, "--rows", "diag", "--agg", "sum", "--value", "v",
+        ],
+        &[],
+    ));
+    assert!(failure.contains("not a finite number"), "{failure}");
+    assert!(!failure.contains("HIV"), "{failure}");
     std::fs::write(&file, "person,age\n").unwrap();
     let failure = one_line_failure(&run(&["sdc", "check", path, "--rows", "age"], &[]));
     assert!(failure.contains("no row to count"), "{failure}");
