@@ -239,7 +239,13 @@ impl Hub {
         .detail("via", door.as_str());
         event.request_id = origin.request_id;
         event.client = origin.client;
-        self.audit.record(event).await?;
+        if let Err(e) = self.audit.record(event).await {
+            // Not on record, not open: the session is closed again.
+            let _ = Sessions::new(&self.meta)
+                .close(&session.secret, now())
+                .await;
+            return Err(e.into());
+        }
         Ok(SignedIn { principal, session })
     }
 
