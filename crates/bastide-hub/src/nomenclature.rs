@@ -173,12 +173,16 @@ impl Hub {
             if !nomenclatures.contains(&key.resource) || manifest.table(&key.resource).is_none() {
                 continue;
             }
+            // A code lookup fails on the schema (a reference naming no field of the
+            // nomenclature): the steward's to fix, told as such.
             let ctx = self.datasets.session()?;
             ctx.register_table(
                 "nomenclature",
                 self.datasets.table(&manifest, &key.resource).await?,
+                // A code lookup fails on the schema (a reference naming no field of the
+                // nomenclature): the steward's to fix, told as such.
             )
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| Error::Ingest(e.to_string()))?;
             let sql = format!(
                 "SELECT DISTINCT CAST(\"{}\" AS VARCHAR) FROM nomenclature",
                 reference.replace('"', "\"\"")
@@ -186,15 +190,15 @@ impl Hub {
             let batches = ctx
                 .sql(&sql)
                 .await
-                .map_err(|e| Error::Internal(format!("nomenclature {}: {e}", key.resource)))?
+                .map_err(|e| Error::Ingest(format!("nomenclature {}: {e}", key.resource)))?
                 .collect()
                 .await
-                .map_err(|e| Error::Internal(format!("nomenclature {}: {e}", key.resource)))?;
+                .map_err(|e| Error::Ingest(format!("nomenclature {}: {e}", key.resource)))?;
             let mut codes = HashSet::new();
             for batch in &batches {
                 // The engine may answer in any string layout (Utf8View among them).
                 let values = cast(batch.column(0), &DataType::Utf8)
-                    .map_err(|e| Error::Internal(format!("nomenclature {}: {e}", key.resource)))?;
+                    .map_err(|e| Error::Ingest(format!("nomenclature {}: {e}", key.resource)))?;
                 let values = values.as_string::<i32>();
                 codes.extend(values.iter().flatten().map(normalise_code));
             }
