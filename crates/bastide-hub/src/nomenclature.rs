@@ -179,8 +179,6 @@ impl Hub {
             ctx.register_table(
                 "nomenclature",
                 self.datasets.table(&manifest, &key.resource).await?,
-                // A code lookup fails on the schema (a reference naming no field of the
-                // nomenclature): the steward's to fix, told as such.
             )
             .map_err(|e| Error::Ingest(e.to_string()))?;
             let sql = format!(
