@@ -376,6 +376,7 @@ impl Hub {
         let named = named.unwrap_or(&none);
         // Boxed as Send at a concrete lifetime: rustc cannot prove this future Send
         // for every lifetime inside a spawned task otherwise.
+        let rules = self.settings.disclosure.rules_for([scope.dataset()]);
         let open: BoxFuture<'_, bastide_query::Result<Workspace>> = Box::pin(async move {
             Workspace::open(
                 scope,
@@ -385,6 +386,7 @@ impl Hub {
                 &self.queries.views,
             )
             .await
+            .map(|w| w.checked_by(rules))
         });
         Ok(open.await?)
     }

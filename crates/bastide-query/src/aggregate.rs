@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::utils::grouping_set_to_exprlist;
 use datafusion::logical_expr::{Distinct, Expr, ExprSchemable, JoinType, LogicalPlan};
 
 use crate::pseudonym::{HUB_PSEUDONYM, PROJECT_PSEUDONYM};
@@ -184,16 +185,27 @@ fn lineage(plan: &LogicalPlan, identifiers: &Identifiers) -> Result<Vec<bool>> {
         }
         LogicalPlan::Aggregate(a) => {
             let input = from(&a.input)?;
-            let mut out = a
-                .group_expr
+            // The output: each distinct grouping expression (a grouping set lists
+            // several), the internal grouping id of grouping sets, the aggregates.
+            let groups = grouping_set_to_exprlist(&a.group_expr)
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            let mut out = groups
                 .iter()
                 .map(|e| carries(e, &a.input, &input, identifiers))
                 .collect::<Result<Vec<_>>>()?;
+            if matches!(a.group_expr.as_slice(), [Expr::GroupingSet(_)]) {
+                out.push(false);
+            }
             for e in &a.aggr_expr {
                 out.push(!counts(e) && carries(e, &a.input, &input, identifiers)?);
             }
-            // Grouping sets add an internal grouping id.
-            out.resize(a.schema.fields().len(), false);
+            if out.len() != a.schema.fields().len() {
+                return Err(Error::Internal(format!(
+                    "an aggregate of {} columns read as {}",
+                    a.schema.fields().len(),
+                    out.len()
+                )));
+            }
             out
         }
         LogicalPlan::Window(w) => {

@@ -5,10 +5,12 @@
 //! only a checked permit yields: there is no path from here to data without one. Each
 //! query passes the [`guard`] (one read statement, no file-reading functions, no
 //! qualified names), is planned in a fresh session holding only the permit's views,
-//! passes the aggregate-only check when the permit says so, and runs under its
+//! passes the aggregate-only check when the permit says so (every cell of its answer
+//! then checked by the disclosure rules, see [`Disclosure`]), and runs under its
 //! [`Limits`].
 
 mod aggregate;
+mod disclosure;
 mod error;
 pub mod functions;
 pub mod guard;
@@ -20,6 +22,8 @@ mod rows;
 mod run;
 mod workspace;
 
+pub use bastide_sdc::Rules;
+pub use disclosure::Disclosure;
 pub use error::{Error, Result};
 pub use guard::{Checked, check};
 pub use limits::{Admission, Ticket};

@@ -39,6 +39,13 @@ use datafusion::physical_plan::{
 pub(crate) struct PermittedTable {
     name: String,
     plan: LogicalPlan,
+    /// Under an aggregate-only permit: the same rows with one more column, the hub
+    /// pseudonym of the person each row is about ([`crate::disclosure`] counts them).
+    /// Scans that do not ask for that column read `plan` (finding the person can
+    /// take a join).
+    with_person: Option<LogicalPlan>,
+    /// The column of the table that holds the person's pseudonym too, if one does.
+    person_equals: Option<String>,
     schema: SchemaRef,
     /// Whether the planner may have an estimate of the rows: only when they are the
     /// stored table's, unfiltered (an estimate of filtered rows would come from the
@@ -48,9 +55,24 @@ pub(crate) struct PermittedTable {
 }
 
 impl PermittedTable {
-    /// The table `name` whose rows are those of `plan`.
-    pub fn new(name: &str, plan: LogicalPlan) -> Self {
-        let schema = plan.schema().inner().clone();
+    /// The table `name` whose rows are those of `plan`; `with_person`, when given,
+    /// yields the same rows and columns and the person's column last, and the column
+    /// of the table that holds the same value, if one does.
+    pub fn new(
+        name: &str,
+        plan: LogicalPlan,
+        with_person: Option<(LogicalPlan, Option<String>)>,
+    ) -> Self {
+        let (with_person, person_equals) = match with_person {
+            Some((plan, equals)) => (Some(plan), equals),
+            None => (None, None),
+        };
+        let schema = with_person
+            .as_ref()
+            .unwrap_or(&plan)
+            .schema()
+            .inner()
+            .clone();
         let narrowed = plan
             .exists(|node| {
                 Ok(matches!(
@@ -62,9 +84,23 @@ impl PermittedTable {
         Self {
             name: name.to_owned(),
             plan,
+            with_person,
+            person_equals,
             schema,
             estimate: !narrowed,
         }
+    }
+
+    /// Where its person is: the index of the person's column, and the column of the
+    /// table holding the same value, if one does; none when its rows are about no one
+    /// or the permit shows rows.
+    pub fn person(&self) -> Option<(usize, Option<&str>)> {
+        self.with_person.as_ref().map(|_| {
+            (
+                self.schema.fields().len() - 1,
+                self.person_equals.as_deref(),
+            )
+        })
     }
 }
 
@@ -98,7 +134,13 @@ impl TableProvider for PermittedTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         // The projection and the limit apply after the permit's filters, on top of the
         // private plan: neither can let a row through that the plan does not.
-        let mut plan = LogicalPlanBuilder::from(self.plan.clone());
+        let person = self.schema.fields().len() - 1;
+        let source = match (&self.with_person, projection) {
+            (Some(with), None) => with,
+            (Some(with), Some(columns)) if columns.contains(&person) => with,
+            _ => &self.plan,
+        };
+        let mut plan = LogicalPlanBuilder::from(source.clone());
         if let Some(columns) = projection {
             plan = plan.select(columns.iter().copied())?;
         }

@@ -24,6 +24,10 @@ use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF,
 use crate::error::internal;
 use crate::{Error, Result};
 
+/// The column a private plan adds, under an aggregate-only permit, for the hub
+/// pseudonym of the person each row is about.
+pub(crate) const PERSON: &str = "__bastide_person";
+
 /// Plans of permitted rows over a dataset version's stored tables.
 pub(crate) struct Rows<'a> {
     manifest: &'a Manifest,
@@ -109,10 +113,10 @@ impl<'a> Rows<'a> {
                 rows = rows.filter(lit(false)).map_err(internal)?;
             } else if self.narrows(link, rest, visited) {
                 let linked = self.linked(link, |to| self.of(to, rest, visited))?;
-                rows = join(rows, name, link, linked, JoinType::LeftSemi)?;
+                rows = join(rows, name, link, linked, JoinType::LeftSemi, "linked")?;
             } else if self.opted_in.is_some() {
                 let objected = self.linked(link, |to| self.objected(to, rest))?;
-                rows = join(rows, name, link, objected, JoinType::LeftAnti)?;
+                rows = join(rows, name, link, objected, JoinType::LeftAnti, "linked")?;
             }
         }
         for link in &self.scope.people().links {
@@ -124,11 +128,117 @@ impl<'a> Rows<'a> {
                 && self.narrowed(&link.to, visited)
             {
                 let linked = self.linked(link, |to| self.of(to, &[], visited))?;
-                rows = join(rows, name, link, linked, JoinType::LeftSemi)?;
+                rows = join(rows, name, link, linked, JoinType::LeftSemi, "linked")?;
             }
         }
         visited.pop();
         rows.build().map_err(internal)
+    }
+
+    /// `rows` of `name` (all its columns) with the person each is about last, as
+    /// [`PERSON`], and the column of `name` that holds the same value if one does;
+    /// none when its rows are about no one. A table's person is its first identifier
+    /// column, or that of the table its links reach.
+    pub fn with_person(
+        &self,
+        name: &str,
+        rows: LogicalPlan,
+    ) -> Result<Option<(LogicalPlan, Option<String>)>> {
+        let columns: Vec<Expr> = rows
+            .schema()
+            .columns()
+            .into_iter()
+            .map(Expr::Column)
+            .collect();
+        if let Some(own) = self.person_column(name)? {
+            let plan = LogicalPlanBuilder::from(rows)
+                .project(columns.into_iter().chain([col(quoted(&own)).alias(PERSON)]))
+                .and_then(LogicalPlanBuilder::build)
+                .map_err(internal)?;
+            return Ok(Some((plan, Some(own))));
+        }
+        let Some(PersonPath::Linked { links }) = self.scope.people().paths.get(name) else {
+            return Ok(None);
+        };
+        let Some((link, rest)) = links.split_first() else {
+            return Ok(None);
+        };
+        let person = Column::new(Some(TableReference::bare("persons0")), PERSON);
+        let plan = if self.holds_data(link, rest) {
+            let persons = self.persons_along(links, 0)?;
+            join(
+                LogicalPlanBuilder::from(rows),
+                name,
+                link,
+                persons,
+                JoinType::Left,
+                "persons0",
+            )?
+            .project(
+                columns
+                    .into_iter()
+                    .chain([Expr::Column(person).alias(PERSON)]),
+            )
+        } else {
+            // No row can be seen (see `of`): no one to name.
+            LogicalPlanBuilder::from(rows).project(
+                columns
+                    .into_iter()
+                    .chain([lit(datafusion::common::ScalarValue::Utf8(None)).alias(PERSON)]),
+            )
+        };
+        let plan = plan.and_then(LogicalPlanBuilder::build).map_err(internal)?;
+        Ok(Some((plan, None)))
+    }
+
+    /// The person of each key `links[0]` reaches: its target columns and [`PERSON`],
+    /// one row per key whatever the data (a key shared by rows of several people keeps
+    /// one of them), aliased `persons{depth}`.
+    fn persons_along(&self, links: &[Link], depth: usize) -> Result<LogicalPlan> {
+        let (link, rest) = links
+            .split_first()
+            .ok_or_else(|| Error::Internal("a person path without links".into()))?;
+        let target = self.scan(&link.to)?;
+        let keys = || link.to_columns.iter().map(|c| col(quoted(c)));
+        let with_person = match rest.first() {
+            None => {
+                let own = self
+                    .person_column(&link.to)?
+                    .ok_or_else(|| Error::Internal(format!("{} names no person", link.to)))?;
+                target.project(keys().chain([col(quoted(&own)).alias(PERSON)]))
+            }
+            Some(_) => {
+                let next = format!("persons{}", depth + 1);
+                let persons = self.persons_along(rest, depth + 1)?;
+                join(target, &link.to, &rest[0], persons, JoinType::Left, &next)?.project(
+                    keys().chain([Expr::Column(Column::new(
+                        Some(TableReference::bare(next)),
+                        PERSON,
+                    ))
+                    .alias(PERSON)]),
+                )
+            }
+        };
+        with_person
+            .and_then(|b| {
+                b.aggregate(
+                    keys(),
+                    [datafusion::functions_aggregate::min_max::min(col(PERSON)).alias(PERSON)],
+                )
+            })
+            .and_then(|b| b.alias(format!("persons{depth}")))
+            .and_then(LogicalPlanBuilder::build)
+            .map_err(internal)
+    }
+
+    /// The first identifier column of `name`, in the order of its columns.
+    fn person_column(&self, name: &str) -> Result<Option<String>> {
+        let table = self.stored_table(name)?;
+        Ok(table
+            .columns
+            .iter()
+            .find(|c| table.identifiers.contains(&c.name))
+            .map(|c| c.name.clone()))
     }
 
     /// The rows of `name` whose person objected, along `chain`.
@@ -150,7 +260,7 @@ impl<'a> Rows<'a> {
             }
             Some((link, rest)) => {
                 let objected = self.linked(link, |to| self.objected(to, rest))?;
-                rows = join(rows, name, link, objected, JoinType::LeftSemi)?;
+                rows = join(rows, name, link, objected, JoinType::LeftSemi, "linked")?;
             }
         }
         rows.build().map_err(internal)
@@ -224,13 +334,14 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// `rows` of `name` joined (`how`: semi or anti) on `link` with `linked` rows.
+/// `rows` of `name` joined (`how`) on `link` with `linked` rows, aliased `alias`.
 fn join(
     rows: LogicalPlanBuilder,
     name: &str,
     link: &Link,
     linked: LogicalPlan,
     how: JoinType,
+    alias: &str,
 ) -> Result<LogicalPlanBuilder> {
     let here: Vec<Column> = link
         .columns
@@ -240,7 +351,7 @@ fn join(
     let there: Vec<Column> = link
         .to_columns
         .iter()
-        .map(|c| Column::new(Some(TableReference::bare("linked")), c))
+        .map(|c| Column::new(Some(TableReference::bare(alias)), c))
         .collect();
     rows.join(linked, how, (here, there), None)
         .map_err(internal)

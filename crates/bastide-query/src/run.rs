@@ -18,7 +18,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SQLOptions, SessionConfig};
 use futures::StreamExt;
 use serde::Serialize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use crate::guard::Checked;
@@ -26,7 +26,7 @@ use bastide_store::layout::classic;
 
 use crate::pseudonymise::Pseudonymiser;
 use crate::workspace::Workspace;
-use crate::{Error, Result, aggregate, functions};
+use crate::{Disclosure, Error, Result, aggregate, disclosure, functions};
 
 const ROW_LEVEL_COLLECTING: &str = "a row-level permit shows rows themselves, counted against the day's row budget: select the rows rather than gathering their values into one (array_agg, string_agg, a list or a struct)";
 
@@ -99,6 +99,8 @@ pub struct Answer {
     pub truncated: bool,
     /// Time from the query's arrival to its last row.
     pub elapsed: Duration,
+    /// What disclosure control withheld (aggregate-only answers about persons).
+    pub disclosure: Option<Disclosure>,
 }
 
 impl Workspace {
@@ -114,7 +116,8 @@ impl Workspace {
         let started = Instant::now();
         let fail = |e| classify(e, self.mode(), limits, Phase::Running);
         let deadline = tokio::time::Instant::now() + limits.time;
-        let (session, plan, explain) = self.plan(checked, Some(params), limits).await?;
+        let report = Arc::new(Mutex::new(Disclosure::default()));
+        let (session, plan, explain) = self.plan(checked, Some(params), limits, &report).await?;
         let execute = async {
             let mut stream = session.execute(&plan).await.map_err(&fail)?;
             let schema = classic(&stream.schema());
@@ -164,12 +167,14 @@ impl Workspace {
                 .map(|b| self.redact(b))
                 .collect::<Result<_>>()?;
         }
+        let disclosure = report.lock().expect("disclosure report").clone();
         Ok(Answer {
             schema,
             batches,
             rows,
             truncated,
             elapsed: started.elapsed(),
+            disclosure: disclosure.rules.is_some().then_some(disclosure),
         })
     }
 
@@ -177,7 +182,8 @@ impl Workspace {
     /// placeholders, without running it (what a PostgreSQL client's Parse and Describe
     /// ask); the same checks as [`Workspace::run`] apply.
     pub async fn describe(&self, checked: &Checked, limits: &Limits) -> Result<Described> {
-        let (_, plan, _) = self.plan(checked, None, limits).await?;
+        let report = Arc::new(Mutex::new(Disclosure::default()));
+        let (_, plan, _) = self.plan(checked, None, limits, &report).await?;
         let types = plan
             .get_parameter_types()
             .map_err(|e| classify(e, self.mode(), limits, Phase::Planning))?;
@@ -201,6 +207,7 @@ impl Workspace {
         checked: &Checked,
         params: Option<&ParamValues>,
         limits: &Limits,
+        report: &Arc<Mutex<Disclosure>>,
     ) -> Result<(QuerySession, LogicalPlan, bool)> {
         let session = self.session(limits)?;
         let plan = session
@@ -226,13 +233,19 @@ impl Workspace {
             _ => plan,
         };
         let plan = Pseudonymiser::new(self.pseudonym().clone()).apply(plan)?;
-        match self.mode() {
-            Mode::AggregateOnly if !checked.explain => aggregate::check(&plan, self.identifiers())?,
+        let plan = match self.mode() {
+            Mode::AggregateOnly if !checked.explain => {
+                aggregate::check(&plan, self.identifiers())?;
+                disclosure::apply(plan, self.rules(), report)?
+            }
             // The day's row budget counts rows: one row gathering many rows' values
             // would pass a column through it.
-            Mode::RowLevel => aggregate::no_collecting(&plan, ROW_LEVEL_COLLECTING)?,
-            Mode::AggregateOnly => {}
-        }
+            Mode::RowLevel => {
+                aggregate::no_collecting(&plan, ROW_LEVEL_COLLECTING)?;
+                plan
+            }
+            Mode::AggregateOnly => plan,
+        };
         Ok((session, plan, checked.explain))
     }
 

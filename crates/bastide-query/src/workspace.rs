@@ -14,14 +14,14 @@ use bastide_store::DatasetStore;
 use bastide_store::manifest::Manifest;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::{ViewTable, provider_as_source};
-use datafusion::logical_expr::{Expr, LogicalPlanBuilder, ScalarUDF, col};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF, col};
 
 use sha2::{Digest, Sha256};
 
 use crate::error::internal;
 use crate::permitted::PermittedTable;
 use crate::pseudonym::{HubPseudonym, NotOptedOut, ProjectPseudonym};
-use crate::rows::{Rows, quoted};
+use crate::rows::{PERSON, Rows, quoted};
 use crate::{Error, Result};
 
 /// The opt-out register as a query finds it: hub pseudonyms, and a digest that tells
@@ -104,6 +104,8 @@ pub struct Workspace {
     identifiers: BTreeMap<String, BTreeSet<String>>,
     /// `project_pseudonym`, keyed for this project.
     pseudonym: Arc<ScalarUDF>,
+    /// The disclosure rules an aggregate-only answer's cells are checked against.
+    rules: bastide_sdc::Rules,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -186,7 +188,20 @@ impl Workspace {
             views,
             identifiers,
             pseudonym,
+            rules: bastide_sdc::Rules::default(),
         })
+    }
+
+    /// The same workspace, its aggregate-only answers checked against `rules` (the
+    /// defaults until then).
+    pub fn checked_by(mut self, rules: bastide_sdc::Rules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// The disclosure rules of its aggregate-only answers.
+    pub fn rules(&self) -> &bastide_sdc::Rules {
+        &self.rules
     }
 
     /// The permit this workspace was opened with.
@@ -248,12 +263,29 @@ async fn view(
         functions.opted_in.as_ref(),
     )
     .await?;
-    let plan = LogicalPlanBuilder::from(rows.of(&table.name, &[], &mut Vec::new())?)
-        .project(table.columns.iter().map(|c| col(quoted(c))))
-        .and_then(LogicalPlanBuilder::build)
-        .map_err(internal)?;
+    let all = rows.of(&table.name, &[], &mut Vec::new())?;
+    let permitted_columns = |plan: LogicalPlan, person: bool| {
+        let person = person.then(|| col(PERSON));
+        LogicalPlanBuilder::from(plan)
+            .project(table.columns.iter().map(|c| col(quoted(c))).chain(person))
+            .and_then(LogicalPlanBuilder::build)
+            .map_err(internal)
+    };
+    // Under an aggregate-only permit, each answer's cells are checked against the
+    // persons behind them (see `crate::disclosure`).
+    let with_person = match scope.mode() {
+        Mode::AggregateOnly => match rows.with_person(&table.name, all.clone())? {
+            Some((plan, equals)) => Some((
+                permitted_columns(plan, true)?,
+                equals.filter(|c| table.columns.contains(c)),
+            )),
+            None => None,
+        },
+        Mode::RowLevel => None,
+    };
+    let plan = permitted_columns(all, false)?;
     let shown_name = table.name.to_lowercase();
-    let permitted = Arc::new(PermittedTable::new(&shown_name, plan));
+    let permitted = Arc::new(PermittedTable::new(&shown_name, plan, with_person));
     let mut identifiers = BTreeSet::new();
     let columns: Vec<Expr> = table
         .columns

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::Rules;
 
 /// What a table's cells hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Aggregate {
     /// How many records (a frequency table).
@@ -55,6 +55,9 @@ pub enum Rule {
     Negative,
     /// A value is missing, when missing values are disclosive.
     Missing,
+    /// An aggregate the rules cannot judge: a minimum, a maximum, a median or a
+    /// percentile is one person's value, whatever the group's size.
+    Unchecked,
 }
 
 impl Rule {
@@ -67,6 +70,7 @@ impl Rule {
             Self::PPercent => "p-percent",
             Self::Negative => "negative",
             Self::Missing => "missing",
+            Self::Unchecked => "unchecked",
         }
     }
 }
@@ -83,50 +87,110 @@ pub enum Outcome {
     Secondary,
 }
 
+/// What the dominance rules need of a cell's contributions: the largest ones, their
+/// total and whether any is negative. A cell of a query's answer is summarised where
+/// it is computed, without keeping every person's contribution.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Largest {
+    /// The largest contributions, largest first: at least [`Rules::largest_kept`] of
+    /// them when there are that many.
+    pub top: Vec<f64>,
+    /// The sum of every contribution.
+    pub total: f64,
+    /// How many contributions there are.
+    pub count: u64,
+    /// Whether a contribution is negative.
+    pub negative: bool,
+}
+
+impl Largest {
+    /// The summary of `contributions` keeping the `keep` largest.
+    pub fn of(contributions: &[f64], keep: usize) -> Self {
+        let mut top = contributions.to_vec();
+        top.sort_by(|a, b| b.total_cmp(a));
+        top.truncate(keep);
+        Self {
+            top,
+            total: contributions.iter().sum(),
+            count: contributions.len() as u64,
+            negative: contributions.iter().any(|c| *c < 0.0),
+        }
+    }
+}
+
+/// What the primary rules judge of one cell.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Facts {
+    /// Records behind it.
+    pub records: u64,
+    /// Distinct persons behind them.
+    pub persons: u64,
+    /// Whether a value of a record in it is missing.
+    pub missing: bool,
+    /// Its contributions per person, when known (magnitude tables, and counts whose
+    /// records name their persons).
+    pub contributions: Option<Largest>,
+}
+
 /// The rules `cell` fails, in a table of `aggregate`s.
 pub(crate) fn primary(rules: &Rules, aggregate: Aggregate, cell: &CellData) -> Vec<Rule> {
+    let facts = Facts {
+        records: cell.records,
+        persons: cell.persons,
+        missing: cell.missing,
+        contributions: (!cell.contributions.is_empty())
+            .then(|| Largest::of(&cell.contributions, rules.largest_kept())),
+    };
+    judge(rules, aggregate, &facts)
+}
+
+/// The primary rules a cell with `facts` fails, in a table of `aggregate`s.
+pub fn judge(rules: &Rules, aggregate: Aggregate, facts: &Facts) -> Vec<Rule> {
     let mut fails = Vec::new();
-    if cell.persons == 0 {
-        if rules.zeros_disclosive {
+    if facts.persons == 0 {
+        // Records without a known person (a missing identifier) are no one's to
+        // count: too few persons, not an empty group.
+        if facts.records > 0 {
+            fails.push(Rule::Threshold);
+        } else if rules.zeros_disclosive {
             fails.push(Rule::Zeros);
         }
         return fails;
     }
-    if cell.persons < rules.min_persons {
+    if facts.persons < rules.min_persons {
         fails.push(Rule::Threshold);
     }
-    if rules.missing_disclosive && cell.missing {
+    if rules.missing_disclosive && facts.missing {
         fails.push(Rule::Missing);
     }
     // A sum's contributions; or a count's records per named person, when the count
     // has persons enough (one person's hundred stays), the threshold judging the rest.
-    let counted = !cell.contributions.is_empty() && cell.persons >= rules.min_persons;
-    if aggregate.is_magnitude() || counted {
-        fails.extend(dominance(rules, &cell.contributions));
+    if let Some(largest) = &facts.contributions
+        && (aggregate.is_magnitude() || facts.persons >= rules.min_persons)
+    {
+        fails.extend(dominance(rules, largest));
     }
     fails
 }
 
 /// The dominance rules on the contributions of one cell.
-fn dominance(rules: &Rules, contributions: &[f64]) -> Vec<Rule> {
-    if contributions.iter().any(|c| *c < 0.0) {
+fn dominance(rules: &Rules, largest: &Largest) -> Vec<Rule> {
+    if largest.negative {
         return vec![Rule::Negative];
     }
-    let mut sorted = contributions.to_vec();
-    sorted.sort_by(|a, b| b.total_cmp(a));
-    let total: f64 = sorted.iter().sum();
+    let total = largest.total;
     let mut fails = Vec::new();
     if total > 0.0 {
-        let top: f64 = sorted.iter().take(rules.dominance_n).sum();
+        let top: f64 = largest.top.iter().take(rules.dominance_n).sum();
         if top >= rules.dominance_k * total {
             fails.push(Rule::Dominance);
         }
     }
-    let first = sorted.first().copied().unwrap_or(0.0);
-    let second = sorted.get(1).copied().unwrap_or(0.0);
+    let first = largest.top.first().copied().unwrap_or(0.0);
+    let second = largest.top.get(1).copied().unwrap_or(0.0);
     let rest = total - first - second;
     // Every contribution zero: the total tells each of them exactly.
-    let revealed = first == 0.0 && !sorted.is_empty();
+    let revealed = first == 0.0 && largest.count > 0;
     if revealed || rest < rules.p_percent * first {
         fails.push(Rule::PPercent);
     }

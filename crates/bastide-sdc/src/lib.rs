@@ -25,7 +25,7 @@ pub mod secondary;
 mod table;
 
 pub use build::{Builder, Label};
-pub use cell::{Aggregate, CellData, Outcome, Rule};
+pub use cell::{Aggregate, CellData, Facts, Largest, Outcome, Rule, judge};
 pub use error::{Error, Result};
 pub use rules::{Rules, Tightening};
 pub use table::{Checked, CheckedCell, Table, check};

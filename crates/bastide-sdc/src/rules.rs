@@ -48,6 +48,11 @@ impl Default for Rules {
 }
 
 impl Rules {
+    /// How many of a cell's largest contributions the dominance rules look at.
+    pub fn largest_kept(&self) -> usize {
+        self.dominance_n.max(2)
+    }
+
     /// Checks that every threshold is in its range.
     pub fn validate(&self) -> Result<()> {
         let refuse = |field, problem: &str| {

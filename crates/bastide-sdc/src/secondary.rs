@@ -50,14 +50,16 @@ pub enum Shape {
 }
 
 impl Shape {
-    fn len(self) -> usize {
+    /// How many cells, totals included.
+    pub fn size(self) -> usize {
         match self {
             Self::OneWay { cells } => cells,
             Self::TwoWay { rows, cols } => rows * cols,
         }
     }
 
-    fn is_total(self, cell: usize) -> bool {
+    /// Whether `cell` is a total.
+    pub fn is_total(self, cell: usize) -> bool {
         match self {
             Self::OneWay { cells } => cell + 1 == cells,
             Self::TwoWay { rows, cols } => cell / cols + 1 == rows || cell % cols + 1 == cols,
@@ -79,7 +81,7 @@ pub struct Cell {
 
 /// The withheld cells that have a single possible value given the published ones.
 pub fn recomputable(shape: Shape, cells: &[Cell]) -> Vec<usize> {
-    assert_eq!(cells.len(), shape.len(), "one entry per cell");
+    assert_eq!(cells.len(), shape.size(), "one entry per cell");
     let withheld: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].withheld).collect();
     match shape {
         Shape::OneWay { cells: n } => {

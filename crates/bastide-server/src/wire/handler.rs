@@ -12,14 +12,14 @@ use bastide_core::ids::ProjectId;
 use bastide_query::Checked;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ParamValues;
-use futures::Sink;
+use futures::{Sink, SinkExt};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, Type};
-use pgwire::error::{PgWireError, PgWireResult};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 
 use super::errors::{client as client_error, fatal, internal};
@@ -222,6 +222,7 @@ impl SimpleQueryHandler for WireQueries {
                     .parser
                     .run(&*client, query, no_parameters(), None)
                     .await?;
+                notify(client, &answered).await?;
                 rows(answered, &Format::UnifiedText)?
             }
             other => answer_only(&other),
@@ -273,6 +274,7 @@ impl ExtendedQueryHandler for WireQueries {
                     .parser
                     .run(&*client, &statement.sql, params, parsed)
                     .await?;
+                notify(client, &answered).await?;
                 rows(answered, &portal.result_column_format)
             }
             other => Ok(answer_only(other)),
@@ -327,6 +329,28 @@ fn answer_only(kind: &Kind) -> Response {
         Kind::Transaction(tag) => Response::TransactionEnd(Tag::new(tag)),
         _ => Response::Execution(Tag::new("SET")),
     }
+}
+
+/// Tells the client what disclosure control withheld from the answer (a NOTICE, which
+/// psql prints and drivers keep), before its rows.
+async fn notify<C>(client: &mut C, answered: &Answered) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let Some(text) = answered
+        .answer
+        .disclosure
+        .as_ref()
+        .and_then(|d| d.summary())
+    else {
+        return Ok(());
+    };
+    let notice = ErrorInfo::new("NOTICE".into(), "01000".into(), text);
+    client
+        .send(PgWireBackendMessage::NoticeResponse(notice.into()))
+        .await?;
+    Ok(())
 }
 
 /// The answer's rows in the client's formats.

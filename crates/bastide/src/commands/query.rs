@@ -118,5 +118,8 @@ fn table(answer: &serde_json::Value) -> String {
         answer["elapsed_ms"],
         answer["id"].as_str().unwrap_or("")
     );
+    if let Some(note) = answer["disclosure_note"].as_str() {
+        out += &format!("({note})\n");
+    }
     out
 }

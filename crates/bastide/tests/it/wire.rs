@@ -133,19 +133,26 @@ fn psql_and_psycopg_query_an_aggregate_only_workspace_and_its_guard_holds() {
     let (ok, _, err) = psql(port, &ws, "bst_nothing.wrong", "", "SELECT 1");
     assert!(!ok && err.contains("not a valid API token"), "{err}");
 
-    let rows = psycopg(
+    // Ten beneficiaries: a count of each sex is under the minimum of ten persons, its
+    // row withheld whole, and the client told why.
+    let by_sex = "SELECT ben_sex_cod, count(*) AS n FROM ir_ben_r GROUP BY 1 ORDER BY 1";
+    let rows = psycopg(port, &ws, by_sex).unwrap();
+    assert_eq!(rows, json!([]), "{rows}");
+    let (ok, out, err) = psql(port, &ws, &ws.token, "", by_sex);
+    assert!(ok && out.is_empty(), "{out}");
+    assert!(
+        err.contains("NOTICE") && err.contains("fewer than 10 persons"),
+        "{err}"
+    );
+    // A whole table's count under the minimum: its row, its cell NULL.
+    let (ok, out, _) = psql(
         port,
         &ws,
-        "SELECT ben_sex_cod, count(*) AS n FROM ir_ben_r GROUP BY 1 ORDER BY 1",
-    )
-    .unwrap();
-    let total: i64 = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r[1].as_i64().unwrap())
-        .sum();
-    assert_eq!(total, 10, "{rows}");
+        &ws.token,
+        "",
+        "SELECT count(*) FROM ir_ben_r WHERE ben_sex_cod = '2'",
+    );
+    assert!(ok && out.is_empty(), "a NULL prints as nothing: {out}");
     let refused = psycopg(port, &ws, "COPY ir_ben_r TO '/tmp/loot.csv'").unwrap_err();
     assert!(refused.contains("COPY"), "{refused}");
     let missing = psycopg(port, &ws, "SELECT count(*) FROM information_schema.tables").unwrap_err();
@@ -154,24 +161,26 @@ fn psql_and_psycopg_query_an_aggregate_only_workspace_and_its_guard_holds() {
     // Values bound to placeholders: the same answers as written in the SQL.
     let women = |sql: &str, params| psycopg_with(port, &ws, sql, &params).unwrap()[0][0].clone();
     let written = women(
-        "SELECT count(*) FROM ir_ben_r WHERE ben_sex_cod = '2'",
+        "SELECT count(*) FROM ir_ben_r WHERE ben_nir_psa <> 'nobody'",
         json!(null),
     );
+    assert_eq!(written, json!(10));
     let bound = women(
-        "SELECT count(*) FROM ir_ben_r WHERE ben_sex_cod = %s",
-        json!(["2"]),
+        "SELECT count(*) FROM ir_ben_r WHERE ben_nir_psa <> %s",
+        json!(["nobody"]),
     );
     assert_eq!(bound, written);
     let born = women(
-        "SELECT count(*) FROM ir_ben_r WHERE ben_sex_cod = %s HAVING count(*) >= %s",
-        json!(["2", 1]),
+        "SELECT count(*) FROM ir_ben_r WHERE ben_nir_psa <> %s HAVING count(*) >= %s",
+        json!(["nobody", 1]),
     );
     assert_eq!(born, written);
+    // Nobody: a zero, withheld (zeros are disclosive by default).
     let nobody = women(
         "SELECT count(*) FROM ir_ben_r WHERE ben_nir_psa = %s",
         json!(["zz-bound-value-never-recorded"]),
     );
-    assert_eq!(nobody, json!(0));
+    assert_eq!(nobody, json!(null));
     // A value that does not fit its placeholder: named as such, never quoted.
     let unfit = psycopg_with(
         port,

@@ -60,6 +60,16 @@ pub(crate) struct QueryAnswer {
     truncated: bool,
     /// Time taken.
     elapsed_ms: u64,
+    /// What disclosure control did (aggregate-only answers about persons): cells
+    /// checked, rows left out whole (their group under the minimum of persons), cells
+    /// withheld by rule and to protect them from the totals, the rules applied.
+    /// Withheld cells are null in `rows`.
+    #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disclosure: Option<bastide_query::Disclosure>,
+    /// What was withheld, in a sentence; absent when nothing was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disclosure_note: Option<String>,
 }
 
 /// A query in the history.
@@ -241,6 +251,8 @@ fn json(answered: Answered) -> Result<QueryAnswer, ApiError> {
         row_count: answer.rows,
         truncated: answer.truncated,
         elapsed_ms: answer.elapsed.as_millis() as u64,
+        disclosure_note: answer.disclosure.as_ref().and_then(|d| d.summary()),
+        disclosure: answer.disclosure,
     })
 }
 
@@ -273,6 +285,14 @@ fn arrow(answered: &Answered) -> Result<Response, ApiError> {
         ("x-bastide-query-id", answered.record.id.clone()),
         ("x-bastide-row-count", answer.rows.to_string()),
         ("x-bastide-truncated", answer.truncated.to_string()),
+        (
+            "x-bastide-withheld",
+            answer
+                .disclosure
+                .as_ref()
+                .map_or(0, |d| d.withheld() + d.rows_withheld)
+                .to_string(),
+        ),
     ] {
         headers.insert(
             name,

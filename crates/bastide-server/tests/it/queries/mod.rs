@@ -5,6 +5,7 @@
 
 mod aggregates;
 mod boundary;
+mod disclosure;
 mod running;
 
 use std::sync::Arc;

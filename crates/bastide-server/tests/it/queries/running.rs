@@ -189,7 +189,12 @@ async fn a_query_s_start_is_on_record_before_its_answer_and_its_end_once_written
 
 #[tokio::test]
 async fn queries_over_http_answer_json_or_arrow_and_a_client_that_leaves_cancels_its_query() {
-    let world = World::with(|s| s.query.time_limit = Duration::from_secs(30)).await;
+    let world = World::with(|s| {
+        s.query.time_limit = Duration::from_secs(30);
+        // Seven people a row: shown only with a minimum of one.
+        s.disclosure.hub.min_persons = 1;
+    })
+    .await;
     let p = world.project(Mode::AggregateOnly).await;
     let token = Tokens::new(world.hub().meta())
         .create("rita", "workspace", Some(&p), 1, now())

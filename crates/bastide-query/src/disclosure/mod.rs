@@ -1,0 +1,363 @@
+//! Disclosure control of aggregate-only answers, inside the query's own plan.
+//!
+//! Each row of the answer's aggregation is a cell. The plan is rewritten so that the
+//! aggregation also computes, for every cell, what the rules of [`bastide_sdc`] judge:
+//! the distinct persons behind it and each person's contribution, from the hub
+//! pseudonyms of the rows' persons that [`thread`] carries up from the permitted
+//! tables (never from the researcher's SQL). Right above the aggregation, before any
+//! `HAVING`, order or limit can use a value, [`verdict`] judges every cell at once:
+//!
+//! - a group with fewer persons than the minimum is withheld whole, labels included
+//!   (a group of one says that someone with these attributes exists);
+//! - an aggregate that fails a rule (too few persons, dominance, p %, a negative
+//!   contribution, a minimum or a maximum, which are one person's value) shows NULL;
+//! - where the answer holds totals (`ROLLUP(a)`, `CUBE(a, b)`), more cells are withheld
+//!   until no withheld one can be recomputed from them;
+//! - counts are rounded when the rules round.
+//!
+//! Tables whose rows are about no one (nomenclatures) are not checked. The answer
+//! carries a [`Disclosure`] report: cells checked, withheld and why.
+
+mod cell;
+mod thread;
+mod verdict;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use bastide_sdc::{Aggregate, Rules};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::Column;
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::utils::grouping_set_to_exprlist;
+use datafusion::logical_expr::{
+    Aggregate as AggregateStep, Distinct, Expr, Filter, GroupingSet, LogicalPlan, Operator,
+    Projection, Window, binary_expr, cast, lit, when,
+};
+use serde::Serialize;
+
+use crate::error::internal;
+use crate::pseudonymise::strip_alias;
+use crate::{Error, Result};
+use cell::{Cell, Contribution};
+use thread::{Threader, no_subquery};
+use verdict::{Judged, Layout, MOST_AGGREGATES, Totals, Verdict, WITHHELD_ROW};
+
+/// What disclosure control did to an answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Disclosure {
+    /// Cells checked: each row's aggregates.
+    pub cells: u64,
+    /// Rows withheld whole: their group had too few persons.
+    pub rows_withheld: u64,
+    /// Cells withheld by a rule, counted by the first rule each fails.
+    pub suppressed: BTreeMap<String, u64>,
+    /// Cells withheld so that no withheld cell can be recomputed from totals.
+    pub secondary: u64,
+    /// The rules applied.
+    pub rules: Option<Rules>,
+}
+
+impl Disclosure {
+    /// Cells withheld, for any reason.
+    pub fn withheld(&self) -> u64 {
+        self.suppressed.values().sum::<u64>() + self.secondary
+    }
+
+    /// What was withheld, in a sentence for the researcher; none when nothing was.
+    pub fn summary(&self) -> Option<String> {
+        if self.withheld() == 0 && self.rows_withheld == 0 {
+            return None;
+        }
+        let minimum = self.rules.as_ref().map_or(0, |r| r.min_persons);
+        let mut parts = Vec::new();
+        if self.rows_withheld > 0 {
+            parts.push(format!(
+                "{} row(s) left out whole, their group having fewer than {minimum} persons",
+                self.rows_withheld
+            ));
+        }
+        let by_rule: Vec<String> = self
+            .suppressed
+            .iter()
+            .map(|(rule, n)| format!("{rule}: {n}"))
+            .collect();
+        if !by_rule.is_empty() {
+            parts.push(format!(
+                "{} of {} cell(s) withheld ({})",
+                self.suppressed.values().sum::<u64>(),
+                self.cells,
+                by_rule.join(", ")
+            ));
+        }
+        if self.secondary > 0 {
+            parts.push(format!(
+                "{} more withheld so that none can be recomputed from the totals",
+                self.secondary
+            ));
+        }
+        Some(format!(
+            "disclosure control: {}; withheld cells are NULL",
+            parts.join("; ")
+        ))
+    }
+
+    fn merge(&mut self, other: Disclosure) {
+        self.cells += other.cells;
+        self.rows_withheld += other.rows_withheld;
+        for (rule, n) in other.suppressed {
+            *self.suppressed.entry(rule).or_default() += n;
+        }
+        self.secondary += other.secondary;
+        if other.rules.is_some() {
+            self.rules = other.rules;
+        }
+    }
+}
+
+/// `plan` (an aggregate-only answer that passed [`crate::aggregate::check`]) with
+/// every cell of its aggregations checked against `rules`, what was withheld added to
+/// `report`.
+pub(crate) fn apply(
+    plan: LogicalPlan,
+    rules: &Rules,
+    report: &Arc<Mutex<Disclosure>>,
+) -> Result<LogicalPlan> {
+    Checker { rules, report }.top(plan)
+}
+
+struct Checker<'a> {
+    rules: &'a Rules,
+    report: &'a Arc<Mutex<Disclosure>>,
+}
+
+impl Checker<'_> {
+    /// Down from the answer to its aggregations, through the steps above them.
+    #[recursive::recursive]
+    fn top(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
+        match plan {
+            LogicalPlan::Aggregate(a) => self.aggregate(a),
+            LogicalPlan::Union(u) => {
+                let inputs = u
+                    .inputs
+                    .iter()
+                    .map(|i| self.top(i.as_ref().clone()))
+                    .collect::<Result<Vec<_>>>()?;
+                LogicalPlan::Union(u)
+                    .with_new_exprs(vec![], inputs)
+                    .map_err(internal)
+            }
+            LogicalPlan::Projection(_)
+            | LogicalPlan::Filter(_)
+            | LogicalPlan::Sort(_)
+            | LogicalPlan::Limit(_)
+            | LogicalPlan::SubqueryAlias(_)
+            | LogicalPlan::Repartition(_)
+            | LogicalPlan::Window(_)
+            | LogicalPlan::Distinct(Distinct::All(_)) => {
+                if let LogicalPlan::Projection(p) = &plan {
+                    no_subquery(&p.expr)?;
+                }
+                let input = plan
+                    .inputs()
+                    .first()
+                    .map(|i| (*i).clone())
+                    .ok_or_else(|| Error::Internal("a step without input".into()))?;
+                let input = self.top(input)?;
+                plan.with_new_exprs(plan.expressions(), vec![input])
+                    .map_err(internal)
+            }
+            other => Err(Error::Internal(format!(
+                "an aggregate-only answer ends in {}",
+                other.display()
+            ))),
+        }
+    }
+
+    /// The aggregation `a`, its cells checked; the same columns out.
+    fn aggregate(&self, a: AggregateStep) -> Result<LogicalPlan> {
+        no_subquery(&a.aggr_expr)?;
+        no_subquery(&a.group_expr)?;
+        let original = a.schema.clone();
+        let totals = totals(&a.group_expr)?;
+        let threaded = Threader::default().thread(a.input.as_ref().clone())?;
+        if threaded.persons.is_empty() {
+            // About no one: nothing to check.
+            return Ok(LogicalPlan::Aggregate(a));
+        }
+        if a.aggr_expr.len() > MOST_AGGREGATES {
+            return Err(Error::Refused {
+                construct: format!("{} aggregates in one answer", a.aggr_expr.len()),
+                hint: "an aggregate-only answer holds at most 63 aggregates: split the query",
+            });
+        }
+        // Slot 0: every record of the group, for its persons.
+        let mut slots: Vec<(Contribution, Expr, Option<Expr>)> =
+            vec![(Contribution::Record, lit(1i64), None)];
+        let judged: Vec<Judged> = a.aggr_expr.iter().map(|e| judged(e, &mut slots)).collect();
+        let keep = self.rules.largest_kept();
+        let mut aggregates = a.aggr_expr.clone();
+        let mut cells = Vec::new();
+        for (s, (contribution, value, filter)) in slots.iter().enumerate() {
+            let udaf = Arc::new(Cell::udaf(*contribution, keep));
+            for (i, person) in threaded.persons.iter().enumerate() {
+                let name = format!("__bastide_cell_{s}_{i}");
+                let call = Expr::AggregateFunction(AggregateFunction::new_udf(
+                    udaf.clone(),
+                    vec![Expr::Column(person.column.clone()), value.clone()],
+                    false,
+                    filter.clone().map(Box::new),
+                    vec![],
+                    None,
+                ));
+                aggregates.push(call.alias(&name));
+                cells.push(Expr::Column(Column::from_name(name)));
+            }
+        }
+        let groups = grouping_set_to_exprlist(&a.group_expr)
+            .map_err(internal)?
+            .len();
+        let aggregation =
+            AggregateStep::try_new(Arc::new(threaded.plan), a.group_expr.clone(), aggregates)
+                .map_err(internal)?;
+        let mut arguments = cells;
+        if totals != Totals::None {
+            // The grouping id, then the grouping columns.
+            arguments.push(Expr::Column(Column::from(
+                aggregation.schema.qualified_field(groups),
+            )));
+            for j in 0..groups {
+                arguments.push(Expr::Column(Column::from(
+                    aggregation.schema.qualified_field(j),
+                )));
+            }
+        }
+        let layout = Layout {
+            labels: groups > 0,
+            persons: threaded.persons.len(),
+            slots: slots.len(),
+            aggregates: judged.clone(),
+            totals,
+        };
+        let verdict = Verdict::udwf(self.rules.clone(), layout, self.report.clone())
+            .call(arguments)
+            .alias("__bastide_verdict");
+        let window = Window::try_new(vec![verdict], Arc::new(LogicalPlan::Aggregate(aggregation)))
+            .map_err(internal)?;
+        let mask = || Expr::Column(Column::from_name("__bastide_verdict"));
+        let bit = |b: u64| binary_expr(mask(), Operator::BitwiseAnd, lit(b)).eq(lit(0u64));
+        let shown = Filter::try_new(bit(WITHHELD_ROW), Arc::new(LogicalPlan::Window(window)))
+            .map_err(internal)?;
+        // The aggregation's own columns, withheld cells NULL.
+        let first_aggregate = original.fields().len() - a.aggr_expr.len();
+        let mut exprs = Vec::with_capacity(original.fields().len());
+        for (j, (qualifier, field)) in original.iter().enumerate() {
+            let column = Expr::Column(Column::new(qualifier.cloned(), field.name()));
+            let value = match j.checked_sub(first_aggregate) {
+                Some(k) => {
+                    let shown = match (judged[k], self.rules.round_to) {
+                        (
+                            Judged::By {
+                                aggregate: Aggregate::Count,
+                                ..
+                            },
+                            Some(base),
+                        ) => rounded(column, base),
+                        _ => column,
+                    };
+                    cast(
+                        when(bit(1 << k), shown).end().map_err(internal)?,
+                        field.data_type().clone(),
+                    )
+                }
+                None => column,
+            };
+            exprs.push(value.alias_qualified(qualifier.cloned(), field.name()));
+        }
+        let plan =
+            Projection::try_new(exprs, Arc::new(LogicalPlan::Filter(shown))).map_err(internal)?;
+        Ok(LogicalPlan::Projection(plan))
+    }
+}
+
+/// How the aggregate `e` is judged; the slot of cells it needs added to `slots`.
+fn judged(e: &Expr, slots: &mut Vec<(Contribution, Expr, Option<Expr>)>) -> Judged {
+    let Expr::AggregateFunction(f) = strip_alias(e) else {
+        return Judged::Never;
+    };
+    let (aggregate, contribution) = match (f.func.name(), f.params.distinct) {
+        ("count", _) => (Aggregate::Count, Contribution::Record),
+        ("sum", false) => (Aggregate::Sum, Contribution::Value),
+        ("avg" | "mean", false) => (Aggregate::Mean, Contribution::Value),
+        _ => return Judged::Never,
+    };
+    let value = f.params.args.first().cloned().unwrap_or_else(|| lit(1i64));
+    let filter = f.params.filter.as_deref().cloned();
+    let wanted = (contribution, value, filter);
+    let slot = match slots.iter().position(|s| *s == wanted) {
+        Some(slot) => slot,
+        None => {
+            slots.push(wanted);
+            slots.len() - 1
+        }
+    };
+    Judged::By { aggregate, slot }
+}
+
+/// The totals an aggregation's grouping holds; refused when they are not a table with
+/// one or two dimensions and their margins.
+fn totals(group: &[Expr]) -> Result<Totals> {
+    let Some(Expr::GroupingSet(set)) = group.first() else {
+        return Ok(Totals::None);
+    };
+    let refuse = || Error::Refused {
+        construct: "these grouping sets".into(),
+        hint: "an aggregate-only answer can hold the totals of a table with one or two dimensions: ROLLUP(a), CUBE(a) or CUBE(a, b); ask for other totals as their own queries",
+    };
+    if group.len() != 1 {
+        return Err(refuse());
+    }
+    let sets: Vec<Vec<&Expr>> = match set {
+        GroupingSet::Rollup(exprs) if exprs.len() == 1 => vec![vec![&exprs[0]], vec![]],
+        GroupingSet::Cube(exprs) if exprs.len() == 1 => vec![vec![&exprs[0]], vec![]],
+        GroupingSet::Cube(exprs) if exprs.len() == 2 => vec![
+            vec![&exprs[0], &exprs[1]],
+            vec![&exprs[0]],
+            vec![&exprs[1]],
+            vec![],
+        ],
+        GroupingSet::GroupingSets(sets) => sets.iter().map(|s| s.iter().collect()).collect(),
+        _ => return Err(refuse()),
+    };
+    let keys = set.distinct_expr();
+    let mut wanted: Vec<Vec<usize>> = sets
+        .iter()
+        .map(|s| {
+            let mut at: Vec<usize> = s
+                .iter()
+                .filter_map(|e| keys.iter().position(|k| *k == *e))
+                .collect();
+            at.sort_unstable();
+            at
+        })
+        .collect();
+    wanted.sort();
+    let one: Vec<Vec<usize>> = vec![vec![], vec![0]];
+    let two: Vec<Vec<usize>> = vec![vec![], vec![0], vec![0, 1], vec![1]];
+    match (keys.len(), wanted) {
+        (1, w) if w == one => Ok(Totals::OneWay),
+        (2, w) if w == two => Ok(Totals::TwoWay),
+        _ => Err(refuse()),
+    }
+}
+
+/// A count rounded to a multiple of `base`.
+fn rounded(count: Expr, base: u32) -> Expr {
+    let base = f64::from(base);
+    let scaled = binary_expr(cast(count, DataType::Float64), Operator::Divide, lit(base));
+    binary_expr(
+        datafusion::functions::math::expr_fn::round(vec![scaled]),
+        Operator::Multiply,
+        lit(base),
+    )
+}

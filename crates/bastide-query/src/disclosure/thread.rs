@@ -1,0 +1,490 @@
+//! Carrying each row's person up a plan, to the aggregation whose cells are checked.
+//!
+//! Under an aggregate-only permit every permitted table can add one column, the hub
+//! pseudonym of the person its row is about ([`crate::permitted::PermittedTable`]).
+//! [`Threader::thread`] asks every scan for it and passes it, unchanged, through each
+//! step up to the aggregation: projections and filters carry it, a join carries both
+//! sides' persons (one, when the join is on the person itself; a row of an outer join
+//! without a match belongs to the other side's person), a union carries each branch's.
+//!
+//! A step that mixes rows of several persons into one value below the checked
+//! aggregation would hide whose rows they are: an inner aggregation, a window or a
+//! `DISTINCT` must be per person (grouped or partitioned by a column holding the
+//! person), and no value may come from a scalar subquery (`SUM((SELECT MAX(x) …))`
+//! would spread one person's value over everyone). Those are refused, with the way to
+//! write the question so that it can be checked.
+
+use std::sync::Arc;
+
+use datafusion::catalog::default_table_source::source_as_provider;
+use datafusion::common::tree_node::TreeNode;
+use datafusion::common::{Column, DFSchema, ScalarValue};
+use datafusion::functions::core::expr_fn::coalesce;
+use datafusion::logical_expr::{
+    Aggregate, Distinct, Expr, ExprSchemable, Join, JoinType, LogicalPlan, Projection, TableScan,
+    TableScanBuilder, Union, Window, cast, lit,
+};
+
+use crate::error::internal;
+use crate::permitted::PermittedTable;
+use crate::pseudonym::{HUB_PSEUDONYM, PROJECT_PSEUDONYM};
+use crate::pseudonymise::strip_alias;
+use crate::rows::PERSON;
+use crate::{Error, Result};
+
+const HINT: &str = "under an aggregate-only permit each answer is checked against the persons behind its cells: aggregate per person first (GROUP BY the person's identifier, or PARTITION BY it), and compute values from each row's own columns";
+
+/// A person carried by a plan: the column holding them, and other output columns known
+/// to hold the same value.
+#[derive(Debug, Clone)]
+pub(crate) struct Person {
+    pub column: Column,
+    same: Vec<Column>,
+}
+
+/// A plan that carries its rows' persons.
+#[derive(Debug)]
+pub(crate) struct Threaded {
+    pub plan: LogicalPlan,
+    pub persons: Vec<Person>,
+}
+
+impl Threaded {
+    fn alone(plan: LogicalPlan) -> Self {
+        Self {
+            plan,
+            persons: Vec::new(),
+        }
+    }
+}
+
+/// Threads persons through plans, naming the columns it adds.
+#[derive(Debug, Default)]
+pub(crate) struct Threader {
+    added: usize,
+}
+
+impl Threader {
+    fn fresh(&mut self) -> String {
+        self.added += 1;
+        format!("{PERSON}_{}", self.added)
+    }
+
+    /// `plan` with its rows' persons as more columns.
+    #[recursive::recursive]
+    pub fn thread(&mut self, plan: LogicalPlan) -> Result<Threaded> {
+        match plan {
+            LogicalPlan::TableScan(scan) => self.scan(scan),
+            LogicalPlan::Projection(p) => self.projection(p),
+            LogicalPlan::Filter(_)
+            | LogicalPlan::Sort(_)
+            | LogicalPlan::Limit(_)
+            | LogicalPlan::Repartition(_)
+            | LogicalPlan::SubqueryAlias(_) => self.passed(plan),
+            LogicalPlan::Join(j) => self.join(j),
+            LogicalPlan::Aggregate(a) => self.aggregate(a),
+            LogicalPlan::Window(w) => self.window(w),
+            LogicalPlan::Distinct(Distinct::All(input)) => self.distinct(input),
+            LogicalPlan::Union(u) => self.union(u),
+            LogicalPlan::Values(_) | LogicalPlan::EmptyRelation(_) => Ok(Threaded::alone(plan)),
+            other => Err(Error::Refused {
+                construct: format!("the plan step {}", other.display()),
+                hint: HINT,
+            }),
+        }
+    }
+
+    fn scan(&mut self, scan: TableScan) -> Result<Threaded> {
+        let provider = source_as_provider(&scan.source).ok();
+        let person = provider
+            .as_deref()
+            .and_then(|p| p.downcast_ref::<PermittedTable>())
+            .and_then(PermittedTable::person)
+            .map(|(index, equals)| (index, equals.map(str::to_owned)));
+        let Some((index, equals)) = person else {
+            return Ok(Threaded::alone(LogicalPlan::TableScan(scan)));
+        };
+        let width = scan.source.schema().fields().len();
+        let mut projection = scan
+            .projection
+            .clone()
+            .unwrap_or_else(|| (0..width).collect());
+        if !projection.contains(&index) {
+            projection.push(index);
+        }
+        let table = scan.table_name.clone();
+        let threaded = TableScanBuilder::new(table.clone(), scan.source.clone())
+            .with_projection(Some(projection))
+            .with_filters(scan.filters.clone())
+            .with_fetch(scan.fetch)
+            .build()
+            .map_err(internal)?;
+        let same = equals
+            .map(|c| Column::new(Some(table.clone()), c))
+            .filter(|c| threaded.projected_schema.has_column(c))
+            .into_iter()
+            .collect();
+        Ok(Threaded {
+            plan: LogicalPlan::TableScan(threaded),
+            persons: vec![Person {
+                column: Column::new(Some(table), PERSON),
+                same,
+            }],
+        })
+    }
+
+    fn projection(&mut self, p: Projection) -> Result<Threaded> {
+        no_subquery(&p.expr)?;
+        let input = self.thread(Arc::unwrap_or_clone(p.input))?;
+        if input.persons.is_empty() {
+            return rebuilt_projection(p.expr, input.plan);
+        }
+        let mut exprs = p.expr.clone();
+        let mut names = Vec::new();
+        for person in &input.persons {
+            let name = self.fresh();
+            exprs.push(Expr::Column(person.column.clone()).alias(&name));
+            names.push(name);
+        }
+        let schema = input.plan.schema().clone();
+        let plan = Projection::try_new(exprs, Arc::new(input.plan)).map_err(internal)?;
+        let persons = input
+            .persons
+            .iter()
+            .zip(names)
+            .map(|(person, name)| Person {
+                column: Column::from_name(name),
+                same: p
+                    .expr
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| holds(e, person, &schema))
+                    .map(|(j, _)| Column::from(plan.schema.qualified_field(j)))
+                    .collect(),
+            })
+            .collect();
+        Ok(Threaded {
+            plan: LogicalPlan::Projection(plan),
+            persons,
+        })
+    }
+
+    /// A step whose columns are its input's (renamed at most).
+    fn passed(&mut self, plan: LogicalPlan) -> Result<Threaded> {
+        let input = plan
+            .inputs()
+            .first()
+            .map(|i| (*i).clone())
+            .ok_or_else(|| Error::Internal("a step without input".into()))?;
+        let input = self.thread(input)?;
+        let before = input.plan.schema().clone();
+        let plan = plan
+            .with_new_exprs(plan.expressions(), vec![input.plan])
+            .map_err(internal)?;
+        let after = plan.schema().clone();
+        let moved = |c: &Column| -> Option<Column> {
+            let i = before.index_of_column(c).ok()?;
+            Some(Column::from(after.qualified_field(i)))
+        };
+        let persons = input
+            .persons
+            .iter()
+            .map(|p| {
+                Ok(Person {
+                    column: moved(&p.column)
+                        .ok_or_else(|| Error::Internal("a person lost on the way".into()))?,
+                    same: p.same.iter().filter_map(moved).collect(),
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Threaded { plan, persons })
+    }
+
+    fn join(&mut self, j: Join) -> Result<Threaded> {
+        let (mut left, mut right) = match j.join_type {
+            JoinType::Inner | JoinType::Left | JoinType::Right | JoinType::Full => (
+                self.thread(Arc::unwrap_or_clone(j.left.clone()))?,
+                self.thread(Arc::unwrap_or_clone(j.right.clone()))?,
+            ),
+            JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => (
+                self.thread(Arc::unwrap_or_clone(j.left.clone()))?,
+                Threaded::alone(Arc::unwrap_or_clone(j.right.clone())),
+            ),
+            JoinType::RightSemi | JoinType::RightAnti | JoinType::RightMark => (
+                Threaded::alone(Arc::unwrap_or_clone(j.left.clone())),
+                self.thread(Arc::unwrap_or_clone(j.right.clone()))?,
+            ),
+        };
+        // Joined on the person: one person, known by both sides' columns.
+        let keeps_left = matches!(j.join_type, JoinType::Inner | JoinType::Left);
+        if keeps_left || j.join_type == JoinType::Right {
+            let (ls, rs) = (left.plan.schema().clone(), right.plan.schema().clone());
+            for (l, r) in &j.on {
+                let a = left.persons.iter().position(|p| holds(l, p, &ls));
+                let b = right.persons.iter().position(|p| holds(r, p, &rs));
+                if let (Some(a), Some(b)) = (a, b) {
+                    if keeps_left {
+                        let gone = right.persons.remove(b);
+                        left.persons[a].same.extend(gone.same);
+                        left.persons[a].same.push(gone.column);
+                    } else {
+                        let gone = left.persons.remove(a);
+                        right.persons[b].same.extend(gone.same);
+                        right.persons[b].same.push(gone.column);
+                    }
+                }
+            }
+        }
+        let plan = LogicalPlan::Join(
+            Join::try_new(
+                Arc::new(left.plan),
+                Arc::new(right.plan),
+                j.on.clone(),
+                j.filter.clone(),
+                j.join_type,
+                j.join_constraint,
+                j.null_equality,
+                j.null_aware,
+            )
+            .map_err(internal)?,
+        );
+        // A row without a match on one side belongs to the other side's person.
+        let (left_null, right_null) = match j.join_type {
+            JoinType::Left => (false, true),
+            JoinType::Right => (true, false),
+            JoinType::Full => (true, true),
+            _ => (false, false),
+        };
+        let both = !left.persons.is_empty() && !right.persons.is_empty();
+        if !(both && (left_null || right_null)) {
+            let persons = left.persons.into_iter().chain(right.persons).collect();
+            return Ok(Threaded { plan, persons });
+        }
+        let mut exprs: Vec<Expr> = plan
+            .schema()
+            .columns()
+            .into_iter()
+            .map(Expr::Column)
+            .collect();
+        let mut persons = Vec::new();
+        let sides = [
+            (&left.persons, left_null, right.persons.first()),
+            (&right.persons, right_null, left.persons.first()),
+        ];
+        for (own, nullable, other) in sides {
+            for person in own {
+                let value = match (nullable, other) {
+                    (true, Some(other)) => coalesce(vec![
+                        Expr::Column(person.column.clone()),
+                        Expr::Column(other.column.clone()),
+                    ]),
+                    _ => Expr::Column(person.column.clone()),
+                };
+                let name = self.fresh();
+                exprs.push(value.alias(&name));
+                persons.push(Person {
+                    column: Column::from_name(name),
+                    same: if nullable {
+                        Vec::new()
+                    } else {
+                        person.same.clone()
+                    },
+                });
+            }
+        }
+        let plan = Projection::try_new(exprs, Arc::new(plan)).map_err(internal)?;
+        Ok(Threaded {
+            plan: LogicalPlan::Projection(plan),
+            persons,
+        })
+    }
+
+    /// An aggregation below the checked one: per person, its group keys then name the
+    /// person.
+    fn aggregate(&mut self, a: Aggregate) -> Result<Threaded> {
+        no_subquery(&a.group_expr)?;
+        no_subquery(&a.aggr_expr)?;
+        let input = self.thread(Arc::unwrap_or_clone(a.input))?;
+        let schema = input.plan.schema().clone();
+        let grouped_by =
+            |person: &Person| a.group_expr.iter().position(|g| holds(g, person, &schema));
+        let grouped: Vec<usize> = input.persons.iter().filter_map(grouped_by).collect();
+        if !input.persons.is_empty() && grouped.is_empty() {
+            return Err(Error::Refused {
+                construct: "an aggregation inside the query over the rows of several persons"
+                    .into(),
+                hint: HINT,
+            });
+        }
+        if a.group_expr
+            .iter()
+            .any(|e| matches!(e, Expr::GroupingSet(_)))
+            && !grouped.is_empty()
+        {
+            return Err(Error::Refused {
+                construct: "ROLLUP, CUBE or GROUPING SETS inside the query".into(),
+                hint: HINT,
+            });
+        }
+        let plan = Aggregate::try_new(Arc::new(input.plan), a.group_expr, a.aggr_expr)
+            .map_err(internal)?;
+        let persons = grouped
+            .into_iter()
+            .map(|j| {
+                let column = Column::from(plan.schema.qualified_field(j));
+                Person {
+                    column: column.clone(),
+                    same: vec![column],
+                }
+            })
+            .collect();
+        Ok(Threaded {
+            plan: LogicalPlan::Aggregate(plan),
+            persons,
+        })
+    }
+
+    /// Window functions below the checked aggregation: each over one person's rows.
+    fn window(&mut self, w: Window) -> Result<Threaded> {
+        no_subquery(&w.window_expr)?;
+        let input = self.thread(Arc::unwrap_or_clone(w.input))?;
+        let schema = input.plan.schema().clone();
+        if !input.persons.is_empty() {
+            for e in &w.window_expr {
+                let per_person = match strip_alias(e) {
+                    Expr::WindowFunction(f) => f
+                        .params
+                        .partition_by
+                        .iter()
+                        .any(|p| input.persons.iter().any(|person| holds(p, person, &schema))),
+                    _ => false,
+                };
+                if !per_person {
+                    return Err(Error::Refused {
+                        construct: "a window function over the rows of several persons".into(),
+                        hint: HINT,
+                    });
+                }
+            }
+        }
+        let plan = Window::try_new(w.window_expr, Arc::new(input.plan)).map_err(internal)?;
+        Ok(Threaded {
+            plan: LogicalPlan::Window(plan),
+            persons: input.persons,
+        })
+    }
+
+    /// `DISTINCT` below the checked aggregation: over columns that name the person.
+    fn distinct(&mut self, input: Arc<LogicalPlan>) -> Result<Threaded> {
+        let threaded = self.thread(Arc::unwrap_or_clone(input.clone()))?;
+        let persons: Vec<Person> = threaded
+            .persons
+            .iter()
+            .filter_map(|p| {
+                let column = p.same.iter().find(|c| input.schema().has_column(c))?;
+                Some(Person {
+                    column: column.clone(),
+                    same: vec![column.clone()],
+                })
+            })
+            .collect();
+        if !threaded.persons.is_empty() && persons.is_empty() {
+            return Err(Error::Refused {
+                construct: "DISTINCT inside the query over rows of several persons".into(),
+                hint: HINT,
+            });
+        }
+        Ok(Threaded {
+            plan: LogicalPlan::Distinct(Distinct::All(input)),
+            persons,
+        })
+    }
+
+    fn union(&mut self, u: Union) -> Result<Threaded> {
+        let originals: Vec<Arc<DFSchema>> = u.inputs.iter().map(|i| i.schema().clone()).collect();
+        let branches = u
+            .inputs
+            .into_iter()
+            .map(|i| self.thread(Arc::unwrap_or_clone(i)))
+            .collect::<Result<Vec<_>>>()?;
+        let most = branches.iter().map(|b| b.persons.len()).max().unwrap_or(0);
+        let person_type = branches
+            .iter()
+            .find_map(|b| {
+                let p = b.persons.first()?;
+                Some(Expr::Column(p.column.clone()).get_type(b.plan.schema()))
+            })
+            .transpose()
+            .map_err(internal)?;
+        let mut inputs = Vec::with_capacity(branches.len());
+        for (branch, schema) in branches.into_iter().zip(originals) {
+            let mut exprs: Vec<Expr> = schema.columns().into_iter().map(Expr::Column).collect();
+            for i in 0..most {
+                exprs.push(
+                    match (branch.persons.get(i), &person_type) {
+                        (Some(p), _) => Expr::Column(p.column.clone()),
+                        (None, Some(t)) => cast(lit(ScalarValue::Null), t.clone()),
+                        (None, None) => lit(ScalarValue::Null),
+                    }
+                    .alias(format!("{PERSON}_union_{i}")),
+                );
+            }
+            let plan = Projection::try_new(exprs, Arc::new(branch.plan)).map_err(internal)?;
+            inputs.push(Arc::new(LogicalPlan::Projection(plan)));
+        }
+        let plan = Union::try_new(inputs).map_err(internal)?;
+        let width = plan.schema.fields().len();
+        let persons = (width - most..width)
+            .map(|j| Person {
+                column: Column::from(plan.schema.qualified_field(j)),
+                same: Vec::new(),
+            })
+            .collect();
+        Ok(Threaded {
+            plan: LogicalPlan::Union(plan),
+            persons,
+        })
+    }
+}
+
+fn rebuilt_projection(exprs: Vec<Expr>, input: LogicalPlan) -> Result<Threaded> {
+    let plan = Projection::try_new(exprs, Arc::new(input)).map_err(internal)?;
+    Ok(Threaded::alone(LogicalPlan::Projection(plan)))
+}
+
+/// Whether `expr`, over `schema`, is the column of `person` (or one holding the same
+/// value, pseudonymised or not).
+fn holds(expr: &Expr, person: &Person, schema: &DFSchema) -> bool {
+    let mut e = strip_alias(expr);
+    while let Expr::ScalarFunction(f) = e
+        && (f.func.name() == HUB_PSEUDONYM || f.func.name() == PROJECT_PSEUDONYM)
+        && f.args.len() == 1
+    {
+        e = strip_alias(&f.args[0]);
+    }
+    let Expr::Column(column) = e else {
+        return false;
+    };
+    let Ok(at) = schema.index_of_column(column) else {
+        return false;
+    };
+    std::iter::once(&person.column)
+        .chain(&person.same)
+        .any(|c| schema.index_of_column(c).is_ok_and(|i| i == at))
+}
+
+/// Refuses a scalar subquery in `exprs`: its value would come from other rows.
+pub(crate) fn no_subquery(exprs: &[Expr]) -> Result<()> {
+    for expr in exprs {
+        let found = expr
+            .exists(|e| Ok(matches!(e, Expr::ScalarSubquery(_))))
+            .map_err(internal)?;
+        if found {
+            return Err(Error::Refused {
+                construct: "a value computed by a subquery in an aggregate-only answer".into(),
+                hint: "compute that value in a query of its own: each answer's cells are checked against the persons behind them, which a subquery's value hides",
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,348 @@
+//! `bastide_verdict(…) OVER ()`: the rules applied to every cell of an answer at once,
+//! as a window function over the whole aggregation (secondary suppression needs the
+//! whole table). Each row gets a mask: bit `k` when the row's `k`-th aggregate is
+//! withheld, [`WITHHELD_ROW`] when the row's group has too few persons for even its
+//! labels to be shown (a group of one person says that this person exists, with these
+//! attributes). What was withheld, and why, is added to the answer's [`Disclosure`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use bastide_sdc::secondary::{self, Shape};
+use bastide_sdc::{Aggregate, Facts, Largest, Rule, Rules, judge};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
+use datafusion::arrow::util::display::array_value_to_string;
+use datafusion::common::{Result as DfResult, internal_err};
+use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
+use datafusion::logical_expr::{
+    PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl,
+};
+
+use super::Disclosure;
+use super::cell::at;
+
+/// The mask's bit for a row withheld whole.
+pub(crate) const WITHHELD_ROW: u64 = 1 << 63;
+
+/// Most aggregates an answer may hold: one bit each, below [`WITHHELD_ROW`].
+pub(crate) const MOST_AGGREGATES: usize = 63;
+
+/// How one aggregate of the answer is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Judged {
+    /// By the rules, from the cells of `slot`.
+    By { aggregate: Aggregate, slot: usize },
+    /// Not at all: the rules cannot judge it (a MIN or a MAX is one person's value).
+    Never,
+}
+
+/// The totals an answer holds (grouping sets), for secondary suppression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Totals {
+    /// None: a plain `GROUP BY`.
+    None,
+    /// One grouping column and its total (`ROLLUP(a)`).
+    OneWay,
+    /// Two grouping columns and their margins (`CUBE(a, b)`).
+    TwoWay,
+}
+
+/// What the arguments are: `slots × persons` cells (slot-major; slot 0 is the
+/// group's own, every record counted), then, with totals, the grouping id and the
+/// grouping columns.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Layout {
+    /// Whether rows have labels (grouping columns): without, the one row of a whole
+    /// table's aggregates is never withheld whole, its cells are.
+    pub labels: bool,
+    pub persons: usize,
+    pub slots: usize,
+    pub aggregates: Vec<Judged>,
+    pub totals: Totals,
+}
+
+/// The window function of one answer's aggregation.
+#[derive(Debug)]
+pub(crate) struct Verdict {
+    rules: Rules,
+    layout: Layout,
+    report: Arc<Mutex<Disclosure>>,
+    signature: Signature,
+}
+
+impl PartialEq for Verdict {
+    fn eq(&self, other: &Self) -> bool {
+        self.layout == other.layout && Arc::ptr_eq(&self.report, &other.report)
+    }
+}
+
+impl Eq for Verdict {}
+
+impl Hash for Verdict {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.layout.hash(state);
+    }
+}
+
+impl Verdict {
+    pub fn udwf(rules: Rules, layout: Layout, report: Arc<Mutex<Disclosure>>) -> WindowUDF {
+        WindowUDF::from(Self {
+            rules,
+            layout,
+            report,
+            signature: Signature::variadic_any(Volatility::Immutable),
+        })
+    }
+}
+
+impl WindowUDFImpl for Verdict {
+    fn name(&self) -> &str {
+        "bastide_verdict"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn partition_evaluator(
+        &self,
+        _: PartitionEvaluatorArgs,
+    ) -> DfResult<Box<dyn PartitionEvaluator>> {
+        Ok(Box::new(Evaluator {
+            rules: self.rules.clone(),
+            layout: self.layout.clone(),
+            report: self.report.clone(),
+        }))
+    }
+
+    fn field(&self, args: WindowUDFFieldArgs) -> DfResult<FieldRef> {
+        Ok(Arc::new(Field::new(args.name(), DataType::UInt64, false)))
+    }
+}
+
+#[derive(Debug)]
+struct Evaluator {
+    rules: Rules,
+    layout: Layout,
+    report: Arc<Mutex<Disclosure>>,
+}
+
+impl PartitionEvaluator for Evaluator {
+    fn evaluate_all(&mut self, values: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
+        let Layout { persons, slots, .. } = self.layout;
+        if values.len() < persons * slots {
+            return internal_err!("bastide_verdict: {} arguments", values.len());
+        }
+        let facts = |slot: usize, row: usize| -> Vec<Facts> {
+            (0..persons)
+                .map(|i| facts(&values[slot * persons + i], row))
+                .collect()
+        };
+        let mut report = Disclosure::default();
+        let mut masks = vec![0u64; rows];
+        // Primary: each row's group, then each of its aggregates.
+        let mut fails: Vec<Vec<Vec<Rule>>> = Vec::with_capacity(rows);
+        for (row, mask) in masks.iter_mut().enumerate() {
+            let group = facts(0, row);
+            let small = self.layout.labels
+                && group
+                    .iter()
+                    .any(|f| judge(&self.rules, Aggregate::Count, f).contains(&Rule::Threshold));
+            if small {
+                *mask |= WITHHELD_ROW;
+                report.rows_withheld += 1;
+            }
+            let mut row_fails = Vec::with_capacity(self.layout.aggregates.len());
+            for (k, judged) in self.layout.aggregates.iter().enumerate() {
+                let mut rules: Vec<Rule> = match judged {
+                    Judged::Never => vec![Rule::Unchecked],
+                    Judged::By { aggregate, slot } => {
+                        let mut all: Vec<Rule> = facts(*slot, row)
+                            .iter()
+                            .flat_map(|f| judge(&self.rules, *aggregate, f))
+                            .collect();
+                        all.sort();
+                        all.dedup();
+                        all
+                    }
+                };
+                if small && !rules.contains(&Rule::Threshold) {
+                    rules.insert(0, Rule::Threshold);
+                }
+                if !rules.is_empty() {
+                    *mask |= 1 << k;
+                }
+                row_fails.push(rules);
+            }
+            fails.push(row_fails);
+        }
+        let secondary = self.secondary(values, &masks, rows)?;
+        for (row, ks) in secondary.iter().enumerate() {
+            for &k in ks {
+                masks[row] |= 1 << k;
+                report.secondary += 1;
+            }
+        }
+        for row_fails in &fails {
+            for rules in row_fails {
+                report.cells += 1;
+                if let Some(first) = rules.first() {
+                    *report
+                        .suppressed
+                        .entry(first.as_str().to_owned())
+                        .or_default() += 1;
+                }
+            }
+        }
+        report.rules = Some(self.rules.clone());
+        self.report.lock().expect("disclosure report").merge(report);
+        Ok(Arc::new(UInt64Array::from(masks)))
+    }
+}
+
+/// What the rules judge of one cell, from its summary.
+fn facts(cells: &ArrayRef, row: usize) -> Facts {
+    let list = cells.as_list::<i32>();
+    if list.is_null(row) {
+        return Facts::default();
+    }
+    let numbers = list.value(row);
+    let n = numbers.as_primitive::<Float64Type>().values();
+    let get = |i: usize| n.get(i).copied().unwrap_or(0.0);
+    let records = get(at::RECORDS) as u64;
+    let top: Vec<f64> = n.iter().skip(at::LARGEST).copied().collect();
+    Facts {
+        records,
+        persons: get(at::PERSONS) as u64,
+        missing: get(at::MISSING) > 0.0,
+        contributions: Some(Largest {
+            count: get(at::PERSONS) as u64,
+            top,
+            total: get(at::TOTAL),
+            negative: get(at::UNDEFINED) > 0.0,
+        }),
+    }
+}
+
+impl Evaluator {
+    /// The cells to withhold so that none withheld can be recomputed from the totals
+    /// the answer holds: for each row, the aggregates to withhold.
+    fn secondary(
+        &self,
+        values: &[ArrayRef],
+        masks: &[u64],
+        rows: usize,
+    ) -> DfResult<Vec<Vec<usize>>> {
+        let mut out = vec![Vec::new(); rows];
+        if self.layout.totals == Totals::None {
+            return Ok(out);
+        }
+        let base = self.layout.persons * self.layout.slots;
+        let Some(id) = values.get(base) else {
+            return internal_err!("bastide_verdict: no grouping id");
+        };
+        let id = datafusion::arrow::compute::cast(id, &DataType::UInt64)?;
+        let id = id.as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
+        let label = |key: usize, row: usize| -> DfResult<String> {
+            let array = values.get(base + 1 + key).ok_or_else(|| {
+                datafusion::error::DataFusionError::Internal("a grouping column is missing".into())
+            })?;
+            Ok(if array.is_null(row) {
+                "\0null".into()
+            } else {
+                array_value_to_string(array, row)?
+            })
+        };
+        // Each row's place in the grid, and the grid's shape.
+        let (shape, places) = match self.layout.totals {
+            Totals::OneWay => {
+                let mut index: BTreeMap<String, usize> = BTreeMap::new();
+                for row in 0..rows {
+                    if id.value(row) == 0 {
+                        let n = index.len();
+                        index.entry(label(0, row)?).or_insert(n);
+                    }
+                }
+                let cells = index.len() + 1;
+                let mut places = Vec::with_capacity(rows);
+                for row in 0..rows {
+                    places.push(match id.value(row) {
+                        0 => index[&label(0, row)?],
+                        _ => cells - 1,
+                    });
+                }
+                (Shape::OneWay { cells }, places)
+            }
+            Totals::TwoWay => {
+                let (mut rs, mut cs) = (HashMap::new(), HashMap::new());
+                for row in 0..rows {
+                    let g = id.value(row);
+                    if g & 2 == 0 {
+                        let n = rs.len();
+                        rs.entry(label(0, row)?).or_insert(n);
+                    }
+                    if g & 1 == 0 {
+                        let n = cs.len();
+                        cs.entry(label(1, row)?).or_insert(n);
+                    }
+                }
+                let (nr, nc) = (rs.len() + 1, cs.len() + 1);
+                let mut places = Vec::with_capacity(rows);
+                for row in 0..rows {
+                    let g = id.value(row);
+                    let r = if g & 2 == 0 {
+                        rs[&label(0, row)?]
+                    } else {
+                        nr - 1
+                    };
+                    let c = if g & 1 == 0 {
+                        cs[&label(1, row)?]
+                    } else {
+                        nc - 1
+                    };
+                    places.push(r * nc + c);
+                }
+                (Shape::TwoWay { rows: nr, cols: nc }, places)
+            }
+            Totals::None => unreachable!("handled above"),
+        };
+        let len = shape.size();
+        let group = |row: usize| facts(&values[0], row);
+        for (k, judged) in self.layout.aggregates.iter().enumerate() {
+            // A place no row fills is an empty group: zero, known to be.
+            let mut cells = vec![
+                secondary::Cell {
+                    withheld: false,
+                    movable: false,
+                    cost: 1e15,
+                };
+                len
+            ];
+            let slot = match judged {
+                Judged::By { slot, .. } => *slot,
+                Judged::Never => 0,
+            };
+            for row in 0..rows {
+                let persons = group(row).persons;
+                let total = facts(&values[slot * self.layout.persons], row)
+                    .contributions
+                    .map_or(0.0, |c| c.total);
+                let is_total = shape.is_total(places[row]);
+                cells[places[row]] = secondary::Cell {
+                    withheld: masks[row] & (1 << k) != 0,
+                    movable: total > 0.0,
+                    cost: 1.0 + persons as f64 + if is_total { 1e12 } else { 0.0 },
+                };
+            }
+            let added = secondary::protect(shape, &mut cells);
+            for place in added {
+                if let Some(row) = places.iter().position(|p| *p == place) {
+                    out[row].push(k);
+                }
+            }
+        }
+        Ok(out)
+    }
+}

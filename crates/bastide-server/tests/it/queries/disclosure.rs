@@ -1,0 +1,294 @@
+//! Disclosure control of aggregate-only answers, tried as a determined researcher
+//! would: small cells, hidden grouping keys, probing with HAVING, spreading one
+//! person's value over everyone, dominant contributors, totals that give a withheld
+//! cell away.
+
+use super::boundary::{linked_world, table};
+use super::*;
+use datafusion::arrow::array::Array;
+
+/// 60 people: 25 in département 01, 25 in 02, 10 in 03 (a small town: 3 of them
+/// women); stays: each person of 01 and 02 one stay of 5 days, and person 0 one of
+/// 10 000 days.
+async fn town() -> World {
+    let mut people = String::from("BEN_NIR_PSA,BEN_NAI_ANN,BEN_SEX_COD,BEN_RES_DPT\n");
+    let mut stays = String::from("NIR_ANO_17,SEJ_NBJ,DGN_PAL\n");
+    for i in 0..60 {
+        let (dpt, sex) = match i {
+            0..25 => ("01", 1 + i % 2),
+            25..50 => ("02", 1 + i % 2),
+            50..53 => ("03", 2),
+            _ => ("03", 1),
+        };
+        people += &format!("{},{},{sex},{dpt}\n", raw_id(i), 1940 + i % 30);
+        if i < 50 {
+            stays += &format!("{},5,I10\n", raw_id(i));
+        }
+    }
+    stays += &format!("{},10000,C34\n", raw_id(0));
+    World::of(
+        |_| {},
+        &[("people", PEOPLE), ("stays", STAYS)],
+        &["BEN_NIR_PSA", "NIR_ANO_17"],
+        [("people", people), ("stays", stays)],
+    )
+    .await
+}
+
+async fn aggregate_project(world: &World) -> String {
+    world
+        .granted(
+            Mode::AggregateOnly,
+            vec![
+                table(
+                    "people",
+                    &["BEN_NIR_PSA", "BEN_NAI_ANN", "BEN_SEX_COD", "BEN_RES_DPT"],
+                    vec![],
+                ),
+                table("stays", &["NIR_ANO_17", "SEJ_NBJ", "DGN_PAL"], vec![]),
+            ],
+        )
+        .await
+        .unwrap()
+}
+
+/// Every row of the answer to `sql`, as text (NULL for a withheld cell).
+async fn rows(world: &World, p: &str, sql: &str) -> Vec<Vec<String>> {
+    let answered = world
+        .ask(p, sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let mut out = Vec::new();
+    for batch in &answered.answer.batches {
+        let columns: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| datafusion::arrow::compute::cast(c, &DataType::Utf8).unwrap())
+            .collect();
+        for row in 0..batch.num_rows() {
+            out.push(
+                columns
+                    .iter()
+                    .map(|c| {
+                        let text = c.as_string::<i32>();
+                        if text.is_null(row) {
+                            "NULL".to_owned()
+                        } else {
+                            text.value(row).to_owned()
+                        }
+                    })
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_group_of_fewer_than_ten_persons_is_withheld_whole_and_the_others_shown() {
+    let world = town().await;
+    let p = aggregate_project(&world).await;
+    let sql = "SELECT ben_res_dpt, count(*) AS n FROM people GROUP BY 1 ORDER BY 1";
+    assert_eq!(
+        rows(&world, &p, sql).await,
+        [["01", "25"], ["02", "25"], ["03", "10"]]
+    );
+    // The town's women: three, withheld with their labels.
+    let sql = "SELECT ben_res_dpt, ben_sex_cod, count(*) FROM people GROUP BY 1, 2 ORDER BY 1, 2";
+    let shown = rows(&world, &p, sql).await;
+    assert_eq!(
+        shown,
+        [
+            ["01", "1", "13"],
+            ["01", "2", "12"],
+            ["02", "1", "12"],
+            ["02", "2", "13"]
+        ]
+    );
+    let answered = world.ask(&p, sql).await.unwrap();
+    let report = answered.answer.disclosure.expect("a disclosure report");
+    assert_eq!((report.cells, report.rows_withheld), (6, 2), "{report:?}");
+    assert_eq!(report.suppressed.get("threshold"), Some(&2), "{report:?}");
+    // A count of nobody is withheld too (zeros are disclosive by default).
+    let sql = "SELECT count(*) FROM people WHERE ben_res_dpt = '09'";
+    assert_eq!(rows(&world, &p, sql).await, [["NULL"]]);
+}
+
+#[tokio::test]
+async fn groups_of_one_person_come_out_fully_suppressed_whatever_the_grouping_key() {
+    let world = town().await;
+    let p = aggregate_project(&world).await;
+    for sql in [
+        // A hidden key: one group per person, the attributes shown.
+        "SELECT ben_nai_ann, ben_sex_cod, ben_res_dpt, count(*) FROM people GROUP BY ben_nir_psa, ben_nai_ann, ben_sex_cod, ben_res_dpt",
+        // A near-unique combination.
+        "SELECT ben_nai_ann, ben_res_dpt, ben_sex_cod FROM people GROUP BY 1, 2, 3",
+        // The diagnosis of each stay, grouped by its person through a join.
+        "SELECT s.dgn_pal, sum(s.sej_nbj) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17 GROUP BY p.ben_nir_psa, s.dgn_pal",
+        // Presence probed with HAVING: the groups of one are not there to find.
+        "SELECT ben_nai_ann, ben_res_dpt FROM people GROUP BY 1, 2 HAVING count(*) = 1",
+        "SELECT ben_nai_ann FROM people GROUP BY 1, ben_res_dpt, ben_sex_cod HAVING count(*) < 10",
+    ] {
+        assert_eq!(
+            rows(&world, &p, sql).await,
+            Vec::<Vec<String>>::new(),
+            "{sql}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_person_s_value_cannot_be_spread_over_everyone_or_read_from_an_extreme() {
+    let world = town().await;
+    let p = aggregate_project(&world).await;
+    // The largest stay: one person's value.
+    let extreme = rows(
+        &world,
+        &p,
+        "SELECT count(*), max(sej_nbj), min(sej_nbj) FROM stays",
+    )
+    .await;
+    assert_eq!(extreme, [["51", "NULL", "NULL"]]);
+    // The 10 000 days dominate the total: withheld; the count beside it is shown.
+    let dominated = rows(
+        &world,
+        &p,
+        "SELECT count(*), sum(sej_nbj), avg(sej_nbj) FROM stays",
+    )
+    .await;
+    assert_eq!(dominated, [["51", "NULL", "NULL"]]);
+    let spread = [
+        "SELECT sum((SELECT max(sej_nbj) FROM stays)) FROM people",
+        "SELECT count(*), (SELECT max(sej_nbj) FROM stays) FROM people",
+        "SELECT sum(m) FROM (SELECT max(sej_nbj) OVER () AS m FROM stays) t",
+        "SELECT avg(n) FROM (SELECT dgn_pal, count(*) AS n FROM stays GROUP BY 1) t",
+        "SELECT count(*) FROM (SELECT DISTINCT dgn_pal FROM stays) t",
+    ];
+    for sql in spread {
+        let message = world.refusal(&p, sql).await;
+        assert!(
+            message.contains("refused") || message.contains("not allowed"),
+            "{sql}: {message}"
+        );
+    }
+    // A cross join with one person's stay: every row is that person's too.
+    let one = "SELECT p.ben_res_dpt, sum(s.sej_nbj) FROM people p CROSS JOIN (SELECT * FROM stays WHERE sej_nbj > 100) s GROUP BY 1 ORDER BY 1";
+    for row in rows(&world, &p, one).await {
+        assert_eq!(row[1], "NULL", "{one}: {row:?}");
+    }
+}
+
+#[tokio::test]
+async fn per_person_aggregates_windows_and_filters_are_checked_by_the_persons_behind_them() {
+    let world = town().await;
+    let p = aggregate_project(&world).await;
+    // Stays per person, then persons per number of stays: person 0 has two.
+    let sql = "SELECT n, count(*) FROM (SELECT nir_ano_17, count(*) AS n FROM stays GROUP BY 1) t GROUP BY 1 ORDER BY 1";
+    assert_eq!(rows(&world, &p, sql).await, [["1", "49"]]);
+    // The first stay of each person.
+    let sql = "SELECT count(*) FROM (SELECT sej_nbj, row_number() OVER (PARTITION BY nir_ano_17 ORDER BY sej_nbj) AS k FROM stays) t WHERE k = 1";
+    assert_eq!(rows(&world, &p, sql).await, [["50"]]);
+    // A filtered count is judged by the persons its filter keeps.
+    let sql = "SELECT ben_res_dpt, count(*) FILTER (WHERE ben_sex_cod = 2) FROM people GROUP BY 1 ORDER BY 1";
+    assert_eq!(
+        rows(&world, &p, sql).await,
+        [["01", "12"], ["02", "13"], ["03", "NULL"]]
+    );
+}
+
+#[tokio::test]
+async fn a_withheld_cell_cannot_be_recomputed_from_the_totals_of_its_answer() {
+    let world = town().await;
+    let p = aggregate_project(&world).await;
+    // Départements 01 and 02 (25 each) and the town's 3 women, and their total of 53:
+    // withholding the 3 alone would let 53 - 25 - 25 give them away.
+    let sql = "SELECT ben_res_dpt, count(*) FROM people WHERE ben_res_dpt <> '03' OR ben_sex_cod = 2 GROUP BY ROLLUP(ben_res_dpt) ORDER BY 1 NULLS LAST";
+    let shown = rows(&world, &p, sql).await;
+    assert_eq!(shown.len(), 3, "the town's row withheld whole: {shown:?}");
+    let published = shown.iter().filter(|r| r[1] != "NULL").count();
+    assert!(
+        published <= 2,
+        "the withheld count is 53 - 25 - 25: {shown:?}"
+    );
+    let sql = "SELECT ben_res_dpt, ben_sex_cod, count(*) FROM people GROUP BY CUBE(ben_res_dpt, ben_sex_cod)";
+    let answered = world.ask(&p, sql).await.unwrap();
+    let report = answered.answer.disclosure.unwrap();
+    assert!(report.secondary >= 1, "{report:?}");
+    let refused = world
+        .refusal(
+            &p,
+            "SELECT ben_res_dpt, ben_sex_cod, ben_nai_ann, count(*) FROM people GROUP BY ROLLUP(ben_res_dpt, ben_sex_cod, ben_nai_ann)",
+        )
+        .await;
+    assert!(refused.contains("grouping sets"), "{refused}");
+}
+
+#[tokio::test]
+async fn rows_reaching_their_person_through_links_are_counted_by_that_person() {
+    let world = linked_world(|_| {}, false).await;
+    // The stays' summary, without the table that names the person: ten stays of ten
+    // people, five per hospital.
+    let p = world
+        .granted(
+            Mode::AggregateOnly,
+            vec![table("stay", &["ETA", "RSA", "DAYS"], vec![])],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&world, &p, "SELECT count(*) FROM stay").await,
+        [["10"]]
+    );
+    assert_eq!(
+        rows(&world, &p, "SELECT eta, count(*) FROM stay GROUP BY 1").await,
+        Vec::<Vec<String>>::new()
+    );
+}
+
+#[tokio::test]
+async fn tables_about_no_one_are_not_checked_and_rules_come_from_the_hub_and_the_dataset() {
+    let world = linked_world(
+        |s| {
+            s.disclosure.hub.min_persons = 3;
+            let mut snds = s.disclosure.hub.clone();
+            snds.min_persons = 5;
+            s.disclosure.datasets.insert("snds".into(), snds);
+        },
+        false,
+    )
+    .await;
+    let p = world
+        .granted(
+            Mode::AggregateOnly,
+            vec![
+                table("stay", &["ETA", "RSA", "DAYS"], vec![]),
+                table("place", &["ETA", "NAME"], vec![]),
+            ],
+        )
+        .await
+        .unwrap();
+    // Two places, one row each: no person behind them.
+    assert_eq!(
+        rows(
+            &world,
+            &p,
+            "SELECT name, count(*) FROM place GROUP BY 1 ORDER BY 1"
+        )
+        .await,
+        [["North", "1"], ["South", "1"]]
+    );
+    // Five stays per hospital: the dataset's minimum of five lets them through.
+    assert_eq!(
+        rows(
+            &world,
+            &p,
+            "SELECT eta, count(*) FROM stay GROUP BY 1 ORDER BY 1"
+        )
+        .await,
+        [["E0", "5"], ["E1", "5"]]
+    );
+    let sql = "SELECT eta, count(*) FROM stay WHERE days > 2 GROUP BY 1 ORDER BY 1";
+    let answered = world.ask(&p, sql).await.unwrap();
+    let rules = answered.answer.disclosure.unwrap().rules.unwrap();
+    assert_eq!(rules.min_persons, 5);
+}
