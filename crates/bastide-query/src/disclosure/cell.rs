@@ -1,12 +1,23 @@
 //! `bastide_cell(person, value)`: what the disclosure rules need of one cell, computed
-//! in the answer's own aggregation: the distinct persons behind it, its records, and
-//! the largest contributions per person with their total. Each person counts by a
-//! 64-bit hash of their hub pseudonym: two persons whose hashes collide count as one
-//! and add up, which can only suppress more.
+//! in the answer's own aggregation, in bounded memory: the distinct persons behind it
+//! (exactly, up to a bound well above the minimum; past it, "more than the bound"), its
+//! records, its total, and its largest contributions per person.
+//!
+//! Each cell keeps one share per person until it holds `2 × counters` of them; then
+//! the shares are cut down as in the Misra–Gries summary: the `counters + 1`-th
+//! largest share is taken off every share and those left at zero or less are dropped.
+//! A kept share is then at most the sum of what was taken off (`slack`) under the
+//! person's true share, and a person whose true share exceeds the slack is kept: the
+//! largest contributions are reported with the slack added, so that the dominance and
+//! p % rules err towards withholding, never towards publishing. A cell with fewer
+//! persons than the bound is exact. Each person counts by a 64-bit hash of their hub
+//! pseudonym: two persons whose hashes collide count as one and add up, which can only
+//! withhold more.
 //!
 //! Rows whose value is NULL contribute nothing (SUM and COUNT(x) skip them too) and
 //! mark the cell as missing a value; rows without a person (an identifier missing from
-//! the data) are records of no one.
+//! the data, a link to nothing) are records of no one: they add no person, and make
+//! one more contribution together, which the dominance rules judge like any other.
 
 use std::sync::Arc;
 
@@ -50,19 +61,32 @@ pub(crate) enum Contribution {
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Cell {
     contribution: Contribution,
-    /// How many of the largest contributions to keep.
+    /// How many of the largest contributions to report.
     keep: usize,
+    /// Shares kept exactly before the summary starts cutting them down.
+    counters: usize,
     signature: Signature,
 }
 
 impl Cell {
-    /// `bastide_cell` for cells of `contribution`s, keeping the `keep` largest.
-    pub fn udaf(contribution: Contribution, keep: usize) -> AggregateUDF {
+    /// `bastide_cell` for cells of `contribution`s, reporting the `keep` largest, exact
+    /// up to `counters` persons at least.
+    pub fn udaf(contribution: Contribution, keep: usize, counters: usize) -> AggregateUDF {
         AggregateUDF::from(Self {
             contribution,
             keep,
+            counters: counters.max(keep).max(16),
             signature: Signature::any(2, Volatility::Immutable),
         })
+    }
+
+    fn groups(&self) -> Groups {
+        Groups {
+            contribution: self.contribution,
+            keep: self.keep,
+            counters: self.counters,
+            cells: Vec::new(),
+        }
     }
 }
 
@@ -79,17 +103,18 @@ impl AggregateUDFImpl for Cell {
     }
 
     fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
-        Ok(numbers())
+        Ok(list(DataType::Float64))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> DfResult<Vec<FieldRef>> {
-        let name = |what: &str| format!("{}[{what}]", args.name);
+        let field = |what: &str, t: DataType| {
+            Arc::new(Field::new(format!("{}[{what}]", args.name), t, true))
+        };
         Ok(vec![
-            Arc::new(Field::new(name("persons"), list(DataType::UInt64), true)),
-            Arc::new(Field::new(name("records"), list(DataType::UInt64), true)),
-            Arc::new(Field::new(name("shares"), numbers(), true)),
-            Arc::new(Field::new(name("anonymous"), DataType::UInt64, true)),
-            Arc::new(Field::new(name("missing"), DataType::Boolean, true)),
+            field("persons", list(DataType::UInt64)),
+            field("shares", list(DataType::Float64)),
+            field("numbers", list(DataType::Float64)),
+            field("flags", list(DataType::Boolean)),
         ])
     }
 
@@ -109,131 +134,128 @@ impl AggregateUDFImpl for Cell {
     }
 }
 
-impl Cell {
-    fn groups(&self) -> Groups {
-        Groups {
-            contribution: self.contribution,
-            keep: self.keep,
-            shares: HashMap::new(),
-            anonymous: Vec::new(),
-            missing: Vec::new(),
-        }
-    }
-}
-
-fn numbers() -> DataType {
-    list(DataType::Float64)
-}
-
 fn list(item: DataType) -> DataType {
     DataType::List(Arc::new(Field::new_list_field(item, true)))
 }
 
-/// One person's share of one cell.
-#[derive(Debug, Clone, Copy, Default)]
-struct Share {
+/// One cell's summary.
+#[derive(Debug, Clone, Default)]
+struct Summary {
+    /// Each kept person's share (less `slack` at most).
+    shares: HashMap<u64, f64>,
+    /// What the cutting down took off every share, in all.
+    slack: f64,
+    /// Whether shares were ever dropped: more persons than the bound.
+    cut: bool,
     records: u64,
-    sum: f64,
+    total: f64,
+    /// Records of no one, and their values' sum.
+    nobody: u64,
+    nobody_sum: f64,
+    missing: bool,
+    /// A share negative or not a number: the dominance rules are not defined.
+    undefined: bool,
 }
 
-/// The accumulator of every group (cell) of an aggregation: one table of shares keyed
-/// by group and person.
-#[derive(Debug)]
-struct Groups {
-    contribution: Contribution,
-    keep: usize,
-    shares: HashMap<(u32, u64), Share>,
-    /// Records without a person, per group.
-    anonymous: Vec<u64>,
-    /// Whether a value is missing, per group.
-    missing: Vec<bool>,
-}
-
-/// What one group holds, taken out of the table.
-#[derive(Debug, Default)]
-struct Taken {
-    persons: Vec<u64>,
-    shares: Vec<Share>,
-}
-
-impl Groups {
-    fn grow(&mut self, groups: usize) {
-        if self.anonymous.len() < groups {
-            self.anonymous.resize(groups, 0);
-            self.missing.resize(groups, false);
+impl Summary {
+    fn add(&mut self, person: u64, share: f64, records: u64, counters: usize) {
+        if share < 0.0 || !share.is_finite() {
+            self.undefined = true;
+        }
+        self.records += records;
+        self.total += share;
+        *self.shares.entry(person).or_default() += share;
+        if self.shares.len() > 2 * counters {
+            self.cut_down(counters);
         }
     }
 
-    fn add(&mut self, group: usize, person: u64, share: Share) {
-        let entry = self.shares.entry((group as u32, person)).or_default();
-        entry.records += share.records;
-        entry.sum += share.sum;
+    /// Misra–Gries: the `counters + 1`-th largest share off every share.
+    fn cut_down(&mut self, counters: usize) {
+        let mut values: Vec<f64> = self.shares.values().copied().collect();
+        values.select_nth_unstable_by(counters, |a, b| b.total_cmp(a));
+        let cut = values[counters].max(0.0);
+        self.shares.retain(|_, share| {
+            *share -= cut;
+            *share > 0.0
+        });
+        self.slack += cut;
+        self.cut = true;
     }
 
-    /// Takes the groups `emit_to` names out: theirs, in order, and the others
-    /// renumbered from zero.
-    fn take(&mut self, emit_to: EmitTo) -> (Vec<Taken>, Vec<u64>, Vec<bool>) {
-        let groups = self.anonymous.len();
-        let n = match emit_to {
-            EmitTo::All => groups,
-            EmitTo::First(n) => n.min(groups),
-        };
-        let mut taken: Vec<Taken> = (0..n).map(|_| Taken::default()).collect();
-        if n == groups {
-            for ((group, person), share) in self.shares.drain() {
-                let t = &mut taken[group as usize];
-                t.persons.push(person);
-                t.shares.push(share);
-            }
+    fn merge(&mut self, other: &Summary, counters: usize) {
+        for (person, share) in &other.shares {
+            *self.shares.entry(*person).or_default() += share;
+        }
+        if self.shares.len() > 2 * counters {
+            self.cut_down(counters);
+        }
+        self.slack += other.slack;
+        self.cut |= other.cut;
+        self.records += other.records;
+        self.total += other.total;
+        self.nobody += other.nobody;
+        self.nobody_sum += other.nobody_sum;
+        self.missing |= other.missing;
+        self.undefined |= other.undefined;
+    }
+
+    /// The list the verdict reads (see [`at`]).
+    fn numbers(&self, contribution: Contribution, keep: usize, counters: usize) -> Vec<f64> {
+        let persons = if self.cut {
+            // More than the bound: as many as it, at least.
+            2 * counters + 1
         } else {
-            let kept: HashMap<(u32, u64), Share> = self
-                .shares
-                .drain()
-                .filter_map(|((group, person), share)| {
-                    if (group as usize) < n {
-                        let t = &mut taken[group as usize];
-                        t.persons.push(person);
-                        t.shares.push(share);
-                        None
-                    } else {
-                        Some(((group - n as u32, person), share))
-                    }
-                })
-                .collect();
-            self.shares = kept;
-        }
-        let anonymous = self.anonymous.drain(..n).collect();
-        let missing = self.missing.drain(..n).collect();
-        (taken, anonymous, missing)
-    }
-
-    fn summary(&self, taken: &Taken, anonymous: u64, missing: bool) -> Vec<f64> {
-        let records: u64 = taken.shares.iter().map(|s| s.records).sum::<u64>() + anonymous;
-        let contributions: Vec<f64> = taken
+            self.shares.len()
+        };
+        let nobody = match contribution {
+            Contribution::Record => self.nobody as f64,
+            Contribution::Value => self.nobody_sum,
+        };
+        let mut top: Vec<f64> = self
             .shares
-            .iter()
-            .map(|s| match self.contribution {
-                Contribution::Record => s.records as f64,
-                Contribution::Value => s.sum,
-            })
+            .values()
+            .map(|s| (s + self.slack).min(self.total.max(*s)))
+            .chain((self.nobody > 0).then_some(nobody))
             .collect();
-        let undefined = contributions.iter().any(|c| *c < 0.0 || !c.is_finite());
-        let mut top = contributions.clone();
-        let keep = self.keep.min(top.len());
-        if keep > 0 {
+        let keep = keep.min(top.len());
+        if keep > 0 && keep < top.len() {
             top.select_nth_unstable_by(keep - 1, |a, b| b.total_cmp(a));
         }
         top.truncate(keep);
         top.sort_by(|a, b| b.total_cmp(a));
         let mut out = vec![
-            taken.persons.len() as f64,
-            records as f64,
-            f64::from(u8::from(missing)),
-            f64::from(u8::from(undefined)),
-            contributions.iter().sum(),
+            persons as f64,
+            (self.records + self.nobody) as f64,
+            f64::from(u8::from(self.missing)),
+            f64::from(u8::from(
+                self.undefined || (self.nobody > 0 && nobody < 0.0),
+            )),
+            self.total + if self.nobody > 0 { nobody } else { 0.0 },
         ];
         out.extend(top);
         out
+    }
+}
+
+/// The summaries of every group (cell) of an aggregation.
+#[derive(Debug)]
+struct Groups {
+    contribution: Contribution,
+    keep: usize,
+    counters: usize,
+    cells: Vec<Summary>,
+}
+
+impl Groups {
+    fn grow(&mut self, groups: usize) {
+        if self.cells.len() < groups {
+            self.cells.resize_with(groups, Summary::default);
+        }
+    }
+
+    fn take(&mut self, emit_to: EmitTo) -> Vec<Summary> {
+        emit_to.take_needed(&mut self.cells)
     }
 }
 
@@ -263,52 +285,55 @@ impl GroupsAccumulator for Groups {
             if opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row)) {
                 continue;
             }
+            let cell = &mut self.cells[group];
             if value.is_null(row) {
-                self.missing[group] = true;
+                cell.missing = true;
                 continue;
             }
+            let share = numbers.as_ref().map_or(1.0, |n| n.value(row));
             if person.is_null(row) {
-                self.anonymous[group] += 1;
+                cell.nobody += 1;
+                cell.nobody_sum += share;
                 continue;
             }
-            let sum = numbers.as_ref().map_or(1.0, |n| n.value(row));
-            self.add(group, hashes[row], Share { records: 1, sum });
+            cell.add(hashes[row], share, 1, self.counters);
         }
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> DfResult<ArrayRef> {
-        let (taken, anonymous, missing) = self.take(emit_to);
         let mut out = ListBuilder::new(Float64Builder::new());
-        for (i, t) in taken.iter().enumerate() {
-            out.append_value(
-                self.summary(t, anonymous[i], missing[i])
-                    .into_iter()
-                    .map(Some),
-            );
+        for cell in self.take(emit_to) {
+            let numbers = cell.numbers(self.contribution, self.keep, self.counters);
+            out.append_value(numbers.into_iter().map(Some));
         }
         Ok(Arc::new(out.finish()))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> DfResult<Vec<ArrayRef>> {
-        let (taken, anonymous, missing) = self.take(emit_to);
         let mut persons = ListBuilder::new(UInt64Builder::new());
-        let mut records = ListBuilder::new(UInt64Builder::new());
-        let mut sums = ListBuilder::new(Float64Builder::new());
-        for t in &taken {
-            persons.append_value(t.persons.iter().map(|p| Some(*p)));
-            records.append_value(t.shares.iter().map(|s| Some(s.records)));
-            sums.append_value(t.shares.iter().map(|s| Some(s.sum)));
-        }
-        let mut flags = BooleanBuilder::new();
-        for m in missing {
-            flags.append_value(m);
+        let mut shares = ListBuilder::new(Float64Builder::new());
+        let mut numbers = ListBuilder::new(Float64Builder::new());
+        let mut flags = ListBuilder::new(BooleanBuilder::new());
+        for cell in self.take(emit_to) {
+            persons.append_value(cell.shares.keys().map(|p| Some(*p)));
+            shares.append_value(cell.shares.values().map(|s| Some(*s)));
+            numbers.append_value(
+                [
+                    cell.slack,
+                    cell.records as f64,
+                    cell.total,
+                    cell.nobody as f64,
+                    cell.nobody_sum,
+                ]
+                .map(Some),
+            );
+            flags.append_value([cell.cut, cell.missing, cell.undefined].map(Some));
         }
         Ok(vec![
             Arc::new(persons.finish()),
-            Arc::new(records.finish()),
-            Arc::new(sums.finish()),
-            Arc::new(datafusion::arrow::array::UInt64Array::from(anonymous)),
+            Arc::new(shares.finish()),
+            Arc::new(numbers.finish()),
             Arc::new(flags.finish()),
         ])
     }
@@ -320,34 +345,41 @@ impl GroupsAccumulator for Groups {
         total_num_groups: usize,
     ) -> DfResult<()> {
         self.grow(total_num_groups);
-        let [persons, records, sums, anonymous, missing] = values else {
-            return internal_err!("bastide_cell's state has five parts");
+        let [persons, shares, numbers, flags] = values else {
+            return internal_err!("bastide_cell's state has four parts");
         };
-        let (persons, records, sums) = (
-            persons.as_list::<i32>(),
-            records.as_list::<i32>(),
-            sums.as_list::<i32>(),
-        );
-        let anonymous = anonymous.as_primitive::<UInt64Type>();
-        let missing = missing.as_boolean();
+        let (persons, shares) = (persons.as_list::<i32>(), shares.as_list::<i32>());
+        let (numbers, flags) = (numbers.as_list::<i32>(), flags.as_list::<i32>());
         for (row, &group) in group_indices.iter().enumerate() {
-            self.anonymous[group] += anonymous.value(row);
-            self.missing[group] |= missing.value(row);
             let p = persons.value(row);
-            let r = records.value(row);
-            let s = sums.value(row);
-            let (p, r, s) = (
+            let s = shares.value(row);
+            let n = numbers.value(row);
+            let f = flags.value(row);
+            let (p, s) = (
                 p.as_primitive::<UInt64Type>(),
-                r.as_primitive::<UInt64Type>(),
                 s.as_primitive::<Float64Type>(),
             );
-            for i in 0..p.len() {
-                let share = Share {
-                    records: r.value(i),
-                    sum: s.value(i),
-                };
-                self.add(group, p.value(i), share);
+            let (n, f) = (n.as_primitive::<Float64Type>(), f.as_boolean());
+            if n.len() < 5 || f.len() < 3 {
+                return internal_err!("bastide_cell's state is short");
             }
+            let other = Summary {
+                shares: p
+                    .values()
+                    .iter()
+                    .copied()
+                    .zip(s.values().iter().copied())
+                    .collect(),
+                slack: n.value(0),
+                records: n.value(1) as u64,
+                total: n.value(2),
+                nobody: n.value(3) as u64,
+                nobody_sum: n.value(4),
+                cut: f.value(0),
+                missing: f.value(1),
+                undefined: f.value(2),
+            };
+            self.cells[group].merge(&other, self.counters);
         }
         Ok(())
     }
@@ -361,9 +393,8 @@ impl GroupsAccumulator for Groups {
         let mut one = Groups {
             contribution: self.contribution,
             keep: self.keep,
-            shares: HashMap::new(),
-            anonymous: Vec::new(),
-            missing: Vec::new(),
+            counters: self.counters,
+            cells: Vec::new(),
         };
         let rows = values.first().map_or(0, |v| v.len());
         let groups: Vec<usize> = (0..rows).collect();
@@ -372,10 +403,13 @@ impl GroupsAccumulator for Groups {
     }
 
     fn size(&self) -> usize {
-        let entry = size_of::<((u32, u64), Share)>() + 1;
-        self.shares.capacity() * entry
-            + self.anonymous.capacity() * size_of::<u64>()
-            + self.missing.capacity()
+        let share = size_of::<(u64, f64)>() + 1;
+        self.cells.capacity() * size_of::<Summary>()
+            + self
+                .cells
+                .iter()
+                .map(|c| c.shares.capacity() * share)
+                .sum::<usize>()
     }
 }
 
@@ -411,5 +445,45 @@ impl Accumulator for Single {
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
         let rows = states.first().map_or(0, |v| v.len());
         self.0.merge_batch(states, &vec![0; rows], 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary_of(shares: &[(u64, f64)], counters: usize) -> Summary {
+        let mut s = Summary::default();
+        for &(person, share) in shares {
+            s.add(person, share, 1, counters);
+        }
+        s
+    }
+
+    #[test]
+    fn a_cell_under_the_bound_is_exact() {
+        let s = summary_of(&[(1, 5.0), (2, 3.0), (1, 2.0), (3, 1.0)], 16);
+        let n = s.numbers(Contribution::Value, 2, 16);
+        assert_eq!(n, [3.0, 4.0, 0.0, 0.0, 11.0, 7.0, 3.0]);
+    }
+
+    #[test]
+    fn past_the_bound_the_largest_shares_are_never_underestimated() {
+        // One person holds half of a total spread over 10 000 others.
+        let mut shares: Vec<(u64, f64)> = (10..10_010).map(|p| (p, 1.0)).collect();
+        shares.insert(5_000, (1, 10_000.0));
+        let s = summary_of(&shares, 16);
+        let n = s.numbers(Contribution::Value, 2, 16);
+        assert_eq!(n[at::PERSONS], 33.0, "more than the bound");
+        assert_eq!(n[at::TOTAL], 20_000.0);
+        assert!(n[at::LARGEST] >= 10_000.0, "{n:?}");
+        assert!(n[at::LARGEST] <= 20_000.0, "{n:?}");
+        // Merging two halves keeps the guarantee.
+        let (a, b) = shares.split_at(shares.len() / 2);
+        let mut left = summary_of(a, 16);
+        left.merge(&summary_of(b, 16), 16);
+        let m = left.numbers(Contribution::Value, 2, 16);
+        assert_eq!(m[at::TOTAL], 20_000.0);
+        assert!(m[at::LARGEST] >= 10_000.0, "{m:?}");
     }
 }

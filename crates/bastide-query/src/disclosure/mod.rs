@@ -20,6 +20,7 @@
 
 mod cell;
 mod thread;
+mod values;
 mod verdict;
 
 use std::collections::BTreeMap;
@@ -27,21 +28,29 @@ use std::sync::{Arc, Mutex};
 
 use bastide_sdc::{Aggregate, Rules};
 use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::default_table_source::source_as_provider;
 use datafusion::common::Column;
+use datafusion::common::tree_node::TreeNode;
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::utils::grouping_set_to_exprlist;
 use datafusion::logical_expr::{
-    Aggregate as AggregateStep, Distinct, Expr, Filter, GroupingSet, LogicalPlan, Operator,
-    Projection, Window, binary_expr, cast, lit, when,
+    Aggregate as AggregateStep, Distinct, Expr, Filter, GroupingSet, LogicalPlan,
+    LogicalPlanBuilder, Operator, Projection, Window, binary_expr, cast, lit, when,
 };
 use serde::Serialize;
 
 use crate::error::internal;
+use crate::permitted::PermittedTable;
 use crate::pseudonymise::strip_alias;
 use crate::{Error, Result};
 use cell::{Cell, Contribution};
-use thread::{Threader, no_subquery};
-use verdict::{Judged, Layout, MOST_AGGREGATES, Totals, Verdict, WITHHELD_ROW};
+use thread::{Threader, selections};
+use verdict::{
+    Judged, Layout, MOST_AGGREGATES, MOST_TOTALLED_ROWS, RowVerdict, Totals, Verdict, WITHHELD_ROW,
+};
+
+/// The column of each row's verdict (a mask).
+const VERDICT: &str = "__bastide_verdict";
 
 /// What disclosure control did to an answer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -138,6 +147,15 @@ impl Checker<'_> {
         match plan {
             LogicalPlan::Aggregate(a) => self.aggregate(a),
             LogicalPlan::Union(u) => {
+                // Branches judged apart could hold a total of the others (a ROLLUP
+                // written by hand): one branch about persons at most.
+                let about_persons = u.inputs.iter().filter(|i| reaches_persons(i)).count();
+                if about_persons > 1 {
+                    return Err(Error::Refused {
+                        construct: "a UNION of aggregations about persons".into(),
+                        hint: "ask for each aggregation in a query of its own, or for totals with ROLLUP(a) or CUBE(a, b), which are protected",
+                    });
+                }
                 let inputs = u
                     .inputs
                     .iter()
@@ -155,14 +173,14 @@ impl Checker<'_> {
             | LogicalPlan::Repartition(_)
             | LogicalPlan::Window(_)
             | LogicalPlan::Distinct(Distinct::All(_)) => {
-                if let LogicalPlan::Projection(p) = &plan {
-                    no_subquery(&p.expr)?;
-                }
                 let input = plan
                     .inputs()
                     .first()
                     .map(|i| (*i).clone())
                     .ok_or_else(|| Error::Internal("a step without input".into()))?;
+                // Above the aggregation no row carries a person: no subquery about
+                // persons may choose or value anything there.
+                selections(&plan.expressions(), input.schema(), &[])?;
                 let input = self.top(input)?;
                 plan.with_new_exprs(plan.expressions(), vec![input])
                     .map_err(internal)
@@ -176,11 +194,11 @@ impl Checker<'_> {
 
     /// The aggregation `a`, its cells checked; the same columns out.
     fn aggregate(&self, a: AggregateStep) -> Result<LogicalPlan> {
-        no_subquery(&a.aggr_expr)?;
-        no_subquery(&a.group_expr)?;
         let original = a.schema.clone();
         let totals = totals(&a.group_expr)?;
         let threaded = Threader::default().thread(a.input.as_ref().clone())?;
+        selections(&a.group_expr, threaded.plan.schema(), &threaded.persons)?;
+        selections(&a.aggr_expr, threaded.plan.schema(), &threaded.persons)?;
         if threaded.persons.is_empty() {
             // About no one: nothing to check.
             return Ok(LogicalPlan::Aggregate(a));
@@ -194,12 +212,18 @@ impl Checker<'_> {
         // Slot 0: every record of the group, for its persons.
         let mut slots: Vec<(Contribution, Expr, Option<Expr>)> =
             vec![(Contribution::Record, lit(1i64), None)];
-        let judged: Vec<Judged> = a.aggr_expr.iter().map(|e| judged(e, &mut slots)).collect();
+        let judged: Vec<Judged> = a
+            .aggr_expr
+            .iter()
+            .map(|e| judged(e, &threaded.plan, &mut slots))
+            .collect();
         let keep = self.rules.largest_kept();
+        // Persons counted exactly per cell, at least: far above the minimum.
+        let counters = usize::try_from(self.rules.min_persons.max(128)).unwrap_or(usize::MAX);
         let mut aggregates = a.aggr_expr.clone();
         let mut cells = Vec::new();
         for (s, (contribution, value, filter)) in slots.iter().enumerate() {
-            let udaf = Arc::new(Cell::udaf(*contribution, keep));
+            let udaf = Arc::new(Cell::udaf(*contribution, keep, counters));
             for (i, person) in threaded.persons.iter().enumerate() {
                 let name = format!("__bastide_cell_{s}_{i}");
                 let call = Expr::AggregateFunction(AggregateFunction::new_udf(
@@ -239,15 +263,41 @@ impl Checker<'_> {
             aggregates: judged.clone(),
             totals,
         };
-        let verdict = Verdict::udwf(self.rules.clone(), layout, self.report.clone())
-            .call(arguments)
-            .alias("__bastide_verdict");
-        let window = Window::try_new(vec![verdict], Arc::new(LogicalPlan::Aggregate(aggregation)))
-            .map_err(internal)?;
-        let mask = || Expr::Column(Column::from_name("__bastide_verdict"));
+        let aggregation = LogicalPlan::Aggregate(aggregation);
+        let judged_rows = match totals {
+            // Row by row: nothing held back.
+            Totals::None => {
+                let verdict = RowVerdict::udf(self.rules.clone(), layout, self.report.clone())
+                    .call(arguments)
+                    .alias(VERDICT);
+                let mut exprs: Vec<Expr> = aggregation
+                    .schema()
+                    .columns()
+                    .into_iter()
+                    .map(Expr::Column)
+                    .collect();
+                exprs.push(verdict);
+                LogicalPlan::Projection(
+                    Projection::try_new(exprs, Arc::new(aggregation)).map_err(internal)?,
+                )
+            }
+            // The whole table at once, for secondary suppression; bounded.
+            Totals::OneWay | Totals::TwoWay => {
+                let verdict = Verdict::udwf(self.rules.clone(), layout, self.report.clone())
+                    .call(arguments)
+                    .alias(VERDICT);
+                let bounded = LogicalPlanBuilder::from(aggregation)
+                    .limit(0, Some(MOST_TOTALLED_ROWS + 1))
+                    .and_then(LogicalPlanBuilder::build)
+                    .map_err(internal)?;
+                LogicalPlan::Window(
+                    Window::try_new(vec![verdict], Arc::new(bounded)).map_err(internal)?,
+                )
+            }
+        };
+        let mask = || Expr::Column(Column::from_name(VERDICT));
         let bit = |b: u64| binary_expr(mask(), Operator::BitwiseAnd, lit(b)).eq(lit(0u64));
-        let shown = Filter::try_new(bit(WITHHELD_ROW), Arc::new(LogicalPlan::Window(window)))
-            .map_err(internal)?;
+        let shown = Filter::try_new(bit(WITHHELD_ROW), Arc::new(judged_rows)).map_err(internal)?;
         // The aggregation's own columns, withheld cells NULL.
         let first_aggregate = original.fields().len() - a.aggr_expr.len();
         let mut exprs = Vec::with_capacity(original.fields().len());
@@ -280,17 +330,52 @@ impl Checker<'_> {
     }
 }
 
-/// How the aggregate `e` is judged; the slot of cells it needs added to `slots`.
-fn judged(e: &Expr, slots: &mut Vec<(Contribution, Expr, Option<Expr>)>) -> Judged {
+/// Whether any scan of `plan` reads a table whose rows are about persons.
+fn reaches_persons(plan: &LogicalPlan) -> bool {
+    plan.exists(|node| {
+        Ok(match node {
+            LogicalPlan::TableScan(scan) => source_as_provider(&scan.source)
+                .ok()
+                .as_deref()
+                .and_then(|p| p.downcast_ref::<PermittedTable>())
+                .and_then(PermittedTable::person)
+                .is_some(),
+            _ => false,
+        })
+    })
+    .unwrap_or(true)
+}
+
+/// How the aggregate `e` over `input` is judged; the slot of cells it needs added to
+/// `slots`. A count is judged by the persons its rows belong to (a condition in its
+/// argument or its FILTER narrows them); a sum or a mean by each person's share of a
+/// value that is a column as stored, or arithmetic on columns ([`values::plain`]):
+/// a value shaped by a condition (`CASE WHEN … THEN x ELSE 100 END`) could make
+/// everyone's share alike but one person's, so such a sum is withheld.
+fn judged(
+    e: &Expr,
+    input: &LogicalPlan,
+    slots: &mut Vec<(Contribution, Expr, Option<Expr>)>,
+) -> Judged {
     let Expr::AggregateFunction(f) = strip_alias(e) else {
         return Judged::Never;
     };
     let (aggregate, contribution) = match (f.func.name(), f.params.distinct) {
-        ("count", _) => (Aggregate::Count, Contribution::Record),
+        // `count(a, b)` counts the rows where every argument is non-null.
+        ("count", _) if f.params.args.len() <= 1 => (Aggregate::Count, Contribution::Record),
         ("sum", false) => (Aggregate::Sum, Contribution::Value),
         ("avg" | "mean", false) => (Aggregate::Mean, Contribution::Value),
         _ => return Judged::Never,
     };
+    if contribution == Contribution::Value
+        && !f
+            .params
+            .args
+            .first()
+            .is_some_and(|v| values::plain(v, input))
+    {
+        return Judged::Never;
+    }
     let value = f.params.args.first().cloned().unwrap_or_else(|| lit(1i64));
     let filter = f.params.filter.as_deref().cloned();
     let wanted = (contribution, value, filter);

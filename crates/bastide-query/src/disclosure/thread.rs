@@ -18,11 +18,14 @@ use std::sync::Arc;
 
 use datafusion::catalog::default_table_source::source_as_provider;
 use datafusion::common::tree_node::TreeNode;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Column, DFSchema, ScalarValue};
 use datafusion::functions::core::expr_fn::coalesce;
+use datafusion::logical_expr::expr::{BinaryExpr, Exists, InSubquery, SetComparison};
+use datafusion::logical_expr::utils::split_conjunction;
 use datafusion::logical_expr::{
-    Aggregate, Distinct, Expr, ExprSchemable, Join, JoinType, LogicalPlan, Projection, TableScan,
-    TableScanBuilder, Union, Window, cast, lit,
+    Aggregate, Distinct, Expr, ExprSchemable, Join, JoinType, LogicalPlan, Operator, Projection,
+    TableScan, TableScanBuilder, Union, Window, cast, lit,
 };
 
 use crate::error::internal;
@@ -134,8 +137,8 @@ impl Threader {
     }
 
     fn projection(&mut self, p: Projection) -> Result<Threaded> {
-        no_subquery(&p.expr)?;
         let input = self.thread(Arc::unwrap_or_clone(p.input))?;
+        selections(&p.expr, input.plan.schema(), &input.persons)?;
         if input.persons.is_empty() {
             return rebuilt_projection(p.expr, input.plan);
         }
@@ -178,6 +181,7 @@ impl Threader {
             .ok_or_else(|| Error::Internal("a step without input".into()))?;
         let input = self.thread(input)?;
         let before = input.plan.schema().clone();
+        selections(&plan.expressions(), &before, &input.persons)?;
         let plan = plan
             .with_new_exprs(plan.expressions(), vec![input.plan])
             .map_err(internal)?;
@@ -206,35 +210,50 @@ impl Threader {
                 self.thread(Arc::unwrap_or_clone(j.left.clone()))?,
                 self.thread(Arc::unwrap_or_clone(j.right.clone()))?,
             ),
-            JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => (
-                self.thread(Arc::unwrap_or_clone(j.left.clone()))?,
-                Threaded::alone(Arc::unwrap_or_clone(j.right.clone())),
-            ),
-            JoinType::RightSemi | JoinType::RightAnti | JoinType::RightMark => (
-                Threaded::alone(Arc::unwrap_or_clone(j.left.clone())),
-                self.thread(Arc::unwrap_or_clone(j.right.clone()))?,
-            ),
+            JoinType::LeftSemi
+            | JoinType::LeftAnti
+            | JoinType::LeftMark
+            | JoinType::RightSemi
+            | JoinType::RightAnti
+            | JoinType::RightMark => {
+                return self.semi(j);
+            }
         };
         // Joined on the person: one person, known by both sides' columns.
         let keeps_left = matches!(j.join_type, JoinType::Inner | JoinType::Left);
         if keeps_left || j.join_type == JoinType::Right {
             let (ls, rs) = (left.plan.schema().clone(), right.plan.schema().clone());
-            for (l, r) in &j.on {
+            for (l, r) in &equalities(&j, &ls, &rs) {
                 let a = left.persons.iter().position(|p| holds(l, p, &ls));
                 let b = right.persons.iter().position(|p| holds(r, p, &rs));
+                // The side an outer join may leave NULL holds the person only where it
+                // matched: its columns are not the person's (grouping by them would put
+                // unmatched rows of several persons together).
                 if let (Some(a), Some(b)) = (a, b) {
                     if keeps_left {
                         let gone = right.persons.remove(b);
-                        left.persons[a].same.extend(gone.same);
-                        left.persons[a].same.push(gone.column);
+                        if j.join_type == JoinType::Inner {
+                            left.persons[a].same.extend(gone.same);
+                            left.persons[a].same.push(gone.column);
+                        }
                     } else {
-                        let gone = left.persons.remove(a);
-                        right.persons[b].same.extend(gone.same);
-                        right.persons[b].same.push(gone.column);
+                        left.persons.remove(a);
                     }
                 }
             }
         }
+        let joined = DFSchema::new_with_metadata(
+            left.plan
+                .schema()
+                .iter()
+                .chain(right.plan.schema().iter())
+                .map(|(q, f)| (q.cloned(), f.clone()))
+                .collect(),
+            Default::default(),
+        )
+        .map_err(internal)?;
+        let all: Vec<Person> = left.persons.iter().chain(&right.persons).cloned().collect();
+        selections(j.filter.as_slice(), &joined, &all)?;
         let plan = LogicalPlan::Join(
             Join::try_new(
                 Arc::new(left.plan),
@@ -299,17 +318,91 @@ impl Threader {
         })
     }
 
-    /// An aggregation below the checked one: per person, its group keys then name the
-    /// person.
+    /// A semi or anti join (`LEFT SEMI JOIN`, or `IN` and `EXISTS` once planned as
+    /// joins): it keeps one side's rows by the other's. Facts about someone else may
+    /// not choose a person's rows: when the other side has persons, the join must be on
+    /// them.
+    fn semi(&mut self, j: Join) -> Result<Threaded> {
+        let kept_left = matches!(
+            j.join_type,
+            JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark
+        );
+        let left = self.thread(Arc::unwrap_or_clone(j.left.clone()))?;
+        let right = self.thread(Arc::unwrap_or_clone(j.right.clone()))?;
+        let (ls, rs) = (left.plan.schema().clone(), right.plan.schema().clone());
+        let (kept, other) = if kept_left {
+            (&left, &right)
+        } else {
+            (&right, &left)
+        };
+        if let Some(filter) = &j.filter {
+            let subquery = filter
+                .exists(|e| {
+                    Ok(e.is_volatile_node()
+                        || matches!(
+                            e,
+                            Expr::ScalarSubquery(_)
+                                | Expr::InSubquery(_)
+                                | Expr::Exists(_)
+                                | Expr::SetComparison(_)
+                        ))
+                })
+                .map_err(internal)?;
+            if subquery {
+                return Err(Error::Refused {
+                    construct: "a subquery in a semi or anti join's condition".into(),
+                    hint: SELECTION,
+                });
+            }
+        }
+        let pairs = equalities(&j, &ls, &rs);
+        let on_person = |p: &Person| {
+            pairs.iter().any(|(l, r)| {
+                let (mine, theirs, my_schema, their_schema) = if kept_left {
+                    (l, r, &ls, &rs)
+                } else {
+                    (r, l, &rs, &ls)
+                };
+                holds(theirs, p, their_schema)
+                    && kept.persons.iter().any(|k| holds(mine, k, my_schema))
+            })
+        };
+        let about_persons = !other.persons.is_empty();
+        if about_persons && !other.persons.iter().all(on_person) {
+            return Err(Error::Refused {
+                construct: "rows chosen by facts about other persons".into(),
+                hint: SELECTION,
+            });
+        }
+        let persons = kept.persons.clone();
+        let plan = Join::try_new(
+            Arc::new(left.plan),
+            Arc::new(right.plan),
+            j.on,
+            j.filter,
+            j.join_type,
+            j.join_constraint,
+            j.null_equality,
+            j.null_aware,
+        )
+        .map_err(internal)?;
+        Ok(Threaded {
+            plan: LogicalPlan::Join(plan),
+            persons,
+        })
+    }
+
+    /// An aggregation below the checked one: per person, its group keys then name
+    /// every person of its rows.
     fn aggregate(&mut self, a: Aggregate) -> Result<Threaded> {
-        no_subquery(&a.group_expr)?;
-        no_subquery(&a.aggr_expr)?;
         let input = self.thread(Arc::unwrap_or_clone(a.input))?;
         let schema = input.plan.schema().clone();
+        selections(&a.group_expr, &schema, &input.persons)?;
+        selections(&a.aggr_expr, &schema, &input.persons)?;
         let grouped_by =
             |person: &Person| a.group_expr.iter().position(|g| holds(g, person, &schema));
         let grouped: Vec<usize> = input.persons.iter().filter_map(grouped_by).collect();
-        if !input.persons.is_empty() && grouped.is_empty() {
+        if grouped.len() < input.persons.len() {
             return Err(Error::Refused {
                 construct: "an aggregation inside the query over the rows of several persons"
                     .into(),
@@ -346,17 +439,20 @@ impl Threader {
 
     /// Window functions below the checked aggregation: each over one person's rows.
     fn window(&mut self, w: Window) -> Result<Threaded> {
-        no_subquery(&w.window_expr)?;
         let input = self.thread(Arc::unwrap_or_clone(w.input))?;
         let schema = input.plan.schema().clone();
+        selections(&w.window_expr, &schema, &input.persons)?;
         if !input.persons.is_empty() {
             for e in &w.window_expr {
+                // Partitioned by every person of the rows: a value of one person's
+                // rows cannot reach a row of another.
                 let per_person = match strip_alias(e) {
-                    Expr::WindowFunction(f) => f
-                        .params
-                        .partition_by
-                        .iter()
-                        .any(|p| input.persons.iter().any(|person| holds(p, person, &schema))),
+                    Expr::WindowFunction(f) => input.persons.iter().all(|person| {
+                        f.params
+                            .partition_by
+                            .iter()
+                            .any(|p| holds(p, person, &schema))
+                    }),
                     _ => false,
                 };
                 if !per_person {
@@ -388,7 +484,7 @@ impl Threader {
                 })
             })
             .collect();
-        if !threaded.persons.is_empty() && persons.is_empty() {
+        if persons.len() < threaded.persons.len() {
             return Err(Error::Refused {
                 construct: "DISTINCT inside the query over rows of several persons".into(),
                 hint: HINT,
@@ -416,17 +512,18 @@ impl Threader {
             })
             .transpose()
             .map_err(internal)?;
+        let names: Vec<String> = (0..most).map(|_| self.fresh()).collect();
         let mut inputs = Vec::with_capacity(branches.len());
         for (branch, schema) in branches.into_iter().zip(originals) {
             let mut exprs: Vec<Expr> = schema.columns().into_iter().map(Expr::Column).collect();
-            for i in 0..most {
+            for (i, name) in names.iter().enumerate() {
                 exprs.push(
                     match (branch.persons.get(i), &person_type) {
                         (Some(p), _) => Expr::Column(p.column.clone()),
                         (None, Some(t)) => cast(lit(ScalarValue::Null), t.clone()),
                         (None, None) => lit(ScalarValue::Null),
                     }
-                    .alias(format!("{PERSON}_union_{i}")),
+                    .alias(name),
                 );
             }
             let plan = Projection::try_new(exprs, Arc::new(branch.plan)).map_err(internal)?;
@@ -445,6 +542,30 @@ impl Threader {
             persons,
         })
     }
+}
+
+/// The pairs of expressions a join's rows are equal on: its keys, and the equalities
+/// of its condition between a column of each side (as planned, `JOIN … ON a = b` is a
+/// condition until the optimiser makes it a key).
+fn equalities(j: &Join, left: &DFSchema, right: &DFSchema) -> Vec<(Expr, Expr)> {
+    let mut pairs = j.on.clone();
+    for conjunct in j.filter.iter().flat_map(split_conjunction) {
+        if let Expr::BinaryExpr(BinaryExpr {
+            left: a,
+            op: Operator::Eq,
+            right: b,
+        }) = conjunct
+        {
+            let side =
+                |e: &Expr, schema: &DFSchema| e.column_refs().iter().all(|c| schema.has_column(c));
+            if side(a, left) && side(b, right) {
+                pairs.push((a.as_ref().clone(), b.as_ref().clone()));
+            } else if side(b, left) && side(a, right) {
+                pairs.push((b.as_ref().clone(), a.as_ref().clone()));
+            }
+        }
+    }
+    pairs
 }
 
 fn rebuilt_projection(exprs: Vec<Expr>, input: LogicalPlan) -> Result<Threaded> {
@@ -473,18 +594,88 @@ fn holds(expr: &Expr, person: &Person, schema: &DFSchema) -> bool {
         .any(|c| schema.index_of_column(c).is_ok_and(|i| i == at))
 }
 
-/// Refuses a scalar subquery in `exprs`: its value would come from other rows.
-pub(crate) fn no_subquery(exprs: &[Expr]) -> Result<()> {
+const SELECTION: &str = "under an aggregate-only permit a row may be chosen by facts about its own person only: write the condition as person_id IN (SELECT person_id FROM … WHERE …), or a join on the person";
+
+/// Checks the subqueries of `exprs`, over `schema` whose rows carry `persons`: no
+/// value may come from a scalar subquery (`SUM((SELECT MAX(x) …))` spreads one
+/// person's value over everyone, `WHERE x > (SELECT x … of one person)` compares with
+/// it), and a subquery about persons may choose rows by their own person only
+/// (`person IN (SELECT person …)`).
+pub(crate) fn selections(exprs: &[Expr], schema: &DFSchema, persons: &[Person]) -> Result<()> {
+    let mut failure = None;
     for expr in exprs {
-        let found = expr
-            .exists(|e| Ok(matches!(e, Expr::ScalarSubquery(_))))
-            .map_err(internal)?;
-        if found {
-            return Err(Error::Refused {
-                construct: "a value computed by a subquery in an aggregate-only answer".into(),
-                hint: "compute that value in a query of its own: each answer's cells are checked against the persons behind them, which a subquery's value hides",
-            });
+        expr.apply(|e| {
+            let verdict = match e {
+                Expr::ScalarSubquery(_) => Err(Error::Refused {
+                    construct: "a value computed by a subquery in an aggregate-only answer"
+                        .into(),
+                    hint: "compute that value in a query of its own: each answer's cells are checked against the persons behind them, which a subquery's value hides",
+                }),
+                Expr::InSubquery(InSubquery { expr, subquery, .. }) => {
+                    own_person(expr, subquery.subquery.as_ref(), schema, persons)
+                }
+                Expr::Exists(Exists { subquery, .. }) => about_no_one(subquery.subquery.as_ref()),
+                Expr::SetComparison(SetComparison { subquery, .. }) => {
+                    about_no_one(subquery.subquery.as_ref())
+                }
+                _ => Ok(()),
+            };
+            Ok(match verdict {
+                Ok(()) => TreeNodeRecursion::Continue,
+                Err(err) => {
+                    failure = Some(err);
+                    TreeNodeRecursion::Stop
+                }
+            })
+        })
+        .map_err(internal)?;
+        if let Some(err) = failure.take() {
+            return Err(err);
         }
     }
     Ok(())
+}
+
+/// `expr IN (subquery)`: when the subquery is about persons, `expr` must be a person
+/// of the row and the subquery's column that same person.
+fn own_person(
+    expr: &Expr,
+    subquery: &LogicalPlan,
+    schema: &DFSchema,
+    persons: &[Person],
+) -> Result<()> {
+    let inner = Threader::default().thread(subquery.clone())?;
+    if inner.persons.is_empty() {
+        return Ok(());
+    }
+    let first = Expr::Column(Column::from(inner.plan.schema().qualified_field(0)));
+    let theirs = inner
+        .persons
+        .iter()
+        .all(|p| holds(&first, p, inner.plan.schema()));
+    let mine = persons.iter().any(|p| holds(expr, p, schema));
+    if theirs && mine {
+        Ok(())
+    } else {
+        Err(Error::Refused {
+            construct: "rows chosen by facts about other persons".into(),
+            hint: SELECTION,
+        })
+    }
+}
+
+/// `EXISTS (subquery)`, `x > ANY (subquery)`: only over rows about no one.
+fn about_no_one(subquery: &LogicalPlan) -> Result<()> {
+    if Threader::default()
+        .thread(subquery.clone())?
+        .persons
+        .is_empty()
+    {
+        Ok(())
+    } else {
+        Err(Error::Refused {
+            construct: "EXISTS or ANY/ALL over rows about persons".into(),
+            hint: SELECTION,
+        })
+    }
 }

@@ -17,7 +17,8 @@ use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::common::{Result as DfResult, internal_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
 use datafusion::logical_expr::{
-    PartitionEvaluator, Signature, Volatility, WindowUDF, WindowUDFImpl,
+    ColumnarValue, PartitionEvaluator, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility, WindowUDF, WindowUDFImpl,
 };
 
 use super::Disclosure;
@@ -28,6 +29,14 @@ pub(crate) const WITHHELD_ROW: u64 = 1 << 63;
 
 /// Most aggregates an answer may hold: one bit each, below [`WITHHELD_ROW`].
 pub(crate) const MOST_AGGREGATES: usize = 63;
+
+/// Most groups of an answer with totals: secondary suppression holds them all, and
+/// its table, in memory.
+pub(crate) const MOST_TOTALLED_ROWS: usize = 20_000;
+
+/// Most cells of the table secondary suppression protects (rows × columns); past it
+/// every cell of the aggregate is withheld.
+const MOST_TABLE_CELLS: usize = 1 << 18;
 
 /// How one aggregate of the answer is judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -129,8 +138,10 @@ struct Evaluator {
     report: Arc<Mutex<Disclosure>>,
 }
 
-impl PartitionEvaluator for Evaluator {
-    fn evaluate_all(&mut self, values: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
+impl Evaluator {
+    /// The primary rules on `rows` rows of cells: each row's mask, and what was
+    /// withheld.
+    fn primary(&self, values: &[ArrayRef], rows: usize) -> DfResult<(Vec<u64>, Disclosure)> {
         let Layout { persons, slots, .. } = self.layout;
         if values.len() < persons * slots {
             return internal_err!("bastide_verdict: {} arguments", values.len());
@@ -140,65 +151,125 @@ impl PartitionEvaluator for Evaluator {
                 .map(|i| facts(&values[slot * persons + i], row))
                 .collect()
         };
-        let mut report = Disclosure::default();
+        let mut report = Disclosure {
+            rules: Some(self.rules.clone()),
+            ..Disclosure::default()
+        };
         let mut masks = vec![0u64; rows];
-        // Primary: each row's group, then each of its aggregates.
-        let mut fails: Vec<Vec<Vec<Rule>>> = Vec::with_capacity(rows);
         for (row, mask) in masks.iter_mut().enumerate() {
-            let group = facts(0, row);
             let small = self.layout.labels
-                && group
+                && facts(0, row)
                     .iter()
                     .any(|f| judge(&self.rules, Aggregate::Count, f).contains(&Rule::Threshold));
             if small {
                 *mask |= WITHHELD_ROW;
                 report.rows_withheld += 1;
             }
-            let mut row_fails = Vec::with_capacity(self.layout.aggregates.len());
             for (k, judged) in self.layout.aggregates.iter().enumerate() {
-                let mut rules: Vec<Rule> = match judged {
-                    Judged::Never => vec![Rule::Unchecked],
-                    Judged::By { aggregate, slot } => {
-                        let mut all: Vec<Rule> = facts(*slot, row)
-                            .iter()
-                            .flat_map(|f| judge(&self.rules, *aggregate, f))
-                            .collect();
-                        all.sort();
-                        all.dedup();
-                        all
-                    }
+                let first = match judged {
+                    _ if small => Some(Rule::Threshold),
+                    Judged::Never => Some(Rule::Unchecked),
+                    Judged::By { aggregate, slot } => facts(*slot, row)
+                        .iter()
+                        .flat_map(|f| judge(&self.rules, *aggregate, f))
+                        .min(),
                 };
-                if small && !rules.contains(&Rule::Threshold) {
-                    rules.insert(0, Rule::Threshold);
-                }
-                if !rules.is_empty() {
-                    *mask |= 1 << k;
-                }
-                row_fails.push(rules);
-            }
-            fails.push(row_fails);
-        }
-        let secondary = self.secondary(values, &masks, rows)?;
-        for (row, ks) in secondary.iter().enumerate() {
-            for &k in ks {
-                masks[row] |= 1 << k;
-                report.secondary += 1;
-            }
-        }
-        for row_fails in &fails {
-            for rules in row_fails {
                 report.cells += 1;
-                if let Some(first) = rules.first() {
+                if let Some(rule) = first {
+                    *mask |= 1 << k;
                     *report
                         .suppressed
-                        .entry(first.as_str().to_owned())
+                        .entry(rule.as_str().to_owned())
                         .or_default() += 1;
                 }
             }
         }
-        report.rules = Some(self.rules.clone());
+        Ok((masks, report))
+    }
+}
+
+impl PartitionEvaluator for Evaluator {
+    fn evaluate_all(&mut self, values: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
+        if rows > MOST_TOTALLED_ROWS {
+            return Err(datafusion::error::DataFusionError::Execution(format!(
+                "an answer with totals (ROLLUP, CUBE) holds at most {MOST_TOTALLED_ROWS} groups under an aggregate-only permit: group more coarsely"
+            )));
+        }
+        let (mut masks, mut report) = self.primary(values, rows)?;
+        let secondary = self.secondary(values, &masks, rows)?;
+        for (row, ks) in secondary.iter().enumerate() {
+            for &k in ks {
+                if masks[row] & (1 << k) == 0 {
+                    masks[row] |= 1 << k;
+                    report.secondary += 1;
+                }
+            }
+        }
         self.report.lock().expect("disclosure report").merge(report);
         Ok(Arc::new(UInt64Array::from(masks)))
+    }
+}
+
+/// `bastide_verdict_of_rows(…)`: the verdict of an answer without totals, row by row
+/// (no cell depends on another, and no row is held back).
+#[derive(Debug)]
+pub(crate) struct RowVerdict(Verdict);
+
+impl PartialEq for RowVerdict {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for RowVerdict {}
+
+impl Hash for RowVerdict {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl RowVerdict {
+    pub fn udf(rules: Rules, layout: Layout, report: Arc<Mutex<Disclosure>>) -> ScalarUDF {
+        ScalarUDF::from(Self(Verdict {
+            rules,
+            layout,
+            report,
+            // Volatile: evaluated once per row where it stands, never moved or
+            // repeated by the optimiser (its report would count twice).
+            signature: Signature::variadic_any(Volatility::Volatile),
+        }))
+    }
+}
+
+impl ScalarUDFImpl for RowVerdict {
+    fn name(&self) -> &str {
+        "bastide_verdict_of_rows"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.0.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::UInt64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        let values = ColumnarValue::values_to_arrays(&args.args)?;
+        let evaluator = Evaluator {
+            rules: self.0.rules.clone(),
+            layout: self.0.layout.clone(),
+            report: self.0.report.clone(),
+        };
+        let (masks, report) = evaluator.primary(&values, rows)?;
+        self.0
+            .report
+            .lock()
+            .expect("disclosure report")
+            .merge(report);
+        Ok(ColumnarValue::Array(Arc::new(UInt64Array::from(masks))))
     }
 }
 
@@ -245,20 +316,20 @@ impl Evaluator {
         };
         let id = datafusion::arrow::compute::cast(id, &DataType::UInt64)?;
         let id = id.as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
-        let label = |key: usize, row: usize| -> DfResult<String> {
+        let label = |key: usize, row: usize| -> DfResult<Option<String>> {
             let array = values.get(base + 1 + key).ok_or_else(|| {
                 datafusion::error::DataFusionError::Internal("a grouping column is missing".into())
             })?;
             Ok(if array.is_null(row) {
-                "\0null".into()
+                None
             } else {
-                array_value_to_string(array, row)?
+                Some(array_value_to_string(array, row)?)
             })
         };
         // Each row's place in the grid, and the grid's shape.
         let (shape, places) = match self.layout.totals {
             Totals::OneWay => {
-                let mut index: BTreeMap<String, usize> = BTreeMap::new();
+                let mut index: BTreeMap<Option<String>, usize> = BTreeMap::new();
                 for row in 0..rows {
                     if id.value(row) == 0 {
                         let n = index.len();
@@ -309,6 +380,13 @@ impl Evaluator {
             Totals::None => unreachable!("handled above"),
         };
         let len = shape.size();
+        if len > MOST_TABLE_CELLS {
+            // Too large to protect: every cell withheld.
+            for ks in out.iter_mut() {
+                ks.extend(0..self.layout.aggregates.len());
+            }
+            return Ok(out);
+        }
         let group = |row: usize| facts(&values[0], row);
         for (k, judged) in self.layout.aggregates.iter().enumerate() {
             // A place no row fills is an empty group: zero, known to be.

@@ -292,3 +292,51 @@ async fn tables_about_no_one_are_not_checked_and_rules_come_from_the_hub_and_the
     let rules = answered.answer.disclosure.unwrap().rules.unwrap();
     assert_eq!(rules.min_persons, 5);
 }
+
+/// Person 50 of the town: a woman of département 03 born in 1960.
+const X: &str = "ben_res_dpt = '03' AND ben_sex_cod = 2 AND ben_nai_ann = 1960";
+
+#[tokio::test]
+async fn facts_about_another_person_cannot_choose_shape_or_value_a_cell() {
+    let world = town().await;
+    let p = aggregate_project(&world).await;
+    let refused = [
+        // Rows chosen by another person's diagnoses, lengths or existence.
+        format!(
+            "SELECT dgn_pal, count(*) FROM stays WHERE dgn_pal IN (SELECT s.dgn_pal FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17 WHERE {X}) GROUP BY dgn_pal"
+        ),
+        "SELECT count(*) FROM people WHERE EXISTS (SELECT 1 FROM stays WHERE sej_nbj > 1000)".into(),
+        "SELECT count(*) FROM people HAVING EXISTS (SELECT 1 FROM stays WHERE sej_nbj > 1000)".into(),
+        "SELECT count(*) FROM stays s LEFT SEMI JOIN (SELECT dgn_pal FROM stays WHERE sej_nbj > 1000) x ON s.dgn_pal = x.dgn_pal".into(),
+        format!("SELECT count(*) FROM people WHERE ben_nai_ann > (SELECT max(ben_nai_ann) FROM people WHERE {X})"),
+        // A per-person aggregation that drops the other person of its rows.
+        format!(
+            "SELECT v, count(*) FROM (SELECT p.ben_nir_psa, max(x.dgn_pal) AS v FROM people p CROSS JOIN (SELECT s.dgn_pal FROM stays s JOIN people q ON q.ben_nir_psa = s.nir_ano_17 WHERE {X}) x GROUP BY p.ben_nir_psa) t GROUP BY v"
+        ),
+        // Grouped by the side of an outer join that is NULL for several persons.
+        "SELECT n, count(*) FROM (SELECT o.ben_nir_psa, count(*) AS n FROM stays s LEFT JOIN (SELECT ben_nir_psa FROM people WHERE ben_res_dpt <> '01') o ON o.ben_nir_psa = s.nir_ano_17 GROUP BY o.ben_nir_psa) t GROUP BY n".into(),
+        // A total beside its parts, written by hand.
+        "SELECT ben_res_dpt, count(*) FROM people GROUP BY 1 UNION ALL SELECT NULL, count(*) FROM people".into(),
+    ];
+    for sql in &refused {
+        let message = world.refusal(&p, sql).await;
+        assert!(message.contains("refused"), "{sql}: {message}");
+    }
+    // Own persons' facts choose rows: those with a stay of five days.
+    let own = "SELECT count(*) FROM people WHERE ben_nir_psa IN (SELECT nir_ano_17 FROM stays WHERE sej_nbj = 5)";
+    assert_eq!(rows(&world, &p, own).await, [["50"]]);
+    // Values shaped to single one person out are not judged: withheld.
+    let shaped = [
+        format!("SELECT count(1, CASE WHEN {X} THEN 1 END) FROM people"),
+        format!(
+            "SELECT sum(CASE WHEN {X} THEN sej_nbj ELSE 100 END) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17"
+        ),
+    ];
+    for sql in &shaped {
+        assert_eq!(rows(&world, &p, sql).await, [["NULL"]], "{sql}");
+    }
+    // A plain value passes: each of the 50 persons' five days (person 0's 10 000
+    // aside, in département 01).
+    let plain = "SELECT sum(sej_nbj * 2) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17 WHERE p.ben_res_dpt = '02'";
+    assert_eq!(rows(&world, &p, plain).await, [["250"]]);
+}

@@ -1,0 +1,100 @@
+//! Which values a sum or a mean may be judged on. The dominance and p % rules look
+//! at each person's share of the value summed; a researcher who shapes that value
+//! with a condition (`CASE WHEN <one person> THEN cost ELSE 100 END`) makes everyone's
+//! share alike but one person's, and the rules pass while the total gives that
+//! person's value away. So the value must be a column as stored: cast, negated,
+//! added, subtracted or multiplied with another or a constant, divided by a constant,
+//! and so on through subqueries' projections, joins and per-person aggregates, but no
+//! function, comparison or condition anywhere on its way.
+
+use datafusion::common::Column;
+use datafusion::logical_expr::{Distinct, Expr, LogicalPlan, Operator};
+
+/// Whether `expr`, over the output of `plan`, is a plain value.
+pub(crate) fn plain(expr: &Expr, plan: &LogicalPlan) -> bool {
+    match expr {
+        Expr::Alias(a) => plain(&a.expr, plan),
+        Expr::Cast(c) => plain(&c.expr, plan),
+        Expr::TryCast(c) => plain(&c.expr, plan),
+        Expr::Negative(e) => plain(e, plan),
+        Expr::Literal(..) => true,
+        Expr::BinaryExpr(b) => match b.op {
+            Operator::Plus | Operator::Minus | Operator::Multiply => {
+                plain(&b.left, plan) && plain(&b.right, plan)
+            }
+            // A divisor of the data could be zero for one person only.
+            Operator::Divide => plain(&b.left, plan) && matches!(*b.right, Expr::Literal(..)),
+            _ => false,
+        },
+        Expr::Column(c) => column(c, plan),
+        _ => false,
+    }
+}
+
+/// Whether the column `c` of `plan`'s output is a plain value.
+#[recursive::recursive]
+fn column(c: &Column, plan: &LogicalPlan) -> bool {
+    let Ok(i) = plan.schema().index_of_column(c) else {
+        return false;
+    };
+    let from_input = |input: &LogicalPlan| {
+        input.schema().fields().get(i).is_some()
+            && column(&Column::from(input.schema().qualified_field(i)), input)
+    };
+    match plan {
+        LogicalPlan::TableScan(_) | LogicalPlan::Values(_) | LogicalPlan::EmptyRelation(_) => true,
+        LogicalPlan::Projection(p) => p.expr.get(i).is_some_and(|e| plain(e, &p.input)),
+        LogicalPlan::Filter(f) => from_input(&f.input),
+        LogicalPlan::Sort(s) => from_input(&s.input),
+        LogicalPlan::Limit(l) => from_input(&l.input),
+        LogicalPlan::Repartition(r) => from_input(&r.input),
+        LogicalPlan::SubqueryAlias(a) => from_input(&a.input),
+        LogicalPlan::Distinct(Distinct::All(input)) => from_input(input),
+        LogicalPlan::Join(j) => {
+            let width = j.left.schema().fields().len();
+            let kept_right = matches!(
+                j.join_type,
+                datafusion::logical_expr::JoinType::RightSemi
+                    | datafusion::logical_expr::JoinType::RightAnti
+                    | datafusion::logical_expr::JoinType::RightMark
+            );
+            if kept_right {
+                from_input(&j.right)
+            } else if i < width {
+                from_input(&j.left)
+            } else {
+                let right = &j.right;
+                let k = i - width;
+                right.schema().fields().get(k).is_some()
+                    && column(&Column::from(right.schema().qualified_field(k)), right)
+            }
+        }
+        LogicalPlan::Union(u) => u.inputs.iter().all(|input| from_input(input)),
+        LogicalPlan::Aggregate(a) => {
+            let groups = a.group_expr.len();
+            if i < groups {
+                plain(&a.group_expr[i], &a.input)
+            } else {
+                // A per-person sum, count, mean, minimum or maximum of a plain value.
+                a.aggr_expr.get(i - groups).is_some_and(|e| {
+                    let mut e = e;
+                    while let Expr::Alias(a) = e {
+                        e = &a.expr;
+                    }
+                    match e {
+                        Expr::AggregateFunction(f)
+                            if ["sum", "count", "avg", "mean", "min", "max"]
+                                .contains(&f.func.name())
+                                && f.params.filter.is_none() =>
+                        {
+                            f.params.args.iter().all(|arg| plain(arg, &a.input))
+                        }
+                        _ => false,
+                    }
+                })
+            }
+        }
+        LogicalPlan::Window(w) => i < w.input.schema().fields().len() && from_input(&w.input),
+        _ => false,
+    }
+}
