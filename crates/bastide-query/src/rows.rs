@@ -192,8 +192,8 @@ impl<'a> Rows<'a> {
     }
 
     /// The person of each key `links[0]` reaches: its target columns and [`PERSON`],
-    /// one row per key whatever the data (a key shared by rows of several people keeps
-    /// one of them), aliased `persons{depth}`.
+    /// one row per key whatever the data (a key shared by rows of several people names
+    /// no one), aliased `persons{depth}`.
     fn persons_along(&self, links: &[Link], depth: usize) -> Result<LogicalPlan> {
         let (link, rest) = links
             .split_first()
@@ -221,9 +221,15 @@ impl<'a> Rows<'a> {
         };
         with_person
             .and_then(|b| {
+                // A key shared by rows of several persons names no one (NULL: a
+                // record of no one, never counted as a person).
+                let min = || datafusion::functions_aggregate::min_max::min(col(PERSON));
+                let max = datafusion::functions_aggregate::min_max::max(col(PERSON));
                 b.aggregate(
                     keys(),
-                    [datafusion::functions_aggregate::min_max::min(col(PERSON)).alias(PERSON)],
+                    [datafusion::logical_expr::when(min().eq(max), min())
+                        .end()?
+                        .alias(PERSON)],
                 )
             })
             .and_then(|b| b.alias(format!("persons{depth}")))

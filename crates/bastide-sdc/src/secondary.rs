@@ -85,11 +85,19 @@ pub fn recomputable(shape: Shape, cells: &[Cell]) -> Vec<usize> {
     let withheld: Vec<usize> = (0..cells.len()).filter(|&i| cells[i].withheld).collect();
     match shape {
         Shape::OneWay { cells: n } => {
+            // A withheld cell is safe with another withheld one that can lose, or the
+            // total withheld; the total, or a cell that can lose, with any other:
+            // counted once, not pair by pair.
             let total = n - 1;
+            let movable = withheld.iter().filter(|&&f| cells[f].movable).count();
+            let total_withheld = cells[total].withheld;
             let exposed = |e: usize| {
-                !withheld.iter().any(|&f| {
-                    f != e && (f == total || e == total || cells[e].movable || cells[f].movable)
-                })
+                let others = withheld.len() - 1;
+                if e == total || cells[e].movable {
+                    others == 0
+                } else {
+                    movable == 0 && !total_withheld
+                }
             };
             withheld.iter().copied().filter(|&e| exposed(e)).collect()
         }

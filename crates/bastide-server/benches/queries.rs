@@ -217,9 +217,9 @@ async fn main() {
             plain_ms.push(ms);
             plain_rows = answer;
         }
-        assert_eq!(
-            bastide_rows, raw_rows,
-            "{name}: Bastide and raw DataFusion disagree"
+        assert!(
+            within(&bastide_rows, &raw_rows),
+            "{name}: Bastide and raw DataFusion disagree beyond what disclosure control withheld\n  Bastide {bastide_rows:?}\n  raw {raw_rows:?}"
         );
         assert_eq!(
             raw_rows, plain_rows,
@@ -245,4 +245,19 @@ async fn main() {
     )
     .unwrap();
     hub.close().await;
+}
+
+/// Whether Bastide's rows are the raw ones, in order, less the rows disclosure control
+/// left out whole and with its withheld cells empty.
+fn within(bastide: &[Vec<String>], raw: &[Vec<String>]) -> bool {
+    let mut mine = bastide.iter().peekable();
+    for theirs in raw {
+        if let Some(row) = mine.peek()
+            && row.len() == theirs.len()
+            && row.iter().zip(theirs).all(|(a, b)| a.is_empty() || a == b)
+        {
+            mine.next();
+        }
+    }
+    mine.peek().is_none()
 }

@@ -223,6 +223,10 @@ impl Summary {
             top.select_nth_unstable_by(keep - 1, |a, b| b.total_cmp(a));
         }
         top.truncate(keep);
+        // Past the bound, a largest share that was cut away is at most the slack.
+        if self.cut {
+            top.resize(keep.max(top.len()), self.slack.min(self.total));
+        }
         top.sort_by(|a, b| b.total_cmp(a));
         let mut out = vec![
             persons as f64,

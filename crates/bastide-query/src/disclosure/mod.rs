@@ -55,11 +55,15 @@ const VERDICT: &str = "__bastide_verdict";
 /// What disclosure control did to an answer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Disclosure {
-    /// Cells checked: each row's aggregates.
+    /// Cells checked in the rows shown: each shown row's aggregates. Groups with too
+    /// few persons are left out whole and counted nowhere (how many there were is
+    /// about them).
     pub cells: u64,
-    /// Rows withheld whole: their group had too few persons.
-    pub rows_withheld: u64,
-    /// Cells withheld by a rule, counted by the first rule each fails.
+    /// Whether the answer has groups (labels): then groups under the minimum of
+    /// persons are left out.
+    pub grouped: bool,
+    /// Cells of the rows shown withheld by a rule, counted by the first rule each
+    /// fails (no one and too few are both `threshold`).
     pub suppressed: BTreeMap<String, u64>,
     /// Cells withheld so that no withheld cell can be recomputed from totals.
     pub secondary: u64,
@@ -75,15 +79,14 @@ impl Disclosure {
 
     /// What was withheld, in a sentence for the researcher; none when nothing was.
     pub fn summary(&self) -> Option<String> {
-        if self.withheld() == 0 && self.rows_withheld == 0 {
+        if self.withheld() == 0 && !self.grouped {
             return None;
         }
         let minimum = self.rules.as_ref().map_or(0, |r| r.min_persons);
         let mut parts = Vec::new();
-        if self.rows_withheld > 0 {
+        if self.grouped {
             parts.push(format!(
-                "{} row(s) left out whole, their group having fewer than {minimum} persons",
-                self.rows_withheld
+                "groups of fewer than {minimum} persons are left out"
             ));
         }
         let by_rule: Vec<String> = self
@@ -113,7 +116,7 @@ impl Disclosure {
 
     fn merge(&mut self, other: Disclosure) {
         self.cells += other.cells;
-        self.rows_withheld += other.rows_withheld;
+        self.grouped |= other.grouped;
         for (rule, n) in other.suppressed {
             *self.suppressed.entry(rule).or_default() += n;
         }

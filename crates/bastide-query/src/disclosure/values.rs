@@ -2,9 +2,10 @@
 //! at each person's share of the value summed; a researcher who shapes that value
 //! with a condition (`CASE WHEN <one person> THEN cost ELSE 100 END`) makes everyone's
 //! share alike but one person's, and the rules pass while the total gives that
-//! person's value away. So the value must be a column as stored: cast, negated,
-//! added, subtracted or multiplied with another or a constant, divided by a constant,
-//! and so on through subqueries' projections, joins and per-person aggregates, but no
+//! person's value away; adding the same to everyone (a constant, another column)
+//! drowns one person's share. So the value must be a column as stored: cast, negated,
+//! multiplied by another or a constant, divided by a constant, and so on through
+//! subqueries' projections, joins and per-person aggregates, but no sum or difference,
 //! function, comparison or condition anywhere on its way.
 
 use datafusion::common::Column;
@@ -19,9 +20,9 @@ pub(crate) fn plain(expr: &Expr, plan: &LogicalPlan) -> bool {
         Expr::Negative(e) => plain(e, plan),
         Expr::Literal(..) => true,
         Expr::BinaryExpr(b) => match b.op {
-            Operator::Plus | Operator::Minus | Operator::Multiply => {
-                plain(&b.left, plan) && plain(&b.right, plan)
-            }
+            // Not `+` or `-`: adding the same to everyone's share (a constant, or
+            // another column) would drown one person's in the rules' eyes.
+            Operator::Multiply => plain(&b.left, plan) && plain(&b.right, plan),
             // A divisor of the data could be zero for one person only.
             Operator::Divide => plain(&b.left, plan) && matches!(*b.right, Expr::Literal(..)),
             _ => false,
@@ -69,7 +70,8 @@ fn column(c: &Column, plan: &LogicalPlan) -> bool {
                     && column(&Column::from(right.schema().qualified_field(k)), right)
             }
         }
-        LogicalPlan::Union(u) => u.inputs.iter().all(|input| from_input(input)),
+        // A branch's constant beside another's values is a shaped value.
+        LogicalPlan::Union(_) => false,
         LogicalPlan::Aggregate(a) => {
             let groups = a.group_expr.len();
             if i < groups {

@@ -32,7 +32,7 @@ pub(crate) const MOST_AGGREGATES: usize = 63;
 
 /// Most groups of an answer with totals: secondary suppression holds them all, and
 /// its table, in memory.
-pub(crate) const MOST_TOTALLED_ROWS: usize = 20_000;
+pub(crate) const MOST_TOTALLED_ROWS: usize = 2_000;
 
 /// Most cells of the table secondary suppression protects (rows × columns); past it
 /// every cell of the aggregate is withheld.
@@ -153,6 +153,7 @@ impl Evaluator {
         };
         let mut report = Disclosure {
             rules: Some(self.rules.clone()),
+            grouped: self.layout.labels,
             ..Disclosure::default()
         };
         let mut masks = vec![0u64; rows];
@@ -162,8 +163,9 @@ impl Evaluator {
                     .iter()
                     .any(|f| judge(&self.rules, Aggregate::Count, f).contains(&Rule::Threshold));
             if small {
+                // Left out whole, and not counted: how many groups were small is
+                // itself about them.
                 *mask |= WITHHELD_ROW;
-                report.rows_withheld += 1;
             }
             for (k, judged) in self.layout.aggregates.iter().enumerate() {
                 let first = match judged {
@@ -174,9 +176,20 @@ impl Evaluator {
                         .flat_map(|f| judge(&self.rules, *aggregate, f))
                         .min(),
                 };
+                if first.is_some() {
+                    *mask |= 1 << k;
+                }
+                if small {
+                    continue;
+                }
                 report.cells += 1;
                 if let Some(rule) = first {
-                    *mask |= 1 << k;
+                    // No one and a few are one reason: which it was is the secret.
+                    let rule = if rule == Rule::Zeros {
+                        Rule::Threshold
+                    } else {
+                        rule
+                    };
                     *report
                         .suppressed
                         .entry(rule.as_str().to_owned())
@@ -201,7 +214,9 @@ impl PartitionEvaluator for Evaluator {
             for &k in ks {
                 if masks[row] & (1 << k) == 0 {
                     masks[row] |= 1 << k;
-                    report.secondary += 1;
+                    if masks[row] & WITHHELD_ROW == 0 {
+                        report.secondary += 1;
+                    }
                 }
             }
         }

@@ -290,7 +290,7 @@ fn arrow(answered: &Answered) -> Result<Response, ApiError> {
             answer
                 .disclosure
                 .as_ref()
-                .map_or(0, |d| d.withheld() + d.rows_withheld)
+                .map_or(0, |d| d.withheld())
                 .to_string(),
         ),
     ] {
