@@ -36,7 +36,7 @@ pub(crate) const MOST_TOTALLED_ROWS: usize = 2_000;
 
 /// Most cells of the table secondary suppression protects (rows × columns); past it
 /// every cell of the aggregate is withheld.
-const MOST_TABLE_CELLS: usize = 1 << 18;
+const MOST_TABLE_CELLS: usize = 1 << 14;
 
 /// How one aggregate of the answer is judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
