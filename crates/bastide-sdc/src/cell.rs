@@ -58,6 +58,9 @@ pub enum Rule {
     /// An aggregate the rules cannot judge: a minimum, a maximum, a median or a
     /// percentile is one person's value, whatever the group's size.
     Unchecked,
+    /// Another published cell over other rows of the same group differs from it by
+    /// fewer persons than the minimum: their difference would show that small group.
+    Differencing,
 }
 
 impl Rule {
@@ -71,6 +74,7 @@ impl Rule {
             Self::Negative => "negative",
             Self::Missing => "missing",
             Self::Unchecked => "unchecked",
+            Self::Differencing => "differencing",
         }
     }
 }

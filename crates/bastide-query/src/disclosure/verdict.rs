@@ -167,15 +167,27 @@ impl Evaluator {
                 // itself about them.
                 *mask |= WITHHELD_ROW;
             }
-            for (k, judged) in self.layout.aggregates.iter().enumerate() {
-                let first = match judged {
+            let mut firsts: Vec<Option<Rule>> = self
+                .layout
+                .aggregates
+                .iter()
+                .map(|judged| match judged {
                     _ if small => Some(Rule::Threshold),
                     Judged::Never => Some(Rule::Unchecked),
                     Judged::By { aggregate, slot } => facts(*slot, row)
                         .iter()
                         .flat_map(|f| judge(&self.rules, *aggregate, f))
                         .min(),
-                };
+                })
+                .collect();
+            self.differencing(&mut firsts, |slot| {
+                facts(slot, row)
+                    .iter()
+                    .map(|f| f.persons)
+                    .min()
+                    .unwrap_or(0)
+            });
+            for (k, first) in firsts.into_iter().enumerate() {
                 if first.is_some() {
                     *mask |= 1 << k;
                 }
@@ -198,6 +210,37 @@ impl Evaluator {
             }
         }
         Ok((masks, report))
+    }
+}
+
+impl Evaluator {
+    /// Withholds, among a row's published aggregates over different rows of its group
+    /// (a FILTER, a column's missing values), the one with fewer persons while two
+    /// differ by fewer persons than the minimum: their difference would show that
+    /// small group (`count(*)` beside `count(*) FILTER (WHERE NOT …)`).
+    fn differencing(&self, firsts: &mut [Option<Rule>], persons: impl Fn(usize) -> u64) {
+        let slot = |k: usize| match self.layout.aggregates[k] {
+            Judged::By { slot, .. } => Some(slot),
+            Judged::Never => None,
+        };
+        loop {
+            let published: Vec<(usize, usize, u64)> = (0..firsts.len())
+                .filter(|&k| firsts[k].is_none())
+                .filter_map(|k| slot(k).map(|s| (k, s, persons(s))))
+                .collect();
+            let close =
+                published.iter().find_map(|&(a, sa, pa)| {
+                    published.iter().find_map(|&(b, sb, pb)| {
+                        let gap = pa.abs_diff(pb);
+                        (sa != sb && gap > 0 && gap < self.rules.min_persons)
+                            .then_some(if pa < pb { a } else { b })
+                    })
+                });
+            match close {
+                Some(k) => firsts[k] = Some(Rule::Differencing),
+                None => return,
+            }
+        }
     }
 }
 

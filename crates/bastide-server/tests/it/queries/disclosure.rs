@@ -349,6 +349,12 @@ async fn facts_about_another_person_cannot_choose_shape_or_value_a_cell() {
     for sql in &shaped {
         assert_eq!(rows(&world, &p, sql).await, [["NULL"]], "{sql}");
     }
+    // Two cells of a row a person apart: the one with fewer persons is withheld.
+    let apart = format!("SELECT count(*), count(*) FILTER (WHERE NOT ({X})) FROM people");
+    assert_eq!(rows(&world, &p, &apart).await, [["60", "NULL"]]);
+    // Département 02's stays, and the same without person 25's (born 1965).
+    let apart = "SELECT sum(sej_nbj), sum(sej_nbj) FILTER (WHERE ben_nai_ann <> 1965) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17 WHERE ben_res_dpt = '02'";
+    assert_eq!(rows(&world, &p, apart).await, [["125", "NULL"]]);
     // A plain value passes: each of the 50 persons' five days (person 0's 10 000
     // aside, in département 01).
     let plain = "SELECT sum(sej_nbj * 2) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17 WHERE p.ben_res_dpt = '02'";
