@@ -28,7 +28,6 @@ use std::sync::{Arc, Mutex};
 
 use bastide_sdc::{Aggregate, Rules};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::catalog::default_table_source::source_as_provider;
 use datafusion::common::Column;
 use datafusion::common::tree_node::TreeNode;
 use datafusion::logical_expr::expr::AggregateFunction;
@@ -40,11 +39,10 @@ use datafusion::logical_expr::{
 use serde::Serialize;
 
 use crate::error::internal;
-use crate::permitted::PermittedTable;
 use crate::pseudonymise::strip_alias;
 use crate::{Error, Result};
 use cell::{Cell, Contribution};
-use thread::{Threader, selections};
+use thread::{Threader, scan_person, selections};
 use verdict::{
     Judged, Layout, MOST_AGGREGATES, MOST_TOTALLED_ROWS, RowVerdict, Totals, Verdict, WITHHELD_ROW,
 };
@@ -337,12 +335,7 @@ impl Checker<'_> {
 fn reaches_persons(plan: &LogicalPlan) -> bool {
     plan.exists(|node| {
         Ok(match node {
-            LogicalPlan::TableScan(scan) => source_as_provider(&scan.source)
-                .ok()
-                .as_deref()
-                .and_then(|p| p.downcast_ref::<PermittedTable>())
-                .and_then(PermittedTable::person)
-                .is_some(),
+            LogicalPlan::TableScan(scan) => scan_person(scan).is_some(),
             _ => false,
         })
     })

@@ -98,12 +98,7 @@ impl Threader {
     }
 
     fn scan(&mut self, scan: TableScan) -> Result<Threaded> {
-        let provider = source_as_provider(&scan.source).ok();
-        let person = provider
-            .as_deref()
-            .and_then(|p| p.downcast_ref::<PermittedTable>())
-            .and_then(PermittedTable::person)
-            .map(|(index, equals)| (index, equals.map(str::to_owned)));
+        let person = scan_person(&scan);
         let Some((index, equals)) = person else {
             return Ok(Threaded::alone(LogicalPlan::TableScan(scan)));
         };
@@ -579,6 +574,16 @@ fn equalities(j: &Join, left: &DFSchema, right: &DFSchema) -> Vec<(Expr, Expr)> 
         }
     }
     pairs
+}
+
+/// Where the person of `scan`'s rows is (the column's index, and the table's column
+/// holding the same value), if its table is about persons.
+pub(crate) fn scan_person(scan: &TableScan) -> Option<(usize, Option<String>)> {
+    let provider = source_as_provider(&scan.source).ok()?;
+    let table = provider.downcast_ref::<PermittedTable>()?;
+    table
+        .person()
+        .map(|(index, equals)| (index, equals.map(str::to_owned)))
 }
 
 fn rebuilt_projection(exprs: Vec<Expr>, input: LogicalPlan) -> Result<Threaded> {
