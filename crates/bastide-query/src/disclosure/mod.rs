@@ -33,7 +33,7 @@ use datafusion::common::tree_node::TreeNode;
 use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::utils::grouping_set_to_exprlist;
 use datafusion::logical_expr::{
-    Aggregate as AggregateStep, Distinct, Expr, Filter, GroupingSet, LogicalPlan,
+    Aggregate as AggregateStep, Distinct, Expr, ExprSchemable, Filter, GroupingSet, LogicalPlan,
     LogicalPlanBuilder, Operator, Projection, Window, binary_expr, cast, lit, when,
 };
 use serde::Serialize;
@@ -374,15 +374,38 @@ fn judged(
     }
     let value = f.params.args.first().cloned().unwrap_or_else(|| lit(1i64));
     let filter = f.params.filter.as_deref().cloned();
-    let wanted = (contribution, value, filter);
-    let slot = match slots.iter().position(|s| *s == wanted) {
+    // The group's other rows: those its FILTER or its value's missing values leave
+    // out. A few persons there, and this cell beside the whole group's (in this
+    // answer or another) gives them away by difference.
+    let narrowed = filter.is_some() || value.nullable(input.schema()).unwrap_or(true);
+    let complement = narrowed.then(|| {
+        let inside = filter
+            .clone()
+            .unwrap_or_else(|| lit(true))
+            .is_true()
+            .and(value.clone().is_not_null());
+        slot_of(slots, (Contribution::Record, lit(1i64), Some(!inside)))
+    });
+    let slot = slot_of(slots, (contribution, value, filter));
+    Judged::By {
+        aggregate,
+        slot,
+        complement,
+    }
+}
+
+/// The index of `wanted` in `slots`, added if new.
+fn slot_of(
+    slots: &mut Vec<(Contribution, Expr, Option<Expr>)>,
+    wanted: (Contribution, Expr, Option<Expr>),
+) -> usize {
+    match slots.iter().position(|s| *s == wanted) {
         Some(slot) => slot,
         None => {
             slots.push(wanted);
             slots.len() - 1
         }
-    };
-    Judged::By { aggregate, slot }
+    }
 }
 
 /// The totals an aggregation's grouping holds; refused when they are not a table with

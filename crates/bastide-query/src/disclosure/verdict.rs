@@ -41,8 +41,14 @@ const MOST_TABLE_CELLS: usize = 1 << 14;
 /// How one aggregate of the answer is judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Judged {
-    /// By the rules, from the cells of `slot`.
-    By { aggregate: Aggregate, slot: usize },
+    /// By the rules, from the cells of `slot`; and, when the aggregate leaves rows of
+    /// its group out (a FILTER, missing values), by the persons of those rows, the
+    /// cells of `complement`.
+    By {
+        aggregate: Aggregate,
+        slot: usize,
+        complement: Option<usize>,
+    },
     /// Not at all: the rules cannot judge it (a MIN or a MAX is one person's value).
     Never,
 }
@@ -174,10 +180,22 @@ impl Evaluator {
                 .map(|judged| match judged {
                     _ if small => Some(Rule::Threshold),
                     Judged::Never => Some(Rule::Unchecked),
-                    Judged::By { aggregate, slot } => facts(*slot, row)
-                        .iter()
-                        .flat_map(|f| judge(&self.rules, *aggregate, f))
-                        .min(),
+                    Judged::By {
+                        aggregate,
+                        slot,
+                        complement,
+                    } => {
+                        let left_out = complement.is_some_and(|c| {
+                            facts(c, row)
+                                .iter()
+                                .any(|f| f.records > 0 && f.persons < self.rules.min_persons)
+                        });
+                        facts(*slot, row)
+                            .iter()
+                            .flat_map(|f| judge(&self.rules, *aggregate, f))
+                            .chain(left_out.then_some(Rule::Differencing))
+                            .min()
+                    }
                 })
                 .collect();
             self.differencing(&mut firsts, |slot| {
