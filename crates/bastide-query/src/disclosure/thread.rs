@@ -346,14 +346,13 @@ impl Threader {
         if let Some(filter) = &j.filter {
             let subquery = filter
                 .exists(|e| {
-                    Ok(e.is_volatile_node()
-                        || matches!(
-                            e,
-                            Expr::ScalarSubquery(_)
-                                | Expr::InSubquery(_)
-                                | Expr::Exists(_)
-                                | Expr::SetComparison(_)
-                        ))
+                    Ok(matches!(
+                        e,
+                        Expr::ScalarSubquery(_)
+                            | Expr::InSubquery(_)
+                            | Expr::Exists(_)
+                            | Expr::SetComparison(_)
+                    ))
                 })
                 .map_err(internal)?;
             if subquery {
