@@ -81,15 +81,14 @@ pub(crate) struct Layout {
 /// The window function of one answer's aggregation.
 #[derive(Debug)]
 pub(crate) struct Verdict {
-    rules: Rules,
-    layout: Layout,
-    report: Arc<Mutex<Disclosure>>,
+    evaluator: Evaluator,
     signature: Signature,
 }
 
 impl PartialEq for Verdict {
     fn eq(&self, other: &Self) -> bool {
-        self.layout == other.layout && Arc::ptr_eq(&self.report, &other.report)
+        let (a, b) = (&self.evaluator, &other.evaluator);
+        a.layout == b.layout && Arc::ptr_eq(&a.report, &b.report)
     }
 }
 
@@ -97,18 +96,29 @@ impl Eq for Verdict {}
 
 impl Hash for Verdict {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.layout.hash(state);
+        self.evaluator.layout.hash(state);
     }
 }
 
 impl Verdict {
     pub fn udwf(rules: Rules, layout: Layout, report: Arc<Mutex<Disclosure>>) -> WindowUDF {
-        WindowUDF::from(Self {
-            rules,
-            layout,
-            report,
-            signature: Signature::variadic_any(Volatility::Immutable),
-        })
+        WindowUDF::from(Self::new(rules, layout, report, Volatility::Immutable))
+    }
+
+    fn new(
+        rules: Rules,
+        layout: Layout,
+        report: Arc<Mutex<Disclosure>>,
+        volatility: Volatility,
+    ) -> Self {
+        Self {
+            evaluator: Evaluator {
+                rules,
+                layout,
+                report,
+            },
+            signature: Signature::variadic_any(volatility),
+        }
     }
 }
 
@@ -125,11 +135,7 @@ impl WindowUDFImpl for Verdict {
         &self,
         _: PartitionEvaluatorArgs,
     ) -> DfResult<Box<dyn PartitionEvaluator>> {
-        Ok(Box::new(Evaluator {
-            rules: self.rules.clone(),
-            layout: self.layout.clone(),
-            report: self.report.clone(),
-        }))
+        Ok(Box::new(self.evaluator.clone()))
     }
 
     fn field(&self, args: WindowUDFFieldArgs) -> DfResult<FieldRef> {
@@ -137,7 +143,8 @@ impl WindowUDFImpl for Verdict {
     }
 }
 
-#[derive(Debug)]
+/// The rules applied to an answer's cells, and where to report what they withheld.
+#[derive(Debug, Clone)]
 struct Evaluator {
     rules: Rules,
     layout: Layout,
@@ -229,9 +236,7 @@ impl Evaluator {
         }
         Ok((masks, report))
     }
-}
 
-impl Evaluator {
     /// Withholds, among a row's published aggregates over different rows of its group
     /// (a FILTER, a column's missing values), the one with fewer persons while two
     /// differ by fewer persons than the minimum: their difference would show that
@@ -307,14 +312,14 @@ impl Hash for RowVerdict {
 
 impl RowVerdict {
     pub fn udf(rules: Rules, layout: Layout, report: Arc<Mutex<Disclosure>>) -> ScalarUDF {
-        ScalarUDF::from(Self(Verdict {
+        // Volatile: evaluated once per row where it stands, never moved or repeated
+        // by the optimiser (its report would count twice).
+        ScalarUDF::from(Self(Verdict::new(
             rules,
             layout,
             report,
-            // Volatile: evaluated once per row where it stands, never moved or
-            // repeated by the optimiser (its report would count twice).
-            signature: Signature::variadic_any(Volatility::Volatile),
-        }))
+            Volatility::Volatile,
+        )))
     }
 }
 
@@ -334,42 +339,14 @@ impl ScalarUDFImpl for RowVerdict {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let rows = args.number_rows;
         let values = ColumnarValue::values_to_arrays(&args.args)?;
-        let evaluator = Evaluator {
-            rules: self.0.rules.clone(),
-            layout: self.0.layout.clone(),
-            report: self.0.report.clone(),
-        };
+        let evaluator = &self.0.evaluator;
         let (masks, report) = evaluator.primary(&values, rows)?;
-        self.0
+        evaluator
             .report
             .lock()
             .expect("disclosure report")
             .merge(report);
         Ok(ColumnarValue::Array(Arc::new(UInt64Array::from(masks))))
-    }
-}
-
-/// What the rules judge of one cell, from its summary.
-fn facts(cells: &ArrayRef, row: usize) -> Facts {
-    let list = cells.as_list::<i32>();
-    if list.is_null(row) {
-        return Facts::default();
-    }
-    let numbers = list.value(row);
-    let n = numbers.as_primitive::<Float64Type>().values();
-    let get = |i: usize| n.get(i).copied().unwrap_or(0.0);
-    let records = get(at::RECORDS) as u64;
-    let top: Vec<f64> = n.iter().skip(at::LARGEST).copied().collect();
-    Facts {
-        records,
-        persons: get(at::PERSONS) as u64,
-        missing: get(at::MISSING) > 0.0,
-        contributions: Some(Largest {
-            count: get(at::PERSONS) as u64,
-            top,
-            total: get(at::TOTAL),
-            negative: get(at::UNDEFINED) > 0.0,
-        }),
     }
 }
 
@@ -498,5 +475,29 @@ impl Evaluator {
             }
         }
         Ok(out)
+    }
+}
+
+/// What the rules judge of one cell, from its summary.
+fn facts(cells: &ArrayRef, row: usize) -> Facts {
+    let list = cells.as_list::<i32>();
+    if list.is_null(row) {
+        return Facts::default();
+    }
+    let numbers = list.value(row);
+    let n = numbers.as_primitive::<Float64Type>().values();
+    let get = |i: usize| n.get(i).copied().unwrap_or(0.0);
+    let records = get(at::RECORDS) as u64;
+    let top: Vec<f64> = n.iter().skip(at::LARGEST).copied().collect();
+    Facts {
+        records,
+        persons: get(at::PERSONS) as u64,
+        missing: get(at::MISSING) > 0.0,
+        contributions: Some(Largest {
+            count: get(at::PERSONS) as u64,
+            top,
+            total: get(at::TOTAL),
+            negative: get(at::UNDEFINED) > 0.0,
+        }),
     }
 }
