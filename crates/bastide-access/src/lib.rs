@@ -14,6 +14,7 @@ mod people;
 mod permits;
 mod principal;
 mod projects;
+mod releases;
 mod rights;
 mod role;
 pub mod sessions;
@@ -31,6 +32,10 @@ pub use permits::{
 };
 pub use principal::Principal;
 pub use projects::{Application, Project, Projects, RegistryEntry, RequestedTable, State, Step};
+pub use releases::{
+    APPROVALS_NEEDED, NewFile, NewRelease, Release, ReleaseEvent, ReleaseFile, ReleaseState,
+    ReleasedOutput, Releases, Review, check_file_name,
+};
 pub use rights::{Administration, Auditing, Ingestion, OptOutCounting, Oversight, Stewardship};
 pub use role::{Role, Roles};
 pub use sessions::{OpenedSession, Sessions};

@@ -189,6 +189,14 @@ impl PermitScope {
     pub fn people(&self) -> &PersonPaths {
         &self.people
     }
+
+    /// The same scope answering as an aggregate-only permit does (every answer an
+    /// aggregation, checked before it leaves): what any permit allows for results
+    /// that are to leave the workspace. A scope can be narrowed, never widened.
+    pub fn aggregate_only(mut self) -> Self {
+        self.grant.mode = Mode::AggregateOnly;
+        self
+    }
 }
 
 /// Why a permit does not let someone in.
@@ -378,11 +386,20 @@ impl<'a> Permits<'a> {
     /// permit, since when and until when.
     pub async fn review(&self, _: &Oversight<'_>, now: Now) -> Result<Vec<AccessLine>> {
         let mut lines = Vec::new();
+        let mut released = BTreeMap::new();
         for record in self.meta.projects().all_permits().await? {
             if record.revoked_at.is_some() || record.expires_at <= now {
                 continue;
             }
             let permit = permit(&record)?;
+            if !released.contains_key(&permit.project) {
+                let outputs = crate::Releases::new(self.meta)
+                    .released(&permit.project)
+                    .await?;
+                let titles: Vec<String> = outputs.into_iter().map(|o| o.title).collect();
+                released.insert(permit.project.clone(), titles);
+            }
+            let outputs = &released[&permit.project];
             for member in &permit.grant.members {
                 for table in &permit.grant.tables {
                     lines.push(AccessLine {
@@ -396,6 +413,7 @@ impl<'a> Permits<'a> {
                         mode: permit.grant.mode,
                         since: permit.grant.starts_at.max(permit.granted_at),
                         until: permit.grant.expires_at,
+                        released_outputs: outputs.clone(),
                     });
                 }
             }
@@ -462,16 +480,18 @@ pub struct AccessLine {
     pub since: i64,
     /// Until when.
     pub until: i64,
+    /// Titles of the project's outputs released so far (never their contents).
+    pub released_outputs: Vec<String>,
 }
 
 /// The access review as CSV, one line per user, project and table.
 pub fn review_csv(lines: &[AccessLine]) -> String {
     let mut out = String::from(
-        "user,project,permit_version,dataset,table,columns,filtered,mode,since,until\n",
+        "user,project,permit_version,dataset,table,columns,filtered,mode,since,until,released_outputs\n",
     );
     for l in lines {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{}\n",
+            "{},{},{},{},{},{},{},{},{},{},{}\n",
             l.user,
             l.project,
             l.permit_version,
@@ -481,7 +501,8 @@ pub fn review_csv(lines: &[AccessLine]) -> String {
             l.filtered,
             l.mode.as_str(),
             l.since,
-            l.until
+            l.until,
+            l.released_outputs.len()
         ));
     }
     out

@@ -154,6 +154,8 @@ pub struct RegistryEntry {
     pub approved_at: Option<i64>,
     /// When it was closed.
     pub closed_at: Option<i64>,
+    /// Its released outputs: titles and file names, never contents.
+    pub outputs: Vec<crate::ReleasedOutput>,
 }
 
 /// The projects of a hub.
@@ -381,6 +383,9 @@ impl<'a> Projects<'a> {
                 state: project.state,
                 approved_at: when(State::Approved),
                 closed_at: when(State::Closed),
+                outputs: crate::Releases::new(self.meta)
+                    .released(&project.id)
+                    .await?,
             });
         }
         Ok(entries)

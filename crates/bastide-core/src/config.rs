@@ -82,6 +82,17 @@ pub struct Settings {
     pub oidc: Option<OidcSettings>,
     /// The disclosure rules every published table passes.
     pub disclosure: DisclosureSettings,
+    /// The release airlock's caps.
+    pub release: ReleaseSettings,
+}
+
+/// The release airlock's caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleaseSettings {
+    /// The largest file a release request may hold, in bytes.
+    pub max_file_bytes: u64,
+    /// The most files one request may hold.
+    pub max_files: usize,
 }
 
 /// The disclosure rules: the hub's, and each dataset's where it tightens them.
@@ -456,6 +467,15 @@ impl RawConfig {
         let alerts = self.alerts.resolve(&data_dir)?;
         let oidc = self.oidc.resolve(&data_dir)?;
         let disclosure = self.disclosure.resolve()?;
+        if self.release.max_file_kb == 0 || self.release.max_files == 0 {
+            return Err(Error::Invalid(
+                "release.max_file_kb and release.max_files must each be at least 1".into(),
+            ));
+        }
+        let release = ReleaseSettings {
+            max_file_bytes: self.release.max_file_kb << 10,
+            max_files: self.release.max_files,
+        };
         let s3 = self.storage.s3(&data_dir)?;
         let pkcs11 = match self.keys.provider {
             KeyProviderKind::Pkcs11 => Some(self.keys.pkcs11.resolve(&data_dir)?),
@@ -497,6 +517,7 @@ impl RawConfig {
             admin_password,
             oidc,
             disclosure,
+            release,
             data_dir,
         })
     }

@@ -157,6 +157,18 @@ checked_name!(
     }
 );
 
+checked_name!(
+    /// A release request's id (`r-` and hex digits).
+    ReleaseId,
+    "release id",
+    "use 1 to 64 lowercase letters, digits or `-` (release ids look like r-0193ab12cd34ef56)",
+    |t| {
+        (1..=64).contains(&t.len())
+            && t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    }
+);
+
 /// What a data key belongs to, so that it can be crypto-shredded with the rest of
 /// its kind: `dataset:<name>@<version>`, `project:<id>`, or `hub:<purpose>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -93,6 +93,30 @@ actions! {
     PermitGranted => "permit.granted",
     /// A permit was revoked.
     PermitRevoked => "permit.revoked",
+    /// A release request, or the list of them, was read.
+    ReleaseRead => "release.read",
+    /// A release request was drafted.
+    ReleaseCreated => "release.created",
+    /// A file was put in a release request (a saved answer, or a file sent).
+    ReleaseFileAdded => "release.file_added",
+    /// A file was taken out of a release request.
+    ReleaseFileRemoved => "release.file_removed",
+    /// A release request was submitted for review.
+    ReleaseSubmitted => "release.submitted",
+    /// A reviewer approved a release request.
+    ReleaseApproved => "release.approved",
+    /// A reviewer rejected a release request.
+    ReleaseRejected => "release.rejected",
+    /// A reviewer returned a release request for changes.
+    ReleaseReturned => "release.returned",
+    /// A release request was released: its files may leave.
+    ReleaseReleased => "release.released",
+    /// A release request was withdrawn by its requester.
+    ReleaseWithdrawn => "release.withdrawn",
+    /// A comment was made on a release request or one of its files.
+    ReleaseCommented => "release.commented",
+    /// A file of a release request was downloaded (its requester) or read (a reviewer).
+    ReleaseDownloaded => "release.downloaded",
     /// A person's objection was recorded.
     OptOutRecorded => "optout.recorded",
     /// The size of the opt-out register was asked for.

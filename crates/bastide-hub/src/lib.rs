@@ -26,6 +26,7 @@ pub mod oidc;
 mod projects;
 mod pseudonyms;
 mod queries;
+mod releases;
 mod running;
 mod scope;
 mod seal;
@@ -49,7 +50,8 @@ pub use maintenance::{GARBAGE_GRACE, spawn_audit_archiving, spawn_garbage_collec
 pub use nomenclature::{Nomenclature, NomenclatureReport};
 pub use projects::Decision;
 pub use pseudonyms::RenewalReport;
-pub use queries::{Answered, Channel, Client, Prepared, QueryFailure, QueryRequest};
+pub use queries::{Answered, Channel, Client, Destination, Prepared, QueryFailure, QueryRequest};
+pub use releases::{Download, FileReport, ReleaseStep};
 pub use running::QueryService;
 pub use sessions::{Method, SignedIn, TotpEnrolment, refusal_message};
 pub use sign_in::{Origin, Presented, WorkspaceLogin};

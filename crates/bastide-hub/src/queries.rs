@@ -50,8 +50,8 @@ pub struct QueryRequest<'a> {
     pub channel: Channel,
     /// Who the answer goes to.
     pub client: Client,
-    /// Whether the answer is a file to take away (an Arrow stream).
-    pub download: bool,
+    /// Where the answer goes.
+    pub destination: Destination,
     /// The statement as [`Hub::describe`] parsed and guarded it, when the door kept it
     /// from a client's Parse for its Execute: it is not parsed again. It must be the
     /// parse of `sql`.
@@ -67,7 +67,7 @@ impl std::fmt::Debug for QueryRequest<'_> {
             .field("parameters", &count(&self.params))
             .field("channel", &self.channel)
             .field("client", &self.client)
-            .field("download", &self.download)
+            .field("destination", &self.destination)
             .finish()
     }
 }
@@ -81,10 +81,35 @@ impl<'a> QueryRequest<'a> {
             params: ParamValues::List(Vec::new()),
             channel: Channel::Api,
             client,
-            download,
+            destination: if download {
+                Destination::Download
+            } else {
+                Destination::Shown
+            },
             prepared: None,
         }
     }
+
+    /// `sql` for `project`, its answer to be saved in a release request: answered as
+    /// under an aggregate-only permit, checked, whatever the permit's mode.
+    pub fn release(project: &'a ProjectId, sql: &'a str) -> Self {
+        Self {
+            destination: Destination::Release,
+            ..Self::api(project, sql, Client::Local, false)
+        }
+    }
+}
+
+/// Where an answer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// Shown to the client (JSON, the wire).
+    Shown,
+    /// A file to take away (an Arrow stream): refused under a row-level permit.
+    Download,
+    /// Saved in a release request, to leave once reviewed: answered as under an
+    /// aggregate-only permit whatever the permit's mode.
+    Release,
 }
 
 /// How many values a query's placeholders were given.
@@ -108,8 +133,9 @@ pub struct Answered {
 
 impl Hub {
     /// Runs `request` in its project's workspace for `by`, under the hub's
-    /// limits. A request that may leave the secure environment (`download`) is
-    /// refused before anything runs when the permit is row-level.
+    /// limits. A request whose answer would leave the secure environment as a file
+    /// ([`Destination::Download`]) is refused before anything runs when the permit is
+    /// row-level; one saved for release is answered as under an aggregate-only permit.
     pub async fn query(
         self: &Arc<Self>,
         by: &Caller,
@@ -122,7 +148,7 @@ impl Hub {
             params,
             channel,
             client,
-            download,
+            destination,
             prepared,
         } = request;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -132,7 +158,7 @@ impl Hub {
         };
         // Reads first, side by side; the history row is written once they are done.
         let (scope, opt_outs) = tokio::join!(
-            self.permitted(principal, project, client, download, &event),
+            self.permitted(principal, project, client, destination, &event),
             self.opt_outs()
         );
         let (scope, opt_outs) = (scope?, opt_outs?);
@@ -281,7 +307,7 @@ impl Hub {
         let event =
             |outcome| query_event(by, Action::QueryRun, project, sql, Channel::Wire, outcome);
         let scope = self
-            .permitted(principal, project, client, false, &event)
+            .permitted(principal, project, client, Destination::Shown, &event)
             .await?;
         let checked = bastide_query::check(sql);
         let named = checked.as_ref().ok().map(|c| c.relations());
@@ -320,7 +346,7 @@ impl Hub {
         principal: &Principal,
         project: &str,
         client: Client,
-        download: bool,
+        destination: Destination,
         event: &(dyn Fn(Outcome) -> bastide_audit::NewEvent + Sync),
     ) -> Result<PermitScope, QueryFailure> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -328,7 +354,8 @@ impl Hub {
             .check(principal, project, now)
             .await
         {
-            Ok(scope) if scope.mode() == Mode::RowLevel && download => {
+            Ok(scope) if destination == Destination::Release => return Ok(scope.aggregate_only()),
+            Ok(scope) if scope.mode() == Mode::RowLevel && destination == Destination::Download => {
                 QueryFailure::Query(bastide_query::Error::Refused {
                     construct: "downloading an answer".into(),
                     hint: "a row-level permit shows rows in the workspace and lets none leave; ask for the answer as JSON",

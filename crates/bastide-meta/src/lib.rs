@@ -15,6 +15,7 @@ mod keys;
 mod projects;
 mod pseudonyms;
 mod queries;
+mod releases;
 
 use std::time::Duration;
 
@@ -32,6 +33,9 @@ pub use keys::{KeyCounts, KeyRepo, StoredKey};
 pub use projects::{PermitRecord, ProjectEventRecord, ProjectRecord, ProjectRepo};
 pub use pseudonyms::{PseudonymRepo, Renewal, RenewalRecord};
 pub use queries::{QueryRecord, QueryRepo};
+pub use releases::{
+    ReleaseEventRecord, ReleaseFileRecord, ReleaseRecord, ReleaseRepo, ReleaseStep,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -153,6 +157,11 @@ impl MetaStore {
     /// Projects' query history.
     pub fn queries(&self) -> QueryRepo<'_> {
         QueryRepo::new(&self.pool)
+    }
+
+    /// Release requests (the airlock).
+    pub fn releases(&self) -> ReleaseRepo<'_> {
+        ReleaseRepo::new(&self.pool)
     }
 
     /// Renewals of the pseudonym secret.

@@ -70,6 +70,9 @@ pub enum Command {
     Project(ProjectArgs),
     /// Data permits of projects: grant, show, revoke; the access review.
     Permit(PermitArgs),
+    /// The release airlock: ask for results to leave a workspace, review, release,
+    /// download (through a running hub's API, with an API token).
+    Release(crate::commands::ReleaseArgs),
     /// Print the OpenAPI document of the HTTP API.
     #[command(hide = true)]
     Openapi,

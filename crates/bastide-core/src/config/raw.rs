@@ -27,6 +27,7 @@ pub(super) struct RawConfig {
     pub alerts: RawAlerts,
     pub oidc: RawOidc,
     pub disclosure: RawDisclosure,
+    pub release: RawRelease,
 }
 
 /// `[disclosure]`: the hub's rules, and `[disclosure.datasets.NAME]` tightenings.
@@ -270,6 +271,23 @@ impl Default for RawAudit {
         Self {
             dir: "audit".into(),
             retention_days: 365,
+        }
+    }
+}
+
+/// `[release]`: the airlock's caps.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawRelease {
+    pub max_file_kb: u64,
+    pub max_files: usize,
+}
+
+impl Default for RawRelease {
+    fn default() -> Self {
+        Self {
+            max_file_kb: 2048,
+            max_files: 20,
         }
     }
 }

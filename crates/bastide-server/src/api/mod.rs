@@ -63,7 +63,8 @@ pub struct AppState {
         (name = "audit", description = "The tamper-evident audit log's signed tree heads and proofs"),
         (name = "identity", description = "Who the caller is; users (administrators) and one's own API tokens"),
         (name = "projects", description = "Applications for access, their lifecycle and data permits; the public registry; the opt-out register; the access review"),
-        (name = "queries", description = "SQL in a project's workspace, over its permit's views only: answers, history, cancellation")
+        (name = "queries", description = "SQL in a project's workspace, over its permit's views only: answers, history, cancellation"),
+        (name = "releases", description = "The release airlock: requests to take results out of a workspace, reviewed by two stewards; their files, reports, comments and downloads")
     )
 )]
 struct ApiDoc;
@@ -125,6 +126,20 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::projects::access_review))
         .routes(routes!(routes::queries::run, routes::queries::history))
         .routes(routes!(routes::queries::status, routes::queries::cancel))
+        .routes(routes!(routes::releases::list))
+        .routes(routes!(routes::releases::create))
+        .routes(routes!(routes::releases::show))
+        .routes(routes!(routes::releases::add_answer))
+        .routes(routes!(
+            routes::releases::add_file,
+            routes::releases::download,
+            routes::releases::remove_file
+        ))
+        .routes(routes!(routes::releases::submit))
+        .routes(routes!(routes::releases::release))
+        .routes(routes!(routes::releases::withdraw))
+        .routes(routes!(routes::releases::review))
+        .routes(routes!(routes::releases::comment))
 }
 
 /// The OpenAPI document, as the API serves it.
@@ -144,7 +159,8 @@ pub fn openapi_json() -> String {
 
 /// The time limit of every request but batch uploads, which take as long as their body
 /// takes to arrive (and are bounded by the work they cause, not by a clock), and
-/// queries, which run under the query time limit (`query.time_limit_secs`) instead.
+/// queries (answers saved for release too), which run under the query time limit
+/// (`query.time_limit_secs`) instead.
 async fn time_limit(
     axum::extract::State(limit): axum::extract::State<std::time::Duration>,
     request: axum::extract::Request,
@@ -153,7 +169,8 @@ async fn time_limit(
     use axum::response::IntoResponse;
     let path = request.uri().path();
     let upload = request.method() == axum::http::Method::PUT && path.ends_with("/batches");
-    let query = request.method() == axum::http::Method::POST && path.ends_with("/queries");
+    let query = request.method() == axum::http::Method::POST
+        && (path.ends_with("/queries") || path.ends_with("/answers"));
     if upload || query {
         return next.run(request).await;
     }

@@ -25,7 +25,8 @@ use pgwire::messages::PgWireBackendMessage;
 use super::errors::{client as client_error, fatal, internal};
 use super::startup::Session;
 use bastide_hub::{
-    Answered, Caller, Channel, Client, Door, Hub, Origin, Prepared, QueryFailure, QueryRequest,
+    Answered, Caller, Channel, Client, Destination, Door, Hub, Origin, Prepared, QueryFailure,
+    QueryRequest,
 };
 
 /// Client settings drivers send on connecting; accepted and ignored (they change
@@ -133,7 +134,7 @@ impl WireParser {
             params,
             channel: Channel::Wire,
             client: caller.client,
-            download: false,
+            destination: Destination::Shown,
             prepared,
         };
         let query = self.hub.query(&caller.caller, request);

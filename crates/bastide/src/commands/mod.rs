@@ -13,6 +13,7 @@ mod migrate;
 mod projects;
 mod pseudonyms;
 mod query;
+mod release;
 mod sdc;
 mod serve;
 mod synth;
@@ -23,6 +24,8 @@ use std::path::PathBuf;
 use bastide_core::config::{Flags, Settings, Sources};
 
 use crate::cli::{Cli, Command};
+
+pub use release::ReleaseArgs;
 
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -121,6 +124,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Query(args) => query::run(args, json).await,
+        Command::Release(args) => release::run(args, json).await,
         Command::Pseudonyms(args) => {
             pseudonyms::run(settings(config, args.data_dir, None)?, args.command, json).await
         }

@@ -10,7 +10,7 @@ use crate::cli::QueryArgs;
 
 /// Runs `bastide query …`.
 pub async fn run(args: QueryArgs, json: bool) -> anyhow::Result<()> {
-    let token = token(&args)?;
+    let token = token(args.token_file.as_deref())?;
     let url = format!(
         "{}/api/v1/projects/{}/queries",
         args.url.trim_end_matches('/'),
@@ -41,8 +41,8 @@ pub async fn run(args: QueryArgs, json: bool) -> anyhow::Result<()> {
 }
 
 /// The token from `--token-file` (private to its owner) or `BASTIDE_TOKEN`.
-fn token(args: &QueryArgs) -> anyhow::Result<SecretString> {
-    if let Some(file) = &args.token_file {
+pub(crate) fn token(file: Option<&std::path::Path>) -> anyhow::Result<SecretString> {
+    if let Some(file) = file {
         return Ok(secret::read_file(file)?);
     }
     match std::env::var("BASTIDE_TOKEN") {

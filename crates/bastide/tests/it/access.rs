@@ -284,6 +284,14 @@ const MATRIX: &[Row] = &[
         Some(GRANT),
         [401, 403, 201, 403, 403, 403],
     ),
+    // Results are asked for by members of an active project.
+    (
+        "POST",
+        "/api/v1/projects/{id}/releases",
+        "/api/v1/projects/{P}/releases",
+        Some(r#"{"title": "Table 1", "justification": "the paper"}"#),
+        [401, 403, 403, 201, 403, 403],
+    ),
     (
         "DELETE",
         "/api/v1/projects/{id}/permit",
@@ -354,6 +362,85 @@ const MATRIX: &[Row] = &[
         "/api/v1/projects/none/queries/q-none",
         None,
         [401, 404, 404, 404, 404, 403],
+    ),
+    // Release requests: only stewards review and release; nobody finds one that is
+    // not there.
+    (
+        "GET",
+        "/api/v1/releases",
+        "/api/v1/releases",
+        None,
+        [401, 200, 200, 200, 200, 200],
+    ),
+    (
+        "GET",
+        "/api/v1/releases/{release}",
+        "/api/v1/releases/r-none",
+        None,
+        [401, 404, 404, 404, 404, 404],
+    ),
+    (
+        "POST",
+        "/api/v1/releases/{release}/answers",
+        "/api/v1/releases/r-none/answers",
+        Some(r#"{"name": "t", "sql": "SELECT 1"}"#),
+        [401, 404, 404, 404, 404, 404],
+    ),
+    (
+        "PUT",
+        "/api/v1/releases/{release}/files/{name}",
+        "/api/v1/releases/r-none/files/t.csv",
+        Some(r#"{}"#),
+        [401, 404, 404, 404, 404, 404],
+    ),
+    (
+        "GET",
+        "/api/v1/releases/{release}/files/{name}",
+        "/api/v1/releases/r-none/files/t.csv",
+        None,
+        [401, 404, 404, 404, 404, 404],
+    ),
+    (
+        "DELETE",
+        "/api/v1/releases/{release}/files/{name}",
+        "/api/v1/releases/r-none/files/t.csv",
+        None,
+        [401, 404, 404, 404, 404, 404],
+    ),
+    (
+        "POST",
+        "/api/v1/releases/{release}/submit",
+        "/api/v1/releases/r-none/submit",
+        Some(r#"{}"#),
+        [401, 404, 404, 404, 404, 404],
+    ),
+    (
+        "POST",
+        "/api/v1/releases/{release}/withdraw",
+        "/api/v1/releases/r-none/withdraw",
+        Some(r#"{}"#),
+        [401, 404, 404, 404, 404, 404],
+    ),
+    (
+        "POST",
+        "/api/v1/releases/{release}/comments",
+        "/api/v1/releases/r-none/comments",
+        Some(r#"{"text": "why?"}"#),
+        [401, 404, 404, 404, 404, 404],
+    ),
+    (
+        "POST",
+        "/api/v1/releases/{release}/reviews",
+        "/api/v1/releases/r-none/reviews",
+        Some(r#"{"decision": "approve"}"#),
+        [401, 403, 404, 403, 403, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/releases/{release}/release",
+        "/api/v1/releases/r-none/release",
+        Some(r#"{}"#),
+        [401, 403, 404, 403, 403, 403],
     ),
 ];
 

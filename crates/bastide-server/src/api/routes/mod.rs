@@ -17,6 +17,8 @@ pub(super) mod projects;
 #[allow(unused_qualifications)]
 pub(super) mod queries;
 #[allow(unused_qualifications)]
+pub(super) mod releases;
+#[allow(unused_qualifications)]
 pub(super) mod session;
 #[allow(unused_qualifications)]
 pub(super) mod upload;

@@ -26,6 +26,13 @@ pub(crate) struct Note {
     note: String,
 }
 
+impl Note {
+    /// The note's text.
+    pub(crate) fn text(&self) -> &str {
+        &self.note
+    }
+}
+
 /// A member to add.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

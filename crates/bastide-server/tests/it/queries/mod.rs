@@ -6,6 +6,7 @@
 mod aggregates;
 mod boundary;
 mod disclosure;
+mod releases;
 mod running;
 
 use std::sync::Arc;
