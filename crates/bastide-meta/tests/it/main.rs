@@ -8,6 +8,7 @@ mod hub;
 mod identity;
 mod keys;
 mod pseudonyms;
+mod releases;
 
 use bastide_core::config::MetadataSettings;
 use bastide_meta::MetaStore;
