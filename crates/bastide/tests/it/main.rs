@@ -12,6 +12,7 @@ mod parity;
 mod postgres;
 mod projects;
 mod pseudonyms;
+mod release;
 mod sdc;
 mod serve;
 mod sessions;
