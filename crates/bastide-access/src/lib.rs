@@ -7,6 +7,7 @@
 
 mod accounts;
 mod error;
+mod feasibility;
 mod login;
 mod optouts;
 mod password;
@@ -23,6 +24,7 @@ pub mod totp;
 
 pub use accounts::{Accounts, NewUser, User};
 pub use error::{AuthError, Error, Result};
+pub use feasibility::{Budget, FEASIBILITY_PROJECT, Feasibility, OpenTable, PersonColumns};
 pub use login::{Credentials, LOCK_SECONDS, MAX_FAILURES, SecretOpener};
 pub use optouts::{OptOutRecorded, OptOuts};
 pub use people::{Link, PersonPath, PersonPaths, TableFacts};

@@ -146,14 +146,15 @@ pub struct Permit {
     pub revoked_at: Option<i64>,
 }
 
-/// What a checked permit lets its holder see, now. Only [`Permits::check`] makes one.
+/// What a checked permit lets its holder see, now. Only [`Permits::check`] makes one
+/// (and [`crate::Feasibility::scope`], for the hub's own feasibility counts).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PermitScope {
-    project: String,
-    version: i64,
-    user: String,
-    grant: Grant,
-    people: PersonPaths,
+    pub(crate) project: String,
+    pub(crate) version: i64,
+    pub(crate) user: String,
+    pub(crate) grant: Grant,
+    pub(crate) people: PersonPaths,
 }
 
 impl PermitScope {

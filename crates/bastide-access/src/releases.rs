@@ -26,6 +26,8 @@ use crate::{Error, Now, Principal, Projects, Result, Role};
 
 /// How many stewards approve a request before it can be released.
 pub const APPROVALS_NEEDED: i64 = 2;
+/// The most comments a request holds.
+const MAX_COMMENTS: usize = 200;
 
 /// Where a release request is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -257,7 +259,7 @@ impl<'a> Releases<'a> {
         let title = bounded("title", &new.title, 200)?;
         let justification = bounded("justification", &new.justification, 4000)?;
         let record = ReleaseRecord {
-            id: format!("r-{}", &uuid::Uuid::now_v7().simple().to_string()[..16]),
+            id: format!("r-{}", uuid::Uuid::now_v7().simple()),
             project_id: project.to_owned(),
             title,
             justification,
@@ -314,12 +316,14 @@ impl<'a> Releases<'a> {
         Ok(release)
     }
 
-    /// Adds a file the hub made and checked.
+    /// Adds a file the hub made and checked, if the request holds fewer than
+    /// `max_files`.
     pub async fn add_file(
         &self,
         caller: &Principal,
         id: &str,
         file: NewFile,
+        max_files: usize,
         now: Now,
     ) -> Result<Release> {
         let release = self.editable(caller, id).await?;
@@ -343,7 +347,7 @@ impl<'a> Releases<'a> {
         let added = self
             .meta
             .releases()
-            .add_file(id, &record, &file.sealed, EDITABLE)
+            .add_file(id, &record, &file.sealed, EDITABLE, max_files as i64)
             .await?;
         if !added {
             return Err(changed(id));
@@ -540,6 +544,16 @@ impl<'a> Releases<'a> {
         now: Now,
     ) -> Result<Release> {
         let release = self.get(caller, id).await?;
+        let comments = release
+            .history
+            .iter()
+            .filter(|e| e.kind == "comment")
+            .count();
+        if comments >= MAX_COMMENTS {
+            return Err(refused(format!(
+                "release {id} holds {MAX_COMMENTS} comments, the most a request may: discuss the rest in one of them"
+            )));
+        }
         if let Some(file) = file
             && !release.files.iter().any(|f| f.name == file)
         {
@@ -548,16 +562,21 @@ impl<'a> Releases<'a> {
                 name: file.to_owned(),
             });
         }
-        let text = bounded("comment", text, 4000)?;
-        self.meta
+        let text = bounded("comment", text, 2000)?;
+        if !self
+            .meta
             .releases()
             .comment(id, &caller.name, file, &text, now)
-            .await?;
+            .await?
+        {
+            return Err(changed(id));
+        }
         self.load(id).await
     }
 
     /// The sealed content of file `name`, if `caller` may read it: its requester once
-    /// the request is released; a steward who may review it once it is submitted.
+    /// the request is released; a steward who may review it while it is submitted,
+    /// partially reviewed or approved.
     pub async fn readable(&self, caller: &Principal, id: &str, name: &str) -> Result<String> {
         let release = self.get(caller, id).await?;
         let allowed = if caller.name == release.requested_by {
@@ -565,14 +584,16 @@ impl<'a> Releases<'a> {
         } else {
             let reviewer = self.reviewer(caller, id, "read its files").await.is_ok();
             reviewer
-                && !matches!(
+                && matches!(
                     release.state,
-                    ReleaseState::Draft | ReleaseState::Withdrawn | ReleaseState::Returned
+                    ReleaseState::Submitted
+                        | ReleaseState::PartiallyReviewed
+                        | ReleaseState::Approved
                 )
         };
         if !allowed {
             return Err(refused(format!(
-                "release {id} is {}: its files are downloaded by its requester once released, and read by reviewers once submitted",
+                "release {id} is {}: its files are downloaded by its requester once released, and read by reviewers while it is under review",
                 release.state.as_str()
             )));
         }

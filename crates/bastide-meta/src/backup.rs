@@ -178,6 +178,26 @@ const GENERIC: &[(&str, &[(&str, bool)])] = &[
         ],
     ),
     (
+        "feasibility_columns",
+        &[
+            ("dataset", false),
+            ("table_name", false),
+            ("column_name", false),
+            ("declared_by", false),
+            ("declared_at", true),
+        ],
+    ),
+    (
+        "privacy_budgets",
+        &[
+            ("user_name", false),
+            ("dataset", false),
+            ("spent_micro", true),
+            ("counts", true),
+            ("updated_at", true),
+        ],
+    ),
+    (
         "pseudonym_renewals",
         &[
             ("generation", true),

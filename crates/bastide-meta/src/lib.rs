@@ -9,6 +9,7 @@
 mod backup;
 mod datasets;
 mod error;
+mod feasibility;
 mod hub;
 mod identity;
 mod keys;
@@ -27,6 +28,7 @@ use sqlx::any::AnyPoolOptions;
 pub use backup::MetaDump;
 pub use datasets::{DatasetRepo, TableRecord, VersionRecord};
 pub use error::{Error, Result};
+pub use feasibility::{FeasibilityRepo, OpenColumn};
 pub use hub::{HubRecord, HubRepo};
 pub use identity::{SessionRecord, SessionRepo, TokenRecord, TokenRepo, UserRecord, UserRepo};
 pub use keys::{KeyCounts, KeyRepo, StoredKey};
@@ -157,6 +159,11 @@ impl MetaStore {
     /// Projects' query history.
     pub fn queries(&self) -> QueryRepo<'_> {
         QueryRepo::new(&self.pool)
+    }
+
+    /// Columns open to feasibility counts, and privacy budgets.
+    pub fn feasibility(&self) -> FeasibilityRepo<'_> {
+        FeasibilityRepo::new(&self.pool)
     }
 
     /// Release requests (the airlock).

@@ -205,26 +205,32 @@ impl<'a> ReleaseRepo<'a> {
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
-    /// Adds a file while the request is in one of `open` states; false when it is not
-    /// (or when a file of that name is there already: see [`ReleaseRepo::files`]).
+    /// Adds a file while the request is in one of `open` states and holds fewer than
+    /// `max_files`; false when it does not (or when a file of that name is there
+    /// already: see [`ReleaseRepo::files`]).
     pub async fn add_file(
         &self,
         id: &str,
         file: &ReleaseFileRecord,
         sealed: &str,
         open: &[&str],
+        max_files: i64,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         if !lock(&mut tx, id, open, file.added_at).await? {
             return Ok(false);
         }
-        let taken = sqlx::query("SELECT 1 FROM release_files WHERE release_id = $1 AND name = $2")
+        let (held, taken): (i64, i64) = {
+            let row = sqlx::query(
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN name = $2 THEN 1 ELSE 0 END), 0)                  FROM release_files WHERE release_id = $1",
+            )
             .bind(id)
             .bind(&file.name)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if taken {
+            .fetch_one(&mut *tx)
+            .await?;
+            (row.try_get(0)?, row.try_get(1)?)
+        };
+        if taken > 0 || held >= max_files {
             return Ok(false);
         }
         sqlx::query(&format!(
@@ -396,7 +402,8 @@ impl<'a> ReleaseRepo<'a> {
         rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
-    /// Adds a comment, on the request or one of its files.
+    /// Adds a comment, on the request or one of its files; false when there is no
+    /// such request.
     pub async fn comment(
         &self,
         id: &str,
@@ -404,11 +411,15 @@ impl<'a> ReleaseRepo<'a> {
         file: Option<&str>,
         note: &str,
         at: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
+        // The row is taken first, as by every change: two lines never take one number.
+        if !lock(&mut tx, id, ALL_STATES, at).await? {
+            return Ok(false);
+        }
         event(&mut tx, id, actor, "comment", file, None, note, at).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// A request's history, oldest first.
@@ -437,6 +448,17 @@ impl<'a> ReleaseRepo<'a> {
 }
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+const ALL_STATES: &[&str] = &[
+    "draft",
+    "submitted",
+    "partially_reviewed",
+    "approved",
+    "rejected",
+    "returned",
+    "released",
+    "withdrawn",
+];
 
 /// Takes the request's row for this transaction (PostgreSQL locks it; SQLite holds
 /// the database) if its state is one of `states`; whether it was.

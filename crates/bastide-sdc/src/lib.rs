@@ -20,6 +20,7 @@
 mod build;
 mod cell;
 mod error;
+mod noise;
 mod rules;
 pub mod secondary;
 mod table;
@@ -27,5 +28,6 @@ mod table;
 pub use build::{Builder, Label};
 pub use cell::{Aggregate, CellData, Facts, Largest, Outcome, Rule, judge};
 pub use error::{Error, Result};
+pub use noise::{NoisyCount, noisy_count};
 pub use rules::{Rules, Tightening};
 pub use table::{Checked, CheckedCell, Table, check};

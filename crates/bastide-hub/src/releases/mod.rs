@@ -163,7 +163,8 @@ impl Hub {
             let file = self
                 .sealed_file(&release, &name, "answer", Some(sql), &csv, &report)
                 .await?;
-            Ok::<_, Error>(releases.add_file(principal, id, file, now()).await?)
+            let cap = self.settings.release.max_files;
+            Ok::<_, Error>(releases.add_file(principal, id, file, cap, now()).await?)
         };
         self.release_audited(caller, Action::ReleaseFileAdded, id, added.await, |r, e| {
             file_details(r, &name, e)
@@ -185,6 +186,7 @@ impl Hub {
             let principal = caller.authenticated()?;
             let releases = Releases::new(&self.meta);
             let release = releases.editable(principal, id).await?;
+            self.under_permit(principal, &release).await?;
             check_file_name(name)?;
             self.room_for(&release, name)?;
             self.within_cap(name, bytes.len())?;
@@ -192,7 +194,8 @@ impl Hub {
             let file = self
                 .sealed_file(&release, name, "file", None, bytes, &report)
                 .await?;
-            Ok::<_, Error>(releases.add_file(principal, id, file, now()).await?)
+            let cap = self.settings.release.max_files;
+            Ok::<_, Error>(releases.add_file(principal, id, file, cap, now()).await?)
         };
         self.release_audited(caller, Action::ReleaseFileAdded, id, added.await, |r, e| {
             file_details(r, name, e)
@@ -238,6 +241,10 @@ impl Hub {
             let principal = caller.authenticated()?;
             let releases = Releases::new(&self.meta);
             let at = now();
+            if step == ReleaseStep::Submit {
+                let release = releases.editable(principal, id).await?;
+                self.under_permit(principal, &release).await?;
+            }
             Ok::<_, Error>(match step {
                 ReleaseStep::Submit => releases.submit(principal, id, note, at).await?,
                 ReleaseStep::Release => releases.release(principal, id, note, at).await?,
@@ -347,6 +354,25 @@ impl Hub {
         .await
     }
 
+    /// Refuses a requester who no longer holds a permit of the project in force: a
+    /// request grows and is submitted only under a live permit.
+    async fn under_permit(
+        &self,
+        principal: &bastide_access::Principal,
+        release: &Release,
+    ) -> Result<()> {
+        match bastide_access::Permits::new(&self.meta)
+            .check(principal, &release.project, now())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(bastide_access::PermitCheck::Denied(denied)) => Err(refused(format!(
+                "{denied}: a release request grows and is submitted under a permit in force"
+            ))),
+            Err(bastide_access::PermitCheck::Failed(e)) => Err(e.into()),
+        }
+    }
+
     /// Refuses a file that would take the request past its caps, or that has the name
     /// of one it holds.
     fn room_for(&self, release: &Release, name: &str) -> Result<()> {
@@ -433,7 +459,18 @@ impl Hub {
         result: Result<Release>,
         details: impl FnOnce(&Release, NewEvent) -> NewEvent,
     ) -> Result<Release> {
-        let project = result.as_ref().ok().map(|r| r.project.clone());
+        let project = match &result {
+            Ok(release) => Some(release.project.clone()),
+            // A refusal is recorded with the request's project too, when there is one.
+            Err(_) => self
+                .meta
+                .releases()
+                .get(id)
+                .await
+                .ok()
+                .flatten()
+                .map(|r| r.project_id),
+        };
         let about = About {
             project: project.as_deref(),
             object: Some(id),

@@ -85,14 +85,14 @@ on_both_backends!(
         seed(&store).await;
         let repo = store.releases();
         assert!(
-            repo.add_file("r-1", &file("a.csv"), "sealed", &["draft"])
+            repo.add_file("r-1", &file("a.csv"), "sealed", &["draft"], 20)
                 .await
                 .unwrap()
         );
         // The same name twice, or a file once the request has moved, is not added.
         assert!(
             !repo
-                .add_file("r-1", &file("a.csv"), "sealed", &["draft"])
+                .add_file("r-1", &file("a.csv"), "sealed", &["draft"], 20)
                 .await
                 .unwrap()
         );
@@ -103,7 +103,7 @@ on_both_backends!(
         );
         assert!(
             !repo
-                .add_file("r-1", &file("b.csv"), "sealed", &["draft"])
+                .add_file("r-1", &file("b.csv"), "sealed", &["draft"], 20)
                 .await
                 .unwrap()
         );
@@ -145,9 +145,12 @@ on_both_backends!(
             repo.sealed("r-1", "a.csv").await.unwrap().as_deref(),
             Some("sealed")
         );
-        repo.comment("r-1", "sam", Some("a.csv"), "fine", 8)
-            .await
-            .unwrap();
+        assert!(
+            repo.comment("r-1", "sam", Some("a.csv"), "fine", 8)
+                .await
+                .unwrap()
+        );
+        assert!(!repo.comment("r-2", "sam", None, "?", 8).await.unwrap());
         let kinds: Vec<String> = repo
             .events("r-1")
             .await

@@ -296,8 +296,14 @@ fn describe(release: &Value) -> String {
     out
 }
 
+/// A value as text, control characters dropped: a title or a note is someone's text,
+/// and must not move the terminal's cursor or colours.
 fn s(v: &Value) -> String {
-    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+    v.as_str()
+        .map_or_else(|| v.to_string(), str::to_owned)
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
 }
 
 async fn download(api: &Api, id: &str, name: &str, output: Option<PathBuf>) -> anyhow::Result<()> {

@@ -407,6 +407,16 @@ async fn files_over_the_cap_and_requests_outside_one_s_project_are_refused_and_r
         StatusCode::BAD_REQUEST,
     )
     .await;
+    // Without a permit in force, a request neither grows nor is submitted.
+    Permits::new(world.hub().meta())
+        .revoke(&world.stella, &p, now())
+        .await
+        .unwrap();
+    let (status, body) = rita
+        .put(&format!("releases/{id}/files/t.csv"), b"a,n\nx,20\n")
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.to_string().contains("permit in force"), "{body}");
     // A draft with no file is not submitted; withdrawn, it is over.
     rita.refused(
         Method::POST,
