@@ -84,6 +84,19 @@ pub struct Settings {
     pub disclosure: DisclosureSettings,
     /// The release airlock's caps.
     pub release: ReleaseSettings,
+    /// The privacy of feasibility counts.
+    pub feasibility: FeasibilitySettings,
+}
+
+/// The privacy of feasibility counts (differential privacy, per user and dataset).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeasibilitySettings {
+    /// Epsilon one count spends.
+    pub epsilon_per_count: f64,
+    /// Epsilon one user may spend on one dataset in all.
+    pub budget_per_dataset: f64,
+    /// Counts are shown rounded to a multiple of this.
+    pub round_to: u64,
 }
 
 /// The release airlock's caps.
@@ -472,6 +485,22 @@ impl RawConfig {
                 "release.max_file_kb and release.max_files must each be at least 1".into(),
             ));
         }
+        let f = &self.feasibility;
+        let epsilon_ok = |e: f64| e.is_finite() && e > 0.0 && e <= 10.0;
+        if !epsilon_ok(f.epsilon_per_count)
+            || !epsilon_ok(f.budget_per_dataset)
+            || f.budget_per_dataset < f.epsilon_per_count
+            || f.round_to == 0
+        {
+            return Err(Error::Invalid(
+                "feasibility.epsilon_per_count and budget_per_dataset must be above 0 and at most 10, the budget at least one count's, and round_to at least 1".into(),
+            ));
+        }
+        let feasibility = FeasibilitySettings {
+            epsilon_per_count: f.epsilon_per_count,
+            budget_per_dataset: f.budget_per_dataset,
+            round_to: f.round_to,
+        };
         let release = ReleaseSettings {
             max_file_bytes: self.release.max_file_kb << 10,
             max_files: self.release.max_files,
@@ -518,6 +547,7 @@ impl RawConfig {
             oidc,
             disclosure,
             release,
+            feasibility,
             data_dir,
         })
     }

@@ -117,6 +117,12 @@ actions! {
     ReleaseCommented => "release.commented",
     /// A file of a release request was downloaded (its requester) or read (a reviewer).
     ReleaseDownloaded => "release.downloaded",
+    /// What may be counted on a dataset was read (recorded when refused).
+    FeasibilityRead => "feasibility.read",
+    /// A steward opened columns of a dataset to feasibility counts.
+    FeasibilityOpened => "feasibility.opened",
+    /// A feasibility count was made (its privacy loss charged) or refused.
+    FeasibilityCounted => "feasibility.count",
     /// A person's objection was recorded.
     OptOutRecorded => "optout.recorded",
     /// The size of the opt-out register was asked for.

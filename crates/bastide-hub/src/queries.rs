@@ -393,7 +393,7 @@ impl Hub {
 
     /// The workspace `scope` opens for a statement naming `named` tables: their views
     /// (none when the guard refused the statement), without the people in `opt_outs`.
-    async fn workspace(
+    pub(crate) async fn workspace(
         &self,
         scope: PermitScope,
         named: Option<&BTreeSet<String>>,
@@ -419,7 +419,7 @@ impl Hub {
     }
 
     /// The opt-out register as it stands: read again only when its token changed.
-    async fn opt_outs(&self) -> Result<OptOuts, QueryFailure> {
+    pub(crate) async fn opt_outs(&self) -> Result<OptOuts, QueryFailure> {
         let projects = self.meta.projects();
         let token = projects
             .opt_outs_token()

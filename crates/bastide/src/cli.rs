@@ -73,6 +73,9 @@ pub enum Command {
     /// The release airlock: ask for results to leave a workspace, review, release,
     /// download (through a running hub's API, with an API token).
     Release(crate::commands::ReleaseArgs),
+    /// Feasibility counts for people without a permit: open columns (a steward), read
+    /// the terms, count (noisy, charged to a privacy budget).
+    Feasibility(crate::commands::FeasibilityArgs),
     /// Print the OpenAPI document of the HTTP API.
     #[command(hide = true)]
     Openapi,

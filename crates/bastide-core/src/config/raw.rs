@@ -28,6 +28,7 @@ pub(super) struct RawConfig {
     pub oidc: RawOidc,
     pub disclosure: RawDisclosure,
     pub release: RawRelease,
+    pub feasibility: RawFeasibility,
 }
 
 /// `[disclosure]`: the hub's rules, and `[disclosure.datasets.NAME]` tightenings.
@@ -271,6 +272,25 @@ impl Default for RawAudit {
         Self {
             dir: "audit".into(),
             retention_days: 365,
+        }
+    }
+}
+
+/// `[feasibility]`: the privacy of feasibility counts.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawFeasibility {
+    pub epsilon_per_count: f64,
+    pub budget_per_dataset: f64,
+    pub round_to: u64,
+}
+
+impl Default for RawFeasibility {
+    fn default() -> Self {
+        Self {
+            epsilon_per_count: 0.1,
+            budget_per_dataset: 1.0,
+            round_to: 10,
         }
     }
 }

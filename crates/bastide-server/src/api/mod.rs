@@ -64,6 +64,7 @@ pub struct AppState {
         (name = "identity", description = "Who the caller is; users (administrators) and one's own API tokens"),
         (name = "projects", description = "Applications for access, their lifecycle and data permits; the public registry; the opt-out register; the access review"),
         (name = "queries", description = "SQL in a project's workspace, over its permit's views only: answers, history, cancellation"),
+        (name = "feasibility", description = "Feasibility counts for people without a permit: columns stewards opened, noisy counts under a privacy budget"),
         (name = "releases", description = "The release airlock: requests to take results out of a workspace, reviewed by two stewards; their files, reports, comments and downloads")
     )
 )]
@@ -140,6 +141,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::releases::withdraw))
         .routes(routes!(routes::releases::review))
         .routes(routes!(routes::releases::comment))
+        .routes(routes!(
+            routes::feasibility::terms,
+            routes::feasibility::open
+        ))
+        .routes(routes!(routes::feasibility::count))
 }
 
 /// The OpenAPI document, as the API serves it.

@@ -6,6 +6,7 @@ mod catalogue;
 mod dataset;
 mod demo;
 mod export;
+mod feasibility;
 mod identity;
 mod init;
 mod keys;
@@ -25,6 +26,7 @@ use bastide_core::config::{Flags, Settings, Sources};
 
 use crate::cli::{Cli, Command};
 
+pub use feasibility::FeasibilityArgs;
 pub use release::ReleaseArgs;
 
 /// Runs the chosen subcommand.
@@ -125,6 +127,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Query(args) => query::run(args, json).await,
         Command::Release(args) => release::run(args, json).await,
+        Command::Feasibility(args) => {
+            feasibility::run(args, |dir| settings(config, dir, None), json).await
+        }
         Command::Pseudonyms(args) => {
             pseudonyms::run(settings(config, args.data_dir, None)?, args.command, json).await
         }

@@ -363,6 +363,31 @@ const MATRIX: &[Row] = &[
         None,
         [401, 404, 404, 404, 404, 403],
     ),
+    // Feasibility: stewards open columns; anyone signed in reads the terms and counts
+    // (the fixture dataset holds no rows: the count is refused, cleanly).
+    (
+        "GET",
+        "/api/v1/datasets/{name}/feasibility",
+        "/api/v1/datasets/snds/feasibility",
+        None,
+        [401, 200, 200, 200, 200, 403],
+    ),
+    (
+        "PUT",
+        "/api/v1/datasets/{name}/feasibility",
+        "/api/v1/datasets/snds/feasibility",
+        Some(r#"{"tables": [{"name": "IR_BEN_R", "columns": ["BEN_SEX_COD"]}]}"#),
+        [401, 403, 200, 403, 403, 403],
+    ),
+    (
+        "POST",
+        "/api/v1/datasets/{name}/feasibility/counts",
+        "/api/v1/datasets/snds/feasibility/counts",
+        Some(
+            r#"{"criteria": [{"table": "IR_BEN_R", "column": "BEN_SEX_COD", "op": "eq", "value": 1}]}"#,
+        ),
+        [401, 403, 403, 403, 403, 403],
+    ),
     // Release requests: only stewards review and release; nobody finds one that is
     // not there.
     (

@@ -113,3 +113,70 @@ fn a_checked_answer_leaves_through_the_airlock_from_the_command_line() {
     );
     assert!(again.stderr.contains("never overwritten"), "{again:?}");
 }
+
+#[test]
+fn feasibility_counts_from_the_command_line_spend_the_budget_they_show() {
+    let ws = Workspace::new("aggregate_only");
+    let opened = run(
+        &[
+            "feasibility",
+            "open",
+            "snds",
+            "--table",
+            "IR_BEN_R=BEN_SEX_COD",
+            "--as",
+            "stella",
+            "--data-dir",
+            &ws.dir,
+        ],
+        &ENV,
+    );
+    assert!(opened.success(), "{opened:?}");
+    let refused = run(
+        &[
+            "feasibility",
+            "open",
+            "snds",
+            "--table",
+            "IR_BEN_R=BEN_NIR_PSA",
+            "--as",
+            "stella",
+            "--data-dir",
+            &ws.dir,
+        ],
+        &ENV,
+    );
+    assert!(refused.stderr.contains("identifier"), "{refused:?}");
+    let rita = token(&ws, "rita");
+    let hub = ws.serve(&[], &[]);
+    let url = hub.url("");
+    let env = [
+        ("BASTIDE_TOKEN", rita.as_str()),
+        ("BASTIDE_URL", url.as_str()),
+    ];
+    let count = run(
+        &[
+            "feasibility",
+            "count",
+            "snds",
+            "--where",
+            "IR_BEN_R.BEN_SEX_COD=1,2",
+        ],
+        &env,
+    );
+    assert!(count.success(), "{count:?}");
+    assert!(count.stdout.contains("noise"), "{count:?}");
+    let terms = crate::run_json(&["--json", "feasibility", "terms", "snds"], &env);
+    assert_eq!(terms["budget"]["counts"], 1, "{terms}");
+    let closed = run(
+        &[
+            "feasibility",
+            "count",
+            "snds",
+            "--where",
+            "IR_BEN_R.BEN_NAI_ANN=1950..1960",
+        ],
+        &env,
+    );
+    assert!(closed.stderr.contains("not open"), "{closed:?}");
+}

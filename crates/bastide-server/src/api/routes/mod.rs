@@ -5,6 +5,8 @@
 pub(super) mod audit;
 #[allow(unused_qualifications)]
 pub(super) mod catalogue;
+#[allow(unused_qualifications)]
+pub(super) mod feasibility;
 pub(super) mod health;
 #[allow(unused_qualifications)]
 pub(super) mod identity;

@@ -6,6 +6,7 @@
 mod aggregates;
 mod boundary;
 mod disclosure;
+mod feasibility;
 mod releases;
 mod running;
 

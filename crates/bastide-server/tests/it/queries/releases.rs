@@ -11,13 +11,18 @@ use serde_json::{Value, json};
 use super::*;
 
 /// An HTTP client acting with one token.
-struct As<'a> {
-    world: &'a World,
-    token: String,
+pub(super) struct As<'a> {
+    pub(super) world: &'a World,
+    pub(super) token: String,
 }
 
 impl As<'_> {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub(super) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let url = format!("{}/api/v1/{path}", self.world.test.base);
         let mut request = self
             .world
@@ -49,13 +54,13 @@ impl As<'_> {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+    pub(super) async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         let (status, value) = self.call(method, path, body).await;
         assert!(status.is_success(), "{path}: {status} {value}");
         value
     }
 
-    async fn refused(
+    pub(super) async fn refused(
         &self,
         method: Method,
         path: &str,
@@ -85,7 +90,7 @@ impl As<'_> {
     }
 }
 
-async fn token(world: &World, user: &str, project: Option<&str>) -> String {
+pub(super) async fn token(world: &World, user: &str, project: Option<&str>) -> String {
     Tokens::new(world.hub().meta())
         .create(user, "release", project, 1, now())
         .await
