@@ -3,7 +3,7 @@
 //!
 //! | alert | events it watches |
 //! |---|---|
-//! | `export_volume` | `export.*` and `release.download` with a `bytes` detail, summed per actor over an hour |
+//! | `export_volume` | `export.*` and `release.downloaded` with a `bytes` detail, summed per actor over an hour |
 //! | `similar_queries` | `query.run` with a `query` detail, per actor and query shape (literals removed) |
 //! | `failed_logins` | `auth.login` that failed, per account and per client address |
 //! | `outside_permit_period` | any event denied with detail `reason = "outside_permit_period"` |
@@ -132,7 +132,7 @@ impl AlertRules {
                 Duration::from_secs(86_400),
             ));
         }
-        let is_export = e.action.starts_with("export.") || e.action == "release.download";
+        let is_export = e.action.starts_with("export.") || e.action == "release.downloaded";
         if let (true, Some(bytes)) = (is_export, e.details.get("bytes").and_then(|b| b.as_u64())) {
             let window = self.exports.entry(e.actor.clone()).or_default();
             prune(window, event.time, HOUR, |(time, _)| *time);
@@ -185,6 +185,22 @@ impl AlertRules {
             }
         }
         alerts
+    }
+
+    /// How many queries of the shape of `query` `actor` ran within the similar-query
+    /// window before `now`, and the threshold: at it, the alert has fired and the hub
+    /// refuses more of that shape until the window moves on.
+    pub fn similar_queries(&self, actor: &str, query: &str, now: OffsetDateTime) -> (u64, u64) {
+        let t = self.thresholds;
+        let count = self
+            .queries
+            .get(&(actor.to_owned(), shape(query)))
+            .map_or(0, |w| {
+                w.iter()
+                    .filter(|time| now - **time < t.similar_queries_window)
+                    .count() as u64
+            });
+        (count, u64::from(t.similar_queries))
     }
 
     /// Drops every window entry older than the longest window before `now`.
@@ -345,7 +361,7 @@ mod tests {
             NewEvent::new(
                 "bob",
                 Role::Researcher,
-                "release.download",
+                "release.downloaded",
                 Outcome::Success,
             )
             .detail("bytes", bytes)

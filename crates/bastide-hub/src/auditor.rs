@@ -76,6 +76,15 @@ impl Auditor {
         Ok(receipt)
     }
 
+    /// How many queries of `query`'s shape `actor` ran within the similar-query window,
+    /// and the threshold at which the hub stops answering that shape.
+    pub fn similar_queries(&self, actor: &str, query: &str) -> (u64, u64) {
+        self.rules
+            .lock()
+            .expect("alert rules lock")
+            .similar_queries(actor, query, time::OffsetDateTime::now_utc())
+    }
+
     async fn raise(&self, alert: Alert) -> bastide_audit::Result<()> {
         let kind = serde_json::to_value(alert.kind).unwrap_or_default();
         tracing::warn!(target: "bastide::alert", kind = %kind, trigger_seq = alert.trigger_seq, "alert raised");

@@ -162,6 +162,21 @@ impl Hub {
             self.opt_outs()
         );
         let (scope, opt_outs) = (scope?, opt_outs?);
+        // The similar-query alert acts: past its threshold, the shape is not answered
+        // until its window has passed (repetition and differencing by small changes).
+        let (similar, limit) = self.audit.similar_queries(by.name(), sql);
+        if limit > 0 && similar >= limit {
+            let repeated = bastide_query::Error::Repeated {
+                count: similar,
+                seconds: self.settings.alerts.similar_queries_window.as_secs(),
+            };
+            let refusal = event(Outcome::Denied).detail("reason", repeated.to_string());
+            self.audit
+                .record(refusal)
+                .await
+                .map_err(crate::Error::from)?;
+            return Err(repeated.into());
+        }
         let ticket = match self.queries.admission.admit(principal.name()) {
             Ok(ticket) => ticket,
             Err(busy) => {
@@ -543,6 +558,7 @@ fn status(failure: &QueryFailure) -> &'static str {
         QueryFailure::Query(bastide_query::Error::Cancelled) => "cancelled",
         QueryFailure::Query(bastide_query::Error::Refused { .. })
         | QueryFailure::Query(bastide_query::Error::Busy { .. })
+        | QueryFailure::Query(bastide_query::Error::Repeated { .. })
         | QueryFailure::Denied(_) => "refused",
         _ => "failed",
     }

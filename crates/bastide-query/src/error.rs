@@ -52,6 +52,17 @@ pub enum Error {
         /// The cap.
         limit: usize,
     },
+    /// The user ran too many queries of this shape (literals aside) within the window
+    /// of the similar-query alert: repeated or differencing queries.
+    #[error(
+        "you ran {count} queries of this shape within {seconds} s (the same query with other values): no more of it is answered until that window has passed; ask a different question, or wait"
+    )]
+    Repeated {
+        /// How many.
+        count: u64,
+        /// The window.
+        seconds: u64,
+    },
     /// The query was cancelled.
     #[error("the query was cancelled")]
     Cancelled,

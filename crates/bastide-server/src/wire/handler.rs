@@ -384,6 +384,7 @@ fn error(failure: QueryFailure) -> PgWireError {
             Q::TimedOut { .. } | Q::Cancelled => "57014",
             Q::OutOfMemory { .. } => "53200",
             Q::Busy { .. } | Q::HubBusy => "53300",
+            Q::Repeated { .. } => "54000",
             Q::Store(_) | Q::Internal(_) => return internal(failure),
         },
         QueryFailure::Hub(_) => return internal(failure),

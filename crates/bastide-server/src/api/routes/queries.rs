@@ -317,6 +317,7 @@ fn failure(failure: QueryFailure) -> ApiError {
                 client(StatusCode::UNPROCESSABLE_ENTITY, "memory_limit", message)
             }
             Q::Busy { .. } | Q::HubBusy => client(StatusCode::TOO_MANY_REQUESTS, "busy", message),
+            Q::Repeated { .. } => client(StatusCode::TOO_MANY_REQUESTS, "repeated", message),
             Q::Cancelled => client(StatusCode::CONFLICT, "cancelled", message),
             Q::Store(_) | Q::Internal(_) => ApiError::internal(message),
         },

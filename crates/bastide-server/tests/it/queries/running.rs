@@ -297,3 +297,40 @@ async fn queries_over_http_answer_json_or_arrow_and_a_client_that_leaves_cancels
         "one event per query, the cancelled one included"
     );
 }
+
+#[tokio::test]
+async fn past_the_similar_query_alert_the_same_question_with_other_values_is_not_answered() {
+    let world = World::with(|s| {
+        s.alerts.similar_queries = 3;
+        s.disclosure.hub.min_persons = 1;
+    })
+    .await;
+    let p = world.project(Mode::AggregateOnly).await;
+    for year in [1950, 1960, 1970] {
+        let sql = format!("SELECT count(*) FROM people WHERE ben_nai_ann < {year}");
+        world.ask(&p, &sql).await.unwrap();
+    }
+    let refused = world
+        .refusal(&p, "SELECT count(*) FROM people WHERE ben_nai_ann < 1980")
+        .await;
+    assert!(refused.contains("queries of this shape"), "{refused}");
+    // Another question is answered; the alert is on record.
+    world
+        .ask(&p, "SELECT ben_sex_cod, count(*) FROM people GROUP BY 1")
+        .await
+        .unwrap();
+    let alerts = bastide_audit::events(
+        world.hub().audit().log().dir(),
+        &bastide_audit::Filter {
+            action: Some("alert.raised".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        alerts
+            .iter()
+            .any(|e| e.event.object.as_deref() == Some("similar_queries")),
+        "{alerts:?}"
+    );
+}
