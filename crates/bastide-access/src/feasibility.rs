@@ -238,8 +238,9 @@ impl<'a> Feasibility<'a> {
     }
 }
 
+/// Epsilon in millionths, rounded up: a charge is never below the cost.
 fn micro(epsilon: f64) -> i64 {
-    (epsilon * 1e6).round() as i64
+    (epsilon * 1e6 - 1e-6).ceil() as i64
 }
 
 fn budget(spent: i64, counts: i64, total: f64) -> Budget {

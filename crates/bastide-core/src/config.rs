@@ -486,14 +486,14 @@ impl RawConfig {
             ));
         }
         let f = &self.feasibility;
-        let epsilon_ok = |e: f64| e.is_finite() && e > 0.0 && e <= 10.0;
-        if !epsilon_ok(f.epsilon_per_count)
-            || !epsilon_ok(f.budget_per_dataset)
+        let epsilon_ok = |e: f64, most: f64| e.is_finite() && e > 0.0 && e <= most;
+        if !epsilon_ok(f.epsilon_per_count, 1.0)
+            || !epsilon_ok(f.budget_per_dataset, 10.0)
             || f.budget_per_dataset < f.epsilon_per_count
             || f.round_to == 0
         {
             return Err(Error::Invalid(
-                "feasibility.epsilon_per_count and budget_per_dataset must be above 0 and at most 10, the budget at least one count's, and round_to at least 1".into(),
+                "feasibility.epsilon_per_count must be above 0 and at most 1, budget_per_dataset above 0, at most 10 and at least one count's, and round_to at least 1 (a larger epsilon shows counts almost exact)".into(),
             ));
         }
         let feasibility = FeasibilitySettings {

@@ -176,31 +176,35 @@ impl Hub {
             let principal = caller.authenticated()?;
             let settings = self.settings.feasibility;
             let feasibility = Feasibility::new(&self.meta);
-            let budget = feasibility
-                .budget(principal, dataset, settings.budget_per_dataset)
-                .await?;
-            if budget.left + 1e-9 < settings.epsilon_per_count {
-                return Err(refused(format!(
-                    "your privacy budget on dataset {dataset} is spent ({:.2} of {:.2}): apply for a project to go further",
-                    budget.spent, budget.total
-                )));
-            }
             let (scope, persons) = feasibility.scope(principal, dataset, now()).await?;
             let types = self.column_types(dataset).await?;
             let sql = count_sql(&request.criteria, &scope_columns(&scope), &persons, &types)?;
-            let exact = self.exact_count(principal.name(), scope, &sql).await?;
-            let noisy =
-                bastide_sdc::noisy_count(exact, settings.epsilon_per_count, settings.round_to)
-                    .map_err(|e| Error::Internal(format!("feasibility noise: {e}")))?;
+            let ticket = self
+                .queries
+                .admission
+                .admit(principal.name())
+                .map_err(|busy| refused(busy.to_string()))?;
+            // Charged before the count runs: a count that fails, or runs out of time or
+            // memory, is paid for like one that answers (its failure could tell).
+            let epsilon = settings.epsilon_per_count;
             let budget = feasibility
                 .spend(
                     principal,
                     dataset,
-                    noisy.epsilon,
+                    epsilon,
                     settings.budget_per_dataset,
                     now(),
                 )
                 .await?;
+            let exact = self.exact_count(ticket, scope, &sql).await?;
+            let noisy = bastide_sdc::noisy_count(exact, epsilon, settings.round_to)
+                .map_err(|e| Error::Internal(format!("feasibility noise: {e}")))?;
+            if noisy.epsilon > epsilon * (1.0 + 1e-9) {
+                return Err(Error::Internal(format!(
+                    "the noise spent epsilon {} where {epsilon} was charged",
+                    noisy.epsilon
+                )));
+            }
             Ok::<_, Error>(FeasibilityCount {
                 dataset: dataset.to_string(),
                 count: noisy.value,
@@ -250,7 +254,7 @@ impl Hub {
     /// the per-user cap of queries; its one number never leaves the hub as it is.
     async fn exact_count(
         self: &Arc<Self>,
-        user: &str,
+        _ticket: bastide_query::Ticket,
         scope: bastide_access::PermitScope,
         sql: &str,
     ) -> Result<u64> {
@@ -267,11 +271,6 @@ impl Hub {
             ) => refused(format!("the count could not be made: {e}")),
             other => Error::Internal(format!("a feasibility count failed: {other}")),
         };
-        let _ticket = self
-            .queries
-            .admission
-            .admit(user)
-            .map_err(|busy| refused(busy.to_string()))?;
         let checked = bastide_query::check(sql).map_err(|e| failed(e.into()))?;
         let named: BTreeSet<String> = checked.relations().clone();
         let opt_outs = self.opt_outs().await.map_err(failed)?;
@@ -280,13 +279,11 @@ impl Hub {
             .await
             .map_err(failed)?;
         let cancel = bastide_query::CancellationToken::new();
+        // A count is a small question: it gets a minute at most.
+        let mut limits = self.limits();
+        limits.time = limits.time.min(std::time::Duration::from_secs(60));
         let answer = workspace
-            .run(
-                &checked,
-                &ParamValues::List(Vec::new()),
-                &self.limits(),
-                &cancel,
-            )
+            .run(&checked, &ParamValues::List(Vec::new()), &limits, &cancel)
             .await
             .map_err(|e| failed(e.into()))?;
         let count = answer
@@ -383,10 +380,10 @@ fn count_sql(
         .iter()
         .map(|(table, conditions)| {
             format!(
-                "SELECT DISTINCT {} AS person FROM {} WHERE {}",
-                quoted(&persons[*table].to_lowercase()),
+                "SELECT DISTINCT {person} AS person FROM {} WHERE {person} IS NOT NULL AND {}",
                 quoted(&table.to_lowercase()),
-                conditions.join(" AND ")
+                conditions.join(" AND "),
+                person = quoted(&persons[*table].to_lowercase()),
             )
         })
         .collect();
@@ -515,7 +512,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             sql,
-            "SELECT count(*) AS n FROM (SELECT DISTINCT \"ben_nir_psa\" AS person FROM \"ir_ben_r\" WHERE \"ben_sex_cod\" = 2 AND \"ben_res_dpt\" IN ('01', 'O''B') AND \"ben_nai_ann\" BETWEEN 1950 AND 1960) AS persons"
+            "SELECT count(*) AS n FROM (SELECT DISTINCT \"ben_nir_psa\" AS person FROM \"ir_ben_r\" WHERE \"ben_nir_psa\" IS NOT NULL AND \"ben_sex_cod\" = 2 AND \"ben_res_dpt\" IN ('01', 'O''B') AND \"ben_nai_ann\" BETWEEN 1950 AND 1960) AS persons"
         );
         for bad in [
             criterion("BEN_NIR_PSA", "eq", serde_json::json!("x")),
