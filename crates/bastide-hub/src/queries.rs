@@ -419,6 +419,10 @@ impl Hub {
         // Boxed as Send at a concrete lifetime: rustc cannot prove this future Send
         // for every lifetime inside a spawned task otherwise.
         let rules = self.settings.disclosure.rules_for([scope.dataset()]);
+        // Each project's aggregate-only answers are compared with its earlier ones.
+        let published = (scope.mode() == Mode::AggregateOnly
+            && scope.project() != bastide_access::FEASIBILITY_PROJECT)
+            .then(|| self.queries.published(scope.project()));
         let open: BoxFuture<'_, bastide_query::Result<Workspace>> = Box::pin(async move {
             Workspace::open(
                 scope,
@@ -428,7 +432,13 @@ impl Hub {
                 &self.queries.views,
             )
             .await
-            .map(|w| w.checked_by(rules))
+            .map(|w| {
+                let w = w.checked_by(rules);
+                match published {
+                    Some(published) => w.remembering(published),
+                    None => w,
+                }
+            })
         });
         Ok(open.await?)
     }

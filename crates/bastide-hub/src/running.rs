@@ -26,6 +26,8 @@ pub struct QueryService {
     pub(super) memory: HubMemory,
     /// The register and the token it had (see `ProjectRepo::opt_outs_token`).
     register: Arc<Mutex<Option<(String, OptOuts)>>>,
+    /// Each project's published groups, for differencing across its answers.
+    published: Arc<Mutex<HashMap<String, Arc<bastide_query::Published>>>>,
     known: Arc<Mutex<HashMap<String, Entry>>>,
     writes: Arc<Writes>,
 }
@@ -59,6 +61,7 @@ impl QueryService {
             views: ViewCache::default(),
             memory: HubMemory::new(memory),
             register: Arc::default(),
+            published: Arc::default(),
             known: Arc::default(),
             writes: Arc::default(),
         }
@@ -74,6 +77,16 @@ impl QueryService {
     }
 
     /// Keeps `register`, read under `token`.
+    /// What `project`'s answers published, kept while the hub runs.
+    pub(super) fn published(&self, project: &str) -> Arc<bastide_query::Published> {
+        self.published
+            .lock()
+            .expect("published groups")
+            .entry(project.to_owned())
+            .or_insert_with(bastide_query::Published::new)
+            .clone()
+    }
+
     pub(super) fn keep_opt_outs(&self, token: String, register: OptOuts) {
         *self.register.lock().expect("opt-out register") = Some((token, register));
     }

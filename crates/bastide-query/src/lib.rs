@@ -23,7 +23,7 @@ mod run;
 mod workspace;
 
 pub use bastide_sdc::Rules;
-pub use disclosure::Disclosure;
+pub use disclosure::{Disclosure, MOST_REMEMBERED, Published};
 pub use error::{Error, Result};
 pub use guard::{Checked, check};
 pub use limits::{Admission, Ticket};

@@ -236,7 +236,7 @@ impl Workspace {
         let plan = match self.mode() {
             Mode::AggregateOnly if !checked.explain => {
                 aggregate::check(&plan, self.identifiers())?;
-                disclosure::apply(plan, self.rules(), report)?
+                disclosure::apply(plan, self.rules(), report, self.published())?
             }
             // The day's row budget counts rows: one row gathering many rows' values
             // would pass a column through it.

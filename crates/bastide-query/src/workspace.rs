@@ -106,6 +106,7 @@ pub struct Workspace {
     pseudonym: Arc<ScalarUDF>,
     /// The disclosure rules an aggregate-only answer's cells are checked against.
     rules: bastide_sdc::Rules,
+    published: Option<Arc<crate::disclosure::Published>>,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -189,6 +190,7 @@ impl Workspace {
             identifiers,
             pseudonym,
             rules: bastide_sdc::Rules::default(),
+            published: None,
         })
     }
 
@@ -197,6 +199,19 @@ impl Workspace {
     pub fn checked_by(mut self, rules: bastide_sdc::Rules) -> Self {
         self.rules = rules;
         self
+    }
+
+    /// The same workspace, each group its aggregate-only answers publish compared with
+    /// the groups in `published` (the project's earlier answers) and remembered there:
+    /// a group a few persons away from one shown before is withheld.
+    pub fn remembering(mut self, published: Arc<crate::disclosure::Published>) -> Self {
+        self.published = Some(published);
+        self
+    }
+
+    /// The project's earlier published groups, when they are compared.
+    pub(crate) fn published(&self) -> Option<&Arc<crate::disclosure::Published>> {
+        self.published.as_ref()
     }
 
     /// The disclosure rules of its aggregate-only answers.

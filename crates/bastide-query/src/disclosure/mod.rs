@@ -19,6 +19,7 @@
 //! carries a [`Disclosure`] report: cells checked, withheld and why.
 
 mod cell;
+mod sketch;
 mod thread;
 mod values;
 mod verdict;
@@ -42,6 +43,8 @@ use crate::error::internal;
 use crate::pseudonymise::strip_alias;
 use crate::{Error, Result};
 use cell::{Cell, Contribution};
+pub use sketch::{MOST_REMEMBERED, Published};
+use sketch::{Sketch, SketchUdaf};
 use thread::{Threader, scan_person, selections};
 use verdict::{
     Judged, Layout, MOST_AGGREGATES, MOST_TOTALLED_ROWS, RowVerdict, Totals, Verdict, WITHHELD_ROW,
@@ -128,17 +131,26 @@ impl Disclosure {
 /// `plan` (an aggregate-only answer that passed [`crate::aggregate::check`]) with
 /// every cell of its aggregations checked against `rules`, what was withheld added to
 /// `report`.
+/// With `published`, each published group is compared with the project's earlier
+/// ones (differencing across answers) and remembered.
 pub(crate) fn apply(
     plan: LogicalPlan,
     rules: &Rules,
     report: &Arc<Mutex<Disclosure>>,
+    published: Option<&Arc<Published>>,
 ) -> Result<LogicalPlan> {
-    Checker { rules, report }.top(plan)
+    Checker {
+        rules,
+        report,
+        published,
+    }
+    .top(plan)
 }
 
 struct Checker<'a> {
     rules: &'a Rules,
     report: &'a Arc<Mutex<Disclosure>>,
+    published: Option<&'a Arc<Published>>,
 }
 
 impl Checker<'_> {
@@ -239,6 +251,24 @@ impl Checker<'_> {
                 cells.push(Expr::Column(Column::from_name(name)));
             }
         }
+        // Each group's persons, sketched, to compare with the project's earlier answers.
+        let mut sketches = Vec::new();
+        if self.published.is_some() {
+            let udaf = Arc::new(SketchUdaf::udaf(Sketch::size_for(self.rules.min_persons)));
+            for (i, person) in threaded.persons.iter().enumerate() {
+                let name = format!("__bastide_sketch_{i}");
+                let call = Expr::AggregateFunction(AggregateFunction::new_udf(
+                    udaf.clone(),
+                    vec![Expr::Column(person.column.clone())],
+                    false,
+                    None,
+                    vec![],
+                    None,
+                ));
+                aggregates.push(call.alias(&name));
+                sketches.push(Expr::Column(Column::from_name(name)));
+            }
+        }
         let groups = grouping_set_to_exprlist(&a.group_expr)
             .map_err(internal)?
             .len();
@@ -257,20 +287,29 @@ impl Checker<'_> {
                 )));
             }
         }
+        let sketch_at = (!sketches.is_empty()).then_some(arguments.len());
+        arguments.extend(sketches);
         let layout = Layout {
             labels: groups > 0,
             persons: threaded.persons.len(),
             slots: slots.len(),
             aggregates: judged.clone(),
             totals,
+            sketch_at,
+            exact_up_to: 2 * counters as u64,
         };
         let aggregation = LogicalPlan::Aggregate(aggregation);
         let judged_rows = match totals {
             // Row by row: nothing held back.
             Totals::None => {
-                let verdict = RowVerdict::udf(self.rules.clone(), layout, self.report.clone())
-                    .call(arguments)
-                    .alias(VERDICT);
+                let verdict = RowVerdict::udf(
+                    self.rules.clone(),
+                    layout,
+                    self.report.clone(),
+                    self.published.cloned(),
+                )
+                .call(arguments)
+                .alias(VERDICT);
                 let mut exprs: Vec<Expr> = aggregation
                     .schema()
                     .columns()
@@ -284,9 +323,14 @@ impl Checker<'_> {
             }
             // The whole table at once, for secondary suppression; bounded.
             Totals::OneWay | Totals::TwoWay => {
-                let verdict = Verdict::udwf(self.rules.clone(), layout, self.report.clone())
-                    .call(arguments)
-                    .alias(VERDICT);
+                let verdict = Verdict::udwf(
+                    self.rules.clone(),
+                    layout,
+                    self.report.clone(),
+                    self.published.cloned(),
+                )
+                .call(arguments)
+                .alias(VERDICT);
                 let bounded = LogicalPlanBuilder::from(aggregation)
                     .limit(0, Some(MOST_TOTALLED_ROWS + 1))
                     .and_then(LogicalPlanBuilder::build)

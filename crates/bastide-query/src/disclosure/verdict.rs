@@ -23,6 +23,7 @@ use datafusion::logical_expr::{
 
 use super::Disclosure;
 use super::cell::at;
+use super::sketch::{Published, sketch_at};
 
 /// The mask's bit for a row withheld whole.
 pub(crate) const WITHHELD_ROW: u64 = 1 << 63;
@@ -76,6 +77,11 @@ pub(crate) struct Layout {
     pub slots: usize,
     pub aggregates: Vec<Judged>,
     pub totals: Totals,
+    /// Where each person column's group sketch is among the arguments, when the
+    /// answer is compared with the project's earlier ones.
+    pub sketch_at: Option<usize>,
+    /// Persons are counted exactly up to this many in a cell.
+    pub exact_up_to: u64,
 }
 
 /// The window function of one answer's aggregation.
@@ -101,14 +107,26 @@ impl Hash for Verdict {
 }
 
 impl Verdict {
-    pub fn udwf(rules: Rules, layout: Layout, report: Arc<Mutex<Disclosure>>) -> WindowUDF {
-        WindowUDF::from(Self::new(rules, layout, report, Volatility::Immutable))
+    pub fn udwf(
+        rules: Rules,
+        layout: Layout,
+        report: Arc<Mutex<Disclosure>>,
+        published: Option<Arc<Published>>,
+    ) -> WindowUDF {
+        WindowUDF::from(Self::new(
+            rules,
+            layout,
+            report,
+            published,
+            Volatility::Immutable,
+        ))
     }
 
     fn new(
         rules: Rules,
         layout: Layout,
         report: Arc<Mutex<Disclosure>>,
+        published: Option<Arc<Published>>,
         volatility: Volatility,
     ) -> Self {
         Self {
@@ -116,6 +134,7 @@ impl Verdict {
                 rules,
                 layout,
                 report,
+                published,
             },
             signature: Signature::variadic_any(volatility),
         }
@@ -149,6 +168,8 @@ struct Evaluator {
     rules: Rules,
     layout: Layout,
     report: Arc<Mutex<Disclosure>>,
+    /// The project's earlier published groups.
+    published: Option<Arc<Published>>,
 }
 
 impl Evaluator {
@@ -212,6 +233,13 @@ impl Evaluator {
                     .min()
                     .unwrap_or(0)
             });
+            if !small && self.across_answers(values, row, &facts(0, row)) {
+                for (k, first) in firsts.iter_mut().enumerate() {
+                    if first.is_none() && matches!(self.layout.aggregates[k], Judged::By { .. }) {
+                        *first = Some(Rule::Differencing);
+                    }
+                }
+            }
             for (k, first) in firsts.into_iter().enumerate() {
                 if first.is_some() {
                     *mask |= 1 << k;
@@ -235,6 +263,25 @@ impl Evaluator {
             }
         }
         Ok((masks, report))
+    }
+
+    /// Whether row `row`'s group differs from a group the project was shown before by
+    /// fewer persons than the minimum (each person column's group compared); if not,
+    /// it is remembered.
+    fn across_answers(&self, values: &[ArrayRef], row: usize, group: &[Facts]) -> bool {
+        let (Some(published), Some(at)) = (&self.published, self.layout.sketch_at) else {
+            return false;
+        };
+        (0..self.layout.persons).any(|i| {
+            let Some(sketch) = values.get(at + i).and_then(|a| sketch_at(a, row)) else {
+                return false;
+            };
+            let persons = group
+                .get(i)
+                .map(|f| f.persons)
+                .filter(|p| *p <= self.layout.exact_up_to);
+            published.differs_or_keep(persons, &sketch, self.rules.min_persons.max(1))
+        })
     }
 
     /// Withholds, among a row's published aggregates over different rows of its group
@@ -311,13 +358,19 @@ impl Hash for RowVerdict {
 }
 
 impl RowVerdict {
-    pub fn udf(rules: Rules, layout: Layout, report: Arc<Mutex<Disclosure>>) -> ScalarUDF {
+    pub fn udf(
+        rules: Rules,
+        layout: Layout,
+        report: Arc<Mutex<Disclosure>>,
+        published: Option<Arc<Published>>,
+    ) -> ScalarUDF {
         // Volatile: evaluated once per row where it stands, never moved or repeated
         // by the optimiser (its report would count twice).
         ScalarUDF::from(Self(Verdict::new(
             rules,
             layout,
             report,
+            published,
             Volatility::Volatile,
         )))
     }
