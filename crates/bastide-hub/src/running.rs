@@ -83,7 +83,7 @@ impl QueryService {
             .lock()
             .expect("published groups")
             .entry(project.to_owned())
-            .or_insert_with(bastide_query::Published::new)
+            .or_default()
             .clone()
     }
 
