@@ -263,6 +263,7 @@ impl Hub {
                 Ok::<_, QueryFailure>(run.await?)
             };
             let (started, result) = tokio::join!(hub.audit.record(start), run);
+            hub.save_published(&record.project_id).await;
             let mut result = match started {
                 Ok(_) => result,
                 Err(e) => Err(QueryFailure::Hub(e.into())),
@@ -420,9 +421,13 @@ impl Hub {
         // for every lifetime inside a spawned task otherwise.
         let rules = self.settings.disclosure.rules_for([scope.dataset()]);
         // Each project's aggregate-only answers are compared with its earlier ones.
-        let published = (scope.mode() == Mode::AggregateOnly
-            && scope.project() != bastide_access::FEASIBILITY_PROJECT)
-            .then(|| self.queries.published(scope.project()));
+        let published = if scope.mode() == Mode::AggregateOnly
+            && scope.project() != bastide_access::FEASIBILITY_PROJECT
+        {
+            Some(self.published(scope.project()).await?)
+        } else {
+            None
+        };
         let open: BoxFuture<'_, bastide_query::Result<Workspace>> = Box::pin(async move {
             Workspace::open(
                 scope,
@@ -441,6 +446,61 @@ impl Hub {
             })
         });
         Ok(open.await?)
+    }
+
+    /// What `project`'s answers published, read back from the metadata database the
+    /// first time in this process.
+    async fn published(
+        &self,
+        project: &str,
+    ) -> Result<Arc<bastide_query::Published>, QueryFailure> {
+        use base64::Engine;
+        let memory = self.queries.published(project);
+        if !memory.is_loaded() {
+            let saved = self
+                .meta
+                .queries()
+                .published(project)
+                .await
+                .map_err(crate::Error::from)?;
+            let b64 = base64::engine::general_purpose::STANDARD;
+            memory.load(saved.into_iter().filter_map(|(persons, sketch)| {
+                let bytes = b64.decode(sketch).ok()?;
+                Some((persons.and_then(|p| u64::try_from(p).ok()), bytes))
+            }));
+        }
+        Ok(memory)
+    }
+
+    /// Saves what `project`'s answers published since the last save. A failure is
+    /// logged: the memory of this process still holds them.
+    pub(crate) async fn save_published(&self, project: &str) {
+        use base64::Engine;
+        let memory = self.queries.published(project);
+        let unsaved = memory.unsaved();
+        if unsaved.is_empty() {
+            return;
+        }
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let rows: Vec<(Option<i64>, String)> = unsaved
+            .into_iter()
+            .map(|(persons, bytes)| {
+                (
+                    persons.and_then(|p| i64::try_from(p).ok()),
+                    b64.encode(bytes),
+                )
+            })
+            .collect();
+        let keep = bastide_query::MOST_REMEMBERED as i64;
+        let at = time::OffsetDateTime::now_utc().unix_timestamp();
+        if let Err(e) = self
+            .meta
+            .queries()
+            .add_published(project, &rows, keep, at)
+            .await
+        {
+            tracing::error!(target: "bastide::hub", error = %e, "published groups could not be saved");
+        }
     }
 
     /// The opt-out register as it stands: read again only when its token changed.

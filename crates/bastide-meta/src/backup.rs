@@ -198,6 +198,16 @@ const GENERIC: &[(&str, &[(&str, bool)])] = &[
         ],
     ),
     (
+        "published_groups",
+        &[
+            ("project_id", false),
+            ("seq", true),
+            ("persons", true),
+            ("sketch", false),
+            ("at", true),
+        ],
+    ),
+    (
         "pseudonym_renewals",
         &[
             ("generation", true),

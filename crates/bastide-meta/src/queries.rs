@@ -112,6 +112,62 @@ impl QueryRepo<'_> {
     }
 }
 
+impl QueryRepo<'_> {
+    /// Appends `groups` (persons when exact, sketch as base64) to what `project`'s
+    /// answers published, keeping the last `keep` of them.
+    pub async fn add_published(
+        &self,
+        project: &str,
+        groups: &[(Option<i64>, String)],
+        keep: i64,
+        at: i64,
+    ) -> Result<()> {
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        let next: i64 = sqlx::query(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM published_groups WHERE project_id = $1",
+        )
+        .bind(project)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        for (i, (persons, sketch)) in groups.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO published_groups (project_id, seq, persons, sketch, at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(project)
+            .bind(next + i as i64)
+            .bind(*persons)
+            .bind(sketch)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM published_groups WHERE project_id = $1 AND seq <= $2")
+            .bind(project)
+            .bind(next + groups.len() as i64 - 1 - keep)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// What `project`'s answers published, oldest first.
+    pub async fn published(&self, project: &str) -> Result<Vec<(Option<i64>, String)>> {
+        let rows = sqlx::query(
+            "SELECT persons, sketch FROM published_groups WHERE project_id = $1 ORDER BY seq",
+        )
+        .bind(project)
+        .fetch_all(self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+}
+
 fn decode(row: &sqlx::any::AnyRow) -> Result<QueryRecord> {
     Ok(QueryRecord {
         id: row.try_get(0)?,

@@ -174,3 +174,24 @@ on_both_backends!(
         assert!(repo.list(Some("p-2")).await.unwrap().is_empty());
     }
 );
+
+on_both_backends!(
+    published_groups_are_kept_in_order_and_trimmed_to_the_last_ones,
+    |db: Db| async move {
+        let store = db.store().await;
+        let repo = store.queries();
+        let groups: Vec<(Option<i64>, String)> =
+            (0..5).map(|i| (Some(i), format!("s{i}"))).collect();
+        repo.add_published("p-1", &groups[..3], 4, 1).await.unwrap();
+        repo.add_published("p-1", &groups[3..], 4, 2).await.unwrap();
+        repo.add_published("p-2", &[(None, "x".into())], 4, 2)
+            .await
+            .unwrap();
+        let kept = repo.published("p-1").await.unwrap();
+        assert_eq!(kept, groups[1..].to_vec());
+        assert_eq!(
+            repo.published("p-2").await.unwrap(),
+            [(None, "x".to_owned())]
+        );
+    }
+);

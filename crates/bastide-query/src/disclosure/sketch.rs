@@ -231,6 +231,10 @@ struct Memory {
     kept: Vec<(Option<u64>, Sketch)>,
     by_min: HashMap<u64, Vec<usize>>,
     by_persons: BTreeMap<u64, Vec<usize>>,
+    /// Groups remembered since [`Published::unsaved`] last took them.
+    unsaved: Vec<(Option<u64>, Vec<u8>)>,
+    /// Whether what was saved before has been read back.
+    loaded: bool,
 }
 
 /// The most groups a project's memory keeps; past it, the oldest are forgotten.
@@ -294,9 +298,42 @@ impl Published {
             }
         }
         if !same {
+            memory.unsaved.push((persons, sketch.to_bytes()));
             memory.keep(persons, sketch.clone());
         }
         false
+    }
+
+    /// The groups remembered since the last call (persons when exact, the sketch's
+    /// bytes), for the hub to save.
+    pub fn unsaved(&self) -> Vec<(Option<u64>, Vec<u8>)> {
+        std::mem::take(&mut self.inner.lock().expect("published memory").unsaved)
+    }
+
+    /// Whether what was saved has been read back (see [`Published::load`]).
+    pub fn is_loaded(&self) -> bool {
+        self.inner.lock().expect("published memory").loaded
+    }
+
+    /// Remembers groups saved before (as [`Published::unsaved`] gave them), older than
+    /// any remembered since; damaged ones are skipped.
+    pub fn load(&self, saved: impl IntoIterator<Item = (Option<u64>, Vec<u8>)>) {
+        let mut memory = self.inner.lock().expect("published memory");
+        if memory.loaded {
+            return;
+        }
+        let newer = std::mem::take(&mut memory.kept);
+        memory.by_min.clear();
+        memory.by_persons.clear();
+        for (persons, bytes) in saved {
+            if let Some(sketch) = Sketch::from_bytes(&bytes) {
+                memory.keep(persons, sketch);
+            }
+        }
+        for (persons, sketch) in newer {
+            memory.keep(persons, sketch);
+        }
+        memory.loaded = true;
     }
 }
 

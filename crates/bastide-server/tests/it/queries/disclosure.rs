@@ -407,3 +407,37 @@ async fn a_group_a_few_persons_away_from_one_shown_before_is_withheld_in_any_lat
     let other = aggregate_project(&world).await;
     assert_eq!(rows(&world, &other, fewer).await, [["58"]]);
 }
+
+#[tokio::test]
+async fn the_memory_of_what_a_project_was_shown_outlives_a_restart() {
+    let world = town().await;
+    let p = aggregate_project(&world).await;
+    assert_eq!(
+        rows(&world, &p, "SELECT count(*) FROM people").await,
+        [["60"]]
+    );
+    world.test.release().await;
+    let flags = bastide_core::config::Flags {
+        data_dir: Some(world.test.dir.path().join("hub")),
+        listen: None,
+    };
+    let sources = bastide_core::config::Sources { file: None, flags };
+    let settings = Settings::load(&sources).unwrap();
+    let hub = Arc::new(Hub::open(settings).await.unwrap());
+    let caller = bastide_hub::Caller::for_testing(world.rita.clone(), bastide_hub::Door::Api);
+    let fewer = "SELECT count(*) FROM people WHERE ben_nai_ann <> 1940";
+    let answered = hub
+        .query(
+            &caller,
+            QueryRequest::api(&crate::pid(&p), fewer, Client::Local, false),
+        )
+        .await
+        .unwrap();
+    let report = answered.answer.disclosure.expect("a report");
+    assert_eq!(
+        report.suppressed.get("differencing"),
+        Some(&1),
+        "{report:?}"
+    );
+    hub.close_quietly().await;
+}
