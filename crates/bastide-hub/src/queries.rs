@@ -483,7 +483,7 @@ impl Hub {
         }
         let b64 = base64::engine::general_purpose::STANDARD;
         let rows: Vec<(Option<i64>, String)> = unsaved
-            .into_iter()
+            .iter()
             .map(|(persons, bytes)| {
                 (
                     persons.and_then(|p| i64::try_from(p).ok()),
@@ -493,14 +493,23 @@ impl Hub {
             .collect();
         let keep = bastide_query::MOST_REMEMBERED as i64;
         let at = time::OffsetDateTime::now_utc().unix_timestamp();
-        if let Err(e) = self
-            .meta
-            .queries()
-            .add_published(project, &rows, keep, at)
-            .await
-        {
-            tracing::error!(target: "bastide::hub", error = %e, "published groups could not be saved");
+        // Two answers of one project saving at once can take the same numbers: a few
+        // tries, then the groups wait in memory for the next save.
+        for attempt in 0..3 {
+            match self
+                .meta
+                .queries()
+                .add_published(project, &rows, keep, at)
+                .await
+            {
+                Ok(()) => return,
+                Err(e) if attempt == 2 => {
+                    tracing::error!(target: "bastide::hub", error = %e, "published groups could not be saved; kept for the next save");
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
         }
+        memory.unsave(unsaved);
     }
 
     /// The opt-out register as it stands: read again only when its token changed.

@@ -252,21 +252,33 @@ impl Checker<'_> {
             }
         }
         // Each group's persons, sketched, to compare with the project's earlier answers.
+        // The rows of each slot, their persons sketched (every slot, person column by
+        // person column), to compare with the project's earlier answers.
+        // Slots under a FILTER are not sketched: the same condition in two aggregate
+        // filters trips DataFusion's common subexpression elimination (a nullability
+        // mismatch); their aggregates are compared by their group's persons instead.
         let mut sketches = Vec::new();
+        let mut sketched = vec![None; slots.len()];
         if self.published.is_some() {
             let udaf = Arc::new(SketchUdaf::udaf(Sketch::size_for(self.rules.min_persons)));
-            for (i, person) in threaded.persons.iter().enumerate() {
-                let name = format!("__bastide_sketch_{i}");
-                let call = Expr::AggregateFunction(AggregateFunction::new_udf(
-                    udaf.clone(),
-                    vec![Expr::Column(person.column.clone())],
-                    false,
-                    None,
-                    vec![],
-                    None,
-                ));
-                aggregates.push(call.alias(&name));
-                sketches.push(Expr::Column(Column::from_name(name)));
+            for (s, (_, value, filter)) in slots.iter().enumerate() {
+                if filter.is_some() {
+                    continue;
+                }
+                sketched[s] = Some(sketches.len() / threaded.persons.len());
+                for (i, person) in threaded.persons.iter().enumerate() {
+                    let name = format!("__bastide_sketch_{s}_{i}");
+                    let call = Expr::AggregateFunction(AggregateFunction::new_udf(
+                        udaf.clone(),
+                        vec![Expr::Column(person.column.clone()), value.clone()],
+                        false,
+                        None,
+                        vec![],
+                        None,
+                    ));
+                    aggregates.push(call.alias(&name));
+                    sketches.push(Expr::Column(Column::from_name(name)));
+                }
             }
         }
         let groups = grouping_set_to_exprlist(&a.group_expr)
@@ -296,6 +308,7 @@ impl Checker<'_> {
             aggregates: judged.clone(),
             totals,
             sketch_at,
+            sketched,
             exact_up_to: 2 * counters as u64,
         };
         let aggregation = LogicalPlan::Aggregate(aggregation);

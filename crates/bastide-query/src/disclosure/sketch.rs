@@ -13,11 +13,13 @@
 //! `bastide_sketch(person)` computes it in the answer's own aggregation, in memory of
 //! the sketch's fixed size per group.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, ListBuilder, UInt64Builder,
+};
+use datafusion::arrow::datatypes::{DataType, UInt64Type};
 use datafusion::arrow::datatypes::{Field, FieldRef};
 use datafusion::common::hash_utils::{QualityRandomState, create_hashes};
 use datafusion::common::{Result as DfResult, ScalarValue, internal_err};
@@ -31,7 +33,7 @@ const P: u64 = (1 << 61) - 1;
 /// Min-hashes kept.
 const MINS: usize = 4;
 /// Positions of a key in the table.
-const HASHES: usize = 3;
+const HASHES: usize = 4;
 /// The persons' keys: fixed, unlike any other hash of them in the hub.
 const KEYS: QualityRandomState = QualityRandomState::with_seed(0x6469_6666_6572_656e);
 
@@ -75,7 +77,7 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// The positions of `key` in a table of `n`: one in each third.
+/// The positions of `key` in a table of `n`: one in each quarter.
 fn positions(n: usize, key: u64) -> [usize; HASHES] {
     let part = n / HASHES;
     std::array::from_fn(|i| i * part + (mix(key.wrapping_add(i as u64 + 1)) as usize % part))
@@ -102,7 +104,7 @@ impl Sketch {
     /// The size that decodes a difference of fewer than `min_persons` persons almost
     /// surely.
     pub fn size_for(min_persons: u64) -> usize {
-        (3 * min_persons as usize + 12).clamp(24, 3 * 1024)
+        (6 * min_persons as usize + 16).clamp(40, 4 * 1024)
     }
 
     fn check(key: u64) -> u64 {
@@ -126,7 +128,8 @@ impl Sketch {
         }
     }
 
-    /// Adds `other`'s records.
+    /// Adds `other`'s records (what a union of distinct groups' sketches is).
+    #[cfg(test)]
     pub fn merge(&mut self, other: &Sketch) {
         for (a, b) in self.cells.iter_mut().zip(&other.cells) {
             a.0 += b.0;
@@ -150,7 +153,7 @@ impl Sketch {
             .zip(&other.cells)
             .map(|(a, b)| (a.0 - b.0, add(a.1, neg(b.1)), add(a.2, neg(b.2))))
             .collect();
-        // A difference of d persons touches at most 3d positions.
+        // A difference of d persons touches at most 4d positions.
         let touched = diff.iter().filter(|c| **c != (0, 0, 0)).count();
         if touched == 0 {
             return Some(0);
@@ -237,8 +240,20 @@ struct Memory {
     loaded: bool,
 }
 
-/// The most groups a project's memory keeps; past it, the oldest are forgotten.
+/// The most groups a project's memory keeps: past it, the project's aggregate-only
+/// answers are refused (forgetting would let an earlier group be differenced).
 pub const MOST_REMEMBERED: usize = 50_000;
+
+/// What the memory says of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Recall {
+    /// It is new, or the same as one shown before: shown, and remembered.
+    Shown,
+    /// It is a few persons away from one shown before: withheld.
+    Near,
+    /// The memory is full: nothing more can be shown.
+    Full,
+}
 
 impl Published {
     /// A memory shared by a project's answers.
@@ -256,14 +271,11 @@ impl Published {
         self.len() == 0
     }
 
-    /// Whether a group of `persons` (when exact) with `sketch` differs from a
-    /// remembered one by 1 to `limit − 1` persons; if not, it is remembered.
-    pub(crate) fn differs_or_keep(
-        &self,
-        persons: Option<u64>,
-        sketch: &Sketch,
-        limit: u64,
-    ) -> bool {
+    /// Whether a group of `persons` (when exact) with `sketch` is 1 to `limit − 1`
+    /// persons away from a remembered one; if it is new, it is remembered. Two exact
+    /// counts that close whose difference does not decode count as near: only a
+    /// failure of the sketch could make them so.
+    pub(crate) fn recall(&self, persons: Option<u64>, sketch: &Sketch, limit: u64) -> Recall {
         let mut memory = self.inner.lock().expect("published memory");
         let mut candidates: Vec<usize> = sketch
             .mins
@@ -286,22 +298,36 @@ impl Published {
         let mut same = false;
         for i in candidates {
             let (kept_persons, kept) = &memory.kept[i];
-            if let (Some(a), Some(b)) = (persons, kept_persons)
-                && a.abs_diff(*b) >= limit
-            {
-                continue;
-            }
+            let both_exact = match (persons, kept_persons) {
+                (Some(a), Some(b)) if a.abs_diff(*b) >= limit => continue,
+                (Some(_), Some(_)) => true,
+                _ => false,
+            };
             match sketch.differing(kept, limit as usize) {
                 Some(0) => same = true,
-                Some(_) => return true,
+                Some(_) => return Recall::Near,
+                None if both_exact && kept.mins.iter().any(|m| sketch.mins.contains(m)) => {
+                    return Recall::Near;
+                }
                 None => {}
             }
         }
         if !same {
+            if memory.kept.len() >= MOST_REMEMBERED {
+                return Recall::Full;
+            }
             memory.unsaved.push((persons, sketch.to_bytes()));
             memory.keep(persons, sketch.clone());
         }
-        false
+        Recall::Shown
+    }
+
+    /// Gives back groups [`Published::unsaved`] took that could not be saved.
+    pub fn unsave(&self, groups: Vec<(Option<u64>, Vec<u8>)>) {
+        let mut memory = self.inner.lock().expect("published memory");
+        let newer = std::mem::take(&mut memory.unsaved);
+        memory.unsaved = groups;
+        memory.unsaved.extend(newer);
     }
 
     /// The groups remembered since the last call (persons when exact, the sketch's
@@ -339,17 +365,6 @@ impl Published {
 
 impl Memory {
     fn keep(&mut self, persons: Option<u64>, sketch: Sketch) {
-        if self.kept.len() >= MOST_REMEMBERED {
-            // Forget the oldest half at once, and index again.
-            let kept: Vec<_> = self.kept.drain(..MOST_REMEMBERED / 2).collect();
-            drop(kept);
-            let rest = std::mem::take(&mut self.kept);
-            self.by_min.clear();
-            self.by_persons.clear();
-            for (p, s) in rest {
-                self.keep(p, s);
-            }
-        }
         let i = self.kept.len();
         for m in sketch.mins {
             self.by_min.entry(m).or_default().push(i);
@@ -361,7 +376,10 @@ impl Memory {
     }
 }
 
-/// `bastide_sketch(person)`: the group's [`Sketch`], as bytes.
+/// `bastide_sketch(person, value)`: the [`Sketch`] of the distinct persons of the
+/// group's rows whose value is not NULL (and that its FILTER keeps), as bytes. Each
+/// person counts once however many rows they have, so that repeating rows (a join
+/// that doubles them) changes nothing.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct SketchUdaf {
     size: usize,
@@ -372,7 +390,7 @@ impl SketchUdaf {
     pub fn udaf(size: usize) -> AggregateUDF {
         AggregateUDF::from(Self {
             size,
-            signature: Signature::any(1, Volatility::Immutable),
+            signature: Signature::any(2, Volatility::Immutable),
         })
     }
 }
@@ -392,8 +410,8 @@ impl AggregateUDFImpl for SketchUdaf {
 
     fn state_fields(&self, args: StateFieldsArgs) -> DfResult<Vec<FieldRef>> {
         Ok(vec![Arc::new(Field::new(
-            format!("{}[sketch]", args.name),
-            DataType::Binary,
+            format!("{}[persons]", args.name),
+            DataType::List(Arc::new(Field::new_list_field(DataType::UInt64, true))),
             true,
         ))])
     }
@@ -420,26 +438,26 @@ impl AggregateUDFImpl for SketchUdaf {
     }
 }
 
+/// Each group's distinct persons' keys.
 #[derive(Debug)]
 struct Sketches {
     size: usize,
-    groups: Vec<Sketch>,
+    groups: Vec<HashSet<u64>>,
 }
 
 impl Sketches {
     fn grow(&mut self, n: usize) {
         if self.groups.len() < n {
-            let size = self.size;
-            self.groups.resize_with(n, || Sketch::new(size));
+            self.groups.resize_with(n, HashSet::new);
         }
     }
 
-    fn emit(&mut self, emit_to: EmitTo) -> ArrayRef {
-        let mut out = BinaryBuilder::new();
-        for sketch in emit_to.take_needed(&mut self.groups) {
-            out.append_value(sketch.to_bytes());
+    fn sketch(&self, persons: &HashSet<u64>) -> Sketch {
+        let mut sketch = Sketch::new(self.size);
+        for key in persons {
+            sketch.add(*key, 1);
         }
-        Arc::new(out.finish())
+        sketch
     }
 }
 
@@ -452,27 +470,37 @@ impl GroupsAccumulator for Sketches {
         total_num_groups: usize,
     ) -> DfResult<()> {
         self.grow(total_num_groups);
-        let [person] = values else {
-            return internal_err!("bastide_sketch takes a person");
+        let [person, value] = values else {
+            return internal_err!("bastide_sketch takes a person and a value");
         };
         let mut hashes = vec![0u64; person.len()];
         create_hashes([person], &KEYS, &mut hashes)?;
         for (row, &group) in group_indices.iter().enumerate() {
-            if opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row)) || person.is_null(row)
-            {
-                continue;
+            let skipped = opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row))
+                || person.is_null(row)
+                || value.is_null(row);
+            if !skipped {
+                self.groups[group].insert(hashes[row] % P);
             }
-            self.groups[group].add(hashes[row] % P, 1);
         }
         Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> DfResult<ArrayRef> {
-        Ok(self.emit(emit_to))
+        let groups = emit_to.take_needed(&mut self.groups);
+        let mut out = BinaryBuilder::new();
+        for persons in &groups {
+            out.append_value(self.sketch(persons).to_bytes());
+        }
+        Ok(Arc::new(out.finish()))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> DfResult<Vec<ArrayRef>> {
-        Ok(vec![self.emit(emit_to)])
+        let mut out = ListBuilder::new(UInt64Builder::new());
+        for persons in emit_to.take_needed(&mut self.groups) {
+            out.append_value(persons.into_iter().map(Some));
+        }
+        Ok(vec![Arc::new(out.finish())])
     }
 
     fn merge_batch(
@@ -485,15 +513,14 @@ impl GroupsAccumulator for Sketches {
         let [states] = values else {
             return internal_err!("bastide_sketch's state is one part");
         };
-        let states = states.as_binary::<i32>();
+        let states = states.as_list::<i32>();
         for (row, &group) in group_indices.iter().enumerate() {
             if states.is_null(row) {
                 continue;
             }
-            let Some(other) = Sketch::from_bytes(states.value(row)) else {
-                return internal_err!("bastide_sketch's state is damaged");
-            };
-            self.groups[group].merge(&other);
+            let keys = states.value(row);
+            let keys = keys.as_primitive::<UInt64Type>();
+            self.groups[group].extend(keys.values().iter().copied());
         }
         Ok(())
     }
@@ -514,7 +541,12 @@ impl GroupsAccumulator for Sketches {
     }
 
     fn size(&self) -> usize {
-        self.groups.capacity() * (size_of::<Sketch>() + self.size * size_of::<(i64, u64, u64)>())
+        self.groups.capacity() * size_of::<HashSet<u64>>()
+            + self
+                .groups
+                .iter()
+                .map(|g| g.capacity() * (size_of::<u64>() + 1))
+                .sum::<usize>()
     }
 }
 
@@ -530,7 +562,7 @@ impl Accumulator for One {
 
     fn evaluate(&mut self) -> DfResult<ScalarValue> {
         self.0.grow(1);
-        let sketch = self.0.groups[0].to_bytes();
+        let sketch = self.0.sketch(&self.0.groups[0]).to_bytes();
         Ok(ScalarValue::Binary(Some(sketch)))
     }
 
@@ -539,7 +571,15 @@ impl Accumulator for One {
     }
 
     fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        Ok(vec![self.evaluate()?])
+        self.0.grow(1);
+        let keys: Vec<ScalarValue> = self.0.groups[0]
+            .iter()
+            .map(|k| ScalarValue::UInt64(Some(*k)))
+            .collect();
+        Ok(vec![ScalarValue::List(ScalarValue::new_list_nullable(
+            &keys,
+            &DataType::UInt64,
+        ))])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
@@ -598,16 +638,15 @@ mod tests {
     fn the_memory_finds_an_earlier_group_a_few_persons_away() {
         let size = Sketch::size_for(10);
         let memory = Published::new();
-        assert!(!memory.differs_or_keep(None, &of(0..50_000, size), 10));
-        assert!(
-            !memory.differs_or_keep(None, &of(0..50_000, size), 10),
-            "the same again"
-        );
-        assert!(memory.differs_or_keep(None, &of(3..50_000, size), 10));
-        assert!(!memory.differs_or_keep(None, &of(20_000..90_000, size), 10));
+        let recall = |p, s: &Sketch| memory.recall(p, s, 10);
+        assert_eq!(recall(None, &of(0..50_000, size)), Recall::Shown);
+        let again = recall(None, &of(0..50_000, size));
+        assert_eq!(again, Recall::Shown, "the same again");
+        assert_eq!(recall(None, &of(3..50_000, size)), Recall::Near);
+        assert_eq!(recall(None, &of(20_000..90_000, size)), Recall::Shown);
         // Small groups, found by their number of persons.
-        assert!(!memory.differs_or_keep(Some(15), &of(100..115, size), 10));
-        assert!(memory.differs_or_keep(Some(12), &of(100..112, size), 10));
+        assert_eq!(recall(Some(15), &of(100..115, size)), Recall::Shown);
+        assert_eq!(recall(Some(12), &of(100..112, size)), Recall::Near);
         assert_eq!(memory.len(), 3);
     }
 }

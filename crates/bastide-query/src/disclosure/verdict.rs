@@ -23,7 +23,7 @@ use datafusion::logical_expr::{
 
 use super::Disclosure;
 use super::cell::at;
-use super::sketch::{Published, sketch_at};
+use super::sketch::{MOST_REMEMBERED, Published, Recall, sketch_at};
 
 /// The mask's bit for a row withheld whole.
 pub(crate) const WITHHELD_ROW: u64 = 1 << 63;
@@ -80,6 +80,9 @@ pub(crate) struct Layout {
     /// Where each person column's group sketch is among the arguments, when the
     /// answer is compared with the project's earlier ones.
     pub sketch_at: Option<usize>,
+    /// Each slot's place among the sketches (slots under a FILTER have none: their
+    /// group's is used).
+    pub sketched: Vec<Option<usize>>,
     /// Persons are counted exactly up to this many in a cell.
     pub exact_up_to: u64,
 }
@@ -233,9 +236,29 @@ impl Evaluator {
                     .min()
                     .unwrap_or(0)
             });
-            if !small && self.across_answers(values, row, &facts(0, row)) {
+            if !small {
+                // Each published aggregate's rows, against the project's earlier answers.
+                let mut near: HashMap<usize, bool> = HashMap::new();
                 for (k, first) in firsts.iter_mut().enumerate() {
-                    if first.is_none() && matches!(self.layout.aggregates[k], Judged::By { .. }) {
+                    let Judged::By { slot, .. } = self.layout.aggregates[k] else {
+                        continue;
+                    };
+                    let slot = match self.layout.sketched.get(slot) {
+                        Some(Some(_)) => slot,
+                        _ => 0,
+                    };
+                    if first.is_some() {
+                        continue;
+                    }
+                    let is_near = match near.get(&slot) {
+                        Some(n) => *n,
+                        None => {
+                            let n = self.across_answers(values, row, slot, &facts(slot, row))?;
+                            near.insert(slot, n);
+                            n
+                        }
+                    };
+                    if is_near {
                         *first = Some(Rule::Differencing);
                     }
                 }
@@ -265,23 +288,47 @@ impl Evaluator {
         Ok((masks, report))
     }
 
-    /// Whether row `row`'s group differs from a group the project was shown before by
-    /// fewer persons than the minimum (each person column's group compared); if not,
-    /// it is remembered.
-    fn across_answers(&self, values: &[ArrayRef], row: usize, group: &[Facts]) -> bool {
+    /// Whether the rows of slot `slot` in row `row` (a group, or the part of it an
+    /// aggregate reads) differ from rows the project was shown before by fewer
+    /// persons than the minimum, each person column compared; if not, they are
+    /// remembered. Refused once the project's memory is full.
+    fn across_answers(
+        &self,
+        values: &[ArrayRef],
+        row: usize,
+        slot: usize,
+        cells: &[Facts],
+    ) -> DfResult<bool> {
         let (Some(published), Some(at)) = (&self.published, self.layout.sketch_at) else {
-            return false;
+            return Ok(false);
         };
-        (0..self.layout.persons).any(|i| {
-            let Some(sketch) = values.get(at + i).and_then(|a| sketch_at(a, row)) else {
-                return false;
+        let Some(Some(place)) = self.layout.sketched.get(slot).copied() else {
+            return Ok(false);
+        };
+        let persons = self.layout.persons;
+        let mut near = false;
+        for i in 0..persons {
+            let Some(sketch) = values
+                .get(at + place * persons + i)
+                .and_then(|a| sketch_at(a, row))
+            else {
+                continue;
             };
-            let persons = group
+            let exact = cells
                 .get(i)
                 .map(|f| f.persons)
                 .filter(|p| *p <= self.layout.exact_up_to);
-            published.differs_or_keep(persons, &sketch, self.rules.min_persons.max(1))
-        })
+            match published.recall(exact, &sketch, self.rules.min_persons.max(1)) {
+                Recall::Shown => {}
+                Recall::Near => near = true,
+                Recall::Full => {
+                    return Err(datafusion::error::DataFusionError::Execution(format!(
+                        "this project's memory of the groups its answers showed is full ({MOST_REMEMBERED}): no more aggregate-only answers until a steward reviews it"
+                    )));
+                }
+            }
+        }
+        Ok(near)
     }
 
     /// Withholds, among a row's published aggregates over different rows of its group

@@ -441,3 +441,19 @@ async fn the_memory_of_what_a_project_was_shown_outlives_a_restart() {
     );
     hub.close_quietly().await;
 }
+
+#[tokio::test]
+async fn doubled_rows_do_not_hide_a_difference_of_a_few_persons() {
+    let world = town().await;
+    let p = aggregate_project(&world).await;
+    let sql = "SELECT sum(ben_nai_ann) FROM people";
+    assert_ne!(rows(&world, &p, sql).await, [["NULL"]]);
+    // Every row twice, less the persons born in 1940: the same persons as above but
+    // two, whatever their rows.
+    let doubled = "SELECT sum(p.ben_nai_ann) FROM people p CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2) t WHERE p.ben_nai_ann <> 1940";
+    let refused_or_withheld = match world.ask(&p, doubled).await {
+        Ok(_) => rows(&world, &p, doubled).await == [["NULL"]],
+        Err(e) => e.to_string().contains("refused"),
+    };
+    assert!(refused_or_withheld, "{doubled}");
+}
