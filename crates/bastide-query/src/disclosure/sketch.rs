@@ -14,6 +14,7 @@
 //! the sketch's fixed size per group.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{
@@ -438,21 +439,44 @@ impl AggregateUDFImpl for SketchUdaf {
     }
 }
 
+/// A set of person keys: already hashes, so the set does not hash them again.
+type Keys = HashSet<u64, BuildHasherDefault<KeyHasher>>;
+
+/// The identity as a hasher, for keys that are hashes.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// Each group's distinct persons' keys.
 #[derive(Debug)]
 struct Sketches {
     size: usize,
-    groups: Vec<HashSet<u64>>,
+    groups: Vec<Keys>,
 }
 
 impl Sketches {
     fn grow(&mut self, n: usize) {
         if self.groups.len() < n {
-            self.groups.resize_with(n, HashSet::new);
+            self.groups.resize_with(n, Keys::default);
         }
     }
 
-    fn sketch(&self, persons: &HashSet<u64>) -> Sketch {
+    fn sketch(&self, persons: &Keys) -> Sketch {
         let mut sketch = Sketch::new(self.size);
         for key in persons {
             sketch.add(*key, 1);
@@ -541,7 +565,7 @@ impl GroupsAccumulator for Sketches {
     }
 
     fn size(&self) -> usize {
-        self.groups.capacity() * size_of::<HashSet<u64>>()
+        self.groups.capacity() * size_of::<Keys>()
             + self
                 .groups
                 .iter()

@@ -20,17 +20,9 @@ pub struct FeasibilityArgs {
     /// The data folder (for `open`).
     #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
-    /// The hub's address (for `terms` and `count`).
-    #[arg(
-        long,
-        env = "BASTIDE_URL",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    pub url: String,
-    /// A file holding the API token (default: the `BASTIDE_TOKEN` variable).
-    #[arg(long, value_name = "FILE", global = true)]
-    pub token_file: Option<PathBuf>,
+    /// The hub and the token (for `terms` and `count`).
+    #[command(flatten)]
+    pub remote: super::query::Remote,
     /// What to do.
     #[command(subcommand)]
     pub command: FeasibilityCommand,
@@ -102,7 +94,7 @@ pub async fn run(
             Ok(())
         }
         FeasibilityCommand::Terms { dataset } => {
-            let terms = call(&args.url, args.token_file.as_deref(), &dataset, None).await?;
+            let terms = call(&args.remote, &dataset, None).await?;
             crate::output::print(json_out, &terms, || {
                 let mut out = String::new();
                 for table in terms["open"].as_array().into_iter().flatten() {
@@ -125,7 +117,7 @@ pub async fn run(
                 .map(|c| criterion(c))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let body = json!({ "criteria": criteria });
-            let count = call(&args.url, args.token_file.as_deref(), &dataset, Some(body)).await?;
+            let count = call(&args.remote, &dataset, Some(body)).await?;
             crate::output::print(json_out, &count, || text(&count["note"]));
             Ok(())
         }
@@ -166,12 +158,12 @@ fn criterion(text: &str) -> anyhow::Result<Value> {
 }
 
 async fn call(
-    url: &str,
-    token_file: Option<&std::path::Path>,
+    remote: &super::query::Remote,
     dataset: &str,
     body: Option<Value>,
 ) -> anyhow::Result<Value> {
-    let token = super::query::token(token_file)?;
+    let url = remote.url.as_str();
+    let token = super::query::token(remote.token_file.as_deref())?;
     let base = format!(
         "{}/api/v1/datasets/{dataset}/feasibility",
         url.trim_end_matches('/')

@@ -40,6 +40,23 @@ pub async fn run(args: QueryArgs, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where a running hub is, and the API token to reach it with: the options of the
+/// commands that act through its API.
+#[derive(Debug, clap::Args)]
+pub struct Remote {
+    /// The hub's address.
+    #[arg(
+        long,
+        env = "BASTIDE_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+    /// A file holding the API token (default: the `BASTIDE_TOKEN` variable).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub token_file: Option<std::path::PathBuf>,
+}
+
 /// The token from `--token-file` (private to its owner) or `BASTIDE_TOKEN`.
 pub(crate) fn token(file: Option<&std::path::Path>) -> anyhow::Result<SecretString> {
     if let Some(file) = file {

@@ -13,17 +13,9 @@ use serde_json::{Value, json};
 /// Options of `release`.
 #[derive(Debug, Args)]
 pub struct ReleaseArgs {
-    /// The hub's address.
-    #[arg(
-        long,
-        env = "BASTIDE_URL",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    pub url: String,
-    /// A file holding the API token (default: the `BASTIDE_TOKEN` variable).
-    #[arg(long, value_name = "FILE", global = true)]
-    pub token_file: Option<PathBuf>,
+    /// The hub and the token.
+    #[command(flatten)]
+    pub remote: super::query::Remote,
     /// What to do.
     #[command(subcommand)]
     pub command: ReleaseCommand,
@@ -155,8 +147,8 @@ impl Decision {
 /// Runs `bastide release …`.
 pub async fn run(args: ReleaseArgs, json_out: bool) -> anyhow::Result<()> {
     let api = Api {
-        url: args.url.trim_end_matches('/').to_owned(),
-        token: super::query::token(args.token_file.as_deref())?,
+        url: args.remote.url.trim_end_matches('/').to_owned(),
+        token: super::query::token(args.remote.token_file.as_deref())?,
         client: reqwest::Client::new(),
     };
     let (method, path, body) = match args.command {

@@ -142,17 +142,7 @@ async fn each_count_spends_budget_until_none_is_left_and_shows_rounded_noise() {
         token: token(&world, "otto", None).await,
     };
     otto.ok(Method::POST, COUNTS, Some(women())).await;
-    let log: Vec<(String, Outcome)> = bastide_audit::events(
-        world.hub().audit().log().dir(),
-        &bastide_audit::Filter {
-            action: Some("feasibility".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .into_iter()
-    .map(|e| (e.event.action, e.event.outcome))
-    .collect();
+    let log = logged(&world, "feasibility", None);
     assert!(
         log.contains(&("feasibility.opened".into(), Outcome::Success)),
         "{log:?}"

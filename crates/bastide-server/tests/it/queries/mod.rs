@@ -270,6 +270,25 @@ impl World {
     }
 }
 
+/// The audit log's events whose action starts with `action`, about `object` when
+/// one is given: (action, outcome), in order.
+fn logged(
+    world: &World,
+    action: &str,
+    object: Option<&str>,
+) -> Vec<(String, bastide_audit::Outcome)> {
+    let filter = bastide_audit::Filter {
+        action: Some(action.into()),
+        ..Default::default()
+    };
+    bastide_audit::events(world.hub().audit().log().dir(), &filter)
+        .unwrap()
+        .into_iter()
+        .filter(|e| object.is_none() || e.event.object.as_deref() == object)
+        .map(|e| (e.event.action, e.event.outcome))
+        .collect()
+}
+
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }

@@ -100,16 +100,7 @@ pub(super) async fn token(world: &World, user: &str, project: Option<&str>) -> S
 
 /// The release events of the log for request `id`: (action, outcome).
 fn audited(world: &World, id: &str) -> Vec<(String, Outcome)> {
-    let filter = bastide_audit::Filter {
-        action: Some("release".into()),
-        ..Default::default()
-    };
-    bastide_audit::events(world.hub().audit().log().dir(), &filter)
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.event.object.as_deref() == Some(id))
-        .map(|e| (e.event.action, e.event.outcome))
-        .collect()
+    logged(world, "release", Some(id))
 }
 
 #[tokio::test]

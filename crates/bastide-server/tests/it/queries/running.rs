@@ -135,16 +135,7 @@ async fn an_answered_query_is_in_the_history_at_once_and_in_the_database_once_wr
 
 /// The audit events of query `id`, by action.
 fn audited(world: &World, id: &str) -> Vec<(String, bastide_audit::Outcome)> {
-    let filter = bastide_audit::Filter {
-        action: Some("query".into()),
-        ..Default::default()
-    };
-    bastide_audit::events(world.hub().audit().log().dir(), &filter)
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.event.object.as_deref() == Some(id))
-        .map(|e| (e.event.action, e.event.outcome))
-        .collect()
+    logged(world, "query", Some(id))
 }
 
 #[tokio::test]
