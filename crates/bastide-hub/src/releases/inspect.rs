@@ -46,6 +46,9 @@ pub struct FileReport {
     pub warnings: Vec<String>,
 }
 
+/// The warning on every table sent rather than computed by the hub.
+pub const SENT_TABLE: &str = "a table sent, not computed by the hub: its cells were not checked by the disclosure rules (the persons behind them are unknown to it); reviewers judge them";
+
 /// Why a file cannot enter a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blocked(pub Vec<String>);
@@ -159,9 +162,7 @@ fn table(
     if !blocked.is_empty() {
         return Err(Blocked(blocked));
     }
-    let mut warnings = vec![
-        "a table sent, not computed by the hub: its cells were not checked by the disclosure rules (the persons behind them are unknown to it); reviewers judge them".to_owned(),
-    ];
+    let mut warnings = vec![SENT_TABLE.to_owned()];
     for (i, n) in small.iter().enumerate().filter(|(_, n)| **n > 0) {
         warnings.push(format!(
             "column {} (`{}`): {n} cells between 1 and {} (under the minimum of {min_persons} persons, if they count persons)",

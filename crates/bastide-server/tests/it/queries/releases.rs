@@ -143,6 +143,12 @@ async fn results_leave_only_checked_after_two_stewards_approve_and_only_to_their
         (Some("people.csv"), Some("answer"))
     );
     assert_eq!(file["report"]["checked"], true, "{file}");
+    assert!(
+        !file["report"]["warnings"]
+            .to_string()
+            .contains("not computed"),
+        "{file}"
+    );
     assert_eq!(file["report"]["rows"], 1, "{file}");
     let by_sex = json!({ "name": "by_sex", "sql": "SELECT ben_sex_cod, count(*) AS n FROM people GROUP BY 1" });
     let empty = rita
