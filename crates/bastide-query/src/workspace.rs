@@ -107,6 +107,8 @@ pub struct Workspace {
     /// The disclosure rules an aggregate-only answer's cells are checked against.
     rules: bastide_sdc::Rules,
     published: Option<Arc<crate::disclosure::Published>>,
+    /// The keys of persons in this project's sketches, from its secret.
+    sketch_seed: u64,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -147,6 +149,7 @@ impl Workspace {
             .named(&format!("pk-{project}"), &key_scope)
             .await?;
         let pseudonym = ProjectPseudonym::new(project, secret.as_bytes()).udf();
+        let sketch_seed = crate::disclosure::seed(secret.as_bytes());
         let functions = Functions {
             hub: HubPseudonym::udf(),
             opted_in: (!opt_outs.register.is_empty())
@@ -191,6 +194,7 @@ impl Workspace {
             pseudonym,
             rules: bastide_sdc::Rules::default(),
             published: None,
+            sketch_seed,
         })
     }
 
@@ -209,9 +213,10 @@ impl Workspace {
         self
     }
 
-    /// The project's earlier published groups, when they are compared.
-    pub(crate) fn published(&self) -> Option<&Arc<crate::disclosure::Published>> {
-        self.published.as_ref()
+    /// The project's earlier published groups, when they are compared, and the seed
+    /// of the persons' keys in their sketches.
+    pub(crate) fn published(&self) -> Option<(&Arc<crate::disclosure::Published>, u64)> {
+        self.published.as_ref().map(|p| (p, self.sketch_seed))
     }
 
     /// The disclosure rules of its aggregate-only answers.

@@ -137,20 +137,34 @@ pub(crate) fn apply(
     plan: LogicalPlan,
     rules: &Rules,
     report: &Arc<Mutex<Disclosure>>,
-    published: Option<&Arc<Published>>,
+    published: Option<(&Arc<Published>, u64)>,
 ) -> Result<LogicalPlan> {
     Checker {
         rules,
         report,
-        published,
+        published: published.map(|p| p.0),
+        seed: published.map_or(0, |p| p.1),
     }
     .top(plan)
+}
+
+/// The seed of persons' keys in a project's sketches, from the project's secret: the
+/// stored sketches mean nothing to whoever lacks it.
+pub(crate) fn seed(secret: &[u8]) -> u64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"bastide sketch keys\0")
+        .chain_update(secret)
+        .finalize();
+    u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
 struct Checker<'a> {
     rules: &'a Rules,
     report: &'a Arc<Mutex<Disclosure>>,
     published: Option<&'a Arc<Published>>,
+    /// The persons' keys' seed in sketches.
+    seed: u64,
 }
 
 impl Checker<'_> {
@@ -260,7 +274,8 @@ impl Checker<'_> {
         let mut sketches = Vec::new();
         let mut sketched = vec![None; slots.len()];
         if self.published.is_some() {
-            let udaf = Arc::new(SketchUdaf::udaf(Sketch::size_for(self.rules.min_persons)));
+            let size = Sketch::size_for(self.rules.min_persons);
+            let udaf = Arc::new(SketchUdaf::udaf(size, self.seed));
             for (s, (_, value, filter)) in slots.iter().enumerate() {
                 if filter.is_some() {
                     continue;

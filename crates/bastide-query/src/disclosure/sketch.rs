@@ -35,8 +35,6 @@ const P: u64 = (1 << 61) - 1;
 const MINS: usize = 4;
 /// Positions of a key in the table.
 const HASHES: usize = 4;
-/// The persons' keys: fixed, unlike any other hash of them in the hub.
-const KEYS: QualityRandomState = QualityRandomState::with_seed(0x6469_6666_6572_656e);
 
 fn mul(a: u64, b: u64) -> u64 {
     ((u128::from(a) * u128::from(b)) % u128::from(P)) as u64
@@ -384,15 +382,27 @@ impl Memory {
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct SketchUdaf {
     size: usize,
+    /// The persons' keys' seed: the project's, so that stored sketches mean nothing
+    /// without its secret.
+    seed: u64,
     signature: Signature,
 }
 
 impl SketchUdaf {
-    pub fn udaf(size: usize) -> AggregateUDF {
+    pub fn udaf(size: usize, seed: u64) -> AggregateUDF {
         AggregateUDF::from(Self {
             size,
+            seed,
             signature: Signature::any(2, Volatility::Immutable),
         })
+    }
+
+    fn sketches(&self) -> Sketches {
+        Sketches {
+            size: self.size,
+            seed: self.seed,
+            groups: Vec::new(),
+        }
     }
 }
 
@@ -418,10 +428,7 @@ impl AggregateUDFImpl for SketchUdaf {
     }
 
     fn accumulator(&self, _: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
-        Ok(Box::new(One(Sketches {
-            size: self.size,
-            groups: Vec::new(),
-        })))
+        Ok(Box::new(One(self.sketches())))
     }
 
     fn groups_accumulator_supported(&self, _: AccumulatorArgs) -> bool {
@@ -432,10 +439,7 @@ impl AggregateUDFImpl for SketchUdaf {
         &self,
         _: AccumulatorArgs,
     ) -> DfResult<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(Sketches {
-            size: self.size,
-            groups: Vec::new(),
-        }))
+        Ok(Box::new(self.sketches()))
     }
 }
 
@@ -466,6 +470,7 @@ impl Hasher for KeyHasher {
 #[derive(Debug)]
 struct Sketches {
     size: usize,
+    seed: u64,
     groups: Vec<Keys>,
 }
 
@@ -498,7 +503,11 @@ impl GroupsAccumulator for Sketches {
             return internal_err!("bastide_sketch takes a person and a value");
         };
         let mut hashes = vec![0u64; person.len()];
-        create_hashes([person], &KEYS, &mut hashes)?;
+        create_hashes(
+            [person],
+            &QualityRandomState::with_seed(self.seed),
+            &mut hashes,
+        )?;
         for (row, &group) in group_indices.iter().enumerate() {
             let skipped = opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row))
                 || person.is_null(row)
@@ -556,6 +565,7 @@ impl GroupsAccumulator for Sketches {
     ) -> DfResult<Vec<ArrayRef>> {
         let mut one = Sketches {
             size: self.size,
+            seed: self.seed,
             groups: Vec::new(),
         };
         let rows = values.first().map_or(0, |v| v.len());
