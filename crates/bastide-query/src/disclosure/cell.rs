@@ -21,13 +21,14 @@
 
 use std::sync::Arc;
 
+use super::single::{Grows, Single};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder, ListBuilder,
     UInt64Builder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt64Type};
 use datafusion::common::hash_utils::{QualityRandomState, create_hashes};
-use datafusion::common::{HashMap, Result as DfResult, ScalarValue, internal_err};
+use datafusion::common::{HashMap, Result as DfResult, internal_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
@@ -251,13 +252,15 @@ struct Groups {
     cells: Vec<Summary>,
 }
 
-impl Groups {
+impl Grows for Groups {
     fn grow(&mut self, groups: usize) {
         if self.cells.len() < groups {
             self.cells.resize_with(groups, Summary::default);
         }
     }
+}
 
+impl Groups {
     fn take(&mut self, emit_to: EmitTo) -> Vec<Summary> {
         emit_to.take_needed(&mut self.cells)
     }
@@ -414,41 +417,6 @@ impl GroupsAccumulator for Groups {
                 .iter()
                 .map(|c| c.shares.capacity() * share)
                 .sum::<usize>()
-    }
-}
-
-/// The accumulator of an aggregation without groups: one group.
-#[derive(Debug)]
-struct Single(Groups);
-
-impl Accumulator for Single {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
-        let rows = values.first().map_or(0, |v| v.len());
-        self.0.update_batch(values, &vec![0; rows], None, 1)
-    }
-
-    fn evaluate(&mut self) -> DfResult<ScalarValue> {
-        self.0.grow(1);
-        let list = self.0.evaluate(EmitTo::All)?;
-        ScalarValue::try_from_array(&list, 0)
-    }
-
-    fn size(&self) -> usize {
-        size_of_val(self) + self.0.size()
-    }
-
-    fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        self.0.grow(1);
-        self.0
-            .state(EmitTo::All)?
-            .iter()
-            .map(|a| ScalarValue::try_from_array(a, 0))
-            .collect()
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
-        let rows = states.first().map_or(0, |v| v.len());
-        self.0.merge_batch(states, &vec![0; rows], 1)
     }
 }
 

@@ -19,6 +19,7 @@
 //! carries a [`Disclosure`] report: cells checked, withheld and why.
 
 mod cell;
+mod single;
 mod sketch;
 mod thread;
 mod values;

@@ -17,13 +17,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
+use super::single::{Grows, Single};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, ListBuilder, UInt64Builder,
 };
 use datafusion::arrow::datatypes::{DataType, UInt64Type};
 use datafusion::arrow::datatypes::{Field, FieldRef};
 use datafusion::common::hash_utils::{QualityRandomState, create_hashes};
-use datafusion::common::{Result as DfResult, ScalarValue, internal_err};
+use datafusion::common::{Result as DfResult, internal_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
@@ -428,7 +429,7 @@ impl AggregateUDFImpl for SketchUdaf {
     }
 
     fn accumulator(&self, _: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
-        Ok(Box::new(One(self.sketches())))
+        Ok(Box::new(Single(self.sketches())))
     }
 
     fn groups_accumulator_supported(&self, _: AccumulatorArgs) -> bool {
@@ -474,13 +475,15 @@ struct Sketches {
     groups: Vec<Keys>,
 }
 
-impl Sketches {
+impl Grows for Sketches {
     fn grow(&mut self, n: usize) {
         if self.groups.len() < n {
             self.groups.resize_with(n, Keys::default);
         }
     }
+}
 
+impl Sketches {
     fn sketch(&self, persons: &Keys) -> Sketch {
         let mut sketch = Sketch::new(self.size);
         for key in persons {
@@ -581,44 +584,6 @@ impl GroupsAccumulator for Sketches {
                 .iter()
                 .map(|g| g.capacity() * (size_of::<u64>() + 1))
                 .sum::<usize>()
-    }
-}
-
-/// The accumulator of an aggregation without groups: one group.
-#[derive(Debug)]
-struct One(Sketches);
-
-impl Accumulator for One {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
-        let rows = values.first().map_or(0, |v| v.len());
-        self.0.update_batch(values, &vec![0; rows], None, 1)
-    }
-
-    fn evaluate(&mut self) -> DfResult<ScalarValue> {
-        self.0.grow(1);
-        let sketch = self.0.sketch(&self.0.groups[0]).to_bytes();
-        Ok(ScalarValue::Binary(Some(sketch)))
-    }
-
-    fn size(&self) -> usize {
-        self.0.size()
-    }
-
-    fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        self.0.grow(1);
-        let keys: Vec<ScalarValue> = self.0.groups[0]
-            .iter()
-            .map(|k| ScalarValue::UInt64(Some(*k)))
-            .collect();
-        Ok(vec![ScalarValue::List(ScalarValue::new_list_nullable(
-            &keys,
-            &DataType::UInt64,
-        ))])
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
-        let rows = states.first().map_or(0, |v| v.len());
-        self.0.merge_batch(states, &vec![0; rows], 1)
     }
 }
 
