@@ -4,7 +4,7 @@
 //! | alert | events it watches |
 //! |---|---|
 //! | `export_volume` | `export.*` and `release.downloaded` with a `bytes` detail, summed per actor over an hour |
-//! | `similar_queries` | `query.run` with a `query` detail, per actor and query shape (literals removed) |
+//! | `similar_queries` | `query.start` (recorded before any answer leaves) with a `query` detail, per actor and query shape (literals removed) |
 //! | `failed_logins` | `auth.login` that failed, per account and per client address |
 //! | `outside_permit_period` | any event denied with detail `reason = "outside_permit_period"` |
 //!
@@ -149,7 +149,7 @@ impl AlertRules {
                 ));
             }
         }
-        if e.action == "query.run"
+        if e.action == "query.start"
             && let Some(query) = e.details.get("query").and_then(|q| q.as_str())
         {
             let window = self
@@ -309,7 +309,7 @@ mod tests {
     }
 
     fn query(text: &str) -> NewEvent {
-        NewEvent::new("alice", Role::Researcher, "query.run", Outcome::Success)
+        NewEvent::new("alice", Role::Researcher, "query.start", Outcome::Success)
             .detail("query", text)
     }
 

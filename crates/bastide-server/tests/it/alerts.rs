@@ -30,7 +30,7 @@ async fn webhook_receiver() -> (String, mpsc::UnboundedReceiver<serde_json::Valu
 }
 
 fn query(n: u32) -> NewEvent {
-    NewEvent::new("alice", Role::Researcher, "query.run", Outcome::Success)
+    NewEvent::new("alice", Role::Researcher, "query.start", Outcome::Success)
         .project("p-7")
         .detail("query", format!("SELECT count(*) FROM t WHERE age > {n}"))
 }
