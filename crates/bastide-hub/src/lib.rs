@@ -35,6 +35,7 @@ mod sessions;
 mod sign_in;
 mod staging;
 pub mod throttle;
+mod workspace_catalogue;
 
 pub use accounts::NewToken;
 pub use actions::Action;
@@ -57,3 +58,4 @@ pub use releases::{Download, FileReport, ReleaseStep};
 pub use running::QueryService;
 pub use sessions::{Method, SignedIn, TotpEnrolment, refusal_message};
 pub use sign_in::{Origin, Presented, WorkspaceLogin};
+pub use workspace_catalogue::WorkspaceCatalogue;

@@ -357,7 +357,7 @@ impl Hub {
     /// The permit scope `principal` holds now for `project`. A row-level permit
     /// answers only clients inside the secure environment, and never as a file to
     /// take away: the one rule of every door. Refusals are audited.
-    async fn permitted(
+    pub(crate) async fn permitted(
         &self,
         principal: &Principal,
         project: &str,
@@ -610,7 +610,7 @@ fn recorded_event(
 }
 
 /// The audit event `action` of a query, before it has a history record (refused).
-fn query_event(
+pub(crate) fn query_event(
     by: &Caller,
     action: Action,
     project: &str,

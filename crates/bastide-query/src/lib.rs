@@ -10,6 +10,7 @@
 //! [`Limits`].
 
 mod aggregate;
+pub mod catalogue;
 mod disclosure;
 mod error;
 pub mod functions;

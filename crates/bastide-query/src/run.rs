@@ -76,6 +76,11 @@ impl HubMemory {
     pub fn reserved(&self) -> usize {
         self.0.reserved()
     }
+
+    /// The pool itself, for a session's own pool to take from.
+    pub(crate) fn pool(&self) -> Arc<dyn MemoryPool> {
+        self.0.clone()
+    }
 }
 
 impl PartialEq for HubMemory {
@@ -300,7 +305,7 @@ pub struct Described {
 }
 
 /// `batch` cast to `schema` (its classic twin).
-fn in_schema(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+pub(crate) fn in_schema(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     if batch.schema_ref() == schema {
         return Ok(batch.clone());
     }

@@ -1,6 +1,9 @@
 //! Statements over the wire, simple and extended protocol alike: each read query goes
-//! to [`Hub::query`] (Parse/Describe to [`Hub::describe`]); the transaction and client
-//! settings statements that drivers send on their own are answered without effect.
+//! to [`Hub::query`] (Parse/Describe to [`Hub::describe`]); statements reading only
+//! `pg_catalog` and `information_schema` (clients listing tables and columns) to the
+//! workspace's catalogue ([`Hub::workspace_catalogue`]), which holds no data; the
+//! transaction and client settings statements that drivers send on their own are
+//! answered without effect, and `SHOW` from the fixed settings of [`super::settings`].
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -9,7 +12,8 @@ use arrow_pg::datatypes::df::deserialize_parameters;
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
 use async_trait::async_trait;
 use bastide_core::ids::ProjectId;
-use bastide_query::Checked;
+use bastide_query::catalogue::{Catalogue, CatalogueStatement, catalogue_statement};
+use bastide_query::{Checked, Described};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ParamValues;
 use futures::{Sink, SinkExt};
@@ -43,10 +47,14 @@ const CLIENT_SETTINGS: &[&str] = &[
 ];
 
 /// What a statement is, decided from its first words.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum Kind {
     /// A query for the workspace.
     Query,
+    /// A query of the catalogue only, rewritten for it.
+    Catalogue(Box<CatalogueStatement>),
+    /// `SHOW` of a session setting (answered from the fixed settings).
+    Show(String),
     /// `BEGIN`, `COMMIT` or `ROLLBACK` (reads need no transaction: answered only).
     Transaction(&'static str),
     /// A client setting (answered only).
@@ -62,6 +70,8 @@ pub(super) struct WireStatement {
     /// parsed and guarded it, run at Execute without parsing it again (none for the
     /// others).
     prepared: Option<Prepared>,
+    /// What a catalogue statement or a `SHOW` answers.
+    described: Option<Described>,
 }
 
 /// The query handlers.
@@ -119,6 +129,50 @@ impl WireParser {
         })
     }
 
+    /// The catalogue of the connection's workspace, the permit checked now: the
+    /// connection's own while the tables it lists stay the same. The hub's listing
+    /// comes with it, holding the caller's place among their running statements.
+    async fn catalogue<C: ClientInfo + ?Sized>(
+        &self,
+        client: &C,
+        sql: &str,
+    ) -> PgWireResult<(Arc<Catalogue>, bastide_hub::WorkspaceCatalogue)> {
+        let caller = self.caller(client).await?;
+        let listed = self
+            .hub
+            .workspace_catalogue(&caller.caller, &caller.project, caller.client, sql)
+            .await
+            .map_err(error)?;
+        let session = session(client)?;
+        let mut kept = session.catalogue.lock().await;
+        let catalogue = match kept.as_ref() {
+            Some(catalogue) if catalogue.lists(&listed.tables) => catalogue.clone(),
+            _ => {
+                let fresh =
+                    Catalogue::new(caller.project.as_str(), &listed.tables, &self.hub.limits())
+                        .await
+                        .map_err(|e| error(e.into()))?;
+                kept.insert(Arc::new(fresh)).clone()
+            }
+        };
+        Ok((catalogue, listed))
+    }
+
+    /// Answers the catalogue statement `statement`.
+    async fn read_catalogue<C: ClientInfo + ?Sized>(
+        &self,
+        client: &C,
+        sql: &str,
+        statement: &CatalogueStatement,
+        params: ParamValues,
+    ) -> PgWireResult<bastide_query::Answer> {
+        let (catalogue, _listed) = self.catalogue(client, sql).await?;
+        catalogue
+            .run(statement, params)
+            .await
+            .map_err(|e| error(e.into()))
+    }
+
     async fn run<C: ClientInfo + ?Sized>(
         &self,
         client: &C,
@@ -160,27 +214,46 @@ impl QueryParser for WireParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         let kind = kind(sql);
-        let prepared = if kind == Kind::Query {
-            let caller = self.caller(client).await?;
-            Some(
-                self.hub
-                    .describe(&caller.caller, &caller.project, sql, caller.client)
-                    .await
-                    .map_err(error)?,
-            )
-        } else {
-            None
-        };
+        let (mut prepared, mut described) = (None, None);
+        match &kind {
+            Kind::Query => {
+                let caller = self.caller(client).await?;
+                prepared = Some(
+                    self.hub
+                        .describe(&caller.caller, &caller.project, sql, caller.client)
+                        .await
+                        .map_err(error)?,
+                );
+            }
+            Kind::Catalogue(statement) => {
+                let (catalogue, _listed) = self.catalogue(client, sql).await?;
+                described = Some(
+                    catalogue
+                        .describe(statement)
+                        .await
+                        .map_err(|e| error(e.into()))?,
+                );
+            }
+            Kind::Show(name) => {
+                described = Some(Described {
+                    columns: super::settings::shown(name)?.schema(),
+                    parameters: Vec::new(),
+                });
+            }
+            Kind::Transaction(_) | Kind::Setting => {}
+        }
         Ok(Some(WireStatement {
             sql: sql.to_owned(),
             kind,
             prepared,
+            described,
         }))
     }
 
     fn get_parameter_types(&self, stmt: &WireStatement) -> PgWireResult<Vec<Type>> {
-        let Some(Prepared { described, .. }) = &stmt.prepared else {
-            return Ok(Vec::new());
+        let described = match (&stmt.prepared, &stmt.described) {
+            (Some(Prepared { described, .. }), _) | (None, Some(described)) => described,
+            (None, None) => return Ok(Vec::new()),
         };
         described
             .parameters
@@ -197,13 +270,15 @@ impl QueryParser for WireParser {
         stmt: &WireStatement,
         format: Option<&Format>,
     ) -> PgWireResult<Vec<FieldInfo>> {
-        match &stmt.prepared {
-            Some(Prepared { described, .. }) => arrow_schema_to_pg_fields(
-                &described.columns,
-                format.unwrap_or(&Format::UnifiedText),
-                None,
-            ),
-            None => Ok(Vec::new()),
+        match (&stmt.prepared, &stmt.described) {
+            (Some(Prepared { described, .. }), _) | (None, Some(described)) => {
+                arrow_schema_to_pg_fields(
+                    &described.columns,
+                    format.unwrap_or(&Format::UnifiedText),
+                    None,
+                )
+            }
+            (None, None) => Ok(Vec::new()),
         }
     }
 }
@@ -224,8 +299,16 @@ impl SimpleQueryHandler for WireQueries {
                     .run(&*client, query, no_parameters(), None)
                     .await?;
                 notify(client, &answered).await?;
-                rows(answered, &Format::UnifiedText)?
+                rows(answered.answer, &Format::UnifiedText)?
             }
+            Kind::Catalogue(statement) => {
+                let answer = self
+                    .parser
+                    .read_catalogue(&*client, query, &statement, no_parameters())
+                    .await?;
+                rows(answer, &Format::UnifiedText)?
+            }
+            Kind::Show(name) => rows(shown(&name)?, &Format::UnifiedText)?,
             other => answer_only(&other),
         };
         Ok(vec![response])
@@ -258,15 +341,7 @@ impl ExtendedQueryHandler for WireQueries {
             Kind::Query => {
                 let params = match &statement.prepared {
                     Some(Prepared { described, .. }) if !portal.parameters.is_empty() => {
-                        let types: Vec<Option<&DataType>> =
-                            described.parameters.iter().map(Option::as_ref).collect();
-                        // Decoding errors may quote the value: never shown.
-                        deserialize_parameters(portal, &types).map_err(|_| {
-                            client_error(
-                                "22023",
-                                "a value bound to the query does not fit its placeholder's type; bind numbers where the query compares numbers, text where it compares text".into(),
-                            )
-                        })?
+                        bound(portal, described)?
                     }
                     _ => no_parameters(),
                 };
@@ -276,11 +351,48 @@ impl ExtendedQueryHandler for WireQueries {
                     .run(&*client, &statement.sql, params, parsed)
                     .await?;
                 notify(client, &answered).await?;
-                rows(answered, &portal.result_column_format)
+                rows(answered.answer, &portal.result_column_format)
             }
+            Kind::Catalogue(catalogue) => {
+                let params = match &statement.described {
+                    Some(described) if !portal.parameters.is_empty() => bound(portal, described)?,
+                    _ => no_parameters(),
+                };
+                let answer = self
+                    .parser
+                    .read_catalogue(&*client, &statement.sql, catalogue, params)
+                    .await?;
+                rows(answer, &portal.result_column_format)
+            }
+            Kind::Show(name) => rows(shown(name)?, &portal.result_column_format),
             other => Ok(answer_only(other)),
         }
     }
+}
+
+/// The values bound to `portal`, typed as `described`'s placeholders.
+fn bound(portal: &Portal<WireStatement>, described: &Described) -> PgWireResult<ParamValues> {
+    let types: Vec<Option<&DataType>> = described.parameters.iter().map(Option::as_ref).collect();
+    // Decoding errors may quote the value: never shown.
+    deserialize_parameters(portal, &types).map_err(|_| {
+        client_error(
+            "22023",
+            "a value bound to the query does not fit its placeholder's type; bind numbers where the query compares numbers, text where it compares text".into(),
+        )
+    })
+}
+
+/// The answer to `SHOW name`.
+fn shown(name: &str) -> PgWireResult<bastide_query::Answer> {
+    let batch = super::settings::shown(name)?;
+    Ok(bastide_query::Answer {
+        schema: batch.schema(),
+        rows: batch.num_rows(),
+        batches: vec![batch],
+        truncated: false,
+        elapsed: std::time::Duration::ZERO,
+        disclosure: None,
+    })
 }
 
 /// The connection's login session.
@@ -300,7 +412,12 @@ fn kind(sql: &str) -> Kind {
     match first {
         "begin" | "start" => Kind::Transaction("BEGIN"),
         "commit" | "end" => Kind::Transaction("COMMIT"),
+        // Savepoints (SQLAlchemy's nested transactions) mark nothing: reads need none.
+        "rollback" if rest.first() == Some(&"to") => Kind::Transaction("ROLLBACK TO"),
         "rollback" | "abort" => Kind::Transaction("ROLLBACK"),
+        "savepoint" => Kind::Transaction("SAVEPOINT"),
+        "release" => Kind::Transaction("RELEASE"),
+        "show" => Kind::Show(rest.join(" ")),
         "set" => {
             let words: Vec<&str> = rest
                 .into_iter()
@@ -316,7 +433,10 @@ fn kind(sql: &str) -> Kind {
                 Kind::Query
             }
         }
-        _ => Kind::Query,
+        _ => match catalogue_statement(sql) {
+            Some(statement) => Kind::Catalogue(Box::new(statement)),
+            None => Kind::Query,
+        },
     }
 }
 
@@ -327,6 +447,8 @@ fn no_parameters() -> ParamValues {
 fn answer_only(kind: &Kind) -> Response {
     match kind {
         Kind::Transaction("BEGIN") => Response::TransactionStart(Tag::new("BEGIN")),
+        Kind::Transaction("ROLLBACK TO") => Response::Execution(Tag::new("ROLLBACK")),
+        Kind::Transaction(tag @ ("SAVEPOINT" | "RELEASE")) => Response::Execution(Tag::new(tag)),
         Kind::Transaction(tag) => Response::TransactionEnd(Tag::new(tag)),
         _ => Response::Execution(Tag::new("SET")),
     }
@@ -355,14 +477,10 @@ where
 }
 
 /// The answer's rows in the client's formats.
-fn rows(answered: Answered, format: &Format) -> PgWireResult<Response> {
-    let fields = Arc::new(arrow_schema_to_pg_fields(
-        &answered.answer.schema,
-        format,
-        None,
-    )?);
-    let mut rows = Vec::with_capacity(answered.answer.rows);
-    for batch in answered.answer.batches {
+fn rows(answer: bastide_query::Answer, format: &Format) -> PgWireResult<Response> {
+    let fields = Arc::new(arrow_schema_to_pg_fields(&answer.schema, format, None)?);
+    let mut rows = Vec::with_capacity(answer.rows);
+    for batch in answer.batches {
         rows.extend(encode_recordbatch(fields.clone(), batch));
     }
     Ok(Response::Query(QueryResponse::new(
@@ -398,11 +516,28 @@ mod tests {
 
     #[test]
     fn drivers_statements_are_told_apart_from_queries() {
-        assert_eq!(kind("BEGIN"), Kind::Transaction("BEGIN"));
-        assert_eq!(kind("commit;"), Kind::Transaction("COMMIT"));
-        assert_eq!(kind("SET extra_float_digits = 3"), Kind::Setting);
-        assert_eq!(kind("SET SESSION TIME ZONE 'UTC'"), Kind::Setting);
-        assert_eq!(kind("SET datafusion.execution.batch_size = 1"), Kind::Query);
-        assert_eq!(kind("select 1"), Kind::Query);
+        assert!(matches!(kind("BEGIN"), Kind::Transaction("BEGIN")));
+        assert!(matches!(kind("commit;"), Kind::Transaction("COMMIT")));
+        assert!(matches!(kind("SET extra_float_digits = 3"), Kind::Setting));
+        assert!(matches!(kind("SET SESSION TIME ZONE 'UTC'"), Kind::Setting));
+        assert!(matches!(
+            kind("SET datafusion.execution.batch_size = 1"),
+            Kind::Query
+        ));
+        assert!(matches!(kind("select 1"), Kind::Query));
+        assert!(matches!(
+            kind("SAVEPOINT \"_pg3_1\""),
+            Kind::Transaction("SAVEPOINT")
+        ));
+        assert!(matches!(
+            kind("ROLLBACK TO SAVEPOINT x"),
+            Kind::Transaction("ROLLBACK TO")
+        ));
+        assert!(matches!(kind("SHOW DateStyle"), Kind::Show(name) if name == "datestyle"));
+        assert!(matches!(
+            kind("SELECT relname FROM pg_catalog.pg_class"),
+            Kind::Catalogue(_)
+        ));
+        assert!(matches!(kind("SELECT * FROM ir_ben_r"), Kind::Query));
     }
 }

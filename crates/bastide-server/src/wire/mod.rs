@@ -14,6 +14,7 @@
 
 mod errors;
 mod handler;
+mod settings;
 mod startup;
 
 use std::sync::Arc;

@@ -30,6 +30,9 @@ pub(super) struct Session {
     pub project: ProjectId,
     /// Fired by a CancelRequest bearing this connection's key (psql's Ctrl-C).
     pub cancel: Arc<ConnectionHandle>,
+    /// The workspace's catalogue as last listed, kept while its tables stay the same
+    /// (clients keep its object ids from one statement to the next).
+    pub catalogue: tokio::sync::Mutex<Option<Arc<bastide_query::catalogue::Catalogue>>>,
     /// Keeps the connection's key registered while the connection lives.
     _registered: ConnectionGuard,
 }
@@ -134,6 +137,7 @@ impl StartupHandler for TokenStartup {
                     token_id: login.token_id,
                     project: login.project,
                     cancel,
+                    catalogue: tokio::sync::Mutex::new(None),
                     _registered: registered,
                 });
                 client.set_pid_and_secret_key(pid, secret);

@@ -155,8 +155,21 @@ fn psql_and_psycopg_query_an_aggregate_only_workspace_and_its_guard_holds() {
     assert!(ok && out.is_empty(), "a NULL prints as nothing: {out}");
     let refused = psycopg(port, &ws, "COPY ir_ben_r TO '/tmp/loot.csv'").unwrap_err();
     assert!(refused.contains("COPY"), "{refused}");
-    let missing = psycopg(port, &ws, "SELECT count(*) FROM information_schema.tables").unwrap_err();
-    assert!(missing.contains("qualified name"), "{missing}");
+    // The catalogue lists the permit's tables; mixed with data, it is refused.
+    let listed = psycopg(
+        port,
+        &ws,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .unwrap();
+    assert_eq!(listed, json!([["ir_ben_r"]]));
+    let mixed = psycopg(
+        port,
+        &ws,
+        "SELECT count(*) FROM ir_ben_r, information_schema.tables",
+    )
+    .unwrap_err();
+    assert!(mixed.contains("qualified name"), "{mixed}");
 
     // Values bound to placeholders: the same answers as written in the SQL.
     let women = |sql: &str, params| psycopg_with(port, &ws, sql, &params).unwrap()[0][0].clone();
