@@ -117,13 +117,35 @@ pub fn catalogue_statement(sql: &str) -> Option<CatalogueStatement> {
 ///   correlated subqueries and which changes nothing of at most one row;
 /// - a `CASE` result holding a subquery, which DataFusion cannot plan, is NULL: those
 ///   describe column defaults, identity sequences and collations (SQLAlchemy's
-///   inspector), which no table of a workspace has.
+///   inspector), which no table of a workspace has;
+/// - `LIKE 'pattern' ESCAPE 'c'` is written with DataFusion's only escape, `\`.
 struct Planned;
 
 impl VisitorMut for Planned {
     type Break = ();
 
     fn post_visit_expr(&mut self, expr: &mut SqlExpr) -> ControlFlow<()> {
+        if let SqlExpr::Like {
+            pattern,
+            escape_char,
+            ..
+        }
+        | SqlExpr::ILike {
+            pattern,
+            escape_char,
+            ..
+        } = expr
+            && let Some(escape) = escape_char.as_ref().and_then(|v| v.value.clone().into_string())
+            && let Some(escape) = single_char(&escape)
+            && escape != '\\'
+            && let Ok(written) = Parser::new(&PostgreSqlDialect {})
+                .try_with_sql(&backslashed(pattern, escape))
+                .and_then(|mut p| p.parse_expr())
+        {
+            **pattern = written;
+            *escape_char = None;
+            return ControlFlow::Continue(());
+        }
         if let SqlExpr::Case {
             conditions,
             else_result,
@@ -229,6 +251,26 @@ impl Visitor for Reads {
         }
         ControlFlow::Continue(())
     }
+}
+
+fn single_char(text: &str) -> Option<char> {
+    let mut chars = text.chars();
+    let first = chars.next()?;
+    chars.next().is_none().then_some(first)
+}
+
+/// The SQL of `pattern` (a LIKE pattern whose escape character is `escape`), written
+/// with `\` as its escape instead: its own backslashes doubled, then each `escape` and
+/// the character it escapes turned into `\` and that character. The pattern may be a
+/// literal or a bound parameter (SQLAlchemy binds them).
+fn backslashed(pattern: &SqlExpr, escape: char) -> String {
+    let escape = if escape.is_alphanumeric() {
+        escape.to_string()
+    } else {
+        format!("\\{escape}")
+    };
+    let escape = escape.replace('\'', "''");
+    format!(r"regexp_replace(replace(({pattern}), '\', '\\'), '{escape}(.)', '\${{1}}', 'g')")
 }
 
 /// Whether `expr` holds a subquery, at any depth.
@@ -726,6 +768,19 @@ fn invalid(e: datafusion::error::DataFusionError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn like_patterns_with_another_escape_are_written_with_a_backslash() {
+        let statement = catalogue_statement(
+            "SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname NOT LIKE $1 ESCAPE '/'",
+        )
+        .unwrap();
+        let written = statement.0.to_string();
+        assert!(
+            written.contains(r"NOT LIKE regexp_replace(replace(($1), '\', '\\'), '\/(.)', '\${1}', 'g')"),
+            "{written}"
+        );
+    }
 
     #[test]
     fn statements_reading_only_the_catalogue_are_told_from_the_others() {

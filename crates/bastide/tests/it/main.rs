@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+mod clients;
 mod config;
 mod ingest;
 mod init;

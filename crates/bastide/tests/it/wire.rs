@@ -103,7 +103,7 @@ except psycopg.Error as e:
 }
 
 /// The hub's `query.run` audit events (the hub stopped).
-fn query_events(ws: &Workspace) -> serde_json::Value {
+pub(crate) fn query_events(ws: &Workspace) -> serde_json::Value {
     crate::run_json(
         &[
             "--json",

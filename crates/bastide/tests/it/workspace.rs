@@ -31,6 +31,15 @@ pub(crate) struct Workspace {
 
 impl Workspace {
     pub(crate) fn new(mode: &str) -> Self {
+        Self::build(mode, false)
+    }
+
+    /// [`Workspace::new`] whose dataset also holds IR_IBA_R, outside the permit.
+    pub(crate) fn beside_another_table(mode: &str) -> Self {
+        Self::build(mode, true)
+    }
+
+    fn build(mode: &str, other_table: bool) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("hub").to_str().unwrap().to_owned();
         let d = dir.as_str();
@@ -49,7 +58,8 @@ impl Workspace {
         }
         let schema = fixture("IR_BEN_R.json");
         let csv = fixture("IR_BEN_R.csv");
-        json(&[
+        let other = fixture("IR_IBA_R.json");
+        let mut create = vec![
             "--json",
             "dataset",
             "create",
@@ -60,7 +70,16 @@ impl Workspace {
             "BEN_NIR_PSA",
             "--data-dir",
             d,
-        ]);
+        ];
+        if other_table {
+            create.extend([
+                "--schema",
+                other.to_str().unwrap(),
+                "--identifier",
+                "BEN_IDT_ANO",
+            ]);
+        }
+        json(&create);
         json(&[
             "--json",
             "ingest",
@@ -71,6 +90,21 @@ impl Workspace {
             "--data-dir",
             d,
         ]);
+        if other_table {
+            let csv = fixture("IR_IBA_R.csv");
+            json(&[
+                "--json",
+                "ingest",
+                "snds",
+                csv.to_str().unwrap(),
+                "--table",
+                "IR_IBA_R",
+                "--on-error",
+                "quarantine",
+                "--data-dir",
+                d,
+            ]);
+        }
         let application = tmp.path().join("application.json");
         std::fs::write(
             &application,
