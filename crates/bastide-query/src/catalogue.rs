@@ -20,7 +20,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::ControlFlow;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use datafusion::arrow::array::{ArrayRef, AsArray, Int32Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
@@ -59,6 +60,9 @@ const PUBLIC: &str = "public";
 /// Memory for one catalogue statement: its tables are small, its joins few.
 const CATALOGUE_MEMORY: usize = 256 << 20;
 
+/// Time for one catalogue statement.
+const CATALOGUE_TIME: Duration = Duration::from_secs(30);
+
 /// The version clients are told (`SELECT version()`); they read the major number.
 const VERSION: &str =
     "PostgreSQL 16.6 (Bastide workspace catalogue; queries run on Apache DataFusion)";
@@ -71,7 +75,9 @@ pub struct CatalogueStatement(Statement);
 /// `pg_catalog` and `information_schema` relations (common table expressions aside),
 /// or none and calling a catalogue function. Anything else is for the workspace.
 pub fn catalogue_statement(sql: &str) -> Option<CatalogueStatement> {
-    let mut rewritten = PostgresCompatibilityParser::new().parse(sql).ok()?;
+    static COMPATIBLE: LazyLock<PostgresCompatibilityParser> =
+        LazyLock::new(PostgresCompatibilityParser::new);
+    let mut rewritten = COMPATIBLE.parse(sql).ok()?;
     if rewritten.len() != 1 {
         return None;
     }
@@ -125,6 +131,18 @@ impl VisitorMut for Planned {
     type Break = ();
 
     fn post_visit_expr(&mut self, expr: &mut SqlExpr) -> ControlFlow<()> {
+        // Storage options (psql's `\d+`), which no table of a workspace has.
+        if let SqlExpr::CompoundIdentifier(idents) = expr
+            && idents
+                .last()
+                .is_some_and(|i| i.value.eq_ignore_ascii_case("reloptions"))
+            && let Ok(empty) = Parser::new(&PostgreSqlDialect {})
+                .try_with_sql("CAST(NULL AS TEXT[])")
+                .and_then(|mut p| p.parse_expr())
+        {
+            *expr = empty;
+            return ControlFlow::Continue(());
+        }
         if let SqlExpr::Like {
             pattern,
             escape_char,
@@ -135,7 +153,9 @@ impl VisitorMut for Planned {
             escape_char,
             ..
         } = expr
-            && let Some(escape) = escape_char.as_ref().and_then(|v| v.value.clone().into_string())
+            && let Some(escape) = escape_char
+                .as_ref()
+                .and_then(|v| v.value.clone().into_string())
             && let Some(escape) = single_char(&escape)
             && escape != '\\'
             && let Ok(written) = Parser::new(&PostgreSqlDialect {})
@@ -400,6 +420,7 @@ impl Catalogue {
             ctx,
             limits: Limits {
                 memory_bytes: memory,
+                time: limits.time.min(CATALOGUE_TIME),
                 ..limits.clone()
             },
             tables: tables.to_vec(),
@@ -549,6 +570,11 @@ impl Catalogue {
         ] {
             self.ctx
                 .register_udf(ScalarUDF::new_from_impl(NullOf::new(name, DataType::Utf8)));
+        }
+        // Sizes on disk, which the catalogue does not tell (psql's `\dt+`).
+        for name in ["pg_table_size", "pg_indexes_size"] {
+            self.ctx
+                .register_udf(ScalarUDF::new_from_impl(NullOf::new(name, DataType::Int64)));
         }
         // Types and relations looked up by name that the catalogue does not hold
         // (`to_regtype('hstore')`, as psycopg asks).
@@ -777,7 +803,9 @@ mod tests {
         .unwrap();
         let written = statement.0.to_string();
         assert!(
-            written.contains(r"NOT LIKE regexp_replace(replace(($1), '\', '\\'), '\/(.)', '\${1}', 'g')"),
+            written.contains(
+                r"NOT LIKE regexp_replace(replace(($1), '\', '\\'), '\/(.)', '\${1}', 'g')"
+            ),
             "{written}"
         );
     }

@@ -59,6 +59,11 @@ fn psql_lists_describes_and_queries_exactly_the_permits_tables_and_columns() {
     assert_eq!(columns, PERMITTED, "{described}");
     assert!(described.contains("ben_nir_psa|text"), "{described}");
     assert_nothing_outside(&described);
+    let commented = psql("\\d+ ir_ben_r");
+    assert!(
+        commented.contains("Code sexe du bénéficiaire"),
+        "the catalogue's descriptions are the columns' comments: {commented}"
+    );
     let (ok, _, err) = self::psql(port, &ws, &ws.token, "", "\\d ir_iba_r");
     assert!(
         !ok && err.contains("Did not find any relation"),
