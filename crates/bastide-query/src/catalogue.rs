@@ -32,7 +32,7 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{
     ColumnarValue, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility, create_udf,
+    SimpleScalarUDF, Volatility, create_udf,
 };
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
@@ -60,6 +60,13 @@ const PUBLIC: &str = "public";
 /// Memory for one catalogue statement: its tables are small, its joins few.
 const CATALOGUE_MEMORY: usize = 256 << 20;
 
+/// The longest catalogue statement (SQLAlchemy's longest is about 4 kB).
+const MOST_CATALOGUE_BYTES: usize = 16 << 10;
+
+/// The most binary operators of a catalogue statement (see
+/// [`crate::guard::MAX_OPERATORS`]; clients' statements hold a few dozen).
+const MOST_CATALOGUE_OPERATORS: usize = 500;
+
 /// Time for one catalogue statement.
 const CATALOGUE_TIME: Duration = Duration::from_secs(30);
 
@@ -75,6 +82,11 @@ pub struct CatalogueStatement(Statement);
 /// `pg_catalog` and `information_schema` relations (common table expressions aside),
 /// or none and calling a catalogue function. Anything else is for the workspace.
 pub fn catalogue_statement(sql: &str) -> Option<CatalogueStatement> {
+    // Clients' catalogue statements are a few kilobytes; a larger one goes to the
+    // workspace's guard, which refuses what it must before any deep parse.
+    if sql.len() > MOST_CATALOGUE_BYTES || crate::guard::operators(sql) > MOST_CATALOGUE_OPERATORS {
+        return None;
+    }
     static COMPATIBLE: LazyLock<PostgresCompatibilityParser> =
         LazyLock::new(PostgresCompatibilityParser::new);
     let mut rewritten = COMPATIBLE.parse(sql).ok()?;
@@ -96,15 +108,10 @@ pub fn catalogue_statement(sql: &str) -> Option<CatalogueStatement> {
         }
         let mut reads = Reads::default();
         let _ = statement.visit(&mut reads);
-        let relations: Vec<&ObjectName> = reads
-            .relations
-            .iter()
-            .filter(|name| !is_cte(name, &reads.ctes))
-            .collect();
-        if relations.is_empty() {
+        if reads.relations.is_empty() {
             or_nothing || reads.catalogue_function
         } else {
-            relations.iter().all(|name| in_catalogue(name))
+            reads.relations.iter().all(in_catalogue)
         }
     };
     if !(reads_catalogue(original, false) && reads_catalogue(&rewritten, true)) {
@@ -129,6 +136,24 @@ struct Planned;
 
 impl VisitorMut for Planned {
     type Break = ();
+
+    /// A column rewritten below keeps its name (clients read results by name).
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            for item in &mut select.projection {
+                if let SelectItem::UnnamedExpr(SqlExpr::CompoundIdentifier(idents)) = item
+                    && let Some(last) = idents.last().cloned()
+                    && last.value.eq_ignore_ascii_case("reloptions")
+                {
+                    *item = SelectItem::ExprWithAlias {
+                        expr: SqlExpr::CompoundIdentifier(idents.clone()),
+                        alias: last,
+                    };
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
 
     fn post_visit_expr(&mut self, expr: &mut SqlExpr) -> ControlFlow<()> {
         // Storage options (psql's `\d+`), which no table of a workspace has.
@@ -186,19 +211,20 @@ impl VisitorMut for Planned {
             return ControlFlow::Continue(());
         }
         if let SqlExpr::Subquery(query) = expr
+            && query.order_by.is_none()
+            && query.limit_clause.is_none()
             && let SetExpr::Select(select) = query.body.as_mut()
             && select.projection.len() == 1
+            && select.distinct.is_none()
+            && select.having.is_none()
             && matches!(select.group_by, GroupByExpr::Expressions(ref e, _) if e.is_empty())
-            && query.limit_clause.is_none()
         {
             let item = &mut select.projection[0];
             let inner = match item {
                 SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
                 _ => return ControlFlow::Continue(()),
             };
-            let aggregated = matches!(inner, SqlExpr::Function(f)
-                if matches!(parts(&f.name).last().map(String::as_str), Some("max" | "min" | "count" | "sum" | "avg" | "array_agg" | "string_agg" | "bool_and" | "bool_or")));
-            if !aggregated
+            if !calls_an_aggregate(inner)
                 && let Ok(max) = Parser::new(&PostgreSqlDialect {})
                     .try_with_sql(&format!("max({inner})"))
                     .and_then(|mut p| p.parse_expr())
@@ -220,11 +246,13 @@ impl VisitorMut for Planned {
     }
 }
 
-/// Relations, common table expressions and functions a statement names.
+/// Relations (common table expressions in scope aside) and functions a statement
+/// names.
 #[derive(Default)]
 struct Reads {
     relations: Vec<ObjectName>,
-    ctes: BTreeSet<String>,
+    /// The names each enclosing query's `WITH` defines, innermost last.
+    ctes: Vec<BTreeSet<String>>,
     catalogue_function: bool,
 }
 
@@ -232,16 +260,28 @@ impl Visitor for Reads {
     type Break = ();
 
     fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
-        if let Some(with) = &query.with {
-            for cte in &with.cte_tables {
-                self.ctes.insert(cte.alias.name.value.to_lowercase());
-            }
-        }
+        let defined = query.with.iter().flat_map(|with| {
+            with.cte_tables
+                .iter()
+                .map(|cte| cte.alias.name.value.to_lowercase())
+        });
+        self.ctes.push(defined.collect());
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+        self.ctes.pop();
         ControlFlow::Continue(())
     }
 
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
-        self.relations.push(relation.clone());
+        let in_scope = match parts(relation).as_slice() {
+            [name] => self.ctes.iter().any(|defined| defined.contains(name)),
+            _ => false,
+        };
+        if !in_scope {
+            self.relations.push(relation.clone());
+        }
         ControlFlow::Continue(())
     }
 
@@ -284,13 +324,48 @@ fn single_char(text: &str) -> Option<char> {
 /// the character it escapes turned into `\` and that character. The pattern may be a
 /// literal or a bound parameter (SQLAlchemy binds them).
 fn backslashed(pattern: &SqlExpr, escape: char) -> String {
-    let escape = if escape.is_alphanumeric() {
-        escape.to_string()
-    } else {
-        format!("\\{escape}")
+    // The escape as a one-character class (`\<` would be a word boundary).
+    let escape = match escape {
+        ']' | '\\' | '^' | '-' | '[' => format!("[\\{escape}]"),
+        '\'' => "['']".to_owned(),
+        other => format!("[{other}]"),
     };
-    let escape = escape.replace('\'', "''");
-    format!(r"regexp_replace(replace(({pattern}), '\', '\\'), '{escape}(.)', '\${{1}}', 'g')")
+    format!(r"regexp_replace(replace(({pattern}), '\', '\\'), '(?s){escape}(.)', '\${{1}}', 'g')")
+}
+
+/// Whether `expr` calls an aggregate or window function anywhere (its own subqueries
+/// included: then it is left as written).
+fn calls_an_aggregate(expr: &SqlExpr) -> bool {
+    struct Finds;
+    impl Visitor for Finds {
+        type Break = ();
+        fn pre_visit_expr(&mut self, expr: &SqlExpr) -> ControlFlow<()> {
+            match expr {
+                SqlExpr::Function(f)
+                    if f.over.is_some()
+                        || matches!(
+                            parts(&f.name).last().map(String::as_str),
+                            Some(
+                                "max"
+                                    | "min"
+                                    | "count"
+                                    | "sum"
+                                    | "avg"
+                                    | "array_agg"
+                                    | "string_agg"
+                                    | "bool_and"
+                                    | "bool_or"
+                                    | "every"
+                            )
+                        ) =>
+                {
+                    ControlFlow::Break(())
+                }
+                _ => ControlFlow::Continue(()),
+            }
+        }
+    }
+    expr.visit(&mut Finds).is_break()
 }
 
 /// Whether `expr` holds a subquery, at any depth.
@@ -318,20 +393,27 @@ fn parts(name: &ObjectName) -> Vec<String> {
         .collect()
 }
 
-fn is_cte(name: &ObjectName, ctes: &BTreeSet<String>) -> bool {
-    let parts = parts(name);
-    parts.len() == 1 && ctes.contains(&parts[0])
-}
-
 /// Whether `name` is a relation of the catalogue: in its schemas, or one of
 /// `pg_catalog`'s tables named alone (which PostgreSQL finds on every search path).
 fn in_catalogue(name: &ObjectName) -> bool {
     match parts(name).as_slice() {
         [table] => PG_CATALOG_TABLES.contains(&table.as_str()),
+        // DataFusion's own settings are not the client's to read.
+        [.., _, table] if table == "df_settings" => false,
         [.., schema, _] => CATALOGUE_SCHEMAS.contains(&schema.as_str()),
         [] => false,
     }
 }
+
+/// Functions the catalogue session registers beyond the workspace's (`pg_*` and
+/// `has_*` aside): what clients call on the catalogue's rows.
+const CATALOGUE_FUNCTIONS: &[&str] = &[
+    "array_upper",
+    "array_lower",
+    "parse_ident",
+    "json_build_object",
+    "unnest",
+];
 
 /// Functions that tell about the catalogue or the session, never about data.
 fn is_catalogue_function(name: &str) -> bool {
@@ -413,6 +495,7 @@ impl Catalogue {
         }
         setup_pg_catalog(&ctx, database, EmptyContextProvider).map_err(|e| internal(*e))?;
         ctx.register_udf(text_udf("version", VERSION));
+        ctx.register_udf(ScalarUDF::new_from_impl(CurrentSetting::new()));
         ctx.register_udf(visible_udf("pg_function_is_visible"));
         ctx.register_udf(visible_udf("pg_type_is_visible"));
         ctx.register_udf(visible_udf("pg_collation_is_visible"));
@@ -436,7 +519,7 @@ impl Catalogue {
 
     /// The columns `statement` answers and its placeholders' types.
     pub async fn describe(&self, statement: &CatalogueStatement) -> Result<Described> {
-        let plan = self.plan(statement).await?;
+        let plan = self.within_time(self.plan(statement)).await??;
         let types = plan.get_parameter_types().map_err(invalid)?;
         let mut parameters: Vec<(usize, Option<DataType>)> = types
             .into_iter()
@@ -452,16 +535,30 @@ impl Catalogue {
     /// Answers `statement` with `params` bound, within the limits.
     pub async fn run(&self, statement: &CatalogueStatement, params: ParamValues) -> Result<Answer> {
         let started = std::time::Instant::now();
-        let plan = self.plan(statement).await?;
-        let plan = plan.with_param_values(params).map_err(invalid)?;
         let limits = &self.limits;
         let execute = async {
+            let plan = self.plan(statement).await?;
+            let plan = plan.with_param_values(params).map_err(invalid)?;
             let frame = self.ctx.execute_logical_plan(plan).await.map_err(invalid)?;
             let mut stream = frame.execute_stream().await.map_err(invalid)?;
             let schema = bastide_store::layout::classic(&stream.schema());
-            let (mut batches, mut rows, mut truncated) = (Vec::new(), 0, false);
+            let (mut batches, mut rows, mut truncated, mut bytes) = (Vec::new(), 0, false, 0);
             while let Some(batch) = stream.next().await {
-                let batch = crate::run::in_schema(&batch.map_err(invalid)?, &schema)?;
+                let batch = batch.map_err(invalid)?;
+                bytes += batch
+                    .columns()
+                    .iter()
+                    .map(|c| crate::functions::logical_bytes(c.as_ref()))
+                    .sum::<usize>();
+                if bytes > crate::run::ANSWER_BYTES {
+                    return Err(Error::Invalid {
+                        message: format!(
+                            "the answer would be larger than {} MB; select fewer columns or rows of the catalogue",
+                            crate::run::ANSWER_BYTES >> 20
+                        ),
+                    });
+                }
+                let batch = crate::run::in_schema(&batch, &schema)?;
                 let room = limits.max_rows - rows;
                 if batch.num_rows() > room {
                     truncated = true;
@@ -474,15 +571,7 @@ impl Catalogue {
             }
             Ok::<_, Error>((schema, batches, rows, truncated))
         };
-        let (schema, batches, rows, truncated) =
-            match tokio::time::timeout(limits.time, execute).await {
-                Ok(done) => done?,
-                Err(_) => {
-                    return Err(Error::TimedOut {
-                        seconds: limits.time.as_secs(),
-                    });
-                }
-            };
+        let (schema, batches, rows, truncated) = self.within_time(execute).await??;
         Ok(Answer {
             schema,
             batches,
@@ -491,6 +580,15 @@ impl Catalogue {
             elapsed: started.elapsed(),
             disclosure: None,
         })
+    }
+
+    /// `work`, or a time-out past the catalogue's time limit.
+    async fn within_time<T>(&self, work: impl Future<Output = T>) -> Result<T> {
+        tokio::time::timeout(self.limits.time, work)
+            .await
+            .map_err(|_| Error::TimedOut {
+                seconds: self.limits.time.as_secs(),
+            })
     }
 
     async fn plan(&self, statement: &CatalogueStatement) -> Result<LogicalPlan> {
@@ -508,7 +606,12 @@ impl Catalogue {
                 construct: "changing the catalogue".into(),
                 hint: "the catalogue is read-only",
             })?;
-        Ok(plan)
+        // The workspace's functions, and the catalogue's own: none that makes a value
+        // of any size, and the growing ones bounded, as in the workspace.
+        crate::functions::check_with(&plan, |name| {
+            is_catalogue_function(name) || CATALOGUE_FUNCTIONS.contains(&name)
+        })?;
+        crate::functions::cap(plan)
     }
 
     /// Registers `pg_description` (over PostgreSQL's own rows) and `col_description`
@@ -690,15 +793,18 @@ impl SchemaProvider for Commented {
 /// `col_description(table oid, column number)`: the column's comment, or NULL.
 fn col_description(comments: HashMap<(i32, i32), String>) -> ScalarUDF {
     let comments = Arc::new(comments);
-    create_udf(
+    ScalarUDF::from(SimpleScalarUDF::new_with_signature(
         "col_description",
-        vec![DataType::Int32, DataType::Int32],
+        Signature::any(2, Volatility::Stable),
         DataType::Utf8,
-        Volatility::Stable,
         Arc::new(move |args: &[ColumnarValue]| {
             let args = ColumnarValue::values_to_arrays(args)?;
-            let oids = args[0].as_primitive::<Int32Type>();
-            let positions = args[1].as_primitive::<Int32Type>();
+            let oids = datafusion::arrow::compute::cast(&args[0], &DataType::Int32)?;
+            let positions = datafusion::arrow::compute::cast(&args[1], &DataType::Int32)?;
+            let (oids, positions) = (
+                oids.as_primitive::<Int32Type>(),
+                positions.as_primitive::<Int32Type>(),
+            );
             let texts: StringArray = oids
                 .iter()
                 .zip(positions.iter())
@@ -706,7 +812,7 @@ fn col_description(comments: HashMap<(i32, i32), String>) -> ScalarUDF {
                 .collect();
             Ok(ColumnarValue::Array(Arc::new(texts) as ArrayRef))
         }),
-    )
+    ))
 }
 
 /// A function of any arguments whose value is NULL of one type: the definition or
@@ -744,6 +850,98 @@ impl ScalarUDFImpl for NullOf {
 
     fn invoke_with_args(&self, _: ScalarFunctionArgs) -> datafusion::error::Result<ColumnarValue> {
         Ok(ColumnarValue::Scalar(ScalarValue::try_from(&self.returns)?))
+    }
+}
+
+/// The session settings clients read (`SHOW`, `current_setting`), in lower case, and
+/// their values: fixed, the ones the endpoint speaks by (UTF-8, ISO dates, UTC,
+/// read-only).
+pub const SESSION_SETTINGS: &[(&str, &str)] = &[
+    ("application_name", ""),
+    ("bytea_output", "hex"),
+    ("client_encoding", "UTF8"),
+    ("client_min_messages", "notice"),
+    ("datestyle", "ISO, MDY"),
+    ("default_transaction_isolation", "read committed"),
+    ("default_transaction_read_only", "on"),
+    ("extra_float_digits", "1"),
+    ("integer_datetimes", "on"),
+    ("intervalstyle", "postgres"),
+    ("is_superuser", "off"),
+    ("lc_collate", "C"),
+    ("lc_ctype", "C"),
+    ("max_identifier_length", "63"),
+    ("search_path", "public"),
+    ("server_encoding", "UTF8"),
+    ("server_version", "16.6"),
+    ("server_version_num", "160006"),
+    ("standard_conforming_strings", "on"),
+    ("statement_timeout", "0"),
+    ("timezone", "UTC"),
+    ("transaction_isolation", "read committed"),
+    ("transaction_read_only", "on"),
+];
+
+/// `current_setting(name [, missing_ok])`: a setting of [`SESSION_SETTINGS`], NULL for
+/// any other.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CurrentSetting {
+    signature: Signature,
+}
+
+impl CurrentSetting {
+    fn new() -> Self {
+        Self {
+            signature: Signature::variadic_any(Volatility::Stable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for CurrentSetting {
+    fn name(&self) -> &str {
+        "current_setting"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        let value = |name: &str| {
+            let name = name.to_lowercase();
+            SESSION_SETTINGS
+                .iter()
+                .find(|(setting, _)| *setting == name)
+                .map(|(_, value)| (*value).to_owned())
+        };
+        match args.args.first() {
+            Some(ColumnarValue::Scalar(name)) => {
+                let name = name.cast_to(&DataType::Utf8)?;
+                let ScalarValue::Utf8(name) = name else {
+                    return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)));
+                };
+                Ok(ColumnarValue::Scalar(ScalarValue::Utf8(
+                    name.as_deref().and_then(value),
+                )))
+            }
+            Some(ColumnarValue::Array(names)) => {
+                let names = datafusion::arrow::compute::cast(names, &DataType::Utf8)?;
+                let values: StringArray = names
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|name| value(name?))
+                    .collect();
+                Ok(ColumnarValue::Array(Arc::new(values)))
+            }
+            None => Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None))),
+        }
     }
 }
 
@@ -795,6 +993,68 @@ fn invalid(e: datafusion::error::DataFusionError) -> Error {
 mod tests {
     use super::*;
 
+    fn listed() -> Vec<ListedTable> {
+        vec![ListedTable {
+            name: "ir_ben_r".into(),
+            schema: Arc::new(Schema::new(vec![
+                Field::new("ben_nir_psa", DataType::Utf8, true),
+                Field::new("ben_sex_cod", DataType::Int64, true),
+            ])),
+            descriptions: BTreeMap::from([("ben_sex_cod".into(), "Code sexe".into())]),
+        }]
+    }
+
+    async fn answer(catalogue: &Catalogue, sql: &str) -> Result<Vec<String>> {
+        let statement = catalogue_statement(sql).expect("a catalogue statement");
+        let answer = catalogue.run(&statement, ParamValues::List(vec![])).await?;
+        Ok(answer
+            .batches
+            .iter()
+            .flat_map(|b| {
+                let text = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8).unwrap();
+                text.as_string::<i32>()
+                    .iter()
+                    .map(|v| v.unwrap_or("NULL").to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect())
+    }
+
+    #[tokio::test]
+    async fn the_catalogue_lists_the_tables_it_is_given_and_runs_nothing_that_grows() {
+        let catalogue = Catalogue::new("p-1", &listed(), &Limits::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            answer(
+                &catalogue,
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            )
+            .await
+            .unwrap(),
+            ["ir_ben_r"]
+        );
+        assert_eq!(
+            answer(&catalogue, "SELECT pg_catalog.col_description(c.oid, 2) FROM pg_catalog.pg_class c WHERE c.relname = 'ir_ben_r'")
+                .await
+                .unwrap(),
+            ["Code sexe"]
+        );
+        assert_eq!(
+            answer(&catalogue, "SELECT current_setting('DateStyle')")
+                .await
+                .unwrap(),
+            ["ISO, MDY"]
+        );
+        // Functions that make values of any size are the workspace's refusals here too.
+        let refused = answer(&catalogue, "SELECT version(), repeat('x', 1000000000)")
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, Error::Refused { .. }), "{refused}");
+        // The tables listed hold no row.
+        assert!(catalogue_statement("SELECT * FROM ir_ben_r").is_none());
+    }
+
     #[test]
     fn like_patterns_with_another_escape_are_written_with_a_backslash() {
         let statement = catalogue_statement(
@@ -804,7 +1064,7 @@ mod tests {
         let written = statement.0.to_string();
         assert!(
             written.contains(
-                r"NOT LIKE regexp_replace(replace(($1), '\', '\\'), '\/(.)', '\${1}', 'g')"
+                r"NOT LIKE regexp_replace(replace(($1), '\', '\\'), '(?s)[/](.)', '\${1}', 'g')"
             ),
             "{written}"
         );
@@ -844,6 +1104,17 @@ mod tests {
             "SELECT 1 FROM pg_catalog.pg_class; SELECT 2 FROM pg_catalog.pg_class"
         ));
         assert!(!catalogue("DROP TABLE pg_catalog.pg_class"));
+        // A common table expression hides a table of its name only where it is in
+        // scope.
+        assert!(!catalogue(
+            "SELECT * FROM pg_catalog.pg_class, (WITH ir_ben_r AS (SELECT 1) SELECT 1) q, ir_ben_r"
+        ));
+        assert!(!catalogue("SELECT * FROM information_schema.df_settings"));
+        let long = format!(
+            "SELECT 1 FROM pg_catalog.pg_class WHERE 0 = {}",
+            vec!["1"; 20_000].join("+")
+        );
+        assert!(!catalogue(&long));
         // psql's question about row security policies, which the rewrites answer
         // with a constant statement, is still the catalogue's.
         assert!(catalogue(

@@ -58,12 +58,66 @@ impl Checked {
     }
 }
 
+/// Most binary operators one statement may hold. A chain of them (`1+1+…`, `a=1 OR
+/// a=2 OR …`) parses into a tree as deep as it is long, which every later step (the
+/// rewrites, the planner, freeing it) walks recursively: past this, a statement could
+/// exhaust a thread's stack and abort the hub, so it is refused before it is parsed.
+pub const MAX_OPERATORS: usize = 5_000;
+
+/// The binary operators of `sql`, counted on its tokens (no tree is built).
+pub fn operators(sql: &str) -> usize {
+    use datafusion::sql::sqlparser::keywords::Keyword;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
+        return 0;
+    };
+    tokens
+        .iter()
+        .filter(|t| match t {
+            Token::Word(w) => matches!(w.keyword, Keyword::AND | Keyword::OR),
+            Token::Plus
+            | Token::Minus
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::StringConcat
+            | Token::Eq
+            | Token::DoubleEq
+            | Token::Neq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq
+            | Token::Caret
+            | Token::Ampersand
+            | Token::Pipe
+            | Token::ShiftLeft
+            | Token::ShiftRight
+            | Token::Tilde
+            | Token::TildeAsterisk
+            | Token::ExclamationMarkTilde
+            | Token::ExclamationMarkTildeAsterisk
+            | Token::DoubleColon
+            | Token::Arrow
+            | Token::LongArrow => true,
+            _ => false,
+        })
+        .count()
+}
+
 /// Parses `sql` and lets through a single read query, or says what is refused.
 pub fn check(sql: &str) -> Result<Checked> {
     if sql.len() > MAX_SQL_BYTES {
         return Err(refused(
             format!("a query of {} bytes", sql.len()),
             "queries are limited to 100 kB",
+        ));
+    }
+    let operators = operators(sql);
+    if operators > MAX_OPERATORS {
+        return Err(refused(
+            format!("a query of {operators} operators"),
+            "queries are limited to 5000 operators; write long lists of values as IN (...), and long sums as aggregates",
         ));
     }
     let mut statements =

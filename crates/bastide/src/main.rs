@@ -15,9 +15,18 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Each runtime thread's stack.
+const STACK_BYTES: usize = 64 << 20;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Stacks deep enough for the deepest statement the guard lets through (see
+    // `bastide_query::guard::MAX_OPERATORS`): reserved, committed only as used.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(STACK_BYTES)
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => return fail(&anyhow::Error::new(e).context("cannot start the async runtime")),
     };

@@ -11,32 +11,7 @@ use pgwire::error::PgWireResult;
 
 use super::errors::client as client_error;
 
-/// Each setting clients read, in lower case, and its value.
-const SETTINGS: &[(&str, &str)] = &[
-    ("application_name", ""),
-    ("bytea_output", "hex"),
-    ("client_encoding", "UTF8"),
-    ("client_min_messages", "notice"),
-    ("datestyle", "ISO, MDY"),
-    ("default_transaction_isolation", "read committed"),
-    ("default_transaction_read_only", "on"),
-    ("extra_float_digits", "1"),
-    ("integer_datetimes", "on"),
-    ("intervalstyle", "postgres"),
-    ("is_superuser", "off"),
-    ("lc_collate", "C"),
-    ("lc_ctype", "C"),
-    ("max_identifier_length", "63"),
-    ("search_path", "public"),
-    ("server_encoding", "UTF8"),
-    ("server_version", "16.6"),
-    ("server_version_num", "160006"),
-    ("standard_conforming_strings", "on"),
-    ("statement_timeout", "0"),
-    ("timezone", "UTC"),
-    ("transaction_isolation", "read committed"),
-    ("transaction_read_only", "on"),
-];
+use bastide_query::catalogue::SESSION_SETTINGS as SETTINGS;
 
 /// The answer to `SHOW name` (`name` in lower case): one row, one column named after
 /// the setting; `SHOW ALL` lists them all.

@@ -270,3 +270,37 @@ public class Meta {
     assert!(out.contains("rows=1\n"), "{out}");
     assert_nothing_outside(&out);
 }
+
+#[test]
+fn long_operator_chains_neither_take_the_hub_down_nor_pass_the_cap() {
+    let ws = Workspace::new("aggregate_only");
+    let (hub, port) = serve_wire(&ws);
+    let chain = |n: usize| vec!["1"; n].join("+");
+    // At the cap, through the catalogue's door and the workspace's: answered or
+    // refused for what they are, and the hub stays up.
+    for sql in [
+        format!("SELECT 1 FROM pg_catalog.pg_class WHERE 0 = {}", chain(499)),
+        format!("SELECT count(*) FROM ir_ben_r WHERE 0 = {}", chain(5_000)),
+        format!(
+            "SELECT count(*) FROM ir_ben_r WHERE {}",
+            (0..2_500)
+                .map(|i| format!("ben_sex_cod = {i}"))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        ),
+    ] {
+        let (_, _, err) = psql(port, &ws, &ws.token, "", &sql);
+        assert!(!err.contains("connection"), "{err}");
+    }
+    let (ok, _, err) = psql(
+        port,
+        &ws,
+        &ws.token,
+        "",
+        &format!("SELECT count(*) FROM ir_ben_r WHERE 0 = {}", chain(5_001)),
+    );
+    assert!(!ok && err.contains("limited to 5000 operators"), "{err}");
+    let (ok, out, err) = psql(port, &ws, &ws.token, "", "SHOW server_version");
+    assert!(ok && out == "16.6", "the hub is still up: {out} {err}");
+    drop(hub);
+}
