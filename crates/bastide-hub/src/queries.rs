@@ -177,17 +177,7 @@ impl Hub {
                 .map_err(crate::Error::from)?;
             return Err(repeated.into());
         }
-        let ticket = match self.queries.admission.admit(principal.name()) {
-            Ok(ticket) => ticket,
-            Err(busy) => {
-                let refusal = event(Outcome::Denied).detail("reason", busy.to_string());
-                self.audit
-                    .record(refusal)
-                    .await
-                    .map_err(crate::Error::from)?;
-                return Err(busy.into());
-            }
-        };
+        let ticket = self.admit(principal, &event).await?;
         let mut record = QueryRecord {
             id: format!("q-{}", uuid::Uuid::now_v7().simple()),
             project_id: project.to_string(),
@@ -350,6 +340,25 @@ impl Hub {
                 let event = event(outcome).detail("error", e.to_string());
                 self.audit.record(event).await.map_err(crate::Error::from)?;
                 Err(e.into())
+            }
+        }
+    }
+
+    /// A place among `principal`'s running statements, or the refusal, audited.
+    pub(crate) async fn admit(
+        &self,
+        principal: &Principal,
+        event: &(dyn Fn(Outcome) -> bastide_audit::NewEvent + Sync),
+    ) -> Result<bastide_query::Ticket, QueryFailure> {
+        match self.queries.admission.admit(principal.name()) {
+            Ok(ticket) => Ok(ticket),
+            Err(busy) => {
+                let refusal = event(Outcome::Denied).detail("reason", busy.to_string());
+                self.audit
+                    .record(refusal)
+                    .await
+                    .map_err(crate::Error::from)?;
+                Err(busy.into())
             }
         }
     }

@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bastide_audit::Outcome;
 use bastide_core::ids::ProjectId;
 use bastide_ingest::TableSchema;
 use bastide_query::Ticket;
@@ -44,17 +43,7 @@ impl Hub {
         let scope = self
             .permitted(principal, project, client, Destination::Shown, &event)
             .await?;
-        let ticket = match self.queries.admission.admit(principal.name()) {
-            Ok(ticket) => ticket,
-            Err(busy) => {
-                let refusal = event(Outcome::Denied).detail("reason", busy.to_string());
-                self.audit
-                    .record(refusal)
-                    .await
-                    .map_err(crate::Error::from)?;
-                return Err(busy.into());
-            }
-        };
+        let ticket = self.admit(principal, &event).await?;
         let described = self.column_descriptions(scope.dataset()).await?;
         let every: BTreeSet<String> = scope
             .tables()

@@ -46,7 +46,6 @@ use datafusion_pg_catalog::pg_catalog::PG_CATALOG_TABLES;
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::setup_pg_catalog;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
-use futures::StreamExt;
 
 use crate::run::{Described, Limits};
 use crate::{Answer, Error, Result};
@@ -541,35 +540,13 @@ impl Catalogue {
             let plan = plan.with_param_values(params).map_err(invalid)?;
             let frame = self.ctx.execute_logical_plan(plan).await.map_err(invalid)?;
             let mut stream = frame.execute_stream().await.map_err(invalid)?;
-            let schema = bastide_store::layout::classic(&stream.schema());
-            let (mut batches, mut rows, mut truncated, mut bytes) = (Vec::new(), 0, false, 0);
-            while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(invalid)?;
-                bytes += batch
-                    .columns()
-                    .iter()
-                    .map(|c| crate::functions::logical_bytes(c.as_ref()))
-                    .sum::<usize>();
-                if bytes > crate::run::ANSWER_BYTES {
-                    return Err(Error::Invalid {
-                        message: format!(
-                            "the answer would be larger than {} MB; select fewer columns or rows of the catalogue",
-                            crate::run::ANSWER_BYTES >> 20
-                        ),
-                    });
-                }
-                let batch = crate::run::in_schema(&batch, &schema)?;
-                let room = limits.max_rows - rows;
-                if batch.num_rows() > room {
-                    truncated = true;
-                    batches.push(batch.slice(0, room));
-                    rows += room;
-                    break;
-                }
-                rows += batch.num_rows();
-                batches.push(batch);
-            }
-            Ok::<_, Error>((schema, batches, rows, truncated))
+            crate::run::collect(
+                &mut stream,
+                limits.max_rows,
+                "select fewer columns or rows of the catalogue",
+                invalid,
+            )
+            .await
         };
         let (schema, batches, rows, truncated) = self.within_time(execute).await??;
         Ok(Answer {

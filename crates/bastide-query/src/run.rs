@@ -125,39 +125,13 @@ impl Workspace {
         let (session, plan, explain) = self.plan(checked, Some(params), limits, &report).await?;
         let execute = async {
             let mut stream = session.execute(&plan).await.map_err(&fail)?;
-            let schema = classic(&stream.schema());
-            let mut batches = Vec::new();
-            let (mut rows, mut truncated, mut bytes) = (0, false, 0);
-            while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(&fail)?;
-                // A row can hold a whole column (`array_agg`): the row cap alone
-                // does not bound an answer's size. Counted as the values would be
-                // written out, before views that share buffers are copied.
-                bytes += batch
-                    .columns()
-                    .iter()
-                    .map(|c| functions::logical_bytes(c.as_ref()))
-                    .sum::<usize>();
-                if bytes > ANSWER_BYTES {
-                    return Err(Error::Invalid {
-                        message: format!(
-                            "the answer would be larger than {} MB; aggregate further or select fewer columns",
-                            ANSWER_BYTES >> 20
-                        ),
-                    });
-                }
-                let batch = in_schema(&batch, &schema)?;
-                let room = limits.max_rows - rows;
-                if batch.num_rows() > room {
-                    truncated = true;
-                    batches.push(batch.slice(0, room));
-                    rows += room;
-                    break;
-                }
-                rows += batch.num_rows();
-                batches.push(batch);
-            }
-            Ok::<_, Error>((schema, batches, rows, truncated))
+            collect(
+                &mut stream,
+                limits.max_rows,
+                "aggregate further or select fewer columns",
+                &fail,
+            )
+            .await
         };
         let (schema, mut batches, rows, truncated) = tokio::select! {
             done = execute => done?,
@@ -293,6 +267,49 @@ impl Workspace {
             .collect();
         RecordBatch::try_new(batch.schema(), columns).map_err(|e| Error::Internal(e.to_string()))
     }
+}
+
+/// The rows of `stream`, its schema made classic: at most `max_rows` (and whether more
+/// were left out), refused past [`ANSWER_BYTES`] (`advice` says what to do then).
+pub(crate) async fn collect(
+    stream: &mut datafusion::execution::SendableRecordBatchStream,
+    max_rows: usize,
+    advice: &str,
+    fail: impl Fn(DataFusionError) -> Error,
+) -> Result<(SchemaRef, Vec<RecordBatch>, usize, bool)> {
+    let schema = classic(&stream.schema());
+    let mut batches = Vec::new();
+    let (mut rows, mut truncated, mut bytes) = (0, false, 0);
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(&fail)?;
+        // A row can hold a whole column (`array_agg`): the row cap alone does not
+        // bound an answer's size. Counted as the values would be written out, before
+        // views that share buffers are copied.
+        bytes += batch
+            .columns()
+            .iter()
+            .map(|c| functions::logical_bytes(c.as_ref()))
+            .sum::<usize>();
+        if bytes > ANSWER_BYTES {
+            return Err(Error::Invalid {
+                message: format!(
+                    "the answer would be larger than {} MB; {advice}",
+                    ANSWER_BYTES >> 20
+                ),
+            });
+        }
+        let batch = in_schema(&batch, &schema)?;
+        let room = max_rows - rows;
+        if batch.num_rows() > room {
+            truncated = true;
+            batches.push(batch.slice(0, room));
+            rows += room;
+            break;
+        }
+        rows += batch.num_rows();
+        batches.push(batch);
+    }
+    Ok((schema, batches, rows, truncated))
 }
 
 /// What a statement would answer, without running it.
