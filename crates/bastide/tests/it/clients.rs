@@ -171,7 +171,12 @@ columns = inspector.get_columns("ir_ben_r")
 frame = pandas.read_sql(
     sqlalchemy.text("SELECT ben_sex_cod, count(*) AS n FROM ir_ben_r WHERE ben_nir_psa <> :who GROUP BY 1"),
     engine, params={"who": "nobody"})
+with engine.connect() as connection:
+    typed = connection.execute(sqlalchemy.text(
+        "SELECT CAST('2024-01-02' AS DATE) AS d, CAST(1.5 AS DECIMAL(10,2)) AS x, count(*) AS n FROM ir_ben_r GROUP BY 1, 2"
+    )).fetchone()
 print(json.dumps({
+    "types": [type(v).__name__ for v in typed],
     "schemas": inspector.get_schema_names(),
     "tables": inspector.get_table_names(),
     "columns": [c["name"] for c in columns],
@@ -186,6 +191,11 @@ print(json.dumps({
         "pip install 'psycopg[binary]' sqlalchemy pandas",
     );
     let seen: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        seen["types"],
+        serde_json::json!(["date", "Decimal", "int"]),
+        "native types: {seen}"
+    );
     assert_eq!(seen["tables"], serde_json::json!(["ir_ben_r"]), "{seen}");
     assert_eq!(seen["columns"], serde_json::json!(PERMITTED), "{seen}");
     assert_eq!(seen["comments"][1], "Code sexe du bénéficiaire", "{seen}");
