@@ -200,6 +200,7 @@ pub fn app(hub: Arc<Hub>) -> Router {
         openapi: Arc::new(openapi_json()),
     };
     router
+        .merge(crate::web::router())
         .fallback(routes::not_found)
         .layer(middleware::from_fn_with_state(request_timeout, time_limit))
         .layer(middleware::from_fn_with_state(

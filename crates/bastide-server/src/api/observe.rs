@@ -100,7 +100,9 @@ fn envelope(response: Response, request_id: &str) -> Response {
             tracing::error!(target: "bastide::http", request_id, cause, "internal error");
             ("internal".to_owned(), internal_message(request_id))
         }
-        None if is_json(&response) => return response,
+        // The API's own errors, and the web interface's error pages (written for
+        // people, from fixed texts), pass as they are.
+        None if is_json(&response) || is_page(&response) => return response,
         None => {
             let (code, message) = generic(status);
             if status.is_server_error() {
@@ -136,6 +138,14 @@ fn is_json(response: &Response) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/json"))
+}
+
+fn is_page(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"))
 }
 
 fn internal_message(request_id: &str) -> String {

@@ -21,6 +21,7 @@ mod storage;
 mod synth;
 mod tokens;
 mod upload;
+mod web;
 mod wire;
 mod wire_errors;
 mod workspace;

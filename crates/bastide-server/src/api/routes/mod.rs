@@ -29,6 +29,15 @@ pub(super) mod version;
 use super::ApiError;
 
 /// Any path no route serves.
-pub(crate) async fn not_found() -> ApiError {
+pub(crate) async fn not_found(
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    // A browser asking for a page gets a page; programs get the API's error.
+    if let Some(page) = crate::web::not_found(&uri, &headers) {
+        return page;
+    }
     ApiError::not_found("no such resource; see the API document at /api/v1/openapi.json")
+        .into_response()
 }

@@ -1,0 +1,178 @@
+//! The web interface: pages served by the hub itself, for the people who will never
+//! use a command line. Server-rendered HTML (`maud`, escaped by construction) over the
+//! same use cases as the API; every asset is compiled into the binary and served from
+//! `/assets/`, so the pages work in an isolated network and ask nothing of any other
+//! host. A strict Content-Security-Policy (no inline script or style, nothing from
+//! elsewhere) is sent with every page.
+//!
+//! Pages so far: the public catalogue (`/`, with search) and the public registry of
+//! approved projects with their released outputs (`/registry`), in French and English
+//! (`/lang/{fr|en}` switches).
+
+mod i18n;
+mod pages;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, REFERRER_POLICY, SET_COOKIE,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::api::AppState;
+use i18n::Lang;
+
+/// What a page may load: itself, nothing inline, nothing from elsewhere.
+const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The stylesheet, compiled in.
+const STYLESHEET: &str = include_str!("assets/app.css");
+
+/// The icon, compiled in.
+const ICON: &str = include_str!("assets/icon.svg");
+
+/// The pages, with their security headers.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(catalogue))
+        .route("/registry", get(registry))
+        .route("/lang/{code}", get(switch_language))
+        .route("/assets/app.css", get(stylesheet))
+        .route("/assets/icon.svg", get(icon))
+        .layer(middleware::from_fn(secure_headers))
+}
+
+/// Headers every page and asset carries.
+async fn secure_headers(request: axum::extract::Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+/// A catalogue search.
+#[derive(Debug, Deserialize)]
+struct Search {
+    #[serde(default)]
+    q: String,
+}
+
+async fn catalogue(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(search): Query<Search>,
+) -> Response {
+    let lang = Lang::of(&headers);
+    let word = search.q.trim();
+    match state.hub.catalogue().await {
+        Ok(entries) => {
+            let entries = if word.is_empty() {
+                entries
+            } else {
+                bastide_hub::catalogue::search(entries, word)
+            };
+            Html(pages::catalogue(lang, &entries, word).into_string()).into_response()
+        }
+        Err(e) => unavailable(lang, &e),
+    }
+}
+
+async fn registry(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let lang = Lang::of(&headers);
+    match state.hub.registry().await {
+        Ok(entries) => Html(pages::registry(lang, &entries).into_string()).into_response(),
+        Err(e) => unavailable(lang, &e),
+    }
+}
+
+/// Where to go back to after switching languages.
+#[derive(Debug, Deserialize)]
+struct Back {
+    to: Option<String>,
+}
+
+/// Sets the language and goes back to the page (a path of this site only).
+async fn switch_language(Path(code): Path<String>, Query(back): Query<Back>) -> Response {
+    let Some(lang) = Lang::parse(&code) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let to = back
+        .to
+        .filter(|to| to.starts_with('/') && !to.starts_with("//") && !to.contains('\\'))
+        .unwrap_or_else(|| "/".to_owned());
+    let cookie = format!(
+        "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        i18n::COOKIE_NAME,
+        lang.code()
+    );
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    let headers = response.headers_mut();
+    if let (Ok(cookie), Ok(to)) = (HeaderValue::from_str(&cookie), HeaderValue::from_str(&to)) {
+        headers.insert(SET_COOKIE, cookie);
+        headers.insert(LOCATION, to);
+    }
+    response
+}
+
+async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", STYLESHEET)
+}
+
+async fn icon() -> Response {
+    asset("image/svg+xml", ICON)
+}
+
+fn asset(kind: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static(kind)),
+            (
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The page for an address that leads nowhere, when a browser asks for a page (not
+/// under `/api/`, and HTML accepted).
+pub(crate) fn not_found(uri: &axum::http::Uri, headers: &HeaderMap) -> Option<Response> {
+    let wants_page = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if !wants_page || uri.path().starts_with("/api/") {
+        return None;
+    }
+    let lang = Lang::of(headers);
+    let mut response = (
+        StatusCode::NOT_FOUND,
+        Html(pages::not_found(lang).into_string()),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
+    Some(response)
+}
+
+/// A page saying the hub could not answer (details in its log, never on the page).
+fn unavailable(lang: Lang, error: &bastide_hub::Error) -> Response {
+    let reference = uuid::Uuid::new_v4().simple().to_string();
+    tracing::error!(reference = %reference, error = %error, "a page could not be built");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Html(pages::unavailable(lang, &reference).into_string()),
+    )
+        .into_response()
+}

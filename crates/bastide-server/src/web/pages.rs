@@ -1,0 +1,215 @@
+//! The pages' HTML: one layout (skip link, header with the navigation and the language
+//! switch, main, footer) and each page's content. Everything shown is escaped by
+//! `maud`; nothing inline runs or styles.
+
+use bastide_access::{RegistryEntry, State};
+use bastide_hub::catalogue::DatasetEntry;
+use maud::{DOCTYPE, Markup, html};
+
+use super::i18n::{Lang, Text};
+
+/// The pages of the navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Nav {
+    Catalogue,
+    Registry,
+    None,
+}
+
+/// A whole page: `title`, at `path` (where the language switch comes back to).
+fn page(lang: Lang, title: &str, current: Nav, path: &str, content: Markup) -> Markup {
+    let other = lang.other();
+    let link = |to: &str, nav: Nav, text: Text| {
+        html! {
+            a href=(to) aria-current=[(current == nav).then_some("page")] { (lang.t(text)) }
+        }
+    };
+    html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Bastide" }
+                link rel="icon" href="/assets/icon.svg" type="image/svg+xml";
+                link rel="stylesheet" href="/assets/app.css";
+            }
+            body {
+                a.skip href="#main" { (lang.t(Text::SkipToContent)) }
+                header.top {
+                    div.brand {
+                        a.name href="/" { "Bastide" }
+                        span.tagline { (lang.t(Text::Hub)) }
+                    }
+                    nav aria-label=(lang.t(Text::Hub)) {
+                        ul {
+                            li { (link("/", Nav::Catalogue, Text::Catalogue)) }
+                            li { (link("/registry", Nav::Registry, Text::Registry)) }
+                        }
+                    }
+                    a.lang href={ "/lang/" (other.code()) "?to=" (path) } lang=(other.code()) hreflang=(other.code()) {
+                        (lang.t(Text::OtherLanguage))
+                    }
+                }
+                main #main tabindex="-1" {
+                    h1 { (title) }
+                    (content)
+                }
+                footer.bottom { p { (lang.t(Text::Footer)) } }
+            }
+        }
+    }
+}
+
+/// The public catalogue, narrowed to `word` when one is searched.
+pub(super) fn catalogue(lang: Lang, entries: &[DatasetEntry], word: &str) -> Markup {
+    let t = |key| lang.t(key);
+    let content = html! {
+        p.intro { (t(Text::CatalogueIntro)) }
+        form.search role="search" method="get" action="/" {
+            label for="q" { (t(Text::SearchLabel)) }
+            div.field {
+                input #q type="search" name="q" value=(word) autocomplete="off";
+                button type="submit" { (t(Text::Search)) }
+            }
+        }
+        @if entries.is_empty() {
+            p.empty { (t(Text::NoDataset)) }
+        }
+        @for dataset in entries {
+            section.dataset aria-labelledby={ "ds-" (dataset.name) } {
+                h2 #{ "ds-" (dataset.name) } { (dataset.name) }
+                p.meta {
+                    @match dataset.version {
+                        Some(v) => { (t(Text::Version)) " " (v) },
+                        None => { (t(Text::NoVersion)) },
+                    }
+                }
+                @for table in &dataset.tables {
+                    details.table {
+                        summary {
+                            span.table-name { (table.name) }
+                            span.meta {
+                                " · " (table.rows) " " (t(Text::Rows))
+                                @if let Some(c) = &table.coverage {
+                                    " · " (t(Text::Coverage)) " " (c.start) " – " (c.end)
+                                }
+                            }
+                        }
+                        table {
+                            caption.visually-hidden { (table.name) }
+                            thead {
+                                tr {
+                                    th scope="col" { (t(Text::Column)) }
+                                    th scope="col" { (t(Text::Type)) }
+                                    th scope="col" { (t(Text::Description)) }
+                                    th scope="col" { (t(Text::Nomenclature)) }
+                                }
+                            }
+                            tbody {
+                                @for column in &table.columns {
+                                    tr {
+                                        th scope="row" {
+                                            code { (column.name) }
+                                            @if column.identifier {
+                                                span.badge { (t(Text::Identifier)) }
+                                            }
+                                        }
+                                        td { (column.r#type) }
+                                        td { (column.description) }
+                                        td { @if let Some(n) = &column.nomenclature { code { (n) } } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(lang, t(Text::Catalogue), Nav::Catalogue, "/", content)
+}
+
+/// The public registry of approved projects.
+pub(super) fn registry(lang: Lang, entries: &[RegistryEntry]) -> Markup {
+    let t = |key| lang.t(key);
+    let content = html! {
+        p.intro { (t(Text::RegistryIntro)) }
+        @if entries.is_empty() {
+            p.empty { (t(Text::NoProject)) }
+        }
+        @for project in entries {
+            article.project aria-labelledby={ "p-" (project.id) } {
+                h2 #{ "p-" (project.id) } { (project.title) }
+                dl {
+                    dt { (t(Text::Organisation)) } dd { (project.organisation) }
+                    dt { (t(Text::Purpose)) } dd { (project.purpose) }
+                    dt { (t(Text::Dataset)) } dd { code { (project.dataset) } }
+                    dt { (t(Text::State)) } dd { (state(lang, project.state)) }
+                    @if let Some(at) = project.approved_at {
+                        dt { (t(Text::Approved)) } dd { (day(at)) }
+                    }
+                    dt { (t(Text::Outputs)) }
+                    dd {
+                        @if project.outputs.is_empty() {
+                            (t(Text::NoOutput))
+                        } @else {
+                            ul {
+                                @for output in &project.outputs {
+                                    li {
+                                        (output.title) " (" (day(output.released_at)) ")"
+                                        @if !output.files.is_empty() {
+                                            ": " (output.files.join(", "))
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(lang, t(Text::Registry), Nav::Registry, "/registry", content)
+}
+
+/// The page of a hub that could not answer, with the reference of its log line.
+pub(super) fn unavailable(lang: Lang, reference: &str) -> Markup {
+    let content = html! {
+        p { (lang.t(Text::UnavailableHint)) " " code { (reference) } }
+    };
+    page(lang, lang.t(Text::Unavailable), Nav::None, "/", content)
+}
+
+/// The page of an address that leads nowhere.
+pub(super) fn not_found(lang: Lang) -> Markup {
+    let content = html! {
+        p { (lang.t(Text::NotFoundHint)) " " a href="/" { (lang.t(Text::Catalogue)) } }
+    };
+    page(lang, lang.t(Text::NotFound), Nav::None, "/", content)
+}
+
+/// A project's state, in words.
+fn state(lang: Lang, state: State) -> &'static str {
+    match (lang, state) {
+        (Lang::Fr, State::Draft) => "brouillon",
+        (Lang::Fr, State::Submitted) => "soumis",
+        (Lang::Fr, State::Approved) => "autorisé",
+        (Lang::Fr, State::Rejected) => "refusé",
+        (Lang::Fr, State::Active) => "en cours",
+        (Lang::Fr, State::Closed) => "clos",
+        (Lang::En, State::Draft) => "draft",
+        (Lang::En, State::Submitted) => "submitted",
+        (Lang::En, State::Approved) => "approved",
+        (Lang::En, State::Rejected) => "rejected",
+        (Lang::En, State::Active) => "active",
+        (Lang::En, State::Closed) => "closed",
+    }
+}
+
+/// The day of a time in seconds since the Unix epoch, `YYYY-MM-DD`.
+fn day(seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .map(|t| t.date().to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,103 @@
+// The public pages in a real browser (Debian's chromium driven by playwright-core):
+// the catalogue, its search, the registry, the language switch, a page that does not
+// exist. Checks that no page asks anything of another host, that the Content-Security-
+// Policy holds (no violation reported), and that axe-core finds no serious or critical
+// accessibility violation. Prints one JSON object: {"failures": [...]}.
+//
+// Usage: node public.cjs BASE_URL SCREENSHOT_DIR PROJECT_TITLE
+const path = require('path');
+const modules = path.join(process.env.BASTIDE_NPM, 'node_modules');
+const { chromium } = require(path.join(modules, 'playwright-core'));
+const axePath = path.join(modules, 'axe-core', 'axe.min.js');
+
+const [base, shots, projectTitle] = process.argv.slice(2);
+const failures = [];
+const check = (ok, what) => { if (!ok) failures.push(what); };
+
+async function accessible(browser, url, name) {
+  // axe is injected as a script, which the page's policy rightly forbids: this
+  // context alone bypasses it.
+  const context = await browser.newContext({ bypassCSP: true, locale: 'en-GB' });
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(async () => await window.axe.run());
+  for (const v of result.violations) {
+    if (v.impact === 'serious' || v.impact === 'critical') {
+      failures.push(`axe on ${name}: ${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).slice(0, 3).join('; ')}`);
+    }
+  }
+  await context.close();
+}
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.BASTIDE_CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox'],
+  });
+  try {
+    const context = await browser.newContext({ locale: 'en-GB', viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const requested = [];
+    page.on('request', r => requested.push(r.url()));
+    page.on('console', m => {
+      // The not-found page is meant to answer 404, which the console reports.
+      if (m.type() === 'error' && !m.text().includes('status of 404')) failures.push(`console error: ${m.text()}`);
+    });
+
+    // The catalogue, in the browser's language.
+    let response = await page.goto(base + '/');
+    check(response.status() === 200, `catalogue status ${response.status()}`);
+    check(await page.getAttribute('html', 'lang') === 'en', 'the page follows the browser language (en)');
+    check((await page.textContent('h1')).trim() === 'Catalogue', 'catalogue heading');
+    const csp = response.headers()['content-security-policy'] || '';
+    check(csp.includes("default-src 'none'") && !csp.includes('unsafe-inline'), `strict policy: ${csp}`);
+    await page.click('summary:has-text("IR_BEN_R")');
+    check(await page.isVisible('text=BEN_SEX_COD'), 'a table opens on its columns');
+    await page.screenshot({ path: path.join(shots, 'catalogue.png'), fullPage: false });
+
+    // Search, by keyboard.
+    await page.focus('#q');
+    await page.keyboard.type('sexe');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/q=sexe/);
+    check(await page.inputValue('#q') === 'sexe', 'the search keeps what was typed');
+    check((await page.textContent('main')).includes('IR_BEN_R'), 'the search finds the table of the column');
+
+    // The registry.
+    await page.click('nav >> text=Project registry');
+    await page.waitForURL(/\/registry$/);
+    check((await page.textContent('h1')).trim() === 'Project registry', 'registry heading');
+    check((await page.textContent('main')).includes(projectTitle), 'the approved project is in the registry');
+    await page.screenshot({ path: path.join(shots, 'registry.png') });
+
+    // French, kept from page to page.
+    await page.click('a.lang');
+    await page.waitForURL(/\/registry$/);
+    check(await page.getAttribute('html', 'lang') === 'fr', 'switched to French');
+    check((await page.textContent('h1')).trim() === 'Registre des projets', 'French registry heading');
+    await page.click('nav >> text=Catalogue');
+    check(await page.getAttribute('html', 'lang') === 'fr', 'French kept on the next page');
+
+    // An address that leads nowhere.
+    response = await page.goto(base + '/nowhere');
+    check(response.status() === 404, `404 status ${response.status()}`);
+    check((await page.textContent('h1')).trim() === 'Page introuvable', 'a page says it was not found');
+
+    // Nothing asked of another host.
+    for (const url of requested) {
+      check(url.startsWith(base + '/'), `a request outside the hub: ${url}`);
+    }
+    await context.close();
+
+    for (const [name, url] of [['catalogue', '/'], ['registry', '/registry'], ['not found', '/nowhere']]) {
+      await accessible(browser, base + url, name);
+    }
+  } catch (e) {
+    failures.push(`error: ${e.message}`);
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify({ failures }));
+  process.exit(failures.length ? 1 : 0);
+})();

@@ -1,0 +1,80 @@
+//! The web interface in a real browser: Debian's chromium driven by npm's
+//! playwright-core (`tests/browser/*.cjs`), against a hub on loopback. Screenshots are
+//! kept in `$CARGO_TARGET_TMPDIR/web/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::workspace::Workspace;
+
+/// Where `scripts/test` installs playwright-core and axe-core.
+fn npm() -> PathBuf {
+    let path = std::env::var("BASTIDE_NPM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/bastide/npm")
+        });
+    assert!(
+        path.join("node_modules/playwright-core").exists()
+            && path.join("node_modules/axe-core").exists(),
+        "playwright-core and axe-core are missing from {}: run scripts/test, or npm install --prefix {} playwright-core@1 axe-core@4",
+        path.display(),
+        path.display()
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "chromium is missing: run scripts/test, or apt-get install chromium"
+    );
+    path
+}
+
+/// Runs the browser script `name` with `args`; its failures.
+fn browse(name: &str, args: &[&str]) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/browser")
+        .join(name);
+    let output = Command::new("node")
+        .arg(&script)
+        .args(args)
+        .env("BASTIDE_NPM", npm())
+        .output()
+        .expect("node is missing: run scripts/test, or apt-get install nodejs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: serde_json::Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} printed no report: {stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    report["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_public_pages_work_in_a_browser_in_both_languages_and_ask_nothing_elsewhere() {
+    let ws = Workspace::new("aggregate_only");
+    let hub = ws.serve(&[], &[]);
+    let base = hub.url("");
+    let base = base.trim_end_matches('/');
+    let shots = screenshots();
+    let failures = browse(
+        "public.cjs",
+        &[base, shots.to_str().unwrap(), "Births by sex"],
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(shots.join("catalogue.png").exists());
+}
