@@ -629,8 +629,27 @@ pub(crate) fn query_event(
 ) -> bastide_audit::NewEvent {
     by.event(action, outcome)
         .project(project.to_owned())
-        .detail("query", sql.to_owned())
+        .detail("query", recorded_sql(sql))
         .detail("channel", channel.as_str())
+}
+
+/// A query's text as its audit events keep it: whole, up to the longest the guard
+/// accepts; the start of a longer one (refused), with its length and SHA-256, so that
+/// its record fits in the log.
+fn recorded_sql(sql: &str) -> String {
+    if sql.len() <= bastide_query::guard::MAX_SQL_BYTES {
+        return sql.to_owned();
+    }
+    let mut end = 4096;
+    while !sql.is_char_boundary(end) {
+        end -= 1;
+    }
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sql.as_bytes()));
+    format!(
+        "{}… ({} bytes in all, SHA-256 {digest})",
+        &sql[..end],
+        sql.len()
+    )
 }
 
 fn channel(record: &QueryRecord) -> Channel {

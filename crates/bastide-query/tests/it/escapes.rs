@@ -344,7 +344,7 @@ refused!(
 refused!(
     a_huge_query_is_refused,
     format!("SELECT 1 -- {}", "x".repeat(200_000)),
-    "100 kB"
+    "60 kB"
 );
 
 // Not SQL at all.

@@ -70,6 +70,7 @@ impl Lang {
         let (fr, en) = match key {
             Text::Hub => ("Entrepôt de données de santé", "Health data hub"),
             Text::Catalogue => ("Catalogue", "Catalogue"),
+            Text::MainNavigation => ("Navigation principale", "Main navigation"),
             Text::Registry => ("Registre des projets", "Project registry"),
             Text::OtherLanguage => ("English", "Français"),
             Text::SkipToContent => ("Aller au contenu", "Skip to content"),
@@ -134,6 +135,7 @@ impl Lang {
 pub(super) enum Text {
     Hub,
     Catalogue,
+    MainNavigation,
     Registry,
     OtherLanguage,
     SkipToContent,

@@ -15,8 +15,8 @@ mod pages;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, REFERRER_POLICY, SET_COOKIE,
-    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, REFERRER_POLICY,
+    SET_COOKIE, VARY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -28,7 +28,8 @@ use crate::api::AppState;
 use i18n::Lang;
 
 /// What a page may load: itself, nothing inline, nothing from elsewhere.
-const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// No script runs yet: none is allowed until one is bundled.
+const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The stylesheet, compiled in.
 const STYLESHEET: &str = include_str!("assets/app.css");
@@ -50,12 +51,27 @@ pub(crate) fn router() -> Router<AppState> {
 /// Headers every page and asset carries.
 async fn secure_headers(request: axum::extract::Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    protect(&mut response);
+    response
+}
+
+/// The security headers; pages also say they depend on the language chosen and are
+/// not to be kept by shared caches.
+fn protect(response: &mut Response) {
+    let page = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
     let headers = response.headers_mut();
     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    response
+    if page {
+        headers.insert(VARY, HeaderValue::from_static("Cookie, Accept-Language"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    }
 }
 
 /// A catalogue search.
@@ -106,7 +122,7 @@ async fn switch_language(Path(code): Path<String>, Query(back): Query<Back>) -> 
     };
     let to = back
         .to
-        .filter(|to| to.starts_with('/') && !to.starts_with("//") && !to.contains('\\'))
+        .filter(|to| is_own_path(to))
         .unwrap_or_else(|| "/".to_owned());
     let cookie = format!(
         "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
@@ -120,6 +136,16 @@ async fn switch_language(Path(code): Path<String>, Query(back): Query<Back>) -> 
         headers.insert(LOCATION, to);
     }
     response
+}
+
+/// Whether `to` is a path of this site and nothing else: it starts with one `/`, and
+/// holds only visible ASCII without `\` (browsers drop tabs and line breaks from an
+/// address, and read `\` as `/`: `/<tab>/elsewhere` or `/\elsewhere` would lead to
+/// another host).
+fn is_own_path(to: &str) -> bool {
+    to.starts_with('/')
+        && !to.starts_with("//")
+        && to.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'\\')
 }
 
 async fn stylesheet() -> Response {
@@ -147,11 +173,19 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
 /// The page for an address that leads nowhere, when a browser asks for a page (not
 /// under `/api/`, and HTML accepted).
 pub(crate) fn not_found(uri: &axum::http::Uri, headers: &HeaderMap) -> Option<Response> {
+    // A browser navigating asks for HTML and XHTML first; programs (`*/*`, JSON,
+    // Java's `text/html, image/gif, …`) get the API's error.
     let wants_page = headers
-        .get(axum::http::header::ACCEPT)
+        .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
-    if !wants_page || uri.path().starts_with("/api/") {
+        .is_some_and(|v| {
+            v.trim_start().starts_with("text/html") && v.contains("application/xhtml+xml")
+        });
+    let path = uri.path();
+    let machine = ["/api", "/healthz", "/readyz", "/metrics"]
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+    if !wants_page || machine {
         return None;
     }
     let lang = Lang::of(headers);
@@ -160,9 +194,7 @@ pub(crate) fn not_found(uri: &axum::http::Uri, headers: &HeaderMap) -> Option<Re
         Html(pages::not_found(lang).into_string()),
     )
         .into_response();
-    response
-        .headers_mut()
-        .insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
+    protect(&mut response);
     Some(response)
 }
 
@@ -175,4 +207,25 @@ fn unavailable(lang: Lang, error: &bastide_hub::Error) -> Response {
         Html(pages::unavailable(lang, &reference).into_string()),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_language_switch_goes_back_to_pages_of_this_site_only() {
+        assert!(is_own_path("/registry"));
+        assert!(is_own_path("/?q=sexe"));
+        for elsewhere in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "/\r\nSet-Cookie: x=1",
+            "",
+        ] {
+            assert!(!is_own_path(elsewhere), "{elsewhere:?}");
+        }
+    }
 }

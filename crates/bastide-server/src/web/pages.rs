@@ -41,7 +41,7 @@ fn page(lang: Lang, title: &str, current: Nav, path: &str, content: Markup) -> M
                         a.name href="/" { "Bastide" }
                         span.tagline { (lang.t(Text::Hub)) }
                     }
-                    nav aria-label=(lang.t(Text::Hub)) {
+                    nav aria-label=(lang.t(Text::MainNavigation)) {
                         ul {
                             li { (link("/", Nav::Catalogue, Text::Catalogue)) }
                             li { (link("/registry", Nav::Registry, Text::Registry)) }

@@ -14,6 +14,7 @@ mod proxies;
 mod queries;
 mod readiness;
 mod scope;
+mod web;
 
 use std::sync::Arc;
 

@@ -6,7 +6,7 @@
 //
 // Usage: node public.cjs BASE_URL SCREENSHOT_DIR PROJECT_TITLE
 const path = require('path');
-const modules = path.join(process.env.BASTIDE_NPM, 'node_modules');
+const modules = path.join(process.env.BROWSER_TESTS_NPM, 'node_modules');
 const { chromium } = require(path.join(modules, 'playwright-core'));
 const axePath = path.join(modules, 'axe-core', 'axe.min.js');
 
@@ -32,7 +32,7 @@ async function accessible(browser, url, name) {
 
 (async () => {
   const browser = await chromium.launch({
-    executablePath: process.env.BASTIDE_CHROMIUM || '/usr/bin/chromium',
+    executablePath: process.env.BROWSER_TESTS_CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox'],
   });
   try {
@@ -63,21 +63,24 @@ async function accessible(browser, url, name) {
     await page.waitForURL(/q=sexe/);
     check(await page.inputValue('#q') === 'sexe', 'the search keeps what was typed');
     check((await page.textContent('main')).includes('IR_BEN_R'), 'the search finds the table of the column');
+    await page.goto(base + '/?q=zzzz-nothing');
+    check((await page.textContent('main')).includes('No dataset matches'), 'a search that finds nothing says so');
+    check(!(await page.textContent('main')).includes('IR_BEN_R'), 'a search narrows the catalogue');
 
     // The registry.
-    await page.click('nav >> text=Project registry');
-    await page.waitForURL(/\/registry$/);
+    await Promise.all([page.waitForURL(base + '/registry'), page.click('nav >> text=Project registry')]);
     check((await page.textContent('h1')).trim() === 'Project registry', 'registry heading');
     check((await page.textContent('main')).includes(projectTitle), 'the approved project is in the registry');
     await page.screenshot({ path: path.join(shots, 'registry.png') });
 
     // French, kept from page to page.
-    await page.click('a.lang');
-    await page.waitForURL(/\/registry$/);
+    await Promise.all([page.waitForNavigation(), page.click('a.lang')]);
     check(await page.getAttribute('html', 'lang') === 'fr', 'switched to French');
     check((await page.textContent('h1')).trim() === 'Registre des projets', 'French registry heading');
-    await page.click('nav >> text=Catalogue');
+    await Promise.all([page.waitForURL(base + '/'), page.click('nav >> text=Catalogue')]);
     check(await page.getAttribute('html', 'lang') === 'fr', 'French kept on the next page');
+    check((await page.textContent('h1')).trim() === 'Catalogue', 'the French catalogue');
+    check((await page.textContent('main')).includes('Rechercher'), 'French texts on the next page');
 
     // An address that leads nowhere.
     response = await page.goto(base + '/nowhere');
@@ -90,7 +93,7 @@ async function accessible(browser, url, name) {
     }
     await context.close();
 
-    for (const [name, url] of [['catalogue', '/'], ['registry', '/registry'], ['not found', '/nowhere']]) {
+    for (const [name, url] of [['catalogue', '/'], ['search', '/?q=sexe'], ['registry', '/registry'], ['not found', '/nowhere']]) {
       await accessible(browser, base + url, name);
     }
   } catch (e) {

@@ -310,6 +310,35 @@ fn long_operator_chains_neither_take_the_hub_down_nor_pass_the_cap() {
         &format!("SELECT count(*) FROM ir_ben_r WHERE 0 = {}", chain(5_001)),
     );
     assert!(!ok && err.contains("limited to 5000 operators"), "{err}");
+    // Operators the count could have forgotten are counted too.
+    for (chain, what) in [
+        (vec!["1"; 20_000].join("#"), "#"),
+        (
+            format!("ben_sex_cod{}", " IS NULL".repeat(6_000)),
+            "IS NULL",
+        ),
+    ] {
+        let (ok, _, err) = psql(
+            port,
+            &ws,
+            &ws.token,
+            "",
+            &format!("SELECT count(*) FROM ir_ben_r WHERE {chain} = 0"),
+        );
+        assert!(!ok && err.contains("operators"), "{what}: {err}");
+    }
+    // Longer than any query, refused for its length and on record all the same.
+    let (ok, _, err) = psql(
+        port,
+        &ws,
+        &ws.token,
+        "",
+        &format!(
+            "SELECT count(*) FROM ir_ben_r WHERE {} = 0",
+            vec!["1"; 40_000].join("#")
+        ),
+    );
+    assert!(!ok && err.contains("60 kB"), "{err}");
     let (ok, out, err) = psql(port, &ws, &ws.token, "", "SHOW server_version");
     assert!(ok && out == "16.6", "the hub is still up: {out} {err}");
     drop(hub);

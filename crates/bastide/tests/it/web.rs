@@ -9,7 +9,7 @@ use crate::workspace::Workspace;
 
 /// Where `scripts/test` installs playwright-core and axe-core.
 fn npm() -> PathBuf {
-    let path = std::env::var("BASTIDE_NPM")
+    let path = std::env::var("BROWSER_TESTS_NPM")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
             PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/bastide/npm")
@@ -36,7 +36,7 @@ fn browse(name: &str, args: &[&str]) -> Vec<String> {
     let output = Command::new("node")
         .arg(&script)
         .args(args)
-        .env("BASTIDE_NPM", npm())
+        .env("BROWSER_TESTS_NPM", npm())
         .output()
         .expect("node is missing: run scripts/test, or apt-get install nodejs");
     let stdout = String::from_utf8_lossy(&output.stdout);
