@@ -519,16 +519,7 @@ impl Catalogue {
     /// The columns `statement` answers and its placeholders' types.
     pub async fn describe(&self, statement: &CatalogueStatement) -> Result<Described> {
         let plan = self.within_time(self.plan(statement)).await??;
-        let types = plan.get_parameter_types().map_err(invalid)?;
-        let mut parameters: Vec<(usize, Option<DataType>)> = types
-            .into_iter()
-            .filter_map(|(name, t)| Some((name.trim_start_matches('$').parse().ok()?, t)))
-            .collect();
-        parameters.sort_by_key(|(n, _)| *n);
-        Ok(Described {
-            columns: bastide_store::layout::classic(plan.schema().inner()),
-            parameters: parameters.into_iter().map(|(_, t)| t).collect(),
-        })
+        Described::of(&plan).map_err(invalid)
     }
 
     /// Answers `statement` with `params` bound, within the limits.

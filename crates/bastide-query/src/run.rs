@@ -163,19 +163,7 @@ impl Workspace {
     pub async fn describe(&self, checked: &Checked, limits: &Limits) -> Result<Described> {
         let report = Arc::new(Mutex::new(Disclosure::default()));
         let (_, plan, _) = self.plan(checked, None, limits, &report).await?;
-        let types = plan
-            .get_parameter_types()
-            .map_err(|e| classify(e, self.mode(), limits, Phase::Planning))?;
-        // `$1`, `$2`, … in order; a type DataFusion could not infer is None.
-        let mut parameters: Vec<(usize, Option<DataType>)> = types
-            .into_iter()
-            .filter_map(|(name, t)| Some((name.trim_start_matches('$').parse().ok()?, t)))
-            .collect();
-        parameters.sort_by_key(|(n, _)| *n);
-        Ok(Described {
-            columns: classic(plan.schema().inner()),
-            parameters: parameters.into_iter().map(|(_, t)| t).collect(),
-        })
+        Described::of(&plan).map_err(|e| classify(e, self.mode(), limits, Phase::Planning))
     }
 
     /// Plans the guarded statement `checked` in a fresh session, its placeholders
@@ -319,6 +307,23 @@ pub struct Described {
     pub columns: SchemaRef,
     /// The type of each placeholder (`$1` first), where the planner could infer it.
     pub parameters: Vec<Option<DataType>>,
+}
+
+impl Described {
+    /// What `plan` answers: its columns (classic types), its placeholders' types,
+    /// `$1`, `$2`, … in order (None where DataFusion could not infer one).
+    pub(crate) fn of(plan: &LogicalPlan) -> std::result::Result<Self, DataFusionError> {
+        let mut parameters: Vec<(usize, Option<DataType>)> = plan
+            .get_parameter_types()?
+            .into_iter()
+            .filter_map(|(name, t)| Some((name.trim_start_matches('$').parse().ok()?, t)))
+            .collect();
+        parameters.sort_by_key(|(n, _)| *n);
+        Ok(Self {
+            columns: classic(plan.schema().inner()),
+            parameters: parameters.into_iter().map(|(_, t)| t).collect(),
+        })
+    }
 }
 
 /// `batch` cast to `schema` (its classic twin).
