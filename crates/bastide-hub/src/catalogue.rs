@@ -35,25 +35,27 @@ pub struct TableEntry {
     pub columns: Vec<ColumnEntry>,
 }
 
-/// A period of time.
+/// A period of time, in whole years: the first and last dates of a table's date
+/// columns are one person's values (the earliest birth, the latest death), which a
+/// public page must not show.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Coverage {
-    /// First day.
+    /// The first day of the first year.
     pub start: String,
-    /// Last day.
+    /// The last day of the last year.
     pub end: String,
 }
 
 impl Coverage {
     fn from_days((start, end): (i32, i32)) -> Option<Self> {
-        let day = |d: i32| {
+        let year = |d: i32| {
             time::Date::from_julian_day(2_440_588 + d)
                 .ok()
-                .map(|d| d.to_string())
+                .map(|d| d.year())
         };
         Some(Self {
-            start: day(start)?,
-            end: day(end)?,
+            start: format!("{:04}-01-01", year(start)?),
+            end: format!("{:04}-12-31", year(end)?),
         })
     }
 }
