@@ -136,6 +136,46 @@ fn type_name(kind: &bastide_ingest::ColumnKind) -> &'static str {
     }
 }
 
+/// Most dummy rows one request gets.
+pub const MOST_DUMMY_ROWS: usize = 1_000;
+
+impl Hub {
+    /// `rows` (at most [`MOST_DUMMY_ROWS`]) dummy rows of `dataset`'s table `table`
+    /// as CSV with a header: values that follow the table's schema and describe no
+    /// one (`bastide_synth::dummy`), the same for the same request; none when there is
+    /// no such table. Made from the schema alone, never from data.
+    pub async fn dummy_csv(
+        &self,
+        dataset: &str,
+        table: &str,
+        rows: usize,
+    ) -> Result<Option<String>> {
+        let Some(record) = self
+            .meta
+            .datasets()
+            .tables(dataset)
+            .await?
+            .into_iter()
+            .find(|t| t.name.eq_ignore_ascii_case(table))
+        else {
+            return Ok(None);
+        };
+        let Ok(schema) = TableSchema::parse(&record.name, record.schema_json.as_bytes()) else {
+            return Ok(None);
+        };
+        let rows = bastide_synth::dummy::dummy_rows(&schema, rows.min(MOST_DUMMY_ROWS), 0);
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        let written = writer
+            .write_record(schema.columns.iter().map(|c| c.name.as_str()))
+            .and_then(|()| rows.iter().try_for_each(|row| writer.write_record(row)));
+        let bytes = written
+            .map_err(|e| e.to_string())
+            .and_then(|()| writer.into_inner().map_err(|e| e.to_string()))
+            .map_err(|e| crate::Error::Internal(format!("writing dummy rows: {e}")))?;
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+    }
+}
+
 /// Entries whose dataset, table or column name or description contains `word`
 /// (case-insensitive), narrowed to the matching tables.
 pub fn search(entries: Vec<DatasetEntry>, word: &str) -> Vec<DatasetEntry> {

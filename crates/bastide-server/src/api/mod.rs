@@ -86,6 +86,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::catalogue::dataset))
         .routes(routes!(routes::catalogue::search))
         .routes(routes!(routes::catalogue::dcat))
+        .routes(routes!(routes::catalogue::dummy))
         .routes(routes!(routes::upload::upload))
         .routes(routes!(routes::identity::me))
         .routes(routes!(routes::session::login))

@@ -92,6 +92,14 @@ impl Lang {
             Text::Type => ("Type", "Type"),
             Text::Description => ("Description", "Description"),
             Text::Nomenclature => ("Nomenclature", "Nomenclature"),
+            Text::DummyData => (
+                "Télécharger des données fictives (CSV)",
+                "Download dummy data (CSV)",
+            ),
+            Text::DummyHint => (
+                "100 lignes qui suivent le schéma et ne décrivent personne, pour écrire votre code avant l'accès.",
+                "100 rows that follow the schema and describe no one, to write your code before access.",
+            ),
             Text::Identifier => ("identifiant (pseudonymisé)", "identifier (pseudonymised)"),
             Text::RegistryIntro => (
                 "Les projets autorisés à travailler sur les données de ce hub, et les résultats qu'ils ont publiés (titres et noms de fichiers, jamais leur contenu).",
@@ -151,6 +159,8 @@ pub(super) enum Text {
     Type,
     Description,
     Nomenclature,
+    DummyData,
+    DummyHint,
     Identifier,
     RegistryIntro,
     NoProject,

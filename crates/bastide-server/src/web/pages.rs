@@ -96,6 +96,13 @@ pub(super) fn catalogue(lang: Lang, entries: &[DatasetEntry], word: &str) -> Mar
                                 }
                             }
                         }
+                        p.dummy {
+                            a href={ "/api/v1/catalogue/datasets/" (dataset.name) "/tables/" (table.name) "/dummy?rows=100" }
+                                download={ (table.name) "-dummy.csv" } {
+                                (t(Text::DummyData)) span.visually-hidden { " " (table.name) }
+                            }
+                            " " (t(Text::DummyHint))
+                        }
                         table {
                             caption.visually-hidden { (table.name) }
                             thead {

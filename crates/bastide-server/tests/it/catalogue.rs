@@ -121,3 +121,57 @@ async fn the_catalogue_exports_as_healthdcat_ap_json_ld() {
     assert_eq!(dataset["healthdcatap:hasCodingSystem"][0], "CIM10");
     assert_eq!(dataset["dct:temporal"]["dcat:startDate"], "2019-01-01");
 }
+
+#[tokio::test]
+async fn dummy_rows_of_a_table_follow_its_schema_without_login_and_hold_no_data() {
+    let hub = filled().await;
+    let catalogue: serde_json::Value = hub
+        .get("/api/v1/catalogue/datasets/pmsi")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let table = catalogue["tables"][0]["name"].as_str().unwrap().to_owned();
+    let columns: Vec<String> = catalogue["tables"][0]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    let response = hub
+        .get(&format!(
+            "/api/v1/catalogue/datasets/pmsi/tables/{table}/dummy?rows=5"
+        ))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = response.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], columns.join(","));
+    assert_eq!(lines.len(), 6, "a header and five rows: {text}");
+    for value in ["1840775123456", "E119", "I10"] {
+        assert!(!text.contains(value), "dummy rows show a value: {value}");
+    }
+    // At most a thousand rows, however many are asked for; an unknown table is not
+    // found.
+    let many = hub
+        .get(&format!(
+            "/api/v1/catalogue/datasets/pmsi/tables/{table}/dummy?rows=1000000"
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(many.lines().count(), 1_001);
+    assert_eq!(
+        hub.get("/api/v1/catalogue/datasets/pmsi/tables/nothing/dummy")
+            .await
+            .status(),
+        404
+    );
+}

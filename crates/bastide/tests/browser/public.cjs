@@ -54,6 +54,10 @@ async function accessible(browser, url, name) {
     check(csp.includes("default-src 'none'") && !csp.includes('unsafe-inline'), `strict policy: ${csp}`);
     await page.click('summary:has-text("IR_BEN_R")');
     check(await page.isVisible('text=BEN_SEX_COD'), 'a table opens on its columns');
+    const dummy = await page.getAttribute('details:has(summary:has-text("IR_BEN_R")) a[download]', 'href');
+    check(dummy && dummy.startsWith('/api/v1/catalogue/datasets/'), `a dummy data link: ${dummy}`);
+    const csv = await (await page.request.get(base + dummy)).text();
+    check(csv.split('\n')[0].includes('BEN_SEX_COD'), 'the dummy data has the table\'s columns');
     await page.screenshot({ path: path.join(shots, 'catalogue.png'), fullPage: false });
 
     // Search, by keyboard.

@@ -58,6 +58,50 @@ pub(crate) async fn search(
     Ok(Json(catalogue::search(entries, &query.q)))
 }
 
+/// How many dummy rows.
+#[derive(Debug, Deserialize, IntoParams)]
+pub(crate) struct DummyQuery {
+    /// Rows wanted (default 100, at most 1000).
+    rows: Option<usize>,
+}
+
+/// Dummy rows of a table, as CSV: values that follow its schema and describe no one,
+/// for writing and testing code before access is granted. Public, like the catalogue.
+#[utoipa::path(get, path = "/api/v1/catalogue/datasets/{name}/tables/{table}/dummy", tag = "catalogue",
+    params(("name" = String, Path, description = "The dataset's name"),
+           ("table" = String, Path, description = "The table's name"), DummyQuery),
+    responses(
+        (status = 200, description = "CSV with a header row", content_type = "text/csv"),
+        (status = 404, description = "No such table", body = ErrorEnvelope)))]
+pub(crate) async fn dummy(
+    State(state): State<AppState>,
+    Path((name, table)): Path<(String, String)>,
+    Query(query): Query<DummyQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let csv = state
+        .hub
+        .dummy_csv(&name, &table, query.rows.unwrap_or(100))
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found("no such table in the catalogue"))?;
+    let file = format!(
+        "attachment; filename=\"{}-dummy.csv\"",
+        table.replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_")
+    );
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_owned(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, file),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
 /// The catalogue as HealthDCAT-AP in JSON-LD.
 #[utoipa::path(get, path = "/api/v1/catalogue/dcat", tag = "catalogue",
     responses((status = 200, description = "HealthDCAT-AP, JSON-LD", content_type = "application/ld+json")))]

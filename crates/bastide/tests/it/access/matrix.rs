@@ -109,6 +109,13 @@ pub(super) const MATRIX: &[Row] = &[
         [200; 6],
     ),
     (
+        "GET",
+        "/api/v1/catalogue/datasets/{name}/tables/{table}/dummy",
+        "/api/v1/catalogue/datasets/snds/tables/IR_BEN_R/dummy?rows=3",
+        None,
+        [200; 6],
+    ),
+    (
         "PUT",
         "/api/v1/datasets/{name}/tables/{table}/batches",
         "/api/v1/datasets/snds/tables/IR_BEN_R/batches",
