@@ -4,8 +4,8 @@
 //! and a time limit. Routes are declared with their OpenAPI description next to them, so
 //! the document at `/api/v1/openapi.json` is generated from the code itself.
 
-mod auth;
-mod client;
+pub(crate) mod auth;
+pub(crate) mod client;
 mod error;
 mod metrics;
 mod observe;

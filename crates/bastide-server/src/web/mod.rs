@@ -5,12 +5,14 @@
 //! host. A strict Content-Security-Policy (no inline script or style, nothing from
 //! elsewhere) is sent with every page.
 //!
-//! Pages so far: the public catalogue (`/`, with search) and the public registry of
-//! approved projects with their released outputs (`/registry`), in French and English
-//! (`/lang/{fr|en}` switches).
+//! Pages so far: the public catalogue (`/`, with search and dummy data) and the public
+//! registry of approved projects with their released outputs (`/registry`), signing in
+//! with a local account (`/sign-in`, `/sign-out`) and the signed-in person's projects
+//! (`/projects`), in French and English (`/lang/{fr|en}` switches).
 
 mod i18n;
 mod pages;
+mod session;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -42,6 +44,9 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(catalogue))
         .route("/registry", get(registry))
+        .route("/sign-in", get(session::form).post(session::sign_in))
+        .route("/sign-out", axum::routing::post(session::sign_out))
+        .route("/projects", get(session::projects))
         .route("/lang/{code}", get(switch_language))
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/icon.svg", get(icon))

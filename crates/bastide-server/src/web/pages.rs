@@ -2,7 +2,7 @@
 //! switch, main, footer) and each page's content. Everything shown is escaped by
 //! `maud`; nothing inline runs or styles.
 
-use bastide_access::{RegistryEntry, State};
+use bastide_access::{Project, RegistryEntry, State};
 use bastide_hub::catalogue::DatasetEntry;
 use maud::{DOCTYPE, Markup, html};
 
@@ -13,6 +13,7 @@ use super::i18n::{Lang, Text};
 pub(super) enum Nav {
     Catalogue,
     Registry,
+    Projects,
     None,
 }
 
@@ -45,6 +46,7 @@ fn page(lang: Lang, title: &str, current: Nav, path: &str, content: Markup) -> M
                         ul {
                             li { (link("/", Nav::Catalogue, Text::Catalogue)) }
                             li { (link("/registry", Nav::Registry, Text::Registry)) }
+                            li { (link("/projects", Nav::Projects, Text::MyProjects)) }
                         }
                     }
                     a.lang href={ "/lang/" (other.code()) "?to=" (path) } lang=(other.code()) hreflang=(other.code()) {
@@ -186,6 +188,76 @@ pub(super) fn unavailable(lang: Lang, reference: &str) -> Markup {
         p { (lang.t(Text::UnavailableHint)) " " code { (reference) } }
     };
     page(lang, lang.t(Text::Unavailable), Nav::None, "/", content)
+}
+
+/// The sign-in form, with what was typed (the password aside) and why it was refused.
+pub(super) fn sign_in(lang: Lang, name: &str, refused: Option<&str>) -> Markup {
+    let t = |key| lang.t(key);
+    let content = html! {
+        @if let Some(message) = refused {
+            div.error role="alert" { p { (message) } }
+        }
+        form.sign-in method="post" action="/sign-in" {
+            div.field {
+                label for="name" { (t(Text::UserName)) }
+                input #name type="text" name="name" value=(name) autocomplete="username" required;
+            }
+            div.field {
+                label for="password" { (t(Text::Password)) }
+                input #password type="password" name="password" autocomplete="current-password" required;
+            }
+            div.field {
+                label for="totp" { (t(Text::TotpCode)) }
+                input #totp type="text" name="totp" inputmode="numeric" autocomplete="one-time-code" aria-describedby="totp-hint";
+                p #totp-hint .hint { (t(Text::TotpHint)) }
+            }
+            button type="submit" { (t(Text::SignIn)) }
+        }
+    };
+    page(lang, t(Text::SignIn), Nav::Projects, "/sign-in", content)
+}
+
+/// The signed-in person's projects.
+pub(super) fn projects(lang: Lang, name: &str, projects: &[Project]) -> Markup {
+    let t = |key| lang.t(key);
+    let content = html! {
+        div.who {
+            p { (t(Text::SignedInAs)) " " strong { (name) } }
+            form method="post" action="/sign-out" {
+                button type="submit" { (t(Text::SignOut)) }
+            }
+        }
+        @if projects.is_empty() {
+            p.empty { (t(Text::NoOwnProject)) }
+        } @else {
+            table.projects {
+                caption.visually-hidden { (t(Text::MyProjects)) }
+                thead {
+                    tr {
+                        th scope="col" { (t(Text::Title)) }
+                        th scope="col" { (t(Text::Dataset)) }
+                        th scope="col" { (t(Text::State)) }
+                    }
+                }
+                tbody {
+                    @for project in projects {
+                        tr {
+                            th scope="row" { (project.application.title) }
+                            td { code { (project.application.dataset) } }
+                            td { (state(lang, project.state)) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page(
+        lang,
+        t(Text::MyProjects),
+        Nav::Projects,
+        "/projects",
+        content,
+    )
 }
 
 /// The page of an address that leads nowhere.

@@ -78,3 +78,42 @@ fn the_public_pages_work_in_a_browser_in_both_languages_and_ask_nothing_elsewher
     assert!(failures.is_empty(), "{failures:#?}");
     assert!(shots.join("catalogue.png").exists());
 }
+
+#[test]
+fn a_person_signs_in_sees_their_projects_and_signs_out_in_a_browser() {
+    let ws = Workspace::new("aggregate_only");
+    let password_file = ws.tmp.path().join("wendy.password");
+    std::fs::write(&password_file, "a long enough password for wendy").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    crate::run_json(
+        &[
+            "--json",
+            "user",
+            "add",
+            "wendy",
+            "--role",
+            "researcher",
+            "--password-file",
+            password_file.to_str().unwrap(),
+            "--data-dir",
+            &ws.dir,
+        ],
+        &[("BASTIDE_KEYRING_PASSPHRASE", crate::PASSPHRASE)],
+    );
+    let hub = ws.serve(&[], &[]);
+    let base = hub.url("");
+    let shots = screenshots();
+    let failures = browse(
+        "signin.cjs",
+        &[
+            base.trim_end_matches('/'),
+            shots.to_str().unwrap(),
+            "wendy",
+            "a long enough password for wendy",
+        ],
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}
