@@ -59,6 +59,39 @@ impl FromRequestParts<AppState> for Credential {
                 ));
             }
         };
+        Self::authenticate(state, presented, request_id, client).await
+    }
+}
+
+impl Credential {
+    /// The session of a web form that changes data: the request's session cookie, and
+    /// the CSRF token the form carried (pages hold it from the sign-in, in a cookie of
+    /// their own that scripts cannot read).
+    pub(crate) async fn from_form(
+        state: &AppState,
+        headers: &axum::http::HeaderMap,
+        client: Option<std::net::IpAddr>,
+        csrf: &str,
+    ) -> Result<Self, ApiError> {
+        let Some(cookie) = session_cookie(headers) else {
+            return Err(unauthenticated("this needs a session: sign in first"));
+        };
+        state.throttle.check(client)?;
+        let presented = Presented::Session {
+            cookie: &cookie,
+            csrf: Some(csrf),
+            changes: true,
+        };
+        Self::authenticate(state, presented, None, client).await
+    }
+
+    /// Checks `presented` with the hub; a refusal counts against the client.
+    async fn authenticate(
+        state: &AppState,
+        presented: Presented<'_>,
+        request_id: Option<String>,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<Self, ApiError> {
         let method = presented.method();
         let origin = Origin {
             request_id: request_id.clone(),

@@ -10,7 +10,7 @@ mod error;
 mod metrics;
 mod observe;
 mod proofs;
-mod routes;
+pub(crate) mod routes;
 mod scope;
 mod throttle;
 

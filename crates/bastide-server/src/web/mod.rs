@@ -10,6 +10,7 @@
 //! with a local account (`/sign-in`, `/sign-out`) and the signed-in person's projects
 //! (`/projects`), in French and English (`/lang/{fr|en}` switches).
 
+mod apply;
 mod i18n;
 mod pages;
 mod session;
@@ -47,6 +48,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/sign-in", get(session::form).post(session::sign_in))
         .route("/sign-out", axum::routing::post(session::sign_out))
         .route("/projects", get(session::projects))
+        .route("/projects/new", get(apply::form).post(apply::submit))
         .route("/lang/{code}", get(switch_language))
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/icon.svg", get(icon))

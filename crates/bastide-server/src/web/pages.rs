@@ -217,6 +217,72 @@ pub(super) fn sign_in(lang: Lang, name: &str, refused: Option<&str>) -> Markup {
     page(lang, t(Text::SignIn), Nav::Projects, "/sign-in", content)
 }
 
+/// The application form, with what was typed and why it was refused.
+pub(super) fn application(
+    lang: Lang,
+    datasets: &[DatasetEntry],
+    typed: &super::apply::Typed,
+    csrf: &str,
+    refused: Option<&str>,
+) -> Markup {
+    let t = |key| lang.t(key);
+    let text = |id: &str, name: &str, label: Text, value: &str| {
+        html! {
+            div.field {
+                label for=(id) { (t(label)) }
+                input id=(id) type="text" name=(name) value=(value) required;
+            }
+        }
+    };
+    let content = html! {
+        @if let Some(message) = refused {
+            div.error role="alert" { p { (message) } }
+        }
+        form.application method="post" action="/projects/new" {
+            input type="hidden" name="csrf" value=(csrf);
+            (text("title", "title", Text::Title, &typed.title))
+            div.field {
+                label for="purpose" { (t(Text::Purpose)) }
+                textarea #purpose name="purpose" rows="4" required { (typed.purpose) }
+            }
+            (text("legal_basis", "legal_basis", Text::LegalBasis, &typed.legal_basis))
+            (text("organisation", "organisation", Text::Organisation, &typed.organisation))
+            div.field {
+                label for="dataset" { (t(Text::Dataset)) }
+                select #dataset name="dataset" required {
+                    @for d in datasets {
+                        option value=(d.name) selected[d.name == typed.dataset] { (d.name) }
+                    }
+                }
+            }
+            @for d in datasets {
+                fieldset.tables {
+                    legend { (t(Text::TablesOf)) " " code { (d.name) } }
+                    @for table in &d.tables {
+                        @let id = format!("table-{}-{}", d.name, table.name);
+                        div.check {
+                            input id=(id) type="checkbox" name="table" value=(table.name) checked[typed.tables.contains(&table.name)];
+                            label for=(id) { code { (table.name) } }
+                        }
+                    }
+                }
+            }
+            div.field {
+                label for="duration_days" { (t(Text::DurationDays)) }
+                input #duration_days type="number" name="duration_days" min="1" value=(typed.duration_days) required;
+            }
+            button type="submit" { (t(Text::SendApplication)) }
+        }
+    };
+    page(
+        lang,
+        t(Text::Apply),
+        Nav::Projects,
+        "/projects/new",
+        content,
+    )
+}
+
 /// The signed-in person's projects.
 pub(super) fn projects(lang: Lang, name: &str, projects: &[Project]) -> Markup {
     let t = |key| lang.t(key);
@@ -227,6 +293,7 @@ pub(super) fn projects(lang: Lang, name: &str, projects: &[Project]) -> Markup {
                 button type="submit" { (t(Text::SignOut)) }
             }
         }
+        p { a href="/projects/new" { (t(Text::Apply)) } }
         @if projects.is_empty() {
             p.empty { (t(Text::NoOwnProject)) }
         } @else {

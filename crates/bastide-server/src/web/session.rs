@@ -18,6 +18,22 @@ use crate::api::AppState;
 use crate::api::auth::{Credential, session_cookie};
 use crate::api::client::ClientAddr;
 
+/// The cookie holding the session's CSRF token for the pages' forms (HttpOnly: the
+/// server reads it to write the forms; scripts, and other sites, cannot).
+pub(super) const CSRF_COOKIE: &str = "bastide_csrf";
+
+/// The value of the cookie `name`, if the request carries it.
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.to_owned())
+}
+
 /// The sign-in form's fields.
 #[derive(Debug, Deserialize)]
 pub(super) struct SignInForm {
@@ -69,13 +85,17 @@ pub(super) async fn sign_in(
     {
         Ok(signed) => {
             attempt.succeeded();
-            let cookie = format!(
-                "{}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
-                sessions::COOKIE,
-                signed.session.secret,
-                sessions::LIFETIME
-            );
-            redirect("/projects", Some(cookie))
+            let cookies = [
+                (sessions::COOKIE, signed.session.secret.as_str()),
+                (CSRF_COOKIE, signed.session.csrf.as_str()),
+            ]
+            .map(|(name, value)| {
+                format!(
+                    "{name}={value}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+                    sessions::LIFETIME
+                )
+            });
+            redirect("/projects", cookies)
         }
         Err(bastide_hub::Error::Access(bastide_access::Error::Auth(reason))) => {
             refused(bastide_hub::refusal_message(&reason))
@@ -99,11 +119,9 @@ pub(super) async fn sign_out(
             return super::unavailable(Lang::of(&headers), &e);
         }
     }
-    let cleared = format!(
-        "{}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
-        sessions::COOKIE
-    );
-    redirect("/", Some(cleared))
+    let cleared = [sessions::COOKIE, CSRF_COOKIE]
+        .map(|name| format!("{name}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0"));
+    redirect("/", cleared)
 }
 
 /// The signed-in person's projects; without a valid session, the sign-in page.
@@ -114,10 +132,10 @@ pub(super) async fn projects(
     let lang = Lang::of(request.headers());
     let (mut parts, _) = request.into_parts();
     if session_cookie(&parts.headers).is_none() {
-        return redirect("/sign-in", None);
+        return redirect("/sign-in", []);
     }
     let Ok(credential) = Credential::from_request_parts(&mut parts, &state).await else {
-        return redirect("/sign-in", None);
+        return redirect("/sign-in", []);
     };
     match state.hub.projects(&credential.hub()).await {
         Ok(projects) => {
@@ -128,12 +146,15 @@ pub(super) async fn projects(
     }
 }
 
-fn redirect(to: &'static str, cookie: Option<String>) -> Response {
+/// A 303 to `to`, setting `cookies`.
+pub(super) fn redirect(to: &'static str, cookies: impl IntoIterator<Item = String>) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     let headers = response.headers_mut();
     headers.insert(LOCATION, HeaderValue::from_static(to));
-    if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        headers.insert(SET_COOKIE, cookie);
+    for cookie in cookies {
+        if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+            headers.append(SET_COOKIE, cookie);
+        }
     }
     response
 }

@@ -37,7 +37,7 @@ async function accessible(browser, state, url, name) {
     const page = await context.newPage();
     page.on('console', m => {
       // A refused sign-in answers 401, which the console reports.
-      if (m.type() === 'error' && !m.text().includes('status of 401')) failures.push(`console error: ${m.text()}`);
+      if (m.type() === 'error' && !/status of (401|400)/.test(m.text())) failures.push(`console error: ${m.text()}`);
     });
     await page.goto(base + '/projects');
     check(page.url() === base + '/sign-in', `the projects page asks to sign in first: ${page.url()}`);
@@ -59,8 +59,36 @@ async function accessible(browser, state, url, name) {
     const cookies = await context.cookies();
     const session = cookies.find(c => c.name === 'bastide_session');
     check(session && session.httpOnly && session.sameSite === 'Strict', `the session cookie is HttpOnly and Strict: ${JSON.stringify(cookies)}`);
-    await page.screenshot({ path: path.join(shots, 'projects.png') });
     await accessible(browser, await context.storageState(), base + '/projects', 'projects');
+
+    // Applying for access: a field left wrong is said, with everything typed kept.
+    await Promise.all([page.waitForURL(base + '/projects/new'), page.click('text=Apply for access')]);
+    await accessible(browser, await context.storageState(), base + '/projects/new', 'application form');
+    await page.fill('#title', 'Statins and strokes');
+    await page.fill('#purpose', 'Counting strokes after statin treatment');
+    await page.fill('#legal_basis', 'GDPR 9(2)(j)');
+    await page.fill('#organisation', 'Inserm');
+    await page.selectOption('#dataset', 'snds');
+    await page.fill('#duration_days', '365');
+    // No table ticked: the hub refuses it.
+    await Promise.all([page.waitForNavigation(), page.click('text=Save the application')]);
+    check(await page.isVisible('[role=alert]'), 'a refused application says why');
+    check((await page.textContent('[role=alert]')).includes('table'), 'the refusal names what to fix');
+    check(await page.inputValue('#title') === 'Statins and strokes', 'the title typed is kept');
+    check(await page.inputValue('#purpose') === 'Counting strokes after statin treatment', 'the purpose typed is kept');
+    check(await page.inputValue('#duration_days') === '365', 'the duration typed is kept');
+    await page.check('input[name=table][value=IR_BEN_R]');
+    await Promise.all([page.waitForURL(base + '/projects'), page.click('text=Save the application')]);
+    check((await page.textContent('main')).includes('Statins and strokes'), 'the application is among the projects');
+    await page.screenshot({ path: path.join(shots, 'projects.png') });
+
+    // A form sent without the session's token is refused.
+    const forged = await page.request.post(base + '/projects/new', {
+      form: { title: 'Forged', purpose: 'x', legal_basis: 'x', organisation: 'x', dataset: 'snds', table: 'IR_BEN_R', duration_days: '30' },
+    });
+    check(forged.status() === 403, `a form without the CSRF token is refused: ${forged.status()}`);
+    await page.goto(base + '/projects');
+    check(!(await page.textContent('main')).includes('Forged'), 'the forged application was not filed');
 
     // Signing out ends the session.
     await Promise.all([page.waitForURL(base + '/'), page.click('text=Sign out')]);

@@ -9,7 +9,7 @@ pub(super) mod catalogue;
 pub(super) mod feasibility;
 pub(super) mod health;
 #[allow(unused_qualifications)]
-pub(super) mod identity;
+pub(crate) mod identity;
 pub(super) mod metrics;
 #[allow(unused_qualifications)]
 pub(super) mod oidc;
