@@ -93,7 +93,7 @@ pub(super) async fn form(
         .await
         .is_err()
     {
-        return redirect("/sign-in", []);
+        return redirect("/sign-in", super::session::cleared());
     }
     let csrf = cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default();
     page(&state, lang, &Typed::default(), &csrf, None, StatusCode::OK).await

@@ -52,7 +52,37 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/lang/{code}", get(switch_language))
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/icon.svg", get(icon))
+        .layer(middleware::from_fn(same_origin_forms))
         .layer(middleware::from_fn(secure_headers))
+}
+
+/// Refuses a form sent from another site (signing someone into the sender's account,
+/// out of theirs, or filing for them): a POST whose `Sec-Fetch-Site` is neither
+/// `same-origin` nor `none`, or whose `Origin` is not this hub's (the `Host` asked for).
+async fn same_origin_forms(request: axum::extract::Request, next: Next) -> Response {
+    if request.method() == axum::http::Method::POST {
+        let headers = request.headers();
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let cross_site = text("sec-fetch-site").is_some_and(|s| s != "same-origin" && s != "none");
+        let foreign_origin = match (text("origin"), text("host")) {
+            (Some(origin), Some(host)) => {
+                origin.split_once("://").map(|(_, rest)| rest) != Some(host)
+            }
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if cross_site || foreign_origin {
+            let lang = Lang::of(headers);
+            let mut response = (
+                StatusCode::FORBIDDEN,
+                Html(pages::foreign_form(lang).into_string()),
+            )
+                .into_response();
+            protect(&mut response);
+            return response;
+        }
+    }
+    next.run(request).await
 }
 
 /// Headers every page and asset carries.
@@ -74,7 +104,9 @@ fn protect(response: &mut Response) {
     headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // `same-origin`, not `no-referrer`: with the latter a browser sends `Origin: null`
+    // with forms, and the same-origin check of forms could not tell them from a foreign one.
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     if page {
         headers.insert(VARY, HeaderValue::from_static("Cookie, Accept-Language"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));

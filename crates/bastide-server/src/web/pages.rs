@@ -284,12 +284,13 @@ pub(super) fn application(
 }
 
 /// The signed-in person's projects.
-pub(super) fn projects(lang: Lang, name: &str, projects: &[Project]) -> Markup {
+pub(super) fn projects(lang: Lang, name: &str, csrf: &str, projects: &[Project]) -> Markup {
     let t = |key| lang.t(key);
     let content = html! {
         div.who {
             p { (t(Text::SignedInAs)) " " strong { (name) } }
             form method="post" action="/sign-out" {
+                input type="hidden" name="csrf" value=(csrf);
                 button type="submit" { (t(Text::SignOut)) }
             }
         }
@@ -325,6 +326,14 @@ pub(super) fn projects(lang: Lang, name: &str, projects: &[Project]) -> Markup {
         "/projects",
         content,
     )
+}
+
+/// The page of a form sent from another site.
+pub(super) fn foreign_form(lang: Lang) -> Markup {
+    let content = html! {
+        p { (lang.t(Text::ForeignFormHint)) " " a href="/" { (lang.t(Text::Catalogue)) } }
+    };
+    page(lang, lang.t(Text::ForeignForm), Nav::None, "/", content)
 }
 
 /// The page of an address that leads nowhere.

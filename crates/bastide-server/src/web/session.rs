@@ -104,24 +104,45 @@ pub(super) async fn sign_in(
     }
 }
 
-/// Ends the session (if any) and goes back to the catalogue.
+/// The sign-out form's fields.
+#[derive(Debug, Deserialize)]
+pub(super) struct SignOutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Ends the session, the form carrying its CSRF token, and goes back to the
+/// catalogue; a session already over only has its cookies cleared.
 pub(super) async fn sign_out(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
+    Form(form): Form<SignOutForm>,
 ) -> Response {
     if let Some(secret) = session_cookie(&headers) {
-        let origin = Origin {
-            request_id: None,
-            client,
-        };
-        if let Err(e) = state.hub.sign_out(Door::Api, origin, &secret).await {
-            return super::unavailable(Lang::of(&headers), &e);
+        match Credential::from_form(&state, &headers, client, &form.csrf).await {
+            Ok(_) => {
+                let origin = Origin {
+                    request_id: None,
+                    client,
+                };
+                if let Err(e) = state.hub.sign_out(Door::Api, origin, &secret).await {
+                    return super::unavailable(Lang::of(&headers), &e);
+                }
+            }
+            Err(crate::api::ApiError::Client { status, .. }) if status == StatusCode::FORBIDDEN => {
+                return StatusCode::FORBIDDEN.into_response();
+            }
+            Err(_) => {}
         }
     }
-    let cleared = [sessions::COOKIE, CSRF_COOKIE]
-        .map(|name| format!("{name}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0"));
-    redirect("/", cleared)
+    redirect("/", cleared())
+}
+
+/// Cookies that clear the session's.
+pub(super) fn cleared() -> [String; 2] {
+    [sessions::COOKIE, CSRF_COOKIE]
+        .map(|name| format!("{name}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0"))
 }
 
 /// The signed-in person's projects; without a valid session, the sign-in page.
@@ -134,14 +155,16 @@ pub(super) async fn projects(
     if session_cookie(&parts.headers).is_none() {
         return redirect("/sign-in", []);
     }
+    // A session over: its cookies go, so that they are not presented again.
     let Ok(credential) = Credential::from_request_parts(&mut parts, &state).await else {
-        return redirect("/sign-in", []);
+        return redirect("/sign-in", cleared());
     };
+    let csrf = cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default();
     match state.hub.projects(&credential.hub()).await {
-        Ok(projects) => {
-            Html(pages::projects(lang, credential.principal().name(), &projects).into_string())
-                .into_response()
-        }
+        Ok(projects) => Html(
+            pages::projects(lang, credential.principal().name(), &csrf, &projects).into_string(),
+        )
+        .into_response(),
         Err(e) => super::unavailable(lang, &e),
     }
 }

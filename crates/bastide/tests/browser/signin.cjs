@@ -37,7 +37,7 @@ async function accessible(browser, state, url, name) {
     const page = await context.newPage();
     page.on('console', m => {
       // A refused sign-in answers 401, which the console reports.
-      if (m.type() === 'error' && !/status of (401|400)/.test(m.text())) failures.push(`console error: ${m.text()}`);
+      if (m.type() === 'error' && !/status of (401|400) \(/.test(m.text())) failures.push(`console error: ${m.text()}`);
     });
     await page.goto(base + '/projects');
     check(page.url() === base + '/sign-in', `the projects page asks to sign in first: ${page.url()}`);
@@ -58,7 +58,10 @@ async function accessible(browser, state, url, name) {
     check((await page.textContent('main')).includes(`Signed in as ${user}`), 'signed in');
     const cookies = await context.cookies();
     const session = cookies.find(c => c.name === 'bastide_session');
-    check(session && session.httpOnly && session.sameSite === 'Strict', `the session cookie is HttpOnly and Strict: ${JSON.stringify(cookies)}`);
+    for (const name of ['bastide_session', 'bastide_csrf']) {
+      const c = cookies.find(c => c.name === name);
+      check(c && c.httpOnly && c.secure && c.sameSite === 'Strict', `${name} is HttpOnly, Secure and Strict: ${JSON.stringify(c)}`);
+    }
     await accessible(browser, await context.storageState(), base + '/projects', 'projects');
 
     // Applying for access: a field left wrong is said, with everything typed kept.
@@ -90,10 +93,20 @@ async function accessible(browser, state, url, name) {
     await page.goto(base + '/projects');
     check(!(await page.textContent('main')).includes('Forged'), 'the forged application was not filed');
 
-    // Signing out ends the session.
+    // A form from another site is refused, whatever it carries.
+    const foreign = await page.request.post(base + '/sign-out', {
+      headers: { Origin: 'https://evil.example' }, form: { csrf: 'x' }, maxRedirects: 0,
+    });
+    check(foreign.status() === 403, `a form from another site is refused: ${foreign.status()}`);
+
+    // Signing out ends the session on the hub, not only in this browser.
+    const kept = `bastide_session=${session.value}`;
     await Promise.all([page.waitForURL(base + '/'), page.click('text=Sign out')]);
     await page.goto(base + '/projects');
     check(page.url() === base + '/sign-in', 'after signing out, the projects page asks to sign in again');
+    const replayed = await page.request.get(base + '/projects', { headers: { Cookie: kept }, maxRedirects: 0 });
+    check(replayed.status() === 303 && replayed.headers()['location'] === '/sign-in',
+      `the old session cookie opens nothing: ${replayed.status()}`);
     await context.close();
   } catch (e) {
     failures.push(`error: ${e.message}`);
