@@ -6,35 +6,14 @@
 //
 // Usage: node public.cjs BASE_URL SCREENSHOT_DIR PROJECT_TITLE
 const path = require('path');
-const modules = path.join(process.env.BROWSER_TESTS_NPM, 'node_modules');
-const { chromium } = require(path.join(modules, 'playwright-core'));
-const axePath = path.join(modules, 'axe-core', 'axe.min.js');
+const { accessible, launch } = require('./common.cjs');
 
 const [base, shots, projectTitle] = process.argv.slice(2);
 const failures = [];
 const check = (ok, what) => { if (!ok) failures.push(what); };
 
-async function accessible(browser, url, name) {
-  // axe is injected as a script, which the page's policy rightly forbids: this
-  // context alone bypasses it.
-  const context = await browser.newContext({ bypassCSP: true, locale: 'en-GB' });
-  const page = await context.newPage();
-  await page.goto(url);
-  await page.addScriptTag({ path: axePath });
-  const result = await page.evaluate(async () => await window.axe.run());
-  for (const v of result.violations) {
-    if (v.impact === 'serious' || v.impact === 'critical') {
-      failures.push(`axe on ${name}: ${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).slice(0, 3).join('; ')}`);
-    }
-  }
-  await context.close();
-}
-
 (async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.BROWSER_TESTS_CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
+  const browser = await launch();
   try {
     const context = await browser.newContext({ locale: 'en-GB', viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
@@ -98,7 +77,7 @@ async function accessible(browser, url, name) {
     await context.close();
 
     for (const [name, url] of [['catalogue', '/'], ['search', '/?q=sexe'], ['registry', '/registry'], ['not found', '/nowhere']]) {
-      await accessible(browser, base + url, name);
+      await accessible(browser, failures, base + url, name);
     }
   } catch (e) {
     failures.push(`error: ${e.message}`);

@@ -5,33 +5,14 @@
 //
 // Usage: node signin.cjs BASE_URL SCREENSHOT_DIR USER PASSWORD
 const path = require('path');
-const modules = path.join(process.env.BROWSER_TESTS_NPM, 'node_modules');
-const { chromium } = require(path.join(modules, 'playwright-core'));
-const axePath = path.join(modules, 'axe-core', 'axe.min.js');
+const { accessible, launch } = require('./common.cjs');
 
 const [base, shots, user, password] = process.argv.slice(2);
 const failures = [];
 const check = (ok, what) => { if (!ok) failures.push(what); };
 
-async function accessible(browser, state, url, name) {
-  const context = await browser.newContext({ bypassCSP: true, locale: 'en-GB', storageState: state });
-  const page = await context.newPage();
-  await page.goto(url);
-  await page.addScriptTag({ path: axePath });
-  const result = await page.evaluate(async () => await window.axe.run());
-  for (const v of result.violations) {
-    if (v.impact === 'serious' || v.impact === 'critical') {
-      failures.push(`axe on ${name}: ${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).slice(0, 3).join('; ')}`);
-    }
-  }
-  await context.close();
-}
-
 (async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.BROWSER_TESTS_CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
+  const browser = await launch();
   try {
     const context = await browser.newContext({ locale: 'en-GB' });
     const page = await context.newPage();
@@ -42,7 +23,7 @@ async function accessible(browser, state, url, name) {
     await page.goto(base + '/projects');
     check(page.url() === base + '/sign-in', `the projects page asks to sign in first: ${page.url()}`);
     check((await page.textContent('h1')).trim() === 'Sign in', 'sign-in heading');
-    await accessible(browser, await context.storageState(), base + '/sign-in', 'sign-in');
+    await accessible(browser, failures, base + '/sign-in', 'sign-in', await context.storageState());
 
     // A wrong password: refused, said, the name kept, the password not.
     await page.fill('#name', user);
@@ -62,11 +43,11 @@ async function accessible(browser, state, url, name) {
       const c = cookies.find(c => c.name === name);
       check(c && c.httpOnly && c.secure && c.sameSite === 'Strict', `${name} is HttpOnly, Secure and Strict: ${JSON.stringify(c)}`);
     }
-    await accessible(browser, await context.storageState(), base + '/projects', 'projects');
+    await accessible(browser, failures, base + '/projects', 'projects', await context.storageState());
 
     // Applying for access: a field left wrong is said, with everything typed kept.
     await Promise.all([page.waitForURL(base + '/projects/new'), page.click('text=Apply for access')]);
-    await accessible(browser, await context.storageState(), base + '/projects/new', 'application form');
+    await accessible(browser, failures, base + '/projects/new', 'application form', await context.storageState());
     await page.fill('#title', 'Statins and strokes');
     await page.fill('#purpose', 'Counting strokes after statin treatment');
     await page.fill('#legal_basis', 'GDPR 9(2)(j)');
