@@ -133,6 +133,8 @@ actions! {
     AuditRead => "audit.read",
     /// The audit log's events were exported.
     AuditExported => "audit.exported",
+    /// The audit log was verified from end to end.
+    AuditVerified => "audit.verified",
     /// The stored datasets were listed.
     DatasetList => "dataset.list",
     /// A dataset was declared from its Table Schemas.

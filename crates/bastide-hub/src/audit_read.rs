@@ -90,4 +90,49 @@ impl Hub {
         })
         .await
     }
+
+    /// The whole log checked against its signed heads with the keyring's audit key,
+    /// for an auditor: intact, or what was found.
+    pub async fn verify_audit(&self, caller: &Caller) -> Result<Verification> {
+        let verified = async {
+            caller.authenticated()?.auditing()?;
+            let signer = self.keyring.audit_signer()?;
+            let (key_id, key) = (signer.key_id().to_owned(), signer.public_key());
+            self.queries.settled().await;
+            let dir = self.settings.audit.dir.clone();
+            let checked = tokio::task::spawn_blocking(move || {
+                bastide_audit::verify(&dir, &key_id, &key, None)
+            })
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+            Ok::<_, Error>(match checked {
+                Ok(report) => Verification {
+                    problem: None,
+                    report: Some(report),
+                },
+                Err(bastide_audit::Error::Tampered(tamper)) => Verification {
+                    problem: Some(tamper.to_string()),
+                    report: None,
+                },
+                Err(other) => return Err(other.into()),
+            })
+        };
+        self.audited(
+            caller,
+            Action::AuditVerified,
+            About::default(),
+            verified.await,
+            |v, e| e.detail("intact", v.problem.is_none()),
+        )
+        .await
+    }
+}
+
+/// What verifying the audit log found.
+#[derive(Debug)]
+pub struct Verification {
+    /// What breaks the log, when something does.
+    pub problem: Option<String>,
+    /// The entries, heads and segments checked, and the last signed head, when intact.
+    pub report: Option<bastide_audit::VerifyReport>,
 }

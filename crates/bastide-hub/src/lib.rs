@@ -39,7 +39,7 @@ mod workspace_catalogue;
 
 pub use accounts::NewToken;
 pub use actions::Action;
-pub use audit_read::{EventQuery, Reading};
+pub use audit_read::{EventQuery, Reading, Verification};
 pub use auditor::Auditor;
 pub use backup::{BackupReport, restore};
 pub use bastide_store::{DatasetStore, KeyService, KeyStatus, Rotation};
@@ -48,7 +48,7 @@ pub use error::{Error, Result};
 pub use feasibility::{CountRequest, Criterion, FeasibilityCount, FeasibilityTerms};
 pub use hub::{Hub, StoredDataset, StoredTable};
 pub use ingest::{IngestReport, OnError, Progress};
-pub use init::{InitReport, init};
+pub use init::{FIRST_ADMIN, InitReport, init};
 pub use maintenance::{GARBAGE_GRACE, spawn_audit_archiving, spawn_garbage_collection};
 pub use nomenclature::{Nomenclature, NomenclatureReport};
 pub use projects::Decision;

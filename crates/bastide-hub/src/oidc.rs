@@ -125,6 +125,11 @@ impl Oidc {
         self.settings.as_ref().ok_or(OidcError::NotConfigured)
     }
 
+    /// Whether a provider is configured.
+    pub fn configured(&self) -> bool {
+        self.settings.is_some()
+    }
+
     /// Whether the browser reaches the hub over TLS (the redirect URL is `https`), so
     /// that cookies are sent over TLS only.
     pub fn over_tls(&self) -> bool {

@@ -177,7 +177,10 @@ async fn time_limit(
     let path = request.uri().path();
     let upload = request.method() == axum::http::Method::PUT && path.ends_with("/batches");
     let query = request.method() == axum::http::Method::POST
-        && (path.ends_with("/queries") || path.ends_with("/answers"));
+        && (path.ends_with("/queries")
+            || path.ends_with("/answers")
+            || path.ends_with("/console")
+            || path.ends_with("/console/save"));
     if upload || query {
         return next.run(request).await;
     }

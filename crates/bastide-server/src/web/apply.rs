@@ -5,18 +5,16 @@
 
 use std::collections::BTreeSet;
 
-use axum::Form;
-use axum::extract::{FromRequestParts, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use bastide_access::{Application, RequestedTable};
 
 use super::i18n::Lang;
 use super::pages;
-use super::session::{CSRF_COOKIE, cookie, redirect};
-use crate::api::auth::Credential;
-use crate::api::client::ClientAddr;
-use crate::api::{ApiError, AppState};
+use super::session::redirect;
+use super::signed::{Fields, Posted, Signed, refusal};
+use crate::api::AppState;
 
 /// What the form holds, as typed.
 #[derive(Debug, Default, Clone)]
@@ -32,25 +30,16 @@ pub(super) struct Typed {
 
 impl Typed {
     /// The form's fields (`table` once per table ticked).
-    fn from_pairs(pairs: &[(String, String)]) -> (Self, String) {
-        let mut typed = Typed::default();
-        let mut csrf = String::new();
-        for (name, value) in pairs {
-            match name.as_str() {
-                "title" => typed.title = value.clone(),
-                "purpose" => typed.purpose = value.clone(),
-                "legal_basis" => typed.legal_basis = value.clone(),
-                "organisation" => typed.organisation = value.clone(),
-                "dataset" => typed.dataset = value.clone(),
-                "table" => {
-                    typed.tables.insert(value.clone());
-                }
-                "duration_days" => typed.duration_days = value.clone(),
-                "csrf" => csrf = value.clone(),
-                _ => {}
-            }
+    fn from_fields(fields: &Fields) -> Self {
+        Typed {
+            title: fields.get("title").to_owned(),
+            purpose: fields.get("purpose").to_owned(),
+            legal_basis: fields.get("legal_basis").to_owned(),
+            organisation: fields.get("organisation").to_owned(),
+            dataset: fields.get("dataset").to_owned(),
+            tables: fields.all("table").map(str::to_owned).collect(),
+            duration_days: fields.get("duration_days").to_owned(),
         }
-        (typed, csrf)
     }
 
     /// The application, or which field to fix.
@@ -83,68 +72,41 @@ impl Typed {
 }
 
 /// The application form, for a signed-in person.
-pub(super) async fn form(
-    State(state): State<AppState>,
-    request: axum::extract::Request,
-) -> Response {
-    let lang = Lang::of(request.headers());
-    let (mut parts, _) = request.into_parts();
-    if Credential::from_request_parts(&mut parts, &state)
-        .await
-        .is_err()
-    {
-        return redirect("/sign-in", super::session::cleared());
-    }
-    let csrf = cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default();
-    page(&state, lang, &Typed::default(), &csrf, None, StatusCode::OK).await
+pub(super) async fn form(State(state): State<AppState>, signed: Signed) -> Response {
+    page(&state, &signed, &Typed::default(), None, StatusCode::OK).await
 }
 
-/// Files the application and goes to the person's projects, or says what to fix.
-pub(super) async fn submit(
-    State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
-    headers: HeaderMap,
-    Form(pairs): Form<Vec<(String, String)>>,
-) -> Response {
-    let lang = Lang::of(&headers);
-    let (typed, csrf) = Typed::from_pairs(&pairs);
-    let credential = match Credential::from_form(&state, &headers, client, &csrf).await {
-        Ok(credential) => credential,
-        Err(ApiError::Client {
-            status, message, ..
-        }) if status == StatusCode::FORBIDDEN => {
-            let csrf = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-            return page(&state, lang, &typed, &csrf, Some(&message), status).await;
-        }
-        Err(_) => return redirect("/sign-in", []),
-    };
-    let refused = |message: String| {
-        let state = state.clone();
-        let typed = typed.clone();
-        let csrf = csrf.clone();
-        async move {
-            page(
+/// Files the application and goes to its project's page, or says what to fix.
+pub(super) async fn submit(State(state): State<AppState>, posted: Posted) -> Response {
+    let signed = &posted.signed;
+    let typed = Typed::from_fields(&posted.fields);
+    let application = match typed.application(signed.lang) {
+        Ok(application) => application,
+        Err(message) => {
+            return page(
                 &state,
-                lang,
+                signed,
                 &typed,
-                &csrf,
                 Some(&message),
                 StatusCode::BAD_REQUEST,
             )
-            .await
+            .await;
         }
     };
-    let application = match typed.application(lang) {
-        Ok(application) => application,
-        Err(message) => return refused(message).await,
-    };
-    match state.hub.apply(&credential.hub(), application).await {
-        Ok(_) => redirect("/projects", []),
-        Err(e) => match crate::api::routes::identity::hub(e) {
-            ApiError::Client { message, .. } => refused(message).await,
-            ApiError::Internal(cause) => {
-                super::unavailable(lang, &bastide_hub::Error::Internal(cause))
+    match state.hub.apply(&signed.caller(), application).await {
+        Ok(project) => redirect(format!("/projects/{}", project.id), []),
+        Err(e) => match refusal(signed.lang, e) {
+            Ok(message) => {
+                page(
+                    &state,
+                    signed,
+                    &typed,
+                    Some(&message),
+                    StatusCode::BAD_REQUEST,
+                )
+                .await
             }
+            Err(page) => *page,
         },
     }
 }
@@ -152,18 +114,20 @@ pub(super) async fn submit(
 /// The form with `typed`, `refused`'s reason when there is one.
 async fn page(
     state: &AppState,
-    lang: Lang,
+    signed: &Signed,
     typed: &Typed,
-    csrf: &str,
     refused: Option<&str>,
     status: StatusCode,
 ) -> Response {
     match state.hub.catalogue().await {
         Ok(datasets) => (
             status,
-            Html(pages::application(lang, &datasets, typed, csrf, refused).into_string()),
+            Html(
+                pages::application(signed.lang, &signed.viewer, &datasets, typed, refused)
+                    .into_string(),
+            ),
         )
             .into_response(),
-        Err(e) => super::unavailable(lang, &e),
+        Err(e) => super::unavailable(signed.lang, &e),
     }
 }

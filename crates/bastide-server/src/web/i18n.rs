@@ -65,6 +65,14 @@ impl Lang {
         }
     }
 
+    /// `fr` or `en`, as this language is: for a text used on one page only.
+    pub(super) fn pick<'a>(self, fr: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Fr => fr,
+            Lang::En => en,
+        }
+    }
+
     /// The text of `key` in this language.
     pub(super) fn t(self, key: Text) -> &'static str {
         let (fr, en) = match key {
@@ -76,7 +84,6 @@ impl Lang {
             Text::MyProjects => ("Mes projets", "My projects"),
             Text::SignIn => ("Se connecter", "Sign in"),
             Text::SignOut => ("Se déconnecter", "Sign out"),
-            Text::SignedInAs => ("Connecté en tant que", "Signed in as"),
             Text::UserName => ("Nom d'utilisateur", "User name"),
             Text::Password => ("Mot de passe", "Password"),
             Text::TotpCode => ("Code à usage unique", "One-time code"),
@@ -175,7 +182,6 @@ pub(super) enum Text {
     MyProjects,
     SignIn,
     SignOut,
-    SignedInAs,
     UserName,
     Password,
     TotpCode,

@@ -10,10 +10,21 @@
 //! with a local account (`/sign-in`, `/sign-out`) and the signed-in person's projects
 //! (`/projects`), in French and English (`/lang/{fr|en}` switches).
 
+mod admin;
 mod apply;
+mod auditor;
+mod chart;
+mod console;
+mod feasibility;
 mod i18n;
+mod layout;
 mod pages;
-mod session;
+mod permit_editor;
+mod project;
+mod release;
+pub(crate) mod session;
+mod signed;
+mod steward;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -24,15 +35,15 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::api::AppState;
 use i18n::Lang;
 
-/// What a page may load: itself, nothing inline, nothing from elsewhere.
-/// No script runs yet: none is allowed until one is bundled.
-const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// What a page may load: itself, nothing inline, nothing from elsewhere; its scripts
+/// (compiled in) may call this hub's API only.
+const POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The stylesheet, compiled in.
 const STYLESHEET: &str = include_str!("assets/app.css");
@@ -40,18 +51,54 @@ const STYLESHEET: &str = include_str!("assets/app.css");
 /// The icon, compiled in.
 const ICON: &str = include_str!("assets/icon.svg");
 
+/// The console's editor (highlighting, completion) and its cancel button, compiled in.
+const CONSOLE_SCRIPT: &str = include_str!("assets/console.js");
+
 /// The pages, with their security headers.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(catalogue))
         .route("/registry", get(registry))
         .route("/sign-in", get(session::form).post(session::sign_in))
-        .route("/sign-out", axum::routing::post(session::sign_out))
-        .route("/projects", get(session::projects))
+        .route("/sign-in/oidc", get(session::oidc_start))
+        .route("/sign-out", post(session::sign_out))
+        .route("/projects", get(project::list))
         .route("/projects/new", get(apply::form).post(apply::submit))
+        .route("/projects/{id}", get(project::show))
+        .route("/projects/{id}/submit", post(project::submit))
+        .route("/projects/{id}/members", post(project::add_member))
+        .route("/projects/{id}/decision", post(project::decide))
+        .route("/projects/{id}/permit", post(project::grant))
+        .route("/projects/{id}/releases", post(project::new_release))
+        .route(
+            "/projects/{id}/console",
+            get(console::show).post(console::run),
+        )
+        .route("/projects/{id}/console/save", post(console::save))
+        .route("/releases/{id}", get(release::show))
+        .route("/releases/{id}/submit", post(release::submit))
+        .route("/releases/{id}/withdraw", post(release::withdraw))
+        .route("/releases/{id}/release", post(release::release))
+        .route("/releases/{id}/review", post(release::review))
+        .route("/releases/{id}/comment", post(release::comment))
+        .route("/releases/{id}/files/{name}", get(release::download))
+        .route("/review", get(steward::desk))
+        .route("/review/opt-outs", post(steward::record_opt_out))
+        .route("/audit", get(auditor::browse))
+        .route("/audit/verify", post(auditor::verify))
+        .route("/admin", get(admin::show))
+        .route("/admin/users", post(admin::create_user))
+        .route("/admin/users/disable", post(admin::disable_user))
+        .route("/admin/tokens", post(admin::create_token))
+        .route("/admin/tokens/revoke", post(admin::revoke_token))
+        .route(
+            "/feasibility",
+            get(feasibility::show).post(feasibility::count),
+        )
         .route("/lang/{code}", get(switch_language))
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/icon.svg", get(icon))
+        .route("/assets/console.js", get(console_script))
         .layer(middleware::from_fn(same_origin_forms))
         .layer(middleware::from_fn(secure_headers))
 }
@@ -109,7 +156,7 @@ fn protect(response: &mut Response) {
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     if page {
         headers.insert(VARY, HeaderValue::from_static("Cookie, Accept-Language"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
 }
 
@@ -193,6 +240,10 @@ async fn stylesheet() -> Response {
 
 async fn icon() -> Response {
     asset("image/svg+xml", ICON)
+}
+
+async fn console_script() -> Response {
+    asset("text/javascript; charset=utf-8", CONSOLE_SCRIPT)
 }
 
 fn asset(kind: &'static str, body: &'static str) -> Response {

@@ -2,66 +2,13 @@
 //! switch, main, footer) and each page's content. Everything shown is escaped by
 //! `maud`; nothing inline runs or styles.
 
-use bastide_access::{Project, RegistryEntry, State};
+use bastide_access::{RegistryEntry, ReleaseState, State};
 use bastide_hub::catalogue::DatasetEntry;
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 
 use super::i18n::{Lang, Text};
-
-/// The pages of the navigation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Nav {
-    Catalogue,
-    Registry,
-    Projects,
-    None,
-}
-
-/// A whole page: `title`, at `path` (where the language switch comes back to).
-fn page(lang: Lang, title: &str, current: Nav, path: &str, content: Markup) -> Markup {
-    let other = lang.other();
-    let link = |to: &str, nav: Nav, text: Text| {
-        html! {
-            a href=(to) aria-current=[(current == nav).then_some("page")] { (lang.t(text)) }
-        }
-    };
-    html! {
-        (DOCTYPE)
-        html lang=(lang.code()) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · Bastide" }
-                link rel="icon" href="/assets/icon.svg" type="image/svg+xml";
-                link rel="stylesheet" href="/assets/app.css";
-            }
-            body {
-                a.skip href="#main" { (lang.t(Text::SkipToContent)) }
-                header.top {
-                    div.brand {
-                        a.name href="/" { "Bastide" }
-                        span.tagline { (lang.t(Text::Hub)) }
-                    }
-                    nav aria-label=(lang.t(Text::MainNavigation)) {
-                        ul {
-                            li { (link("/", Nav::Catalogue, Text::Catalogue)) }
-                            li { (link("/registry", Nav::Registry, Text::Registry)) }
-                            li { (link("/projects", Nav::Projects, Text::MyProjects)) }
-                        }
-                    }
-                    a.lang href={ "/lang/" (other.code()) "?to=" (path) } lang=(other.code()) hreflang=(other.code()) {
-                        (lang.t(Text::OtherLanguage))
-                    }
-                }
-                main #main tabindex="-1" {
-                    h1 { (title) }
-                    (content)
-                }
-                footer.bottom { p { (lang.t(Text::Footer)) } }
-            }
-        }
-    }
-}
+use super::layout::{Nav, csrf, day, page};
+use super::signed::Viewer;
 
 /// The public catalogue, narrowed to `word` when one is searched.
 pub(super) fn catalogue(lang: Lang, entries: &[DatasetEntry], word: &str) -> Markup {
@@ -136,7 +83,7 @@ pub(super) fn catalogue(lang: Lang, entries: &[DatasetEntry], word: &str) -> Mar
             }
         }
     };
-    page(lang, t(Text::Catalogue), Nav::Catalogue, "/", content)
+    page(lang, None, t(Text::Catalogue), Nav::Catalogue, "/", content)
 }
 
 /// The public registry of approved projects.
@@ -154,7 +101,7 @@ pub(super) fn registry(lang: Lang, entries: &[RegistryEntry]) -> Markup {
                     dt { (t(Text::Organisation)) } dd { (project.organisation) }
                     dt { (t(Text::Purpose)) } dd { (project.purpose) }
                     dt { (t(Text::Dataset)) } dd { code { (project.dataset) } }
-                    dt { (t(Text::State)) } dd { (state(lang, project.state)) }
+                    dt { (t(Text::State)) } dd { (project_state(lang, project.state)) }
                     @if let Some(at) = project.approved_at {
                         dt { (t(Text::Approved)) } dd { (day(at)) }
                     }
@@ -179,7 +126,14 @@ pub(super) fn registry(lang: Lang, entries: &[RegistryEntry]) -> Markup {
             }
         }
     };
-    page(lang, t(Text::Registry), Nav::Registry, "/registry", content)
+    page(
+        lang,
+        None,
+        t(Text::Registry),
+        Nav::Registry,
+        "/registry",
+        content,
+    )
 }
 
 /// The page of a hub that could not answer, with the reference of its log line.
@@ -187,17 +141,44 @@ pub(super) fn unavailable(lang: Lang, reference: &str) -> Markup {
     let content = html! {
         p { (lang.t(Text::UnavailableHint)) " " code { (reference) } }
     };
-    page(lang, lang.t(Text::Unavailable), Nav::None, "/", content)
+    page(
+        lang,
+        None,
+        lang.t(Text::Unavailable),
+        Nav::None,
+        "/",
+        content,
+    )
 }
 
-/// The sign-in form, with what was typed (the password aside) and why it was refused.
-pub(super) fn sign_in(lang: Lang, name: &str, refused: Option<&str>) -> Markup {
+/// The sign-in form, with what was typed (the password aside) and why it was refused;
+/// `next` is where to go once signed in, `carried` the fields of a form whose session
+/// had ended, sent again once signed in.
+pub(super) fn sign_in(
+    lang: Lang,
+    name: &str,
+    refused: Option<&str>,
+    next: &str,
+    carried: &[(String, String)],
+) -> Markup {
     let t = |key| lang.t(key);
     let content = html! {
-        @if let Some(message) = refused {
-            div.error role="alert" { p { (message) } }
+        (super::layout::alert(refused))
+        @if !carried.is_empty() {
+            div.notice role="status" {
+                p { (lang.pick(
+                    "Votre session a pris fin : reconnectez-vous. Ce que vous aviez saisi est gardé et sera renvoyé ensuite.",
+                    "Your session has ended: sign in again. What you typed is kept and will be sent again afterwards.",
+                )) }
+            }
         }
         form.sign-in method="post" action="/sign-in" {
+            @if !next.is_empty() {
+                input type="hidden" name="next" value=(next);
+            }
+            @for (field, value) in carried {
+                input type="hidden" name={ "carry." (field) } value=(value);
+            }
             div.field {
                 label for="name" { (t(Text::UserName)) }
                 input #name type="text" name="name" value=(name) autocomplete="username" required;
@@ -213,16 +194,84 @@ pub(super) fn sign_in(lang: Lang, name: &str, refused: Option<&str>) -> Markup {
             }
             button type="submit" { (t(Text::SignIn)) }
         }
+        p.oidc {
+            a href="/sign-in/oidc" { (lang.pick("Se connecter avec le fournisseur d'identité de votre organisme", "Sign in with your organisation's identity provider")) }
+        }
     };
-    page(lang, t(Text::SignIn), Nav::Projects, "/sign-in", content)
+    page(
+        lang,
+        None,
+        t(Text::SignIn),
+        Nav::Projects,
+        "/sign-in",
+        content,
+    )
+}
+
+/// Signed in through the organisation's identity provider: on to the projects.
+pub(super) fn oidc_signed_in(lang: Lang, name: &str) -> Markup {
+    let content = html! {
+        div.notice role="status" { p { (lang.pick("Connecté en tant que", "Signed in as")) " " strong { (name) } "." } }
+        p { a.button href="/projects" { (lang.pick("Continuer vers mes projets", "Continue to my projects")) } }
+    };
+    page(
+        lang,
+        None,
+        lang.t(Text::SignIn),
+        Nav::Projects,
+        "/projects",
+        content,
+    )
+}
+
+/// A form that could not be taken as sent (its session had ended, or its token was
+/// not this session's): what was typed, shown and ready to send again to `to`.
+pub(super) fn send_again(
+    lang: Lang,
+    to: &str,
+    typed: &[(String, String)],
+    token: &str,
+    signed_in_again: bool,
+) -> Markup {
+    let content = html! {
+        @if signed_in_again {
+            div.notice role="status" { p { (lang.pick(
+                "Vous êtes de nouveau connecté. Vérifiez ce que vous aviez saisi et envoyez-le.",
+                "You are signed in again. Check what you had typed and send it.",
+            )) } }
+        } @else {
+            div.error role="alert" { p { (lang.pick(
+                "Ce formulaire ne portait pas le jeton de votre session (une page ouverte avant votre dernière connexion ?) : il n'a pas été pris en compte. Ce que vous aviez saisi est ci-dessous ; envoyez-le à nouveau si c'est bien vous.",
+                "This form did not carry your session's token (a page opened before you last signed in?): it was not taken into account. What you had typed is below; send it again if it was you.",
+            )) } }
+        }
+        form.again method="post" action=(to) {
+            (csrf(token))
+            dl {
+                @for (field, value) in typed {
+                    dt { (field) }
+                    dd { pre.typed { (value) } input type="hidden" name=(field) value=(value); }
+                }
+            }
+            button type="submit" { (lang.pick("Envoyer à nouveau", "Send again")) }
+        }
+    };
+    page(
+        lang,
+        None,
+        lang.pick("Envoyer à nouveau", "Send again"),
+        Nav::None,
+        "/projects",
+        content,
+    )
 }
 
 /// The application form, with what was typed and why it was refused.
 pub(super) fn application(
     lang: Lang,
+    viewer: &Viewer,
     datasets: &[DatasetEntry],
     typed: &super::apply::Typed,
-    csrf: &str,
     refused: Option<&str>,
 ) -> Markup {
     let t = |key| lang.t(key);
@@ -239,7 +288,7 @@ pub(super) fn application(
             div.error role="alert" { p { (message) } }
         }
         form.application method="post" action="/projects/new" {
-            input type="hidden" name="csrf" value=(csrf);
+            (csrf(&viewer.csrf))
             (text("title", "title", Text::Title, &typed.title))
             div.field {
                 label for="purpose" { (t(Text::Purpose)) }
@@ -276,54 +325,10 @@ pub(super) fn application(
     };
     page(
         lang,
+        Some(viewer),
         t(Text::Apply),
         Nav::Projects,
         "/projects/new",
-        content,
-    )
-}
-
-/// The signed-in person's projects.
-pub(super) fn projects(lang: Lang, name: &str, csrf: &str, projects: &[Project]) -> Markup {
-    let t = |key| lang.t(key);
-    let content = html! {
-        div.who {
-            p { (t(Text::SignedInAs)) " " strong { (name) } }
-            form method="post" action="/sign-out" {
-                input type="hidden" name="csrf" value=(csrf);
-                button type="submit" { (t(Text::SignOut)) }
-            }
-        }
-        p { a href="/projects/new" { (t(Text::Apply)) } }
-        @if projects.is_empty() {
-            p.empty { (t(Text::NoOwnProject)) }
-        } @else {
-            table.projects {
-                caption.visually-hidden { (t(Text::MyProjects)) }
-                thead {
-                    tr {
-                        th scope="col" { (t(Text::Title)) }
-                        th scope="col" { (t(Text::Dataset)) }
-                        th scope="col" { (t(Text::State)) }
-                    }
-                }
-                tbody {
-                    @for project in projects {
-                        tr {
-                            th scope="row" { (project.application.title) }
-                            td { code { (project.application.dataset) } }
-                            td { (state(lang, project.state)) }
-                        }
-                    }
-                }
-            }
-        }
-    };
-    page(
-        lang,
-        t(Text::MyProjects),
-        Nav::Projects,
-        "/projects",
         content,
     )
 }
@@ -333,7 +338,14 @@ pub(super) fn foreign_form(lang: Lang) -> Markup {
     let content = html! {
         p { (lang.t(Text::ForeignFormHint)) " " a href="/" { (lang.t(Text::Catalogue)) } }
     };
-    page(lang, lang.t(Text::ForeignForm), Nav::None, "/", content)
+    page(
+        lang,
+        None,
+        lang.t(Text::ForeignForm),
+        Nav::None,
+        "/",
+        content,
+    )
 }
 
 /// The page of an address that leads nowhere.
@@ -341,11 +353,11 @@ pub(super) fn not_found(lang: Lang) -> Markup {
     let content = html! {
         p { (lang.t(Text::NotFoundHint)) " " a href="/" { (lang.t(Text::Catalogue)) } }
     };
-    page(lang, lang.t(Text::NotFound), Nav::None, "/", content)
+    page(lang, None, lang.t(Text::NotFound), Nav::None, "/", content)
 }
 
 /// A project's state, in words.
-fn state(lang: Lang, state: State) -> &'static str {
+pub(super) fn project_state(lang: Lang, state: State) -> &'static str {
     match (lang, state) {
         (Lang::Fr, State::Draft) => "brouillon",
         (Lang::Fr, State::Submitted) => "soumis",
@@ -362,9 +374,17 @@ fn state(lang: Lang, state: State) -> &'static str {
     }
 }
 
-/// The day of a time in seconds since the Unix epoch, `YYYY-MM-DD`.
-fn day(seconds: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(seconds)
-        .map(|t| t.date().to_string())
-        .unwrap_or_default()
+/// A release request's state, in words.
+pub(super) fn release_state(lang: Lang, state: ReleaseState) -> &'static str {
+    let (fr, en) = match state {
+        ReleaseState::Draft => ("brouillon", "draft"),
+        ReleaseState::Submitted => ("soumise", "submitted"),
+        ReleaseState::PartiallyReviewed => ("approuvée une fois", "approved once"),
+        ReleaseState::Approved => ("approuvée", "approved"),
+        ReleaseState::Rejected => ("refusée", "rejected"),
+        ReleaseState::Returned => ("renvoyée pour modification", "returned for changes"),
+        ReleaseState::Released => ("sortie", "released"),
+        ReleaseState::Withdrawn => ("retirée", "withdrawn"),
+    };
+    lang.pick(fr, en)
 }

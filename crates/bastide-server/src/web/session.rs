@@ -3,11 +3,13 @@
 //! `HttpOnly; Secure; SameSite=Strict` session cookie and audit), from a form. What the
 //! person typed comes back with a refusal, the password aside.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
+
+use super::signed::Fields;
+use axum::Form;
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::{Form, extract::FromRequestParts};
 use bastide_access::sessions;
 use bastide_hub::{Door, Origin};
 use serde::Deserialize;
@@ -34,33 +36,46 @@ pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// The sign-in form's fields.
+/// Where to go once signed in.
 #[derive(Debug, Deserialize)]
-pub(super) struct SignInForm {
-    name: String,
-    password: String,
-    #[serde(default)]
-    totp: String,
+pub(super) struct Next {
+    next: Option<String>,
 }
 
-/// The sign-in page.
-pub(super) async fn form(headers: HeaderMap) -> Response {
+/// The sign-in page; `next` is where to go once signed in (a path of this site).
+pub(super) async fn form(headers: HeaderMap, Query(next): Query<Next>) -> Response {
     let lang = Lang::of(&headers);
-    Html(pages::sign_in(lang, "", None).into_string()).into_response()
+    let next = next
+        .next
+        .filter(|n| super::is_own_path(n))
+        .unwrap_or_default();
+    Html(pages::sign_in(lang, "", None, &next, &[]).into_string()).into_response()
 }
 
-/// Opens a session and goes to the person's projects, or says why not.
+/// Opens a session and goes to `next` (the person's projects by default), or says why
+/// not. A form whose session had ended comes back with its fields (`carry.` + name),
+/// to be sent again with the new session's token.
 pub(super) async fn sign_in(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
-    Form(form): Form<SignInForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = Lang::of(&headers);
+    let fields = Fields(pairs);
+    let name = fields.get("name");
+    let next = Some(fields.get("next"))
+        .filter(|n| super::is_own_path(n))
+        .unwrap_or("");
+    let carried: Vec<(String, String)> = fields
+        .0
+        .iter()
+        .filter_map(|(n, v)| Some((n.strip_prefix("carry.")?.to_owned(), v.clone())))
+        .collect();
     let refused = |message: String| {
         (
             StatusCode::UNAUTHORIZED,
-            Html(pages::sign_in(lang, &form.name, Some(&message)).into_string()),
+            Html(pages::sign_in(lang, name, Some(&message), next, &carried).into_string()),
         )
             .into_response()
     };
@@ -68,10 +83,10 @@ pub(super) async fn sign_in(
         Ok(attempt) => attempt,
         Err(wait) => return refused(wait.to_string()),
     };
-    let code = form.totp.trim();
+    let code = fields.get("totp").trim();
     let credentials = bastide_access::Credentials {
-        name: form.name.trim(),
-        password: &form.password,
+        name: name.trim(),
+        password: fields.get("password"),
         code: (!code.is_empty()).then_some(code),
     };
     let origin = Origin {
@@ -85,23 +100,35 @@ pub(super) async fn sign_in(
     {
         Ok(signed) => {
             attempt.succeeded();
-            let cookies = [
-                (sessions::COOKIE, signed.session.secret.as_str()),
-                (CSRF_COOKIE, signed.session.csrf.as_str()),
-            ]
-            .map(|(name, value)| {
-                format!(
-                    "{name}={value}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
-                    sessions::LIFETIME
-                )
-            });
-            redirect("/projects", cookies)
+            let cookies = session_cookies(&signed.session.secret, &signed.session.csrf);
+            if !carried.is_empty() && !next.is_empty() {
+                let page = pages::send_again(lang, next, &carried, &signed.session.csrf, true);
+                let mut response = Html(page.into_string()).into_response();
+                for cookie in cookies {
+                    if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+                        response.headers_mut().append(SET_COOKIE, cookie);
+                    }
+                }
+                return response;
+            }
+            let to = if next.is_empty() { "/projects" } else { next };
+            redirect(to, cookies)
         }
         Err(bastide_hub::Error::Access(bastide_access::Error::Auth(reason))) => {
             refused(bastide_hub::refusal_message(&reason))
         }
         Err(other) => super::unavailable(lang, &other),
     }
+}
+
+/// The cookies of a session opened: its secret, and its CSRF token for the forms.
+pub(super) fn session_cookies(secret: &str, csrf: &str) -> [String; 2] {
+    [(sessions::COOKIE, secret), (CSRF_COOKIE, csrf)].map(|(name, value)| {
+        format!(
+            "{name}={value}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+            sessions::LIFETIME
+        )
+    })
 }
 
 /// The sign-out form's fields.
@@ -145,39 +172,61 @@ pub(super) fn cleared() -> [String; 2] {
         .map(|name| format!("{name}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0"))
 }
 
-/// The signed-in person's projects; without a valid session, the sign-in page.
-pub(super) async fn projects(
-    State(state): State<AppState>,
-    request: axum::extract::Request,
-) -> Response {
-    let lang = Lang::of(request.headers());
-    let (mut parts, _) = request.into_parts();
-    if session_cookie(&parts.headers).is_none() {
-        return redirect("/sign-in", []);
-    }
-    // A session over: its cookies go, so that they are not presented again.
-    let Ok(credential) = Credential::from_request_parts(&mut parts, &state).await else {
-        return redirect("/sign-in", cleared());
-    };
-    let csrf = cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default();
-    match state.hub.projects(&credential.hub()).await {
-        Ok(projects) => Html(
-            pages::projects(lang, credential.principal().name(), &csrf, &projects).into_string(),
-        )
-        .into_response(),
-        Err(e) => super::unavailable(lang, &e),
-    }
-}
-
 /// A 303 to `to`, setting `cookies`.
-pub(super) fn redirect(to: &'static str, cookies: impl IntoIterator<Item = String>) -> Response {
+pub(super) fn redirect(to: impl AsRef<str>, cookies: impl IntoIterator<Item = String>) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     let headers = response.headers_mut();
-    headers.insert(LOCATION, HeaderValue::from_static(to));
+    if let Ok(to) = HeaderValue::from_str(to.as_ref()) {
+        headers.insert(LOCATION, to);
+    }
     for cookie in cookies {
         if let Ok(cookie) = HeaderValue::from_str(&cookie) {
             headers.append(SET_COOKIE, cookie);
         }
     }
     response
+}
+
+/// After an OpenID Connect sign-in in a browser: the session's cookies, and a page of
+/// this site that leads on to the person's projects (from there the browser sends the
+/// `SameSite=Strict` cookies it was just given, which it would not on a redirect in
+/// the chain that came from the provider).
+pub(crate) fn oidc_signed_in(headers: &HeaderMap, signed: &bastide_hub::SignedIn) -> Response {
+    let lang = Lang::of(headers);
+    let mut response =
+        Html(pages::oidc_signed_in(lang, signed.principal.name()).into_string()).into_response();
+    for cookie in session_cookies(&signed.session.secret, &signed.session.csrf) {
+        if let Ok(cookie) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(SET_COOKIE, cookie);
+        }
+    }
+    super::protect(&mut response);
+    response
+}
+
+/// An OpenID Connect sign-in refused in a browser: the sign-in page, with the reason.
+pub(crate) fn oidc_refused(headers: &HeaderMap, message: &str) -> Response {
+    let lang = Lang::of(headers);
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        Html(pages::sign_in(lang, "", Some(message), "", &[]).into_string()),
+    )
+        .into_response();
+    super::protect(&mut response);
+    response
+}
+
+/// Starts an OpenID Connect sign-in from the sign-in page (the API's start).
+pub(super) async fn oidc_start(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    headers: HeaderMap,
+) -> Response {
+    match crate::api::routes::oidc::oidc_login(State(state), client).await {
+        Ok(response) => response,
+        Err(crate::api::ApiError::Client { message, .. }) => oidc_refused(&headers, &message),
+        Err(crate::api::ApiError::Internal(cause)) => {
+            super::unavailable(Lang::of(&headers), &bastide_hub::Error::Internal(cause))
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! `bastide demo`: one command, no external service. Creates a demonstration hub in
 //! `./bastide-demo` on first run (embedded SQLite, local storage, generated keyring
 //! passphrase) holding a synthetic SNDS (`bastide synth`, ingested like any producer's
-//! batch), then serves it. A run interrupted while loading picks up where it stopped.
+//! batch), one account per role and a demonstration project under an aggregate-only
+//! permit (`demo_people`), then serves it. A run interrupted while loading picks up
+//! where it stopped.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -36,10 +38,26 @@ pub async fn run(settings: Settings, args: &DemoArgs, json: bool) -> anyhow::Res
         },
     })?;
     let hub = Hub::open(settings.clone()).await?;
-    let loaded = load_demo_data(&hub, &settings, args.beneficiaries, json).await;
+    let loaded = match load_demo_data(&hub, &settings, args.beneficiaries, json).await {
+        Ok(()) => {
+            use bastide_core::secret::ExposeSecret;
+            let first_admin = report
+                .generated_admin_password
+                .as_ref()
+                .map(|p| p.expose_secret());
+            super::demo_people::ensure(&hub, &settings.data_dir, first_admin).await
+        }
+        Err(e) => Err(e),
+    };
     // `serve` opens the hub again; the audit log takes one writer at a time.
     hub.close_quietly().await;
-    loaded?;
+    let accounts = loaded?;
+    if !json {
+        eprintln!(
+            "\n{accounts}(kept in {})\n",
+            super::demo_people::accounts_file(&settings.data_dir).display()
+        );
+    }
     super::serve::run(settings, json).await
 }
 

@@ -5,6 +5,7 @@ mod backup;
 mod catalogue;
 mod dataset;
 mod demo;
+mod demo_people;
 mod export;
 mod feasibility;
 mod identity;

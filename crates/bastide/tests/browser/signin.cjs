@@ -21,7 +21,7 @@ const check = (ok, what) => { if (!ok) failures.push(what); };
       if (m.type() === 'error' && !/status of (401|400) \(/.test(m.text())) failures.push(`console error: ${m.text()}`);
     });
     await page.goto(base + '/projects');
-    check(page.url() === base + '/sign-in', `the projects page asks to sign in first: ${page.url()}`);
+    check(page.url().startsWith(base + '/sign-in?next='), `the projects page asks to sign in first: ${page.url()}`);
     check((await page.textContent('h1')).trim() === 'Sign in', 'sign-in heading');
     await accessible(browser, failures, base + '/sign-in', 'sign-in', await context.storageState());
 
@@ -36,7 +36,7 @@ const check = (ok, what) => { if (!ok) failures.push(what); };
     // The right one, by keyboard.
     await page.fill('#password', password);
     await Promise.all([page.waitForURL(base + '/projects'), page.press('#password', 'Enter')]);
-    check((await page.textContent('main')).includes(`Signed in as ${user}`), 'signed in');
+    check((await page.textContent('header .who')).includes(user), 'signed in, the name in the header');
     const cookies = await context.cookies();
     const session = cookies.find(c => c.name === 'bastide_session');
     for (const name of ['bastide_session', 'bastide_csrf']) {
@@ -62,7 +62,9 @@ const check = (ok, what) => { if (!ok) failures.push(what); };
     check(await page.inputValue('#purpose') === 'Counting strokes after statin treatment', 'the purpose typed is kept');
     check(await page.inputValue('#duration_days') === '365', 'the duration typed is kept');
     await page.check('input[name=table][value=IR_BEN_R]');
-    await Promise.all([page.waitForURL(base + '/projects'), page.click('text=Save the application')]);
+    await Promise.all([page.waitForURL(/\/projects\/[^/]+$/), page.click('text=Save the application')]);
+    check((await page.textContent('h1')).includes('Statins and strokes'), 'the application\'s page');
+    await page.goto(base + '/projects');
     check((await page.textContent('main')).includes('Statins and strokes'), 'the application is among the projects');
     await page.screenshot({ path: path.join(shots, 'projects.png') });
 
@@ -84,9 +86,9 @@ const check = (ok, what) => { if (!ok) failures.push(what); };
     const kept = `bastide_session=${session.value}`;
     await Promise.all([page.waitForURL(base + '/'), page.click('text=Sign out')]);
     await page.goto(base + '/projects');
-    check(page.url() === base + '/sign-in', 'after signing out, the projects page asks to sign in again');
+    check(page.url().startsWith(base + '/sign-in'), 'after signing out, the projects page asks to sign in again');
     const replayed = await page.request.get(base + '/projects', { headers: { Cookie: kept }, maxRedirects: 0 });
-    check(replayed.status() === 303 && replayed.headers()['location'] === '/sign-in',
+    check(replayed.status() === 303 && replayed.headers()['location'].startsWith('/sign-in'),
       `the old session cookie opens nothing: ${replayed.status()}`);
     await context.close();
   } catch (e) {

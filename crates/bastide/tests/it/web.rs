@@ -117,3 +117,52 @@ fn a_person_signs_in_sees_their_projects_and_signs_out_in_a_browser() {
     );
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[test]
+fn every_role_walks_the_whole_chain_in_a_browser_on_the_demo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let hub = test_support::HubProcess::spawn(
+        crate::bastide(),
+        &[
+            "demo",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--beneficiaries",
+            "150",
+        ],
+        &[],
+    );
+    let accounts = dir.join("demo-accounts.txt");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&accounts).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the demo accounts are for the operator only"
+        );
+    }
+    let base = hub.url("");
+    let shots = screenshots();
+    let failures = browse(
+        "journey.cjs",
+        &[
+            base.trim_end_matches('/'),
+            shots.to_str().unwrap(),
+            accounts.to_str().unwrap(),
+        ],
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+    for shot in [
+        "console.png",
+        "permit.png",
+        "release.png",
+        "audit.png",
+        "admin.png",
+    ] {
+        assert!(shots.join(shot).exists(), "{shot}");
+    }
+}

@@ -12,12 +12,12 @@ pub(super) mod health;
 pub(crate) mod identity;
 pub(super) mod metrics;
 #[allow(unused_qualifications)]
-pub(super) mod oidc;
+pub(crate) mod oidc;
 pub(super) mod openapi;
 #[allow(unused_qualifications)]
 pub(super) mod projects;
 #[allow(unused_qualifications)]
-pub(super) mod queries;
+pub(crate) mod queries;
 #[allow(unused_qualifications)]
 pub(super) mod releases;
 #[allow(unused_qualifications)]

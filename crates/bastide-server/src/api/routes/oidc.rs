@@ -125,7 +125,11 @@ pub(crate) async fn oidc_callback(
     {
         Ok(signed) => {
             attempt.succeeded();
-            let mut response = session_opened(signed);
+            let mut response = if browser_navigation(&headers) {
+                crate::web::session::oidc_signed_in(&headers, &signed)
+            } else {
+                session_opened(signed)
+            };
             // The attempt is over: its cookie goes.
             let spent = browser_cookie("", 0, state.hub.oidc().over_tls());
             if let Ok(value) = spent.parse() {
@@ -134,8 +138,20 @@ pub(crate) async fn oidc_callback(
             Ok(response)
         }
         Err(bastide_hub::Error::Access(bastide_access::Error::Refused(reason))) => {
+            if browser_navigation(&headers) {
+                return Ok(crate::web::session::oidc_refused(&headers, &reason));
+            }
             Err(unauthenticated(reason))
         }
         Err(other) => Err(ApiError::internal(other)),
     }
+}
+
+/// Whether a browser is navigating (it asks for a page first): the callback then
+/// answers with a page rather than JSON.
+fn browser_navigation(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("text/html"))
 }

@@ -303,7 +303,7 @@ fn arrow(answered: &Answered) -> Result<Response, ApiError> {
 }
 
 /// A failed query as an HTTP error.
-fn failure(failure: QueryFailure) -> ApiError {
+pub(crate) fn failure(failure: QueryFailure) -> ApiError {
     use bastide_query::Error as Q;
     let message = failure.to_string();
     match failure {

@@ -1,0 +1,407 @@
+//! The permit editor of a steward, and a permit's summary. The form names tables and
+//! columns of the project's dataset, typed row filters (a column, an operator, values
+//! typed by the column's type: numbers for numeric columns, text otherwise), the mode,
+//! the members and the dates; it becomes the API's [`Grant`], checked by the hub
+//! (`Hub::grant`) as any other.
+
+use bastide_access::{Filter, Grant, Mode, Permit, Project, Scalar};
+use bastide_hub::catalogue::DatasetEntry;
+use maud::{Markup, html};
+use time::{Date, OffsetDateTime};
+
+use super::i18n::Lang;
+use super::layout::{csrf, day};
+use super::signed::Fields;
+
+/// Filters offered per table.
+const FILTERS: usize = 2;
+
+/// What the editor shows: what the steward typed, else the current permit, else the
+/// application.
+#[derive(Debug, Default)]
+struct Shown {
+    mode: String,
+    starts: String,
+    expires: String,
+    members: Vec<String>,
+    tables: Vec<String>,
+    /// `col.{table}` values.
+    columns: Vec<(String, String)>,
+    /// `filter.{table}.{i}.{part}` values.
+    filters: Vec<(String, String)>,
+}
+
+impl Shown {
+    fn from_fields(fields: &Fields) -> Self {
+        let starting = |prefix: &str| {
+            fields
+                .0
+                .iter()
+                .filter(|(n, _)| n.starts_with(prefix))
+                .cloned()
+                .collect()
+        };
+        Self {
+            mode: fields.get("mode").to_owned(),
+            starts: fields.get("starts").to_owned(),
+            expires: fields.get("expires").to_owned(),
+            members: fields.all("permit_member").map(str::to_owned).collect(),
+            tables: fields.all("table").map(str::to_owned).collect(),
+            columns: starting("col."),
+            filters: starting("filter."),
+        }
+    }
+
+    fn from_permit(permit: &Permit) -> Self {
+        let grant = &permit.grant;
+        let mut shown = Self {
+            mode: grant.mode.as_str().to_owned(),
+            starts: day(grant.starts_at),
+            expires: day(grant.expires_at),
+            members: grant.members.clone(),
+            tables: grant.tables.iter().map(|t| t.name.clone()).collect(),
+            ..Self::default()
+        };
+        for table in &grant.tables {
+            for column in &table.columns {
+                shown
+                    .columns
+                    .push((format!("col.{}", table.name), column.clone()));
+            }
+            for (i, filter) in table.filters.iter().take(FILTERS).enumerate() {
+                let key = |part: &str| format!("filter.{}.{i}.{part}", table.name);
+                let (op, values) = match filter {
+                    Filter::Between { low, high, .. } => ("between", vec![low, high]),
+                    Filter::In { values, .. } => ("in", values.iter().collect()),
+                    Filter::Equals { value, .. } => ("equals", vec![value]),
+                };
+                let values: Vec<String> = values.into_iter().map(scalar_text).collect();
+                shown
+                    .filters
+                    .push((key("column"), filter.column().to_owned()));
+                shown.filters.push((key("op"), op.to_owned()));
+                shown.filters.push((key("values"), values.join(", ")));
+            }
+        }
+        shown
+    }
+
+    fn from_application(project: &Project, dataset: &DatasetEntry) -> Self {
+        let today = OffsetDateTime::now_utc();
+        let end = today + time::Duration::days(i64::from(project.application.duration_days));
+        let mut shown = Self {
+            mode: Mode::AggregateOnly.as_str().to_owned(),
+            starts: today.date().to_string(),
+            expires: end.date().to_string(),
+            members: project.members.clone(),
+            ..Self::default()
+        };
+        for asked in &project.application.tables {
+            shown.tables.push(asked.name.clone());
+            let all = dataset.tables.iter().find(|t| t.name == asked.name);
+            let columns: Vec<String> = if asked.columns.is_empty() {
+                all.map(|t| t.columns.iter().map(|c| c.name.clone()).collect())
+                    .unwrap_or_default()
+            } else {
+                asked.columns.clone()
+            };
+            for column in columns {
+                shown.columns.push((format!("col.{}", asked.name), column));
+            }
+        }
+        shown
+    }
+
+    fn has_column(&self, table: &str, column: &str) -> bool {
+        let key = format!("col.{table}");
+        self.columns.iter().any(|(k, v)| *k == key && v == column)
+    }
+
+    fn filter(&self, table: &str, i: usize, part: &str) -> &str {
+        let key = format!("filter.{table}.{i}.{part}");
+        self.filters
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+fn scalar_text(value: &Scalar) -> String {
+    match value {
+        Scalar::Number(n) => n.to_string(),
+        Scalar::Text(t) => t.clone(),
+    }
+}
+
+/// The editor, filled with `typed` (a refused grant), else the current permit, else
+/// what the application asked for.
+pub(super) fn form(
+    lang: Lang,
+    token: &str,
+    project: &Project,
+    current: Option<&Permit>,
+    dataset: &DatasetEntry,
+    typed: Option<&Fields>,
+) -> Markup {
+    let shown = match (typed, current) {
+        (Some(fields), _) if !fields.get("mode").is_empty() => Shown::from_fields(fields),
+        (_, Some(permit)) if permit.revoked_at.is_none() => Shown::from_permit(permit),
+        _ => Shown::from_application(project, dataset),
+    };
+    let radio = |value: &str, text: &str| {
+        let id = format!("mode-{value}");
+        html! {
+            div.check {
+                input id=(id) type="radio" name="mode" value=(value) checked[shown.mode == value];
+                label for=(id) { (text) }
+            }
+        }
+    };
+    html! {
+        details.editor open[typed.is_some() || current.is_none()] {
+            summary { (lang.pick("Accorder une autorisation (nouvelle version)", "Grant a permit (a new version)")) }
+            form.permit method="post" action={ "/projects/" (project.id) "/permit" } {
+                (csrf(token))
+                fieldset {
+                    legend { (lang.pick("Mode", "Mode")) }
+                    (radio("aggregate_only", lang.pick("Agrégats seulement, sous contrôle de divulgation", "Aggregates only, under disclosure control")))
+                    (radio("row_level", lang.pick("Lignes, consultées dans l'espace de travail seulement", "Rows, seen in the workspace only")))
+                }
+                div.dates {
+                    div.field {
+                        label for="starts" { (lang.pick("Valable à partir du", "Valid from")) }
+                        input #starts type="date" name="starts" value=(shown.starts) required;
+                    }
+                    div.field {
+                        label for="expires" { (lang.pick("Jusqu'au (inclus)", "Until (included)")) }
+                        input #expires type="date" name="expires" value=(shown.expires) required;
+                    }
+                }
+                fieldset {
+                    legend { (lang.pick("Membres autorisés", "Members allowed")) }
+                    @for member in &project.members {
+                        @let id = format!("pm-{member}");
+                        div.check {
+                            input id=(id) type="checkbox" name="permit_member" value=(member) checked[shown.members.contains(member)];
+                            label for=(id) { (member) }
+                        }
+                    }
+                }
+                @for table in &dataset.tables {
+                    @let tid = format!("pt-{}", table.name);
+                    fieldset.permit-table {
+                        legend {
+                            input id=(tid) type="checkbox" name="table" value=(table.name) checked[shown.tables.contains(&table.name)];
+                            label for=(tid) { code { (table.name) } }
+                        }
+                        div.columns {
+                            @for column in &table.columns {
+                                @let cid = format!("pc-{}-{}", table.name, column.name);
+                                div.check {
+                                    input id=(cid) type="checkbox" name={ "col." (table.name) } value=(column.name) checked[shown.has_column(&table.name, &column.name)];
+                                    label for=(cid) { code { (column.name) } }
+                                }
+                            }
+                        }
+                        @for i in 0..FILTERS {
+                            @let key = |part: &str| format!("filter.{}.{i}.{part}", table.name);
+                            @let fid = format!("pf-{}-{i}", table.name);
+                            div.filter {
+                                label for={ (fid) "-column" } { (lang.pick("Filtre : colonne", "Filter: column")) }
+                                select id={ (fid) "-column" } name=(key("column")) {
+                                    option value="" { "—" }
+                                    @for column in &table.columns {
+                                        option value=(column.name) selected[shown.filter(&table.name, i, "column") == column.name] { (column.name) }
+                                    }
+                                }
+                                label for={ (fid) "-op" } { (lang.pick("opérateur", "operator")) }
+                                select id={ (fid) "-op" } name=(key("op")) {
+                                    @for (op, text) in [("between", lang.pick("entre (bas, haut)", "between (low, high)")), ("in", lang.pick("parmi (v1, v2, …)", "one of (v1, v2, …)")), ("equals", lang.pick("égal à", "equals"))] {
+                                        option value=(op) selected[shown.filter(&table.name, i, "op") == op] { (text) }
+                                    }
+                                }
+                                label for={ (fid) "-values" } { (lang.pick("valeurs", "values")) }
+                                input id={ (fid) "-values" } type="text" name=(key("values")) value=(shown.filter(&table.name, i, "values"));
+                            }
+                        }
+                    }
+                }
+                p.hint { (lang.pick(
+                    "Valeurs séparées par des virgules ; dates en AAAA-MM-JJ. Une ligne n'est visible que si tous les filtres de sa table la retiennent.",
+                    "Values separated by commas; dates as YYYY-MM-DD. A row is visible only if every filter of its table keeps it.",
+                )) }
+                button type="submit" { (lang.pick("Accorder l'autorisation", "Grant the permit")) }
+            }
+        }
+    }
+}
+
+/// What a permit grants, in a few lines.
+pub(super) fn summary(lang: Lang, permit: &Permit) -> Markup {
+    let grant = &permit.grant;
+    let mode = match grant.mode {
+        Mode::AggregateOnly => lang.pick("agrégats seulement", "aggregates only"),
+        Mode::RowLevel => lang.pick(
+            "lignes (dans l'espace de travail)",
+            "rows (in the workspace)",
+        ),
+    };
+    html! {
+        dl.permit {
+            dt { (lang.pick("Version", "Version")) } dd { (permit.version) " · " (lang.pick("accordée par", "granted by")) " " (permit.granted_by) }
+            @if let Some(by) = &permit.revoked_by {
+                dt { (lang.pick("Révoquée", "Revoked")) } dd { (by) }
+            }
+            dt { (lang.pick("Mode", "Mode")) } dd { (mode) }
+            dt { (lang.pick("Période", "Period")) } dd { (day(grant.starts_at)) " – " (day(grant.expires_at)) }
+            dt { (lang.pick("Membres", "Members")) } dd { (grant.members.join(", ")) }
+            @for table in &grant.tables {
+                dt { code { (table.name) } }
+                dd {
+                    (table.columns.join(", "))
+                    @for filter in &table.filters {
+                        br; span.filter { (describe(filter)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn describe(filter: &Filter) -> String {
+    match filter {
+        Filter::Between { column, low, high } => {
+            format!("{column} ∈ [{}, {}]", scalar_text(low), scalar_text(high))
+        }
+        Filter::In { column, values } => format!(
+            "{column} ∈ {{{}}}",
+            values
+                .iter()
+                .map(scalar_text)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Filter::Equals { column, value } => format!("{column} = {}", scalar_text(value)),
+    }
+}
+
+/// The grant the form asks for, or what to fix.
+pub(super) fn grant(lang: Lang, fields: &Fields, dataset: &DatasetEntry) -> Result<Grant, String> {
+    let mode = match fields.get("mode") {
+        "aggregate_only" => Mode::AggregateOnly,
+        "row_level" => Mode::RowLevel,
+        _ => {
+            return Err(lang
+                .pick("Mode : choisissez-en un.", "Mode: choose one.")
+                .to_owned());
+        }
+    };
+    let date = |name: &str, text: &str| {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        Date::parse(fields.get(name).trim(), &format)
+            .map(|d| d.midnight().assume_utc().unix_timestamp())
+            .map_err(|_| {
+                format!(
+                    "{text} : {}",
+                    lang.pick("une date AAAA-MM-JJ", "a date YYYY-MM-DD")
+                )
+            })
+    };
+    let starts_at = date("starts", lang.pick("Début", "Start"))?;
+    let expires_at = date("expires", lang.pick("Fin", "End"))? + 86_399;
+    let mut tables = Vec::new();
+    for name in fields.all("table") {
+        let Some(table) = dataset.tables.iter().find(|t| t.name == name) else {
+            return Err(format!(
+                "{}: {name}",
+                lang.pick("table inconnue", "unknown table")
+            ));
+        };
+        let columns: Vec<String> = fields
+            .all(&format!("col.{name}"))
+            .map(str::to_owned)
+            .collect();
+        let mut filters = Vec::new();
+        for i in 0..FILTERS {
+            let part = |p: &str| {
+                fields
+                    .get(&format!("filter.{name}.{i}.{p}"))
+                    .trim()
+                    .to_owned()
+            };
+            let column = part("column");
+            if column.is_empty() {
+                continue;
+            }
+            let numeric = table
+                .columns
+                .iter()
+                .find(|c| c.name == column)
+                .is_some_and(|c| matches!(c.r#type.as_str(), "integer" | "number" | "year"));
+            let values: Vec<Scalar> = part("values")
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| typed_value(v, numeric))
+                .collect::<Result<_, _>>()
+                .map_err(|v| {
+                    format!(
+                        "{name}.{column}: `{v}` {}",
+                        lang.pick("n'est pas un nombre", "is not a number")
+                    )
+                })?;
+            let place = format!("{name}.{column}");
+            let wrong = |n: &str| {
+                format!(
+                    "{place}: {n} {}",
+                    lang.pick("valeur(s) attendue(s)", "value(s) expected")
+                )
+            };
+            let filter = match (part("op").as_str(), values.len()) {
+                ("between", 2) => {
+                    let mut values = values.into_iter();
+                    let (Some(low), Some(high)) = (values.next(), values.next()) else {
+                        return Err(wrong("2"));
+                    };
+                    Filter::Between { column, low, high }
+                }
+                ("between", _) => return Err(wrong("2")),
+                ("equals", 1) => Filter::Equals {
+                    column,
+                    value: values.into_iter().next().ok_or_else(|| wrong("1"))?,
+                },
+                ("equals", _) => return Err(wrong("1")),
+                ("in", n) if n > 0 => Filter::In { column, values },
+                _ => return Err(wrong("1+")),
+            };
+            filters.push(filter);
+        }
+        tables.push(bastide_access::PermitTable {
+            name: name.to_owned(),
+            columns,
+            filters,
+        });
+    }
+    Ok(Grant {
+        dataset: dataset.name.clone(),
+        tables,
+        members: fields.all("permit_member").map(str::to_owned).collect(),
+        starts_at,
+        expires_at,
+        mode,
+    })
+}
+
+/// A value as its column's type wants it; the text itself when a number was expected
+/// and it is not one (said back to the steward, who typed it).
+fn typed_value(text: &str, numeric: bool) -> Result<Scalar, String> {
+    if numeric {
+        text.parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .map(Scalar::Number)
+            .ok_or_else(|| text.to_owned())
+    } else {
+        Ok(Scalar::Text(text.to_owned()))
+    }
+}

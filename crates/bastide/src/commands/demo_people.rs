@@ -1,0 +1,180 @@
+//! The demonstration's people: one account per role (their generated passwords kept in
+//! `demo-accounts.txt` in the data folder, readable by the operator only, and printed
+//! at every start) and a project of the researcher's with an aggregate-only permit
+//! granted by the steward, so that a newcomer walks every role's path at once. Each
+//! step goes through the hub's use cases, as the operator acting for each person, and
+//! is recorded in the audit log like any other.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use bastide_access::{
+    Application, Filter, Grant, Mode, NewUser, PermitTable, RequestedTable, Scalar,
+};
+use bastide_hub::FIRST_ADMIN;
+use bastide_hub::{Decision, Hub};
+
+use super::demo::DATASET;
+
+/// The accounts: name, role, and where each starts in the web interface.
+const PEOPLE: [(&str, &str, &str); 5] = [
+    (
+        "researcher",
+        "researcher",
+        "/projects: the demo project, its SQL console, release requests",
+    ),
+    (
+        "steward",
+        "steward",
+        "/review: applications, permits, release reviews, opt-outs, access review",
+    ),
+    (
+        "reviewer",
+        "steward",
+        "/review: the second reviewer a release request needs",
+    ),
+    (
+        "auditor",
+        "auditor",
+        "/audit: the audit log, its verification, alerts",
+    ),
+    (
+        FIRST_ADMIN,
+        "admin",
+        "/admin: users, tokens, keys and storage",
+    ),
+];
+
+/// The file of the accounts' passwords.
+pub fn accounts_file(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("demo-accounts.txt")
+}
+
+/// Creates the accounts and the project the first time; afterwards leaves them as
+/// they are. `first_admin` is the password `init` generated for the first
+/// administrator, when this run created the hub. Returns the accounts file's text, to
+/// print.
+pub async fn ensure(
+    hub: &Hub,
+    data_dir: &Path,
+    first_admin: Option<&str>,
+) -> anyhow::Result<String> {
+    let file = accounts_file(data_dir);
+    let operator = hub.operator();
+    let existing: Vec<String> = hub
+        .users(&operator)
+        .await?
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    if !file.exists() {
+        let mut text = String::from(
+            "# Bastide demonstration accounts: sign in at /sign-in (this file is readable by the operator only)\n",
+        );
+        for (name, role, starts) in PEOPLE {
+            if let (Some(password), true) = (first_admin, name == FIRST_ADMIN) {
+                text.push_str(&format!("{name:<11} {password}  {starts}\n"));
+                continue;
+            }
+            if existing.iter().any(|e| e == name) {
+                text.push_str(&format!(
+                    "{name:<11} (created earlier; its password was not kept) {starts}\n"
+                ));
+                continue;
+            }
+            let new = NewUser {
+                name: name.to_owned(),
+                display_name: None,
+                roles: vec![role.to_owned()],
+                password: None,
+            };
+            let (_, password) = hub.create_user(&operator, new).await?;
+            let password = password.context("the hub generated no password")?;
+            text.push_str(&format!("{name:<11} {password}  {starts}\n"));
+        }
+        write_private(&file, &text)?;
+    }
+    ensure_project(hub).await?;
+    std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))
+}
+
+/// The researcher's project, approved and under an aggregate-only permit, unless they
+/// have one already.
+async fn ensure_project(hub: &Hub) -> anyhow::Result<()> {
+    let researcher = hub.acting_as("researcher").await?;
+    if !hub.projects(&researcher).await?.is_empty() {
+        return Ok(());
+    }
+    let tables = ["IR_BEN_R", "ER_PRS_F"];
+    let application = Application {
+        title: "Care use by age and sex (demonstration)".into(),
+        purpose: "Describe how often people of each age band and sex see a doctor, to try Bastide's workspace.".into(),
+        legal_basis: "GDPR art. 6(1)(e) and 9(2)(j); EHDS art. 53".into(),
+        organisation: "Bastide demonstration".into(),
+        dataset: DATASET.into(),
+        tables: tables
+            .iter()
+            .map(|t| RequestedTable {
+                name: (*t).into(),
+                columns: Vec::new(),
+                rows: "all".into(),
+            })
+            .collect(),
+        duration_days: 365,
+    };
+    let project = hub.apply(&researcher, application).await?;
+    let id = bastide_core::ids::ProjectId::parse(&project.id)?;
+    hub.decide(&researcher, &id, Decision::Submit, "").await?;
+    let steward = hub.acting_as("steward").await?;
+    hub.decide(&steward, &id, Decision::Approve, "demonstration")
+        .await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let columns = |names: &[&str]| names.iter().map(|c| (*c).to_owned()).collect();
+    let grant = Grant {
+        dataset: DATASET.into(),
+        tables: vec![
+            PermitTable {
+                name: "IR_BEN_R".into(),
+                columns: columns(&["BEN_NIR_PSA", "BEN_SEX_COD", "BEN_NAI_ANN", "BEN_RES_DPT"]),
+                filters: Vec::new(),
+            },
+            PermitTable {
+                name: "ER_PRS_F".into(),
+                columns: columns(&[
+                    "BEN_NIR_PSA",
+                    "BEN_SEX_COD",
+                    "BEN_NAI_ANN",
+                    "EXE_SOI_DTD",
+                    "PRS_NAT_REF",
+                    "PRS_ACT_QTE",
+                ]),
+                filters: vec![Filter::Between {
+                    column: "EXE_SOI_DTD".into(),
+                    low: Scalar::Text("2021-01-01".into()),
+                    high: Scalar::Text("2023-12-31".into()),
+                }],
+            },
+        ],
+        members: vec!["researcher".into()],
+        starts_at: now - 60,
+        expires_at: now + 365 * 86_400,
+        mode: Mode::AggregateOnly,
+    };
+    hub.grant(&steward, &id, grant).await?;
+    Ok(())
+}
+
+/// Writes `text` to `path`, readable and writable by its owner only, from creation.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
