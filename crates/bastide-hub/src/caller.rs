@@ -17,6 +17,8 @@ pub enum Door {
     Api,
     /// The PostgreSQL wire endpoint.
     Wire,
+    /// The web interface's pages.
+    Web,
 }
 
 impl Door {
@@ -26,6 +28,7 @@ impl Door {
             Self::Cli => "cli",
             Self::Api => "api",
             Self::Wire => "wire",
+            Self::Web => "web",
         }
     }
 }

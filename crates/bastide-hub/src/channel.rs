@@ -6,10 +6,12 @@ use std::net::IpAddr;
 /// Where a query came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
-    /// The HTTP API (and the web console).
+    /// The HTTP API.
     Api,
     /// The PostgreSQL wire endpoint.
     Wire,
+    /// The web interface's console.
+    Web,
 }
 
 impl Channel {
@@ -17,6 +19,7 @@ impl Channel {
         match self {
             Self::Api => "api",
             Self::Wire => "wire",
+            Self::Web => "web",
         }
     }
 }

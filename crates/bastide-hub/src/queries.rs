@@ -90,6 +90,14 @@ impl<'a> QueryRequest<'a> {
         }
     }
 
+    /// `sql` for `project` from the web interface's console, shown to `client`.
+    pub fn web(project: &'a ProjectId, sql: &'a str, client: Client) -> Self {
+        Self {
+            channel: Channel::Web,
+            ..Self::api(project, sql, client, false)
+        }
+    }
+
     /// `sql` for `project`, its answer to be saved in a release request: answered as
     /// under an aggregate-only permit, checked, whatever the permit's mode.
     pub fn release(project: &'a ProjectId, sql: &'a str) -> Self {
@@ -653,10 +661,10 @@ fn recorded_sql(sql: &str) -> String {
 }
 
 fn channel(record: &QueryRecord) -> Channel {
-    if record.channel == "wire" {
-        Channel::Wire
-    } else {
-        Channel::Api
+    match record.channel.as_str() {
+        "wire" => Channel::Wire,
+        "web" => Channel::Web,
+        _ => Channel::Api,
     }
 }
 

@@ -59,11 +59,27 @@ impl FromRequestParts<AppState> for Credential {
                 ));
             }
         };
-        Self::authenticate(state, presented, request_id, client).await
+        Self::authenticate(state, Door::Api, presented, request_id, client).await
     }
 }
 
 impl Credential {
+    /// The session of a page shown (reading only), through the web door.
+    pub(crate) async fn from_page(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
+        let client = parts.extensions.get::<ClientAddr>().and_then(|c| c.0);
+        let Some(cookie) = session_cookie(&parts.headers) else {
+            return Err(unauthenticated("this needs a session: sign in first"));
+        };
+        state.throttle.check(client)?;
+        let presented = Presented::Session {
+            cookie: &cookie,
+            csrf: None,
+            changes: false,
+        };
+        Self::authenticate(state, Door::Web, presented, request_id, client).await
+    }
+
     /// The session of a web form that changes data: the request's session cookie, and
     /// the CSRF token the form carried (pages hold it from the sign-in, in a cookie of
     /// their own that scripts cannot read).
@@ -71,6 +87,7 @@ impl Credential {
         state: &AppState,
         headers: &axum::http::HeaderMap,
         client: Option<std::net::IpAddr>,
+        request_id: Option<String>,
         csrf: &str,
     ) -> Result<Self, ApiError> {
         let Some(cookie) = session_cookie(headers) else {
@@ -82,12 +99,13 @@ impl Credential {
             csrf: Some(csrf),
             changes: true,
         };
-        Self::authenticate(state, presented, None, client).await
+        Self::authenticate(state, Door::Web, presented, request_id, client).await
     }
 
-    /// Checks `presented` with the hub; a refusal counts against the client.
+    /// Checks `presented` with the hub, for `door`; a refusal counts against the client.
     async fn authenticate(
         state: &AppState,
+        door: Door,
         presented: Presented<'_>,
         request_id: Option<String>,
         client: Option<std::net::IpAddr>,
@@ -97,7 +115,7 @@ impl Credential {
             request_id: request_id.clone(),
             client,
         };
-        match state.hub.authenticate(Door::Api, presented, origin).await {
+        match state.hub.authenticate(door, presented, origin).await {
             Ok(caller) => match caller.principal().cloned() {
                 Some(principal) => Ok(Self {
                     caller,

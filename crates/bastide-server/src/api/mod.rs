@@ -8,7 +8,7 @@ pub(crate) mod auth;
 pub(crate) mod client;
 mod error;
 mod metrics;
-mod observe;
+pub(crate) mod observe;
 mod proofs;
 pub(crate) mod routes;
 mod scope;

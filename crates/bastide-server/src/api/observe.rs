@@ -20,7 +20,7 @@ const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The id of the request being served.
 #[derive(Debug, Clone)]
-pub(super) struct RequestId(pub String);
+pub(crate) struct RequestId(pub String);
 
 /// Takes the caller's `x-request-id` when it is short and plain, or makes a new one;
 /// echoes it on the response.

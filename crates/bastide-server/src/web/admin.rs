@@ -9,7 +9,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use bastide_access::{NewUser, Role};
-use bastide_hub::NewToken;
 use maud::{Markup, html};
 
 use super::i18n::Lang;
@@ -280,23 +279,18 @@ pub(super) async fn disable_user(State(state): State<AppState>, posted: Posted) 
 pub(super) async fn create_token(State(state): State<AppState>, posted: Posted) -> Response {
     let signed = &posted.signed;
     let lang = signed.lang;
-    let owner = posted.fields.get("owner").trim();
-    let Ok(days) = posted.fields.get("days").trim().parse::<u32>() else {
-        let message = lang.pick("Jours : un nombre entier.", "Days: a whole number.");
-        return render(
-            &state,
-            signed,
-            Some(message),
-            Done::default(),
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
-    };
-    let new = NewToken {
-        owner: (!owner.is_empty()).then(|| owner.to_owned()),
-        name: posted.fields.get("name").trim().to_owned(),
-        project: None,
-        days,
+    let new = match super::account::new_token(&posted.fields, lang) {
+        Ok(new) => new,
+        Err(message) => {
+            return render(
+                &state,
+                signed,
+                Some(&message),
+                Done::default(),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
     };
     match state.hub.create_token(&signed.caller(), new).await {
         Ok(issued) => {

@@ -84,7 +84,7 @@ pub(super) async fn run(
         .credential
         .client()
         .map_or(Client::Unknown, Client::Remote);
-    let request = QueryRequest::api(&project, &sql, client, false);
+    let request = QueryRequest::web(&project, &sql, client);
     let (outcome, status) = match state.hub.query(&signed.caller(), request).await {
         Ok(answered) => (Outcome::Answered(Box::new(answered)), StatusCode::OK),
         Err(failure) => match crate::api::routes::queries::failure(failure) {

@@ -76,7 +76,7 @@ pub(super) fn page(
                     }
                     div.account {
                         @if let Some(viewer) = viewer {
-                            span.who { (viewer.name) }
+                            a.who href="/account" aria-current=[(path == "/account").then_some("page")] { (viewer.name) }
                             form.inline method="post" action="/sign-out" {
                                 (csrf(&viewer.csrf))
                                 button.link type="submit" { (lang.t(Text::SignOut)) }

@@ -10,6 +10,7 @@
 //! with a local account (`/sign-in`, `/sign-out`) and the signed-in person's projects
 //! (`/projects`), in French and English (`/lang/{fr|en}` switches).
 
+mod account;
 mod admin;
 mod apply;
 mod auditor;
@@ -86,6 +87,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/review/opt-outs", post(steward::record_opt_out))
         .route("/audit", get(auditor::browse))
         .route("/audit/verify", post(auditor::verify))
+        .route("/account", get(account::show))
+        .route("/account/totp", post(account::enrol))
+        .route("/account/totp/confirm", post(account::confirm))
+        .route("/account/tokens", post(account::create_token))
+        .route("/account/tokens/revoke", post(account::revoke_token))
         .route("/admin", get(admin::show))
         .route("/admin/users", post(admin::create_user))
         .route("/admin/users/disable", post(admin::disable_user))

@@ -3,7 +3,10 @@
 //! `HttpOnly; Secure; SameSite=Strict` session cookie and audit), from a form. What the
 //! person typed comes back with a refusal, the password aside.
 
+use axum::Extension;
 use axum::extract::{Query, State};
+
+use crate::api::observe::RequestId;
 
 use super::signed::Fields;
 use axum::Form;
@@ -58,6 +61,7 @@ pub(super) async fn form(headers: HeaderMap, Query(next): Query<Next>) -> Respon
 pub(super) async fn sign_in(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
+    request: Option<Extension<RequestId>>,
     headers: HeaderMap,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
@@ -90,12 +94,12 @@ pub(super) async fn sign_in(
         code: (!code.is_empty()).then_some(code),
     };
     let origin = Origin {
-        request_id: None,
+        request_id: request.map(|Extension(r)| r.0),
         client,
     };
     match state
         .hub
-        .sign_in_with_password(Door::Api, origin, &credentials)
+        .sign_in_with_password(Door::Web, origin, &credentials)
         .await
     {
         Ok(signed) => {
@@ -143,17 +147,17 @@ pub(super) struct SignOutForm {
 pub(super) async fn sign_out(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
+    request: Option<Extension<RequestId>>,
     headers: HeaderMap,
     Form(form): Form<SignOutForm>,
 ) -> Response {
     if let Some(secret) = session_cookie(&headers) {
-        match Credential::from_form(&state, &headers, client, &form.csrf).await {
+        let request_id = request.map(|Extension(r)| r.0);
+        match Credential::from_form(&state, &headers, client, request_id.clone(), &form.csrf).await
+        {
             Ok(_) => {
-                let origin = Origin {
-                    request_id: None,
-                    client,
-                };
-                if let Err(e) = state.hub.sign_out(Door::Api, origin, &secret).await {
+                let origin = Origin { request_id, client };
+                if let Err(e) = state.hub.sign_out(Door::Web, origin, &secret).await {
                     return super::unavailable(Lang::of(&headers), &e);
                 }
             }

@@ -69,7 +69,7 @@ impl FromRequestParts<AppState> for Signed {
             return Err(redirect(to, []));
         }
         // A session over: its cookies go, so that they are not presented again.
-        let credential = Credential::from_request_parts(parts, state)
+        let credential = Credential::from_page(parts, state)
             .await
             .map_err(|_| redirect(to.clone(), cleared()))?;
         let viewer = viewer(&credential, &parts.headers);
@@ -130,6 +130,10 @@ impl FromRequest<AppState> for Posted {
             .await
             .unwrap_or(ClientAddr(None));
         let headers = parts.headers.clone();
+        let request_id = parts
+            .extensions
+            .get::<crate::api::observe::RequestId>()
+            .map(|r| r.0.clone());
         let request = Request::from_parts(parts, body);
         let Form(pairs) = Form::<Vec<(String, String)>>::from_request(request, state)
             .await
@@ -142,7 +146,7 @@ impl FromRequest<AppState> for Posted {
             })?;
         let fields = Fields(pairs);
         let csrf = fields.get("csrf").to_owned();
-        match Credential::from_form(state, &headers, client, &csrf).await {
+        match Credential::from_form(state, &headers, client, request_id, &csrf).await {
             Ok(credential) => {
                 let viewer = viewer(&credential, &headers);
                 Ok(Self {

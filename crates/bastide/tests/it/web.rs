@@ -166,3 +166,30 @@ fn every_role_walks_the_whole_chain_in_a_browser_on_the_demo() {
         assert!(shots.join(shot).exists(), "{shot}");
     }
 }
+
+#[test]
+fn a_person_signs_in_through_the_identity_provider_in_a_browser() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("hub");
+    let dir = dir.to_str().unwrap();
+    let listen = test_support::free_port();
+    let redirect = format!("http://{listen}/api/v1/auth/oidc/callback");
+    let provider = test_support::OidcProvider::start(&redirect, 60);
+    let env = [
+        ("BASTIDE_KEYRING_PASSPHRASE", crate::PASSPHRASE),
+        ("BASTIDE_OIDC__ISSUER", provider.issuer.as_str()),
+        ("BASTIDE_OIDC__CLIENT_ID", "bastide"),
+        ("BASTIDE_OIDC__CLIENT_SECRET", "bastide-secret"),
+        ("BASTIDE_OIDC__REDIRECT_URL", redirect.as_str()),
+    ];
+    assert!(crate::run(&["init", "--data-dir", dir], &env).success());
+    let listen = listen.to_string();
+    let hub = test_support::HubProcess::spawn(
+        crate::bastide(),
+        &["serve", "--data-dir", dir, "--listen", &listen],
+        &env,
+    );
+    let base = hub.url("");
+    let failures = browse("oidc.cjs", &[base.trim_end_matches('/'), &provider.issuer]);
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -118,11 +118,12 @@ pub(crate) async fn oidc_callback(
         request_id: None,
         client,
     };
-    match state
-        .hub
-        .sign_in_with_oidc(Door::Api, origin, identity)
-        .await
-    {
+    let door = if browser_navigation(&headers) {
+        Door::Web
+    } else {
+        Door::Api
+    };
+    match state.hub.sign_in_with_oidc(door, origin, identity).await {
         Ok(signed) => {
             attempt.succeeded();
             let mut response = if browser_navigation(&headers) {
