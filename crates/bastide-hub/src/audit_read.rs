@@ -96,6 +96,12 @@ impl Hub {
     pub async fn verify_audit(&self, caller: &Caller) -> Result<Verification> {
         let verified = async {
             caller.authenticated()?.auditing()?;
+            // One verification at a time: each reads the whole log.
+            let _one = VERIFYING.try_lock().map_err(|_| {
+                Error::Access(bastide_access::Error::Refused(
+                    "a verification of the log is already running; try again when it ends".into(),
+                ))
+            })?;
             let signer = self.keyring.audit_signer()?;
             let (key_id, key) = (signer.key_id().to_owned(), signer.public_key());
             self.queries.settled().await;
@@ -127,6 +133,9 @@ impl Hub {
         .await
     }
 }
+
+/// Held while the log is verified.
+static VERIFYING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// What verifying the audit log found.
 #[derive(Debug)]

@@ -127,7 +127,10 @@ impl Credential {
                 )),
             },
             Err(bastide_hub::Error::Access(bastide_access::Error::Auth(reason))) => {
-                state.throttle.failed(client);
+                // A form out of date on a valid session guesses nothing.
+                if !matches!(reason, AuthError::Csrf) {
+                    state.throttle.failed(client);
+                }
                 Err(match reason {
                     AuthError::Invalid => unauthenticated(&format!("the {method} is not valid")),
                     AuthError::Csrf => ApiError::Client {
@@ -143,16 +146,40 @@ impl Credential {
     }
 }
 
-/// The session cookie's value, if the request carries one.
-pub(crate) fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers
+/// The cookie holding the session's CSRF token for the web pages' forms (HttpOnly: the
+/// server reads it to write the forms; scripts, and other sites, cannot).
+pub(crate) const CSRF_COOKIE: &str = "bastide_csrf";
+
+/// The value of the cookie `name`, if the request carries it once. A name sent twice
+/// (a cookie planted by a sibling domain beside this hub's own) counts as absent:
+/// which one is the hub's cannot be told.
+pub(crate) fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    let mut found = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == sessions::COOKIE)
-        .map(|(_, value)| value.to_owned())
+        .filter(|(n, _)| *n == name)
+        .map(|(_, value)| value.to_owned());
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}
+
+/// The session cookie's value, if the request carries one.
+pub(crate) fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    cookie(headers, sessions::COOKIE)
+}
+
+/// The cookies of a session opened: its secret, and its CSRF token for the web
+/// pages' forms; both `HttpOnly; Secure; SameSite=Strict`.
+pub(crate) fn session_cookies(secret: &str, csrf: &str) -> [String; 2] {
+    [(sessions::COOKIE, secret), (CSRF_COOKIE, csrf)].map(|(name, value)| {
+        format!(
+            "{name}={value}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
+            sessions::LIFETIME
+        )
+    })
 }
 
 fn unauthenticated(message: &str) -> ApiError {

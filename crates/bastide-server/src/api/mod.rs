@@ -165,9 +165,11 @@ pub fn openapi_json() -> String {
 }
 
 /// The time limit of every request but batch uploads, which take as long as their body
-/// takes to arrive (and are bounded by the work they cause, not by a clock), and
-/// queries (answers saved for release too), which run under the query time limit
-/// (`query.time_limit_secs`) instead.
+/// takes to arrive (and are bounded by the work they cause, not by a clock), queries
+/// (answers saved for release too, and the web console's), which run under the query
+/// time limit (`query.time_limit_secs`) instead, and the auditor's verification of the
+/// whole log (one at a time). The web forms among them read their body within this
+/// limit all the same (`web::signed::Posted`).
 async fn time_limit(
     axum::extract::State(limit): axum::extract::State<std::time::Duration>,
     request: axum::extract::Request,
@@ -180,7 +182,8 @@ async fn time_limit(
         && (path.ends_with("/queries")
             || path.ends_with("/answers")
             || path.ends_with("/console")
-            || path.ends_with("/console/save"));
+            || path.ends_with("/console/save")
+            || path == "/audit/verify");
     if upload || query {
         return next.run(request).await;
     }

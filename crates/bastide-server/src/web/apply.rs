@@ -57,11 +57,16 @@ impl Typed {
             legal_basis: self.legal_basis.trim().to_owned(),
             organisation: self.organisation.trim().to_owned(),
             dataset: self.dataset.clone(),
+            // Ticked as `dataset/table`: only the chosen dataset's count.
             tables: self
                 .tables
                 .iter()
+                .filter_map(|ticked| {
+                    let (dataset, table) = ticked.split_once('/')?;
+                    (dataset == self.dataset).then_some(table)
+                })
                 .map(|name| RequestedTable {
-                    name: name.clone(),
+                    name: name.to_owned(),
                     columns: Vec::new(),
                     rows: "all".into(),
                 })

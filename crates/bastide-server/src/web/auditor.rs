@@ -18,6 +18,10 @@ use crate::api::AppState;
 
 /// Events shown at once.
 const PAGE: u64 = 100;
+/// The latest events searched for alerts.
+const ALERTS_WITHIN: u64 = 10_000;
+/// Alerts shown, the newest first.
+const ALERTS: usize = 20;
 
 /// The browser's filters, as typed.
 #[derive(Debug, Default, Deserialize)]
@@ -150,18 +154,20 @@ async fn render(
     };
     let alerts_query = EventQuery {
         action: Some("alert".into()),
-        limit: Some(20),
-        from: None,
+        limit: None,
+        from: Some(head.tree_size.saturating_sub(ALERTS_WITHIN)),
         actor: None,
         project: None,
         since: None,
         until: None,
     };
-    let alerts = state
+    let mut alerts = state
         .hub
         .audit_events(&caller, alerts_query, Reading::Browse)
         .await
         .unwrap_or_default();
+    alerts.reverse();
+    alerts.truncate(ALERTS);
     let content = html! {
         section aria-labelledby="head" {
             h2 #head { (lang.pick("Tête signée", "Signed head")) }
@@ -193,6 +199,7 @@ async fn render(
         }
         section aria-labelledby="alerts" {
             h2 #alerts { (lang.pick("Alertes", "Alerts")) }
+            p.hint { (lang.pick("Les plus récentes d'abord, parmi les 10 000 derniers événements.", "The newest first, among the last 10,000 events.")) }
             @if alerts.is_empty() {
                 p.empty { (lang.pick("Aucune alerte.", "No alert.")) }
             } @else { (events_table(lang, &alerts)) }

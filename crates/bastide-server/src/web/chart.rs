@@ -121,7 +121,7 @@ pub(super) fn table_markup(lang: Lang, table: &Table, withheld: bool) -> Markup 
 
 /// A horizontal bar chart of the first numeric column by the row labels; nothing when
 /// the answer has no numeric column or no row.
-pub(super) fn bars(lang: Lang, table: &Table) -> Markup {
+pub(super) fn bars(lang: Lang, table: &Table, withheld: bool) -> Markup {
     let Some((label, value)) = table.axes() else {
         return html! {};
     };
@@ -168,8 +168,12 @@ pub(super) fn bars(lang: Lang, table: &Table) -> Markup {
                             text.value x=(left + w + 4.0) y=(y + bar * 0.75) { (row[value].clone().unwrap_or_default()) }
                         },
                         None => {
-                            rect.withheld x=(left) y=(y) width="60" height=(bar) {}
-                            text.value x=(left + 64.0) y=(y + bar * 0.75) { (lang.pick("masqué", "withheld")) }
+                            @if withheld {
+                                rect.withheld x=(left) y=(y) width="60" height=(bar) {}
+                                text.value x=(left + 64.0) y=(y + bar * 0.75) { (lang.pick("masqué", "withheld")) }
+                            } @else {
+                                text.value x=(left + 4.0) y=(y + bar * 0.75) { "NULL" }
+                            }
                         },
                     }
                 }

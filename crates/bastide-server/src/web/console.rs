@@ -318,7 +318,7 @@ fn outcome_markup(
                         div.notice role="status" { p { (note) } }
                     }
                     @if answered.mode == Mode::AggregateOnly {
-                        (chart::bars(lang, &table))
+                        (chart::bars(lang, &table, withheld))
                     }
                     (chart::table_markup(lang, &table, withheld))
                     @if !drafts.is_empty() {

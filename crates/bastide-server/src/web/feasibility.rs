@@ -205,7 +205,11 @@ pub(super) async fn count(State(state): State<AppState>, posted: Posted) -> Resp
             .split(',')
             .map(str::trim)
             .filter(|v| !v.is_empty())
-            .map(|v| serde_json::Value::String(v.to_owned()))
+            .map(|v| match v {
+                "true" => serde_json::Value::Bool(true),
+                "false" => serde_json::Value::Bool(false),
+                v => serde_json::Value::String(v.to_owned()),
+            })
             .collect();
         let op = part("op");
         let mut criterion = Criterion {

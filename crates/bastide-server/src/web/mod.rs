@@ -83,6 +83,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/releases/{id}/review", post(release::review))
         .route("/releases/{id}/comment", post(release::comment))
         .route("/releases/{id}/files/{name}", get(release::download))
+        .route(
+            "/releases/{id}/files/{name}/preview",
+            get(release::preview_page),
+        )
         .route("/review", get(steward::desk))
         .route("/review/opt-outs", post(steward::record_opt_out))
         .route("/audit", get(auditor::browse))

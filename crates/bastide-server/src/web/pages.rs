@@ -208,6 +208,22 @@ pub(super) fn sign_in(
     )
 }
 
+/// A request refused for a while, and why.
+pub(super) fn busy(lang: Lang, message: &str) -> Markup {
+    let content = html! {
+        div.error role="alert" { p { (message) } }
+        p { (lang.pick("Réessayez dans quelques minutes.", "Try again in a few minutes.")) }
+    };
+    page(
+        lang,
+        None,
+        lang.pick("Trop de tentatives", "Too many attempts"),
+        Nav::None,
+        "/",
+        content,
+    )
+}
+
 /// Signed in through the organisation's identity provider: on to the projects.
 pub(super) fn oidc_signed_in(lang: Lang, name: &str) -> Markup {
     let content = html! {
@@ -224,26 +240,47 @@ pub(super) fn oidc_signed_in(lang: Lang, name: &str) -> Markup {
     )
 }
 
-/// A form that could not be taken as sent (its session had ended, or its token was
-/// not this session's): what was typed, shown and ready to send again to `to`.
+/// Why a form comes back to be sent again.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Again<'a> {
+    /// Its session had ended; the person signed in again.
+    SignedIn,
+    /// It did not carry the session's token.
+    Stale,
+    /// Too many failed attempts from this address: wait, then send it.
+    Busy(&'a str),
+}
+
+/// A form that could not be taken as sent (its session had ended, its token was not
+/// this session's, or the address must wait): what was typed, shown and ready to send
+/// again to `to`.
 pub(super) fn send_again(
     lang: Lang,
     to: &str,
     typed: &[(String, String)],
     token: &str,
-    signed_in_again: bool,
+    why: Again<'_>,
 ) -> Markup {
     let content = html! {
-        @if signed_in_again {
-            div.notice role="status" { p { (lang.pick(
-                "Vous êtes de nouveau connecté. Vérifiez ce que vous aviez saisi et envoyez-le.",
-                "You are signed in again. Check what you had typed and send it.",
-            )) } }
-        } @else {
-            div.error role="alert" { p { (lang.pick(
-                "Ce formulaire ne portait pas le jeton de votre session (une page ouverte avant votre dernière connexion ?) : il n'a pas été pris en compte. Ce que vous aviez saisi est ci-dessous ; envoyez-le à nouveau si c'est bien vous.",
-                "This form did not carry your session's token (a page opened before you last signed in?): it was not taken into account. What you had typed is below; send it again if it was you.",
-            )) } }
+        @match why {
+            Again::SignedIn => {
+                div.notice role="status" { p { (lang.pick(
+                    "Vous êtes de nouveau connecté. Vérifiez ce que vous aviez saisi et envoyez-le.",
+                    "You are signed in again. Check what you had typed and send it.",
+                )) } }
+            },
+            Again::Stale => {
+                div.error role="alert" { p { (lang.pick(
+                    "Ce formulaire ne portait pas le jeton de votre session (une page ouverte avant votre dernière connexion ?) : il n'a pas été pris en compte. Ce que vous aviez saisi est ci-dessous ; envoyez-le à nouveau si c'est bien vous.",
+                    "This form did not carry your session's token (a page opened before you last signed in?): it was not taken into account. What you had typed is below; send it again if it was you.",
+                )) } }
+            },
+            Again::Busy(message) => {
+                div.error role="alert" { p { (message) " " (lang.pick(
+                    "Ce que vous aviez saisi est ci-dessous : envoyez-le à nouveau ensuite.",
+                    "What you had typed is below: send it again then.",
+                )) } }
+            },
         }
         form.again method="post" action=(to) {
             (csrf(token))
@@ -309,8 +346,9 @@ pub(super) fn application(
                     legend { (t(Text::TablesOf)) " " code { (d.name) } }
                     @for table in &d.tables {
                         @let id = format!("table-{}-{}", d.name, table.name);
+                        @let value = format!("{}/{}", d.name, table.name);
                         div.check {
-                            input id=(id) type="checkbox" name="table" value=(table.name) checked[typed.tables.contains(&table.name)];
+                            input id=(id) type="checkbox" name="table" value=(value) checked[typed.tables.contains(&value)];
                             label for=(id) { code { (table.name) } }
                         }
                     }

@@ -13,8 +13,10 @@ use super::i18n::Lang;
 use super::layout::{csrf, day};
 use super::signed::Fields;
 
-/// Filters offered per table.
-const FILTERS: usize = 2;
+/// Empty filter rows offered per table, beside its filters.
+const EMPTY_FILTERS: usize = 1;
+/// The most filters a table's form holds.
+const MAX_FILTERS: usize = 16;
 
 /// What the editor shows: what the steward typed, else the current permit, else the
 /// application.
@@ -68,14 +70,17 @@ impl Shown {
                     .columns
                     .push((format!("col.{}", table.name), column.clone()));
             }
-            for (i, filter) in table.filters.iter().take(FILTERS).enumerate() {
+            for (i, filter) in table.filters.iter().enumerate() {
                 let key = |part: &str| format!("filter.{}.{i}.{part}", table.name);
                 let (op, values) = match filter {
                     Filter::Between { low, high, .. } => ("between", vec![low, high]),
                     Filter::In { values, .. } => ("in", values.iter().collect()),
                     Filter::Equals { value, .. } => ("equals", vec![value]),
                 };
-                let values: Vec<String> = values.into_iter().map(scalar_text).collect();
+                let values: Vec<String> = values
+                    .into_iter()
+                    .map(|v| quoted(&scalar_text(v)))
+                    .collect();
                 shown
                     .filters
                     .push((key("column"), filter.column().to_owned()));
@@ -99,12 +104,19 @@ impl Shown {
         for asked in &project.application.tables {
             shown.tables.push(asked.name.clone());
             let all = dataset.tables.iter().find(|t| t.name == asked.name);
+            // Every column asked for (all when none is named), but identifiers: the
+            // steward ticks those deliberately.
+            let identifier = |name: &str| {
+                all.and_then(|t| t.columns.iter().find(|c| c.name == name))
+                    .is_some_and(|c| c.identifier)
+            };
             let columns: Vec<String> = if asked.columns.is_empty() {
                 all.map(|t| t.columns.iter().map(|c| c.name.clone()).collect())
                     .unwrap_or_default()
             } else {
                 asked.columns.clone()
             };
+            let columns: Vec<String> = columns.into_iter().filter(|c| !identifier(c)).collect();
             for column in columns {
                 shown.columns.push((format!("col.{}", asked.name), column));
             }
@@ -117,6 +129,20 @@ impl Shown {
         self.columns.iter().any(|(k, v)| *k == key && v == column)
     }
 
+    /// The filter rows to show for `table`: its filters and empty ones.
+    fn filter_rows(&self, table: &str) -> usize {
+        let prefix = format!("filter.{table}.");
+        let used = self
+            .filters
+            .iter()
+            .filter(|(k, v)| k.starts_with(&prefix) && k.ends_with(".column") && !v.is_empty())
+            .filter_map(|(k, _)| k[prefix.len()..].split('.').next()?.parse::<usize>().ok())
+            .map(|i| i + 1)
+            .max()
+            .unwrap_or(0);
+        (used + EMPTY_FILTERS).min(MAX_FILTERS)
+    }
+
     fn filter(&self, table: &str, i: usize, part: &str) -> &str {
         let key = format!("filter.{table}.{i}.{part}");
         self.filters
@@ -124,6 +150,40 @@ impl Shown {
             .find(|(k, _)| *k == key)
             .map_or("", |(_, v)| v.as_str())
     }
+}
+
+/// A value as typed in a list: in double quotes when it holds a comma or a quote.
+fn quoted(text: &str) -> String {
+    if text.contains([',', '"']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// The values of a list typed as `a, "b, c", d` (a quote inside quotes doubled).
+fn values_typed(text: &str) -> Vec<String> {
+    let mut values = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                current.push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => values.push(std::mem::take(&mut current)),
+            (c, _) => current.push(c),
+        }
+    }
+    values.push(current);
+    values
+        .into_iter()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .collect()
 }
 
 fn scalar_text(value: &Scalar) -> String {
@@ -199,11 +259,14 @@ pub(super) fn form(
                                 @let cid = format!("pc-{}-{}", table.name, column.name);
                                 div.check {
                                     input id=(cid) type="checkbox" name={ "col." (table.name) } value=(column.name) checked[shown.has_column(&table.name, &column.name)];
-                                    label for=(cid) { code { (column.name) } }
+                                    label for=(cid) {
+                                        code { (column.name) }
+                                        @if column.identifier { " " span.badge { (lang.pick("identifiant", "identifier")) } }
+                                    }
                                 }
                             }
                         }
-                        @for i in 0..FILTERS {
+                        @for i in 0..shown.filter_rows(&table.name) {
                             @let key = |part: &str| format!("filter.{}.{i}.{part}", table.name);
                             @let fid = format!("pf-{}-{i}", table.name);
                             div.filter {
@@ -227,8 +290,8 @@ pub(super) fn form(
                     }
                 }
                 p.hint { (lang.pick(
-                    "Valeurs séparées par des virgules ; dates en AAAA-MM-JJ. Une ligne n'est visible que si tous les filtres de sa table la retiennent.",
-                    "Values separated by commas; dates as YYYY-MM-DD. A row is visible only if every filter of its table keeps it.",
+                    "Valeurs séparées par des virgules (entre guillemets si elles en contiennent) ; dates en AAAA-MM-JJ. Une ligne n'est visible que si tous les filtres de sa table la retiennent.",
+                    "Values separated by commas (in double quotes when they hold one); dates as YYYY-MM-DD. A row is visible only if every filter of its table keeps it.",
                 )) }
                 button type="submit" { (lang.pick("Accorder l'autorisation", "Grant the permit")) }
             }
@@ -322,7 +385,7 @@ pub(super) fn grant(lang: Lang, fields: &Fields, dataset: &DatasetEntry) -> Resu
             .map(str::to_owned)
             .collect();
         let mut filters = Vec::new();
-        for i in 0..FILTERS {
+        for i in 0..MAX_FILTERS {
             let part = |p: &str| {
                 fields
                     .get(&format!("filter.{name}.{i}.{p}"))
@@ -338,10 +401,8 @@ pub(super) fn grant(lang: Lang, fields: &Fields, dataset: &DatasetEntry) -> Resu
                 .iter()
                 .find(|c| c.name == column)
                 .is_some_and(|c| matches!(c.r#type.as_str(), "integer" | "number" | "year"));
-            let values: Vec<Scalar> = part("values")
-                .split(',')
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
+            let values: Vec<Scalar> = values_typed(&part("values"))
+                .iter()
                 .map(|v| typed_value(v, numeric))
                 .collect::<Result<_, _>>()
                 .map_err(|v| {
@@ -403,5 +464,23 @@ fn typed_value(text: &str, numeric: bool) -> Result<Scalar, String> {
             .ok_or_else(|| text.to_owned())
     } else {
         Ok(Scalar::Text(text.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_values_keep_their_commas_and_quotes_both_ways() {
+        for values in [
+            vec!["a", "b"],
+            vec!["Paris, 75", "Lyon"],
+            vec!["say \"hi\"", "x,y,\"z\""],
+        ] {
+            let typed: Vec<String> = values.iter().map(|v| quoted(v)).collect();
+            assert_eq!(values_typed(&typed.join(", ")), values, "{typed:?}");
+        }
+        assert_eq!(values_typed(" 1900 ,  2030 ,"), vec!["1900", "2030"]);
     }
 }

@@ -51,25 +51,7 @@ async fn detail(
     };
     let reviewer =
         signed.viewer.roles.has(Role::Steward) && release.requested_by != signed.viewer.name;
-    let reviewing = matches!(
-        release.state,
-        ReleaseState::Submitted | ReleaseState::PartiallyReviewed | ReleaseState::Approved
-    );
-    let mut previews = Vec::new();
-    if reviewer && reviewing {
-        for file in &release.files {
-            let preview = match state
-                .hub
-                .release_file(&caller, &release_id, &file.name)
-                .await
-            {
-                Ok(download) => Some(preview(&download.bytes)),
-                Err(_) => None,
-            };
-            previews.push(preview);
-        }
-    }
-    let content = content(signed, &release, reviewer, &previews, refused);
+    let content = content(signed, &release, reviewer, refused);
     let path = format!("/releases/{}", release.id);
     (
         status,
@@ -106,13 +88,7 @@ fn preview(bytes: &[u8]) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn content(
-    signed: &Signed,
-    release: &Release,
-    reviewer: bool,
-    previews: &[Option<Vec<Vec<String>>>],
-    refused: Option<&str>,
-) -> Markup {
+fn content(signed: &Signed, release: &Release, reviewer: bool, refused: Option<&str>) -> Markup {
     let lang = signed.lang;
     let token = signed.viewer.csrf.as_str();
     let requester = release.requested_by == signed.viewer.name;
@@ -135,8 +111,8 @@ fn content(
                     "No file: add a query's answer from the project's SQL console.",
                 )) }
             }
-            @for (i, file) in release.files.iter().enumerate() {
-                (file_markup(lang, release, file, requester, previews.get(i).and_then(Option::as_ref)))
+            @for file in &release.files {
+                (file_markup(lang, release, file, requester, reviewer))
             }
             @if requester && editable {
                 p { a.button href={ "/projects/" (release.project) "/console" } { (lang.pick("Ajouter un résultat depuis la console", "Add an answer from the console")) } }
@@ -217,8 +193,12 @@ fn file_markup(
     release: &Release,
     file: &ReleaseFile,
     requester: bool,
-    preview: Option<&Vec<Vec<String>>>,
+    reviewer: bool,
 ) -> Markup {
+    let reviewing = matches!(
+        release.state,
+        ReleaseState::Submitted | ReleaseState::PartiallyReviewed | ReleaseState::Approved
+    );
     let report = &file.report;
     let text = |key: &str| report.get(key).and_then(|v| v.as_str()).unwrap_or("");
     let checked = report
@@ -260,18 +240,10 @@ fn file_markup(
             @if requester && release.state == ReleaseState::Released {
                 p { a.button href={ "/releases/" (release.id) "/files/" (file.name) } download=(file.name) { (lang.pick("Télécharger", "Download")) " " span.visually-hidden { (file.name) } } }
             }
-            @if let Some(lines) = preview {
-                details.preview {
-                    summary { (lang.pick("Aperçu (relecteurs)", "Preview (reviewers)")) }
-                    div.scroll tabindex="0" {
-                        table {
-                            caption.visually-hidden { (file.name) }
-                            @for (i, line) in lines.iter().enumerate() {
-                                tr { @for cell in line { @if i == 0 { th scope="col" { (cell) } } @else { td { (cell) } } } }
-                            }
-                        }
-                    }
-                }
+            // File names are letters, digits, `.`, `_` and `-` only (`check_file_name`):
+            // they go into a path as they are.
+            @if reviewer && reviewing {
+                p { a href={ "/releases/" (release.id) "/files/" (file.name) "/preview" } { (lang.pick("Aperçu du fichier", "Preview the file")) span.visually-hidden { " " (file.name) } } }
             }
         }
     }
@@ -397,6 +369,58 @@ pub(super) async fn comment(
         .comment_release(&posted.signed.caller(), &release, file, &text)
         .await;
     acted(&state, &posted, &id, result).await
+}
+
+/// The first lines of a file, for its reviewers (each preview is a recorded read).
+pub(super) async fn preview_page(
+    State(state): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+    signed: Signed,
+) -> Response {
+    let lang = signed.lang;
+    let Ok(release) = ReleaseId::parse(&id) else {
+        return not_found(lang);
+    };
+    match state
+        .hub
+        .release_file(&signed.caller(), &release, &name)
+        .await
+    {
+        Ok(download) => {
+            let lines = preview(&download.bytes);
+            let content = html! {
+                p { a href={ "/releases/" (release) } { "← " (lang.pick("La demande", "The request")) } }
+                p.meta { (lang.pick("Les", "The first")) " " (lines.len()) " " (lang.pick("premières lignes.", "lines.")) }
+                div.scroll tabindex="0" {
+                    table.preview {
+                        caption.visually-hidden { (name) }
+                        @for (i, line) in lines.iter().enumerate() {
+                            tr { @for cell in line { @if i == 0 { th scope="col" { (cell) } } @else { td { (cell) } } } }
+                        }
+                    }
+                }
+            };
+            let path = format!("/releases/{release}");
+            Html(
+                page(
+                    lang,
+                    Some(&signed.viewer),
+                    &name,
+                    Nav::Projects,
+                    &path,
+                    content,
+                )
+                .into_string(),
+            )
+            .into_response()
+        }
+        Err(e) => match refusal(lang, e) {
+            Ok(message) => {
+                detail(&state, &signed, &id, Some(&message), StatusCode::FORBIDDEN).await
+            }
+            Err(page) => *page,
+        },
+    }
 }
 
 /// A file of the request, for its requester once released (and its reviewers).

@@ -20,24 +20,8 @@ use serde::Deserialize;
 use super::i18n::Lang;
 use super::pages;
 use crate::api::AppState;
-use crate::api::auth::{Credential, session_cookie};
+use crate::api::auth::{CSRF_COOKIE, Credential, session_cookie, session_cookies};
 use crate::api::client::ClientAddr;
-
-/// The cookie holding the session's CSRF token for the pages' forms (HttpOnly: the
-/// server reads it to write the forms; scripts, and other sites, cannot).
-pub(super) const CSRF_COOKIE: &str = "bastide_csrf";
-
-/// The value of the cookie `name`, if the request carries it.
-pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.to_owned())
-}
 
 /// Where to go once signed in.
 #[derive(Debug, Deserialize)]
@@ -76,16 +60,17 @@ pub(super) async fn sign_in(
         .iter()
         .filter_map(|(n, v)| Some((n.strip_prefix("carry.")?.to_owned(), v.clone())))
         .collect();
-    let refused = |message: String| {
+    let refused_with = |status: StatusCode, message: String| {
         (
-            StatusCode::UNAUTHORIZED,
+            status,
             Html(pages::sign_in(lang, name, Some(&message), next, &carried).into_string()),
         )
             .into_response()
     };
+    let refused = |message: String| refused_with(StatusCode::UNAUTHORIZED, message);
     let attempt = match state.throttle.attempt(client) {
         Ok(attempt) => attempt,
-        Err(wait) => return refused(wait.to_string()),
+        Err(wait) => return refused_with(StatusCode::TOO_MANY_REQUESTS, wait.to_string()),
     };
     let code = fields.get("totp").trim();
     let credentials = bastide_access::Credentials {
@@ -106,7 +91,13 @@ pub(super) async fn sign_in(
             attempt.succeeded();
             let cookies = session_cookies(&signed.session.secret, &signed.session.csrf);
             if !carried.is_empty() && !next.is_empty() {
-                let page = pages::send_again(lang, next, &carried, &signed.session.csrf, true);
+                let page = pages::send_again(
+                    lang,
+                    next,
+                    &carried,
+                    &signed.session.csrf,
+                    pages::Again::SignedIn,
+                );
                 let mut response = Html(page.into_string()).into_response();
                 for cookie in cookies {
                     if let Ok(cookie) = HeaderValue::from_str(&cookie) {
@@ -123,16 +114,6 @@ pub(super) async fn sign_in(
         }
         Err(other) => super::unavailable(lang, &other),
     }
-}
-
-/// The cookies of a session opened: its secret, and its CSRF token for the forms.
-pub(super) fn session_cookies(secret: &str, csrf: &str) -> [String; 2] {
-    [(sessions::COOKIE, secret), (CSRF_COOKIE, csrf)].map(|(name, value)| {
-        format!(
-            "{name}={value}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
-            sessions::LIFETIME
-        )
-    })
 }
 
 /// The sign-out form's fields.
@@ -161,8 +142,12 @@ pub(super) async fn sign_out(
                     return super::unavailable(Lang::of(&headers), &e);
                 }
             }
+            // A sign-out form out of date: offered again with this session's token.
             Err(crate::api::ApiError::Client { status, .. }) if status == StatusCode::FORBIDDEN => {
-                return StatusCode::FORBIDDEN.into_response();
+                let lang = Lang::of(&headers);
+                let token = crate::api::auth::cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+                let page = pages::send_again(lang, "/sign-out", &[], &token, pages::Again::Stale);
+                return (status, Html(page.into_string())).into_response();
             }
             Err(_) => {}
         }

@@ -13,8 +13,9 @@ use axum::response::{Html, IntoResponse, Response};
 use bastide_access::Roles;
 
 use super::i18n::Lang;
-use super::pages;
-use super::session::{CSRF_COOKIE, cleared, cookie, redirect};
+use super::pages::{self, Again};
+use super::session::{cleared, redirect};
+use crate::api::auth::{CSRF_COOKIE, cookie};
 use crate::api::auth::{Credential, session_cookie};
 use crate::api::client::ClientAddr;
 use crate::api::{ApiError, AppState};
@@ -68,10 +69,23 @@ impl FromRequestParts<AppState> for Signed {
         if session_cookie(&parts.headers).is_none() {
             return Err(redirect(to, []));
         }
-        // A session over: its cookies go, so that they are not presented again.
-        let credential = Credential::from_page(parts, state)
-            .await
-            .map_err(|_| redirect(to.clone(), cleared()))?;
+        let credential = match Credential::from_page(parts, state).await {
+            Ok(credential) => credential,
+            // A session over: its cookies go, so that they are not presented again.
+            Err(ApiError::Client { status, .. }) if status == StatusCode::UNAUTHORIZED => {
+                return Err(redirect(to, cleared()));
+            }
+            // Too many failures from this address: wait, still signed in.
+            Err(ApiError::Client {
+                status, message, ..
+            }) => return Err(busy(lang, status, &message)),
+            Err(ApiError::Internal(cause)) => {
+                return Err(super::unavailable(
+                    lang,
+                    &bastide_hub::Error::Internal(cause),
+                ));
+            }
+        };
         let viewer = viewer(&credential, &parts.headers);
         Ok(Self {
             lang,
@@ -135,15 +149,21 @@ impl FromRequest<AppState> for Posted {
             .get::<crate::api::observe::RequestId>()
             .map(|r| r.0.clone());
         let request = Request::from_parts(parts, body);
-        let Form(pairs) = Form::<Vec<(String, String)>>::from_request(request, state)
-            .await
-            .map_err(|e| {
+        // The body arrives within the requests' time limit, whatever runs after it
+        // (a query's own limit is the query's).
+        let limit = state.hub.settings().server.request_timeout;
+        let read = Form::<Vec<(String, String)>>::from_request(request, state);
+        let Form(pairs) = match tokio::time::timeout(limit, read).await {
+            Ok(Ok(form)) => form,
+            Ok(Err(e)) => {
                 let message = match lang {
                     Lang::Fr => format!("Formulaire illisible : {e}"),
                     Lang::En => format!("The form could not be read: {e}"),
                 };
-                (StatusCode::BAD_REQUEST, message).into_response()
-            })?;
+                return Err((StatusCode::BAD_REQUEST, message).into_response());
+            }
+            Err(_) => return Err(StatusCode::REQUEST_TIMEOUT.into_response()),
+        };
         let fields = Fields(pairs);
         let csrf = fields.get("csrf").to_owned();
         match Credential::from_form(state, &headers, client, request_id, &csrf).await {
@@ -163,15 +183,22 @@ impl FromRequest<AppState> for Posted {
             // what was typed again, with this session's token.
             Err(ApiError::Client { status, .. }) if status == StatusCode::FORBIDDEN => {
                 let token = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-                Err((
-                    StatusCode::FORBIDDEN,
-                    Html(
-                        pages::send_again(lang, &path, &fields.typed(), &token, false)
-                            .into_string(),
-                    ),
-                )
-                    .into_response())
+                let page = pages::send_again(lang, &path, &fields.typed(), &token, Again::Stale);
+                Err((StatusCode::FORBIDDEN, Html(page.into_string())).into_response())
             }
+            // Too many failures from this address: what was typed waits to be sent again.
+            Err(ApiError::Client {
+                status, message, ..
+            }) if status == StatusCode::TOO_MANY_REQUESTS => {
+                let token = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+                let again = Again::Busy(&message);
+                let page = pages::send_again(lang, &path, &fields.typed(), &token, again);
+                Err((status, Html(page.into_string())).into_response())
+            }
+            Err(ApiError::Internal(cause)) => Err(super::unavailable(
+                lang,
+                &bastide_hub::Error::Internal(cause),
+            )),
             // No session, or one over: sign in, then send again.
             Err(_) => {
                 let mut response = (
@@ -204,4 +231,11 @@ pub(super) fn refusal(lang: Lang, error: bastide_hub::Error) -> Result<String, B
             &bastide_hub::Error::Internal(cause),
         ))),
     }
+}
+
+/// The page of a request refused for a while (too many failed attempts from this
+/// address), with the reason and how long to wait.
+fn busy(lang: Lang, status: StatusCode, message: &str) -> Response {
+    let page = pages::busy(lang, message);
+    (status, Html(page.into_string())).into_response()
 }

@@ -4,20 +4,40 @@
 //! the access review (who may see what, now). Each through the hub's use cases, which
 //! check the steward's role and record the audit events.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use bastide_access::{AccessLine, Mode, Project, Release, ReleaseState, State as ProjectState};
 use maud::{Markup, html};
+use serde::Deserialize;
 
 use super::layout::{Nav, alert, csrf, day, notice, page};
 use super::pages::{project_state, release_state};
 use super::signed::{Posted, Signed, refusal};
 use crate::api::AppState;
 
+/// What was just done, said on the desk.
+#[derive(Debug, Deserialize)]
+pub(super) struct Done {
+    done: Option<String>,
+}
+
 /// The desk.
-pub(super) async fn desk(State(state): State<AppState>, signed: Signed) -> Response {
-    render(&state, &signed, None, None, StatusCode::OK).await
+pub(super) async fn desk(
+    State(state): State<AppState>,
+    Query(done): Query<Done>,
+    signed: Signed,
+) -> Response {
+    let lang = signed.lang;
+    let said = match done.done.as_deref() {
+        Some("recorded") => Some(lang.pick("Opposition enregistrée.", "Objection recorded.")),
+        Some("known") => Some(lang.pick(
+            "Cette personne s'était déjà opposée : rien de plus à faire.",
+            "This person had objected before: nothing more to do.",
+        )),
+        _ => None,
+    };
+    render(&state, &signed, None, said, StatusCode::OK).await
 }
 
 async fn render(
@@ -158,7 +178,7 @@ fn opt_out_desk(signed: &Signed, count: Option<usize>) -> Markup {
             form.row method="post" action="/review/opt-outs" autocomplete="off" {
                 (csrf(&signed.viewer.csrf))
                 label for="identifier" { (lang.pick("Identifiant de la personne (tel que chez le producteur)", "The person's identifier (as the producer holds it)")) }
-                input #identifier type="password" name="identifier" required autocomplete="off" aria-describedby="identifier-hint";
+                input #identifier type="text" name="identifier" required autocomplete="off" spellcheck="false" autocapitalize="off" aria-describedby="identifier-hint";
                 button type="submit" { (lang.pick("Enregistrer l'opposition", "Record the objection")) }
                 p #identifier-hint .hint { (lang.pick(
                     "Il n'est ni affiché ni conservé en clair : le hub n'en garde que le pseudonyme.",
@@ -216,17 +236,15 @@ pub(super) async fn record_opt_out(State(state): State<AppState>, posted: Posted
     let lang = signed.lang;
     let identifier = posted.fields.get("identifier");
     match state.hub.record_opt_out(&signed.caller(), identifier).await {
-        Ok(recorded) => {
-            let done = if recorded.recorded {
-                lang.pick("Opposition enregistrée.", "Objection recorded.")
+        // Back to the desk by a redirect: reloading it sends the identifier nowhere.
+        Ok(recorded) => super::session::redirect(
+            if recorded.recorded {
+                "/review?done=recorded"
             } else {
-                lang.pick(
-                    "Cette personne s'était déjà opposée : rien de plus à faire.",
-                    "This person had objected before: nothing more to do.",
-                )
-            };
-            render(&state, signed, None, Some(done), StatusCode::OK).await
-        }
+                "/review?done=known"
+            },
+            [],
+        ),
         Err(e) => match refusal(lang, e) {
             Ok(message) => {
                 render(

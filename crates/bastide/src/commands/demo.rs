@@ -52,10 +52,13 @@ pub async fn run(settings: Settings, args: &DemoArgs, json: bool) -> anyhow::Res
     // `serve` opens the hub again; the audit log takes one writer at a time.
     hub.close_quietly().await;
     let accounts = loaded?;
-    if !json {
+    let file = super::demo_people::accounts_file(&settings.data_dir);
+    if !json && accounts.created {
+        eprintln!("\n{}(kept in {})\n", accounts.text, file.display());
+    } else if !json {
         eprintln!(
-            "\n{accounts}(kept in {})\n",
-            super::demo_people::accounts_file(&settings.data_dir).display()
+            "The demonstration accounts and their passwords are in {} (readable by you only).",
+            file.display()
         );
     }
     super::serve::run(settings, json).await

@@ -51,16 +51,25 @@ pub fn accounts_file(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("demo-accounts.txt")
 }
 
+/// What [`ensure`] did with the accounts.
+pub struct Accounts {
+    /// The accounts file's text.
+    pub text: String,
+    /// Whether accounts were created in this run (their passwords are then printed).
+    pub created: bool,
+}
+
 /// Creates the accounts and the project the first time; afterwards leaves them as
 /// they are. `first_admin` is the password `init` generated for the first
-/// administrator, when this run created the hub. Returns the accounts file's text, to
-/// print.
+/// administrator, when this run created the hub. Each account's line is written to the
+/// file as soon as it is created, so that an interrupted run loses no password; the
+/// next run creates the accounts still missing.
 pub async fn ensure(
     hub: &Hub,
     data_dir: &Path,
     first_admin: Option<&str>,
-) -> anyhow::Result<String> {
-    let file = accounts_file(data_dir);
+) -> anyhow::Result<Accounts> {
+    let path = accounts_file(data_dir);
     let operator = hub.operator();
     let existing: Vec<String> = hub
         .users(&operator)
@@ -68,35 +77,46 @@ pub async fn ensure(
         .into_iter()
         .map(|u| u.name)
         .collect();
-    if !file.exists() {
-        let mut text = String::from(
-            "# Bastide demonstration accounts: sign in at /sign-in (this file is readable by the operator only)\n",
-        );
-        for (name, role, starts) in PEOPLE {
-            if let (Some(password), true) = (first_admin, name == FIRST_ADMIN) {
-                text.push_str(&format!("{name:<11} {password}  {starts}\n"));
-                continue;
-            }
-            if existing.iter().any(|e| e == name) {
-                text.push_str(&format!(
-                    "{name:<11} (created earlier; its password was not kept) {starts}\n"
-                ));
-                continue;
-            }
-            let new = NewUser {
-                name: name.to_owned(),
-                display_name: None,
-                roles: vec![role.to_owned()],
-                password: None,
-            };
-            let (_, password) = hub.create_user(&operator, new).await?;
-            let password = password.context("the hub generated no password")?;
-            text.push_str(&format!("{name:<11} {password}  {starts}\n"));
+    let new_file = !path.exists();
+    let mut file = open_private(&path)?;
+    let mut append = |line: String| -> anyhow::Result<()> {
+        file.write_all(line.as_bytes())
+            .and_then(|()| file.sync_data())
+            .with_context(|| format!("cannot write {}", path.display()))
+    };
+    if new_file {
+        append("# Bastide demonstration accounts: sign in at /sign-in (this file is readable by the operator only)\n".into())?;
+    }
+    let mut created = false;
+    for (name, role, starts) in PEOPLE {
+        if let (Some(password), true) = (first_admin, name == FIRST_ADMIN) {
+            append(format!("{name:<11} {password}  {starts}\n"))?;
+            created = true;
+            continue;
         }
-        write_private(&file, &text)?;
+        if existing.iter().any(|e| e == name) {
+            if new_file {
+                append(format!(
+                    "{name:<11} (created earlier; its password was not kept) {starts}\n"
+                ))?;
+            }
+            continue;
+        }
+        let new = NewUser {
+            name: name.to_owned(),
+            display_name: None,
+            roles: vec![role.to_owned()],
+            password: None,
+        };
+        let (_, password) = hub.create_user(&operator, new).await?;
+        let password = password.context("the hub generated no password")?;
+        append(format!("{name:<11} {password}  {starts}\n"))?;
+        created = true;
     }
     ensure_project(hub).await?;
-    std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Accounts { text, created })
 }
 
 /// The researcher's project, approved and under an aggregate-only permit, unless they
@@ -165,16 +185,13 @@ async fn ensure_project(hub: &Hub) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `text` to `path`, readable and writable by its owner only, from creation.
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+/// `path` opened to append, created readable and writable by its owner only.
+fn open_private(path: &Path) -> anyhow::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+        .with_context(|| format!("cannot open {}", path.display()))
 }

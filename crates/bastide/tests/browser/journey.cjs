@@ -63,7 +63,7 @@ const submit = async (page, selector) => {
     await r.fill('#legal_basis', 'GDPR 9(2)(j)');
     await r.fill('#organisation', 'Inserm');
     await r.selectOption('#dataset', 'snds_demo');
-    await r.check('input[name=table][value=IR_BEN_R]');
+    await r.check('input[name=table][value="snds_demo/IR_BEN_R"]');
     await r.fill('#duration_days', '365');
     await submit(r, 'text=Save the application');
     const projectUrl = r.url();
@@ -153,7 +153,9 @@ const submit = async (page, selector) => {
     // Two stewards who are not the requester approve; one releases.
     await s.goto(base + '/review');
     await s.click('text=Persons by sex');
-    check(await s.isVisible('details.preview'), 'reviewers see a preview');
+    await submit(s, 'text=Preview the file');
+    check((await s.textContent('table.preview')).includes('persons'), 'reviewers see a preview');
+    await s.goBack();
     await s.fill('#review-note', 'Counts above the threshold');
     await submit(s, 'button[value=approve]');
     check((await s.textContent('.state')).includes('approved once'), 'one approval');

@@ -77,7 +77,7 @@ const check = (ok, what) => { if (!ok) failures.push(what); };
     check(await page.inputValue('#title') === 'Statins and strokes', 'the title typed is kept');
     check(await page.inputValue('#purpose') === 'Counting strokes after statin treatment', 'the purpose typed is kept');
     check(await page.inputValue('#duration_days') === '365', 'the duration typed is kept');
-    await page.check('input[name=table][value=IR_BEN_R]');
+    await page.check('input[name=table][value="snds/IR_BEN_R"]');
     await Promise.all([page.waitForURL(/\/projects\/[^/]+$/), page.click('text=Save the application')]);
     check((await page.textContent('h1')).includes('Statins and strokes'), 'the application\'s page');
     await page.goto(base + '/projects');
@@ -86,7 +86,7 @@ const check = (ok, what) => { if (!ok) failures.push(what); };
 
     // A form sent without the session's token is refused.
     const forged = await page.request.post(base + '/projects/new', {
-      form: { title: 'Forged', purpose: 'x', legal_basis: 'x', organisation: 'x', dataset: 'snds', table: 'IR_BEN_R', duration_days: '30' },
+      form: { title: 'Forged', purpose: 'x', legal_basis: 'x', organisation: 'x', dataset: 'snds', table: 'snds/IR_BEN_R', duration_days: '30' },
     });
     check(forged.status() === 403, `a form without the CSRF token is refused: ${forged.status()}`);
     await page.goto(base + '/projects');

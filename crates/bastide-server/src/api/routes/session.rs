@@ -159,18 +159,21 @@ pub(crate) async fn confirm(
 
 /// The answer to a sign-in: the session's cookie, and its CSRF token in the body.
 pub(super) fn session_opened(SignedIn { principal, session }: SignedIn) -> Response {
-    let cookie = format!(
-        "{}={}; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age={}",
-        sessions::COOKIE,
-        session.secret,
-        sessions::LIFETIME
-    );
+    // The CSRF token's cookie too, so that a browser signed in through the API also
+    // works with the pages' forms.
+    let [cookie, csrf] = crate::api::auth::session_cookies(&session.secret, &session.csrf);
     let body = LoggedIn {
         user: principal,
         csrf_token: session.csrf,
         expires_at: session.expires_at,
     };
-    ([(header::SET_COOKIE, cookie)], Json(body)).into_response()
+    let mut response = Json(body).into_response();
+    for cookie in [cookie, csrf] {
+        if let Ok(value) = cookie.parse() {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
 }
 
 /// The 401 of a refused sign-in.

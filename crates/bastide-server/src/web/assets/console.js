@@ -209,7 +209,12 @@
       try {
         const history = await fetch(base + "?limit=20", { credentials: "same-origin" });
         const queries = history.ok ? await history.json() : [];
-        const mine = queries.find((q) => q.status === "running" && q.sql === submitted);
+        // Browsers send line breaks as CRLF; the person's name is in the page's header.
+        const normal = (text) => text.replace(/\r\n/g, "\n").trim();
+        const who = (document.querySelector("header .who") || {}).textContent || "";
+        const mine = queries.find(
+          (q) => q.status === "running" && q.user === who.trim() && normal(q.sql) === normal(submitted),
+        );
         if (!mine) return;
         await fetch(base + "/" + encodeURIComponent(mine.id), {
           method: "DELETE",
