@@ -1,7 +1,8 @@
 //! The demonstration's people: one account per role (their generated passwords kept in
 //! `demo-accounts.txt` in the data folder, readable by the operator only, and printed
 //! at every start) and a project of the researcher's with an aggregate-only permit
-//! granted by the steward, so that a newcomer walks every role's path at once. Each
+//! granted by the steward, and a few columns open to feasibility counts, so that a
+//! newcomer walks every role's path at once. Each
 //! step goes through the hub's use cases, as the operator acting for each person, and
 //! is recorded in the audit log like any other.
 
@@ -182,6 +183,17 @@ async fn ensure_project(hub: &Hub) -> anyhow::Result<()> {
         mode: Mode::AggregateOnly,
     };
     hub.grant(&steward, &id, grant).await?;
+    // A few columns open to feasibility counts, for anyone with an account.
+    let open = vec![bastide_access::OpenTable {
+        name: "IR_BEN_R".into(),
+        columns: columns(&["BEN_SEX_COD", "BEN_NAI_ANN", "BEN_RES_DPT"]),
+    }];
+    hub.open_to_feasibility(
+        &steward,
+        &bastide_core::ids::DatasetName::parse(DATASET)?,
+        open,
+    )
+    .await?;
     Ok(())
 }
 

@@ -227,6 +227,15 @@ const submit = async (page, selector) => {
       const response = await r.goto(base + url);
       check(response.status() === 403, `${url} is refused to a researcher: ${response.status()}`);
     }
+    // A feasibility count, spending some of the privacy budget.
+    await r.goto(base + '/feasibility');
+    const before = await r.textContent('main p.meta');
+    await r.selectOption('#c0\\.column', 'IR_BEN_R.BEN_SEX_COD');
+    await r.selectOption('#c0\\.op', 'eq');
+    await r.fill('#c0\\.values', '2');
+    await submit(r, 'text=Count (spends budget)');
+    check((await r.textContent('.count')).includes('persons'), 'a feasibility count is shown');
+    check((await r.textContent('main p.meta')) !== before, 'the budget shown moves');
     await axe(browser, researcher, '/feasibility', 'feasibility');
   } catch (e) {
     failures.push(`error: ${e.stack || e.message}`);
