@@ -97,7 +97,7 @@ impl Hub {
         let verified = async {
             caller.authenticated()?.auditing()?;
             // One verification at a time: each reads the whole log.
-            let _one = VERIFYING.try_lock().map_err(|_| {
+            let one = VERIFYING.clone().try_lock_owned().map_err(|_| {
                 Error::Access(bastide_access::Error::Refused(
                     "a verification of the log is already running; try again when it ends".into(),
                 ))
@@ -107,6 +107,7 @@ impl Hub {
             self.queries.settled().await;
             let dir = self.settings.audit.dir.clone();
             let checked = tokio::task::spawn_blocking(move || {
+                let _one = one;
                 bastide_audit::verify(&dir, &key_id, &key, None)
             })
             .await
@@ -135,7 +136,10 @@ impl Hub {
 }
 
 /// Held while the log is verified.
-static VERIFYING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// (The work holds it, not the request: a request dropped leaves it held until the
+/// verification it started ends.)
+static VERIFYING: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
 
 /// What verifying the audit log found.
 #[derive(Debug)]

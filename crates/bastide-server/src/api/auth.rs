@@ -171,6 +171,12 @@ pub(crate) fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> 
     cookie(headers, sessions::COOKIE)
 }
 
+/// Cookies that clear a session's.
+pub(crate) fn cleared_cookies() -> [String; 2] {
+    [sessions::COOKIE, CSRF_COOKIE]
+        .map(|name| format!("{name}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0"))
+}
+
 /// The cookies of a session opened: its secret, and its CSRF token for the web
 /// pages' forms; both `HttpOnly; Secure; SameSite=Strict`.
 pub(crate) fn session_cookies(secret: &str, csrf: &str) -> [String; 2] {

@@ -161,13 +161,15 @@ async fn render(
         since: None,
         until: None,
     };
-    let mut alerts = state
+    let alerts = state
         .hub
         .audit_events(&caller, alerts_query, Reading::Browse)
         .await
-        .unwrap_or_default();
-    alerts.reverse();
-    alerts.truncate(ALERTS);
+        .map(|mut alerts| {
+            alerts.reverse();
+            alerts.truncate(ALERTS);
+            alerts
+        });
     let content = html! {
         section aria-labelledby="head" {
             h2 #head { (lang.pick("Tête signée", "Signed head")) }
@@ -200,9 +202,11 @@ async fn render(
         section aria-labelledby="alerts" {
             h2 #alerts { (lang.pick("Alertes", "Alerts")) }
             p.hint { (lang.pick("Les plus récentes d'abord, parmi les 10 000 derniers événements.", "The newest first, among the last 10,000 events.")) }
-            @if alerts.is_empty() {
-                p.empty { (lang.pick("Aucune alerte.", "No alert.")) }
-            } @else { (events_table(lang, &alerts)) }
+            @match &alerts {
+                Ok(alerts) if alerts.is_empty() => { p.empty { (lang.pick("Aucune alerte.", "No alert.")) } },
+                Ok(alerts) => { (events_table(lang, alerts)) },
+                Err(_) => { div.error role="alert" { p { (lang.pick("Les alertes n'ont pas pu être lues (voir le journal du hub).", "The alerts could not be read (see the hub's log).")) } } },
+            }
         }
         section aria-labelledby="events" {
             h2 #events { (lang.pick("Événements", "Events")) }

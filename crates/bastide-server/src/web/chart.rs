@@ -93,7 +93,9 @@ impl Table {
 
 /// The answer's cells; with `withheld`, a null is a cell withheld by disclosure control.
 pub(super) fn table_markup(lang: Lang, table: &Table, withheld: bool) -> Markup {
-    let hidden = lang.pick("masqué", "withheld");
+    // Withheld cells are nulls by then: with some withheld, a null is one of them, or
+    // a genuine null.
+    let hidden = lang.pick("masqué ou vide", "withheld or NULL");
     html! {
         div.scroll tabindex="0" {
             table.answer {
@@ -164,13 +166,13 @@ pub(super) fn bars(lang: Lang, table: &Table, withheld: bool) -> Markup {
                     @match table.values[i][value] {
                         Some(v) => {
                             @let w = if max > 0.0 { v.abs() / max * width } else { 0.0 };
-                            rect.bar x=(left) y=(y) width=(w) height=(bar) {}
+                            rect.bar.negative[v < 0.0] x=(left) y=(y) width=(w) height=(bar) {}
                             text.value x=(left + w + 4.0) y=(y + bar * 0.75) { (row[value].clone().unwrap_or_default()) }
                         },
                         None => {
                             @if withheld {
                                 rect.withheld x=(left) y=(y) width="60" height=(bar) {}
-                                text.value x=(left + 64.0) y=(y + bar * 0.75) { (lang.pick("masqué", "withheld")) }
+                                text.value x=(left + 64.0) y=(y + bar * 0.75) { (lang.pick("masqué ou vide", "withheld or NULL")) }
                             } @else {
                                 text.value x=(left + 4.0) y=(y + bar * 0.75) { "NULL" }
                             }

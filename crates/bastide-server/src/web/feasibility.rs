@@ -45,6 +45,8 @@ pub(super) async fn show(
             )
             .await
         }
+        // With a session cookie, whatever stopped it (over, throttled) is said.
+        Err(response) if crate::api::auth::session_cookie(&headers).is_some() => response,
         Err(_) => public(Lang::of(&headers)),
     }
 }

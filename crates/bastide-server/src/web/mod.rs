@@ -114,19 +114,26 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// Refuses a form sent from another site (signing someone into the sender's account,
-/// out of theirs, or filing for them): a POST whose `Sec-Fetch-Site` is neither
-/// `same-origin` nor `none`, or whose `Origin` is not this hub's (the `Host` asked for).
+/// out of theirs, or filing for them). A browser that says where the form comes from
+/// (`Sec-Fetch-Site`, every current one) is taken at its word: only `same-origin` and
+/// `none` (typed or bookmarked) pass, whatever a proxy did to `Host`. Without it, the
+/// `Origin` sent, if any, must be this hub's (the `Host` asked for).
 async fn same_origin_forms(request: axum::extract::Request, next: Next) -> Response {
     if request.method() == axum::http::Method::POST {
         let headers = request.headers();
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        let cross_site = text("sec-fetch-site").is_some_and(|s| s != "same-origin" && s != "none");
-        let foreign_origin = match (text("origin"), text("host")) {
-            (Some(origin), Some(host)) => {
-                origin.split_once("://").map(|(_, rest)| rest) != Some(host)
+        let (cross_site, foreign_origin) = match text("sec-fetch-site") {
+            Some(site) => (site != "same-origin" && site != "none", false),
+            None => {
+                let foreign = match (text("origin"), text("host")) {
+                    (Some(origin), Some(host)) => {
+                        origin.split_once("://").map(|(_, rest)| rest) != Some(host)
+                    }
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+                (false, foreign)
             }
-            (Some(_), None) => true,
-            (None, _) => false,
         };
         if cross_site || foreign_origin {
             let lang = Lang::of(headers);

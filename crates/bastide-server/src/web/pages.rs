@@ -152,19 +152,19 @@ pub(super) fn unavailable(lang: Lang, reference: &str) -> Markup {
 }
 
 /// The sign-in form, with what was typed (the password aside) and why it was refused;
-/// `next` is where to go once signed in, `carried` the fields of a form whose session
-/// had ended, sent again once signed in.
+/// `next` is where to go once signed in; `resend`, the fields of a form whose session
+/// had ended (perhaps none but its token), to send again to `next` once signed in.
 pub(super) fn sign_in(
     lang: Lang,
     name: &str,
     refused: Option<&str>,
     next: &str,
-    carried: &[(String, String)],
+    resend: Option<&[(String, String)]>,
 ) -> Markup {
     let t = |key| lang.t(key);
     let content = html! {
         (super::layout::alert(refused))
-        @if !carried.is_empty() {
+        @if resend.is_some() {
             div.notice role="status" {
                 p { (lang.pick(
                     "Votre session a pris fin : reconnectez-vous. Ce que vous aviez saisi est gardé et sera renvoyé ensuite.",
@@ -176,8 +176,11 @@ pub(super) fn sign_in(
             @if !next.is_empty() {
                 input type="hidden" name="next" value=(next);
             }
-            @for (field, value) in carried {
-                input type="hidden" name={ "carry." (field) } value=(value);
+            @if let Some(carried) = resend {
+                input type="hidden" name="resend" value="1";
+                @for (field, value) in carried {
+                    input type="hidden" name={ "carry." (field) } value=(value);
+                }
             }
             div.field {
                 label for="name" { (t(Text::UserName)) }

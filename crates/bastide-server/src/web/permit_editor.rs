@@ -15,8 +15,6 @@ use super::signed::Fields;
 
 /// Empty filter rows offered per table, beside its filters.
 const EMPTY_FILTERS: usize = 1;
-/// The most filters a table's form holds.
-const MAX_FILTERS: usize = 16;
 
 /// What the editor shows: what the steward typed, else the current permit, else the
 /// application.
@@ -140,7 +138,7 @@ impl Shown {
             .map(|i| i + 1)
             .max()
             .unwrap_or(0);
-        (used + EMPTY_FILTERS).min(MAX_FILTERS)
+        used + EMPTY_FILTERS
     }
 
     fn filter(&self, table: &str, i: usize, part: &str) -> &str {
@@ -152,38 +150,61 @@ impl Shown {
     }
 }
 
-/// A value as typed in a list: in double quotes when it holds a comma or a quote.
+/// A value as typed in a list: in double quotes when it holds a comma or a quote, is
+/// empty, or starts or ends with a space (kept exactly).
 fn quoted(text: &str) -> String {
-    if text.contains([',', '"']) {
+    if text.is_empty() || text.contains([',', '"']) || text.trim() != text {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
         text.to_owned()
     }
 }
 
-/// The values of a list typed as `a, "b, c", d` (a quote inside quotes doubled).
+/// The values of a list typed as `a, "b, c", d`: unquoted values trimmed (empty ones
+/// dropped), quoted ones kept exactly (a quote inside doubled).
 fn values_typed(text: &str) -> Vec<String> {
     let mut values = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
     let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                current.push('"');
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&first) = chars.peek() else { break };
+        if first == '"' {
+            chars.next();
+            let mut value = String::new();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        value.push('"');
+                    }
+                    '"' => break,
+                    c => value.push(c),
+                }
             }
-            ('"', _) => quoted = !quoted,
-            (',', false) => values.push(std::mem::take(&mut current)),
-            (c, _) => current.push(c),
+            values.push(value);
+            // Up to the next comma.
+            for c in chars.by_ref() {
+                if c == ',' {
+                    break;
+                }
+            }
+        } else {
+            let mut value = String::new();
+            for c in chars.by_ref() {
+                if c == ',' {
+                    break;
+                }
+                value.push(c);
+            }
+            let value = value.trim();
+            if !value.is_empty() {
+                values.push(value.to_owned());
+            }
         }
     }
-    values.push(current);
     values
-        .into_iter()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .collect()
 }
 
 fn scalar_text(value: &Scalar) -> String {
@@ -385,7 +406,14 @@ pub(super) fn grant(lang: Lang, fields: &Fields, dataset: &DatasetEntry) -> Resu
             .map(str::to_owned)
             .collect();
         let mut filters = Vec::new();
-        for i in 0..MAX_FILTERS {
+        // Every filter row sent, whatever its number.
+        let prefix = format!("filter.{name}.");
+        let rows: std::collections::BTreeSet<usize> = fields
+            .0
+            .iter()
+            .filter_map(|(k, _)| k.strip_prefix(&prefix)?.split('.').next()?.parse().ok())
+            .collect();
+        for i in rows {
             let part = |p: &str| {
                 fields
                     .get(&format!("filter.{name}.{i}.{p}"))
@@ -477,6 +505,7 @@ mod tests {
             vec!["a", "b"],
             vec!["Paris, 75", "Lyon"],
             vec!["say \"hi\"", "x,y,\"z\""],
+            vec!["", "x", " 01 ", "a\tb"],
         ] {
             let typed: Vec<String> = values.iter().map(|v| quoted(v)).collect();
             assert_eq!(values_typed(&typed.join(", ")), values, "{typed:?}");

@@ -102,11 +102,17 @@ async fn detail(
             };
         }
     };
-    let permits = state
-        .hub
-        .permits(&caller, &project_id)
-        .await
-        .unwrap_or_default();
+    // A permit that could not be read must not look absent: the editor would start
+    // from the application and a grant would replace it.
+    let permits = match state.hub.permits(&caller, &project_id).await {
+        Ok(permits) => permits,
+        Err(e) => {
+            return match refusal(lang, e) {
+                Ok(_) => not_found(lang),
+                Err(page) => *page,
+            };
+        }
+    };
     let releases = state
         .hub
         .releases(&caller, Some(&project_id))

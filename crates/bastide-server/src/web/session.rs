@@ -13,7 +13,6 @@ use axum::Form;
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use bastide_access::sessions;
 use bastide_hub::{Door, Origin};
 use serde::Deserialize;
 
@@ -36,7 +35,7 @@ pub(super) async fn form(headers: HeaderMap, Query(next): Query<Next>) -> Respon
         .next
         .filter(|n| super::is_own_path(n))
         .unwrap_or_default();
-    Html(pages::sign_in(lang, "", None, &next, &[]).into_string()).into_response()
+    Html(pages::sign_in(lang, "", None, &next, None).into_string()).into_response()
 }
 
 /// Opens a session and goes to `next` (the person's projects by default), or says why
@@ -55,15 +54,22 @@ pub(super) async fn sign_in(
     let next = Some(fields.get("next"))
         .filter(|n| super::is_own_path(n))
         .unwrap_or("");
-    let carried: Vec<(String, String)> = fields
-        .0
-        .iter()
-        .filter_map(|(n, v)| Some((n.strip_prefix("carry.")?.to_owned(), v.clone())))
-        .collect();
+    let resend = fields.get("resend") == "1" && !next.is_empty();
+    let carried = Fields(
+        fields
+            .0
+            .iter()
+            .filter_map(|(n, v)| Some((n.strip_prefix("carry.")?.to_owned(), v.clone())))
+            .collect(),
+    )
+    .typed();
     let refused_with = |status: StatusCode, message: String| {
         (
             status,
-            Html(pages::sign_in(lang, name, Some(&message), next, &carried).into_string()),
+            Html(
+                pages::sign_in(lang, name, Some(&message), next, resend.then_some(&carried))
+                    .into_string(),
+            ),
         )
             .into_response()
     };
@@ -90,7 +96,7 @@ pub(super) async fn sign_in(
         Ok(signed) => {
             attempt.succeeded();
             let cookies = session_cookies(&signed.session.secret, &signed.session.csrf);
-            if !carried.is_empty() && !next.is_empty() {
+            if resend {
                 let page = pages::send_again(
                     lang,
                     next,
@@ -157,8 +163,7 @@ pub(super) async fn sign_out(
 
 /// Cookies that clear the session's.
 pub(super) fn cleared() -> [String; 2] {
-    [sessions::COOKIE, CSRF_COOKIE]
-        .map(|name| format!("{name}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0"))
+    crate::api::auth::cleared_cookies()
 }
 
 /// A 303 to `to`, setting `cookies`.
@@ -198,7 +203,7 @@ pub(crate) fn oidc_refused(headers: &HeaderMap, message: &str) -> Response {
     let lang = Lang::of(headers);
     let mut response = (
         StatusCode::UNAUTHORIZED,
-        Html(pages::sign_in(lang, "", Some(message), "", &[]).into_string()),
+        Html(pages::sign_in(lang, "", Some(message), "", None).into_string()),
     )
         .into_response();
     super::protect(&mut response);

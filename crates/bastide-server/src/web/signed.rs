@@ -203,7 +203,9 @@ impl FromRequest<AppState> for Posted {
             Err(_) => {
                 let mut response = (
                     StatusCode::UNAUTHORIZED,
-                    Html(pages::sign_in(lang, "", None, &path, &fields.typed()).into_string()),
+                    Html(
+                        pages::sign_in(lang, "", None, &path, Some(&fields.typed())).into_string(),
+                    ),
                 )
                     .into_response();
                 if session_cookie(&headers).is_some() {

@@ -29,7 +29,7 @@ async fn pages_carry_a_strict_policy_and_vary_with_the_language() {
         html.starts_with("<!DOCTYPE html><html lang=\"fr\">"),
         "{html}"
     );
-    assert!(!html.contains("<script"), "no script is served yet");
+    assert!(!html.contains("<script"), "the catalogue runs no script");
 }
 
 #[tokio::test]
@@ -103,4 +103,46 @@ async fn browsers_get_a_page_for_an_unknown_address_and_programs_the_api_error()
             "{path} {accept}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_form_from_another_site_is_refused_before_its_handler_and_one_from_here_is_not() {
+    let hub = TestHub::spawn().await;
+    let client = no_redirects();
+    let host = hub.base.trim_start_matches("http://").to_owned();
+    let sign_in = |headers: Vec<(&'static str, String)>| {
+        let mut request = client
+            .post(format!("{}/sign-in", hub.base))
+            .form(&[("name", "nobody"), ("password", "not a password")]);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    // The browser says where the form comes from: taken at its word.
+    assert_eq!(
+        sign_in(vec![("sec-fetch-site", "cross-site".into())]).await,
+        403
+    );
+    assert_eq!(
+        sign_in(vec![("sec-fetch-site", "same-site".into())]).await,
+        403
+    );
+    // Behind a proxy that rewrote `Host`, a form of this site still reaches its handler
+    // (which refuses the wrong password: 401, not 403).
+    let proxied = vec![
+        ("sec-fetch-site", "same-origin".to_owned()),
+        ("origin", "https://hub.example.org".to_owned()),
+    ];
+    assert_eq!(sign_in(proxied).await, 401);
+    // Without it, the `Origin` must be this hub's.
+    assert_eq!(
+        sign_in(vec![("origin", "https://evil.example".into())]).await,
+        403
+    );
+    assert_eq!(
+        sign_in(vec![("origin", format!("http://{host}"))]).await,
+        401
+    );
+    assert_eq!(sign_in(vec![]).await, 401);
 }

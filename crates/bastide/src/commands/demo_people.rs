@@ -12,6 +12,7 @@ use std::path::Path;
 use anyhow::Context;
 use bastide_access::{
     Application, Filter, Grant, Mode, NewUser, PermitTable, RequestedTable, Scalar,
+    State as ProjectState,
 };
 use bastide_hub::FIRST_ADMIN;
 use bastide_hub::{Decision, Hub};
@@ -89,7 +90,10 @@ pub async fn ensure(
         append("# Bastide demonstration accounts: sign in at /sign-in (this file is readable by the operator only)\n".into())?;
     }
     let mut created = false;
-    for (name, role, starts) in PEOPLE {
+    // The first administrator's line first: `init` showed its password once.
+    let mut people = PEOPLE;
+    people.sort_by_key(|(name, _, _)| *name != FIRST_ADMIN);
+    for (name, role, starts) in people {
         if let (Some(password), true) = (first_admin, name == FIRST_ADMIN) {
             append(format!("{name:<11} {password}  {starts}\n"))?;
             created = true;
@@ -120,16 +124,57 @@ pub async fn ensure(
     Ok(Accounts { text, created })
 }
 
-/// The researcher's project, approved and under an aggregate-only permit, unless they
-/// have one already.
+/// The demonstration project's title.
+const TITLE: &str = "Care use by age and sex (demonstration)";
+
+/// The researcher's project, approved and under an aggregate-only permit: made, or
+/// taken on from where an interrupted run left it.
 async fn ensure_project(hub: &Hub) -> anyhow::Result<()> {
     let researcher = hub.acting_as("researcher").await?;
-    if !hub.projects(&researcher).await?.is_empty() {
-        return Ok(());
+    let steward = hub.acting_as("steward").await?;
+    let found = hub
+        .projects(&researcher)
+        .await?
+        .into_iter()
+        .find(|p| p.application.title == TITLE);
+    let project = match found {
+        Some(project) => project,
+        None => hub.apply(&researcher, application()).await?,
+    };
+    let id = bastide_core::ids::ProjectId::parse(&project.id)?;
+    let mut state = project.state;
+    if state == ProjectState::Draft {
+        state = hub
+            .decide(&researcher, &id, Decision::Submit, "")
+            .await?
+            .state;
     }
+    if state == ProjectState::Submitted {
+        state = hub
+            .decide(&steward, &id, Decision::Approve, "demonstration")
+            .await?
+            .state;
+    }
+    if state == ProjectState::Approved {
+        hub.grant(&steward, &id, grant()).await?;
+        // A few columns open to feasibility counts, for anyone with an account.
+        let open = vec![bastide_access::OpenTable {
+            name: "IR_BEN_R".into(),
+            columns: ["BEN_SEX_COD", "BEN_NAI_ANN", "BEN_RES_DPT"]
+                .map(str::to_owned)
+                .to_vec(),
+        }];
+        let dataset = bastide_core::ids::DatasetName::parse(DATASET)?;
+        hub.open_to_feasibility(&steward, &dataset, open).await?;
+    }
+    Ok(())
+}
+
+/// What the researcher applies for.
+fn application() -> Application {
     let tables = ["IR_BEN_R", "ER_PRS_F"];
-    let application = Application {
-        title: "Care use by age and sex (demonstration)".into(),
+    Application {
+        title: TITLE.into(),
         purpose: "Describe how often people of each age band and sex see a doctor, to try Bastide's workspace.".into(),
         legal_basis: "GDPR art. 6(1)(e) and 9(2)(j); EHDS art. 53".into(),
         organisation: "Bastide demonstration".into(),
@@ -143,16 +188,14 @@ async fn ensure_project(hub: &Hub) -> anyhow::Result<()> {
             })
             .collect(),
         duration_days: 365,
-    };
-    let project = hub.apply(&researcher, application).await?;
-    let id = bastide_core::ids::ProjectId::parse(&project.id)?;
-    hub.decide(&researcher, &id, Decision::Submit, "").await?;
-    let steward = hub.acting_as("steward").await?;
-    hub.decide(&steward, &id, Decision::Approve, "demonstration")
-        .await?;
+    }
+}
+
+/// What the steward grants: aggregates only, a few columns of two tables.
+fn grant() -> Grant {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let columns = |names: &[&str]| names.iter().map(|c| (*c).to_owned()).collect();
-    let grant = Grant {
+    Grant {
         dataset: DATASET.into(),
         tables: vec![
             PermitTable {
@@ -181,29 +224,20 @@ async fn ensure_project(hub: &Hub) -> anyhow::Result<()> {
         starts_at: now - 60,
         expires_at: now + 365 * 86_400,
         mode: Mode::AggregateOnly,
-    };
-    hub.grant(&steward, &id, grant).await?;
-    // A few columns open to feasibility counts, for anyone with an account.
-    let open = vec![bastide_access::OpenTable {
-        name: "IR_BEN_R".into(),
-        columns: columns(&["BEN_SEX_COD", "BEN_NAI_ANN", "BEN_RES_DPT"]),
-    }];
-    hub.open_to_feasibility(
-        &steward,
-        &bastide_core::ids::DatasetName::parse(DATASET)?,
-        open,
-    )
-    .await?;
-    Ok(())
+    }
 }
 
-/// `path` opened to append, created readable and writable by its owner only.
+/// `path` opened to append, readable and writable by its owner only (made so if it
+/// was not).
 fn open_private(path: &Path) -> anyhow::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot make {} private", path.display()))?;
+    Ok(file)
 }

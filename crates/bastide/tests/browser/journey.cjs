@@ -149,12 +149,18 @@ const submit = async (page, selector) => {
     await submit(r, 'text=Submit for review');
     check((await r.textContent('.state')).includes('submitted'), 'the release request is submitted');
     await axe(browser, researcher, releaseUrl.slice(base.length), 'release request');
+    await axe(browser, researcher, projectPath, 'project page (researcher)');
+    // Not released yet: the file cannot be taken, and the page says why.
+    const early = await r.goto(releaseUrl + '/files/persons-by-sex.csv');
+    check(early.status() === 403, `a file not released is refused: ${early.status()}`);
+    check(await r.isVisible('[role=alert]'), 'the refusal is said');
 
     // Two stewards who are not the requester approve; one releases.
     await s.goto(base + '/review');
     await s.click('text=Persons by sex');
     await submit(s, 'text=Preview the file');
     check((await s.textContent('table.preview')).includes('persons'), 'reviewers see a preview');
+    await axe(browser, steward, s.url().slice(base.length), 'file preview');
     await s.goBack();
     await s.fill('#review-note', 'Counts above the threshold');
     await submit(s, 'button[value=approve]');
@@ -223,7 +229,7 @@ const submit = async (page, selector) => {
     await axe(browser, admin, '/admin', 'admin');
 
     // A researcher sees no steward, auditor or admin page.
-    for (const url of ['/audit', '/admin']) {
+    for (const url of ['/audit', '/admin', '/review']) {
       const response = await r.goto(base + url);
       check(response.status() === 403, `${url} is refused to a researcher: ${response.status()}`);
     }

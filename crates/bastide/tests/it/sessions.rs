@@ -145,9 +145,21 @@ async fn a_password_login_opens_a_csrf_protected_session_and_a_second_factor_gua
         .unwrap();
     assert_eq!(confirmed.status(), 200);
 
+    let forced = client
+        .post(hub.url("/api/v1/auth/logout"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forced.status(),
+        403,
+        "a logout without the session's token is refused"
+    );
     let out = client
         .post(hub.url("/api/v1/auth/logout"))
         .header("cookie", &session)
+        .header("x-csrf-token", &csrf)
         .send()
         .await
         .unwrap();

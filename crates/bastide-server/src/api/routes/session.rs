@@ -94,30 +94,49 @@ pub(crate) async fn login(
     }
 }
 
-/// Ends the session of the cookie sent (if any) and clears the cookie.
+/// Ends the session of the cookie sent (if any; with its CSRF token in `X-CSRF-Token`,
+/// as anything that changes state) and clears its cookies.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "identity",
-    responses((status = 204, description = "Logged out")))]
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 403, description = "A session's cookie without its CSRF token", body = ErrorEnvelope)))]
 pub(crate) async fn logout(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if let Some(secret) = session_cookie(&headers) {
-        let origin = Origin {
-            request_id: None,
-            client,
-        };
-        state
-            .hub
-            .sign_out(Door::Api, origin, &secret)
-            .await
-            .map_err(hub)?;
+        let csrf = headers
+            .get(sessions::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        match crate::api::auth::Credential::from_form(&state, &headers, client, None, csrf).await {
+            Ok(_) => {
+                let origin = Origin {
+                    request_id: None,
+                    client,
+                };
+                state
+                    .hub
+                    .sign_out(Door::Api, origin, &secret)
+                    .await
+                    .map_err(hub)?;
+            }
+            // Another site cannot sign anyone out.
+            Err(refused @ ApiError::Client { status, .. }) if status == StatusCode::FORBIDDEN => {
+                return Err(refused);
+            }
+            // A session already over: its cookies go all the same.
+            Err(_) => {}
+        }
     }
-    let cookie = format!(
-        "{}=; Path=/; HttpOnly; Secure; SameSite=Strict; Max-Age=0",
-        sessions::COOKIE
-    );
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    for cookie in crate::api::auth::cleared_cookies() {
+        if let Ok(value) = cookie.parse() {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    Ok(response)
 }
 
 /// Starts setting up a second factor: a new secret, shown once, to enter into an
