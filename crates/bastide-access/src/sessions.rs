@@ -12,8 +12,9 @@ use crate::{AuthError, Now, Principal, Result, Roles};
 
 /// How long a session lasts, in seconds.
 pub const LIFETIME: i64 = 8 * 3600;
-/// The cookie's name.
-pub const COOKIE: &str = "bastide_session";
+/// The cookie's name. The `__Host-` prefix makes browsers accept it only from this
+/// host itself, `Secure`, for every path: a sibling domain cannot plant one beside it.
+pub const COOKIE: &str = "__Host-bastide_session";
 /// The header carrying the CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 

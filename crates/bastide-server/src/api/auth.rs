@@ -148,7 +148,7 @@ impl Credential {
 
 /// The cookie holding the session's CSRF token for the web pages' forms (HttpOnly: the
 /// server reads it to write the forms; scripts, and other sites, cannot).
-pub(crate) const CSRF_COOKIE: &str = "bastide_csrf";
+pub(crate) const CSRF_COOKIE: &str = "__Host-bastide_csrf";
 
 /// The value of the cookie `name`, if the request carries it once. A name sent twice
 /// (a cookie planted by a sibling domain beside this hub's own) counts as absent:

@@ -26,7 +26,7 @@ const check = (ok, what) => { if (!ok) failures.push(what); };
     ]);
     check((await page.textContent('[role=status]')).includes('Signed in as rita'), 'back from the provider, signed in');
     const cookies = await context.cookies();
-    for (const name of ['bastide_session', 'bastide_csrf']) {
+    for (const name of ['__Host-bastide_session', '__Host-bastide_csrf']) {
       const c = cookies.find(c => c.name === name);
       check(c && c.httpOnly && c.sameSite === 'Strict', `${name} set: ${JSON.stringify(c)}`);
     }

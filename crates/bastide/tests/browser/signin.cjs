@@ -54,8 +54,8 @@ const check = (ok, what) => { if (!ok) failures.push(what); };
     await Promise.all([page.waitForURL(base + '/projects'), page.press('#password', 'Enter')]);
     check((await page.textContent('header .who')).includes(user), 'signed in, the name in the header');
     const cookies = await context.cookies();
-    const session = cookies.find(c => c.name === 'bastide_session');
-    for (const name of ['bastide_session', 'bastide_csrf']) {
+    const session = cookies.find(c => c.name === '__Host-bastide_session');
+    for (const name of ['__Host-bastide_session', '__Host-bastide_csrf']) {
       const c = cookies.find(c => c.name === name);
       check(c && c.httpOnly && c.secure && c.sameSite === 'Strict', `${name} is HttpOnly, Secure and Strict: ${JSON.stringify(c)}`);
     }
@@ -109,7 +109,7 @@ const check = (ok, what) => { if (!ok) failures.push(what); };
     check((await page.textContent('[role=status]')).includes('Second factor set up'), 'the second factor is confirmed');
 
     // Signing out ends the session on the hub, not only in this browser.
-    const kept = `bastide_session=${session.value}`;
+    const kept = `__Host-bastide_session=${session.value}`;
     await Promise.all([page.waitForURL(base + '/'), page.click('text=Sign out')]);
     await page.goto(base + '/projects');
     check(page.url().startsWith(base + '/sign-in'), 'after signing out, the projects page asks to sign in again');
