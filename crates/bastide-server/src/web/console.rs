@@ -153,6 +153,42 @@ pub(super) async fn save(
     }
 }
 
+/// Cancels one of the person's running queries (from the history, in any tab), and
+/// comes back to the console.
+pub(super) async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let signed = &posted.signed;
+    let Ok(project) = ProjectId::parse(&id) else {
+        return not_found(signed.lang);
+    };
+    let query = posted.fields.get("query").to_owned();
+    match state
+        .hub
+        .cancel_query(&signed.caller(), &project, &query)
+        .await
+    {
+        Ok(()) => redirect(format!("/projects/{project}/console"), []),
+        Err(e) => match refusal(signed.lang, e) {
+            Ok(message) => {
+                let outcome = Outcome::Failed(message);
+                console(
+                    &state,
+                    signed,
+                    &project,
+                    "",
+                    outcome,
+                    StatusCode::BAD_REQUEST,
+                )
+                .await
+            }
+            Err(page) => *page,
+        },
+    }
+}
+
 fn not_found(lang: Lang) -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -203,7 +239,7 @@ async fn console(
             div.work {
                 (editor(lang, signed, project, sql, grant.as_ref()))
                 (outcome_markup(lang, signed, project, sql, &outcome, &drafts))
-                (history_markup(lang, project, &history))
+                (history_markup(lang, signed, project, &history))
             }
         }
         script src="/assets/console.js" defer {}
@@ -340,7 +376,12 @@ fn outcome_markup(
     }
 }
 
-fn history_markup(lang: Lang, project: &ProjectId, history: &[QueryRecord]) -> Markup {
+fn history_markup(
+    lang: Lang,
+    signed: &Signed,
+    project: &ProjectId,
+    history: &[QueryRecord],
+) -> Markup {
     html! {
         section.history aria-labelledby="history-title" {
             h2 #history-title { (lang.pick("Historique des requêtes", "Query history")) }
@@ -361,7 +402,18 @@ fn history_markup(lang: Lang, project: &ProjectId, history: &[QueryRecord]) -> M
                             tr {
                                 td { (moment(query.started_at)) }
                                 td { (query.user_name) }
-                                td { (query.status) }
+                                td {
+                                    (query.status)
+                                    // One's own running query can be stopped from any tab.
+                                    @if query.status == "running" && query.user_name == signed.viewer.name {
+                                        " "
+                                        form.inline method="post" action={ "/projects/" (project) "/console/cancel" } {
+                                            (csrf(&signed.viewer.csrf))
+                                            input type="hidden" name="query" value=(query.id);
+                                            button.secondary type="submit" { (lang.pick("Annuler", "Cancel")) }
+                                        }
+                                    }
+                                }
                                 td { @if let Some(rows) = query.row_count { (rows) } }
                                 td {
                                     a href={ "/projects/" (project) "/console?from=" (query.id) } {

@@ -76,6 +76,7 @@ pub(crate) fn router() -> Router<AppState> {
             get(console::show).post(console::run),
         )
         .route("/projects/{id}/console/save", post(console::save))
+        .route("/projects/{id}/console/cancel", post(console::cancel))
         .route("/releases/{id}", get(release::show))
         .route("/releases/{id}/submit", post(release::submit))
         .route("/releases/{id}/withdraw", post(release::withdraw))

@@ -120,6 +120,24 @@ const submit = async (page, selector) => {
     await r.screenshot({ path: path.join(shots, 'console.png'), fullPage: true });
     await axe(browser, researcher, consoleUrl.slice(base.length), 'console');
 
+    // A long query, cancelled from another tab's history: its page says so.
+    // (Five copies of 150 beneficiaries joined on sex: billions of rows, minutes of work.)
+    const joins = ['b', 'c', 'd', 'e'].map(t => `JOIN ir_ben_r ${t} ON a.ben_sex_cod = ${t}.ben_sex_cod`).join(' ');
+    await r.fill('#sql', `SELECT count(*) AS n FROM ir_ben_r a ${joins}`);
+    const ran = r.waitForNavigation({ timeout: 120000 });
+    await r.click('form.editor button[type=submit]', { noWaitAfter: true });
+    const tab = await researcher.context.newPage();
+    await tab.goto(consoleUrl);
+    for (let i = 0; i < 20 && !(await tab.isVisible('section.history button')); i++) {
+      await tab.waitForTimeout(250);
+      await tab.goto(consoleUrl);
+    }
+    await Promise.all([tab.waitForNavigation(), tab.click('section.history button')]);
+    await tab.close();
+    await ran;
+    check(await r.isVisible('[role=alert]') && /cancel/i.test(await r.textContent('[role=alert]')),
+      `a cancelled query says so: ${await r.isVisible('[role=alert]') ? await r.textContent('[role=alert]') : r.url()}`);
+
     // A session that ends while a query is typed: signed in again, the query is sent again.
     await researcher.context.clearCookies();
     await r.fill('#sql', 'SELECT count(*) AS persons FROM ir_ben_r');
