@@ -13,7 +13,7 @@ use maud::{Markup, html};
 
 use super::i18n::Lang;
 use super::layout::{Nav, alert, csrf, day, notice, page};
-use super::signed::{Posted, Signed, refusal};
+use super::signed::{Posted, Signed, forbidden, refusal};
 use crate::api::AppState;
 
 /// Something done, to say above the page: a message, and a secret shown once.
@@ -42,21 +42,7 @@ async fn render(
         Ok(users) => users,
         Err(e) => {
             return match refusal(lang, e) {
-                Ok(message) => (
-                    StatusCode::FORBIDDEN,
-                    Html(
-                        page(
-                            lang,
-                            Some(&signed.viewer),
-                            title,
-                            Nav::Admin,
-                            "/admin",
-                            alert(Some(&message)),
-                        )
-                        .into_string(),
-                    ),
-                )
-                    .into_response(),
+                Ok(message) => forbidden(signed, title, Nav::Admin, "/admin", &message),
                 Err(page) => *page,
             };
         }

@@ -4,7 +4,6 @@
 //! cases, which check the auditor's role and are themselves recorded.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use bastide_audit::{Event, Outcome};
 use bastide_hub::{EventQuery, Reading, Verification};
@@ -99,31 +98,15 @@ pub(super) async fn verify(State(state): State<AppState>, posted: Posted) -> Res
     match state.hub.verify_audit(&signed.caller()).await {
         Ok(verification) => render(&state, signed, &Filters::default(), Some(verification)).await,
         Err(e) => match refusal(signed.lang, e) {
-            Ok(message) => forbidden(signed, &message),
+            Ok(message) => refused(signed, &message),
             Err(page) => *page,
         },
     }
 }
 
-fn forbidden(signed: &Signed, message: &str) -> Response {
-    let lang = signed.lang;
-    let title = lang.pick("Journal d'audit", "Audit log");
-    let content = alert(Some(message));
-    (
-        StatusCode::FORBIDDEN,
-        Html(
-            page(
-                lang,
-                Some(&signed.viewer),
-                title,
-                Nav::Audit,
-                "/audit",
-                content,
-            )
-            .into_string(),
-        ),
-    )
-        .into_response()
+fn refused(signed: &Signed, message: &str) -> Response {
+    let title = signed.lang.pick("Journal d'audit", "Audit log");
+    super::signed::forbidden(signed, title, Nav::Audit, "/audit", message)
 }
 
 async fn render(
@@ -144,7 +127,7 @@ async fn render(
             Ok(events) => (events, None),
             Err(e) => match refusal(lang, e) {
                 Ok(message) if !signed.viewer.roles.has(bastide_access::Role::Auditor) => {
-                    return forbidden(signed, &message);
+                    return refused(signed, &message);
                 }
                 Ok(message) => (Vec::new(), Some(message)),
                 Err(page) => return *page,

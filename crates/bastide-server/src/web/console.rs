@@ -20,7 +20,7 @@ use super::chart;
 use super::i18n::Lang;
 use super::layout::{Nav, alert, csrf, moment, page};
 use super::session::redirect;
-use super::signed::{Posted, Signed, refusal};
+use super::signed::{Posted, Signed, not_found, refusal};
 use crate::api::AppState;
 
 /// Queries of the history shown.
@@ -187,14 +187,6 @@ pub(super) async fn cancel(
             Err(page) => *page,
         },
     }
-}
-
-fn not_found(lang: Lang) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Html(super::pages::not_found(lang).into_string()),
-    )
-        .into_response()
 }
 
 async fn console(

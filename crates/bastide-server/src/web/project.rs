@@ -13,12 +13,12 @@ use bastide_core::ids::ProjectId;
 use bastide_hub::Decision;
 use maud::{Markup, html};
 
-use super::i18n::{Lang, Text};
+use super::i18n::Text;
 use super::layout::{Nav, alert, csrf, day, moment, page};
 use super::pages::{project_state, release_state};
 use super::permit_editor;
 use super::session::redirect;
-use super::signed::{Fields, Posted, Signed, refusal};
+use super::signed::{Fields, Posted, Signed, not_found, refusal};
 use crate::api::AppState;
 
 /// The signed-in person's projects (a steward's: every project they see).
@@ -287,14 +287,6 @@ fn project_content(
             }
         }
     }
-}
-
-fn not_found(lang: Lang) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Html(super::pages::not_found(lang).into_string()),
-    )
-        .into_response()
 }
 
 /// Runs `act` for the project `id` and goes back to its page, or shows it with the

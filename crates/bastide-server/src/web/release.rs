@@ -18,7 +18,7 @@ use super::i18n::Lang;
 use super::layout::{Nav, alert, csrf, moment, page};
 use super::pages::release_state;
 use super::session::redirect;
-use super::signed::{Posted, Signed, refusal};
+use super::signed::{Posted, Signed, not_found, refusal};
 use crate::api::AppState;
 
 /// Lines of a file previewed for its reviewers.
@@ -247,14 +247,6 @@ fn file_markup(
             }
         }
     }
-}
-
-fn not_found(lang: Lang) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Html(super::pages::not_found(lang).into_string()),
-    )
-        .into_response()
 }
 
 /// Goes back to the request's page, or shows it with the hub's refusal.

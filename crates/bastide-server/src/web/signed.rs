@@ -241,3 +241,25 @@ fn busy(lang: Lang, status: StatusCode, message: &str) -> Response {
     let page = pages::busy(lang, message);
     (status, Html(page.into_string())).into_response()
 }
+
+/// The page of an address that leads to nothing the person may see.
+pub(super) fn not_found(lang: Lang) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Html(pages::not_found(lang).into_string()),
+    )
+        .into_response()
+}
+
+/// A role's page refused to this person, with the hub's reason.
+pub(super) fn forbidden(
+    signed: &Signed,
+    title: &str,
+    nav: super::layout::Nav,
+    path: &str,
+    message: &str,
+) -> Response {
+    let content = super::layout::alert(Some(message));
+    let page = super::layout::page(signed.lang, Some(&signed.viewer), title, nav, path, content);
+    (StatusCode::FORBIDDEN, Html(page.into_string())).into_response()
+}

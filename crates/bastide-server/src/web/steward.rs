@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::layout::{Nav, alert, csrf, day, notice, page};
 use super::pages::{project_state, release_state};
-use super::signed::{Posted, Signed, refusal};
+use super::signed::{Posted, Signed, forbidden, refusal};
 use crate::api::AppState;
 
 /// What was just done, said on the desk.
@@ -53,21 +53,10 @@ async fn render(
         Ok(lines) => lines,
         Err(e) => {
             return match refusal(lang, e) {
-                Ok(message) => (
-                    StatusCode::FORBIDDEN,
-                    Html(
-                        page(
-                            lang,
-                            Some(&signed.viewer),
-                            lang.pick("Instruction", "Review"),
-                            Nav::Review,
-                            "/review",
-                            alert(Some(&message)),
-                        )
-                        .into_string(),
-                    ),
-                )
-                    .into_response(),
+                Ok(message) => {
+                    let title = lang.pick("Instruction", "Review");
+                    forbidden(signed, title, Nav::Review, "/review", &message)
+                }
                 Err(page) => *page,
             };
         }
