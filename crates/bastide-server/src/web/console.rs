@@ -395,7 +395,7 @@ fn history_markup(
                                 td { (moment(query.started_at)) }
                                 td { (query.user_name) }
                                 td {
-                                    (query.status)
+                                    (super::pages::recorded(lang, &query.status))
                                     // One's own running query can be stopped from any tab.
                                     @if query.status == "running" && query.user_name == signed.viewer.name {
                                         " "

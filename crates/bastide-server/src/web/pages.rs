@@ -429,3 +429,27 @@ pub(super) fn release_state(lang: Lang, state: ReleaseState) -> &'static str {
     };
     lang.pick(fr, en)
 }
+
+/// A word the hub records (a query's status, a release request's step), in the page's
+/// language; one it does not know as it is.
+pub(super) fn recorded(lang: Lang, word: &str) -> &str {
+    let (fr, en) = match word {
+        "running" => ("en cours", "running"),
+        "succeeded" => ("réussie", "succeeded"),
+        "failed" => ("échouée", "failed"),
+        "refused" => ("refusée", "refused"),
+        "cancelled" => ("annulée", "cancelled"),
+        "created" => ("créée", "created"),
+        "file_added" => ("fichier ajouté", "file added"),
+        "file_removed" => ("fichier retiré", "file removed"),
+        "submitted" => ("soumise", "submitted"),
+        "approved" => ("approuvée", "approved"),
+        "rejected" => ("refusée", "rejected"),
+        "returned" => ("renvoyée", "returned"),
+        "released" => ("sortie", "released"),
+        "withdrawn" => ("retirée", "withdrawn"),
+        "comment" => ("commentaire", "comment"),
+        other => return other,
+    };
+    lang.pick(fr, en)
+}

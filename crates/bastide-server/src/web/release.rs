@@ -166,7 +166,7 @@ fn content(signed: &Signed, release: &Release, reviewer: bool, refused: Option<&
             ol.history {
                 @for event in &release.history {
                     li {
-                        (moment(event.at)) " · " (event.actor) " · " (event.kind)
+                        (moment(event.at)) " · " (event.actor) " · " (super::pages::recorded(lang, &event.kind))
                         @if let Some(to) = event.to { " → " (release_state(lang, to)) }
                         @if let Some(file) = &event.file { " · " code { (file) } }
                         @if !event.note.is_empty() { " · " (event.note) }
