@@ -5,10 +5,14 @@
 //! host. A strict Content-Security-Policy (no inline script or style, nothing from
 //! elsewhere) is sent with every page.
 //!
-//! Pages so far: the public catalogue (`/`, with search and dummy data) and the public
-//! registry of approved projects with their released outputs (`/registry`), signing in
-//! with a local account (`/sign-in`, `/sign-out`) and the signed-in person's projects
-//! (`/projects`), in French and English (`/lang/{fr|en}` switches).
+//! Public: the catalogue (`/`, with search and dummy data), the registry
+//! (`/registry`), feasibility counts (`/feasibility`). Signing in and out (`/sign-in`,
+//! `/sign-in/oidc`, `/sign-out`); one's account (`/account`). The researcher's projects,
+//! applications, console and release requests (`/projects…`, `/releases…`), the
+//! steward's desk (`/review`), the auditor's log (`/audit`), the administrator's page
+//! (`/admin`); each page is a door to the hub's use cases, which decide who may do
+//! what. French and English (`/lang/{fr|en}` switches). The signed-in person and their
+//! forms: `signed.rs`.
 
 mod account;
 mod admin;

@@ -1,15 +1,13 @@
-//! Signing in and out in the browser, and the signed-in person's projects: the same
-//! sign-in as the API (`Hub::sign_in_with_password`, the same throttle, the same
-//! `HttpOnly; Secure; SameSite=Strict` session cookie and audit), from a form. What the
-//! person typed comes back with a refusal, the password aside.
+//! Signing in and out in the browser: the same sign-in as the API
+//! (`Hub::sign_in_with_password`, the same throttle, the same `__Host-` session cookie
+//! and audit, through the web door), from a form; what the person typed comes back with
+//! a refusal, the password aside, and a form whose session had ended is sent again once
+//! signed in. Also the OpenID Connect start, and the page its callback answers a
+//! browser with.
 
 use axum::Extension;
-use axum::extract::{Query, State};
-
-use crate::api::observe::RequestId;
-
-use super::signed::Fields;
 use axum::Form;
+use axum::extract::{Query, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -18,9 +16,11 @@ use serde::Deserialize;
 
 use super::i18n::Lang;
 use super::pages;
+use super::signed::Fields;
 use crate::api::AppState;
 use crate::api::auth::{CSRF_COOKIE, Credential, session_cookie, session_cookies};
 use crate::api::client::ClientAddr;
+use crate::api::observe::RequestId;
 
 /// Where to go once signed in.
 #[derive(Debug, Deserialize)]
