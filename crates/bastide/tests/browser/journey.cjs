@@ -261,6 +261,14 @@ const submit = async (page, selector) => {
     check((await r.textContent('.count')).includes('persons'), 'a feasibility count is shown');
     check((await r.textContent('main p.meta')) !== before, 'the budget shown moves');
     await axe(browser, researcher, '/feasibility', 'feasibility');
+
+    // The same pages in French, from the header's switch.
+    await r.goto(consoleUrl);
+    await Promise.all([r.waitForNavigation(), r.click('header a.lang')]);
+    check((await r.textContent('h1')).includes('Console SQL'), `the console in French: ${await r.textContent('h1')}`);
+    check((await r.textContent('section.history')).includes('réussie'), 'statuses in French');
+    await axe(browser, researcher, consoleUrl.slice(base.length), 'console (French)');
+    await axe(browser, researcher, releaseUrl.slice(base.length), 'release request (French)');
   } catch (e) {
     failures.push(`error: ${e.stack || e.message}`);
   } finally {
