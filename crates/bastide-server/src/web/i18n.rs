@@ -3,7 +3,7 @@
 //! browser prefers (`Accept-Language`), else French.
 
 use axum::http::HeaderMap;
-use axum::http::header::{ACCEPT_LANGUAGE, COOKIE};
+use axum::http::header::ACCEPT_LANGUAGE;
 
 /// The cookie holding the visitor's choice.
 pub(super) const COOKIE_NAME: &str = "bastide_lang";
@@ -18,14 +18,8 @@ pub(super) enum Lang {
 impl Lang {
     /// The language for a request.
     pub(super) fn of(headers: &HeaderMap) -> Self {
-        let chosen = headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == COOKIE_NAME)
-            .and_then(|(_, value)| Self::parse(value));
+        let chosen =
+            crate::api::auth::cookie(headers, COOKIE_NAME).and_then(|value| Self::parse(&value));
         if let Some(lang) = chosen {
             return lang;
         }
@@ -231,6 +225,7 @@ pub(super) enum Text {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use axum::http::header::COOKIE;
 
     fn headers(pairs: &[(axum::http::HeaderName, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

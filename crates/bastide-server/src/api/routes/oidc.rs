@@ -37,14 +37,7 @@ fn browser_cookie(value: &str, max_age: u64, tls: bool) -> String {
 
 /// The browser cookie the request carries, if any.
 fn browser_secret(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == BROWSER_COOKIE)
-        .map(|(_, value)| value.to_owned())
+    crate::api::auth::cookie(headers, BROWSER_COOKIE)
 }
 
 /// Starts an OpenID Connect login: redirects to the provider (code flow with PKCE) and
