@@ -68,16 +68,7 @@ impl Credential {
     pub(crate) async fn from_page(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
         let client = parts.extensions.get::<ClientAddr>().and_then(|c| c.0);
-        let Some(cookie) = session_cookie(&parts.headers) else {
-            return Err(unauthenticated("this needs a session: sign in first"));
-        };
-        state.throttle.check(client)?;
-        let presented = Presented::Session {
-            cookie: &cookie,
-            csrf: None,
-            changes: false,
-        };
-        Self::authenticate(state, Door::Web, presented, request_id, client).await
+        Self::session(state, Door::Web, &parts.headers, client, request_id, None).await
     }
 
     /// The session of a web form that changes data: the request's session cookie, and
@@ -90,16 +81,29 @@ impl Credential {
         request_id: Option<String>,
         csrf: &str,
     ) -> Result<Self, ApiError> {
+        Self::session(state, Door::Web, headers, client, request_id, Some(csrf)).await
+    }
+
+    /// The request's session alone (no token), through `door`: to change data when
+    /// `csrf` is given (and must be the session's), else to read.
+    pub(crate) async fn session(
+        state: &AppState,
+        door: Door,
+        headers: &axum::http::HeaderMap,
+        client: Option<std::net::IpAddr>,
+        request_id: Option<String>,
+        csrf: Option<&str>,
+    ) -> Result<Self, ApiError> {
         let Some(cookie) = session_cookie(headers) else {
             return Err(unauthenticated("this needs a session: sign in first"));
         };
         state.throttle.check(client)?;
         let presented = Presented::Session {
             cookie: &cookie,
-            csrf: Some(csrf),
-            changes: true,
+            csrf,
+            changes: csrf.is_some(),
         };
-        Self::authenticate(state, Door::Web, presented, request_id, client).await
+        Self::authenticate(state, door, presented, request_id, client).await
     }
 
     /// Checks `presented` with the hub, for `door`; a refusal counts against the client.

@@ -110,7 +110,15 @@ pub(crate) async fn logout(
             .get(sessions::CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        match crate::api::auth::Credential::from_form(&state, &headers, client, None, csrf).await {
+        let checked = crate::api::auth::Credential::session(
+            &state,
+            Door::Api,
+            &headers,
+            client,
+            None,
+            Some(csrf),
+        );
+        match checked.await {
             Ok(_) => {
                 let origin = Origin {
                     request_id: None,
