@@ -433,10 +433,14 @@ pub(super) fn grant(lang: Lang, fields: &Fields, dataset: &DatasetEntry) -> Resu
                 .iter()
                 .map(|v| typed_value(v, numeric))
                 .collect::<Result<_, _>>()
-                .map_err(|v| {
+                // The value itself is not repeated (the field is in the form, kept).
+                .map_err(|_| {
                     format!(
-                        "{name}.{column}: `{v}` {}",
-                        lang.pick("n'est pas un nombre", "is not a number")
+                        "{name}.{column}: {}",
+                        lang.pick(
+                            "les valeurs d'une colonne numérique sont des nombres",
+                            "a numeric column's values are numbers"
+                        )
                     )
                 })?;
             let place = format!("{name}.{column}");
@@ -481,15 +485,15 @@ pub(super) fn grant(lang: Lang, fields: &Fields, dataset: &DatasetEntry) -> Resu
     })
 }
 
-/// A value as its column's type wants it; the text itself when a number was expected
-/// and it is not one (said back to the steward, who typed it).
-fn typed_value(text: &str, numeric: bool) -> Result<Scalar, String> {
+/// A value as its column's type wants it; none when a number was expected and it is
+/// not one.
+fn typed_value(text: &str, numeric: bool) -> Result<Scalar, ()> {
     if numeric {
         text.parse::<f64>()
             .ok()
             .filter(|n| n.is_finite())
             .map(Scalar::Number)
-            .ok_or_else(|| text.to_owned())
+            .ok_or(())
     } else {
         Ok(Scalar::Text(text.to_owned()))
     }

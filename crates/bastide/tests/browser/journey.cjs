@@ -80,6 +80,11 @@ run(async browser => {
   await submit(s, 'text=Grant the permit');
   check(await s.isVisible('[role=alert]'), 'a wrong filter is said');
   check(await s.inputValue('#pf-IR_BEN_R-0-values') === '1900', 'the filter typed is kept');
+  // A text in a numeric column: refused, naming the column, not echoing the value.
+  await s.fill('#pf-IR_BEN_R-0-values', '1900, soon');
+  await submit(s, 'text=Grant the permit');
+  check((await s.textContent('[role=alert]')).includes('IR_BEN_R.BEN_NAI_ANN'), 'a wrong value names its column');
+  check(!(await s.textContent('[role=alert]')).includes('soon'), 'and does not repeat the value');
   await s.fill('#pf-IR_BEN_R-0-values', '1900, 2030');
   await submit(s, 'text=Grant the permit');
   check(!(await s.isVisible('[role=alert]')), `the permit is granted: ${await s.isVisible('[role=alert]') ? await s.textContent('[role=alert]') : ''}`);
@@ -186,6 +191,11 @@ run(async browser => {
   await v.fill('#review-note', 'Agreed');
   await submit(v, 'button[value=approve]');
   check((await v.textContent('.state')).includes('approved'), 'two approvals');
+  // A steward who is not a member has no workspace: the console refuses their query.
+  await v.goto(consoleUrl);
+  await v.fill('#sql', 'SELECT ben_sex_cod, count(*) AS persons FROM ir_ben_r GROUP BY ben_sex_cod');
+  await submit(v, 'form.editor button[type=submit]');
+  check(await v.isVisible('[role=alert]') && !(await v.isVisible('table.answer')), 'a non-member gets no answer from the console');
   await s.goto(releaseUrl);
   await submit(s, 'text=Release the files');
   check((await s.textContent('.state')).includes('released'), 'released');
@@ -215,9 +225,16 @@ run(async browser => {
   // The auditor verifies the log and filters it.
   const auditor = await signIn(browser, 'auditor');
   const a = auditor.page;
+  // A released file is its requester's alone.
+  const taken = await a.goto(releaseUrl + '/files/persons-by-sex.csv');
+  check(taken.status() !== 200 && taken.headers()['content-type'].startsWith('text/html'), `an auditor cannot take a released file: ${taken.status()}`);
   await a.goto(base + '/audit');
   await submit(a, 'text=Verify the whole log');
   check((await a.textContent('main')).includes('Log intact'), 'the log verifies');
+  // A day not written as a date: said, with the form to fix.
+  await a.goto(base + '/audit?since=yesterday');
+  check((await a.textContent('[role=alert]')).includes('YYYY-MM-DD'), 'a wrong day is said, with its form');
+  await a.fill('#since', '');
   await a.fill('#action', 'release');
   await submit(a, 'form.filters button');
   check((await a.textContent('table.events')).includes('release.released'), 'the filtered log shows the release');
