@@ -5,9 +5,11 @@
 //! converts one value. Errors name the column and the rule, never the value.
 
 mod batch;
+mod digest;
 mod error;
 mod parquet_input;
 mod pipeline;
+mod pseudonyms;
 pub mod reader;
 pub mod schema;
 mod validate;

@@ -5,7 +5,7 @@
 //! the number of cores. A chunk is only parsed when one of [`in_flight`] tokens is
 //! free, and a token comes back once its chunk is merged: memory stays bounded.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +17,8 @@ use datafusion::arrow::datatypes::DataType;
 use crate::batch::{
     BatchSink, Chunk, CsvOptions, ErrorGroup, FIRST_ERRORS, FileInfo, ReadError, TableRead,
 };
+use crate::digest::{DigestSet, KeyDigests};
+use crate::pseudonyms::Pseudonyms;
 use crate::schema::TableSchema;
 use crate::validate::{ChunkOut, Quarantine, RowError, validate};
 use crate::value::Rule;
@@ -100,6 +102,7 @@ where
 {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let arrow = schema.arrow_schema();
+    let digests = KeyDigests::new();
     std::thread::scope(|scope| {
         let (to_workers, chunks) = sync_channel::<Chunk>(workers);
         let chunks = Arc::new(Mutex::new(chunks));
@@ -131,10 +134,12 @@ where
                 arrow.clone(),
             );
             scope.spawn(move || {
+                let mut pseudonyms = Pseudonyms::new(pseudonym);
                 loop {
                     let chunk = chunks.lock().map(|c| c.recv());
                     let Ok(Ok(chunk)) = chunk else { break };
-                    let mut out = validate(schema, &arrow, options, chunk, pseudonym);
+                    let mut out =
+                        validate(schema, &arrow, options, chunk, &digests, &mut pseudonyms);
                     let records = std::mem::take(&mut out.chunk.records);
                     let _ = recycle.try_send(records);
                     if to_merger.send(out).is_err() {
@@ -174,8 +179,8 @@ where
 struct Merger<'a> {
     schema: &'a TableSchema,
     sink: &'a mut dyn BatchSink,
-    seen_keys: HashSet<[u8; 16]>,
-    seen_unique: BTreeMap<usize, HashSet<[u8; 16]>>,
+    seen_keys: DigestSet,
+    seen_unique: BTreeMap<usize, DigestSet>,
     groups: BTreeMap<(String, Rule), ErrorGroup>,
     read: TableRead,
 }
@@ -185,7 +190,7 @@ impl<'a> Merger<'a> {
         Self {
             schema,
             sink,
-            seen_keys: HashSet::new(),
+            seen_keys: DigestSet::default(),
             seen_unique: BTreeMap::new(),
             groups: BTreeMap::new(),
             read: TableRead::default(),

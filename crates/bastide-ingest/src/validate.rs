@@ -9,16 +9,16 @@ use std::sync::Arc;
 
 use csv::{ByteRecord, StringRecord};
 
+use crate::batch::{Chunk, CsvOptions, Encoding, decode, quarantine_schema};
+use crate::digest::{Digest, KeyDigests};
+use crate::pseudonyms::Pseudonyms;
+use crate::schema::TableSchema;
+use crate::value::{Rule, Value};
 use datafusion::arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder,
     RecordBatch, StringBuilder, TimestampSecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use sha2::{Digest, Sha256};
-
-use crate::batch::{Chunk, CsvOptions, Encoding, decode, quarantine_schema};
-use crate::schema::TableSchema;
-use crate::value::{Rule, Value};
 
 /// A refused row: where, and the first rule it broke.
 #[derive(Debug)]
@@ -37,9 +37,9 @@ pub(crate) struct ChunkOut {
     /// Their lines.
     pub accepted_lines: Vec<u64>,
     /// Their primary keys' digests (empty without a primary key).
-    pub keys: Vec<[u8; 16]>,
+    pub keys: Vec<Digest>,
     /// For each unique column: its position and each accepted row's digest.
-    pub uniques: Vec<(usize, Vec<Option<[u8; 16]>>)>,
+    pub uniques: Vec<(usize, Vec<Option<Digest>>)>,
     /// Refused rows, in the quarantine schema.
     pub refused: Option<RecordBatch>,
     /// Why each was refused, in order.
@@ -52,7 +52,8 @@ pub(crate) fn validate(
     arrow: &SchemaRef,
     options: &CsvOptions,
     chunk: Chunk,
-    pseudonym: &(dyn Fn(&str) -> String + Sync),
+    digests: &KeyDigests,
+    pseudonyms: &mut Pseudonyms<'_>,
 ) -> ChunkOut {
     let rows = chunk.len;
     let mut builders: Vec<Builder> = arrow
@@ -83,6 +84,7 @@ pub(crate) fn validate(
     let mut quarantine = Quarantine::new(schema);
     let file = &out.chunk.file;
     let mut values: Vec<Value> = Vec::with_capacity(schema.columns.len());
+    let mut encoded = Vec::new();
     let file = file.clone();
     for slot in &mut out.chunk.records[..rows] {
         // UTF-8 is checked once per row rather than once per value.
@@ -113,7 +115,9 @@ pub(crate) fn validate(
                 continue;
             };
             match column.read(&text, &schema.missing_values) {
-                Ok(Value::Text(t)) if column.identifier => values.push(Value::Text(pseudonym(&t))),
+                Ok(Value::Text(t)) if column.identifier => {
+                    values.push(Value::Text(pseudonyms.of(&t).to_owned()));
+                }
                 Ok(value) => values.push(value),
                 Err(e) => {
                     failure.get_or_insert((column.name.clone(), e.rule, e.expected));
@@ -128,17 +132,17 @@ pub(crate) fn validate(
                 }
                 out.accepted_lines.push(line);
                 if !key_columns.is_empty() {
-                    let mut hasher = Sha256::new();
+                    encoded.clear();
                     for &index in &key_columns {
-                        values[index].hash_into(&mut hasher);
+                        values[index].encode(&mut encoded);
                     }
-                    out.keys.push(digest(hasher));
+                    out.keys.push(digests.digest(&encoded));
                 }
-                for (index, digests) in &mut out.uniques {
-                    digests.push((values[*index] != Value::Null).then(|| {
-                        let mut hasher = Sha256::new();
-                        values[*index].hash_into(&mut hasher);
-                        digest(hasher)
+                for (index, seen) in &mut out.uniques {
+                    seen.push((values[*index] != Value::Null).then(|| {
+                        encoded.clear();
+                        values[*index].encode(&mut encoded);
+                        digests.digest(&encoded)
                     }));
                 }
             }
@@ -151,7 +155,7 @@ pub(crate) fn validate(
                     rule,
                     &record,
                     &file.positions,
-                    pseudonym,
+                    pseudonyms,
                 );
                 out.errors.push(RowError {
                     line,
@@ -216,10 +220,6 @@ impl Fields {
     }
 }
 
-fn digest(hasher: Sha256) -> [u8; 16] {
-    hasher.finalize()[..16].try_into().expect("16 bytes")
-}
-
 /// Refused rows as text: where, why, then every column (identifiers pseudonymised).
 pub(crate) struct Quarantine {
     files: StringBuilder,
@@ -273,13 +273,13 @@ impl Quarantine {
         rule: Rule,
         record: &Fields,
         positions: &[Option<usize>],
-        pseudonym: &(dyn Fn(&str) -> String + Sync),
+        pseudonyms: &mut Pseudonyms<'_>,
     ) {
         self.place(file, line, column, rule);
         for (i, (schema_column, position)) in schema.columns.iter().zip(positions).enumerate() {
             let text = record.get(*position).unwrap_or_default();
             if schema_column.identifier && !text.is_empty() {
-                self.value(i, Some(&pseudonym(&text)));
+                self.value(i, Some(pseudonyms.of(&text)));
             } else {
                 self.value(i, Some(&text));
             }

@@ -29,37 +29,37 @@ pub enum Value {
 }
 
 impl Value {
-    /// Feeds an unambiguous encoding of the value to `hasher` (for uniqueness checks).
-    pub(crate) fn hash_into(&self, hasher: &mut sha2::Sha256) {
-        use sha2::Digest;
+    /// Appends an unambiguous encoding of the value to `out` (a key's digest is taken
+    /// of its values' encodings, one after the other).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         match self {
-            Self::Null => hasher.update([0]),
+            Self::Null => out.push(0),
             Self::Text(t) => {
-                hasher.update([1]);
-                hasher.update((t.len() as u64).to_le_bytes());
-                hasher.update(t.as_bytes());
+                out.push(1);
+                out.extend_from_slice(&(t.len() as u64).to_le_bytes());
+                out.extend_from_slice(t.as_bytes());
             }
             Self::Integer(n) => {
-                hasher.update([2]);
-                hasher.update(n.to_le_bytes());
+                out.push(2);
+                out.extend_from_slice(&n.to_le_bytes());
             }
             Self::Number(n) => {
-                hasher.update([3]);
+                out.push(3);
                 // 0.0 and -0.0 are the same number.
-                hasher.update((n + 0.0).to_bits().to_le_bytes());
+                out.extend_from_slice(&(n + 0.0).to_bits().to_le_bytes());
             }
-            Self::Boolean(b) => hasher.update([4, u8::from(*b)]),
+            Self::Boolean(b) => out.extend_from_slice(&[4, u8::from(*b)]),
             Self::Date(d) => {
-                hasher.update([5]);
-                hasher.update(d.to_le_bytes());
+                out.push(5);
+                out.extend_from_slice(&d.to_le_bytes());
             }
             Self::Year(y) => {
-                hasher.update([6]);
-                hasher.update(y.to_le_bytes());
+                out.push(6);
+                out.extend_from_slice(&y.to_le_bytes());
             }
             Self::DateTime(t) => {
-                hasher.update([7]);
-                hasher.update(t.to_le_bytes());
+                out.push(7);
+                out.extend_from_slice(&t.to_le_bytes());
             }
         }
     }
@@ -152,15 +152,12 @@ impl ColumnSchema {
     fn convert(&self, text: &str) -> Result<Value, ValueError> {
         match &self.kind {
             ColumnKind::String => Ok(Value::Text(text.to_owned())),
-            ColumnKind::Integer => text
-                .trim()
+            ColumnKind::Integer => trimmed(text)
                 .parse()
                 .map(Value::Integer)
                 .map_err(|_| fail(Rule::Type, "an integer, such as 42")),
-            ColumnKind::Number => text
-                .trim()
-                .parse::<f64>()
-                .ok()
+            ColumnKind::Number => decimal(text)
+                .or_else(|| trimmed(text).parse::<f64>().ok())
                 .filter(|n| n.is_finite())
                 .map(Value::Number)
                 .ok_or_else(|| {
@@ -178,9 +175,11 @@ impl ColumnSchema {
                 let parsed = match format.as_deref() {
                     None => iso_date(text).ok_or(()),
                     Some("%d%m%Y") => day_month_year(text).ok_or(()),
-                    Some(format) => NaiveDate::parse_from_str(text, format).map_err(drop),
+                    Some(format) => NaiveDate::parse_from_str(text, format)
+                        .map(days)
+                        .map_err(drop),
                 };
-                parsed.map(|d| Value::Date(days(d))).map_err(|_| {
+                parsed.map(Value::Date).map_err(|_| {
                     fail(
                         Rule::Type,
                         &format!("a date as {}", format.as_deref().unwrap_or("YYYY-MM-DD")),
@@ -194,11 +193,10 @@ impl ColumnSchema {
                     Err(fail(Rule::Type, &format!("a date part as {format}")))
                 }
             }
-            ColumnKind::Year => text
-                .trim()
+            ColumnKind::Year => trimmed(text)
                 .parse::<i32>()
                 .ok()
-                .filter(|y| (0..=9999).contains(y) && text.trim().len() == 4)
+                .filter(|y| (0..=9999).contains(y) && trimmed(text).len() == 4)
                 .map(Value::Year)
                 .ok_or_else(|| fail(Rule::Type, "a year as YYYY")),
             ColumnKind::YearMonth => year_month(text)
@@ -296,12 +294,60 @@ impl ColumnSchema {
 /// Significant digits after the decimal point (`6203.0` has none; exponent forms are
 /// left to the range rules).
 fn fraction_digits(text: &str) -> usize {
-    let text = text.trim();
-    if text.contains(['e', 'E']) {
+    let text = trimmed(text).as_bytes();
+    if text.iter().any(|b| matches!(b, b'e' | b'E')) {
         return 0;
     }
-    text.split_once('.')
-        .map_or(0, |(_, fraction)| fraction.trim_end_matches('0').len())
+    match text.iter().position(|&b| b == b'.') {
+        Some(dot) => {
+            let fraction = &text[dot + 1..];
+            fraction.len() - fraction.iter().rev().take_while(|&&b| b == b'0').count()
+        }
+        None => 0,
+    }
+}
+
+/// `text` without surrounding white space; the common case (none) without the cost of
+/// a Unicode-aware trim.
+fn trimmed(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
+/// A plain decimal (`-12.50`: a sign, at most 15 digits, a point) read exactly as
+/// `str::parse` would, without its general machinery: the digits as a whole number
+/// and a power of ten are both exact in a double, and one division rounds correctly.
+/// None for anything else (white space, exponents, longer numbers), which the general
+/// parser reads.
+fn decimal(text: &str) -> Option<f64> {
+    const POWERS: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let bytes = text.as_bytes();
+    let (negative, digits) = match bytes.first()? {
+        b'-' => (true, &bytes[1..]),
+        b'+' => (false, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    let (mut whole, mut count, mut point, mut after) = (0u64, 0usize, false, 0usize);
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                whole = whole * 10 + u64::from(b - b'0');
+                count += 1;
+                after += usize::from(point);
+            }
+            b'.' if !point => point = true,
+            _ => return None,
+        }
+    }
+    if count == 0 || count > 15 {
+        return None;
+    }
+    let value = whole as f64 / POWERS[after];
+    Some(if negative { -value } else { value })
 }
 
 fn fail(rule: Rule, expected: &str) -> ValueError {
@@ -311,28 +357,53 @@ fn fail(rule: Rule, expected: &str) -> ValueError {
     }
 }
 
-/// `YYYY-MM-DD`, without the cost of a general format.
-fn iso_date(text: &str) -> Option<NaiveDate> {
+/// `YYYY-MM-DD` as days since 1970-01-01, without the cost of a general format.
+fn iso_date(text: &str) -> Option<i32> {
     let b = text.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    NaiveDate::from_ymd_opt(digits(&b[..4])? as i32, digits(&b[5..7])?, digits(&b[8..])?)
+    days_of(digits(&b[..4])? as i32, digits(&b[5..7])?, digits(&b[8..])?)
 }
 
-/// `DDMMYYYY` (the PMSI's dates).
-fn day_month_year(text: &str) -> Option<NaiveDate> {
+/// `DDMMYYYY` (the PMSI's dates) as days since 1970-01-01.
+fn day_month_year(text: &str) -> Option<i32> {
     let b = text.as_bytes();
     if b.len() != 8 {
         return None;
     }
-    NaiveDate::from_ymd_opt(digits(&b[4..])? as i32, digits(&b[2..4])?, digits(&b[..2])?)
+    days_of(digits(&b[4..])? as i32, digits(&b[2..4])?, digits(&b[..2])?)
 }
 
 fn digits(bytes: &[u8]) -> Option<u32> {
     bytes.iter().try_fold(0u32, |n, &b| {
         b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
     })
+}
+
+/// Days since 1970-01-01 of a day of the proleptic Gregorian calendar; none when there
+/// is no such day (month 13, 31 April, 29 February of a common year).
+fn days_of(year: i32, month: u32, day: u32) -> Option<i32> {
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let length = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day == 0 || day > length {
+        return None;
+    }
+    // Counted from 1 March, so that the leap day ends a year (H. Hinnant's
+    // `days_from_civil`).
+    let (month, day) = (month as i32, day as i32);
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let of_era = year - era * 400;
+    let of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let of_cycle = of_era * 365 + of_era / 4 - of_era / 100 + of_year;
+    Some(era * 146_097 + of_cycle - 719_468)
 }
 
 fn days(date: NaiveDate) -> i32 {
@@ -354,6 +425,58 @@ fn year_month(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_are_counted_as_the_calendar_counts_them() {
+        for year in [0, 1, 1899, 1900, 1970, 1999, 2000, 2023, 2024, 2100, 9999] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    let expected = NaiveDate::from_ymd_opt(year, month, day).map(days);
+                    assert_eq!(days_of(year, month, day), expected, "{year}-{month}-{day}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn plain_decimals_read_exactly_as_the_general_parser_reads_them() {
+        for text in [
+            "0",
+            "-0",
+            "12.5",
+            "-12.50",
+            "+3",
+            "0.1",
+            "0.3",
+            "123456789012.345",
+            ".5",
+            "1.",
+            "999999999999999",
+            "0.00000000000001",
+            "2.675",
+            "900719925474.993",
+        ] {
+            assert_eq!(decimal(text), text.parse::<f64>().ok(), "{text}");
+        }
+        for text in [
+            "",
+            "-",
+            ".",
+            "1e5",
+            " 1",
+            "1 ",
+            "1.2.3",
+            "1234567890123456",
+            "inf",
+            "1,5",
+            "0.000000000000001",
+        ] {
+            assert_eq!(decimal(text), None, "{text}");
+        }
+        assert_eq!(fraction_digits("6203.0"), 0);
+        assert_eq!(fraction_digits(" 12.340 "), 2);
+        assert_eq!(fraction_digits("1e-9"), 0);
+    }
     use crate::TableSchema;
 
     fn column(field: &str) -> ColumnSchema {
