@@ -27,7 +27,7 @@ pub fn read_parquet(
     let options = CsvOptions::default();
     let mut hasher = Sha256::new();
     let hash = &mut hasher;
-    let mut read = crate::pipeline::run(schema, &options, pseudonym, sink, move |feeder| {
+    let mut read = crate::pipeline::run(schema, &options, 0, pseudonym, sink, move |feeder| {
         for path in files {
             let name = path.display().to_string();
             let unreadable = |problem: String| ReadError::File {

@@ -90,9 +90,11 @@ impl Feeder {
 }
 
 /// Validates what `parse` feeds, on every core, and hands batches to `sink` in order.
+/// `size` is the bytes of input `parse` will read, if known (0 otherwise).
 pub(crate) fn run<P>(
     schema: &TableSchema,
     options: &CsvOptions,
+    size: u64,
     pseudonym: &(dyn Fn(&str) -> String + Sync),
     sink: &mut dyn BatchSink,
     parse: P,
@@ -150,7 +152,7 @@ where
         }
         drop((to_merger, recycle));
 
-        let mut merger = Merger::new(schema, sink);
+        let mut merger = Merger::new(schema, sink, size);
         let mut pending = BTreeMap::new();
         let mut next = 0u64;
         let mut failure = None;
@@ -183,10 +185,16 @@ struct Merger<'a> {
     seen_unique: BTreeMap<usize, DigestSet>,
     groups: BTreeMap<(String, Rule), ErrorGroup>,
     read: TableRead,
+    /// The input's bytes, when known: the rows to expect, from the first chunk's.
+    size: u64,
 }
 
+/// Keys' digests made room for up front at most (1 GiB): past it the set grows as
+/// keys come.
+const MOST_RESERVED: usize = 1 << 26;
+
 impl<'a> Merger<'a> {
-    fn new(schema: &'a TableSchema, sink: &'a mut dyn BatchSink) -> Self {
+    fn new(schema: &'a TableSchema, sink: &'a mut dyn BatchSink, size: u64) -> Self {
         Self {
             schema,
             sink,
@@ -194,10 +202,24 @@ impl<'a> Merger<'a> {
             seen_unique: BTreeMap::new(),
             groups: BTreeMap::new(),
             read: TableRead::default(),
+            size,
         }
     }
 
+    /// Room for the keys of every row expected, from the first chunk's rows per byte:
+    /// growing the set on the way would move every key so far each time it doubles,
+    /// while every other stage waits for the merge.
+    fn reserve(&mut self, out: &ChunkOut) {
+        if self.read.rows_in > 0 || out.keys.is_empty() || out.chunk.bytes == 0 {
+            return;
+        }
+        let rows = self.size as f64 * out.chunk.len as f64 / out.chunk.bytes as f64;
+        self.seen_keys
+            .reserve(((rows * 1.05) as usize).min(MOST_RESERVED));
+    }
+
     fn merge(&mut self, out: ChunkOut) -> Result<(), ReadError> {
+        self.reserve(&out);
         self.read.rows_in += out.chunk.len as u64;
         let accepted = out.accepted_lines.len();
         // Keys already seen, in this chunk or an earlier one: the later row is refused.

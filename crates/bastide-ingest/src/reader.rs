@@ -27,7 +27,12 @@ pub fn read_csv(
 ) -> Result<TableRead, ReadError> {
     let mut hasher = Sha256::new();
     let hash = &mut hasher;
-    let mut read = crate::pipeline::run(schema, options, pseudonym, sink, move |feeder| {
+    let size = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let mut read = crate::pipeline::run(schema, options, size, pseudonym, sink, move |feeder| {
         let mut done_bytes = 0u64;
         for path in files {
             let name = path.display().to_string();
