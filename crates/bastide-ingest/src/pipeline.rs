@@ -189,9 +189,9 @@ struct Merger<'a> {
     size: u64,
 }
 
-/// Keys' digests made room for up front at most (1 GiB): past it the set grows as
-/// keys come.
-const MOST_RESERVED: usize = 1 << 26;
+/// Keys' digests made room for up front at most (a set of 2^23 slots, about 140 MB):
+/// past it, or when the estimate is wrong, the set grows as keys come.
+const MOST_RESERVED: usize = 1 << 22;
 
 impl<'a> Merger<'a> {
     fn new(schema: &'a TableSchema, sink: &'a mut dyn BatchSink, size: u64) -> Self {
@@ -214,8 +214,10 @@ impl<'a> Merger<'a> {
             return;
         }
         let rows = self.size as f64 * out.chunk.len as f64 / out.chunk.bytes as f64;
-        self.seen_keys
-            .reserve(((rows * 1.05) as usize).min(MOST_RESERVED));
+        // Room that cannot be had now is made as keys come, as without an estimate.
+        let _ = self
+            .seen_keys
+            .try_reserve(((rows * 1.05) as usize).min(MOST_RESERVED));
     }
 
     fn merge(&mut self, out: ChunkOut) -> Result<(), ReadError> {

@@ -115,8 +115,10 @@ pub(crate) fn validate(
                 continue;
             };
             match column.read(&text, &schema.missing_values) {
-                Ok(Value::Text(t)) if column.identifier => {
-                    values.push(Value::Text(pseudonyms.of(&t).to_owned()));
+                // An identifier of any type (a number as well as a text) is stored as
+                // the pseudonym of what was written.
+                Ok(value) if column.identifier && value != Value::Null => {
+                    values.push(Value::Text(pseudonyms.of(&text).to_owned()));
                 }
                 Ok(value) => values.push(value),
                 Err(e) => {

@@ -334,16 +334,18 @@ fn decimal(text: &str) -> Option<f64> {
     let (mut whole, mut count, mut point, mut after) = (0u64, 0usize, false, 0usize);
     for &b in digits {
         match b {
-            b'0'..=b'9' => {
+            b'0'..=b'9' if count < 15 => {
                 whole = whole * 10 + u64::from(b - b'0');
                 count += 1;
                 after += usize::from(point);
             }
+            // More digits than a double holds exactly: the general parser's.
+            b'0'..=b'9' => return None,
             b'.' if !point => point = true,
             _ => return None,
         }
     }
-    if count == 0 || count > 15 {
+    if count == 0 {
         return None;
     }
     let value = whole as f64 / POWERS[after];
@@ -470,6 +472,8 @@ mod tests {
             "inf",
             "1,5",
             "0.000000000000001",
+            "3.14159265358979323846",
+            "123456789012345678901234567890",
         ] {
             assert_eq!(decimal(text), None, "{text}");
         }

@@ -69,6 +69,36 @@ fn good_rows_become_batches_with_identifiers_pseudonymised() {
 }
 
 #[test]
+fn an_identifier_typed_as_a_number_is_stored_as_its_pseudonym() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = TableSchema::parse(
+        "people.json",
+        br#"{"name": "people", "fields": [
+            {"name": "person", "type": "integer", "bastide:identifier": true},
+            {"name": "age", "type": "integer"}]}"#,
+    )
+    .unwrap();
+    let csv = file(
+        dir.path(),
+        "p.csv",
+        b"person,age\n1234567,41\n,50\nx12,30\n",
+    );
+    let (read, sink) = read_csv(&[&csv], &schema, &CsvOptions::default(), &pseudonym).unwrap();
+    // The type is still checked: `x12` is refused, not pseudonymised.
+    assert_eq!(
+        (read.rows_in, read.rows_accepted, read.rows_refused),
+        (3, 2, 1)
+    );
+    let people = sink.accepted[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    assert_eq!(people.value(0), "p7", "never a NULL in place of the person");
+    assert!(people.is_null(1), "no identifier stays no one");
+}
+
+#[test]
 fn bad_rows_are_counted_located_and_never_quoted() {
     let dir = tempfile::tempdir().unwrap();
     let csv = file(
