@@ -15,8 +15,8 @@ pub(crate) type Digest = u128;
 /// Digests seen so far.
 pub(crate) type DigestSet = HashSet<Digest, BuildHasherDefault<Folded>>;
 
-/// The keyed digest function of one batch.
-#[derive(Debug, Clone, Copy)]
+/// The keyed digest function of one batch (no `Debug`: its keys are never printed).
+#[derive(Clone, Copy)]
 pub(crate) struct KeyDigests {
     keys: (u64, u64),
 }

@@ -9,16 +9,17 @@ use std::sync::Arc;
 
 use csv::{ByteRecord, StringRecord};
 
-use crate::batch::{Chunk, CsvOptions, Encoding, decode, quarantine_schema};
-use crate::digest::{Digest, KeyDigests};
-use crate::pseudonyms::Pseudonyms;
-use crate::schema::TableSchema;
-use crate::value::{Rule, Value};
 use datafusion::arrow::array::{
     ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder,
     RecordBatch, StringBuilder, TimestampSecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
+
+use crate::batch::{Chunk, CsvOptions, Encoding, decode, quarantine_schema};
+use crate::digest::{Digest, KeyDigests};
+use crate::pseudonyms::Pseudonyms;
+use crate::schema::TableSchema;
+use crate::value::{Rule, Value};
 
 /// A refused row: where, and the first rule it broke.
 #[derive(Debug)]
