@@ -189,7 +189,7 @@ struct Merger<'a> {
     size: u64,
 }
 
-/// Keys' digests made room for up front at most (a set of 2^23 slots, about 140 MB):
+/// Keys' digests made room for up front at most (a set of 2^23 places, 128 MB):
 /// past it, or when the estimate is wrong, the set grows as keys come.
 const MOST_RESERVED: usize = 1 << 22;
 

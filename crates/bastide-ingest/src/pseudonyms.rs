@@ -12,6 +12,10 @@ const SLOTS: usize = 4096;
 /// Pseudonyms by `function`, the last ones remembered.
 pub(crate) struct Pseudonyms<'a> {
     function: &'a (dyn Fn(&str) -> String + Sync),
+    /// Each slot's tag: the hash of the identifier it holds (0: none). Small enough
+    /// to stay in the nearest cache, so that an identifier met for the first time
+    /// (every row of a table of persons) costs no reading of the slots themselves.
+    tags: Vec<u64>,
     /// Each slot: an identifier as read, and its pseudonym.
     slots: Vec<Option<(String, String)>>,
     /// The seed of slots' places (FNV-1a from a random basis). Identifiers that share
@@ -23,6 +27,7 @@ impl<'a> Pseudonyms<'a> {
     pub fn new(function: &'a (dyn Fn(&str) -> String + Sync)) -> Self {
         Self {
             function,
+            tags: vec![0; SLOTS],
             slots: vec![None; SLOTS],
             seed: rand::random(),
         }
@@ -34,9 +39,11 @@ impl<'a> Pseudonyms<'a> {
             (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
         });
         let at = (hash ^ (hash >> 32)) as usize & (SLOTS - 1);
+        let tag = hash | 1;
+        let known = std::mem::replace(&mut self.tags[at], tag) == tag;
         let slot = &mut self.slots[at];
         match slot {
-            Some((kept, _)) if kept == identifier => {}
+            Some((kept, _)) if known && kept == identifier => {}
             Some((kept, pseudonym)) => {
                 kept.zeroize();
                 kept.push_str(identifier);
@@ -54,6 +61,9 @@ impl Drop for Pseudonyms<'_> {
         for (identifier, _) in self.slots.iter_mut().flatten() {
             identifier.zeroize();
         }
+        // The tags are identifiers' hashes, which the seed would let be searched.
+        self.tags.zeroize();
+        self.seed.zeroize();
     }
 }
 

@@ -3,6 +3,12 @@
 //! digests of their keys, refused rows kept as text with where and why. Chunks are
 //! independent, so workers validate them side by side; repeats of keys across chunks
 //! are found afterwards, in input order (see [`crate::pipeline`]).
+//!
+//! A chunk is read a column at a time over blocks of [`BLOCK`] rows: the column's type
+//! and rules are the same from one value to the next (the processor predicts them),
+//! and the block's records stay in cache from one column to the next. A row's first
+//! broken rule (in the schema's column order) is the one reported; its later values
+//! are not read.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -10,16 +16,20 @@ use std::sync::Arc;
 use csv::{ByteRecord, StringRecord};
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, Int64Builder,
-    RecordBatch, StringBuilder, TimestampSecondBuilder,
+    ArrayRef, BooleanArray, BooleanBuilder, Date32Builder, Float64Builder, Int32Builder,
+    Int64Builder, RecordBatch, StringBuilder, TimestampSecondBuilder,
 };
+use datafusion::arrow::compute::filter;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 
 use crate::batch::{Chunk, CsvOptions, Encoding, decode, quarantine_schema};
-use crate::digest::{Digest, KeyDigests};
+use crate::digest::{Digest, KeyColumn, KeyDigests};
 use crate::pseudonyms::Pseudonyms;
-use crate::schema::TableSchema;
+use crate::schema::{ColumnSchema, TableSchema};
 use crate::value::{Rule, Value};
+
+/// Rows read a column at a time.
+const BLOCK: usize = 256;
 
 /// A refused row: where, and the first rule it broke.
 #[derive(Debug)]
@@ -47,108 +57,67 @@ pub(crate) struct ChunkOut {
     pub errors: Vec<RowError>,
 }
 
+/// The first rule a row broke: the column, the rule, what was expected.
+type Failure = Option<(String, Rule, String)>;
+
 /// Validates `chunk` by `schema`.
 pub(crate) fn validate(
     schema: &TableSchema,
     arrow: &SchemaRef,
     options: &CsvOptions,
-    chunk: Chunk,
+    mut chunk: Chunk,
     digests: &KeyDigests,
     pseudonyms: &mut Pseudonyms<'_>,
 ) -> ChunkOut {
     let rows = chunk.len;
+    let file = chunk.file.clone();
+    // UTF-8 is checked once per row rather than once per value.
+    let records: Vec<Fields> = chunk.records[..rows]
+        .iter_mut()
+        .map(|slot| Fields::of(std::mem::take(slot), options.encoding))
+        .collect();
+    let mut failures: Vec<Failure> = records
+        .iter()
+        .map(|record| {
+            (record.len() != file.width).then(|| {
+                (
+                    "(row)".to_owned(),
+                    Rule::Type,
+                    format!("{} fields, as in the header", file.width),
+                )
+            })
+        })
+        .collect();
     let mut builders: Vec<Builder> = arrow
         .fields()
         .iter()
         .map(|f| Builder::new(f.data_type(), rows))
         .collect();
-    let key_columns: Vec<usize> = schema
-        .primary_key
-        .iter()
-        .filter_map(|key| schema.columns.iter().position(|c| c.name == *key))
-        .collect();
-    let mut out = ChunkOut {
-        accepted: None,
-        accepted_lines: Vec::with_capacity(rows),
-        keys: Vec::new(),
-        uniques: schema
-            .columns
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.unique)
-            .map(|(i, _)| (i, Vec::new()))
-            .collect(),
-        refused: None,
-        errors: Vec::new(),
-        chunk,
-    };
-    let mut quarantine = Quarantine::new(schema);
-    let file = &out.chunk.file;
-    let mut values: Vec<Value> = Vec::with_capacity(schema.columns.len());
-    let mut encoded = Vec::new();
-    let file = file.clone();
-    for slot in &mut out.chunk.records[..rows] {
-        // UTF-8 is checked once per row rather than once per value.
-        let record = match options.encoding {
-            Encoding::Utf8 => match StringRecord::from_byte_record(std::mem::take(slot)) {
-                Ok(text) => Fields::Text(text),
-                Err(e) => Fields::Bytes(e.into_byte_record(), options.encoding),
-            },
-            encoding => Fields::Bytes(std::mem::take(slot), encoding),
-        };
-        let line = record.line();
-        values.clear();
-        let mut failure: Option<(String, Rule, String)> = (record.len() != file.width).then(|| {
-            (
-                "(row)".to_owned(),
-                Rule::Type,
-                format!("{} fields, as in the header", file.width),
-            )
-        });
-        for (column, position) in schema.columns.iter().zip(&file.positions) {
-            let Some(text) = record.get(*position) else {
-                failure.get_or_insert((
-                    column.name.clone(),
-                    Rule::Type,
-                    "valid UTF-8 text (or pass --encoding latin-1)".into(),
-                ));
-                values.push(Value::Null);
-                continue;
+    let columns: Vec<_> = schema.columns.iter().zip(&file.positions).collect();
+    for start in (0..rows).step_by(BLOCK) {
+        let block = start..(start + BLOCK).min(rows);
+        for (&(column, &position), builder) in columns.iter().zip(&mut builders) {
+            let reader = ColumnReader {
+                column,
+                position,
+                missing_values: &schema.missing_values,
             };
-            match column.read(&text, &schema.missing_values) {
-                // An identifier of any type (a number as well as a text) is stored as
-                // the pseudonym of what was written.
-                Ok(value) if column.identifier && value != Value::Null => {
-                    values.push(Value::Text(pseudonyms.of(&text).to_owned()));
-                }
-                Ok(value) => values.push(value),
-                Err(e) => {
-                    failure.get_or_insert((column.name.clone(), e.rule, e.expected));
-                    values.push(Value::Null);
-                }
+            for row in block.clone() {
+                reader.read(&records[row], &mut failures[row], builder, pseudonyms);
             }
         }
-        match failure {
-            None => {
-                for (builder, value) in builders.iter_mut().zip(&values) {
-                    builder.push(value);
-                }
-                out.accepted_lines.push(line);
-                if !key_columns.is_empty() {
-                    encoded.clear();
-                    for &index in &key_columns {
-                        values[index].encode(&mut encoded);
-                    }
-                    out.keys.push(digests.digest(&encoded));
-                }
-                for (index, seen) in &mut out.uniques {
-                    seen.push((values[*index] != Value::Null).then(|| {
-                        encoded.clear();
-                        values[*index].encode(&mut encoded);
-                        digests.digest(&encoded)
-                    }));
-                }
-            }
+    }
+    let columns: Vec<ArrayRef> = builders.iter_mut().map(Builder::finish).collect();
+
+    let mut quarantine = Quarantine::new(schema);
+    let mut accepted_lines = Vec::with_capacity(rows);
+    let mut errors = Vec::new();
+    let mut keep = Vec::with_capacity(rows);
+    for (record, failure) in records.iter().zip(&mut failures) {
+        let line = record.line();
+        keep.push(failure.is_none());
+        match failure.take() {
+            None => accepted_lines.push(line),
             Some((column, rule, expected)) => {
                 quarantine.push(
                     schema,
@@ -156,11 +125,11 @@ pub(crate) fn validate(
                     line,
                     &column,
                     rule,
-                    &record,
+                    record,
                     &file.positions,
                     pseudonyms,
                 );
-                out.errors.push(RowError {
+                errors.push(RowError {
                     line,
                     column,
                     rule,
@@ -168,15 +137,132 @@ pub(crate) fn validate(
                 });
             }
         }
+    }
+    // Refused rows hold nulls, even in required columns: they leave before the
+    // columns become a batch of the table's schema.
+    let accepted = match (accepted_lines.len(), errors.len()) {
+        (0, _) => None,
+        (_, 0) => Some(columns),
+        _ => {
+            let keep = BooleanArray::from(keep);
+            let kept = columns.iter().map(|c| filter(c, &keep));
+            Some(
+                kept.collect::<Result<_, _>>()
+                    .expect("a mask as long as the rows"),
+            )
+        }
+    }
+    .map(|columns| {
+        RecordBatch::try_new(arrow.clone(), columns).expect("builders follow the schema")
+    });
+    let (keys, uniques) = match &accepted {
+        Some(batch) => key_digests(schema, batch, digests),
+        None => (Vec::new(), Vec::new()),
+    };
+    for (slot, record) in chunk.records.iter_mut().zip(records) {
         *slot = record.into_bytes();
     }
-    if !out.accepted_lines.is_empty() {
-        let columns = builders.iter_mut().map(Builder::finish).collect();
-        out.accepted =
-            Some(RecordBatch::try_new(arrow.clone(), columns).expect("builders follow the schema"));
+    ChunkOut {
+        chunk,
+        accepted,
+        accepted_lines,
+        keys,
+        uniques,
+        refused: quarantine.finish(schema),
+        errors,
     }
-    out.refused = quarantine.finish(schema);
-    out
+}
+
+/// The digests of the accepted rows' primary keys and unique values.
+#[allow(clippy::type_complexity)]
+fn key_digests(
+    schema: &TableSchema,
+    batch: &RecordBatch,
+    digests: &KeyDigests,
+) -> (Vec<Digest>, Vec<(usize, Vec<Option<Digest>>)>) {
+    let mut encoded = Vec::new();
+    let key: Vec<KeyColumn> = schema
+        .primary_key
+        .iter()
+        .filter_map(|key| schema.columns.iter().position(|c| c.name == *key))
+        .map(|index| KeyColumn::of(batch.column(index)))
+        .collect();
+    let keys = if key.is_empty() {
+        Vec::new()
+    } else {
+        (0..batch.num_rows())
+            .map(|row| {
+                encoded.clear();
+                for column in &key {
+                    column.encode(row, &mut encoded);
+                }
+                digests.digest(&encoded)
+            })
+            .collect()
+    };
+    let uniques = schema
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.unique)
+        .map(|(index, _)| {
+            let column = KeyColumn::of(batch.column(index));
+            let seen = (0..batch.num_rows())
+                .map(|row| {
+                    (!column.is_null(row)).then(|| {
+                        encoded.clear();
+                        column.encode(row, &mut encoded);
+                        digests.digest(&encoded)
+                    })
+                })
+                .collect();
+            (index, seen)
+        })
+        .collect();
+    (keys, uniques)
+}
+
+/// One column's values read into its builder.
+struct ColumnReader<'a> {
+    column: &'a ColumnSchema,
+    position: Option<usize>,
+    missing_values: &'a [String],
+}
+
+impl ColumnReader<'_> {
+    /// Reads the column's value of `record` into `builder`, or a null and the row's
+    /// failure (a row already refused gets a null, unread).
+    fn read(
+        &self,
+        record: &Fields,
+        failure: &mut Failure,
+        builder: &mut Builder,
+        pseudonyms: &mut Pseudonyms<'_>,
+    ) {
+        if failure.is_some() {
+            return builder.push(&Value::Null);
+        }
+        let Some(text) = record.get(self.position) else {
+            *failure = Some((
+                self.column.name.clone(),
+                Rule::Type,
+                "valid UTF-8 text (or pass --encoding latin-1)".into(),
+            ));
+            return builder.push(&Value::Null);
+        };
+        match self.column.read(&text, self.missing_values) {
+            // An identifier of any type (a number as well as a text) is stored as the
+            // pseudonym of what was written.
+            Ok(value) if self.column.identifier && value != Value::Null => {
+                builder.push_text(pseudonyms.of(&text));
+            }
+            Ok(value) => builder.push(&value),
+            Err(e) => {
+                *failure = Some((self.column.name.clone(), e.rule, e.expected));
+                builder.push(&Value::Null);
+            }
+        }
+    }
 }
 
 /// A row's fields: text already checked as UTF-8, or bytes to decode one by one.
@@ -186,6 +272,16 @@ enum Fields {
 }
 
 impl Fields {
+    fn of(record: ByteRecord, encoding: Encoding) -> Self {
+        match encoding {
+            Encoding::Utf8 => match StringRecord::from_byte_record(record) {
+                Ok(text) => Self::Text(text),
+                Err(e) => Self::Bytes(e.into_byte_record(), encoding),
+            },
+            encoding => Self::Bytes(record, encoding),
+        }
+    }
+
     fn line(&self) -> u64 {
         let position = match self {
             Self::Text(r) => r.position(),
@@ -332,7 +428,15 @@ impl Builder {
         }
     }
 
-    fn push(&mut self, value: &Value) {
+    /// Appends a text value (a pseudonym) to a text column.
+    fn push_text(&mut self, text: &str) {
+        match self {
+            Self::Text(b) => b.append_value(text),
+            _ => unreachable!("identifiers' columns hold text"),
+        }
+    }
+
+    fn push(&mut self, value: &Value<'_>) {
         match (self, value) {
             (Self::Text(b), Value::Text(s)) => b.append_value(s),
             (Self::Integer(b), Value::Integer(n)) => b.append_value(*n),

@@ -1,19 +1,20 @@
 //! Reading one value by its column's rules. A refusal says which rule and what was
 //! expected, never what the value was: it may be an identifier or a health value.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use crate::schema::{ColumnKind, ColumnSchema};
 
-/// A value read from text.
+/// A value read from text (text values borrow it where they can).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     /// No value.
     Null,
     /// Text (strings, partial dates, year-months).
-    Text(String),
+    Text(Cow<'a, str>),
     /// A whole number.
     Integer(i64),
     /// A decimal number.
@@ -26,43 +27,6 @@ pub enum Value {
     Year(i32),
     /// Seconds since 1970-01-01T00:00:00.
     DateTime(i64),
-}
-
-impl Value {
-    /// Appends an unambiguous encoding of the value to `out` (a key's digest is taken
-    /// of its values' encodings, one after the other).
-    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        match self {
-            Self::Null => out.push(0),
-            Self::Text(t) => {
-                out.push(1);
-                out.extend_from_slice(&(t.len() as u64).to_le_bytes());
-                out.extend_from_slice(t.as_bytes());
-            }
-            Self::Integer(n) => {
-                out.push(2);
-                out.extend_from_slice(&n.to_le_bytes());
-            }
-            Self::Number(n) => {
-                out.push(3);
-                // 0.0 and -0.0 are the same number.
-                out.extend_from_slice(&(n + 0.0).to_bits().to_le_bytes());
-            }
-            Self::Boolean(b) => out.extend_from_slice(&[4, u8::from(*b)]),
-            Self::Date(d) => {
-                out.push(5);
-                out.extend_from_slice(&d.to_le_bytes());
-            }
-            Self::Year(y) => {
-                out.push(6);
-                out.extend_from_slice(&y.to_le_bytes());
-            }
-            Self::DateTime(t) => {
-                out.push(7);
-                out.extend_from_slice(&t.to_le_bytes());
-            }
-        }
-    }
 }
 
 /// Which rule a value broke.
@@ -131,7 +95,11 @@ const DAYS_TO_EPOCH: i32 = 719_163;
 
 impl ColumnSchema {
     /// Reads `text` by this column's type, format and constraints.
-    pub fn read(&self, text: &str, missing_values: &[String]) -> Result<Value, ValueError> {
+    pub fn read<'t>(
+        &self,
+        text: &'t str,
+        missing_values: &[String],
+    ) -> Result<Value<'t>, ValueError> {
         let missing = match missing_values {
             // The common case (the empty string), without a comparison per value.
             [only] if only.is_empty() => text.is_empty(),
@@ -149,9 +117,9 @@ impl ColumnSchema {
         Ok(value)
     }
 
-    fn convert(&self, text: &str) -> Result<Value, ValueError> {
+    fn convert<'t>(&self, text: &'t str) -> Result<Value<'t>, ValueError> {
         match &self.kind {
-            ColumnKind::String => Ok(Value::Text(text.to_owned())),
+            ColumnKind::String => Ok(Value::Text(Cow::Borrowed(text))),
             ColumnKind::Integer => trimmed(text)
                 .parse()
                 .map(Value::Integer)
@@ -188,7 +156,7 @@ impl ColumnSchema {
             }
             ColumnKind::PartialDate(format, pattern) => {
                 if pattern.is_match(text) {
-                    Ok(Value::Text(text.to_owned()))
+                    Ok(Value::Text(Cow::Borrowed(text)))
                 } else {
                     Err(fail(Rule::Type, &format!("a date part as {format}")))
                 }
@@ -200,7 +168,7 @@ impl ColumnSchema {
                 .map(Value::Year)
                 .ok_or_else(|| fail(Rule::Type, "a year as YYYY")),
             ColumnKind::YearMonth => year_month(text)
-                .map(Value::Text)
+                .map(|t| Value::Text(Cow::Owned(t)))
                 .ok_or_else(|| fail(Rule::Type, "a year and month as YYYY-MM")),
             ColumnKind::DateTime(format) => {
                 let parsed = match format {
@@ -491,7 +459,7 @@ mod tests {
             .remove(0)
     }
 
-    fn read(field: &str, text: &str) -> Result<Value, ValueError> {
+    fn read<'t>(field: &str, text: &'t str) -> Result<Value<'t>, ValueError> {
         column(field).read(text, &[String::new()])
     }
 

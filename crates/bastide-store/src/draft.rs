@@ -1,10 +1,13 @@
 //! Writing a version whose rows do not fit in memory: tables are written as they
-//! arrive, batch by batch, into encrypted Parquet files in a local temporary folder
-//! (a new file every [`FILE_ROWS`] rows, fresh keys each), then uploaded and committed
-//! at once. Until the commit, nothing of the version is visible; if it never comes,
-//! the temporary folder goes with the draft.
+//! arrive, batch by batch, into encrypted Parquet files in a local folder of the draft
+//! (a new file every [`FILE_ROWS`] rows, fresh keys each, hashed as they are written),
+//! then handed to the store and committed at once: a local store takes the files
+//! themselves (its drafts folder is on its own file system), another store gets them
+//! uploaded. Until the commit, nothing of the version is visible; if it never comes,
+//! the draft's folder goes with the draft.
 
 use std::fs::File;
+use std::io::Write;
 use std::path::PathBuf;
 
 use bastide_core::ids::KeyScope;
@@ -14,6 +17,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
+use sha2::{Digest, Sha256};
 
 use crate::datasets::{publish, write_manifest};
 use crate::encrypted::FileKeys;
@@ -24,6 +28,9 @@ use crate::{Committed, DatasetStore, Error, KeyService, Result};
 pub const FILE_ROWS: u64 = 1_000_000;
 /// Rows per Parquet row group: what the writer holds in memory at once.
 const ROW_GROUP_ROWS: usize = 65_536;
+/// Largest dictionary of an identifier's column in a row group (about 7,000
+/// pseudonyms; other columns keep Parquet's 1 MiB).
+const IDENTIFIER_DICTIONARY_BYTES: usize = 256 << 10;
 
 /// The next version of a dataset, being written.
 #[derive(Debug)]
@@ -59,15 +66,43 @@ impl std::fmt::Debug for TableSink {
 }
 
 struct OpenFile {
-    writer: ArrowWriter<File>,
+    writer: ArrowWriter<HashedFile>,
     path: PathBuf,
     key_ids: Vec<String>,
     rows: u64,
     coverage: Option<(i32, i32)>,
 }
 
-/// A closed local file: path, rows, key ids, date coverage.
-type LocalFile = (PathBuf, u64, Vec<String>, Option<(i32, i32)>);
+/// A closed local file of a draft.
+struct LocalFile {
+    path: PathBuf,
+    rows: u64,
+    bytes: u64,
+    sha256: String,
+    key_ids: Vec<String>,
+    coverage: Option<(i32, i32)>,
+}
+
+/// A file being written, hashed on the way (the store records every object's
+/// SHA-256; reading the file again at commit would cost as much as writing it).
+struct HashedFile {
+    file: File,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl Write for HashedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
 
 /// The earliest and latest value of the batch's date columns.
 fn date_range(batch: &RecordBatch) -> Option<(i32, i32)> {
@@ -102,13 +137,7 @@ impl DatasetStore {
                 path: dataset.to_owned(),
                 problem: "not a valid dataset name".into(),
             })?;
-        let dir = tempfile::Builder::new()
-            .prefix("bastide-draft-")
-            .tempdir()
-            .map_err(|source| Error::Export {
-                path: "a temporary folder".into(),
-                source,
-            })?;
+        let dir = self.storage.draft_folder()?;
         Ok(VersionDraft {
             file_rows: FILE_ROWS,
             store: self.clone(),
@@ -212,23 +241,26 @@ impl VersionDraft {
                     .await
                     .expect("closing files does not panic")?;
             let mut entries = Vec::new();
-            for (path, rows, key_ids, coverage) in files {
+            for file in files {
                 let object = format!(
                     "datasets/{}/data/{}.parquet",
                     self.base.dataset,
                     uuid::Uuid::new_v4().simple()
                 );
-                let (bytes, sha256) = self.store.storage.put_file(&object, &path).await?;
+                self.store
+                    .storage
+                    .adopt_file(&object, &file.path, &file.sha256)
+                    .await?;
                 entries.push(FileEntry {
                     path: object,
-                    bytes,
-                    rows,
-                    sha256,
+                    bytes: file.bytes,
+                    rows: file.rows,
+                    sha256: file.sha256,
                     added_in: self.base.version,
-                    key_ids,
-                    coverage,
+                    key_ids: file.key_ids,
+                    coverage: file.coverage,
                 });
-                uploaded.rows += rows;
+                uploaded.rows += file.rows;
             }
             let (columns, schema_hash) = manifest::columns(&schema);
             match self.base.tables.iter_mut().find(|t| t.name == name) {
@@ -318,22 +350,29 @@ impl TableSink {
         let mut properties = WriterProperties::builder()
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .with_file_encryption_properties(keys.properties(&self.schema).map_err(parquet)?);
-        // No minimum or maximum of a pseudonym anywhere (footer, page index): a plan
-        // that printed the files' statistics would show one person's pseudonym.
         for column in &self.identifiers {
-            properties = properties.set_column_statistics_enabled(
-                ColumnPath::from(column.as_str()),
-                EnabledStatistics::None,
-            );
+            let path = ColumnPath::from(column.as_str());
+            // No minimum or maximum of a pseudonym anywhere (footer, page index): a
+            // plan that printed the files' statistics would show one person's pseudonym.
+            properties = properties
+                .set_column_statistics_enabled(path.clone(), EnabledStatistics::None)
+                // A dictionary of pseudonyms pays where a person has many rows of a row
+                // group (claims); where each row is another person (beneficiaries) it
+                // fills up and is given up: give up sooner.
+                .set_column_dictionary_page_size_limit(path, IDENTIFIER_DICTIONARY_BYTES);
         }
         let properties = properties.build();
         let path = self
             .dir
             .join(format!("{}.parquet", uuid::Uuid::new_v4().simple()));
-        let file = File::create(&path).map_err(|source| Error::Export {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let file = HashedFile {
+            file: File::create(&path).map_err(|source| Error::Export {
+                path: path.display().to_string(),
+                source,
+            })?,
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
         let writer =
             ArrowWriter::try_new(file, self.schema.clone(), Some(properties)).map_err(parquet)?;
         Ok(OpenFile {
@@ -347,9 +386,19 @@ impl TableSink {
 
     fn close_current(&mut self) -> Result<()> {
         if let Some(file) = self.current.take() {
-            file.writer.close().map_err(parquet)?;
-            self.files
-                .push((file.path, file.rows, file.key_ids, file.coverage));
+            let mut written = file.writer.into_inner().map_err(parquet)?;
+            written.flush().map_err(|source| Error::Export {
+                path: file.path.display().to_string(),
+                source,
+            })?;
+            self.files.push(LocalFile {
+                path: file.path,
+                rows: file.rows,
+                bytes: written.bytes,
+                sha256: manifest::hex(&written.hasher.finalize()),
+                key_ids: file.key_ids,
+                coverage: file.coverage,
+            });
         }
         Ok(())
     }

@@ -22,6 +22,39 @@ use crate::{Error, Result};
 /// The object at the root of every store that says which hub it belongs to.
 const MARKER: &str = "bastide-store.json";
 
+/// The folder of a local store where versions being written keep their files until
+/// they are committed: on the store's own file system, so that committing a file
+/// moves it rather than copying it. Nothing below it is an object of the store.
+const DRAFTS: &str = "drafts";
+/// The start of a draft's folder name.
+const DRAFT_PREFIX: &str = "bastide-draft-";
+/// Age past which a draft's folder is left over from a stopped process.
+const STALE_DRAFT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes drafts' folders untouched for [`STALE_DRAFT`] (a folder changes each time
+/// its draft starts a file, every million rows): what a killed process left behind.
+fn remove_stale_drafts(drafts: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(drafts) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_DRAFT);
+        if stale
+            && entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(DRAFT_PREFIX)
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// What the marker object records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreMarker {
@@ -50,6 +83,8 @@ pub struct Storage {
     base: Arc<dyn ObjectStore>,
     base_url: Url,
     prefix: String,
+    /// The local object store, for a local store (which maps objects to files).
+    local: Option<Arc<LocalFileSystem>>,
 }
 
 impl Storage {
@@ -60,6 +95,7 @@ impl Storage {
             url: url.to_string(),
             source,
         };
+        let mut local = None;
         let (base, base_url, prefix): (Arc<dyn ObjectStore>, Url, String) = match url.scheme() {
             "file" => {
                 let dir = url.to_file_path().map_err(|()| Error::Unsupported {
@@ -71,9 +107,10 @@ impl Storage {
                         source: "the storage folder does not exist".into(),
                     }));
                 }
-                let base = LocalFileSystem::new().with_automatic_cleanup(true);
+                let base = Arc::new(LocalFileSystem::new().with_automatic_cleanup(true));
+                local = Some(base.clone());
                 (
-                    Arc::new(base),
+                    base,
                     Url::parse("file:///").expect("a URL"),
                     dir.to_string_lossy().trim_matches('/').to_owned(),
                 )
@@ -121,6 +158,7 @@ impl Storage {
             base,
             base_url,
             prefix,
+            local,
         })
     }
 
@@ -183,9 +221,93 @@ impl Storage {
         }
     }
 
+    /// Where a version being written keeps its files: a folder of its own in the
+    /// store's drafts folder for a local store (see [`DRAFTS`]), in the system's
+    /// temporary folder otherwise. It goes when dropped; drafts that a stopped process
+    /// left behind go at the next draft, once a day old.
+    pub fn draft_folder(&self) -> Result<tempfile::TempDir> {
+        let builder = tempfile::Builder::new().prefix(DRAFT_PREFIX).clone();
+        match self.local_path(DRAFTS) {
+            Some(drafts) => {
+                let made = std::fs::create_dir_all(&drafts).and_then(|()| {
+                    remove_stale_drafts(&drafts);
+                    builder.tempdir_in(&drafts)
+                });
+                made.map_err(|source| Error::Export {
+                    path: drafts.display().to_string(),
+                    source,
+                })
+            }
+            None => builder.tempdir().map_err(|source| Error::Export {
+                path: "a temporary folder".into(),
+                source,
+            }),
+        }
+    }
+
+    /// Where the object `path` of a local store lives on disk, as the local object
+    /// store maps it (its prefix and name percent-encoded where they must be).
+    fn local_path(&self, path: &str) -> Option<std::path::PathBuf> {
+        let local = self.local.as_ref()?;
+        let full: ObjectPath = ObjectPath::from(self.prefix.as_str())
+            .parts()
+            .chain(ObjectPath::from(path).parts())
+            .collect();
+        local.path_to_filesystem(&full).ok()
+    }
+
+    /// Makes the local file `file` (from [`Storage::draft_folder`]) the new object
+    /// `path`. A local store takes the file itself (a link, then the draft's name
+    /// removed: nothing is copied, and an existing object is never replaced); any
+    /// other store gets it uploaded in parts. `sha256` (hex) is the file's, computed
+    /// as it was written; an upload checks it on the way.
+    pub async fn adopt_file(&self, path: &str, file: &std::path::Path, sha256: &str) -> Result<()> {
+        if let Some(target) = self.local_path(path) {
+            let io = |at: &std::path::Path| {
+                let at = at.display().to_string();
+                move |source| Error::Export { path: at, source }
+            };
+            // The object's time is its commit's: garbage collection spares young
+            // objects that no version lists yet, as one being committed.
+            std::fs::File::options()
+                .write(true)
+                .open(file)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+                .map_err(io(file))?;
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(io(parent))?;
+            }
+            match std::fs::hard_link(file, &target) {
+                Ok(()) => return std::fs::remove_file(file).map_err(io(file)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(Error::Exists {
+                        path: path.to_owned(),
+                    });
+                }
+                // A drafts folder on another file system, or one without links: the
+                // file is copied as to any store.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::CrossesDevices | std::io::ErrorKind::Unsupported
+                    ) => {}
+                Err(e) => return Err(io(&target)(e)),
+            }
+        }
+        let (_, uploaded) = self.put_file(path, file).await?;
+        if uploaded != sha256 {
+            self.delete(path).await?;
+            return Err(Error::Manifest {
+                path: path.to_owned(),
+                problem: "the uploaded file differs from the one written".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// Uploads a local file as a new object, in parts, hashing it on the way;
     /// returns its size and SHA-256 (hex). Memory holds one part at a time.
-    pub async fn put_file(&self, path: &str, file: &std::path::Path) -> Result<(u64, String)> {
+    async fn put_file(&self, path: &str, file: &std::path::Path) -> Result<(u64, String)> {
         use sha2::{Digest, Sha256};
         use tokio::io::AsyncReadExt;
         let unreachable = |source| Error::Unreachable {
@@ -251,7 +373,7 @@ impl Storage {
         }
     }
 
-    /// Every object below `prefix`.
+    /// Every object below `prefix` (files of versions being written are not objects).
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
         let prefix = (!prefix.is_empty()).then(|| ObjectPath::from(prefix));
         let objects: Vec<_> = self
@@ -263,8 +385,10 @@ impl Storage {
                 url: self.url.to_string(),
                 source,
             })?;
+        let drafts = format!("{DRAFTS}/");
         Ok(objects
             .into_iter()
+            .filter(|meta| !meta.location.as_ref().starts_with(&drafts))
             .map(|meta| ObjectInfo {
                 path: meta.location.to_string(),
                 size: meta.size,
@@ -368,6 +492,110 @@ mod tests {
         assert_eq!(
             storage.object_url("x.parquet"),
             format!("file://{}/x.parquet", dir.path().display())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_local_store_takes_a_drafts_file_without_copying_and_never_lists_drafts() {
+        let (dir, storage) = local();
+        let draft = storage.draft_folder().unwrap();
+        assert!(
+            draft.path().starts_with(dir.path()),
+            "on the store's file system"
+        );
+        let written = draft.path().join("x.parquet");
+        std::fs::write(&written, b"rows").unwrap();
+        // Written long before its commit: the object is still as young as its commit.
+        let hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&written)
+            .unwrap()
+            .set_modified(hours_ago)
+            .unwrap();
+        assert!(
+            storage.list("").await.unwrap().is_empty(),
+            "a draft is no object"
+        );
+        let sha = crate::manifest::hex(&<sha2::Sha256 as sha2::Digest>::digest(b"rows"));
+        storage
+            .adopt_file("datasets/d/data/x.parquet", &written, &sha)
+            .await
+            .unwrap();
+        assert!(!written.exists(), "the draft's file was moved");
+        assert_eq!(
+            storage.get("datasets/d/data/x.parquet").await.unwrap(),
+            Bytes::from_static(b"rows")
+        );
+        // An existing object is never replaced.
+        std::fs::write(&written, b"other rows").unwrap();
+        assert!(matches!(
+            storage
+                .adopt_file("datasets/d/data/x.parquet", &written, &sha)
+                .await,
+            Err(Error::Exists { .. })
+        ));
+        assert_eq!(
+            storage.get("datasets/d/data/x.parquet").await.unwrap(),
+            Bytes::from_static(b"rows")
+        );
+        let listed = storage.list("").await.unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        let age = time::OffsetDateTime::now_utc() - listed[0].modified;
+        assert!(age < time::Duration::minutes(10), "{age}");
+        drop(draft);
+        assert!(
+            std::fs::read_dir(dir.path().join(DRAFTS))
+                .unwrap()
+                .next()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_committed_file_is_read_back_where_the_object_store_maps_it() {
+        // A folder name the object store percent-encodes.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("hub~1");
+        std::fs::create_dir(&root).unwrap();
+        let url = Url::from_directory_path(&root).unwrap();
+        let storage = Storage::open(&url, &S3Settings::default()).unwrap();
+        let draft = storage.draft_folder().unwrap();
+        let written = draft.path().join("x.parquet");
+        std::fs::write(&written, b"rows").unwrap();
+        let sha = crate::manifest::hex(&<sha2::Sha256 as sha2::Digest>::digest(b"rows"));
+        storage
+            .adopt_file("d/x.parquet", &written, &sha)
+            .await
+            .unwrap();
+        assert_eq!(
+            storage.get("d/x.parquet").await.unwrap(),
+            Bytes::from_static(b"rows")
+        );
+    }
+
+    #[test]
+    fn drafts_a_stopped_process_left_go_once_a_day_old() {
+        let (dir, storage) = local();
+        let drafts = dir.path().join(DRAFTS);
+        let (old, young) = (
+            drafts.join("bastide-draft-old"),
+            drafts.join("bastide-draft-young"),
+        );
+        for folder in [&old, &young] {
+            std::fs::create_dir_all(folder).unwrap();
+            std::fs::write(folder.join("x.parquet"), b"rows").unwrap();
+        }
+        let two_days_ago = std::time::SystemTime::now() - 2 * STALE_DRAFT;
+        std::fs::File::open(&old)
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+        let _draft = storage.draft_folder().unwrap();
+        assert!(!old.exists(), "left over");
+        assert!(
+            young.exists(),
+            "maybe another process's, still being written"
         );
     }
 

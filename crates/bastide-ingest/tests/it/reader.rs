@@ -472,3 +472,63 @@ fn chunked_validation_on_every_core_gives_the_same_result_as_one_chunk() {
         assert_eq!(summary(batch_rows), whole, "chunks of {batch_rows} rows");
     }
 }
+
+#[test]
+fn a_row_reports_its_first_broken_rule_and_only_refused_rows_leave_large_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("stay_id,nir,entry,age,ward\n");
+    // What each row should meet, worked out row by row as the rules read.
+    let (mut accepted, mut by_rule, mut seen) = (Vec::new(), [0u64; 3], Vec::new());
+    for i in 0..3000u64 {
+        let id = if i % 97 == 96 { i - 50 } else { i };
+        let bad_date = i % 13 == 5;
+        let bad_age = i % 17 == 3;
+        let entry = if bad_date { "31022024" } else { "01012024" };
+        let age = if bad_age { 300 } else { i % 100 };
+        text.push_str(&format!("{id},1840775123456,{entry},{age},W{i}\n"));
+        if bad_date {
+            by_rule[0] += 1; // the date comes before the age: it is the one reported
+        } else if bad_age {
+            by_rule[1] += 1;
+        } else if seen.contains(&id) {
+            by_rule[2] += 1;
+        } else {
+            seen.push(id);
+            accepted.push(format!("W{i}"));
+        }
+    }
+    let csv = file(dir.path(), "large.csv", text.as_bytes());
+    let (read, sink) = read_csv(&[&csv], &schema(), &CsvOptions::default(), &pseudonym).unwrap();
+    let count = |column: &str, rule: Rule| {
+        read.errors
+            .iter()
+            .filter(|g| g.column == column && g.rule == rule)
+            .map(|g| g.count)
+            .sum::<u64>()
+    };
+    assert_eq!(count("entry", Rule::Type), by_rule[0]);
+    assert_eq!(count("age", Rule::Maximum), by_rule[1]);
+    assert_eq!(count("stay_id", Rule::Unique), by_rule[2]);
+    assert_eq!(read.rows_accepted, accepted.len() as u64);
+    assert_eq!(read.rows_in, read.rows_accepted + read.rows_refused);
+    let wards: Vec<String> = sink
+        .accepted
+        .iter()
+        .flat_map(|b| {
+            let wards = b
+                .column_by_name("ward")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .clone();
+            (0..wards.len()).map(move |i| wards.value(i).to_owned())
+        })
+        .collect();
+    assert_eq!(
+        wards, accepted,
+        "exactly the rows that broke no rule, in order"
+    );
+    let refused: usize = sink.refused.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(refused as u64, read.rows_refused);
+}
