@@ -31,6 +31,42 @@ const DRAFT_PREFIX: &str = "bastide-draft-";
 /// Age past which a draft's folder is left over from a stopped process.
 const STALE_DRAFT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
+/// Makes the draft `file` the object `path` stored at `target` (see
+/// [`Storage::adopt_file`]); false when this file system cannot link it there and the
+/// file must be copied instead.
+fn link(file: &std::path::Path, target: &std::path::Path, path: &str) -> Result<bool> {
+    let io = |at: &std::path::Path| {
+        let at = at.display().to_string();
+        move |source| Error::Export { path: at, source }
+    };
+    // The object's time is its commit's: garbage collection spares young objects that
+    // no version lists yet, as one being committed.
+    std::fs::File::options()
+        .write(true)
+        .open(file)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+        .map_err(io(file))?;
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    match std::fs::hard_link(file, target) {
+        Ok(()) => std::fs::remove_file(file).map_err(io(file)).map(|()| true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::Exists {
+            path: path.to_owned(),
+        }),
+        // A drafts folder on another file system, or one without links.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::CrossesDevices | std::io::ErrorKind::Unsupported
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(io(target)(e)),
+    }
+}
+
 /// Removes drafts' folders untouched for [`STALE_DRAFT`] (a folder changes each time
 /// its draft starts a file, every million rows): what a killed process left behind.
 fn remove_stale_drafts(drafts: &std::path::Path) {
@@ -263,35 +299,12 @@ impl Storage {
     /// as it was written; an upload checks it on the way.
     pub async fn adopt_file(&self, path: &str, file: &std::path::Path, sha256: &str) -> Result<()> {
         if let Some(target) = self.local_path(path) {
-            let io = |at: &std::path::Path| {
-                let at = at.display().to_string();
-                move |source| Error::Export { path: at, source }
-            };
-            // The object's time is its commit's: garbage collection spares young
-            // objects that no version lists yet, as one being committed.
-            std::fs::File::options()
-                .write(true)
-                .open(file)
-                .and_then(|f| f.set_modified(std::time::SystemTime::now()))
-                .map_err(io(file))?;
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(io(parent))?;
-            }
-            match std::fs::hard_link(file, &target) {
-                Ok(()) => return std::fs::remove_file(file).map_err(io(file)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    return Err(Error::Exists {
-                        path: path.to_owned(),
-                    });
-                }
-                // A drafts folder on another file system, or one without links: the
-                // file is copied as to any store.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::CrossesDevices | std::io::ErrorKind::Unsupported
-                    ) => {}
-                Err(e) => return Err(io(&target)(e)),
+            let (file, name) = (file.to_owned(), path.to_owned());
+            let linked = tokio::task::spawn_blocking(move || link(&file, &target, &name))
+                .await
+                .expect("linking a file does not panic")?;
+            if linked {
+                return Ok(());
             }
         }
         let (_, uploaded) = self.put_file(path, file).await?;

@@ -424,6 +424,23 @@ fn a_file_that_is_not_parquet_is_named() {
     );
 }
 
+/// The `ward` column of `batches`, in order.
+fn wards(batches: &[datafusion::arrow::array::RecordBatch]) -> Vec<String> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let wards = b
+                .column_by_name("ward")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap()
+                .clone();
+            (0..wards.len()).map(move |i| wards.value(i).to_owned())
+        })
+        .collect()
+}
+
 #[test]
 fn chunked_validation_on_every_core_gives_the_same_result_as_one_chunk() {
     let dir = tempfile::tempdir().unwrap();
@@ -441,21 +458,6 @@ fn chunked_validation_on_every_core_gives_the_same_result_as_one_chunk() {
             ..CsvOptions::default()
         };
         let (read, sink) = read_csv(&[&csv], &schema(), &options, &pseudonym).unwrap();
-        let wards = |batches: &[datafusion::arrow::array::RecordBatch]| -> Vec<String> {
-            batches
-                .iter()
-                .flat_map(|b| {
-                    let wards = b
-                        .column_by_name("ward")
-                        .unwrap()
-                        .as_any()
-                        .downcast_ref::<StringArray>()
-                        .unwrap()
-                        .clone();
-                    (0..wards.len()).map(move |i| wards.value(i).to_owned())
-                })
-                .collect()
-        };
         let mut refused = wards(&sink.refused);
         refused.sort();
         (
@@ -511,22 +513,9 @@ fn a_row_reports_its_first_broken_rule_and_only_refused_rows_leave_large_chunks(
     assert_eq!(count("stay_id", Rule::Unique), by_rule[2]);
     assert_eq!(read.rows_accepted, accepted.len() as u64);
     assert_eq!(read.rows_in, read.rows_accepted + read.rows_refused);
-    let wards: Vec<String> = sink
-        .accepted
-        .iter()
-        .flat_map(|b| {
-            let wards = b
-                .column_by_name("ward")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .unwrap()
-                .clone();
-            (0..wards.len()).map(move |i| wards.value(i).to_owned())
-        })
-        .collect();
     assert_eq!(
-        wards, accepted,
+        wards(&sink.accepted),
+        accepted,
         "exactly the rows that broke no rule, in order"
     );
     let refused: usize = sink.refused.iter().map(|b| b.num_rows()).sum();
