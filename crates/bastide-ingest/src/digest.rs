@@ -63,7 +63,8 @@ impl DigestSet {
         }
         let mut places = Vec::new();
         places.try_reserve_exact(wanted)?;
-        self.rehash(places, wanted);
+        places.resize(wanted, 0);
+        self.rehash(places);
         Ok(())
     }
 
@@ -74,11 +75,11 @@ impl DigestSet {
 
     fn grow(&mut self, len: usize) {
         let wanted = Self::places_for(len).max(self.places.len() * 2);
-        self.rehash(Vec::with_capacity(wanted), wanted);
+        self.rehash(vec![0; wanted]);
     }
 
-    fn rehash(&mut self, mut places: Vec<Digest>, size: usize) {
-        places.resize(size, 0);
+    /// Moves every digest into `places` (free, a power of two of them).
+    fn rehash(&mut self, places: Vec<Digest>) {
         let old = std::mem::replace(&mut self.places, places);
         self.len = 0;
         for digest in old.into_iter().filter(|&d| d != 0) {

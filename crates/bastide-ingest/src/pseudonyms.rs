@@ -12,9 +12,9 @@ const SLOTS: usize = 4096;
 /// Pseudonyms by `function`, the last ones remembered.
 pub(crate) struct Pseudonyms<'a> {
     function: &'a (dyn Fn(&str) -> String + Sync),
-    /// Each slot's tag: the hash of the identifier it holds (0: none). Small enough
-    /// to stay in the nearest cache, so that an identifier met for the first time
-    /// (every row of a table of persons) costs no reading of the slots themselves.
+    /// Each slot's tag: the hash of the identifier it holds (0: none), so that an
+    /// identifier met for the first time (every row of a table of persons) costs no
+    /// comparison with the one its slot holds.
     tags: Vec<u64>,
     /// Each slot: an identifier as read, and its pseudonym.
     slots: Vec<Option<(String, String)>>,

@@ -93,15 +93,19 @@ pub(crate) fn validate(
         .iter()
         .map(|f| Builder::new(f.data_type(), rows))
         .collect();
-    let columns: Vec<_> = schema.columns.iter().zip(&file.positions).collect();
+    let readers: Vec<ColumnReader> = schema
+        .columns
+        .iter()
+        .zip(&file.positions)
+        .map(|(column, &position)| ColumnReader {
+            column,
+            position,
+            missing_values: &schema.missing_values,
+        })
+        .collect();
     for start in (0..rows).step_by(BLOCK) {
         let block = start..(start + BLOCK).min(rows);
-        for (&(column, &position), builder) in columns.iter().zip(&mut builders) {
-            let reader = ColumnReader {
-                column,
-                position,
-                missing_values: &schema.missing_values,
-            };
+        for (reader, builder) in readers.iter().zip(&mut builders) {
             for row in block.clone() {
                 reader.read(&records[row], &mut failures[row], builder, pseudonyms);
             }
