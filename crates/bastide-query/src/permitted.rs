@@ -39,8 +39,8 @@ use datafusion::physical_plan::{
 pub(crate) struct PermittedTable {
     name: String,
     plan: LogicalPlan,
-    /// Under an aggregate-only permit: the same rows with one more column, the hub
-    /// pseudonym of the person each row is about ([`crate::disclosure`] counts them).
+    /// Under an aggregate-only permit: the same rows with one more column, the key of
+    /// the person each row is about ([`crate::disclosure`] counts them).
     /// Scans that do not ask for that column read `plan` (finding the person can
     /// take a join).
     with_person: Option<LogicalPlan>,

@@ -16,17 +16,26 @@ use std::sync::Arc;
 use bastide_access::{Filter, Link, PermitScope, PersonPath, Scalar};
 use bastide_store::DatasetStore;
 use bastide_store::manifest::Manifest;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::TableProvider;
 use datafusion::common::{Column, JoinType, TableReference};
 use datafusion::datasource::provider_as_source;
-use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF, col, lit};
+use datafusion::logical_expr::type_coercion::binary::comparison_coercion;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF, cast, col, lit};
 
+use crate::disclosure::key::{link_key, person_key};
 use crate::error::internal;
 use crate::{Error, Result};
 
-/// The column a private plan adds, under an aggregate-only permit, for the hub
-/// pseudonym of the person each row is about.
+/// The column a private plan adds, under an aggregate-only permit, for the person
+/// each row is about: the key of their hub pseudonym ([`person_key`]).
 pub(crate) const PERSON: &str = "__bastide_person";
+
+/// The column of a link's key in the plans that find each key's person.
+const LINK: &str = "__bastide_link";
+
+/// The column of a row's own link key, joined with [`LINK`].
+const HERE: &str = "__bastide_link_here";
 
 /// Plans of permitted rows over a dataset version's stored tables.
 pub(crate) struct Rows<'a> {
@@ -152,7 +161,11 @@ impl<'a> Rows<'a> {
             .collect();
         if let Some(own) = self.person_column(name)? {
             let plan = LogicalPlanBuilder::from(rows)
-                .project(columns.into_iter().chain([col(quoted(&own)).alias(PERSON)]))
+                .project(
+                    columns
+                        .into_iter()
+                        .chain([person_key(col(quoted(&own))).alias(PERSON)]),
+                )
                 .and_then(LogicalPlanBuilder::build)
                 .map_err(internal)?;
             return Ok(Some((plan, Some(own))));
@@ -166,57 +179,49 @@ impl<'a> Rows<'a> {
         let person = Column::new(Some(TableReference::bare("persons0")), PERSON);
         let plan = if self.holds_data(link, rest) {
             let persons = self.persons_along(links, 0)?;
-            join(
-                LogicalPlanBuilder::from(rows),
-                name,
-                link,
-                persons,
-                JoinType::Left,
-                "persons0",
-            )?
-            .project(
-                columns
-                    .into_iter()
-                    .chain([Expr::Column(person).alias(PERSON)]),
-            )
+            self.join_persons(LogicalPlanBuilder::from(rows), link, persons, "persons0")?
+                .project(
+                    columns
+                        .into_iter()
+                        .chain([Expr::Column(person).alias(PERSON)]),
+                )
         } else {
             // No row can be seen (see `of`): no one to name.
             LogicalPlanBuilder::from(rows).project(
                 columns
                     .into_iter()
-                    .chain([lit(datafusion::common::ScalarValue::Utf8(None)).alias(PERSON)]),
+                    .chain([lit(datafusion::common::ScalarValue::UInt64(None)).alias(PERSON)]),
             )
         };
         let plan = plan.and_then(LogicalPlanBuilder::build).map_err(internal)?;
         Ok(Some((plan, None)))
     }
 
-    /// The person of each key `links[0]` reaches: its target columns and [`PERSON`],
-    /// one row per key whatever the data (a key shared by rows of several people names
-    /// no one), aliased `persons{depth}`.
+    /// The person of each key `links[0]` reaches: the key's [`link_key`] as [`LINK`]
+    /// and [`PERSON`], one row per key whatever the data (a key shared by rows of
+    /// several people names no one), aliased `persons{depth}`.
     fn persons_along(&self, links: &[Link], depth: usize) -> Result<LogicalPlan> {
         let (link, rest) = links
             .split_first()
             .ok_or_else(|| Error::Internal("a person path without links".into()))?;
         let target = self.scan(&link.to)?;
-        let keys = || link.to_columns.iter().map(|c| col(quoted(c)));
+        let (_, key) = self.link_keys(link)?;
         let with_person = match rest.first() {
             None => {
                 let own = self
                     .person_column(&link.to)?
                     .ok_or_else(|| Error::Internal(format!("{} names no person", link.to)))?;
-                target.project(keys().chain([col(quoted(&own)).alias(PERSON)]))
+                target.project([key.alias(LINK), person_key(col(quoted(&own))).alias(PERSON)])
             }
-            Some(_) => {
+            Some(next_link) => {
                 let next = format!("persons{}", depth + 1);
                 let persons = self.persons_along(rest, depth + 1)?;
-                join(target, &link.to, &rest[0], persons, JoinType::Left, &next)?.project(
-                    keys().chain([Expr::Column(Column::new(
-                        Some(TableReference::bare(next)),
-                        PERSON,
-                    ))
-                    .alias(PERSON)]),
-                )
+                self.join_persons(target, next_link, persons, &next)?
+                    .project([
+                        key.alias(LINK),
+                        Expr::Column(Column::new(Some(TableReference::bare(next)), PERSON))
+                            .alias(PERSON),
+                    ])
             }
         };
         with_person
@@ -226,7 +231,7 @@ impl<'a> Rows<'a> {
                 let min = || datafusion::functions_aggregate::min_max::min(col(PERSON));
                 let max = datafusion::functions_aggregate::min_max::max(col(PERSON));
                 b.aggregate(
-                    keys(),
+                    [col(LINK)],
                     [datafusion::logical_expr::when(min().eq(max), min())
                         .end()?
                         .alias(PERSON)],
@@ -235,6 +240,74 @@ impl<'a> Rows<'a> {
             .and_then(|b| b.alias(format!("persons{depth}")))
             .and_then(LogicalPlanBuilder::build)
             .map_err(internal)
+    }
+
+    /// `rows` (of `link.table`) left-joined with the `persons` of the keys `link`
+    /// reaches (from [`Rows::persons_along`]), aliased `alias`.
+    fn join_persons(
+        &self,
+        rows: LogicalPlanBuilder,
+        link: &Link,
+        persons: LogicalPlan,
+        alias: &str,
+    ) -> Result<LogicalPlanBuilder> {
+        let (here, _) = self.link_keys(link)?;
+        // The key computed before the join, so that the link's columns (nine for a
+        // claim) need not be held in the join's table.
+        let columns = rows.schema().columns().into_iter().map(Expr::Column);
+        let keyed = rows
+            .project(columns.chain([here.alias(HERE)]))
+            .map_err(internal)?;
+        let there = Column::new(Some(TableReference::bare(alias)), LINK);
+        keyed
+            .join(
+                persons,
+                JoinType::Left,
+                (vec![Column::from_name(HERE)], vec![there]),
+                None,
+            )
+            .map_err(internal)
+    }
+
+    /// The [`link_key`] of `link`'s columns in its table's rows (qualified by the
+    /// table's name) and of its target's columns (unqualified), each pair compared in
+    /// the type an equality between them takes.
+    fn link_keys(&self, link: &Link) -> Result<(Expr, Expr)> {
+        let from = self.stored_provider(&link.table)?.schema();
+        let to = self.stored_provider(&link.to)?.schema();
+        let mut here = Vec::with_capacity(link.columns.len());
+        let mut there = Vec::with_capacity(link.columns.len());
+        for (a, b) in link.columns.iter().zip(&link.to_columns) {
+            let field = |schema: &datafusion::arrow::datatypes::Schema, c: &str| {
+                schema
+                    .field_with_name(c)
+                    .map(|f| f.data_type().clone())
+                    .map_err(|e| internal(e.into()))
+            };
+            let (ta, tb) = (field(&from, a)?, field(&to, b)?);
+            let common = comparison_coercion(&ta, &tb).ok_or_else(|| Error::Invalid {
+                message: format!(
+                    "{}.{a} ({ta}) cannot be compared with {}.{b} ({tb}), which its Table Schema says it references; correct one of the two types",
+                    link.table, link.to
+                ),
+            })?;
+            let typed = |e: Expr, t: &DataType| {
+                if *t == common {
+                    e
+                } else {
+                    cast(e, common.clone())
+                }
+            };
+            here.push(typed(
+                Expr::Column(Column::new(
+                    Some(TableReference::bare(link.table.as_str())),
+                    a,
+                )),
+                &ta,
+            ));
+            there.push(typed(col(quoted(b)), &tb));
+        }
+        Ok((link_key(here), link_key(there)))
     }
 
     /// The first identifier column of `name`, in the order of its columns.

@@ -10,9 +10,9 @@
 //! person's true share, and a person whose true share exceeds the slack is kept: the
 //! largest contributions are reported with the slack added, so that the dominance and
 //! p % rules err towards withholding, never towards publishing. A cell with fewer
-//! persons than the bound is exact. Each person counts by a 64-bit hash of their hub
-//! pseudonym: two persons whose hashes collide count as one and add up, which can only
-//! withhold more.
+//! persons than the bound is exact. Each person counts by their key, a 64-bit hash of
+//! their hub pseudonym ([`super::key`]): two persons whose keys collide count as one
+//! and add up, which can only withhold more.
 //!
 //! Rows whose value is NULL contribute nothing (SUM and COUNT(x) skip them too) and
 //! mark the cell as missing a value; rows without a person (an identifier missing from
@@ -21,11 +21,13 @@
 
 use std::sync::Arc;
 
+use super::key::KEY_TYPE;
 use super::single::{Grows, Single};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder, ListBuilder,
     UInt64Builder,
 };
+use datafusion::arrow::buffer::ScalarBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt64Type};
 use datafusion::common::hash_utils::{QualityRandomState, create_hashes};
 use datafusion::common::{HashMap, Result as DfResult, internal_err};
@@ -278,8 +280,14 @@ impl GroupsAccumulator for Groups {
         let [person, value] = values else {
             return internal_err!("bastide_cell takes a person and a value");
         };
-        let mut hashes = vec![0u64; person.len()];
-        create_hashes([person], &PERSONS, &mut hashes)?;
+        // Persons come as their keys (see `super::key`): already hashes.
+        let hashes: ScalarBuffer<u64> = if person.data_type() == &KEY_TYPE {
+            person.as_primitive::<UInt64Type>().values().clone()
+        } else {
+            let mut hashes = vec![0u64; person.len()];
+            create_hashes([person], &PERSONS, &mut hashes)?;
+            hashes.into()
+        };
         let numbers = match self.contribution {
             Contribution::Value => Some(
                 datafusion::arrow::compute::cast(value, &DataType::Float64)?

@@ -1,7 +1,8 @@
 //! Carrying each row's person up a plan, to the aggregation whose cells are checked.
 //!
-//! Under an aggregate-only permit every permitted table can add one column, the hub
-//! pseudonym of the person its row is about ([`crate::permitted::PermittedTable`]).
+//! Under an aggregate-only permit every permitted table can add one column, the key
+//! of the person its row is about ([`crate::permitted::PermittedTable`],
+//! [`super::key`]).
 //! [`Threader::thread`] asks every scan for it and passes it, unchanged, through each
 //! step up to the aggregation: projections and filters carry it, a join carries both
 //! sides' persons (one, when the join is on the person itself; a row of an outer join
@@ -28,6 +29,7 @@ use datafusion::logical_expr::{
     TableScan, TableScanBuilder, Union, Window, cast, lit,
 };
 
+use super::key::{KEY_TYPE, person_key};
 use crate::error::internal;
 use crate::permitted::PermittedTable;
 use crate::pseudonym::{HUB_PSEUDONYM, PROJECT_PSEUDONYM};
@@ -428,18 +430,36 @@ impl Threader {
         }
         let plan = Aggregate::try_new(Arc::new(input.plan), a.group_expr, a.aggr_expr)
             .map_err(internal)?;
-        let persons = grouped
+        let columns = grouped
             .into_iter()
-            .map(|j| {
-                let column = Column::from(plan.schema.qualified_field(j));
-                Person {
-                    column: column.clone(),
-                    same: vec![column],
-                }
-            })
+            .map(|j| Column::from(plan.schema.qualified_field(j)))
             .collect();
+        self.keyed(LogicalPlan::Aggregate(plan), columns)
+    }
+
+    /// `plan` with the key of the person each of `columns` names (see
+    /// [`person_key`]) as more columns.
+    fn keyed(&mut self, plan: LogicalPlan, columns: Vec<Column>) -> Result<Threaded> {
+        let schema = plan.schema().clone();
+        let mut exprs: Vec<Expr> = schema.columns().into_iter().map(Expr::Column).collect();
+        let mut persons = Vec::with_capacity(columns.len());
+        for column in columns {
+            let value = Expr::Column(column.clone());
+            let key = if value.get_type(&schema).map_err(internal)? == KEY_TYPE {
+                value
+            } else {
+                person_key(value)
+            };
+            let name = self.fresh();
+            exprs.push(key.alias(&name));
+            persons.push(Person {
+                column: Column::from_name(name),
+                same: vec![column],
+            });
+        }
+        let plan = Projection::try_new(exprs, Arc::new(plan)).map_err(internal)?;
         Ok(Threaded {
-            plan: LogicalPlan::Aggregate(plan),
+            plan: LogicalPlan::Projection(plan),
             persons,
         })
     }
@@ -480,27 +500,23 @@ impl Threader {
     /// `DISTINCT` below the checked aggregation: over columns that name the person.
     fn distinct(&mut self, input: Arc<LogicalPlan>) -> Result<Threaded> {
         let threaded = self.thread(Arc::unwrap_or_clone(input.clone()))?;
-        let persons: Vec<Person> = threaded
+        let columns: Vec<Column> = threaded
             .persons
             .iter()
             .filter_map(|p| {
-                let column = p.same.iter().find(|c| input.schema().has_column(c))?;
-                Some(Person {
-                    column: column.clone(),
-                    same: vec![column.clone()],
-                })
+                p.same
+                    .iter()
+                    .find(|c| input.schema().has_column(c))
+                    .cloned()
             })
             .collect();
-        if persons.len() < threaded.persons.len() {
+        if columns.len() < threaded.persons.len() {
             return Err(Error::Refused {
                 construct: "DISTINCT inside the query over rows of several persons".into(),
                 hint: HINT,
             });
         }
-        Ok(Threaded {
-            plan: LogicalPlan::Distinct(Distinct::All(input)),
-            persons,
-        })
+        self.keyed(LogicalPlan::Distinct(Distinct::All(input)), columns)
     }
 
     fn union(&mut self, u: Union) -> Result<Threaded> {

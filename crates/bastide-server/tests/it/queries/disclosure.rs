@@ -457,3 +457,21 @@ async fn doubled_rows_do_not_hide_a_difference_of_a_few_persons() {
     };
     assert!(refused_or_withheld, "{doubled}");
 }
+
+#[tokio::test]
+async fn a_person_is_the_same_person_whether_read_from_a_table_or_from_a_per_person_answer() {
+    let world = town().await;
+    let p = aggregate_project(&world).await;
+    // Persons of a table beside the persons of a per-person subquery, joined outside:
+    // each of the 60 counted once.
+    let joined = "SELECT count(*) FROM people p LEFT JOIN (SELECT nir_ano_17, count(*) AS n FROM stays GROUP BY 1) s ON s.nir_ano_17 = p.ben_nir_psa";
+    assert_eq!(rows(&world, &p, joined).await, [["60"]]);
+    // The town less two persons, asked through a per-person subquery after the whole
+    // town was counted from the table: the same persons, two fewer, withheld.
+    let fewer = "SELECT count(*) FROM (SELECT ben_nir_psa FROM people WHERE ben_nai_ann <> 1940 GROUP BY 1) t";
+    assert_eq!(rows(&world, &p, fewer).await, [["NULL"]]);
+    let distinct = "SELECT count(*) FROM (SELECT DISTINCT ben_nir_psa FROM people WHERE ben_nai_ann <> 1941) t";
+    assert_eq!(rows(&world, &p, distinct).await, [["NULL"]]);
+    let other = aggregate_project(&world).await;
+    assert_eq!(rows(&world, &other, fewer).await, [["58"]]);
+}
