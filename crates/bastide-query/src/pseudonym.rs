@@ -249,7 +249,7 @@ impl ScalarUDFImpl for NotOptedOut {
 }
 
 /// Applies `f` to the text values of the one argument, whatever its string type.
-pub(crate) fn map_strings(
+fn map_strings(
     args: &ScalarFunctionArgs,
     f: impl Fn(&mut dyn Iterator<Item = Option<&str>>) -> ArrayRef,
 ) -> DfResult<ColumnarValue> {

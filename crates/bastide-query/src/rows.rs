@@ -23,7 +23,7 @@ use datafusion::datasource::provider_as_source;
 use datafusion::logical_expr::type_coercion::binary::comparison_coercion;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, ScalarUDF, cast, col, lit};
 
-use crate::disclosure::key::{link_key, person_key};
+use crate::disclosure::key::link_key;
 use crate::error::internal;
 use crate::{Error, Result};
 
@@ -43,6 +43,8 @@ pub(crate) struct Rows<'a> {
     scope: &'a PermitScope,
     /// `not_opted_out`, None while the register is empty.
     opted_in: Option<&'a Arc<ScalarUDF>>,
+    /// The project's `person_key` ([`crate::disclosure::key`]).
+    person_key: &'a Arc<ScalarUDF>,
     stored: HashMap<String, Arc<dyn TableProvider>>,
 }
 
@@ -54,6 +56,7 @@ impl<'a> Rows<'a> {
         scope: &'a PermitScope,
         table: &str,
         opted_in: Option<&'a Arc<ScalarUDF>>,
+        person_key: &'a Arc<ScalarUDF>,
     ) -> Result<Self> {
         let people = scope.people();
         let mut names: BTreeSet<&str> = BTreeSet::from([table]);
@@ -78,6 +81,7 @@ impl<'a> Rows<'a> {
             manifest,
             scope,
             opted_in,
+            person_key,
             stored,
         })
     }
@@ -164,7 +168,7 @@ impl<'a> Rows<'a> {
                 .project(
                     columns
                         .into_iter()
-                        .chain([person_key(col(quoted(&own))).alias(PERSON)]),
+                        .chain([self.person_key.call(vec![col(quoted(&own))]).alias(PERSON)]),
                 )
                 .and_then(LogicalPlanBuilder::build)
                 .map_err(internal)?;
@@ -211,7 +215,10 @@ impl<'a> Rows<'a> {
                 let own = self
                     .person_column(&link.to)?
                     .ok_or_else(|| Error::Internal(format!("{} names no person", link.to)))?;
-                target.project([key.alias(LINK), person_key(col(quoted(&own))).alias(PERSON)])
+                target.project([
+                    key.alias(LINK),
+                    self.person_key.call(vec![col(quoted(&own))]).alias(PERSON),
+                ])
             }
             Some(next_link) => {
                 let next = format!("persons{}", depth + 1);
@@ -269,9 +276,9 @@ impl<'a> Rows<'a> {
             .map_err(internal)
     }
 
-    /// The [`link_key`] of `link`'s columns in its table's rows (qualified by the
-    /// table's name) and of its target's columns (unqualified), each pair compared in
-    /// the type an equality between them takes.
+    /// The [`link_key`] of `link`'s columns in its table's rows and of its target's
+    /// columns (each qualified by its table's name), each pair compared in the type
+    /// an equality between them takes.
     fn link_keys(&self, link: &Link) -> Result<(Expr, Expr)> {
         let from = self.stored_provider(&link.table)?.schema();
         let to = self.stored_provider(&link.to)?.schema();
@@ -305,7 +312,10 @@ impl<'a> Rows<'a> {
                 )),
                 &ta,
             ));
-            there.push(typed(col(quoted(b)), &tb));
+            there.push(typed(
+                Expr::Column(Column::new(Some(TableReference::bare(link.to.as_str())), b)),
+                &tb,
+            ));
         }
         Ok((link_key(here), link_key(there)))
     }

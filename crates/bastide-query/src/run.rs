@@ -203,7 +203,13 @@ impl Workspace {
         let plan = match self.mode() {
             Mode::AggregateOnly if !checked.explain => {
                 aggregate::check(&plan, self.identifiers())?;
-                disclosure::apply(plan, self.rules(), report, self.published())?
+                disclosure::apply(
+                    plan,
+                    self.rules(),
+                    report,
+                    self.published(),
+                    self.person_key(),
+                )?
             }
             // The day's row budget counts rows: one row gathering many rows' values
             // would pass a column through it.

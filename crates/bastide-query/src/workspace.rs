@@ -107,8 +107,9 @@ pub struct Workspace {
     /// The disclosure rules an aggregate-only answer's cells are checked against.
     rules: bastide_sdc::Rules,
     published: Option<Arc<crate::disclosure::Published>>,
-    /// The keys of persons in this project's sketches, from its secret.
-    sketch_seed: u64,
+    /// The project's persons' keys (seeded from its secret), which its sketches
+    /// hold.
+    person_key: Arc<ScalarUDF>,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -150,8 +151,10 @@ impl Workspace {
             .await?;
         let pseudonym = ProjectPseudonym::new(project, secret.as_bytes()).udf();
         let sketch_seed = crate::disclosure::seed(secret.as_bytes());
+        let person_key = crate::disclosure::key::person_keys(sketch_seed);
         let functions = Functions {
             hub: HubPseudonym::udf(),
+            person_key: person_key.clone(),
             opted_in: (!opt_outs.register.is_empty())
                 .then(|| NotOptedOut::new(opt_outs.register.clone()).udf()),
         };
@@ -194,7 +197,7 @@ impl Workspace {
             pseudonym,
             rules: bastide_sdc::Rules::default(),
             published: None,
-            sketch_seed,
+            person_key,
         })
     }
 
@@ -213,10 +216,14 @@ impl Workspace {
         self
     }
 
-    /// The project's earlier published groups, when they are compared, and the seed
-    /// of the persons' keys in their sketches.
-    pub(crate) fn published(&self) -> Option<(&Arc<crate::disclosure::Published>, u64)> {
-        self.published.as_ref().map(|p| (p, self.sketch_seed))
+    /// The project's earlier published groups, when they are compared.
+    pub(crate) fn published(&self) -> Option<&Arc<crate::disclosure::Published>> {
+        self.published.as_ref()
+    }
+
+    /// The project's `person_key` ([`crate::disclosure::key`]).
+    pub(crate) fn person_key(&self) -> &Arc<ScalarUDF> {
+        &self.person_key
     }
 
     /// The disclosure rules of its aggregate-only answers.
@@ -260,6 +267,8 @@ struct Functions {
     hub: Arc<ScalarUDF>,
     /// None when the register is empty.
     opted_in: Option<Arc<ScalarUDF>>,
+    /// The project's persons' keys.
+    person_key: Arc<ScalarUDF>,
 }
 
 /// The view of one permitted table, and its identifier columns (lower case): the
@@ -281,6 +290,7 @@ async fn view(
         scope,
         &table.name,
         functions.opted_in.as_ref(),
+        &functions.person_key,
     )
     .await?;
     let all = rows.of(&table.name, &[], &mut Vec::new())?;

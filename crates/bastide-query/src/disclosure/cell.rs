@@ -21,15 +21,12 @@
 
 use std::sync::Arc;
 
-use super::key::KEY_TYPE;
 use super::single::{Grows, Single};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder, ListBuilder,
     UInt64Builder,
 };
-use datafusion::arrow::buffer::ScalarBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt64Type};
-use datafusion::common::hash_utils::{QualityRandomState, create_hashes};
 use datafusion::common::{HashMap, Result as DfResult, internal_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
@@ -47,9 +44,6 @@ pub(crate) mod at {
     pub const TOTAL: usize = 4;
     pub const LARGEST: usize = 5;
 }
-
-/// The persons' hashes: fixed, so that every partition of a query agrees.
-const PERSONS: QualityRandomState = QualityRandomState::with_seed(0x6261_7374_6964_6531);
 
 /// What a row contributes to its person's share of the cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -281,13 +275,10 @@ impl GroupsAccumulator for Groups {
             return internal_err!("bastide_cell takes a person and a value");
         };
         // Persons come as their keys (see `super::key`): already hashes.
-        let hashes: ScalarBuffer<u64> = if person.data_type() == &KEY_TYPE {
-            person.as_primitive::<UInt64Type>().values().clone()
-        } else {
-            let mut hashes = vec![0u64; person.len()];
-            create_hashes([person], &PERSONS, &mut hashes)?;
-            hashes.into()
+        let Some(hashes) = person.as_primitive_opt::<UInt64Type>() else {
+            return internal_err!("bastide_cell takes persons' keys");
         };
+        let hashes = hashes.values();
         let numbers = match self.contribution {
             Contribution::Value => Some(
                 datafusion::arrow::compute::cast(value, &DataType::Float64)?

@@ -37,7 +37,7 @@ use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::utils::grouping_set_to_exprlist;
 use datafusion::logical_expr::{
     Aggregate as AggregateStep, Distinct, Expr, ExprSchemable, Filter, GroupingSet, LogicalPlan,
-    LogicalPlanBuilder, Operator, Projection, Window, binary_expr, cast, lit, when,
+    LogicalPlanBuilder, Operator, Projection, ScalarUDF, Window, binary_expr, cast, lit, when,
 };
 use serde::Serialize;
 
@@ -135,17 +135,19 @@ impl Disclosure {
 /// `report`.
 /// With `published`, each published group is compared with the project's earlier
 /// ones (differencing across answers) and remembered.
+/// Persons are keyed by the project's `person_key` ([`key`]).
 pub(crate) fn apply(
     plan: LogicalPlan,
     rules: &Rules,
     report: &Arc<Mutex<Disclosure>>,
-    published: Option<(&Arc<Published>, u64)>,
+    published: Option<&Arc<Published>>,
+    person_key: &Arc<ScalarUDF>,
 ) -> Result<LogicalPlan> {
     Checker {
         rules,
         report,
-        published: published.map(|p| p.0),
-        seed: published.map_or(0, |p| p.1),
+        published,
+        person_key,
     }
     .top(plan)
 }
@@ -165,8 +167,7 @@ struct Checker<'a> {
     rules: &'a Rules,
     report: &'a Arc<Mutex<Disclosure>>,
     published: Option<&'a Arc<Published>>,
-    /// The persons' keys' seed in sketches.
-    seed: u64,
+    person_key: &'a Arc<ScalarUDF>,
 }
 
 impl Checker<'_> {
@@ -225,7 +226,7 @@ impl Checker<'_> {
     fn aggregate(&self, a: AggregateStep) -> Result<LogicalPlan> {
         let original = a.schema.clone();
         let totals = totals(&a.group_expr)?;
-        let threaded = Threader::default().thread(a.input.as_ref().clone())?;
+        let threaded = Threader::new(self.person_key.clone()).thread(a.input.as_ref().clone())?;
         selections(&a.group_expr, threaded.plan.schema(), &threaded.persons)?;
         selections(&a.aggr_expr, threaded.plan.schema(), &threaded.persons)?;
         if threaded.persons.is_empty() {
@@ -277,7 +278,7 @@ impl Checker<'_> {
         let mut sketched = vec![None; slots.len()];
         if self.published.is_some() {
             let size = Sketch::size_for(self.rules.min_persons);
-            let udaf = Arc::new(SketchUdaf::udaf(size, self.seed));
+            let udaf = Arc::new(SketchUdaf::udaf(size));
             for (s, (_, value, filter)) in slots.iter().enumerate() {
                 if filter.is_some() {
                     continue;

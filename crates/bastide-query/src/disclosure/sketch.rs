@@ -23,7 +23,6 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, UInt64Type};
 use datafusion::arrow::datatypes::{Field, FieldRef};
-use datafusion::common::hash_utils::{QualityRandomState, create_hashes};
 use datafusion::common::{Result as DfResult, internal_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
@@ -383,17 +382,15 @@ impl Memory {
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct SketchUdaf {
     size: usize,
-    /// The persons' keys' seed: the project's, so that stored sketches mean nothing
-    /// without its secret.
-    seed: u64,
     signature: Signature,
 }
 
 impl SketchUdaf {
-    pub fn udaf(size: usize, seed: u64) -> AggregateUDF {
+    /// Persons come as their keys, seeded with the project's secret
+    /// ([`super::key`]): the stored sketches mean nothing without it.
+    pub fn udaf(size: usize) -> AggregateUDF {
         AggregateUDF::from(Self {
             size,
-            seed,
             signature: Signature::any(2, Volatility::Immutable),
         })
     }
@@ -401,7 +398,6 @@ impl SketchUdaf {
     fn sketches(&self) -> Sketches {
         Sketches {
             size: self.size,
-            seed: self.seed,
             groups: Vec::new(),
         }
     }
@@ -471,7 +467,6 @@ impl Hasher for KeyHasher {
 #[derive(Debug)]
 struct Sketches {
     size: usize,
-    seed: u64,
     groups: Vec<Keys>,
 }
 
@@ -505,12 +500,10 @@ impl GroupsAccumulator for Sketches {
         let [person, value] = values else {
             return internal_err!("bastide_sketch takes a person and a value");
         };
-        let mut hashes = vec![0u64; person.len()];
-        create_hashes(
-            [person],
-            &QualityRandomState::with_seed(self.seed),
-            &mut hashes,
-        )?;
+        let Some(hashes) = person.as_primitive_opt::<UInt64Type>() else {
+            return internal_err!("bastide_sketch takes persons' keys");
+        };
+        let hashes = hashes.values();
         for (row, &group) in group_indices.iter().enumerate() {
             let skipped = opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row))
                 || person.is_null(row)
@@ -568,7 +561,6 @@ impl GroupsAccumulator for Sketches {
     ) -> DfResult<Vec<ArrayRef>> {
         let mut one = Sketches {
             size: self.size,
-            seed: self.seed,
             groups: Vec::new(),
         };
         let rows = values.first().map_or(0, |v| v.len());

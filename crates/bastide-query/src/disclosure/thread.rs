@@ -26,10 +26,10 @@ use datafusion::logical_expr::expr::{BinaryExpr, Exists, InSubquery, SetComparis
 use datafusion::logical_expr::utils::split_conjunction;
 use datafusion::logical_expr::{
     Aggregate, Distinct, Expr, ExprSchemable, Join, JoinType, LogicalPlan, Operator, Projection,
-    TableScan, TableScanBuilder, Union, Window, cast, lit,
+    ScalarUDF, TableScan, TableScanBuilder, Union, Window, cast, lit,
 };
 
-use super::key::{KEY_TYPE, person_key};
+use super::key::KEY_TYPE;
 use crate::error::internal;
 use crate::permitted::PermittedTable;
 use crate::pseudonym::{HUB_PSEUDONYM, PROJECT_PSEUDONYM};
@@ -64,12 +64,27 @@ impl Threaded {
 }
 
 /// Threads persons through plans, naming the columns it adds.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Threader {
     added: usize,
+    /// The project's `person_key` ([`super::key`]).
+    person_key: Arc<ScalarUDF>,
 }
 
 impl Threader {
+    pub fn new(person_key: Arc<ScalarUDF>) -> Self {
+        Self {
+            added: 0,
+            person_key,
+        }
+    }
+
+    /// A threader whose plans are only looked at (which persons they carry), never
+    /// run: any key will do.
+    fn analysing() -> Self {
+        Self::new(super::key::person_keys(0))
+    }
+
     fn fresh(&mut self) -> String {
         self.added += 1;
         format!("{PERSON}_{}", self.added)
@@ -438,7 +453,7 @@ impl Threader {
     }
 
     /// `plan` with the key of the person each of `columns` names (see
-    /// [`person_key`]) as more columns.
+    /// [`super::key`]) as more columns.
     fn keyed(&mut self, plan: LogicalPlan, columns: Vec<Column>) -> Result<Threaded> {
         let schema = plan.schema().clone();
         let mut exprs: Vec<Expr> = schema.columns().into_iter().map(Expr::Column).collect();
@@ -448,7 +463,7 @@ impl Threader {
             let key = if value.get_type(&schema).map_err(internal)? == KEY_TYPE {
                 value
             } else {
-                person_key(value)
+                self.person_key.call(vec![value])
             };
             let name = self.fresh();
             exprs.push(key.alias(&name));
@@ -677,7 +692,7 @@ fn own_person(
     schema: &DFSchema,
     persons: &[Person],
 ) -> Result<()> {
-    let inner = Threader::default().thread(subquery.clone())?;
+    let inner = Threader::analysing().thread(subquery.clone())?;
     if inner.persons.is_empty() {
         return Ok(());
     }
@@ -699,7 +714,7 @@ fn own_person(
 
 /// `EXISTS (subquery)`, `x > ANY (subquery)`: only over rows about no one.
 fn about_no_one(subquery: &LogicalPlan) -> Result<()> {
-    if Threader::default()
+    if Threader::analysing()
         .thread(subquery.clone())?
         .persons
         .is_empty()
