@@ -28,7 +28,7 @@ use crate::error::internal;
 use crate::{Error, Result};
 
 /// The column a private plan adds, under an aggregate-only permit, for the person
-/// each row is about: the key of their hub pseudonym ([`person_key`]).
+/// each row is about: the key of their hub pseudonym ([`crate::disclosure::key`]).
 pub(crate) const PERSON: &str = "__bastide_person";
 
 /// The column of a link's key in the plans that find each key's person.
