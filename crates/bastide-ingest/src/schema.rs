@@ -221,6 +221,10 @@ impl ColumnKind {
     }
 }
 
+/// The start of the names of columns Bastide's query plans add to a table's rows (the
+/// person each row is about, its link key): no stored column may take one.
+pub const RESERVED: &str = "__bastide";
+
 fn column(file: &str, index: usize, field: &Json) -> Result<ColumnSchema> {
     let object = field.as_object().ok_or_else(|| Error::NotASchema {
         file: file.to_owned(),
@@ -241,6 +245,11 @@ fn column(file: &str, index: usize, field: &Json) -> Result<ColumnSchema> {
             file: file.to_owned(),
             problem: format!("field {} has no name", index + 1),
         });
+    }
+    if name.to_ascii_lowercase().starts_with(RESERVED) {
+        return Err(bad(format!(
+            "names starting with `{RESERVED}` are Bastide's own (the columns its query plans add); rename the field"
+        )));
     }
     let format = object
         .get("format")

@@ -521,3 +521,18 @@ fn a_row_reports_its_first_broken_rule_and_only_refused_rows_leave_large_chunks(
     let refused: usize = sink.refused.iter().map(|b| b.num_rows()).sum();
     assert_eq!(refused as u64, read.rows_refused);
 }
+
+#[test]
+fn a_schema_field_named_like_bastide_s_own_plan_columns_is_refused_naming_it() {
+    for name in ["__bastide_person", "__BASTIDE_link_here"] {
+        let json = format!(r#"{{"fields": [{{"name": "id"}}, {{"name": "{name}"}}]}}"#);
+        let err = TableSchema::parse("claims.json", json.as_bytes()).unwrap_err();
+        let message = err.to_string();
+        assert!(message.starts_with("claims.json: field"), "{message}");
+        assert!(
+            message.contains(name) && message.contains("rename"),
+            "{message}"
+        );
+    }
+    assert!(TableSchema::parse("ok.json", br#"{"fields": [{"name": "bastide_x"}]}"#).is_ok());
+}
