@@ -29,7 +29,7 @@ use datafusion::logical_expr::{
 };
 
 /// The name the function shows in plans.
-pub(crate) const PERSON_KEY: &str = "person_key";
+const PERSON_KEY: &str = "person_key";
 
 /// The data type of persons' keys.
 pub(crate) const KEY_TYPE: DataType = DataType::UInt64;
