@@ -21,13 +21,14 @@
 
 use std::sync::Arc;
 
-use super::single::{Grows, Single};
+use super::key::KeyMap;
+use super::single::{Grows, Single, kept_by};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder, ListBuilder,
     UInt64Builder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, UInt64Type};
-use datafusion::common::{HashMap, Result as DfResult, internal_err};
+use datafusion::common::{Result as DfResult, internal_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
@@ -139,7 +140,7 @@ fn list(item: DataType) -> DataType {
 #[derive(Debug, Clone, Default)]
 struct Summary {
     /// Each kept person's share (less `slack` at most).
-    shares: HashMap<u64, f64>,
+    shares: KeyMap<f64>,
     /// What the cutting down took off every share, in all.
     slack: f64,
     /// Whether shares were ever dropped: more persons than the bound.
@@ -279,6 +280,8 @@ impl GroupsAccumulator for Groups {
             return internal_err!("bastide_cell takes persons' keys");
         };
         let hashes = hashes.values();
+        let (no_person, no_value) = (person.logical_nulls(), value.logical_nulls());
+        let filter = opt_filter.map(kept_by);
         let numbers = match self.contribution {
             Contribution::Value => Some(
                 datafusion::arrow::compute::cast(value, &DataType::Float64)?
@@ -288,16 +291,16 @@ impl GroupsAccumulator for Groups {
             Contribution::Record => None,
         };
         for (row, &group) in group_indices.iter().enumerate() {
-            if opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row)) {
+            if filter.as_ref().is_some_and(|f| !f.value(row)) {
                 continue;
             }
             let cell = &mut self.cells[group];
-            if value.is_null(row) {
+            if no_value.as_ref().is_some_and(|n| n.is_null(row)) {
                 cell.missing = true;
                 continue;
             }
             let share = numbers.as_ref().map_or(1.0, |n| n.value(row));
-            if person.is_null(row) {
+            if no_person.as_ref().is_some_and(|n| n.is_null(row)) {
                 cell.nobody += 1;
                 cell.nobody_sum += share;
                 continue;

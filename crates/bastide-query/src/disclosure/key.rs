@@ -16,6 +16,7 @@
 //! groups a project saw then are still compared with its new answers. It never
 //! leaves the plan.
 
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, UInt64Array};
@@ -27,6 +28,30 @@ use datafusion::common::hash_utils::{QualityRandomState, create_hashes};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+
+/// A map from persons' keys: already hashes, so the map does not hash them again
+/// (seeded with the project's secret, they cannot be chosen to collide).
+pub(crate) type KeyMap<V> = std::collections::HashMap<u64, V, BuildHasherDefault<KeyHasher>>;
+
+/// The identity as a hasher, for keys that are hashes.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 /// The name the function shows in plans.
 const PERSON_KEY: &str = "person_key";

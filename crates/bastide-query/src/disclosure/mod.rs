@@ -19,6 +19,7 @@
 //! carries a [`Disclosure`] report: cells checked, withheld and why.
 
 mod cell;
+mod distinct;
 pub(crate) mod key;
 mod single;
 mod sketch;

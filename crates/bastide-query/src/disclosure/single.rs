@@ -1,7 +1,9 @@
-//! The accumulator of an aggregation without groups (one group), over the groups
-//! accumulator of a disclosure aggregate (`bastide_cell`, `bastide_sketch`).
+//! What the disclosure aggregates (`bastide_cell`, `bastide_sketch`) share: the
+//! accumulator of an aggregation without groups (one group) over their groups
+//! accumulator, and the rows a `FILTER` keeps.
 
-use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray};
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::common::{Result as DfResult, ScalarValue};
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 
@@ -43,5 +45,13 @@ impl<G: Grows + std::fmt::Debug + Sync> Accumulator for Single<G> {
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
         let rows = states.first().map_or(0, |v| v.len());
         self.0.merge_batch(states, &vec![0; rows], 1)
+    }
+}
+
+/// The rows `filter` keeps: true, not false or NULL.
+pub(crate) fn kept_by(filter: &BooleanArray) -> BooleanBuffer {
+    match filter.nulls() {
+        Some(nulls) => filter.values() & nulls.inner(),
+        None => filter.values().clone(),
     }
 }

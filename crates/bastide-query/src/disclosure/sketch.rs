@@ -13,14 +13,15 @@
 //! `bastide_sketch(person)` computes it in the answer's own aggregation, in memory of
 //! the sketch's fixed size per group.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use super::single::{Grows, Single};
+use super::distinct::Distinct;
+use super::single::{Grows, Single, kept_by};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, ListBuilder, UInt64Builder,
 };
+use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::datatypes::{DataType, UInt64Type};
 use datafusion::arrow::datatypes::{Field, FieldRef};
 use datafusion::common::{Result as DfResult, internal_err};
@@ -36,8 +37,15 @@ const MINS: usize = 4;
 /// Positions of a key in the table.
 const HASHES: usize = 4;
 
+/// `a · b` modulo [`P`], for any `a` and `b`: a Mersenne prime reduces by shifts and
+/// additions (2^61 ≡ 1), where a 128-bit division is a call into a slow routine.
 fn mul(a: u64, b: u64) -> u64 {
-    ((u128::from(a) * u128::from(b)) % u128::from(P)) as u64
+    let x = u128::from(a) * u128::from(b);
+    // x < 2^128: folding the bits above 61 once leaves less than 2^68, twice less
+    // than 2^62, one subtraction from below P.
+    let x = (x & u128::from(P)) + (x >> 61);
+    let x = ((x & u128::from(P)) + (x >> 61)) as u64;
+    if x >= P { x - P } else { x }
 }
 
 fn add(a: u64, b: u64) -> u64 {
@@ -440,48 +448,25 @@ impl AggregateUDFImpl for SketchUdaf {
     }
 }
 
-/// A set of person keys: already hashes, so the set does not hash them again.
-type Keys = HashSet<u64, BuildHasherDefault<KeyHasher>>;
-
-/// The identity as a hasher, for keys that are hashes.
-#[derive(Debug, Default, Clone, Copy)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 /// Each group's distinct persons' keys.
 #[derive(Debug)]
 struct Sketches {
     size: usize,
-    groups: Vec<Keys>,
+    groups: Vec<Distinct>,
 }
 
 impl Grows for Sketches {
     fn grow(&mut self, n: usize) {
         if self.groups.len() < n {
-            self.groups.resize_with(n, Keys::default);
+            self.groups.resize_with(n, Distinct::default);
         }
     }
 }
 
 impl Sketches {
-    fn sketch(&self, persons: &Keys) -> Sketch {
+    fn sketch(&self, persons: &mut Distinct) -> Sketch {
         let mut sketch = Sketch::new(self.size);
-        for key in persons {
+        for key in persons.keys() {
             sketch.add(*key, 1);
         }
         sketch
@@ -504,11 +489,9 @@ impl GroupsAccumulator for Sketches {
             return internal_err!("bastide_sketch takes persons' keys");
         };
         let hashes = hashes.values();
+        let kept = kept_rows(person, value, opt_filter);
         for (row, &group) in group_indices.iter().enumerate() {
-            let skipped = opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row))
-                || person.is_null(row)
-                || value.is_null(row);
-            if !skipped {
+            if kept.as_ref().is_none_or(|k| k.value(row)) {
                 self.groups[group].insert(hashes[row] % P);
             }
         }
@@ -518,16 +501,16 @@ impl GroupsAccumulator for Sketches {
     fn evaluate(&mut self, emit_to: EmitTo) -> DfResult<ArrayRef> {
         let groups = emit_to.take_needed(&mut self.groups);
         let mut out = BinaryBuilder::new();
-        for persons in &groups {
-            out.append_value(self.sketch(persons).to_bytes());
+        for mut persons in groups {
+            out.append_value(self.sketch(&mut persons).to_bytes());
         }
         Ok(Arc::new(out.finish()))
     }
 
     fn state(&mut self, emit_to: EmitTo) -> DfResult<Vec<ArrayRef>> {
         let mut out = ListBuilder::new(UInt64Builder::new());
-        for persons in emit_to.take_needed(&mut self.groups) {
-            out.append_value(persons.into_iter().map(Some));
+        for mut persons in emit_to.take_needed(&mut self.groups) {
+            out.append_value(persons.keys().iter().map(|k| Some(*k)));
         }
         Ok(vec![Arc::new(out.finish())])
     }
@@ -549,7 +532,7 @@ impl GroupsAccumulator for Sketches {
             }
             let keys = states.value(row);
             let keys = keys.as_primitive::<UInt64Type>();
-            self.groups[group].extend(keys.values().iter().copied());
+            self.groups[group].extend(keys.values());
         }
         Ok(())
     }
@@ -570,12 +553,23 @@ impl GroupsAccumulator for Sketches {
     }
 
     fn size(&self) -> usize {
-        self.groups.capacity() * size_of::<Keys>()
-            + self
-                .groups
-                .iter()
-                .map(|g| g.capacity() * (size_of::<u64>() + 1))
-                .sum::<usize>()
+        self.groups.capacity() * size_of::<Distinct>()
+            + self.groups.iter().map(Distinct::size).sum::<usize>()
+    }
+}
+
+/// Which rows count (the filter keeps them, their person and value are not NULL); none
+/// when every row does.
+fn kept_rows(
+    person: &ArrayRef,
+    value: &ArrayRef,
+    filter: Option<&BooleanArray>,
+) -> Option<BooleanBuffer> {
+    let valid = NullBuffer::union(person.logical_nulls().as_ref(), value.logical_nulls().as_ref());
+    match (valid, filter.map(kept_by)) {
+        (None, kept) => kept,
+        (Some(valid), None) => Some(valid.into_inner()),
+        (Some(valid), Some(kept)) => Some(valid.inner() & &kept),
     }
 }
 
@@ -597,6 +591,22 @@ mod tests {
             s.add(mix(p) % P, 1 + (p % 3) as i64);
         }
         s
+    }
+
+    #[test]
+    fn the_product_is_the_one_a_division_gives_for_any_two_numbers() {
+        let slow = |a: u64, b: u64| ((u128::from(a) * u128::from(b)) % u128::from(P)) as u64;
+        let edges = [0, 1, 2, P - 1, P, P + 1, 1 << 62, u64::MAX - 1, u64::MAX];
+        for a in edges {
+            for b in edges {
+                assert_eq!(mul(a, b), slow(a, b), "{a} · {b}");
+            }
+        }
+        for i in 0..100_000u64 {
+            let (a, b) = (mix(i), mix(i ^ 0xdead_beef));
+            assert_eq!(mul(a, b), slow(a, b), "{a} · {b}");
+            assert_eq!(mul(a % P, b % P), slow(a, b), "{a} · {b} reduced");
+        }
     }
 
     #[test]
