@@ -48,7 +48,7 @@ use crate::{Error, Result};
 use cell::{Cell, Contribution};
 pub use sketch::{MOST_REMEMBERED, Published};
 use sketch::{Sketch, SketchUdaf};
-use thread::{Threader, scan_person, selections};
+use thread::{Person, Threader, holds, scan_person, selections};
 use verdict::{
     Judged, Layout, MOST_AGGREGATES, MOST_TOTALLED_ROWS, RowVerdict, Totals, Verdict, WITHHELD_ROW,
 };
@@ -246,7 +246,7 @@ impl Checker<'_> {
         let judged: Vec<Judged> = a
             .aggr_expr
             .iter()
-            .map(|e| judged(e, &threaded.plan, &mut slots))
+            .map(|e| judged(e, &threaded.plan, &threaded.persons, &mut slots))
             .collect();
         let keep = self.rules.largest_kept();
         // Persons counted exactly per cell, at least: far above the minimum.
@@ -420,13 +420,15 @@ fn reaches_persons(plan: &LogicalPlan) -> bool {
 
 /// How the aggregate `e` over `input` is judged; the slot of cells it needs added to
 /// `slots`. A count is judged by the persons its rows belong to (a condition in its
-/// argument or its FILTER narrows them); a sum or a mean by each person's share of a
+/// argument or its FILTER narrows them), a count of distinct values only when they
+/// are the persons; a sum or a mean by each person's share of a
 /// value that is a column as stored, or arithmetic on columns ([`values::plain`]):
 /// a value shaped by a condition (`CASE WHEN … THEN x ELSE 100 END`) could make
 /// everyone's share alike but one person's, so such a sum is withheld.
 fn judged(
     e: &Expr,
     input: &LogicalPlan,
+    persons: &[Person],
     slots: &mut Vec<(Contribution, Expr, Option<Expr>)>,
 ) -> Judged {
     let Expr::AggregateFunction(f) = strip_alias(e) else {
@@ -434,7 +436,18 @@ fn judged(
     };
     let (aggregate, contribution) = match (f.func.name(), f.params.distinct) {
         // `count(a, b)` counts the rows where every argument is non-null.
-        ("count", _) if f.params.args.len() <= 1 => (Aggregate::Count, Contribution::Record),
+        ("count", false) if f.params.args.len() <= 1 => (Aggregate::Count, Contribution::Record),
+        // The number of distinct persons is the cell's own; the number of distinct
+        // values of anything else counts what a condition makes it count
+        // (`count(DISTINCT CASE WHEN <one person> THEN person ELSE 'x' END)`).
+        ("count", true)
+            if f.params.args.len() == 1
+                && persons
+                    .iter()
+                    .any(|p| holds(&f.params.args[0], p, input.schema())) =>
+        {
+            (Aggregate::Count, Contribution::Record)
+        }
         ("sum", false) => (Aggregate::Sum, Contribution::Value),
         ("avg" | "mean", false) => (Aggregate::Mean, Contribution::Value),
         _ => return Judged::Never,

@@ -623,7 +623,7 @@ fn rebuilt_projection(exprs: Vec<Expr>, input: LogicalPlan) -> Result<Threaded> 
 
 /// Whether `expr`, over `schema`, is the column of `person` (or one holding the same
 /// value, pseudonymised or not).
-fn holds(expr: &Expr, person: &Person, schema: &DFSchema) -> bool {
+pub(crate) fn holds(expr: &Expr, person: &Person, schema: &DFSchema) -> bool {
     let mut e = strip_alias(expr);
     while let Expr::ScalarFunction(f) = e
         && (f.func.name() == HUB_PSEUDONYM || f.func.name() == PROJECT_PSEUDONYM)

@@ -3,10 +3,12 @@
 //! with a condition (`CASE WHEN <one person> THEN cost ELSE 100 END`) makes everyone's
 //! share alike but one person's, and the rules pass while the total gives that
 //! person's value away; adding the same to everyone (a constant, another column)
-//! drowns one person's share. So the value must be a column as stored: cast, negated,
-//! multiplied by another or a constant, divided by a constant, and so on through
-//! subqueries' projections, joins and per-person aggregates, but no sum or difference,
-//! function, comparison or condition anywhere on its way.
+//! drowns one person's share. So the value must be a column as stored in a table
+//! about persons: cast, negated, multiplied by another or a constant, divided by a
+//! constant, and so on through subqueries' projections, joins and per-person
+//! aggregates, but no sum or difference, function, comparison or condition anywhere
+//! on its way, and no factor from rows about no one (`VALUES`, a nomenclature), which
+//! a join can pick for each row as a condition would.
 
 use datafusion::common::Column;
 use datafusion::logical_expr::{Distinct, Expr, LogicalPlan, Operator};
@@ -43,7 +45,11 @@ fn column(c: &Column, plan: &LogicalPlan) -> bool {
             && column(&Column::from(input.schema().qualified_field(i)), input)
     };
     match plan {
-        LogicalPlan::TableScan(_) | LogicalPlan::Values(_) | LogicalPlan::EmptyRelation(_) => true,
+        // A person's own stored value. A value from rows about no one (`VALUES`, a
+        // nomenclature) is whatever the join that brought it chose for each row: a
+        // weight of 1 for everyone but 1.001 for one person gives that person's value
+        // away as the difference of two sums whose shares look alike.
+        LogicalPlan::TableScan(scan) => super::thread::scan_person(scan).is_some(),
         LogicalPlan::Projection(p) => p.expr.get(i).is_some_and(|e| plain(e, &p.input)),
         LogicalPlan::Filter(f) => from_input(&f.input),
         LogicalPlan::Sort(s) => from_input(&s.input),

@@ -337,6 +337,9 @@ async fn facts_about_another_person_cannot_choose_shape_or_value_a_cell() {
         let message = world.refusal(&p, sql).await;
         assert!(message.contains("refused"), "{sql}: {message}");
     }
+    // The distinct persons of a count are the cell's own: judged and shown.
+    let distinct = "SELECT count(DISTINCT s.nir_ano_17), count(DISTINCT p.ben_nir_psa) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17";
+    assert_eq!(rows(&world, &p, distinct).await, [["50", "50"]]);
     // Own persons' facts choose rows: those with a stay of five days.
     let own = "SELECT count(*) FROM people WHERE ben_nir_psa IN (SELECT nir_ano_17 FROM stays WHERE sej_nbj = 5)";
     assert_eq!(rows(&world, &p, own).await, [["50"]]);
@@ -348,6 +351,14 @@ async fn facts_about_another_person_cannot_choose_shape_or_value_a_cell() {
         ),
         // Everyone's share drowned in a constant: the 10 000 days would not dominate.
         "SELECT avg(sej_nbj + 10000000) FROM stays".into(),
+        // Distinct values that are not the persons count what a condition chooses:
+        // 1 + whether person 50 is there.
+        format!("SELECT count(DISTINCT CASE WHEN {X} THEN ben_nir_psa ELSE 'x' END) FROM people"),
+        "SELECT count(DISTINCT ben_nai_ann) FROM people".into(),
+        // A weight picked for each row by a join with rows about no one: one person's
+        // days by the difference of two sums alike for everyone else.
+        "SELECT sum(s.sej_nbj * v.w) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17 JOIN (VALUES (1960, 1.001), (1961, 1.0), (1962, 1.0)) v(y, w) ON p.ben_nai_ann = v.y OR p.ben_nai_ann <> 1960".into(),
+        "SELECT sum(s.sej_nbj * v.w) FROM stays s CROSS JOIN (VALUES (2.0)) v(w)".into(),
     ];
     for sql in &shaped {
         assert_eq!(rows(&world, &p, sql).await, [["NULL"]], "{sql}");
