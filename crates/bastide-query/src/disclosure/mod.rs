@@ -19,10 +19,10 @@
 //! carries a [`Disclosure`] report: cells checked, withheld and why.
 
 mod cell;
-mod distinct;
 pub(crate) mod key;
 mod single;
 mod sketch;
+mod tally;
 mod thread;
 mod values;
 mod verdict;
@@ -275,15 +275,28 @@ impl Checker<'_> {
         // Slots under a FILTER are not sketched: the same condition in two aggregate
         // filters trips DataFusion's common subexpression elimination (a nullability
         // mismatch); their aggregates are compared by their group's persons instead.
+        // A slot's records are sketched when an aggregate shows them (a count of rows,
+        // a sum); a slot whose aggregates show persons only (the group itself, a count
+        // of distinct persons) sketches its persons alone, so that the same persons'
+        // records shown elsewhere do not make it a difference.
+        let mut by_records = vec![false; slots.len()];
+        for (e, j) in a.aggr_expr.iter().zip(&judged) {
+            if let Judged::By { slot, .. } = j
+                && !matches!(strip_alias(e), Expr::AggregateFunction(f) if f.params.distinct)
+            {
+                by_records[*slot] = true;
+            }
+        }
         let mut sketches = Vec::new();
         let mut sketched = vec![None; slots.len()];
         if self.published.is_some() {
             let size = Sketch::size_for(self.rules.min_persons);
-            let udaf = Arc::new(SketchUdaf::udaf(size));
+            let udafs = [false, true].map(|records| Arc::new(SketchUdaf::udaf(size, records)));
             for (s, (_, value, filter)) in slots.iter().enumerate() {
                 if filter.is_some() {
                     continue;
                 }
+                let udaf = &udafs[usize::from(by_records[s])];
                 sketched[s] = Some(sketches.len() / threaded.persons.len());
                 for (i, person) in threaded.persons.iter().enumerate() {
                     let name = format!("__bastide_sketch_{s}_{i}");

@@ -1,22 +1,25 @@
 //! Differencing across answers: each published group's persons are kept as a sketch,
 //! so that a later group of the same project whose persons differ from an earlier one
 //! by fewer than the minimum (the same cohort with one more condition, or one person
-//! fewer) is found and withheld, without keeping anyone's pseudonym.
+//! fewer), or whose persons are the same but for a few persons' records (one more
+//! condition on the rows, a join repeating one person's rows), is found and
+//! withheld, without keeping anyone's pseudonym.
 //!
-//! A sketch is an invertible Bloom lookup table over the group's records, keyed by a
-//! 61-bit hash of each record's person: the difference of two sketches lists the
-//! persons whose records differ between the groups when they are few (it decodes), and
-//! fails to decode when they are many; plus four min-hashes of the persons, by which
-//! the earlier groups worth comparing are found (groups that differ by a few persons
+//! A sketch is two invertible Bloom lookup tables keyed by a 61-bit hash of each
+//! person, one over the group's persons (each once) and one over its records (each
+//! person weighted by their records): the difference of two tables lists the persons
+//! whose weights differ between the groups when they are few (it decodes), and fails
+//! to decode when they are many; plus four min-hashes of the persons, by which the
+//! earlier groups worth comparing are found (groups that differ by a few persons
 //! share them almost surely), and the persons' number when it is exact.
 //!
-//! `bastide_sketch(person)` computes it in the answer's own aggregation, in memory of
-//! the sketch's fixed size per group.
+//! `bastide_sketch(person)` computes it in the answer's own aggregation, from each
+//! group's persons and their records ([`super::tally`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use super::distinct::Distinct;
+use super::tally::Tally;
 use super::single::{Grows, Single, kept_by};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, ListBuilder, UInt64Builder,
@@ -90,20 +93,45 @@ fn positions(n: usize, key: u64) -> [usize; HASHES] {
     std::array::from_fn(|i| i * part + (mix(key.wrapping_add(i as u64 + 1)) as usize % part))
 }
 
+/// An invertible Bloom lookup table: (weights, Σ weight·key, Σ weight·check(key)) per
+/// position, in the field.
+type Table = Vec<(i64, u64, u64)>;
+
+/// Marks the records' table in a sketch's bytes (sketches saved before it have none).
+const RECORDS_MARK: u64 = u64::from_le_bytes(*b"records1");
+
 /// The sketch of one group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Sketch {
-    /// (records, Σ records·key, Σ records·check(key)) per position, in the field.
-    cells: Vec<(i64, u64, u64)>,
+    /// Each person once.
+    cells: Table,
+    /// Each person weighted by their records: the same persons with one person's
+    /// records fewer (the same cohort with one more condition on its rows) differ
+    /// here. Empty when the group's answer showed its persons only (or was saved
+    /// before records were sketched).
+    records: Table,
     /// The least `mix(key ^ salt_i)` over the persons, for four salts.
     mins: [u64; MINS],
 }
 
+/// How the records of two groups of the same persons compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Records {
+    /// Alike.
+    Same,
+    /// A few persons' records differ (fewer than the limit).
+    Few,
+    /// Many persons' records differ, or only one of the sketches has records.
+    Other,
+}
+
 impl Sketch {
-    /// An empty sketch of `size` positions.
-    pub fn new(size: usize) -> Self {
+    /// An empty sketch of `size` positions, of persons and, when `records`, of their
+    /// records.
+    pub fn new(size: usize, records: bool) -> Self {
         Self {
             cells: vec![(0, 0, 0); size],
+            records: vec![(0, 0, 0); if records { size } else { 0 }],
             mins: [u64::MAX; MINS],
         }
     }
@@ -118,15 +146,14 @@ impl Sketch {
         mix(key ^ 0x5a5a_5a5a_5a5a_5a5a) % P
     }
 
-    /// Adds `records` records of the person whose key is `key` (below [`P`]).
+    /// Adds the person whose key is `key` (below [`P`]), with `records` records; once
+    /// per person.
     pub fn add(&mut self, key: u64, records: i64) {
-        let (r, k, c) = (field(records), mul(field(records), key), Self::check(key));
-        let c = mul(r, c);
-        for at in positions(self.cells.len(), key) {
-            let cell = &mut self.cells[at];
-            cell.0 += records;
-            cell.1 = add(cell.1, k);
-            cell.2 = add(cell.2, c);
+        let at = positions(self.cells.len(), key);
+        let check = Self::check(key);
+        enter(&mut self.cells, at, key, check, 1);
+        if !self.records.is_empty() {
+            enter(&mut self.records, at, key, check, records);
         }
         for (i, min) in self.mins.iter_mut().enumerate() {
             *min = (*min).min(mix(
@@ -135,97 +162,157 @@ impl Sketch {
         }
     }
 
-    /// Adds `other`'s records (what a union of distinct groups' sketches is).
+    /// Adds `other`'s persons (what a union of distinct groups' sketches is).
     #[cfg(test)]
     pub fn merge(&mut self, other: &Sketch) {
-        for (a, b) in self.cells.iter_mut().zip(&other.cells) {
-            a.0 += b.0;
-            a.1 = add(a.1, b.1);
-            a.2 = add(a.2, b.2);
+        for (mine, theirs) in [
+            (&mut self.cells, &other.cells),
+            (&mut self.records, &other.records),
+        ] {
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                a.0 += b.0;
+                a.1 = add(a.1, b.1);
+                a.2 = add(a.2, b.2);
+            }
         }
         for (a, b) in self.mins.iter_mut().zip(other.mins) {
             *a = (*a).min(b);
         }
     }
 
-    /// How many persons' records differ between `self` and `other`, when fewer than
-    /// `limit`; none when more (or the difference does not decode).
+    /// How many persons differ between `self` and `other`, when fewer than `limit`;
+    /// none when more (or the difference does not decode).
     pub fn differing(&self, other: &Sketch, limit: usize) -> Option<usize> {
-        if self.cells.len() != other.cells.len() {
-            return None;
+        decoded(&self.cells, &other.cells, limit)
+    }
+
+    /// How the records of `self` and `other`, groups of the same persons, compare:
+    /// alike when neither sketched them, not comparable when one only did.
+    pub fn records(&self, other: &Sketch, limit: usize) -> Records {
+        match (self.records.is_empty(), other.records.is_empty()) {
+            (true, true) => return Records::Same,
+            (false, false) => {}
+            _ => return Records::Other,
         }
-        let mut diff: Vec<(i64, u64, u64)> = self
-            .cells
-            .iter()
-            .zip(&other.cells)
-            .map(|(a, b)| (a.0 - b.0, add(a.1, neg(b.1)), add(a.2, neg(b.2))))
-            .collect();
-        // A difference of d persons touches at most 4d positions.
-        let touched = diff.iter().filter(|c| **c != (0, 0, 0)).count();
-        if touched == 0 {
-            return Some(0);
+        match decoded(&self.records, &other.records, limit) {
+            Some(0) => Records::Same,
+            Some(_) => Records::Few,
+            None => Records::Other,
         }
-        if touched > HASHES * limit {
-            return None;
-        }
-        let mut found = 0;
-        loop {
-            let pure = diff.iter().enumerate().find_map(|(i, &(r, k, c))| {
-                let rf = field(r);
-                if rf == 0 {
-                    return None;
-                }
-                let key = mul(k, pow(rf, P - 2));
-                (mul(rf, Self::check(key)) == c).then_some((i, r, key))
-            });
-            let Some((_, r, key)) = pure else { break };
-            found += 1;
-            if found >= limit {
-                return None;
-            }
-            let (rf, ck) = (field(r), Self::check(key));
-            let (k, c) = (mul(rf, key), mul(rf, ck));
-            for at in positions(diff.len(), key) {
-                let cell = &mut diff[at];
-                cell.0 -= r;
-                cell.1 = add(cell.1, neg(k));
-                cell.2 = add(cell.2, neg(c));
-            }
-        }
-        diff.iter().all(|c| *c == (0, 0, 0)).then_some(found)
     }
 
     fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 * (MINS + 3 * self.cells.len()));
+        let words = MINS + 1 + 3 * (self.cells.len() + self.records.len());
+        let mut out = Vec::with_capacity(8 * words);
         for m in self.mins {
             out.extend_from_slice(&m.to_le_bytes());
         }
-        for (r, k, c) in &self.cells {
-            out.extend_from_slice(&r.to_le_bytes());
-            out.extend_from_slice(&k.to_le_bytes());
-            out.extend_from_slice(&c.to_le_bytes());
+        let table = |out: &mut Vec<u8>, table: &Table| {
+            for (r, k, c) in table {
+                out.extend_from_slice(&r.to_le_bytes());
+                out.extend_from_slice(&k.to_le_bytes());
+                out.extend_from_slice(&c.to_le_bytes());
+            }
+        };
+        table(&mut out, &self.cells);
+        if !self.records.is_empty() {
+            out.extend_from_slice(&RECORDS_MARK.to_le_bytes());
+            table(&mut out, &self.records);
         }
         out
     }
 
+    /// A sketch's bytes: the min-hashes, the persons' table, then (since records were
+    /// sketched) a mark and the records' table of the same size.
     fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        if !bytes.len().is_multiple_of(8) || bytes.len() < 8 * MINS {
+            return None;
+        }
         let words: Vec<u64> = bytes
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
             .collect();
-        if words.len() < MINS
-            || !(words.len() - MINS).is_multiple_of(3)
-            || !bytes.len().is_multiple_of(8)
-        {
+        let table = |words: &[u64]| -> Table {
+            words
+                .chunks_exact(3)
+                .map(|w| (w[0] as i64, w[1], w[2]))
+                .collect()
+        };
+        let mins = std::array::from_fn(|i| words[i]);
+        let rest = &words[MINS..];
+        let (cells, records) = match rest.len() % 6 {
+            0 | 3 => (table(rest), Table::new()),
+            1 => {
+                let size = 3 * (rest.len() / 6);
+                if rest[size] != RECORDS_MARK {
+                    return None;
+                }
+                (table(&rest[..size]), table(&rest[size + 1..]))
+            }
+            _ => return None,
+        };
+        Some(Self {
+            cells,
+            records,
+            mins,
+        })
+    }
+}
+
+/// Adds `weight` times `key` at positions `at` of `table`.
+fn enter(table: &mut Table, at: [usize; HASHES], key: u64, check: u64, weight: i64) {
+    let (k, c) = if weight == 1 {
+        (key, check)
+    } else {
+        let w = field(weight);
+        (mul(w, key), mul(w, check))
+    };
+    for i in at {
+        let cell = &mut table[i];
+        cell.0 += weight;
+        cell.1 = add(cell.1, k);
+        cell.2 = add(cell.2, c);
+    }
+}
+
+/// How many keys' weights differ between tables `a` and `b`, when fewer than `limit`;
+/// none when more (or the difference does not decode).
+fn decoded(a: &Table, b: &Table, limit: usize) -> Option<usize> {
+    if a.len() != b.len() {
+        return None;
+    }
+    let mut diff: Table = a
+        .iter()
+        .zip(b)
+        .map(|(a, b)| (a.0 - b.0, add(a.1, neg(b.1)), add(a.2, neg(b.2))))
+        .collect();
+    // A difference of d keys touches at most 4d positions.
+    let touched = diff.iter().filter(|c| **c != (0, 0, 0)).count();
+    if touched == 0 {
+        return Some(0);
+    }
+    if touched > HASHES * limit {
+        return None;
+    }
+    let mut found = 0;
+    loop {
+        let pure = diff.iter().find_map(|&(r, k, c)| {
+            let rf = field(r);
+            if rf == 0 {
+                return None;
+            }
+            let key = mul(k, pow(rf, P - 2));
+            (mul(rf, Sketch::check(key)) == c).then_some((r, key))
+        });
+        let Some((r, key)) = pure else { break };
+        found += 1;
+        if found >= limit {
             return None;
         }
-        let mins = std::array::from_fn(|i| words[i]);
-        let cells = words[MINS..]
-            .chunks_exact(3)
-            .map(|w| (w[0] as i64, w[1], w[2]))
-            .collect();
-        Some(Self { cells, mins })
+        let at = positions(diff.len(), key);
+        enter(&mut diff, at, key, Sketch::check(key), -r);
     }
+    diff.iter().all(|c| *c == (0, 0, 0)).then_some(found)
 }
 
 /// What a project's published groups leave behind: their sketches, found again by
@@ -311,7 +398,12 @@ impl Published {
                 _ => false,
             };
             match sketch.differing(kept, limit as usize) {
-                Some(0) => same = true,
+                // The same persons: the same group, or a few persons' records apart.
+                Some(0) => match sketch.records(kept, limit as usize) {
+                    Records::Same => same = true,
+                    Records::Few => return Recall::Near,
+                    Records::Other => {}
+                },
                 Some(_) => return Recall::Near,
                 None if both_exact && kept.mins.iter().any(|m| sketch.mins.contains(m)) => {
                     return Recall::Near;
@@ -383,22 +475,25 @@ impl Memory {
     }
 }
 
-/// `bastide_sketch(person, value)`: the [`Sketch`] of the distinct persons of the
-/// group's rows whose value is not NULL (and that its FILTER keeps), as bytes. Each
-/// person counts once however many rows they have, so that repeating rows (a join
-/// that doubles them) changes nothing.
+/// `bastide_sketch(person, value)`: the [`Sketch`] of the persons of the group's rows
+/// whose value is not NULL (and that its FILTER keeps), as bytes: each person once
+/// however many rows they have (so that repeating every row, a join that doubles
+/// them, hides no difference of persons), and each person's records.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct SketchUdaf {
     size: usize,
+    /// Whether each person's records are sketched too (see [`Sketch::records`]).
+    records: bool,
     signature: Signature,
 }
 
 impl SketchUdaf {
     /// Persons come as their keys, seeded with the project's secret
     /// ([`super::key`]): the stored sketches mean nothing without it.
-    pub fn udaf(size: usize) -> AggregateUDF {
+    pub fn udaf(size: usize, records: bool) -> AggregateUDF {
         AggregateUDF::from(Self {
             size,
+            records,
             signature: Signature::any(2, Volatility::Immutable),
         })
     }
@@ -406,6 +501,7 @@ impl SketchUdaf {
     fn sketches(&self) -> Sketches {
         Sketches {
             size: self.size,
+            records: self.records,
             groups: Vec::new(),
         }
     }
@@ -413,7 +509,11 @@ impl SketchUdaf {
 
 impl AggregateUDFImpl for SketchUdaf {
     fn name(&self) -> &str {
-        "bastide_sketch"
+        if self.records {
+            "bastide_sketch"
+        } else {
+            "bastide_sketch_of_persons"
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -425,11 +525,14 @@ impl AggregateUDFImpl for SketchUdaf {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> DfResult<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format!("{}[persons]", args.name),
-            DataType::List(Arc::new(Field::new_list_field(DataType::UInt64, true))),
-            true,
-        ))])
+        let list = |what: &str| {
+            Arc::new(Field::new(
+                format!("{}[{what}]", args.name),
+                DataType::List(Arc::new(Field::new_list_field(DataType::UInt64, true))),
+                true,
+            ))
+        };
+        Ok(vec![list("persons"), list("records")])
     }
 
     fn accumulator(&self, _: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
@@ -448,26 +551,27 @@ impl AggregateUDFImpl for SketchUdaf {
     }
 }
 
-/// Each group's distinct persons' keys.
+/// Each group's persons and their records.
 #[derive(Debug)]
 struct Sketches {
     size: usize,
-    groups: Vec<Distinct>,
+    records: bool,
+    groups: Vec<Tally>,
 }
 
 impl Grows for Sketches {
     fn grow(&mut self, n: usize) {
         if self.groups.len() < n {
-            self.groups.resize_with(n, Distinct::default);
+            self.groups.resize_with(n, Tally::default);
         }
     }
 }
 
 impl Sketches {
-    fn sketch(&self, persons: &mut Distinct) -> Sketch {
-        let mut sketch = Sketch::new(self.size);
-        for key in persons.keys() {
-            sketch.add(*key, 1);
+    fn sketch(&self, persons: &mut Tally) -> Sketch {
+        let mut sketch = Sketch::new(self.size, self.records);
+        for &(key, records) in persons.run() {
+            sketch.add(key, i64::try_from(records).unwrap_or(i64::MAX));
         }
         sketch
     }
@@ -508,11 +612,14 @@ impl GroupsAccumulator for Sketches {
     }
 
     fn state(&mut self, emit_to: EmitTo) -> DfResult<Vec<ArrayRef>> {
-        let mut out = ListBuilder::new(UInt64Builder::new());
+        let mut keys = ListBuilder::new(UInt64Builder::new());
+        let mut records = ListBuilder::new(UInt64Builder::new());
         for mut persons in emit_to.take_needed(&mut self.groups) {
-            out.append_value(persons.keys().iter().map(|k| Some(*k)));
+            let run = persons.run();
+            keys.append_value(run.iter().map(|(k, _)| Some(*k)));
+            records.append_value(run.iter().map(|(_, r)| Some(*r)));
         }
-        Ok(vec![Arc::new(out.finish())])
+        Ok(vec![Arc::new(keys.finish()), Arc::new(records.finish())])
     }
 
     fn merge_batch(
@@ -522,17 +629,20 @@ impl GroupsAccumulator for Sketches {
         total_num_groups: usize,
     ) -> DfResult<()> {
         self.grow(total_num_groups);
-        let [states] = values else {
-            return internal_err!("bastide_sketch's state is one part");
+        let [keys, records] = values else {
+            return internal_err!("bastide_sketch's state is two parts");
         };
-        let states = states.as_list::<i32>();
+        let (keys, records) = (keys.as_list::<i32>(), records.as_list::<i32>());
         for (row, &group) in group_indices.iter().enumerate() {
-            if states.is_null(row) {
+            if keys.is_null(row) || records.is_null(row) {
                 continue;
             }
-            let keys = states.value(row);
-            let keys = keys.as_primitive::<UInt64Type>();
-            self.groups[group].extend(keys.values());
+            let (k, r) = (keys.value(row), records.value(row));
+            let (k, r) = (k.as_primitive::<UInt64Type>(), r.as_primitive::<UInt64Type>());
+            if k.len() != r.len() {
+                return internal_err!("bastide_sketch's state is uneven");
+            }
+            self.groups[group].extend(k.values(), r.values());
         }
         Ok(())
     }
@@ -544,6 +654,7 @@ impl GroupsAccumulator for Sketches {
     ) -> DfResult<Vec<ArrayRef>> {
         let mut one = Sketches {
             size: self.size,
+            records: self.records,
             groups: Vec::new(),
         };
         let rows = values.first().map_or(0, |v| v.len());
@@ -553,8 +664,8 @@ impl GroupsAccumulator for Sketches {
     }
 
     fn size(&self) -> usize {
-        self.groups.capacity() * size_of::<Distinct>()
-            + self.groups.iter().map(Distinct::size).sum::<usize>()
+        self.groups.capacity() * size_of::<Tally>()
+            + self.groups.iter().map(Tally::size).sum::<usize>()
     }
 }
 
@@ -586,7 +697,7 @@ mod tests {
     use super::*;
 
     fn of(persons: impl IntoIterator<Item = u64>, size: usize) -> Sketch {
-        let mut s = Sketch::new(size);
+        let mut s = Sketch::new(size, true);
         for p in persons {
             s.add(mix(p) % P, 1 + (p % 3) as i64);
         }
@@ -618,12 +729,34 @@ mod tests {
             assert_eq!(all.differing(&fewer, 10), Some(gone as usize), "{gone}");
         }
         assert_eq!(all.differing(&all.clone(), 10), Some(0));
+        assert_eq!(all.records(&all.clone(), 10), Records::Same);
         assert_eq!(all.differing(&of(10..50_000, size), 10), None);
         assert_eq!(all.differing(&of(0..40_000, size), 10), None);
-        // One person's records changed, not the persons: still one person apart.
-        let mut more = of(0..50_000, size);
-        more.add(mix(7) % P, 1);
-        assert_eq!(all.differing(&more, 10), Some(1));
+    }
+
+    #[test]
+    fn the_same_persons_with_a_few_persons_records_changed_differ_in_records() {
+        let size = Sketch::size_for(10);
+        let all = of(0..50_000, size);
+        let mut changed = Sketch::new(size, true);
+        for p in 0..50_000u64 {
+            let records = 1 + (p % 3) as i64 + i64::from(p == 7) - i64::from(p == 8);
+            changed.add(mix(p) % P, records);
+        }
+        assert_eq!(all.differing(&changed, 10), Some(0), "the same persons");
+        assert_eq!(all.records(&changed, 10), Records::Few);
+        // Everyone's records doubled: no few persons' difference.
+        let mut doubled = Sketch::new(size, true);
+        for p in 0..50_000u64 {
+            doubled.add(mix(p) % P, 2 * (1 + (p % 3) as i64));
+        }
+        assert_eq!(all.records(&doubled, 10), Records::Other);
+        // A sketch saved before records were sketched cannot tell.
+        let mut older = all.clone();
+        older.records.clear();
+        assert_eq!(all.records(&older, 10), Records::Other);
+        assert_eq!(older.records(&older.clone(), 10), Records::Same, "persons only");
+        assert_eq!(Sketch::from_bytes(&older.to_bytes()), Some(older));
     }
 
     #[test]
@@ -648,6 +781,19 @@ mod tests {
         // Small groups, found by their number of persons.
         assert_eq!(recall(Some(15), &of(100..115, size)), Recall::Shown);
         assert_eq!(recall(Some(12), &of(100..112, size)), Recall::Near);
-        assert_eq!(memory.len(), 3);
+        // The same persons, one person's records more: near; everyone's records
+        // doubled: another group.
+        let with_records = |extra: fn(u64) -> i64| {
+            let mut s = Sketch::new(size, true);
+            for p in 0..50_000u64 {
+                s.add(mix(p) % P, extra(p));
+            }
+            s
+        };
+        let one_more = with_records(|p| 1 + (p % 3) as i64 + i64::from(p == 5));
+        assert_eq!(recall(None, &one_more), Recall::Near);
+        let doubled = with_records(|p| 2 * (1 + (p % 3) as i64));
+        assert_eq!(recall(None, &doubled), Recall::Shown);
+        assert_eq!(memory.len(), 4);
     }
 }

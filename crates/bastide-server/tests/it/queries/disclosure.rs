@@ -470,6 +470,30 @@ async fn doubled_rows_do_not_hide_a_difference_of_a_few_persons() {
 }
 
 #[tokio::test]
+async fn the_same_persons_with_one_person_s_rows_changed_are_a_difference_of_one_person() {
+    let world = town().await;
+    let p = aggregate_project(&world).await;
+    // Fifty persons' 51 stays; then the same fifty persons without person 0's stay
+    // of 10 000 days, or with it twice: the difference is one person's stays.
+    let all = "SELECT count(*) FROM stays";
+    assert_eq!(rows(&world, &p, all).await, [["51"]]);
+    for sql in [
+        "SELECT count(*) FROM stays WHERE sej_nbj < 1000",
+        "SELECT count(*) FROM stays s JOIN (VALUES (1), (2)) v(k) ON v.k = 1 OR s.sej_nbj > 1000",
+        "SELECT count(*) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17 WHERE NOT (p.ben_res_dpt = '01' AND p.ben_nai_ann = 1940 AND s.dgn_pal = 'C34')",
+    ] {
+        let withheld = match world.ask(&p, sql).await {
+            Ok(_) => rows(&world, &p, sql).await.iter().flatten().all(|v| v == "NULL"),
+            Err(e) => e.to_string().contains("refused"),
+        };
+        assert!(withheld, "{sql}: {:?}", rows(&world, &p, sql).await);
+    }
+    // Everyone's rows changed is no one's difference: shown.
+    let doubled = "SELECT count(*) FROM stays s CROSS JOIN (VALUES (1), (2)) v(k)";
+    assert_eq!(rows(&world, &p, doubled).await, [["102"]]);
+}
+
+#[tokio::test]
 async fn a_person_is_the_same_person_whether_read_from_a_table_or_from_a_per_person_answer() {
     let world = town().await;
     let p = aggregate_project(&world).await;
