@@ -6,13 +6,14 @@
 //! query passes the [`guard`] (one read statement, no file-reading functions, no
 //! qualified names), is planned in a fresh session holding only the permit's views,
 //! passes the aggregate-only check when the permit says so (every cell of its answer
-//! then checked by the disclosure rules, see [`Disclosure`]), and runs under its
-//! [`Limits`].
+//! then checked by the disclosure rules, see [`Disclosure`], and no row's value able
+//! to make it fail, see `forgiving`), and runs under its [`Limits`].
 
 mod aggregate;
 pub mod catalogue;
 mod disclosure;
 mod error;
+mod forgiving;
 pub mod functions;
 pub mod guard;
 mod limits;

@@ -21,6 +21,7 @@ use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
+use crate::forgiving;
 use crate::guard::Checked;
 use bastide_store::layout::classic;
 
@@ -203,13 +204,14 @@ impl Workspace {
         let plan = match self.mode() {
             Mode::AggregateOnly if !checked.explain => {
                 aggregate::check(&plan, self.identifiers())?;
-                disclosure::apply(
+                let plan = disclosure::apply(
                     plan,
                     self.rules(),
                     report,
                     self.published(),
                     self.person_key(),
-                )?
+                )?;
+                forgiving::apply(plan)?
             }
             // The day's row budget counts rows: one row gathering many rows' values
             // would pass a column through it.

@@ -19,8 +19,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use super::tally::Tally;
 use super::single::{Grows, Single, kept_by};
+use super::tally::Tally;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, ListBuilder, UInt64Builder,
 };
@@ -638,7 +638,10 @@ impl GroupsAccumulator for Sketches {
                 continue;
             }
             let (k, r) = (keys.value(row), records.value(row));
-            let (k, r) = (k.as_primitive::<UInt64Type>(), r.as_primitive::<UInt64Type>());
+            let (k, r) = (
+                k.as_primitive::<UInt64Type>(),
+                r.as_primitive::<UInt64Type>(),
+            );
             if k.len() != r.len() {
                 return internal_err!("bastide_sketch's state is uneven");
             }
@@ -676,7 +679,10 @@ fn kept_rows(
     value: &ArrayRef,
     filter: Option<&BooleanArray>,
 ) -> Option<BooleanBuffer> {
-    let valid = NullBuffer::union(person.logical_nulls().as_ref(), value.logical_nulls().as_ref());
+    let valid = NullBuffer::union(
+        person.logical_nulls().as_ref(),
+        value.logical_nulls().as_ref(),
+    );
     match (valid, filter.map(kept_by)) {
         (None, kept) => kept,
         (Some(valid), None) => Some(valid.into_inner()),
@@ -755,7 +761,11 @@ mod tests {
         let mut older = all.clone();
         older.records.clear();
         assert_eq!(all.records(&older, 10), Records::Other);
-        assert_eq!(older.records(&older.clone(), 10), Records::Same, "persons only");
+        assert_eq!(
+            older.records(&older.clone(), 10),
+            Records::Same,
+            "persons only"
+        );
         assert_eq!(Sketch::from_bytes(&older.to_bytes()), Some(older));
     }
 

@@ -145,7 +145,11 @@ mod tests {
             left.insert(mix(i) % 100_000);
             right.insert(mix(i + 25_000) % 100_000);
         }
-        let expected = counted((0..50_000u64).chain(25_000..75_000).map(|i| mix(i) % 100_000));
+        let expected = counted(
+            (0..50_000u64)
+                .chain(25_000..75_000)
+                .map(|i| mix(i) % 100_000),
+        );
         let (keys, records): (Vec<u64>, Vec<u64>) = right.run().iter().copied().unzip();
         let mut merged = left.clone();
         merged.extend(&keys, &records);

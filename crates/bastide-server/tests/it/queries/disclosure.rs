@@ -376,6 +376,60 @@ async fn facts_about_another_person_cannot_choose_shape_or_value_a_cell() {
 }
 
 #[tokio::test]
+async fn no_person_s_value_can_make_an_aggregate_only_answer_fail() {
+    let world = town().await;
+    let p = aggregate_project(&world).await;
+    // Each would fail exactly when person 50 is there: a failure would say so.
+    let when =
+        |then: &str, otherwise: &str| format!("CASE WHEN {X} THEN {then} ELSE {otherwise} END");
+    let probes = [
+        format!("1 / {} = 1", when("0", "1")),
+        format!("1 % {} = 1", when("0", "2")),
+        format!(
+            "CAST(1 AS DECIMAL(10, 2)) / {} > 0",
+            when("CAST(0 AS DECIMAL(10, 2))", "CAST(1 AS DECIMAL(10, 2))")
+        ),
+        format!("CAST({} AS INT) = 1", when("'x'", "'1'")),
+        format!(
+            "abs({}) = 0",
+            when("CAST(-9223372036854775807 AS BIGINT) - 1", "0")
+        ),
+        format!("substr('abc', 1, {}) = 'a'", when("-1", "1")),
+        format!("make_date(2020, {}, 1) IS NOT NULL", when("13", "1")),
+        format!(
+            "DATE '2020-01-01' + {} > DATE '2000-01-01'",
+            when("INTERVAL '1000000 years'", "INTERVAL '1 day'")
+        ),
+        format!("'a' ~ {}", when("'('", "'a'")),
+    ];
+    for probe in &probes {
+        let sql = format!("SELECT ben_res_dpt, count(*) FROM people WHERE {probe} GROUP BY 1");
+        if let Err(e) = world.ask(&p, &sql).await {
+            panic!("{sql}: {e}");
+        }
+    }
+    // A row-level workspace sees its rows anyway: its errors are the engine's.
+    let rows_project = world
+        .granted(
+            Mode::RowLevel,
+            vec![table(
+                "people",
+                &["BEN_NIR_PSA", "BEN_NAI_ANN", "BEN_SEX_COD", "BEN_RES_DPT"],
+                vec![],
+            )],
+        )
+        .await
+        .unwrap();
+    for probe in &probes {
+        let failing = format!("SELECT count(*) FROM people WHERE {probe}");
+        assert!(
+            world.ask(&rows_project, &failing).await.is_err(),
+            "{failing}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_group_a_few_persons_away_from_one_shown_before_is_withheld_in_any_later_answer() {
     let world = town().await;
     let p = aggregate_project(&world).await;
@@ -483,7 +537,11 @@ async fn the_same_persons_with_one_person_s_rows_changed_are_a_difference_of_one
         "SELECT count(*) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17 WHERE NOT (p.ben_res_dpt = '01' AND p.ben_nai_ann = 1940 AND s.dgn_pal = 'C34')",
     ] {
         let withheld = match world.ask(&p, sql).await {
-            Ok(_) => rows(&world, &p, sql).await.iter().flatten().all(|v| v == "NULL"),
+            Ok(_) => rows(&world, &p, sql)
+                .await
+                .iter()
+                .flatten()
+                .all(|v| v == "NULL"),
             Err(e) => e.to_string().contains("refused"),
         };
         assert!(withheld, "{sql}: {:?}", rows(&world, &p, sql).await);

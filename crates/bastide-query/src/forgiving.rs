@@ -1,0 +1,339 @@
+//! Under an aggregate-only permit, no row's value can make an answer fail.
+//!
+//! A failure is an answer too: `WHERE 1 / (CASE WHEN <one person's facts> THEN 0 ELSE
+//! 1 END) = 1` fails exactly when someone matches, whatever the disclosure checks
+//! withhold of the cells, and so do a cast of a value that does not fit, an overflow,
+//! a date out of range, a negative length. So, in the plan of an aggregate-only
+//! answer, what can fail on a row's value gives NULL for that row instead: casts are
+//! `TRY_CAST`s; arithmetic and regular-expression operators and every function call
+//! run through [`Forgiving`], which computes the batch as before and, only when that
+//! fails, again row by row, NULL where a row fails. The failures left are the
+//! query's own (planning, types), the hub's (memory, time), and aggregates' (a sum
+//! past its type's range), which a row of one person does not decide alone.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, new_null_array};
+use datafusion::arrow::compute::concat;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Result as DfResult, ScalarValue, exec_err};
+use datafusion::logical_expr::expr::{ScalarFunction, TryCast};
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
+use datafusion::logical_expr::{
+    BinaryExpr, ColumnarValue, Expr, LogicalPlan, Operator, ReturnFieldArgs, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::{self as physical, Literal};
+
+use crate::Result;
+use crate::error::internal;
+use crate::functions::ALLOWED;
+use crate::pseudonym::{HUB_PSEUDONYM, PROJECT_PSEUDONYM};
+
+/// `plan` with every cast, fallible operator and function call forgiving.
+pub(crate) fn apply(plan: LogicalPlan) -> Result<LogicalPlan> {
+    plan.transform_up_with_subqueries(|node| {
+        // Each expression keeps its name: the steps above read its column by it.
+        let names = NamePreserver::new(&node);
+        node.map_expressions(|e| {
+            let name = names.save(&e);
+            Ok(e.transform_up(forgive)?.update_data(|e| name.restore(e)))
+        })
+    })
+    .map(|t| t.data)
+    .map_err(internal)
+}
+
+fn forgive(e: Expr) -> DfResult<Transformed<Expr>> {
+    Ok(match e {
+        Expr::Cast(c) => {
+            let field = Arc::new(c.field.as_ref().clone().with_nullable(true));
+            Transformed::yes(Expr::TryCast(TryCast::new_from_field(c.expr, field)))
+        }
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) if fallible(op) => {
+            Transformed::yes(Forgiving::operator(op).call(vec![*left, *right]))
+        }
+        Expr::Negative(value) => Transformed::yes(Forgiving::negation().call(vec![*value])),
+        Expr::ScalarFunction(ScalarFunction { func, args })
+            if ALLOWED.contains(&func.name())
+                && func.name() != HUB_PSEUDONYM
+                && func.name() != PROJECT_PSEUDONYM =>
+        {
+            Transformed::yes(Forgiving::function(func).call(args))
+        }
+        other => Transformed::no(other),
+    })
+}
+
+/// Operators that can fail on a value: arithmetic (a zero divisor, a decimal or a
+/// date out of range), regular expressions (a pattern from the data), shifts.
+fn fallible(op: Operator) -> bool {
+    use Operator::*;
+    matches!(
+        op,
+        Plus | Minus
+            | Multiply
+            | Divide
+            | Modulo
+            | RegexMatch
+            | RegexIMatch
+            | RegexNotMatch
+            | RegexNotIMatch
+            | BitwiseShiftLeft
+            | BitwiseShiftRight
+    )
+}
+
+/// What a [`Forgiving`] call computes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Inner {
+    /// A function.
+    Function(Arc<ScalarUDF>),
+    /// `left op right`, as DataFusion computes it.
+    Operator(Operator),
+    /// `-value`.
+    Negation,
+}
+
+/// A call that gives NULL on the rows it fails on (see the module).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Forgiving {
+    inner: Inner,
+    signature: Signature,
+}
+
+impl Forgiving {
+    fn function(func: Arc<ScalarUDF>) -> Self {
+        let signature = func.signature().clone();
+        Self {
+            inner: Inner::Function(func),
+            signature,
+        }
+    }
+
+    fn operator(op: Operator) -> Self {
+        Self {
+            inner: Inner::Operator(op),
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+
+    fn negation() -> Self {
+        Self {
+            inner: Inner::Negation,
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+
+    fn call(self, args: Vec<Expr>) -> Expr {
+        Expr::ScalarFunction(ScalarFunction::new_udf(
+            Arc::new(ScalarUDF::new_from_impl(self)),
+            args,
+        ))
+    }
+
+    /// The call over `args`, as it would run unforgiving.
+    fn run(
+        &self,
+        args: &[ColumnarValue],
+        rows: usize,
+        whole: &ScalarFunctionArgs,
+    ) -> DfResult<ColumnarValue> {
+        match &self.inner {
+            Inner::Function(func) => func.invoke_with_args(ScalarFunctionArgs {
+                args: args.to_vec(),
+                arg_fields: whole.arg_fields.clone(),
+                number_rows: rows,
+                return_field: whole.return_field.clone(),
+                config_options: whole.config_options.clone(),
+            }),
+            Inner::Operator(op) => {
+                let (left, right, batch) = operands(args, rows)?;
+                physical::BinaryExpr::new(left, *op, right).evaluate(&batch)
+            }
+            Inner::Negation => {
+                let (value, _, batch) = operands(args, rows)?;
+                physical::NegativeExpr::new(value).evaluate(&batch)
+            }
+        }
+    }
+}
+
+/// An operand, over the batch [`operands`] makes.
+type Operand = Arc<dyn PhysicalExpr>;
+
+/// The first two of `args` as physical expressions over a batch of `rows` rows that
+/// holds them (the second is the first when there is one argument).
+fn operands(args: &[ColumnarValue], rows: usize) -> DfResult<(Operand, Operand, RecordBatch)> {
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    let mut exprs: Vec<Operand> = Vec::new();
+    for arg in args.iter().take(2) {
+        match arg {
+            ColumnarValue::Scalar(scalar) => exprs.push(Arc::new(Literal::new(scalar.clone()))),
+            ColumnarValue::Array(array) => {
+                let name = format!("a{}", columns.len());
+                exprs.push(Arc::new(physical::Column::new(&name, columns.len())));
+                fields.push(Field::new(name, array.data_type().clone(), true));
+                columns.push(array.clone());
+            }
+        }
+    }
+    let batch = RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
+    )?;
+    let first = exprs.first().cloned();
+    let (Some(left), right) = (first, exprs.get(1).cloned()) else {
+        return exec_err!("an operator without operands");
+    };
+    let right = right.unwrap_or_else(|| left.clone());
+    Ok((left, right, batch))
+}
+
+impl ScalarUDFImpl for Forgiving {
+    fn name(&self) -> &str {
+        match &self.inner {
+            Inner::Function(func) => func.name(),
+            Inner::Operator(_) => "forgiving_operator",
+            Inner::Negation => "forgiving_negation",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        match (&self.inner, arg_types) {
+            (Inner::Function(func), _) => func.return_type(arg_types),
+            (Inner::Operator(op), [left, right]) => {
+                BinaryTypeCoercer::new(left, op, right).get_result_type()
+            }
+            (Inner::Negation, [value]) => Ok(value.clone()),
+            _ => exec_err!("{} takes other arguments", self.name()),
+        }
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        let field = match &self.inner {
+            Inner::Function(func) => func.return_field_from_args(args)?,
+            _ => {
+                let types: Vec<DataType> = args
+                    .arg_fields
+                    .iter()
+                    .map(|f| f.data_type().clone())
+                    .collect();
+                Arc::new(Field::new(self.name(), self.return_type(&types)?, true))
+            }
+        };
+        // A failing row is NULL.
+        Ok(Arc::new(field.as_ref().clone().with_nullable(true)))
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        match (&self.inner, arg_types) {
+            (Inner::Function(func), _) => func.coerce_types(arg_types),
+            (Inner::Operator(op), [left, right]) => {
+                let (l, r) = BinaryTypeCoercer::new(left, op, right).get_input_types()?;
+                Ok(vec![l, r])
+            }
+            _ => Ok(arg_types.to_vec()),
+        }
+    }
+
+    fn short_circuits(&self) -> bool {
+        matches!(&self.inner, Inner::Function(func) if func.short_circuits())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let rows = args.number_rows;
+        if let Ok(value) = self.run(&args.args, rows, &args) {
+            return Ok(value);
+        }
+        // Row by row, NULL where one fails.
+        let returned = args.return_field.data_type().clone();
+        let mut parts: Vec<ArrayRef> = Vec::with_capacity(rows);
+        for row in 0..rows {
+            let one: Vec<ColumnarValue> = args
+                .args
+                .iter()
+                .map(|a| match a {
+                    ColumnarValue::Array(array) => ColumnarValue::Array(array.slice(row, 1)),
+                    ColumnarValue::Scalar(s) => ColumnarValue::Scalar(s.clone()),
+                })
+                .collect();
+            let part = match self.run(&one, 1, &args) {
+                Ok(ColumnarValue::Array(array)) if array.len() == 1 => array,
+                Ok(ColumnarValue::Scalar(scalar)) => scalar.to_array_of_size(1)?,
+                _ => new_null_array(&returned, 1),
+            };
+            parts.push(part);
+        }
+        if parts.is_empty() {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from(&returned)?));
+        }
+        let parts: Vec<&dyn datafusion::arrow::array::Array> =
+            parts.iter().map(|p| p.as_ref()).collect();
+        Ok(ColumnarValue::Array(concat(&parts)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::prelude::SessionContext;
+
+    async fn answer(sql: &str) -> DfResult<String> {
+        let ctx = SessionContext::new();
+        ctx.sql(
+            "CREATE TABLE t (x BIGINT, y VARCHAR) AS VALUES (1, '1940'), (2, '1951'), (0, '1987')",
+        )
+        .await?
+        .collect()
+        .await?;
+        let plan = ctx.sql(sql).await?.logical_plan().clone();
+        let plan =
+            apply(plan).map_err(|e| datafusion::error::DataFusionError::Plan(e.to_string()))?;
+        let batches = ctx.execute_logical_plan(plan).await?.collect().await?;
+        Ok(datafusion::arrow::util::pretty::pretty_format_batches(&batches)?.to_string())
+    }
+
+    #[tokio::test]
+    async fn rows_that_would_fail_give_null_and_the_others_their_value_under_their_name() {
+        let cases = [
+            ("SELECT 1 / x AS v FROM t ORDER BY x", ["", "1", "0"]),
+            ("SELECT 7 % x AS v FROM t ORDER BY x", ["", "0", "1"]),
+            (
+                "SELECT CAST(CASE WHEN x = 1 THEN 'x' ELSE y END AS INT) AS v FROM t ORDER BY x",
+                ["1987", "", "1951"],
+            ),
+            (
+                "SELECT substr(y, 1, x - 1) AS v FROM t ORDER BY x",
+                ["", "", "1"],
+            ),
+            (
+                "SELECT make_date(2020, x * 7, 1) AS v FROM t ORDER BY x",
+                ["", "2020-07-01", ""],
+            ),
+        ];
+        for (sql, expected) in cases {
+            let table = answer(sql).await.unwrap();
+            let got: Vec<&str> = table
+                .lines()
+                .skip(3)
+                .filter(|l| l.starts_with('|'))
+                .map(|l| l.trim_matches(|c| c == '|' || c == ' '))
+                .collect();
+            assert_eq!(got, expected, "{sql}\n{table}");
+        }
+        // Names are kept: the steps above still find their columns.
+        let table = answer("SELECT avg(x + 10000000) FROM t").await.unwrap();
+        assert!(table.contains("avg(t.x + Int64(10000000))"), "{table}");
+        assert!(table.contains("10000001.0"), "{table}");
+    }
+}
