@@ -22,10 +22,11 @@ use std::sync::{Arc, Mutex};
 use super::single::{Grows, Single, kept_by};
 use super::tally::Tally;
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, ListBuilder, UInt64Builder,
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, ListBuilder, UInt32Builder,
+    UInt64Builder,
 };
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
-use datafusion::arrow::datatypes::{DataType, UInt64Type};
+use datafusion::arrow::datatypes::{DataType, UInt32Type, UInt64Type};
 use datafusion::arrow::datatypes::{Field, FieldRef};
 use datafusion::common::{Result as DfResult, internal_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -525,14 +526,17 @@ impl AggregateUDFImpl for SketchUdaf {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> DfResult<Vec<FieldRef>> {
-        let list = |what: &str| {
+        let list = |what: &str, item: DataType| {
             Arc::new(Field::new(
                 format!("{}[{what}]", args.name),
-                DataType::List(Arc::new(Field::new_list_field(DataType::UInt64, true))),
+                DataType::List(Arc::new(Field::new_list_field(item, true))),
                 true,
             ))
         };
-        Ok(vec![list("persons"), list("records")])
+        Ok(vec![
+            list("persons", DataType::UInt64),
+            list("records", DataType::UInt32),
+        ])
     }
 
     fn accumulator(&self, _: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
@@ -570,8 +574,9 @@ impl Grows for Sketches {
 impl Sketches {
     fn sketch(&self, persons: &mut Tally) -> Sketch {
         let mut sketch = Sketch::new(self.size, self.records);
-        for &(key, records) in persons.run() {
-            sketch.add(key, i64::try_from(records).unwrap_or(i64::MAX));
+        let (keys, records) = persons.run();
+        for (&key, &records) in keys.iter().zip(records) {
+            sketch.add(key, i64::from(records));
         }
         sketch
     }
@@ -613,11 +618,13 @@ impl GroupsAccumulator for Sketches {
 
     fn state(&mut self, emit_to: EmitTo) -> DfResult<Vec<ArrayRef>> {
         let mut keys = ListBuilder::new(UInt64Builder::new());
-        let mut records = ListBuilder::new(UInt64Builder::new());
+        let mut records = ListBuilder::new(UInt32Builder::new());
         for mut persons in emit_to.take_needed(&mut self.groups) {
-            let run = persons.run();
-            keys.append_value(run.iter().map(|(k, _)| Some(*k)));
-            records.append_value(run.iter().map(|(_, r)| Some(*r)));
+            let (k, r) = persons.run();
+            keys.values().append_slice(k);
+            keys.append(true);
+            records.values().append_slice(r);
+            records.append(true);
         }
         Ok(vec![Arc::new(keys.finish()), Arc::new(records.finish())])
     }
@@ -640,7 +647,7 @@ impl GroupsAccumulator for Sketches {
             let (k, r) = (keys.value(row), records.value(row));
             let (k, r) = (
                 k.as_primitive::<UInt64Type>(),
-                r.as_primitive::<UInt64Type>(),
+                r.as_primitive::<UInt32Type>(),
             );
             if k.len() != r.len() {
                 return internal_err!("bastide_sketch's state is uneven");

@@ -14,8 +14,11 @@ const FIRST_BATCH: usize = 16 * 1024;
 /// A group's persons (their keys) and their records.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Tally {
-    /// Distinct keys, ascending, with each one's records.
-    run: Vec<(u64, u64)>,
+    /// Distinct keys, ascending.
+    keys: Vec<u64>,
+    /// Each key's records (saturating: past four billion, the records of one person
+    /// in one group are "many").
+    records: Vec<u32>,
     /// Keys not yet sorted in, one per record.
     batch: Vec<u64>,
 }
@@ -24,86 +27,116 @@ impl Tally {
     /// Counts a record of the person whose key is `key`.
     pub fn insert(&mut self, key: u64) {
         self.batch.push(key);
-        if self.batch.len() >= FIRST_BATCH.max(self.run.len()) {
+        if self.batch.len() >= FIRST_BATCH.max(self.keys.len()) {
             self.settle();
         }
     }
 
     /// Adds `records[i]` records of `keys[i]` (a partial aggregation's state, from
     /// [`Tally::run`]): merged in one pass when the keys ascend, as they do there.
-    pub fn extend(&mut self, keys: &[u64], records: &[u64]) {
+    pub fn extend(&mut self, keys: &[u64], records: &[u32]) {
         self.settle();
-        let mut more: Vec<(u64, u64)> = keys.iter().copied().zip(records.iter().copied()).collect();
-        if !more.is_sorted_by(|a, b| a.0 < b.0) {
-            more.sort_unstable_by_key(|(k, _)| *k);
-            more = tallied(more.into_iter());
+        if keys.is_sorted_by(|a, b| a < b) {
+            union_into(&mut self.keys, &mut self.records, keys, records);
+        } else {
+            let mut pairs: Vec<(u64, u32)> =
+                keys.iter().copied().zip(records.iter().copied()).collect();
+            pairs.sort_unstable_by_key(|(k, _)| *k);
+            let (mut k, mut r) = (Vec::new(), Vec::<u32>::new());
+            for (key, n) in pairs {
+                match (k.last(), r.last_mut()) {
+                    (Some(last), Some(count)) if *last == key => *count = count.saturating_add(n),
+                    _ => {
+                        k.push(key);
+                        r.push(n);
+                    }
+                }
+            }
+            union_into(&mut self.keys, &mut self.records, &k, &r);
         }
-        union_into(&mut self.run, &more);
     }
 
-    /// The persons' keys, ascending, with their records.
-    pub fn run(&mut self) -> &[(u64, u64)] {
+    /// The persons' keys, ascending, and their records.
+    pub fn run(&mut self) -> (&[u64], &[u32]) {
         self.settle();
-        &self.run
+        (&self.keys, &self.records)
     }
 
     /// The memory held, in bytes.
     pub fn size(&self) -> usize {
-        self.run.capacity() * size_of::<(u64, u64)>() + self.batch.capacity() * size_of::<u64>()
+        (self.keys.capacity() + self.batch.capacity()) * size_of::<u64>()
+            + self.records.capacity() * size_of::<u32>()
     }
 
-    /// Sorts the batch into the run.
+    /// Sorts the batch into the run: in place, each key's records counted into a
+    /// buffer the thread keeps (no fresh memory at every batch).
     fn settle(&mut self) {
         if self.batch.is_empty() {
             return;
         }
         self.batch.sort_unstable();
-        let more = tallied(self.batch.drain(..).map(|k| (k, 1)));
-        union_into(&mut self.run, &more);
+        COUNTS.with_borrow_mut(|counts| {
+            counts.clear();
+            let mut distinct = 0;
+            for i in 0..self.batch.len() {
+                if distinct > 0 && self.batch[distinct - 1] == self.batch[i] {
+                    let last = counts.len() - 1;
+                    counts[last] = counts[last].saturating_add(1);
+                } else {
+                    self.batch[distinct] = self.batch[i];
+                    distinct += 1;
+                    counts.push(1);
+                }
+            }
+            union_into(
+                &mut self.keys,
+                &mut self.records,
+                &self.batch[..distinct],
+                counts,
+            );
+        });
+        self.batch.clear();
     }
 }
 
-/// Ascending `(key, records)` pairs with each key's records added up.
-fn tallied(ascending: impl Iterator<Item = (u64, u64)>) -> Vec<(u64, u64)> {
-    let mut out: Vec<(u64, u64)> = Vec::new();
-    for (key, records) in ascending {
-        match out.last_mut() {
-            Some(last) if last.0 == key => last.1 += records,
-            _ => out.push((key, records)),
-        }
-    }
-    out
+thread_local! {
+    /// The records of a batch's keys, while it is sorted in.
+    static COUNTS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Makes `run` the union of `run` and `new`, both ascending by distinct keys, a key in
-/// both with its records added: merged from the back into `run` grown by `new`'s
-/// length, then closed up by the keys found in both.
-fn union_into(run: &mut Vec<(u64, u64)>, new: &[(u64, u64)]) {
-    let (n, m) = (run.len(), new.len());
-    run.resize(n + m, (0, 0));
+/// Makes (`keys`, `records`) the union of itself and (`new`, `more`), both ascending
+/// by distinct keys, a key in both with its records added: merged from the back into
+/// the run grown by `new`'s length, then closed up by the keys found in both.
+fn union_into(keys: &mut Vec<u64>, records: &mut Vec<u32>, new: &[u64], more: &[u32]) {
+    let (n, m) = (keys.len(), new.len());
+    keys.resize(n + m, 0);
+    records.resize(n + m, 0);
     // Invariant: `out − (i + j)` is the number of keys met in both so far, so
-    // `out ≥ i` and a write never lands on a pair of `run` not yet read.
+    // `out ≥ i` and a write never lands on a key of the run not yet read.
     let (mut i, mut j, mut out) = (n, m, n + m);
     while j > 0 {
-        let b = new[j - 1];
         out -= 1;
-        if i > 0 && run[i - 1].0 >= b.0 {
-            let mut a = run[i - 1];
-            if a.0 == b.0 {
-                a.1 += b.1;
+        if i > 0 && keys[i - 1] >= new[j - 1] {
+            let mut count = records[i - 1];
+            if keys[i - 1] == new[j - 1] {
+                count = count.saturating_add(more[j - 1]);
                 j -= 1;
             }
-            run[out] = a;
+            keys[out] = keys[i - 1];
+            records[out] = count;
             i -= 1;
         } else {
-            run[out] = b;
+            keys[out] = new[j - 1];
+            records[out] = more[j - 1];
             j -= 1;
         }
     }
     let both = out - i;
     if both > 0 {
-        run.copy_within(out.., i);
-        run.truncate(n + m - both);
+        keys.copy_within(out.., i);
+        records.copy_within(out.., i);
+        keys.truncate(n + m - both);
+        records.truncate(n + m - both);
     }
 }
 
@@ -117,7 +150,12 @@ mod tests {
         x ^ (x >> 31)
     }
 
-    fn counted(keys: impl Iterator<Item = u64>) -> Vec<(u64, u64)> {
+    fn pairs(tally: &mut Tally) -> Vec<(u64, u32)> {
+        let (keys, records) = tally.run();
+        keys.iter().copied().zip(records.iter().copied()).collect()
+    }
+
+    fn counted(keys: impl Iterator<Item = u64>) -> Vec<(u64, u32)> {
         let mut counts = BTreeMap::new();
         for k in keys {
             *counts.entry(k).or_insert(0) += 1;
@@ -135,7 +173,7 @@ mod tests {
         for k in &inserted {
             tally.insert(*k);
         }
-        assert_eq!(tally.run(), counted(inserted.into_iter()).as_slice());
+        assert_eq!(pairs(&mut tally), counted(inserted.into_iter()));
     }
 
     #[test]
@@ -150,16 +188,17 @@ mod tests {
                 .chain(25_000..75_000)
                 .map(|i| mix(i) % 100_000),
         );
-        let (keys, records): (Vec<u64>, Vec<u64>) = right.run().iter().copied().unzip();
+        let (keys, records) = right.run();
+        let (keys, records) = (keys.to_vec(), records.to_vec());
         let mut merged = left.clone();
         merged.extend(&keys, &records);
-        assert_eq!(merged.run(), expected.as_slice());
+        assert_eq!(pairs(&mut merged), expected);
         let (mut keys, mut records) = (keys, records);
         keys.reverse();
         records.reverse();
         let mut merged = left;
         merged.extend(&keys, &records);
-        assert_eq!(merged.run(), expected.as_slice());
+        assert_eq!(pairs(&mut merged), expected);
     }
 
     #[test]
@@ -183,8 +222,10 @@ mod tests {
                 vec![(1, 1), (2, 1), (3, 2), (9, 1), (10, 1)],
             ),
         ] {
-            let mut got = run.clone();
-            union_into(&mut got, &new);
+            let (mut keys, mut records): (Vec<u64>, Vec<u32>) = run.iter().copied().unzip();
+            let (new_keys, more): (Vec<u64>, Vec<u32>) = new.iter().copied().unzip();
+            union_into(&mut keys, &mut records, &new_keys, &more);
+            let got: Vec<(u64, u32)> = keys.into_iter().zip(records).collect();
             assert_eq!(got, union, "{run:?} ∪ {new:?}");
         }
     }
