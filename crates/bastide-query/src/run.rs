@@ -211,6 +211,12 @@ impl Workspace {
                     self.published(),
                     self.person_key(),
                 )?;
+                // Types coerced first: the casts coercion adds are forgiven too.
+                let state = session.state();
+                let plan = state
+                    .analyzer()
+                    .execute_and_check(plan, state.config_options(), |_, _| {})
+                    .map_err(|e| classify(e, self.mode(), limits, Phase::Planning))?;
                 forgiving::apply(plan)?
             }
             // The day's row budget counts rows: one row gathering many rows' values

@@ -20,6 +20,7 @@
 
 mod cell;
 pub(crate) mod key;
+mod lookup;
 mod single;
 mod sketch;
 mod tally;

@@ -30,6 +30,7 @@ use datafusion::logical_expr::{
 };
 
 use super::key::KEY_TYPE;
+use super::lookup;
 use crate::error::internal;
 use crate::permitted::PermittedTable;
 use crate::pseudonym::{HUB_PSEUDONYM, PROJECT_PSEUDONYM};
@@ -96,8 +97,11 @@ impl Threader {
         match plan {
             LogicalPlan::TableScan(scan) => self.scan(scan),
             LogicalPlan::Projection(p) => self.projection(p),
-            LogicalPlan::Filter(_)
-            | LogicalPlan::Sort(_)
+            LogicalPlan::Filter(f) => match lookup::merged(&f)? {
+                Some(join) => self.thread(join),
+                None => self.passed(LogicalPlan::Filter(f)),
+            },
+            LogicalPlan::Sort(_)
             | LogicalPlan::Limit(_)
             | LogicalPlan::Repartition(_)
             | LogicalPlan::SubqueryAlias(_) => self.passed(plan),
@@ -244,6 +248,9 @@ impl Threader {
                 return self.semi(j);
             }
         };
+        if left.persons.is_empty() != right.persons.is_empty() {
+            lookup::check(&j, left.persons.is_empty())?;
+        }
         // Joined on the person: one person, known by both sides' columns.
         let keeps_left = matches!(j.join_type, JoinType::Inner | JoinType::Left);
         if keeps_left || j.join_type == JoinType::Right {
