@@ -211,11 +211,12 @@ impl Workspace {
                     self.published(),
                     self.person_key(),
                 )?;
-                // Types coerced first: the casts coercion adds are forgiven too.
-                let state = session.state();
-                let plan = state
-                    .analyzer()
-                    .execute_and_check(plan, state.config_options(), |_, _| {})
+                // Optimised first: the casts type coercion adds are forgiven too, and
+                // functions that only run once simplified (`coalesce`, `arrow_cast`)
+                // are simplified before they are wrapped.
+                let plan = session
+                    .state()
+                    .optimize(&plan)
                     .map_err(|e| classify(e, self.mode(), limits, Phase::Planning))?;
                 forgiving::apply(plan)?
             }
