@@ -16,7 +16,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions, new_null_array};
 use datafusion::arrow::compute::concat;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema};
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Result as DfResult, ScalarValue, exec_err};
 use datafusion::logical_expr::expr::{ScalarFunction, TryCast};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
@@ -28,13 +28,37 @@ use datafusion::logical_expr::{
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{self as physical, Literal};
 
-use crate::Result;
 use crate::error::internal;
 use crate::functions::ALLOWED;
 use crate::pseudonym::{HUB_PSEUDONYM, PROJECT_PSEUDONYM};
+use crate::{Error, Result};
 
-/// `plan` with every cast, fallible operator and function call forgiving.
+/// `plan` with every cast, fallible operator and function call forgiving; refused
+/// when a `LIKE` or `SIMILAR TO` pattern is computed from the data (a pattern that
+/// does not compile would fail the query, and it is compiled where no wrapper
+/// reaches).
 pub(crate) fn apply(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let mut computed = false;
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|e| {
+            e.apply(|e| {
+                computed |= matches!(e, Expr::Like(l) | Expr::SimilarTo(l)
+                    if !matches!(*l.pattern, Expr::Literal(..)));
+                Ok(if computed {
+                    TreeNodeRecursion::Stop
+                } else {
+                    TreeNodeRecursion::Continue
+                })
+            })
+        })
+    })
+    .map_err(internal)?;
+    if computed {
+        return Err(Error::Refused {
+            construct: "a LIKE or SIMILAR TO pattern computed from the data".into(),
+            hint: "under an aggregate-only permit patterns are written in the query: compare with a literal pattern",
+        });
+    }
     plan.transform_up_with_subqueries(|node| {
         // Each expression keeps its name: the steps above read its column by it.
         let names = NamePreserver::new(&node);

@@ -5,11 +5,15 @@
 //! (`JOIN range(1, 4) g ON g.value <= 2 OR <that person's facts>`), everyone's rows
 //! count twice and that person's three times, and `count(*) − 2 × count(*) FILTER
 //! (WHERE g.value = 1)` is that person's rows, in cells whose persons are everyone's.
-//! So, under an aggregate-only permit, rows about persons join rows about no one only
-//! as a lookup into a stored table (a nomenclature): on equalities between columns of
-//! each side, with conditions on one side at most besides; rows the query writes
-//! itself are not joined with rows about persons at all (a `CASE` labels values). A
-//! `WHERE` over an inner join is part of its condition (`FROM a, b WHERE …` is a join).
+//! The same with two tables about persons (`JOIN ir_ben_r g ON g.ben_nai_ann = 1905
+//! AND (g.ben_sex_cod = 1 OR <one person's facts>)`). So, under an aggregate-only
+//! permit, each part of a join's condition that reads both sides compares stored
+//! columns of each (cast, or moved by a constant: `c.exe_soi_dtd <= s.exe_soi_dtf +
+//! INTERVAL '30 days'`), never a condition, a `CASE` or a function that could pick one
+//! person's rows; rows about persons join rows about no one only as a lookup into a
+//! stored table (a nomenclature), on equalities; rows the query writes itself are not
+//! joined with rows about persons at all (a `CASE` labels values). A `WHERE` over an
+//! inner join is part of its condition (`FROM a, b WHERE …` is a join).
 
 use std::sync::Arc;
 
@@ -21,6 +25,7 @@ use datafusion::logical_expr::{
     BinaryExpr, Expr, Filter, Join, JoinType, LogicalPlan, Operator, TableScan,
 };
 
+use super::values::{KEY, traced};
 use crate::error::internal;
 use crate::permitted::PermittedTable;
 use crate::{Error, Result};
@@ -77,51 +82,64 @@ fn has_subquery(e: &Expr) -> bool {
     .unwrap_or(true)
 }
 
-/// Refuses `join` of rows about persons with rows about no one (on the left when
-/// `no_one_left`) unless it is a lookup (see the module).
-pub(super) fn check(join: &Join, no_one_left: bool) -> Result<()> {
-    let no_one = if no_one_left { &join.left } else { &join.right };
-    if written(no_one) {
-        return Err(refused(
-            "a join of rows about persons with rows the query writes (VALUES, range, generate_series)",
-        ));
-    }
-    let (left, right) = (join.left.schema(), join.right.schema());
-    let mut keyed = !join.on.is_empty();
-    for (a, b) in &join.on {
-        if !(plain_column(a) && plain_column(b)) {
+/// Refuses `join`, of rows about persons (on both sides, or on one when the other,
+/// the left when `no_one_left`, is about no one), unless each part of its condition
+/// that reads both sides compares stored columns of each (see the module), and, with
+/// rows about no one, is a lookup: on equalities, into a stored table.
+pub(super) fn check(join: &Join, no_one_left: Option<bool>) -> Result<()> {
+    if let Some(left) = no_one_left {
+        let no_one = if left { &join.left } else { &join.right };
+        if written(no_one) {
             return Err(refused(
-                "a join of rows about persons with a nomenclature on computed values",
+                "a join of rows about persons with rows the query writes (VALUES, range, generate_series)",
             ));
         }
     }
+    let lookup = no_one_left.is_some();
+    let (left, right) = (join.left.schema(), join.right.schema());
+    let key = |e: &Expr, plan: &LogicalPlan| traced(e, plan, &KEY);
+    for (a, b) in &join.on {
+        if !(key(a, &join.left) && key(b, &join.right)) {
+            return Err(refused("a join of rows about persons on computed values"));
+        }
+    }
+    let mut keyed = !join.on.is_empty();
     for conjunct in join.filter.iter().flat_map(split_conjunction) {
-        let (l, r) = (touches(conjunct, left), touches(conjunct, right));
-        if !(l && r) {
+        if !(touches(conjunct, left) && touches(conjunct, right)) {
             continue;
         }
-        match conjunct {
-            Expr::BinaryExpr(BinaryExpr {
-                left: a,
-                op: Operator::Eq,
-                right: b,
-            }) if plain_column(a) && plain_column(b) && touches(a, left) != touches(b, left) => {
-                keyed = true;
-            }
-            _ => {
-                return Err(refused(
-                    "a join of rows about persons with a nomenclature on a condition other than equal columns",
-                ));
-            }
+        let Expr::BinaryExpr(BinaryExpr {
+            left: a,
+            op,
+            right: b,
+        }) = conjunct
+        else {
+            return Err(refused(CONDITION));
+        };
+        let (a_left, b_left) = (only(a, left, right), only(b, left, right));
+        let (a_right, b_right) = (only(a, right, left), only(b, right, left));
+        let stored = (a_left && b_right && key(a, &join.left) && key(b, &join.right))
+            || (a_right && b_left && key(a, &join.right) && key(b, &join.left));
+        match op {
+            Operator::Eq if stored => keyed = true,
+            Operator::NotEq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
+                if stored && !lookup => {}
+            _ => return Err(refused(CONDITION)),
         }
     }
-    if keyed {
-        Ok(())
-    } else {
-        Err(refused(
+    if lookup && !keyed {
+        return Err(refused(
             "a join of rows about persons with rows about no one without equal columns",
-        ))
+        ));
     }
+    Ok(())
+}
+
+const CONDITION: &str = "a join of rows about persons on a condition other than comparisons of stored columns of each side";
+
+/// Whether `e` reads columns of `schema` and none of `other`.
+fn only(e: &Expr, schema: &DFSchema, other: &DFSchema) -> bool {
+    touches(e, schema) && !touches(e, other)
 }
 
 fn refused(construct: &str) -> Error {
@@ -144,21 +162,11 @@ fn written(plan: &LogicalPlan) -> bool {
     .unwrap_or(true)
 }
 
-fn stored(scan: &TableScan) -> bool {
+/// Whether `scan` reads a stored table (not a table function).
+pub(crate) fn stored(scan: &TableScan) -> bool {
     source_as_provider(&scan.source)
         .ok()
         .is_some_and(|p| p.downcast_ref::<PermittedTable>().is_some())
-}
-
-/// A column, as stored or cast.
-fn plain_column(e: &Expr) -> bool {
-    match e {
-        Expr::Column(_) => true,
-        Expr::Alias(a) => plain_column(&a.expr),
-        Expr::Cast(c) => plain_column(&c.expr),
-        Expr::TryCast(c) => plain_column(&c.expr),
-        _ => false,
-    }
 }
 
 /// Whether `e` reads a column of `schema`.

@@ -248,8 +248,10 @@ impl Threader {
                 return self.semi(j);
             }
         };
-        if left.persons.is_empty() != right.persons.is_empty() {
-            lookup::check(&j, left.persons.is_empty())?;
+        if !(left.persons.is_empty() && right.persons.is_empty()) {
+            let no_one_left = (left.persons.is_empty() != right.persons.is_empty())
+                .then_some(left.persons.is_empty());
+            lookup::check(&j, no_one_left)?;
         }
         // Joined on the person: one person, known by both sides' columns.
         let keeps_left = matches!(j.join_type, JoinType::Inner | JoinType::Left);

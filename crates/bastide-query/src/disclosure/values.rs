@@ -8,49 +8,94 @@
 //! constant, and so on through subqueries' projections, joins and per-person
 //! aggregates, but no sum or difference, function, comparison or condition anywhere
 //! on its way, and no factor from rows about no one (`VALUES`, a nomenclature), which
-//! a join can pick for each row as a condition would.
+//! a join can pick for each row as a condition would. The same tracing, by another
+//! [`Rule`], says which sides of a join's condition are stored columns ([`KEY`]).
 
 use datafusion::common::Column;
-use datafusion::logical_expr::{Distinct, Expr, LogicalPlan, Operator};
+use datafusion::logical_expr::{BinaryExpr, Distinct, Expr, LogicalPlan, Operator, TableScan};
+
+use crate::pseudonym::{HUB_PSEUDONYM, PROJECT_PSEUDONYM};
+
+/// What an expression may be built from, traced through the plan to the columns it
+/// reads.
+pub(crate) struct Rule {
+    /// The tables whose columns count.
+    leaf: fn(&TableScan) -> bool,
+    /// The operators allowed on the way.
+    operator: fn(&BinaryExpr) -> bool,
+}
+
+/// A value a sum or a mean may be judged on (see the module).
+const VALUE: Rule = Rule {
+    leaf: |scan| super::thread::scan_person(scan).is_some(),
+    operator: |b| match b.op {
+        // Not `+` or `-`: adding the same to everyone's share (a constant, or
+        // another column) would drown one person's in the rules' eyes.
+        Operator::Multiply => true,
+        // A divisor of the data could be zero for one person only.
+        Operator::Divide => matches!(*b.right, Expr::Literal(..)),
+        _ => false,
+    },
+};
+
+/// A side of a join's condition ([`super::lookup`]): stored columns of any table,
+/// cast or moved by a constant (`s.exe_soi_dtf + INTERVAL '30 days'`), never a
+/// condition or a function that could pick rows of one person.
+pub(crate) const KEY: Rule = Rule {
+    leaf: |scan| super::lookup::stored(scan),
+    operator: |b| matches!(b.op, Operator::Plus | Operator::Minus),
+};
 
 /// Whether `expr`, over the output of `plan`, is a plain value.
 pub(crate) fn plain(expr: &Expr, plan: &LogicalPlan) -> bool {
+    traced(expr, plan, &VALUE)
+}
+
+/// Whether `expr`, over the output of `plan`, is built by `rule`.
+pub(crate) fn traced(expr: &Expr, plan: &LogicalPlan, rule: &Rule) -> bool {
     match expr {
-        Expr::Alias(a) => plain(&a.expr, plan),
-        Expr::Cast(c) => plain(&c.expr, plan),
-        Expr::TryCast(c) => plain(&c.expr, plan),
-        Expr::Negative(e) => plain(e, plan),
+        Expr::Alias(a) => traced(&a.expr, plan, rule),
+        Expr::Cast(c) => traced(&c.expr, plan, rule),
+        Expr::TryCast(c) => traced(&c.expr, plan, rule),
+        Expr::Negative(e) => traced(e, plan, rule),
         Expr::Literal(..) => true,
-        Expr::BinaryExpr(b) => match b.op {
-            // Not `+` or `-`: adding the same to everyone's share (a constant, or
-            // another column) would drown one person's in the rules' eyes.
-            Operator::Multiply => plain(&b.left, plan) && plain(&b.right, plan),
-            // A divisor of the data could be zero for one person only.
-            Operator::Divide => plain(&b.left, plan) && matches!(*b.right, Expr::Literal(..)),
-            _ => false,
-        },
-        Expr::Column(c) => column(c, plan),
+        Expr::BinaryExpr(b) => {
+            (rule.operator)(b) && traced(&b.left, plan, rule) && traced(&b.right, plan, rule)
+        }
+        Expr::Column(c) => column(c, plan, rule),
+        // The hub's pseudonyms of a stored identifier.
+        Expr::ScalarFunction(f)
+            if f.args.len() == 1
+                && (f.func.name() == HUB_PSEUDONYM || f.func.name() == PROJECT_PSEUDONYM) =>
+        {
+            traced(&f.args[0], plan, rule)
+        }
         _ => false,
     }
 }
 
-/// Whether the column `c` of `plan`'s output is a plain value.
+/// Whether the column `c` of `plan`'s output is built by `rule`.
 #[recursive::recursive]
-fn column(c: &Column, plan: &LogicalPlan) -> bool {
+fn column(c: &Column, plan: &LogicalPlan, rule: &Rule) -> bool {
     let Ok(i) = plan.schema().index_of_column(c) else {
         return false;
     };
     let from_input = |input: &LogicalPlan| {
         input.schema().fields().get(i).is_some()
-            && column(&Column::from(input.schema().qualified_field(i)), input)
+            && column(
+                &Column::from(input.schema().qualified_field(i)),
+                input,
+                rule,
+            )
     };
     match plan {
-        // A person's own stored value. A value from rows about no one (`VALUES`, a
-        // nomenclature) is whatever the join that brought it chose for each row: a
-        // weight of 1 for everyone but 1.001 for one person gives that person's value
-        // away as the difference of two sums whose shares look alike.
-        LogicalPlan::TableScan(scan) => super::thread::scan_person(scan).is_some(),
-        LogicalPlan::Projection(p) => p.expr.get(i).is_some_and(|e| plain(e, &p.input)),
+        // A person's own stored value (or, for keys, any stored table's). A value
+        // from rows the query writes (`VALUES`) or about no one (a nomenclature) is
+        // whatever the join that brought it chose for each row: a weight of 1 for
+        // everyone but 1.001 for one person gives that person's value away as the
+        // difference of two sums whose shares look alike.
+        LogicalPlan::TableScan(scan) => (rule.leaf)(scan),
+        LogicalPlan::Projection(p) => p.expr.get(i).is_some_and(|e| traced(e, &p.input, rule)),
         LogicalPlan::Filter(f) => from_input(&f.input),
         LogicalPlan::Sort(s) => from_input(&s.input),
         LogicalPlan::Limit(l) => from_input(&l.input),
@@ -73,7 +118,11 @@ fn column(c: &Column, plan: &LogicalPlan) -> bool {
                 let right = &j.right;
                 let k = i - width;
                 right.schema().fields().get(k).is_some()
-                    && column(&Column::from(right.schema().qualified_field(k)), right)
+                    && column(
+                        &Column::from(right.schema().qualified_field(k)),
+                        right,
+                        rule,
+                    )
             }
         }
         // A branch's constant beside another's values is a shaped value.
@@ -81,7 +130,7 @@ fn column(c: &Column, plan: &LogicalPlan) -> bool {
         LogicalPlan::Aggregate(a) => {
             let groups = a.group_expr.len();
             if i < groups {
-                plain(&a.group_expr[i], &a.input)
+                traced(&a.group_expr[i], &a.input, rule)
             } else {
                 // A per-person sum, count, mean, minimum or maximum of a plain value.
                 a.aggr_expr.get(i - groups).is_some_and(|e| {
@@ -95,7 +144,7 @@ fn column(c: &Column, plan: &LogicalPlan) -> bool {
                                 .contains(&f.func.name())
                                 && f.params.filter.is_none() =>
                         {
-                            f.params.args.iter().all(|arg| plain(arg, &a.input))
+                            f.params.args.iter().all(|arg| traced(arg, &a.input, rule))
                         }
                         _ => false,
                     }

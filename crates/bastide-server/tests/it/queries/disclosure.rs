@@ -364,11 +364,22 @@ async fn facts_about_another_person_cannot_choose_shape_or_value_a_cell() {
         format!("SELECT count(*) - 2 * count(*) FILTER (WHERE g.value = 1) FROM people p JOIN range(1, 4) g ON g.value <= 2 OR ({X})"),
         format!("SELECT count(*) - 2 * count(*) FILTER (WHERE g.value = 1) FROM people p, range(1, 4) g WHERE g.value <= 2 OR ({X})"),
         format!("SELECT count(*) FROM people p JOIN (SELECT 1 AS k UNION ALL SELECT 2) t ON t.k = 1 OR ({X})"),
+        // A pattern that fails to compile for one person only.
+        format!("SELECT count(*) FROM people WHERE 'a' SIMILAR TO CASE WHEN {X} THEN '(' ELSE 'a' END"),
+        format!("SELECT count(*) FROM people WHERE 'a' LIKE CASE WHEN {X} THEN 'a\\' ELSE 'a' END"),
+        // The same with two tables about persons, on a condition or on computed keys.
+        "SELECT count(*), count(*) FILTER (WHERE g.ben_sex_cod = 1) FROM stays a JOIN people g ON g.ben_res_dpt = '01' AND (g.ben_sex_cod = 1 OR a.sej_nbj > 1000)".into(),
+        "SELECT count(*) FROM stays a, people g WHERE g.ben_res_dpt = '01' AND (g.ben_sex_cod = 1 OR a.sej_nbj > 1000)".into(),
+        "WITH n AS (SELECT CASE WHEN ben_res_dpt = '01' THEN 2 ELSE 3 END AS m FROM people), a AS (SELECT nir_ano_17, CASE WHEN sej_nbj > 1000 THEN 3 ELSE 2 END AS m FROM stays) SELECT count(*) FROM a JOIN n ON a.m = n.m".into(),
     ];
     for sql in &refused {
         let message = world.refusal(&p, sql).await;
         assert!(message.contains("refused"), "{sql}: {message}");
     }
+    // Stored columns compared, moved by a constant: a join as researchers write them.
+    let fresh = aggregate_project(&world).await;
+    let window = "SELECT count(*) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17 AND s.sej_nbj <= p.ben_nai_ann - 1900";
+    assert_eq!(rows(&world, &fresh, window).await, [["50"]]);
     // The distinct persons of a count are the cell's own: judged and shown.
     let distinct = "SELECT count(DISTINCT s.nir_ano_17), count(DISTINCT p.ben_nir_psa) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17";
     assert_eq!(rows(&world, &p, distinct).await, [["50", "50"]]);
