@@ -253,6 +253,13 @@ impl Checker<'_> {
         // Persons counted exactly per cell, at least: far above the minimum.
         let counters = usize::try_from(self.rules.min_persons.max(128)).unwrap_or(usize::MAX);
         let mut aggregates = a.aggr_expr.clone();
+        // What is always withheld is not computed: its arithmetic (an average of
+        // decimals cast to a narrow scale) could fail on one person's values.
+        for (e, j) in aggregates.iter_mut().zip(&judged) {
+            if *j == Judged::Never {
+                *e = uncomputed(e, threaded.plan.schema())?;
+            }
+        }
         let mut cells = Vec::new();
         for (s, (contribution, value, filter)) in slots.iter().enumerate() {
             let udaf = Arc::new(Cell::udaf(*contribution, keep, counters));
@@ -495,6 +502,24 @@ fn judged(
         slot,
         complement,
     }
+}
+
+/// The aggregate `e` over NULLs of its arguments' types (literals kept: a percentile),
+/// under its own name.
+fn uncomputed(e: &Expr, schema: &datafusion::common::DFSchema) -> Result<Expr> {
+    let name = e.schema_name().to_string();
+    let Expr::AggregateFunction(f) = strip_alias(e) else {
+        return Ok(e.clone());
+    };
+    let mut f = f.clone();
+    for arg in &mut f.params.args {
+        if !matches!(arg, Expr::Literal(..)) {
+            let t = arg.get_type(schema).map_err(internal)?;
+            let null = datafusion::common::ScalarValue::try_from(&t).map_err(internal)?;
+            *arg = Expr::Literal(null, None);
+        }
+    }
+    Ok(Expr::AggregateFunction(f).alias(name))
 }
 
 /// The index of `wanted` in `slots`, added if new.

@@ -491,6 +491,20 @@ async fn no_person_s_value_can_make_an_aggregate_only_answer_fail() {
             "{failing}"
         );
     }
+    // An aggregate that is always withheld is not computed: its arithmetic cannot
+    // fail on one person's value.
+    let overflow = format!(
+        "SELECT avg({}) FROM people",
+        when(
+            "CAST('10000000000000000000000000000000000000' AS DECIMAL(38, 0))",
+            "0"
+        )
+    );
+    assert!(
+        world.ask(&rows_project, &overflow).await.is_err(),
+        "{overflow}"
+    );
+    assert_eq!(rows(&world, &p, &overflow).await, [["NULL"]]);
 }
 
 #[tokio::test]
