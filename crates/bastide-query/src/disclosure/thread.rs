@@ -544,6 +544,30 @@ impl Threader {
     }
 
     fn union(&mut self, u: Union) -> Result<Threaded> {
+        // Two branches reading one table about persons count some persons' rows twice
+        // and others' once (`… FROM claims UNION ALL … FROM claims WHERE <one
+        // person>`): a difference of cells about everyone is then that person's.
+        let mut seen: Vec<String> = Vec::new();
+        for input in &u.inputs {
+            let mut mine: Vec<String> = Vec::new();
+            input
+                .apply(|node| {
+                    if let LogicalPlan::TableScan(scan) = node
+                        && scan_person(scan).is_some()
+                    {
+                        mine.push(scan.table_name.to_string());
+                    }
+                    Ok(TreeNodeRecursion::Continue)
+                })
+                .map_err(internal)?;
+            if mine.iter().any(|t| seen.contains(t)) {
+                return Err(Error::Refused {
+                    construct: "a UNION whose branches read the same table about persons".into(),
+                    hint: "combine the branches' conditions with OR in one SELECT: each row counts once",
+                });
+            }
+            seen.extend(mine);
+        }
         let originals: Vec<Arc<DFSchema>> = u.inputs.iter().map(|i| i.schema().clone()).collect();
         let branches = u
             .inputs
