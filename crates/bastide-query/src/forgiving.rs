@@ -7,9 +7,12 @@
 //! answer, what can fail on a row's value gives NULL for that row instead: casts are
 //! `TRY_CAST`s; arithmetic and regular-expression operators and every function call
 //! run through [`Forgiving`], which computes the batch as before and, only when that
-//! fails, again row by row, NULL where a row fails. The failures left are the
-//! query's own (planning, types), the hub's (memory, time), and aggregates' (a sum
-//! past its type's range), which a row of one person does not decide alone.
+//! fails, again by halves down to the failing rows, NULL where a row fails (zero
+//! divisors are made NULL first, so the commonest failure never happens). The
+//! failures left are the query's own (planning, types), the hub's (memory, time),
+//! and a checked aggregate's own arithmetic (a mean of decimals past its type's
+//! range, which a `FILTER` on one person's rows can still decide: see the README's
+//! list of what the checks do not catch).
 
 use std::sync::Arc;
 
