@@ -23,6 +23,8 @@ pub(crate) struct Rule {
     leaf: fn(&TableScan) -> bool,
     /// The operators allowed on the way.
     operator: fn(&BinaryExpr) -> bool,
+    /// Whether a cast to a decimal is allowed on the way.
+    decimals: bool,
 }
 
 /// A value a sum or a mean may be judged on (see the module).
@@ -36,6 +38,9 @@ const VALUE: Rule = Rule {
         Operator::Divide => matches!(*b.right, Expr::Literal(..)),
         _ => false,
     },
+    // Stored numbers are never decimals; a value cast to a narrow decimal makes the
+    // mean's own arithmetic overflow, which a FILTER on one person's rows decides.
+    decimals: false,
 };
 
 /// A side of a join's condition ([`super::lookup`]): stored columns of any table,
@@ -44,6 +49,7 @@ const VALUE: Rule = Rule {
 pub(crate) const KEY: Rule = Rule {
     leaf: |scan| super::lookup::stored(scan),
     operator: |b| matches!(b.op, Operator::Plus | Operator::Minus),
+    decimals: true,
 };
 
 /// Whether `expr`, over the output of `plan`, is a plain value.
@@ -55,8 +61,8 @@ pub(crate) fn plain(expr: &Expr, plan: &LogicalPlan) -> bool {
 pub(crate) fn traced(expr: &Expr, plan: &LogicalPlan, rule: &Rule) -> bool {
     match expr {
         Expr::Alias(a) => traced(&a.expr, plan, rule),
-        Expr::Cast(c) => traced(&c.expr, plan, rule),
-        Expr::TryCast(c) => traced(&c.expr, plan, rule),
+        Expr::Cast(c) => decimal_ok(c.field.data_type(), rule) && traced(&c.expr, plan, rule),
+        Expr::TryCast(c) => decimal_ok(c.field.data_type(), rule) && traced(&c.expr, plan, rule),
         Expr::Negative(e) => traced(e, plan, rule),
         Expr::Literal(..) => true,
         Expr::BinaryExpr(b) => {
@@ -72,6 +78,15 @@ pub(crate) fn traced(expr: &Expr, plan: &LogicalPlan, rule: &Rule) -> bool {
         }
         _ => false,
     }
+}
+
+fn decimal_ok(t: &datafusion::arrow::datatypes::DataType, rule: &Rule) -> bool {
+    use datafusion::arrow::datatypes::DataType::{Decimal32, Decimal64, Decimal128, Decimal256};
+    rule.decimals
+        || !matches!(
+            t,
+            Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..)
+        )
 }
 
 /// Whether the column `c` of `plan`'s output is built by `rule`.

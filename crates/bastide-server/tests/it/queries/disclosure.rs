@@ -507,6 +507,12 @@ async fn no_person_s_value_can_make_an_aggregate_only_answer_fail() {
         "{overflow}"
     );
     assert_eq!(rows(&world, &p, &overflow).await, [["NULL"]]);
+    // Nor is a mean of a value cast to a narrow decimal, whose arithmetic would
+    // overflow on one person's rows chosen by a FILTER.
+    let narrow =
+        format!("SELECT avg(CAST(ben_nai_ann AS DECIMAL(38, 34))) FILTER (WHERE {X}) FROM people");
+    assert!(world.ask(&rows_project, &narrow).await.is_err(), "{narrow}");
+    assert_eq!(rows(&world, &p, &narrow).await, [["NULL"]]);
 }
 
 #[tokio::test]
