@@ -21,6 +21,7 @@
 mod cell;
 pub(crate) mod key;
 mod lookup;
+mod published;
 mod single;
 mod sketch;
 mod tally;
@@ -47,7 +48,7 @@ use crate::error::internal;
 use crate::pseudonymise::strip_alias;
 use crate::{Error, Result};
 use cell::{Cell, Contribution};
-pub use sketch::{MOST_REMEMBERED, Published};
+pub use published::{MOST_REMEMBERED, Published};
 use sketch::{Sketch, SketchUdaf};
 use thread::{Person, Threader, holds, scan_person, selections};
 use verdict::{

@@ -23,7 +23,8 @@ use datafusion::logical_expr::{
 
 use super::Disclosure;
 use super::cell::at;
-use super::sketch::{MOST_REMEMBERED, Published, Recall, sketch_at};
+use super::published::{MOST_REMEMBERED, Published, Recall};
+use super::sketch::sketch_at;
 
 /// The mask's bit for a row withheld whole.
 pub(crate) const WITHHELD_ROW: u64 = 1 << 63;
