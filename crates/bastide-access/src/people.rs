@@ -56,6 +56,13 @@ pub struct PersonPaths {
     /// Links from a row to the row it belongs to (every foreign key between the
     /// dataset's data tables).
     pub links: Vec<Link>,
+    /// The primary key of each permitted table about no one that declares one. Under
+    /// an aggregate-only permit, rows about persons look such a table up on all of
+    /// its key's columns only: each row then finds one row at most, and a join cannot
+    /// count one person's rows more times than another's. Empty in permits granted
+    /// before it was recorded (their lookups are refused until granted again).
+    #[serde(default)]
+    pub keys: BTreeMap<String, Vec<String>>,
 }
 
 /// What the paths are computed from: one table of a dataset.
@@ -157,11 +164,15 @@ impl PersonPaths {
             })
             .collect();
         let mut paths = BTreeMap::new();
+        let mut keys = BTreeMap::new();
         for &name in permitted {
             let facts = by_name
                 .get(name)
                 .ok_or_else(|| format!("the dataset has no table {name}"))?;
             let path = if facts.non_personal {
+                if !facts.primary_key.is_empty() {
+                    keys.insert(name.to_owned(), facts.primary_key.clone());
+                }
                 PersonPath::NonPersonal
             } else if !facts.identifiers.is_empty() {
                 PersonPath::Own
@@ -177,6 +188,7 @@ impl PersonPaths {
         Ok(Self {
             paths,
             links: forward,
+            keys,
         })
     }
 }
@@ -293,6 +305,8 @@ mod tests {
         assert_eq!(via("T_MCOaaB"), ["T_MCOaaC"]);
         assert_eq!(paths.paths["ER_PRS_F"], PersonPath::Own);
         assert_eq!(paths.paths["IR_SEX_V"], PersonPath::NonPersonal);
+        assert_eq!(paths.keys["IR_SEX_V"], ["SEX_COD"]);
+        assert!(!paths.keys.contains_key("ER_PRS_F"));
         // Links between data tables carry filters: drug line to claim, claim to person
         // (though the person's table is not permitted), never to a nomenclature.
         let linked =

@@ -19,7 +19,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::common::{Result, Statistics};
+use datafusion::common::{Constraint, Constraints, Result, Statistics};
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{
@@ -52,16 +52,22 @@ pub(crate) struct PermittedTable {
     /// files before the permit, and a plan's shape, such as a join's build side, would
     /// tell it).
     estimate: bool,
+    /// The declared key of a table about no one, as a unique constraint: the planner
+    /// then knows that a lookup on it finds one row at most
+    /// ([`crate::disclosure::lookup`]).
+    constraints: Option<Constraints>,
 }
 
 impl PermittedTable {
     /// The table `name` whose rows are those of `plan`; `with_person`, when given,
     /// yields the same rows and columns and the person's column last, and the column
-    /// of the table that holds the same value, if one does.
+    /// of the table that holds the same value, if one does; `key`, the columns its
+    /// rows are unique on (a nomenclature's primary key, checked at ingestion).
     pub fn new(
         name: &str,
         plan: LogicalPlan,
         with_person: Option<(LogicalPlan, Option<String>)>,
+        key: Option<Vec<usize>>,
     ) -> Self {
         let (with_person, person_equals) = match with_person {
             Some((plan, equals)) => (Some(plan), equals),
@@ -88,6 +94,7 @@ impl PermittedTable {
             person_equals,
             schema,
             estimate: !narrowed,
+            constraints: key.map(|k| Constraints::new_unverified(vec![Constraint::Unique(k)])),
         }
     }
 
@@ -112,6 +119,10 @@ impl TableProvider for PermittedTable {
 
     fn table_type(&self) -> TableType {
         TableType::Base
+    }
+
+    fn constraints(&self) -> Option<&Constraints> {
+        self.constraints.as_ref()
     }
 
     /// No filter of a query goes inside: each runs on permitted rows only.

@@ -315,7 +315,12 @@ async fn view(
     };
     let plan = permitted_columns(all, false)?;
     let shown_name = table.name.to_lowercase();
-    let permitted = Arc::new(PermittedTable::new(&shown_name, plan, with_person));
+    let key = scope.people().keys.get(&table.name).and_then(|key| {
+        key.iter()
+            .map(|k| table.columns.iter().position(|c| c == k))
+            .collect::<Option<Vec<usize>>>()
+    });
+    let permitted = Arc::new(PermittedTable::new(&shown_name, plan, with_person, key));
     let mut identifiers = BTreeSet::new();
     let columns: Vec<Expr> = table
         .columns

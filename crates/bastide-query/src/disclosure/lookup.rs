@@ -18,8 +18,8 @@
 use std::sync::Arc;
 
 use datafusion::catalog::default_table_source::source_as_provider;
-use datafusion::common::DFSchema;
 use datafusion::common::tree_node::TreeNode;
+use datafusion::common::{Column, DFSchema, Dependency};
 use datafusion::logical_expr::utils::{conjunction, split_conjunction};
 use datafusion::logical_expr::{
     BinaryExpr, Expr, Filter, Join, JoinType, LogicalPlan, Operator, TableScan,
@@ -85,25 +85,39 @@ fn has_subquery(e: &Expr) -> bool {
 /// Refuses `join`, of rows about persons (on both sides, or on one when the other,
 /// the left when `no_one_left`, is about no one), unless each part of its condition
 /// that reads both sides compares stored columns of each (see the module), and, with
-/// rows about no one, is a lookup: on equalities, into a stored table.
+/// rows about no one, is a lookup: on equalities, into a stored table, on columns its
+/// rows are unique on (a nomenclature's declared key), so that each row about a person
+/// finds one row at most.
 pub(super) fn check(join: &Join, no_one_left: Option<bool>) -> Result<()> {
-    if let Some(left) = no_one_left {
-        let no_one = if left { &join.left } else { &join.right };
-        if written(no_one) {
-            return Err(refused(
-                "a join of rows about persons with rows the query writes (VALUES, range, generate_series)",
-            ));
-        }
+    let no_one = no_one_left.map(|left| if left { &join.left } else { &join.right });
+    if no_one.is_some_and(|plan| written(plan)) {
+        return Err(refused(
+            "a join of rows about persons with rows the query writes (VALUES, range, generate_series)",
+        ));
     }
-    let lookup = no_one_left.is_some();
+    let lookup = no_one.is_some();
     let (left, right) = (join.left.schema(), join.right.schema());
     let key = |e: &Expr, plan: &LogicalPlan| traced(e, plan, &KEY);
+    // The columns of the rows about no one that equal a column of the other side.
+    let mut looked_up = Vec::new();
+    let mut equal = |a: &Expr, b: &Expr, a_left: bool| {
+        let theirs = match no_one_left {
+            Some(left) if left == a_left => a,
+            Some(_) => b,
+            None => return,
+        };
+        if let Some(index) =
+            column_of(theirs).and_then(|c| no_one?.schema().maybe_index_of_column(c))
+        {
+            looked_up.push(index);
+        }
+    };
     for (a, b) in &join.on {
         if !(key(a, &join.left) && key(b, &join.right)) {
             return Err(refused("a join of rows about persons on computed values"));
         }
+        equal(a, b, true);
     }
-    let mut keyed = !join.on.is_empty();
     for conjunct in join.filter.iter().flat_map(split_conjunction) {
         if !(touches(conjunct, left) && touches(conjunct, right)) {
             continue;
@@ -121,18 +135,42 @@ pub(super) fn check(join: &Join, no_one_left: Option<bool>) -> Result<()> {
         let stored = (a_left && b_right && key(a, &join.left) && key(b, &join.right))
             || (a_right && b_left && key(a, &join.right) && key(b, &join.left));
         match op {
-            Operator::Eq if stored => keyed = true,
+            Operator::Eq if stored => equal(a, b, a_left),
             Operator::NotEq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
                 if stored && !lookup => {}
             _ => return Err(refused(CONDITION)),
         }
     }
-    if lookup && !keyed {
-        return Err(refused(
+    match no_one {
+        Some(_) if looked_up.is_empty() => Err(refused(
             "a join of rows about persons with rows about no one without equal columns",
-        ));
+        )),
+        Some(plan) if !unique_on(plan, &looked_up) => Err(refused(
+            "a lookup into rows about no one on columns that are not their key (each row about a person could find several rows, a number the data chooses)",
+        )),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// The column `e` reads as it is, or cast.
+fn column_of(e: &Expr) -> Option<&Column> {
+    match e {
+        Expr::Column(c) => Some(c),
+        Expr::Cast(c) => column_of(&c.expr),
+        Expr::TryCast(c) => column_of(&c.expr),
+        _ => None,
+    }
+}
+
+/// Whether the rows of `plan` are unique on its columns at `indices`: a key the
+/// planner knows (a nomenclature's declared key, through projections, filters and
+/// aliases; the groups of a `GROUP BY`) lies among them.
+fn unique_on(plan: &LogicalPlan, indices: &[usize]) -> bool {
+    plan.schema().functional_dependencies().iter().any(|d| {
+        d.mode == Dependency::Single
+            && !d.source_indices.is_empty()
+            && d.source_indices.iter().all(|i| indices.contains(i))
+    })
 }
 
 const CONDITION: &str = "a join of rows about persons on a condition other than comparisons of stored columns of each side";

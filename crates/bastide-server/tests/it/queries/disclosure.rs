@@ -310,6 +310,8 @@ async fn tables_about_no_one_are_not_checked_and_rules_come_from_the_hub_and_the
     for lookup in [
         "SELECT p.name, count(*) FROM stay s JOIN place p ON p.eta = s.eta GROUP BY 1 ORDER BY 1",
         "SELECT p.name, count(*) FROM stay s, place p WHERE p.eta = s.eta AND p.name <> '' GROUP BY 1 ORDER BY 1",
+        // Rows unique on the columns looked up, as a GROUP BY makes them.
+        "SELECT p.eta, count(*) FROM stay s JOIN (SELECT eta FROM place GROUP BY eta) p ON p.eta = s.eta GROUP BY 1 ORDER BY 1",
     ] {
         let counts: Vec<String> = rows(&world, &p, lookup)
             .await
@@ -323,6 +325,11 @@ async fn tables_about_no_one_are_not_checked_and_rules_come_from_the_hub_and_the
         "SELECT count(*) FROM stay s, place p WHERE p.eta < s.eta",
         "SELECT count(*) FROM stay s CROSS JOIN place p",
         "SELECT count(*) FROM stay s JOIN place p ON p.eta = CASE WHEN s.days > 2 THEN 'E0' ELSE s.eta END",
+        // Looked up on a column that is not the key, rows about no one can be found
+        // several times each, as many as the data says.
+        "SELECT count(*) FROM stay s JOIN place p ON p.name = s.eta",
+        "SELECT count(*) FROM stay s JOIN (SELECT eta FROM place UNION ALL SELECT eta FROM place WHERE name = 'North') p ON p.eta = s.eta",
+        "SELECT count(*) FROM stay s JOIN (SELECT a.eta FROM place a CROSS JOIN place b) p ON p.eta = s.eta",
     ] {
         let message = world.refusal(&p, theta).await;
         assert!(message.contains("refused"), "{theta}: {message}");
