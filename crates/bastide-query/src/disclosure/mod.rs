@@ -278,22 +278,24 @@ impl Checker<'_> {
                 cells.push(Expr::Column(Column::from_name(name)));
             }
         }
-        // Each group's persons, sketched, to compare with the project's earlier answers.
-        // The rows of each slot, their persons sketched (every slot, person column by
-        // person column), to compare with the project's earlier answers.
-        // Slots under a FILTER are not sketched: the same condition in two aggregate
-        // filters trips DataFusion's common subexpression elimination (a nullability
-        // mismatch); their aggregates are compared by their group's persons instead.
+        // The rows of the group and of each aggregate (its FILTER, its value's missing
+        // values), their persons sketched person column by person column, to compare
+        // with the project's earlier answers and with one another in this answer: two
+        // FILTERs one person apart are two groups one person apart, however large.
         // A slot's records are sketched when an aggregate shows them (a count of rows,
         // a sum); a slot whose aggregates show persons only (the group itself, a count
         // of distinct persons) sketches its persons alone, so that the same persons'
-        // records shown elsewhere do not make it a difference.
+        // records shown elsewhere do not make it a difference. The rows aggregates
+        // leave out (complements) are judged by their persons only, not sketched.
         let mut by_records = vec![false; slots.len()];
+        let mut shown = vec![false; slots.len()];
+        shown[0] = true;
         for (e, j) in a.aggr_expr.iter().zip(&judged) {
-            if let Judged::By { slot, .. } = j
-                && !matches!(strip_alias(e), Expr::AggregateFunction(f) if f.params.distinct)
-            {
-                by_records[*slot] = true;
+            if let Judged::By { slot, .. } = j {
+                shown[*slot] = true;
+                if !matches!(strip_alias(e), Expr::AggregateFunction(f) if f.params.distinct) {
+                    by_records[*slot] = true;
+                }
             }
         }
         let mut sketches = Vec::new();
@@ -302,7 +304,7 @@ impl Checker<'_> {
             let size = Sketch::size_for(self.rules.min_persons);
             let udafs = [false, true].map(|records| Arc::new(SketchUdaf::udaf(size, records)));
             for (s, (_, value, filter)) in slots.iter().enumerate() {
-                if filter.is_some() {
+                if !shown[s] {
                     continue;
                 }
                 let udaf = &udafs[usize::from(by_records[s])];
@@ -313,7 +315,7 @@ impl Checker<'_> {
                         udaf.clone(),
                         vec![Expr::Column(person.column.clone()), value.clone()],
                         false,
-                        None,
+                        filter.clone().map(Box::new),
                         vec![],
                         None,
                     ));

@@ -660,3 +660,73 @@ async fn a_person_is_the_same_person_whether_read_from_a_table_or_from_a_per_per
     let other = aggregate_project(&world).await;
     assert_eq!(rows(&world, &other, fewer).await, [["58"]]);
 }
+
+/// 600 people, half of them women, born 1940 to 1969; person 0, a man, alone born in
+/// 1925; each with one stay of 5 days, person 0 with a second of 7 days.
+async fn city() -> World {
+    let mut people = String::from("BEN_NIR_PSA,BEN_NAI_ANN,BEN_SEX_COD,BEN_RES_DPT\n");
+    let mut stays = String::from("NIR_ANO_17,SEJ_NBJ,DGN_PAL\n");
+    for i in 0..600 {
+        let born = if i == 0 { 1925 } else { 1940 + i % 30 };
+        people += &format!("{},{born},{},01\n", raw_id(i), 1 + i % 2);
+        stays += &format!("{},5,I10\n", raw_id(i));
+    }
+    stays += &format!("{},7,C34\n", raw_id(0));
+    World::of(
+        |_| {},
+        &[("people", PEOPLE), ("stays", STAYS)],
+        &["BEN_NIR_PSA", "NIR_ANO_17"],
+        [("people", people), ("stays", stays)],
+    )
+    .await
+}
+
+/// Whether the only aggregate of `sql`'s answer is withheld (or the query refused).
+async fn withheld(world: &World, p: &str, sql: &str) -> bool {
+    match world.ask(p, sql).await {
+        Ok(_) => rows(world, p, sql).await == [["NULL"]],
+        Err(e) => e.to_string().contains("refused"),
+    }
+}
+
+#[tokio::test]
+async fn aggregates_under_filters_a_person_apart_are_never_both_shown_however_large_their_groups() {
+    let world = city().await;
+    const MAN: &str = "ben_nai_ann = 1925";
+    // In one answer: two filters whose rows are hundreds of persons each, one apart.
+    let p = aggregate_project(&world).await;
+    let one = format!(
+        "SELECT count(*) FILTER (WHERE ben_sex_cod = 2), count(*) FILTER (WHERE ben_sex_cod = 2 OR {MAN}) FROM people"
+    );
+    let shown = rows(&world, &p, &one).await;
+    assert_eq!(shown.len(), 1);
+    assert!(shown[0].contains(&"NULL".to_owned()), "{one}: {shown:?}");
+    // Across answers: the first shown, each later one a person (or that person's
+    // stays) away from it withheld, whatever door or form it takes.
+    let p = aggregate_project(&world).await;
+    let women = "SELECT count(*) FILTER (WHERE p.ben_sex_cod = 2) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17";
+    assert_eq!(rows(&world, &p, women).await, [["300"]]);
+    for sql in [
+        format!(
+            "SELECT count(*) FILTER (WHERE p.ben_sex_cod = 2 OR p.{MAN}) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17"
+        ),
+        format!(
+            "SELECT count(*) FILTER (WHERE p.ben_sex_cod = 2 OR (p.{MAN} AND s.sej_nbj > 6)) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17"
+        ),
+        format!(
+            "SELECT sum(s.sej_nbj) FILTER (WHERE p.ben_sex_cod = 2 OR p.{MAN}) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17"
+        ),
+        format!(
+            "SELECT count(*) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17 WHERE p.ben_sex_cod = 2 OR p.{MAN}"
+        ),
+    ] {
+        assert!(
+            withheld(&world, &p, &sql).await,
+            "{sql}: {:?}",
+            rows(&world, &p, &sql).await
+        );
+    }
+    // A filter far from every earlier one is shown.
+    let men = "SELECT count(*) FILTER (WHERE p.ben_sex_cod = 1) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17";
+    assert_eq!(rows(&world, &p, men).await, [["301"]]);
+}
