@@ -63,6 +63,12 @@ pub struct PersonPaths {
     /// before it was recorded (their lookups are refused until granted again).
     #[serde(default)]
     pub keys: BTreeMap<String, Vec<String>>,
+    /// The columns of each permitted table about persons whose numbers are
+    /// quantities (see [`TableFacts::quantities`]): under an aggregate-only permit,
+    /// sums and means are judged on them only. Empty in permits granted before it
+    /// was recorded (their sums are withheld until granted again).
+    #[serde(default)]
+    pub quantities: BTreeMap<String, Vec<String>>,
 }
 
 /// What the paths are computed from: one table of a dataset.
@@ -78,13 +84,20 @@ pub struct TableFacts {
     pub primary_key: Vec<String>,
     /// Its foreign keys: (columns, table, its columns).
     pub foreign_keys: Vec<(Vec<String>, String, Vec<String>)>,
+    /// Its columns whose numbers are quantities (amounts, counts, durations): of
+    /// type `number` or `integer`, in no key, listing no allowed values. Other
+    /// numbers are codes (`BEN_SEX_COD`, a foreign key to its nomenclature), years
+    /// or row numbers: summed beside a count, a code with two values counts the rows
+    /// of each (`2 × count(*) − sum(sex)` is the men's), so a sum of them is never
+    /// judged as a magnitude.
+    pub quantities: Vec<String>,
 }
 
 impl TableFacts {
     /// The facts of table `name` from its Table Schema (JSON), identifier columns and
     /// whether it is a nomenclature.
     pub fn from_schema(name: &str, schema: &Json, identifiers: &[String], reference: bool) -> Self {
-        let foreign_keys = schema["foreignKeys"]
+        let foreign_keys: Vec<(Vec<String>, String, Vec<String>)> = schema["foreignKeys"]
             .as_array()
             .map(|keys| {
                 keys.iter()
@@ -102,12 +115,30 @@ impl TableFacts {
                     .collect()
             })
             .unwrap_or_default();
+        let primary_key = names(&schema["primaryKey"]);
+        let keyed = |name: &str| {
+            primary_key.iter().any(|k| k == name)
+                || foreign_keys
+                    .iter()
+                    .any(|(columns, _, _)| columns.iter().any(|c| c == name))
+        };
+        let quantities = schema["fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|f| matches!(f["type"].as_str(), Some("number" | "integer")))
+            .filter(|f| f["constraints"]["enum"].is_null())
+            .filter_map(|f| f["name"].as_str())
+            .filter(|name| !keyed(name) && !identifiers.iter().any(|i| i == name))
+            .map(str::to_owned)
+            .collect();
         Self {
             name: name.to_owned(),
             identifiers: identifiers.to_vec(),
             non_personal: reference || schema["bastide:personal"] == Json::Bool(false),
-            primary_key: names(&schema["primaryKey"]),
+            primary_key,
             foreign_keys,
+            quantities,
         }
     }
 }
@@ -165,10 +196,14 @@ impl PersonPaths {
             .collect();
         let mut paths = BTreeMap::new();
         let mut keys = BTreeMap::new();
+        let mut quantities = BTreeMap::new();
         for &name in permitted {
             let facts = by_name
                 .get(name)
                 .ok_or_else(|| format!("the dataset has no table {name}"))?;
+            if !facts.non_personal {
+                quantities.insert(name.to_owned(), facts.quantities.clone());
+            }
             let path = if facts.non_personal {
                 if !facts.primary_key.is_empty() {
                     keys.insert(name.to_owned(), facts.primary_key.clone());
@@ -189,6 +224,7 @@ impl PersonPaths {
             paths,
             links: forward,
             keys,
+            quantities,
         })
     }
 }
@@ -254,6 +290,7 @@ mod tests {
                 .iter()
                 .map(|(a, t, b)| (s(a), t.to_string(), s(b)))
                 .collect(),
+            quantities: Vec::new(),
         }
     }
 
@@ -348,5 +385,24 @@ mod tests {
             "a key whose sides differ in length is ignored"
         );
         assert!(facts.non_personal);
+    }
+
+    #[test]
+    fn quantities_are_numbers_in_no_key_and_without_a_list_of_values() {
+        let schema = serde_json::json!({
+            "primaryKey": ["NUM"],
+            "fields": [
+                {"name": "NUM", "type": "integer"},
+                {"name": "NIR", "type": "string"},
+                {"name": "SEX", "type": "integer"},
+                {"name": "BORN", "type": "year"},
+                {"name": "TOP", "type": "integer", "constraints": {"enum": [0, 1]}},
+                {"name": "QTE", "type": "number"},
+                {"name": "DAYS", "type": "integer"}
+            ],
+            "foreignKeys": [{"fields": "SEX", "reference": {"resource": "IR_SEX_V", "fields": "SEX_COD"}}]
+        });
+        let facts = TableFacts::from_schema("T", &schema, &["NIR".into()], false);
+        assert_eq!(facts.quantities, ["QTE", "DAYS"]);
     }
 }

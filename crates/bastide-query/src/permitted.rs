@@ -56,18 +56,23 @@ pub(crate) struct PermittedTable {
     /// then knows that a lookup on it finds one row at most
     /// ([`crate::disclosure::lookup`]).
     constraints: Option<Constraints>,
+    /// Its columns whose numbers are quantities, which sums and means are judged on
+    /// ([`crate::disclosure`]); others hold codes, years or row numbers.
+    quantities: Vec<String>,
 }
 
 impl PermittedTable {
     /// The table `name` whose rows are those of `plan`; `with_person`, when given,
     /// yields the same rows and columns and the person's column last, and the column
     /// of the table that holds the same value, if one does; `key`, the columns its
-    /// rows are unique on (a nomenclature's primary key, checked at ingestion).
+    /// rows are unique on (a nomenclature's primary key, checked at ingestion);
+    /// `quantities`, its columns whose numbers are quantities.
     pub fn new(
         name: &str,
         plan: LogicalPlan,
         with_person: Option<(LogicalPlan, Option<String>)>,
         key: Option<Vec<usize>>,
+        quantities: Vec<String>,
     ) -> Self {
         let (with_person, person_equals) = match with_person {
             Some((plan, equals)) => (Some(plan), equals),
@@ -95,7 +100,13 @@ impl PermittedTable {
             schema,
             estimate: !narrowed,
             constraints: key.map(|k| Constraints::new_unverified(vec![Constraint::Unique(k)])),
+            quantities,
         }
+    }
+
+    /// Whether its column `name` holds quantities.
+    pub fn quantity(&self, name: &str) -> bool {
+        self.quantities.iter().any(|q| q == name)
     }
 
     /// Where its person is: the index of the person's column, and the column of the

@@ -320,7 +320,19 @@ async fn view(
             .map(|k| table.columns.iter().position(|c| c == k))
             .collect::<Option<Vec<usize>>>()
     });
-    let permitted = Arc::new(PermittedTable::new(&shown_name, plan, with_person, key));
+    let quantities = scope
+        .people()
+        .quantities
+        .get(&table.name)
+        .cloned()
+        .unwrap_or_default();
+    let permitted = Arc::new(PermittedTable::new(
+        &shown_name,
+        plan,
+        with_person,
+        key,
+        quantities,
+    ));
     let mut identifiers = BTreeSet::new();
     let columns: Vec<Expr> = table
         .columns

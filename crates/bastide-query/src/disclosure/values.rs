@@ -3,44 +3,61 @@
 //! with a condition (`CASE WHEN <one person> THEN cost ELSE 100 END`) makes everyone's
 //! share alike but one person's, and the rules pass while the total gives that
 //! person's value away; adding the same to everyone (a constant, another column)
-//! drowns one person's share. So the value must be a column as stored in a table
-//! about persons: cast, negated, multiplied by another or a constant, divided by a
-//! constant, and so on through subqueries' projections, joins and per-person
-//! aggregates, but no sum or difference, function, comparison or condition anywhere
-//! on its way, and no factor from rows about no one (`VALUES`, a nomenclature), which
-//! a join can pick for each row as a condition would. The same tracing, by another
-//! [`Rule`], says which sides of a join's condition are stored columns ([`KEY`]).
+//! drowns one person's share. A value that is a threshold in disguise does the same
+//! beside a count of the same rows: `sum(ben_nai_ann / 1926)` (integer division),
+//! `CAST(ben_nai_ann * 0.00052 AS INT)`, or a code (`sum(ben_sex_cod)`: 2 ×
+//! `count(*)` less it is the men's rows; `sum(q * ben_sex_cod)` beside `sum(q)`, their
+//! quantities). So the value must be a quantity as stored in a table about persons
+//! (a number in no key and listing no values: [`bastide_access::TableFacts`]),
+//! negated, multiplied by a constant, cast to a floating point number or a wider
+//! integer, and so on through subqueries' projections, joins and per-person
+//! aggregates (a per-person count counts rows of any column); no division, no
+//! product of two columns, no sum or difference, function, comparison or condition
+//! anywhere on its way, and no factor from rows about no one (`VALUES`, a
+//! nomenclature), which a join can pick for each row as a condition would. The same
+//! tracing, by another [`Rule`], says which sides of a join's condition are stored
+//! columns ([`KEY`]).
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Column;
-use datafusion::logical_expr::{BinaryExpr, Distinct, Expr, LogicalPlan, Operator, TableScan};
+use datafusion::datasource::source_as_provider;
+use datafusion::logical_expr::{
+    BinaryExpr, Distinct, Expr, ExprSchemable, LogicalPlan, Operator, TableScan,
+};
 
+use crate::permitted::PermittedTable;
 use crate::pseudonym::{HUB_PSEUDONYM, PROJECT_PSEUDONYM};
 
 /// What an expression may be built from, traced through the plan to the columns it
 /// reads.
+#[derive(Clone, Copy)]
 pub(crate) struct Rule {
     /// The tables whose columns count.
     leaf: fn(&TableScan) -> bool,
+    /// Whether the columns must hold quantities.
+    quantity: bool,
     /// The operators allowed on the way.
     operator: fn(&BinaryExpr) -> bool,
-    /// Whether a cast to a decimal is allowed on the way.
-    decimals: bool,
+    /// The casts allowed on the way (from, to).
+    cast: fn(&DataType, &DataType) -> bool,
 }
 
 /// A value a sum or a mean may be judged on (see the module).
 const VALUE: Rule = Rule {
     leaf: |scan| super::thread::scan_person(scan).is_some(),
-    operator: |b| match b.op {
-        // Not `+` or `-`: adding the same to everyone's share (a constant, or
-        // another column) would drown one person's in the rules' eyes.
-        Operator::Multiply => true,
-        // A divisor of the data could be zero for one person only.
-        Operator::Divide => matches!(*b.right, Expr::Literal(..)),
-        _ => false,
+    quantity: true,
+    // Not `+` or `-`: adding the same to everyone's share (a constant, or another
+    // column) would drown one person's in the rules' eyes. Not a product of two
+    // columns: one can weigh the other by a code. Not a division: an integer one is
+    // a threshold, and a divisor of the data could be zero for one person only.
+    operator: |b| {
+        b.op == Operator::Multiply
+            && (matches!(*b.left, Expr::Literal(..)) || matches!(*b.right, Expr::Literal(..)))
     },
     // Stored numbers are never decimals; a value cast to a narrow decimal makes the
     // mean's own arithmetic overflow, which a FILTER on one person's rows decides.
-    decimals: false,
+    // A floating point number cast to an integer is cut at a threshold.
+    cast: |from, to| to.is_floating() || (to.is_integer() && from.is_integer() && widens(from, to)),
 };
 
 /// A side of a join's condition ([`super::lookup`]): stored columns of any table,
@@ -48,9 +65,18 @@ const VALUE: Rule = Rule {
 /// condition or a function that could pick rows of one person.
 pub(crate) const KEY: Rule = Rule {
     leaf: |scan| super::lookup::stored(scan),
+    quantity: false,
     operator: |b| matches!(b.op, Operator::Plus | Operator::Minus),
-    decimals: true,
+    cast: |_, _| true,
 };
+
+/// Whether an integer cast from `from` to `to` keeps every value.
+fn widens(from: &DataType, to: &DataType) -> bool {
+    let bits = |t: &DataType| t.primitive_width().unwrap_or(0);
+    from == to
+        || (from.is_signed_integer() == to.is_signed_integer() && bits(from) <= bits(to))
+        || (from.is_unsigned_integer() && to.is_signed_integer() && bits(from) < bits(to))
+}
 
 /// Whether `expr`, over the output of `plan`, is a plain value.
 pub(crate) fn plain(expr: &Expr, plan: &LogicalPlan) -> bool {
@@ -59,10 +85,15 @@ pub(crate) fn plain(expr: &Expr, plan: &LogicalPlan) -> bool {
 
 /// Whether `expr`, over the output of `plan`, is built by `rule`.
 pub(crate) fn traced(expr: &Expr, plan: &LogicalPlan, rule: &Rule) -> bool {
+    let cast = |from: &Expr, to: &DataType| {
+        from.get_type(plan.schema())
+            .is_ok_and(|from| (rule.cast)(&from, to))
+            && traced(from, plan, rule)
+    };
     match expr {
         Expr::Alias(a) => traced(&a.expr, plan, rule),
-        Expr::Cast(c) => decimal_ok(c.field.data_type(), rule) && traced(&c.expr, plan, rule),
-        Expr::TryCast(c) => decimal_ok(c.field.data_type(), rule) && traced(&c.expr, plan, rule),
+        Expr::Cast(c) => cast(&c.expr, c.field.data_type()),
+        Expr::TryCast(c) => cast(&c.expr, c.field.data_type()),
         Expr::Negative(e) => traced(e, plan, rule),
         Expr::Literal(..) => true,
         Expr::BinaryExpr(b) => {
@@ -80,13 +111,17 @@ pub(crate) fn traced(expr: &Expr, plan: &LogicalPlan, rule: &Rule) -> bool {
     }
 }
 
-fn decimal_ok(t: &datafusion::arrow::datatypes::DataType, rule: &Rule) -> bool {
-    use datafusion::arrow::datatypes::DataType::{Decimal32, Decimal64, Decimal128, Decimal256};
-    rule.decimals
-        || !matches!(
-            t,
-            Decimal32(..) | Decimal64(..) | Decimal128(..) | Decimal256(..)
-        )
+/// Whether column `i` of `scan` holds what `rule` reads.
+fn leaf(scan: &TableScan, i: usize, rule: &Rule) -> bool {
+    (rule.leaf)(scan)
+        && (!rule.quantity
+            || source_as_provider(&scan.source)
+                .ok()
+                .and_then(|p| {
+                    let name = scan.projected_schema.fields().get(i)?.name().clone();
+                    Some(p.downcast_ref::<PermittedTable>()?.quantity(&name))
+                })
+                .unwrap_or(false))
 }
 
 /// Whether the column `c` of `plan`'s output is built by `rule`.
@@ -109,7 +144,7 @@ fn column(c: &Column, plan: &LogicalPlan, rule: &Rule) -> bool {
         // whatever the join that brought it chose for each row: a weight of 1 for
         // everyone but 1.001 for one person gives that person's value away as the
         // difference of two sums whose shares look alike.
-        LogicalPlan::TableScan(scan) => (rule.leaf)(scan),
+        LogicalPlan::TableScan(scan) => leaf(scan, i, rule),
         LogicalPlan::Projection(p) => p.expr.get(i).is_some_and(|e| traced(e, &p.input, rule)),
         LogicalPlan::Filter(f) => from_input(&f.input),
         LogicalPlan::Sort(s) => from_input(&s.input),
@@ -153,12 +188,22 @@ fn column(c: &Column, plan: &LogicalPlan, rule: &Rule) -> bool {
                     while let Expr::Alias(a) = e {
                         e = &a.expr;
                     }
+                    // A count is of rows, whatever column it names.
+                    let counted = Rule {
+                        quantity: false,
+                        ..*rule
+                    };
                     match e {
                         Expr::AggregateFunction(f)
                             if ["sum", "count", "avg", "mean", "min", "max"]
                                 .contains(&f.func.name())
                                 && f.params.filter.is_none() =>
                         {
+                            let rule = if f.func.name() == "count" {
+                                &counted
+                            } else {
+                                rule
+                            };
                             f.params.args.iter().all(|arg| traced(arg, &a.input, rule))
                         }
                         _ => false,

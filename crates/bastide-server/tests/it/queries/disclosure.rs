@@ -730,3 +730,41 @@ async fn aggregates_under_filters_a_person_apart_are_never_both_shown_however_la
     let men = "SELECT count(*) FILTER (WHERE p.ben_sex_cod = 1) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17";
     assert_eq!(rows(&world, &p, men).await, [["301"]]);
 }
+
+#[tokio::test]
+async fn a_sum_is_judged_only_on_a_quantity_never_on_a_code_a_threshold_or_a_weight() {
+    let world = city().await;
+    let p = aggregate_project(&world).await;
+    // Twenty women born in 1941 and the man born in 1925: beside the count, each of
+    // these sums would give his rows or days (2 × count − sum of the sex code; the
+    // rows before 1926 by an integer division; the same by a float cut to an integer;
+    // the days of men by a product with the code).
+    const COHORT: &str = "FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17 WHERE p.ben_nai_ann IN (1925, 1941)";
+    for value in [
+        "p.ben_sex_cod",
+        "p.ben_nai_ann / 1926",
+        "CAST(p.ben_nai_ann * 0.00052 AS INT)",
+        "s.sej_nbj * p.ben_sex_cod",
+        "s.sej_nbj / 7",
+    ] {
+        let sql = format!("SELECT count(*), sum({value}), avg({value}) {COHORT}");
+        let shown = rows(&world, &p, &sql).await;
+        assert_eq!(shown[0][1..], ["NULL", "NULL"], "{sql}");
+        let answered = world.ask(&p, &sql).await.unwrap();
+        let report = answered.answer.disclosure.expect("a report");
+        assert_eq!(
+            report.suppressed.get("unchecked"),
+            Some(&2),
+            "{sql}: {report:?}"
+        );
+    }
+    // A quantity, scaled by a constant or cast to a wider type, is judged and shown.
+    let p = aggregate_project(&world).await;
+    let sql = format!(
+        "SELECT sum(s.sej_nbj), sum(s.sej_nbj * 24), avg(CAST(s.sej_nbj AS DOUBLE)) {COHORT}"
+    );
+    assert_eq!(
+        rows(&world, &p, &sql).await,
+        [["112", "2688", "5.090909090909091"]]
+    );
+}

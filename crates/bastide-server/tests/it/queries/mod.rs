@@ -28,7 +28,7 @@ use crate::TestHub;
 const PEOPLE: &str = r#"{"fields": [
     {"name": "BEN_NIR_PSA", "type": "string"},
     {"name": "BEN_NAI_ANN", "type": "integer"},
-    {"name": "BEN_SEX_COD", "type": "integer"},
+    {"name": "BEN_SEX_COD", "type": "integer", "constraints": {"enum": [1, 2, 9]}},
     {"name": "BEN_RES_DPT", "type": "string"}]}"#;
 const STAYS: &str = r#"{"fields": [
     {"name": "NIR_ANO_17", "type": "string"},
