@@ -56,11 +56,13 @@ pub struct PersonPaths {
     /// Links from a row to the row it belongs to (every foreign key between the
     /// dataset's data tables).
     pub links: Vec<Link>,
-    /// The primary key of each permitted table about no one that declares one. Under
-    /// an aggregate-only permit, rows about persons look such a table up on all of
-    /// its key's columns only: each row then finds one row at most, and a join cannot
-    /// count one person's rows more times than another's. Empty in permits granted
-    /// before it was recorded (their lookups are refused until granted again).
+    /// The primary key of each permitted table that declares one. Under an
+    /// aggregate-only permit, rows about persons look a table about no one up on all
+    /// of its key's columns only, and join rows about other persons on the person or
+    /// on the other side's key: each row then finds one row at most (or only its own
+    /// person's), and a join cannot count one person's rows more times than
+    /// another's as the data chooses. Empty in permits granted before it was recorded
+    /// (their lookups are refused until granted again).
     #[serde(default)]
     pub keys: BTreeMap<String, Vec<String>>,
     /// The columns of each permitted table about persons whose numbers are
@@ -204,10 +206,10 @@ impl PersonPaths {
             if !facts.non_personal {
                 quantities.insert(name.to_owned(), facts.quantities.clone());
             }
+            if !facts.primary_key.is_empty() {
+                keys.insert(name.to_owned(), facts.primary_key.clone());
+            }
             let path = if facts.non_personal {
-                if !facts.primary_key.is_empty() {
-                    keys.insert(name.to_owned(), facts.primary_key.clone());
-                }
                 PersonPath::NonPersonal
             } else if !facts.identifiers.is_empty() {
                 PersonPath::Own
@@ -343,7 +345,7 @@ mod tests {
         assert_eq!(paths.paths["ER_PRS_F"], PersonPath::Own);
         assert_eq!(paths.paths["IR_SEX_V"], PersonPath::NonPersonal);
         assert_eq!(paths.keys["IR_SEX_V"], ["SEX_COD"]);
-        assert!(!paths.keys.contains_key("ER_PRS_F"));
+        assert_eq!(paths.keys["ER_PRS_F"], ["DCT_ORD_NUM", "FLX_EMT_NUM"]);
         // Links between data tables carry filters: drug line to claim, claim to person
         // (though the person's table is not permitted), never to a nomenclature.
         let linked =

@@ -52,8 +52,8 @@ pub(crate) struct PermittedTable {
     /// files before the permit, and a plan's shape, such as a join's build side, would
     /// tell it).
     estimate: bool,
-    /// The declared key of a table about no one, as a unique constraint: the planner
-    /// then knows that a lookup on it finds one row at most
+    /// The table's declared primary key, as a unique constraint: the planner then
+    /// knows that a lookup on it finds one row at most
     /// ([`crate::disclosure::lookup`]).
     constraints: Option<Constraints>,
     /// Its columns whose numbers are quantities, which sums and means are judged on

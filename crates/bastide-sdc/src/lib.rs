@@ -12,7 +12,8 @@
 //!   dominance rules are not defined for them), missing values (when configured);
 //! - **secondary suppression** ([`secondary`]): more cells are suppressed until no
 //!   suppressed cell can be recomputed from what is published, the totals included;
-//! - optional **rounding** of published counts.
+//! - optional **rounding** of published counts, and optional cell-key noise on
+//!   published aggregates ([`perturb`]).
 //!
 //! Tables are built from person-level records with [`Builder`] (one record per
 //! contribution, with the person it belongs to), which also computes the totals.
@@ -21,6 +22,7 @@ mod build;
 mod cell;
 mod error;
 mod noise;
+pub mod perturb;
 mod rules;
 pub mod secondary;
 mod table;

@@ -31,6 +31,12 @@ pub struct Rules {
     /// Round published counts to a multiple of this base (5 is usual); none when
     /// unset.
     pub round_to: Option<u32>,
+    /// Whether published aggregates of an aggregate-only workspace carry cell-key
+    /// noise ([`crate::perturb`]): counts moved by −2 to +2, sums by at most half
+    /// their largest contribution, the same for the same rows. It defeats
+    /// combinations of three or more answers that no deterministic rule sees, at the
+    /// price of answers that are no longer exact.
+    pub perturb: bool,
 }
 
 impl Default for Rules {
@@ -43,6 +49,7 @@ impl Default for Rules {
             p_percent: 0.1,
             missing_disclosive: false,
             round_to: None,
+            perturb: false,
         }
     }
 }
@@ -100,6 +107,7 @@ impl Rules {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
             },
+            perturb: self.perturb || other.perturb,
         }
     }
 }
@@ -123,6 +131,8 @@ pub struct Tightening {
     pub missing_disclosive: Option<bool>,
     /// See [`Rules::round_to`].
     pub round_to: Option<u32>,
+    /// See [`Rules::perturb`].
+    pub perturb: Option<bool>,
 }
 
 impl Tightening {
@@ -136,6 +146,7 @@ impl Tightening {
             p_percent: self.p_percent.unwrap_or(rules.p_percent),
             missing_disclosive: self.missing_disclosive.unwrap_or(rules.missing_disclosive),
             round_to: self.round_to.or(rules.round_to),
+            perturb: self.perturb.unwrap_or(rules.perturb),
         };
         rules.strictest(&own)
     }

@@ -44,6 +44,7 @@ pub(super) struct RawDisclosure {
     pub p_percent: f64,
     pub missing_disclosive: bool,
     pub round_to: Option<u32>,
+    pub perturb: bool,
     pub datasets: std::collections::BTreeMap<String, bastide_sdc::Tightening>,
 }
 
@@ -58,6 +59,7 @@ impl Default for RawDisclosure {
             p_percent: rules.p_percent,
             missing_disclosive: rules.missing_disclosive,
             round_to: rules.round_to,
+            perturb: rules.perturb,
             datasets: Default::default(),
         }
     }
@@ -73,6 +75,7 @@ impl RawDisclosure {
             p_percent: self.p_percent,
             missing_disclosive: self.missing_disclosive,
             round_to: self.round_to,
+            perturb: self.perturb,
         };
         let invalid = |e: bastide_sdc::Error| crate::Error::Invalid(e.to_string());
         rules.validate().map_err(invalid)?;

@@ -36,15 +36,20 @@ use datafusion::logical_expr::{
 
 /// What a cell's summary holds, in order, in its list of numbers: persons, records,
 /// whether a value is missing (0 or 1), whether a contribution is negative or not a
-/// number (0 or 1), the total of contributions, then the largest contributions.
+/// number (0 or 1), the total of contributions, the cell's key (53 bits of it, exact
+/// in a double), then the largest contributions.
 pub(crate) mod at {
     pub const PERSONS: usize = 0;
     pub const RECORDS: usize = 1;
     pub const MISSING: usize = 2;
     pub const UNDEFINED: usize = 3;
     pub const TOTAL: usize = 4;
-    pub const LARGEST: usize = 5;
+    pub const KEY: usize = 5;
+    pub const LARGEST: usize = 6;
 }
+
+/// What a record of no one adds to its cell's key.
+const NOBODY_KEY: u64 = 0x6a09_e667_f3bc_c909;
 
 /// What a row contributes to its person's share of the cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -113,6 +118,7 @@ impl AggregateUDFImpl for Cell {
             field("shares", list(DataType::Float64)),
             field("numbers", list(DataType::Float64)),
             field("flags", list(DataType::Boolean)),
+            field("key", DataType::UInt64),
         ])
     }
 
@@ -153,6 +159,9 @@ struct Summary {
     missing: bool,
     /// A share negative or not a number: the dominance rules are not defined.
     undefined: bool,
+    /// The cell's key for [`bastide_sdc::perturb`]: the sum of its records' persons'
+    /// keys, wrapping (the same rows, the same key, whatever their order).
+    key: u64,
 }
 
 impl Summary {
@@ -161,6 +170,7 @@ impl Summary {
             self.undefined = true;
         }
         self.records += records;
+        self.key = self.key.wrapping_add(person.wrapping_mul(records));
         self.total += share;
         *self.shares.entry(person).or_default() += share;
         if self.shares.len() > 2 * counters {
@@ -196,6 +206,7 @@ impl Summary {
         self.nobody_sum += other.nobody_sum;
         self.missing |= other.missing;
         self.undefined |= other.undefined;
+        self.key = self.key.wrapping_add(other.key);
     }
 
     /// The list the verdict reads (see [`at`]).
@@ -234,6 +245,7 @@ impl Summary {
                 self.undefined || (self.nobody > 0 && nobody < 0.0),
             )),
             self.total + if self.nobody > 0 { nobody } else { 0.0 },
+            (self.key >> 11) as f64,
         ];
         out.extend(top);
         out
@@ -302,6 +314,7 @@ impl GroupsAccumulator for Groups {
             let share = numbers.as_ref().map_or(1.0, |n| n.value(row));
             if no_person.as_ref().is_some_and(|n| n.is_null(row)) {
                 cell.nobody += 1;
+                cell.key = cell.key.wrapping_add(NOBODY_KEY);
                 cell.nobody_sum += share;
                 continue;
             }
@@ -324,7 +337,9 @@ impl GroupsAccumulator for Groups {
         let mut shares = ListBuilder::new(Float64Builder::new());
         let mut numbers = ListBuilder::new(Float64Builder::new());
         let mut flags = ListBuilder::new(BooleanBuilder::new());
+        let mut keys = UInt64Builder::new();
         for cell in self.take(emit_to) {
+            keys.append_value(cell.key);
             persons.append_value(cell.shares.keys().map(|p| Some(*p)));
             shares.append_value(cell.shares.values().map(|s| Some(*s)));
             numbers.append_value(
@@ -344,6 +359,7 @@ impl GroupsAccumulator for Groups {
             Arc::new(shares.finish()),
             Arc::new(numbers.finish()),
             Arc::new(flags.finish()),
+            Arc::new(keys.finish()),
         ])
     }
 
@@ -354,8 +370,11 @@ impl GroupsAccumulator for Groups {
         total_num_groups: usize,
     ) -> DfResult<()> {
         self.grow(total_num_groups);
-        let [persons, shares, numbers, flags] = values else {
-            return internal_err!("bastide_cell's state has four parts");
+        let [persons, shares, numbers, flags, keys] = values else {
+            return internal_err!("bastide_cell's state has five parts");
+        };
+        let Some(keys) = keys.as_primitive_opt::<UInt64Type>() else {
+            return internal_err!("bastide_cell's keys are numbers");
         };
         let (persons, shares) = (persons.as_list::<i32>(), shares.as_list::<i32>());
         let (numbers, flags) = (numbers.as_list::<i32>(), flags.as_list::<i32>());
@@ -387,6 +406,7 @@ impl GroupsAccumulator for Groups {
                 cut: f.value(0),
                 missing: f.value(1),
                 undefined: f.value(2),
+                key: keys.value(row),
             };
             self.cells[group].merge(&other, self.counters);
         }
@@ -438,7 +458,8 @@ mod tests {
     fn a_cell_under_the_bound_is_exact() {
         let s = summary_of(&[(1, 5.0), (2, 3.0), (1, 2.0), (3, 1.0)], 16);
         let n = s.numbers(Contribution::Value, 2, 16);
-        assert_eq!(n, [3.0, 4.0, 0.0, 0.0, 11.0, 7.0, 3.0]);
+        let key = (1u64 + 2 + 1 + 3) >> 11;
+        assert_eq!(n, [3.0, 4.0, 0.0, 0.0, 11.0, key as f64, 7.0, 3.0]);
     }
 
     #[test]

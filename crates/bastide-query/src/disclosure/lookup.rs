@@ -152,6 +152,20 @@ pub(super) fn check(join: &Join, no_one_left: Option<bool>) -> Result<()> {
     }
 }
 
+/// Whether `join`, of rows about persons on both sides, finds for each row of one
+/// side one row at most of the other: its equal columns hold a key of that other
+/// side (a drug line's claim, a stay's summary). `pairs` are its equalities, left
+/// side first.
+pub(super) fn keyed(join: &Join, pairs: &[(Expr, Expr)]) -> bool {
+    let indices = |plan: &LogicalPlan, side: &mut dyn Iterator<Item = &Expr>| -> Vec<usize> {
+        side.filter_map(|e| column_of(e).and_then(|c| plan.schema().maybe_index_of_column(c)))
+            .collect()
+    };
+    let left = indices(&join.left, &mut pairs.iter().map(|(l, _)| l));
+    let right = indices(&join.right, &mut pairs.iter().map(|(_, r)| r));
+    unique_on(&join.left, &left) || unique_on(&join.right, &right)
+}
+
 /// The column `e` reads as it is, or cast.
 fn column_of(e: &Expr) -> Option<&Column> {
     match e {

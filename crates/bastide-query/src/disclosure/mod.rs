@@ -21,6 +21,7 @@
 mod cell;
 pub(crate) mod key;
 mod lookup;
+mod perturbed;
 mod published;
 mod single;
 mod sketch;
@@ -406,6 +407,18 @@ impl Checker<'_> {
             let column = Expr::Column(Column::new(qualifier.cloned(), field.name()));
             let value = match j.checked_sub(first_aggregate) {
                 Some(k) => {
+                    // Cell-key noise, from the aggregate's own cell (its slot, the
+                    // first person column).
+                    let column = match judged[k] {
+                        Judged::By {
+                            aggregate, slot, ..
+                        } if self.rules.perturb => perturbed::Perturbed::call(
+                            column,
+                            Expr::Column(Column::from_name(format!("__bastide_cell_{slot}_0"))),
+                            aggregate,
+                        ),
+                        _ => column,
+                    };
                     let shown = match (judged[k], self.rules.round_to) {
                         (
                             Judged::By {

@@ -253,6 +253,26 @@ impl Threader {
                 .then_some(left.persons.is_empty());
             lookup::check(&j, no_one_left)?;
         }
+        // Rows about two persons meet on their person, or one side is looked up on
+        // its key: otherwise each row meets as many rows as the data says (claims
+        // joined with beneficiaries of the same birth year and sex: everyone's rows
+        // counted sixty times, one man's once, and two answers give his rows away).
+        if !left.persons.is_empty() && !right.persons.is_empty() {
+            let (ls, rs) = (left.plan.schema().clone(), right.plan.schema().clone());
+            let on_person = equalities(&j, &ls, &rs).iter().any(|(l, r)| {
+                left.persons.iter().any(|p| holds(l, p, &ls))
+                    && right.persons.iter().any(|p| holds(r, p, &rs))
+            });
+            let original = equalities(&j, j.left.schema(), j.right.schema());
+            if !on_person && !lookup::keyed(&j, &original) {
+                return Err(Error::Refused {
+                    construct:
+                        "a join of rows about persons on something other than their person or a key"
+                            .into(),
+                    hint: "join tables about persons on the person (c.ben_nir_psa = b.ben_nir_psa) or on the key of one of them (a drug line to its claim); compare other columns in the same condition",
+                });
+            }
+        }
         // Joined on the person: one person, known by both sides' columns.
         let keeps_left = matches!(j.join_type, JoinType::Inner | JoinType::Left);
         if keeps_left || j.join_type == JoinType::Right {

@@ -7,13 +7,15 @@
 //! beside a count of the same rows: `sum(ben_nai_ann / 1926)` (integer division),
 //! `CAST(ben_nai_ann * 0.00052 AS INT)`, or a code (`sum(ben_sex_cod)`: 2 ×
 //! `count(*)` less it is the men's rows; `sum(q * ben_sex_cod)` beside `sum(q)`, their
-//! quantities). So the value must be a quantity as stored in a table about persons
-//! (a number in no key and listing no values: [`bastide_access::TableFacts`]),
-//! negated, multiplied by a constant, cast to a floating point number or a wider
+//! quantities); and a product with a large constant overflows for the persons whose
+//! values pass a threshold (`CAST(q * 1e37 AS REAL)` is infinite, and the cell
+//! withheld, exactly when someone's quantity is above 3.4). So the value must be a
+//! quantity as stored in a table about persons (a number in no key and listing no
+//! values: [`bastide_access::TableFacts`]), negated, cast to a double or a wider
 //! integer, and so on through subqueries' projections, joins and per-person
-//! aggregates (a per-person count counts rows of any column); no division, no
-//! product of two columns, no sum or difference, function, comparison or condition
-//! anywhere on its way, and no factor from rows about no one (`VALUES`, a
+//! aggregates (a per-person count counts rows of any column); no product, division,
+//! sum or difference (scale the aggregate instead: `24 * sum(days)`), no function,
+//! comparison or condition anywhere on its way, and no factor from rows about no one (`VALUES`, a
 //! nomenclature), which a join can pick for each row as a condition would. The same
 //! tracing, by another [`Rule`], says which sides of a join's condition are stored
 //! columns ([`KEY`]).
@@ -47,17 +49,18 @@ const VALUE: Rule = Rule {
     leaf: |scan| super::thread::scan_person(scan).is_some(),
     quantity: true,
     // Not `+` or `-`: adding the same to everyone's share (a constant, or another
-    // column) would drown one person's in the rules' eyes. Not a product of two
-    // columns: one can weigh the other by a code. Not a division: an integer one is
-    // a threshold, and a divisor of the data could be zero for one person only.
-    operator: |b| {
-        b.op == Operator::Multiply
-            && (matches!(*b.left, Expr::Literal(..)) || matches!(*b.right, Expr::Literal(..)))
-    },
+    // column) would drown one person's in the rules' eyes. Not a product: of two
+    // columns, one weighs the other by a code; by a constant, it overflows past a
+    // threshold. Not a division: an integer one is a threshold, and a divisor of the
+    // data could be zero for one person only.
+    operator: |_| false,
     // Stored numbers are never decimals; a value cast to a narrow decimal makes the
     // mean's own arithmetic overflow, which a FILTER on one person's rows decides.
-    // A floating point number cast to an integer is cut at a threshold.
-    cast: |from, to| to.is_floating() || (to.is_integer() && from.is_integer() && widens(from, to)),
+    // A floating point number cast to an integer is cut at a threshold, and one cast
+    // to a narrower float overflows past one.
+    cast: |from, to| {
+        *to == DataType::Float64 || (to.is_integer() && from.is_integer() && widens(from, to))
+    },
 };
 
 /// A side of a join's condition ([`super::lookup`]): stored columns of any table,

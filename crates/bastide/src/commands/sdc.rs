@@ -53,6 +53,9 @@ fn rules(args: &RuleArgs) -> Rules {
         p_percent: args.p_percent.unwrap_or(defaults.p_percent),
         missing_disclosive: args.missing_disclosive,
         round_to: args.round,
+        // Noise belongs to the hub's answers, each cell keyed by its persons; a CSV
+        // checked here is the researcher's own table.
+        perturb: false,
     }
 }
 

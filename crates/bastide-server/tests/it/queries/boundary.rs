@@ -215,6 +215,13 @@ async fn a_researcher_s_predicate_never_meets_a_row_outside_the_permit() {
             "SELECT count(*) FROM (SELECT CAST(code AS INT) AS c FROM person) t WHERE c >= 0",
             "SELECT count(*) FROM person a JOIN person b ON CAST(a.code AS INT) = CAST(b.code AS INT)",
         ] {
+            // Under an aggregate-only permit, rows about persons meet on their person
+            // or a key only: this join is refused before it runs.
+            if mode == Mode::AggregateOnly && sql.contains("JOIN") {
+                let message = world.refusal(&p, sql).await;
+                assert!(message.contains("refused"), "{sql}: {message}");
+                continue;
+            }
             assert_eq!(world.count(&p, sql).await, 9, "{sql}");
         }
     }
