@@ -13,7 +13,8 @@
 //! quantity as stored in a table about persons (a number in no key and listing no
 //! values: [`bastide_access::TableFacts`]), negated, cast to a double or a wider
 //! integer, and so on through subqueries' projections, joins and per-person
-//! aggregates (a per-person count counts rows of any column); no product, division,
+//! aggregates of rows no condition narrows (a per-person count counts rows of any
+//! column); no product, division,
 //! sum or difference (scale the aggregate instead: `24 * sum(days)`), no function,
 //! comparison or condition anywhere on its way, and no factor from rows about no one (`VALUES`, a
 //! nomenclature), which a join can pick for each row as a condition would. The same
@@ -22,6 +23,7 @@
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Column;
+use datafusion::common::tree_node::TreeNode;
 use datafusion::datasource::source_as_provider;
 use datafusion::logical_expr::{
     BinaryExpr, Distinct, Expr, ExprSchemable, LogicalPlan, Operator, TableScan,
@@ -112,6 +114,23 @@ pub(crate) fn traced(expr: &Expr, plan: &LogicalPlan, rule: &Rule) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether some of `plan`'s rows are left out by a condition (a `WHERE`, or a join's
+/// condition beyond its equal columns): a per-person aggregate over such rows is a
+/// shaped value. Summed beside the same aggregate over all rows, the same persons
+/// with the same one row each, a condition that drops some of one person's rows
+/// (`NOT (<one man> AND date = D)`, his person kept by an outer join) gives those
+/// rows away, and no sketch of persons or records sees a difference.
+fn narrowed(plan: &LogicalPlan) -> bool {
+    plan.exists(|node| {
+        Ok(match node {
+            LogicalPlan::Filter(_) => true,
+            LogicalPlan::Join(j) => j.filter.is_some(),
+            _ => false,
+        })
+    })
+    .unwrap_or(true)
 }
 
 /// Whether column `i` of `scan` holds what `rule` reads.
@@ -207,7 +226,8 @@ fn column(c: &Column, plan: &LogicalPlan, rule: &Rule) -> bool {
                             } else {
                                 rule
                             };
-                            f.params.args.iter().all(|arg| traced(arg, &a.input, rule))
+                            !narrowed(&a.input)
+                                && f.params.args.iter().all(|arg| traced(arg, &a.input, rule))
                         }
                         _ => false,
                     }

@@ -790,6 +790,14 @@ async fn a_sum_is_judged_only_on_a_quantity_never_on_a_code_a_threshold_or_a_wei
             "{sql}: {report:?}"
         );
     }
+    // Per-person aggregates over rows a condition narrows: summed beside the same
+    // over all rows (the same persons, one row each), they would give the man's
+    // stay of 7 days away.
+    let p = aggregate_project(&world).await;
+    let per_person = "SELECT sum(a.n), sum(b.n) FROM (SELECT nir_ano_17, count(*) AS n FROM stays GROUP BY 1) a JOIN (SELECT p.ben_nir_psa, count(s.sej_nbj) AS n FROM people p LEFT JOIN stays s ON s.nir_ano_17 = p.ben_nir_psa AND NOT (s.sej_nbj = 7) GROUP BY 1) b ON a.nir_ano_17 = b.ben_nir_psa";
+    assert_eq!(rows(&world, &p, per_person).await, [["601", "NULL"]]);
+    let narrowed = "SELECT sum(n) FROM (SELECT nir_ano_17, count(*) AS n FROM stays WHERE sej_nbj <> 7 GROUP BY 1) t";
+    assert_eq!(rows(&world, &p, narrowed).await, [["NULL"]]);
     // A quantity, cast to a wider type, is judged and shown; scaled outside.
     let p = aggregate_project(&world).await;
     let sql = format!(
