@@ -160,7 +160,7 @@ struct Summary {
     /// A share negative or not a number: the dominance rules are not defined.
     undefined: bool,
     /// The cell's key for [`bastide_sdc::perturb`]: the sum of its records' persons'
-    /// keys, wrapping (the same rows, the same key, whatever their order).
+    /// keys and values, wrapping (the same rows, the same key, whatever their order).
     key: u64,
 }
 
@@ -170,7 +170,12 @@ impl Summary {
             self.undefined = true;
         }
         self.records += records;
-        self.key = self.key.wrapping_add(person.wrapping_mul(records));
+        // The value's bits too: cells of the same rows whose values differ get
+        // unrelated noises, which a difference of the two cannot cancel.
+        self.key = self
+            .key
+            .wrapping_add(person.wrapping_mul(records))
+            .wrapping_add((person ^ share.to_bits()).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         self.total += share;
         *self.shares.entry(person).or_default() += share;
         if self.shares.len() > 2 * counters {
@@ -458,8 +463,13 @@ mod tests {
     fn a_cell_under_the_bound_is_exact() {
         let s = summary_of(&[(1, 5.0), (2, 3.0), (1, 2.0), (3, 1.0)], 16);
         let n = s.numbers(Contribution::Value, 2, 16);
-        let key = (1u64 + 2 + 1 + 3) >> 11;
-        assert_eq!(n, [3.0, 4.0, 0.0, 0.0, 11.0, key as f64, 7.0, 3.0]);
+        let key = [(1u64, 5.0f64), (2, 3.0), (1, 2.0), (3, 1.0)]
+            .iter()
+            .fold(0u64, |k, &(p, s)| {
+                k.wrapping_add(p)
+                    .wrapping_add((p ^ s.to_bits()).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            });
+        assert_eq!(n, [3.0, 4.0, 0.0, 0.0, 11.0, (key >> 11) as f64, 7.0, 3.0]);
     }
 
     #[test]
