@@ -117,15 +117,17 @@ pub(crate) fn traced(expr: &Expr, plan: &LogicalPlan, rule: &Rule) -> bool {
 }
 
 /// Whether some of `plan`'s rows are left out by a condition (a `WHERE`, or a join's
-/// condition beyond its equal columns): a per-person aggregate over such rows is a
-/// shaped value. Summed beside the same aggregate over all rows, the same persons
-/// with the same one row each, a condition that drops some of one person's rows
-/// (`NOT (<one man> AND date = D)`, his person kept by an outer join) gives those
-/// rows away, and no sketch of persons or records sees a difference.
+/// condition beyond its equal columns) or already grouped (an aggregation, a
+/// `DISTINCT`): a per-person aggregate over such rows is a shaped value. Summed
+/// beside the same aggregate over all rows, the same persons with the same one row
+/// each, a condition that drops some of one person's rows (`NOT (<one man> AND date
+/// = D)`, his person kept by an outer join) gives those rows away, and so does a
+/// grouping that splits them (`GROUP BY person, CASE WHEN <him> AND q > 1 …`, then the
+/// largest part per person); no sketch of persons or records sees a difference.
 fn narrowed(plan: &LogicalPlan) -> bool {
     plan.exists(|node| {
         Ok(match node {
-            LogicalPlan::Filter(_) => true,
+            LogicalPlan::Filter(_) | LogicalPlan::Aggregate(_) | LogicalPlan::Distinct(_) => true,
             LogicalPlan::Join(j) => j.filter.is_some(),
             _ => false,
         })
@@ -226,7 +228,9 @@ fn column(c: &Column, plan: &LogicalPlan, rule: &Rule) -> bool {
                             } else {
                                 rule
                             };
-                            !narrowed(&a.input)
+                            // Grouped by the person alone, over rows as stored.
+                            a.group_expr.len() <= 1
+                                && !narrowed(&a.input)
                                 && f.params.args.iter().all(|arg| traced(arg, &a.input, rule))
                         }
                         _ => false,

@@ -798,6 +798,18 @@ async fn a_sum_is_judged_only_on_a_quantity_never_on_a_code_a_threshold_or_a_wei
     assert_eq!(rows(&world, &p, per_person).await, [["601", "NULL"]]);
     let narrowed = "SELECT sum(n) FROM (SELECT nir_ano_17, count(*) AS n FROM stays WHERE sej_nbj <> 7 GROUP BY 1) t";
     assert_eq!(rows(&world, &p, narrowed).await, [["NULL"]]);
+    // Split rather than narrowed: grouped by the person and a condition, or made
+    // distinct on one, then the largest part per person.
+    let split = "SELECT sum(a.n), sum(m.mx) FROM (SELECT nir_ano_17, count(*) AS n FROM stays GROUP BY 1) a JOIN (SELECT i.nir_ano_17, max(i.n) AS mx FROM (SELECT nir_ano_17, count(*) AS n FROM stays GROUP BY nir_ano_17, CASE WHEN sej_nbj = 7 THEN 1 ELSE 0 END) i GROUP BY i.nir_ano_17) m ON a.nir_ano_17 = m.nir_ano_17";
+    assert_eq!(rows(&world, &p, split).await, [["601", "NULL"]]);
+    let distinct = "SELECT sum(e.n) FROM (SELECT d.nir_ano_17, count(*) AS n FROM (SELECT DISTINCT nir_ano_17, CASE WHEN sej_nbj = 7 THEN 'z' ELSE dgn_pal END AS k FROM stays) d GROUP BY d.nir_ano_17) e";
+    assert_eq!(rows(&world, &p, distinct).await, [["NULL"]]);
+    let by_key =
+        "SELECT sum(n) FROM (SELECT nir_ano_17, dgn_pal, count(*) AS n FROM stays GROUP BY 1, 2) t";
+    assert_eq!(rows(&world, &p, by_key).await, [["NULL"]]);
+    // Per person over rows as stored: judged and shown.
+    let whole = "SELECT sum(n) FROM (SELECT nir_ano_17, count(*) AS n FROM stays GROUP BY 1) t";
+    assert_eq!(rows(&world, &p, whole).await, [["601"]]);
     // A quantity, cast to a wider type, is judged and shown; scaled outside.
     let p = aggregate_project(&world).await;
     let sql = format!(
