@@ -5,6 +5,7 @@
 
 mod aggregates;
 mod boundary;
+mod combinations;
 mod disclosure;
 mod feasibility;
 mod releases;

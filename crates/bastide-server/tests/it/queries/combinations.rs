@@ -1,0 +1,169 @@
+//! Disclosure control against aggregates combined in one answer or across answers,
+//! on a city of 600 people (groups far above the exact bound of the cells): FILTERs a
+//! person apart, sums of codes, thresholds and weights, per-person values over
+//! narrowed or split rows, and cell-key noise.
+
+use super::disclosure::{aggregate_project, rows};
+use super::*;
+
+/// 600 people, half of them women, born 1940 to 1969; person 0, a man, alone born in
+/// 1925; each with one stay of 5 days, person 0 with a second of 7 days.
+async fn city() -> World {
+    city_with(|_| {}).await
+}
+
+/// [`city`] under settings `adjust`ed.
+async fn city_with(adjust: impl Fn(&mut Settings)) -> World {
+    let mut people = String::from("BEN_NIR_PSA,BEN_NAI_ANN,BEN_SEX_COD,BEN_RES_DPT\n");
+    let mut stays = String::from("NIR_ANO_17,SEJ_NBJ,DGN_PAL\n");
+    for i in 0..600 {
+        let born = if i == 0 { 1925 } else { 1940 + i % 30 };
+        people += &format!("{},{born},{},01\n", raw_id(i), 1 + i % 2);
+        stays += &format!("{},5,I10\n", raw_id(i));
+    }
+    stays += &format!("{},7,C34\n", raw_id(0));
+    World::of(
+        adjust,
+        &[("people", PEOPLE), ("stays", STAYS)],
+        &["BEN_NIR_PSA", "NIR_ANO_17"],
+        [("people", people), ("stays", stays)],
+    )
+    .await
+}
+
+/// Whether the only aggregate of `sql`'s answer is withheld (or the query refused).
+async fn withheld(world: &World, p: &str, sql: &str) -> bool {
+    match world.ask(p, sql).await {
+        Ok(_) => rows(world, p, sql).await == [["NULL"]],
+        Err(e) => e.to_string().contains("refused"),
+    }
+}
+
+#[tokio::test]
+async fn aggregates_under_filters_a_person_apart_are_never_both_shown_however_large_their_groups() {
+    let world = city().await;
+    const MAN: &str = "ben_nai_ann = 1925";
+    // In one answer: two filters whose rows are hundreds of persons each, one apart.
+    let p = aggregate_project(&world).await;
+    let one = format!(
+        "SELECT count(*) FILTER (WHERE ben_sex_cod = 2), count(*) FILTER (WHERE ben_sex_cod = 2 OR {MAN}) FROM people"
+    );
+    let shown = rows(&world, &p, &one).await;
+    assert_eq!(shown.len(), 1);
+    assert!(shown[0].contains(&"NULL".to_owned()), "{one}: {shown:?}");
+    // Across answers: the first shown, each later one a person (or that person's
+    // stays) away from it withheld, whatever door or form it takes.
+    let p = aggregate_project(&world).await;
+    let women = "SELECT count(*) FILTER (WHERE p.ben_sex_cod = 2) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17";
+    assert_eq!(rows(&world, &p, women).await, [["300"]]);
+    for sql in [
+        format!(
+            "SELECT count(*) FILTER (WHERE p.ben_sex_cod = 2 OR p.{MAN}) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17"
+        ),
+        format!(
+            "SELECT count(*) FILTER (WHERE p.ben_sex_cod = 2 OR (p.{MAN} AND s.sej_nbj > 6)) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17"
+        ),
+        format!(
+            "SELECT sum(s.sej_nbj) FILTER (WHERE p.ben_sex_cod = 2 OR p.{MAN}) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17"
+        ),
+        format!(
+            "SELECT count(*) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17 WHERE p.ben_sex_cod = 2 OR p.{MAN}"
+        ),
+    ] {
+        assert!(
+            withheld(&world, &p, &sql).await,
+            "{sql}: {:?}",
+            rows(&world, &p, &sql).await
+        );
+    }
+    // A filter far from every earlier one is shown.
+    let men = "SELECT count(*) FILTER (WHERE p.ben_sex_cod = 1) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17";
+    assert_eq!(rows(&world, &p, men).await, [["301"]]);
+}
+
+#[tokio::test]
+async fn a_sum_is_judged_only_on_a_quantity_never_on_a_code_a_threshold_or_a_weight() {
+    let world = city().await;
+    let p = aggregate_project(&world).await;
+    // Twenty women born in 1941 and the man born in 1925: beside the count, each of
+    // these sums would give his rows or days (2 × count − sum of the sex code; the
+    // rows before 1926 by an integer division; the same by a float cut to an integer;
+    // the days of men by a product with the code).
+    const COHORT: &str = "FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17 WHERE p.ben_nai_ann IN (1925, 1941)";
+    for value in [
+        "p.ben_sex_cod",
+        "p.ben_nai_ann / 1926",
+        "CAST(p.ben_nai_ann * 0.00052 AS INT)",
+        "s.sej_nbj * p.ben_sex_cod",
+        "s.sej_nbj / 7",
+        // A product overflows past a threshold (infinite for days above 3.4).
+        "CAST(s.sej_nbj * 1e38 AS REAL)",
+        "s.sej_nbj * 2",
+    ] {
+        let sql = format!("SELECT count(*), sum({value}), avg({value}) {COHORT}");
+        let shown = rows(&world, &p, &sql).await;
+        assert_eq!(shown[0][1..], ["NULL", "NULL"], "{sql}");
+        let answered = world.ask(&p, &sql).await.unwrap();
+        let report = answered.answer.disclosure.expect("a report");
+        assert_eq!(
+            report.suppressed.get("unchecked"),
+            Some(&2),
+            "{sql}: {report:?}"
+        );
+    }
+    // Per-person aggregates over rows a condition narrows: summed beside the same
+    // over all rows (the same persons, one row each), they would give the man's
+    // stay of 7 days away.
+    let p = aggregate_project(&world).await;
+    let per_person = "SELECT sum(a.n), sum(b.n) FROM (SELECT nir_ano_17, count(*) AS n FROM stays GROUP BY 1) a JOIN (SELECT p.ben_nir_psa, count(s.sej_nbj) AS n FROM people p LEFT JOIN stays s ON s.nir_ano_17 = p.ben_nir_psa AND NOT (s.sej_nbj = 7) GROUP BY 1) b ON a.nir_ano_17 = b.ben_nir_psa";
+    assert_eq!(rows(&world, &p, per_person).await, [["601", "NULL"]]);
+    let narrowed = "SELECT sum(n) FROM (SELECT nir_ano_17, count(*) AS n FROM stays WHERE sej_nbj <> 7 GROUP BY 1) t";
+    assert_eq!(rows(&world, &p, narrowed).await, [["NULL"]]);
+    // Split rather than narrowed: grouped by the person and a condition, or made
+    // distinct on one, then the largest part per person.
+    let split = "SELECT sum(a.n), sum(m.mx) FROM (SELECT nir_ano_17, count(*) AS n FROM stays GROUP BY 1) a JOIN (SELECT i.nir_ano_17, max(i.n) AS mx FROM (SELECT nir_ano_17, count(*) AS n FROM stays GROUP BY nir_ano_17, CASE WHEN sej_nbj = 7 THEN 1 ELSE 0 END) i GROUP BY i.nir_ano_17) m ON a.nir_ano_17 = m.nir_ano_17";
+    assert_eq!(rows(&world, &p, split).await, [["601", "NULL"]]);
+    let distinct = "SELECT sum(e.n) FROM (SELECT d.nir_ano_17, count(*) AS n FROM (SELECT DISTINCT nir_ano_17, CASE WHEN sej_nbj = 7 THEN 'z' ELSE dgn_pal END AS k FROM stays) d GROUP BY d.nir_ano_17) e";
+    assert_eq!(rows(&world, &p, distinct).await, [["NULL"]]);
+    let by_key =
+        "SELECT sum(n) FROM (SELECT nir_ano_17, dgn_pal, count(*) AS n FROM stays GROUP BY 1, 2) t";
+    assert_eq!(rows(&world, &p, by_key).await, [["NULL"]]);
+    // Per person over rows as stored: judged and shown.
+    let whole = "SELECT sum(n) FROM (SELECT nir_ano_17, count(*) AS n FROM stays GROUP BY 1) t";
+    assert_eq!(rows(&world, &p, whole).await, [["601"]]);
+    // A quantity, cast to a wider type, is judged and shown; scaled outside.
+    let p = aggregate_project(&world).await;
+    let sql = format!(
+        "SELECT sum(s.sej_nbj), 24 * sum(s.sej_nbj), avg(CAST(s.sej_nbj AS DOUBLE)) {COHORT}"
+    );
+    assert_eq!(
+        rows(&world, &p, &sql).await,
+        [["112", "2688", "5.090909090909091"]]
+    );
+}
+
+#[tokio::test]
+async fn with_cell_key_noise_each_cell_moves_a_little_and_the_same_cell_always_alike() {
+    let world = city_with(|s| s.disclosure.hub.perturb = true).await;
+    let p = aggregate_project(&world).await;
+    // Twenty persons born each year from 1941 to 1969 (nineteen in 1940, person 0
+    // being born in 1925), a stay of 5 days each.
+    let sql = "SELECT p.ben_nai_ann, count(*), sum(s.sej_nbj), avg(s.sej_nbj) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17 WHERE p.ben_nai_ann >= 1940 GROUP BY 1 ORDER BY 1";
+    let shown = rows(&world, &p, sql).await;
+    assert_eq!(shown.len(), 30);
+    let number = |v: &str| v.parse::<f64>().unwrap();
+    let mut moved = 0;
+    for row in &shown {
+        let born = if row[0] == "1940" { 19.0 } else { 20.0 };
+        let (count, sum, mean) = (number(&row[1]), number(&row[2]), number(&row[3]));
+        // Counts by two at most; sums by half the largest person's days at most.
+        assert!((count - born).abs() <= 2.0, "{row:?}");
+        assert!((sum - 5.0 * born).abs() <= 3.0, "{row:?}");
+        assert!((mean - 5.0).abs() <= 2.5 / born + 1e-9, "{row:?}");
+        moved += usize::from(count != born);
+    }
+    // Each count stays put with probability 0.4: all thirty would be once in 10^12.
+    assert!(moved > 0, "{shown:?}");
+    // The same question, the same noise: asking again averages nothing away.
+    assert_eq!(rows(&world, &p, sql).await, shown);
+}
