@@ -266,7 +266,7 @@ impl Checker<'_> {
         for (s, (contribution, value, filter)) in slots.iter().enumerate() {
             let udaf = Arc::new(Cell::udaf(*contribution, keep, counters));
             for (i, person) in threaded.persons.iter().enumerate() {
-                let name = format!("__bastide_cell_{s}_{i}");
+                let name = cell_name(s, i);
                 let call = Expr::AggregateFunction(AggregateFunction::new_udf(
                     udaf.clone(),
                     vec![Expr::Column(person.column.clone()), value.clone()],
@@ -414,7 +414,7 @@ impl Checker<'_> {
                             aggregate, slot, ..
                         } if self.rules.perturb => perturbed::Perturbed::call(
                             column,
-                            Expr::Column(Column::from_name(format!("__bastide_cell_{slot}_0"))),
+                            Expr::Column(Column::from_name(cell_name(slot, 0))),
                             aggregate,
                         ),
                         _ => column,
@@ -442,6 +442,12 @@ impl Checker<'_> {
             Projection::try_new(exprs, Arc::new(LogicalPlan::Filter(shown))).map_err(internal)?;
         Ok(LogicalPlan::Projection(plan))
     }
+}
+
+/// The column of the aggregation holding slot `slot`'s cells for person column
+/// `person`.
+fn cell_name(slot: usize, person: usize) -> String {
+    format!("__bastide_cell_{slot}_{person}")
 }
 
 /// Whether any scan of `plan` reads a table whose rows are about persons.

@@ -170,16 +170,9 @@ impl Memory {
 
 #[cfg(test)]
 mod tests {
+    use super::super::sketch::tests::of;
     use super::super::sketch::{P, mix};
     use super::*;
-
-    fn of(persons: impl IntoIterator<Item = u64>, size: usize) -> Sketch {
-        let mut s = Sketch::new(size, true);
-        for p in persons {
-            s.add(mix(p) % P, 1 + (p % 3) as i64);
-        }
-        s
-    }
 
     #[test]
     fn the_memory_finds_an_earlier_group_a_few_persons_away() {

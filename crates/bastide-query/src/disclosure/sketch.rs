@@ -545,10 +545,11 @@ pub(crate) fn sketch_at(array: &ArrayRef, row: usize) -> Option<Sketch> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn of(persons: impl IntoIterator<Item = u64>, size: usize) -> Sketch {
+    /// A sketch of `persons`, each with 1 to 3 records.
+    pub(in crate::disclosure) fn of(persons: impl IntoIterator<Item = u64>, size: usize) -> Sketch {
         let mut s = Sketch::new(size, true);
         for p in persons {
             s.add(mix(p) % P, 1 + (p % 3) as i64);
