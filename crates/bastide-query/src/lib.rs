@@ -15,6 +15,7 @@ mod disclosure;
 mod error;
 mod forgiving;
 pub mod functions;
+mod groups;
 pub mod guard;
 mod limits;
 mod permitted;

@@ -107,6 +107,8 @@ fn context(marker: &Arc<ScalarUDF>) -> SessionContext {
 /// The answer as text lines; sorted unless the query fixes an order.
 async fn answer(ctx: &SessionContext, sql: &str, rewrite: bool, ordered: bool) -> Vec<String> {
     let plan = ctx.state().create_logical_plan(sql).await.unwrap();
+    // As the workspace plans it: each grouping expression listed once first.
+    let plan = crate::groups::distinct(plan).unwrap();
     let plan = if rewrite {
         Pseudonymiser::new(project().udf()).apply(plan).unwrap()
     } else {
@@ -298,6 +300,15 @@ same!(
     a_subquery_in_from,
     "SELECT x.id, x.n FROM (SELECT id, count(*) AS n FROM claims GROUP BY id) x WHERE x.n > 1 ORDER BY x.id",
     ordered
+);
+same!(
+    grouping_twice_by_the_same_person,
+    "SELECT x.id, x.n FROM (SELECT id, count(*) AS n FROM claims GROUP BY id, id) x ORDER BY x.id",
+    ordered
+);
+same!(
+    grouping_by_a_person_and_the_same_person_renamed,
+    "SELECT i, j, count(*) FROM (SELECT id AS i, id AS j FROM claims) GROUP BY i, j, i ORDER BY 1"
 );
 same!(
     a_person_named_by_a_literal,

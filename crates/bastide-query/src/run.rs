@@ -27,7 +27,7 @@ use bastide_store::layout::classic;
 
 use crate::pseudonymise::Pseudonymiser;
 use crate::workspace::Workspace;
-use crate::{Disclosure, Error, Result, aggregate, disclosure, functions};
+use crate::{Disclosure, Error, Result, aggregate, disclosure, functions, groups};
 
 const ROW_LEVEL_COLLECTING: &str = "a row-level permit shows rows themselves, counted against the day's row budget: select the rows rather than gathering their values into one (array_agg, string_agg, a list or a struct)";
 
@@ -194,6 +194,7 @@ impl Workspace {
             })?;
         functions::check(&plan)?;
         let plan = functions::cap(plan)?;
+        let plan = groups::distinct(plan)?;
         let plan = match params {
             Some(values) if !is_empty(values) => plan
                 .with_param_values(values.clone())

@@ -620,7 +620,9 @@ impl Threader {
             let plan = Projection::try_new(exprs, Arc::new(branch.plan)).map_err(internal)?;
             inputs.push(Arc::new(LogicalPlan::Projection(plan)));
         }
-        let plan = Union::try_new(inputs).map_err(internal)?;
+        // As the SQL planner builds it: branches' types are made to agree later, by
+        // the analyser's type coercion.
+        let plan = Union::try_new_with_loose_types(inputs).map_err(internal)?;
         let width = plan.schema.fields().len();
         let persons = (width - most..width)
             .map(|j| Person {
