@@ -109,6 +109,25 @@ pub struct Answer {
     pub disclosure: Option<Disclosure>,
 }
 
+/// How a query's equality joins are planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Joins {
+    /// Hash joins: fast, their build side held in memory.
+    Hash,
+    /// Sorts and merges: they spill to disk, for queries hash joins do not fit.
+    SortMerge,
+}
+
+/// What one run of a statement gave.
+struct Attempt {
+    /// Its rows as [`collect`] gives them: schema, batches, rows, whether more were
+    /// left out.
+    collected: (SchemaRef, Vec<RecordBatch>, usize, bool),
+    report: Arc<Mutex<Disclosure>>,
+    /// Whether the statement was an `EXPLAIN`.
+    explain: bool,
+}
+
 impl Workspace {
     /// Runs the statement `checked` (parsed once, by [`crate::guard::check`]), its
     /// placeholders (`$1`, `$2`, …) bound to `params`, under `limits`; `cancel` stops it.
@@ -120,27 +139,23 @@ impl Workspace {
         cancel: &CancellationToken,
     ) -> Result<Answer> {
         let started = Instant::now();
-        let fail = |e| classify(e, self.mode(), limits, Phase::Running);
         let deadline = tokio::time::Instant::now() + limits.time;
-        let report = Arc::new(Mutex::new(Disclosure::default()));
-        let (session, plan, explain) = self.plan(checked, Some(params), limits, &report).await?;
-        let execute = async {
-            let mut stream = session.execute(&plan).await.map_err(&fail)?;
-            collect(
-                &mut stream,
-                limits.max_rows,
-                "aggregate further or select fewer columns",
-                &fail,
-            )
-            .await
-        };
-        let (schema, mut batches, rows, truncated) = tokio::select! {
-            done = execute => done?,
-            () = tokio::time::sleep_until(deadline) => {
-                return Err(Error::TimedOut { seconds: limits.time.as_secs() });
-            }
-            () = cancel.cancelled() => return Err(Error::Cancelled),
-        };
+        let mut attempt = self
+            .attempt(checked, params, limits, Joins::Hash, deadline, cancel)
+            .await;
+        if let Err(Error::OutOfMemory { .. }) = attempt {
+            // A hash join holds its whole build side in memory; joins that sort and
+            // merge spill to disk instead: slower, but within the query's memory.
+            // Nothing was shown of the first attempt (answers are collected whole).
+            attempt = self
+                .attempt(checked, params, limits, Joins::SortMerge, deadline, cancel)
+                .await;
+        }
+        let Attempt {
+            collected: (schema, mut batches, rows, truncated),
+            report,
+            explain,
+        } = attempt?;
         if explain {
             batches = batches
                 .iter()
@@ -158,12 +173,53 @@ impl Workspace {
         })
     }
 
+    /// One run of `checked`, its joins planned as `joins`.
+    async fn attempt(
+        &self,
+        checked: &Checked,
+        params: &ParamValues,
+        limits: &Limits,
+        joins: Joins,
+        deadline: tokio::time::Instant,
+        cancel: &CancellationToken,
+    ) -> Result<Attempt> {
+        let fail = |e| classify(e, self.mode(), limits, Phase::Running);
+        let report = Arc::new(Mutex::new(Disclosure::default()));
+        let (session, plan, explain) = self
+            .plan(checked, Some(params), limits, joins, &report)
+            .await?;
+        let execute = async {
+            let mut stream = session.execute(&plan).await.map_err(&fail)?;
+            collect(
+                &mut stream,
+                limits.max_rows,
+                "aggregate further or select fewer columns",
+                &fail,
+            )
+            .await
+        };
+        let collected = tokio::select! {
+            done = execute => done?,
+            () = tokio::time::sleep_until(deadline) => {
+                return Err(Error::TimedOut { seconds: limits.time.as_secs() });
+            }
+            () = cancel.cancelled() => return Err(Error::Cancelled),
+        };
+        Ok(Attempt {
+            collected,
+            report,
+            explain,
+        })
+    }
+
     /// The columns the statement `checked` would answer and the types of its
     /// placeholders, without running it (what a PostgreSQL client's Parse and Describe
     /// ask); the same checks as [`Workspace::run`] apply.
     pub async fn describe(&self, checked: &Checked, limits: &Limits) -> Result<Described> {
         let report = Arc::new(Mutex::new(Disclosure::default()));
-        let (_, plan, _) = self.plan(checked, None, limits, &report).await?;
+        let (_, plan, _) = self
+            .plan(checked, None, limits, Joins::Hash, &report)
+            .await?;
         Described::of(&plan).map_err(|e| classify(e, self.mode(), limits, Phase::Planning))
     }
 
@@ -175,9 +231,10 @@ impl Workspace {
         checked: &Checked,
         params: Option<&ParamValues>,
         limits: &Limits,
+        joins: Joins,
         report: &Arc<Mutex<Disclosure>>,
     ) -> Result<(QuerySession, LogicalPlan, bool)> {
-        let session = self.session(limits)?;
+        let session = self.session(limits, joins)?;
         let plan = session
             .state()
             .statement_to_plan(checked.statement.clone())
@@ -234,8 +291,12 @@ impl Workspace {
 
     /// A session holding the views and nothing else, with the query's own memory
     /// pool and spill cap.
-    fn session(&self, limits: &Limits) -> Result<QuerySession> {
+    fn session(&self, limits: &Limits, joins: Joins) -> Result<QuerySession> {
         let config = SessionConfig::new()
+            .set_bool(
+                "datafusion.optimizer.prefer_hash_join",
+                joins == Joins::Hash,
+            )
             .with_information_schema(false)
             .set_bool("datafusion.execution.enable_recursive_ctes", false)
             // An aggregation whose FILTERs share a condition (the disclosure checks

@@ -4,6 +4,25 @@
 use super::*;
 
 #[tokio::test]
+async fn a_join_too_large_to_hash_in_memory_is_answered_by_sorting_and_merging_on_disk() {
+    let world = World::with(|s| s.query.memory_bytes = 8 << 20).await;
+    let p = world.project(Mode::RowLevel).await;
+    // Two million keys a side: a hash join's table of one side does not fit 8 MB.
+    let join = "SELECT count(*), sum(a.v - b.w) FROM generate_series(1, 2000000) a(v) JOIN generate_series(1, 2000000) b(w) ON a.v = b.w";
+    assert_eq!(world.column(&p, join).await, ["2000000"]);
+    // A query no join plan fits still stops at the limit.
+    let big = "SELECT v, count(*) FROM generate_series(1, 5000000) t(v) GROUP BY v ORDER BY v DESC";
+    let memory = World::with(|s| {
+        s.query.memory_bytes = 2 << 20;
+        s.query.spill_bytes = 0;
+    })
+    .await;
+    let q = memory.project(Mode::RowLevel).await;
+    let refused = memory.refusal(&q, big).await;
+    assert!(refused.contains("memory limit of 2 MB"), "{refused}");
+}
+
+#[tokio::test]
 async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
     let world = World::with(|s| {
         s.query.time_limit = Duration::from_secs(1);
