@@ -19,7 +19,9 @@
 //! carries a [`Disclosure`] report: cells checked, withheld and why.
 
 mod cell;
+mod grid;
 pub(crate) mod key;
+mod large;
 mod lookup;
 mod perturbed;
 mod published;
@@ -380,6 +382,12 @@ impl Checker<'_> {
             }
             // The whole table at once, for secondary suppression; bounded.
             Totals::OneWay | Totals::TwoWay => {
+                // Groups too small to be shown are left out first: neither the
+                // limit nor the grid of labels may count them (large.rs).
+                let own: Vec<Expr> = (0..layout.persons)
+                    .map(|i| Expr::Column(Column::from_name(cell_name(0, i))))
+                    .collect();
+                let large = large::LargeGroup::udf(self.rules.clone()).call(own);
                 let verdict = Verdict::udwf(
                     self.rules.clone(),
                     layout,
@@ -389,7 +397,8 @@ impl Checker<'_> {
                 .call(arguments)
                 .alias(VERDICT);
                 let bounded = LogicalPlanBuilder::from(aggregation)
-                    .limit(0, Some(MOST_TOTALLED_ROWS + 1))
+                    .filter(large)
+                    .and_then(|b| b.limit(0, Some(MOST_TOTALLED_ROWS + 1)))
                     .and_then(LogicalPlanBuilder::build)
                     .map_err(internal)?;
                 LogicalPlan::Window(

@@ -5,15 +5,14 @@
 //! labels to be shown (a group of one person says that this person exists, with these
 //! attributes). What was withheld, and why, is added to the answer's [`Disclosure`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-use bastide_sdc::secondary::{self, Shape};
+use bastide_sdc::secondary;
 use bastide_sdc::{Aggregate, Facts, Largest, Rule, Rules, judge};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
-use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::common::{Result as DfResult, internal_err};
 use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
 use datafusion::logical_expr::{
@@ -23,6 +22,7 @@ use datafusion::logical_expr::{
 
 use super::Disclosure;
 use super::cell::at;
+use super::grid;
 use super::published::{MOST_REMEMBERED, Published, Recall};
 use super::sketch::sketch_at;
 
@@ -35,10 +35,6 @@ pub(crate) const MOST_AGGREGATES: usize = 63;
 /// Most groups of an answer with totals: secondary suppression holds them all, and
 /// its table, in memory.
 pub(crate) const MOST_TOTALLED_ROWS: usize = 2_000;
-
-/// Most cells of the table secondary suppression protects (rows × columns); past it
-/// every cell of the aggregate is withheld.
-const MOST_TABLE_CELLS: usize = 1 << 14;
 
 /// How one aggregate of the answer is judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -453,7 +449,10 @@ impl ScalarUDFImpl for RowVerdict {
 
 impl Evaluator {
     /// The cells to withhold so that none withheld can be recomputed from the totals
-    /// the answer holds: for each row, the aggregates to withhold.
+    /// the answer holds: for each row, the aggregates to withhold. Groups too small
+    /// to be shown never reach here ([`super::large`]): where a line of totals holds
+    /// more records than its cells, a cell of the grid's last row or column but one
+    /// (the groups left out) stands for them, withheld.
     fn secondary(
         &self,
         values: &[ArrayRef],
@@ -464,94 +463,28 @@ impl Evaluator {
         if self.layout.totals == Totals::None {
             return Ok(out);
         }
-        let base = self.layout.persons * self.layout.slots;
-        let Some(id) = values.get(base) else {
-            return internal_err!("bastide_verdict: no grouping id");
-        };
-        let id = datafusion::arrow::compute::cast(id, &DataType::UInt64)?;
-        let id = id.as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
-        let label = |key: usize, row: usize| -> DfResult<Option<String>> {
-            let array = values.get(base + 1 + key).ok_or_else(|| {
-                datafusion::error::DataFusionError::Internal("a grouping column is missing".into())
-            })?;
-            Ok(if array.is_null(row) {
-                None
-            } else {
-                Some(array_value_to_string(array, row)?)
-            })
-        };
-        // Each row's place in the grid, and the grid's shape.
-        let (shape, places) = match self.layout.totals {
-            Totals::OneWay => {
-                let mut index: BTreeMap<Option<String>, usize> = BTreeMap::new();
-                for row in 0..rows {
-                    if id.value(row) == 0 {
-                        let n = index.len();
-                        index.entry(label(0, row)?).or_insert(n);
-                    }
-                }
-                let cells = index.len() + 1;
-                let mut places = Vec::with_capacity(rows);
-                for row in 0..rows {
-                    places.push(match id.value(row) {
-                        0 => index[&label(0, row)?],
-                        _ => cells - 1,
-                    });
-                }
-                (Shape::OneWay { cells }, places)
-            }
-            Totals::TwoWay => {
-                let (mut rs, mut cs) = (HashMap::new(), HashMap::new());
-                for row in 0..rows {
-                    let g = id.value(row);
-                    if g & 2 == 0 {
-                        let n = rs.len();
-                        rs.entry(label(0, row)?).or_insert(n);
-                    }
-                    if g & 1 == 0 {
-                        let n = cs.len();
-                        cs.entry(label(1, row)?).or_insert(n);
-                    }
-                }
-                let (nr, nc) = (rs.len() + 1, cs.len() + 1);
-                let mut places = Vec::with_capacity(rows);
-                for row in 0..rows {
-                    let g = id.value(row);
-                    let r = if g & 2 == 0 {
-                        rs[&label(0, row)?]
-                    } else {
-                        nr - 1
-                    };
-                    let c = if g & 1 == 0 {
-                        cs[&label(1, row)?]
-                    } else {
-                        nc - 1
-                    };
-                    places.push(r * nc + c);
-                }
-                (Shape::TwoWay { rows: nr, cols: nc }, places)
-            }
-            Totals::None => unreachable!("handled above"),
-        };
-        let len = shape.size();
-        if len > MOST_TABLE_CELLS {
+        let Some(grid) = grid::of(&self.layout, values, rows)? else {
             // Too large to protect: every cell withheld.
             for ks in out.iter_mut() {
                 ks.extend(0..self.layout.aggregates.len());
             }
             return Ok(out);
-        }
+        };
         let group = |row: usize| facts(&values[0], row);
         for (k, judged) in self.layout.aggregates.iter().enumerate() {
-            // A place no row fills is an empty group: zero, known to be.
-            let mut cells = vec![
-                secondary::Cell {
-                    withheld: false,
+            // A place no row fills is an empty group (zero, known to be), or stands
+            // for groups left out.
+            let mut cells: Vec<secondary::Cell> = grid
+                .hidden
+                .iter()
+                // Withheld, and possibly empty: they can only gain (secondary.rs),
+                // so that no cell is deemed safe by one that may hold nothing.
+                .map(|&hidden| secondary::Cell {
+                    withheld: hidden,
                     movable: false,
                     cost: 1e15,
-                };
-                len
-            ];
+                })
+                .collect();
             let slot = match judged {
                 Judged::By { slot, .. } => *slot,
                 Judged::Never => 0,
@@ -561,16 +494,16 @@ impl Evaluator {
                 let total = facts(&values[slot * self.layout.persons], row)
                     .contributions
                     .map_or(0.0, |c| c.total);
-                let is_total = shape.is_total(places[row]);
-                cells[places[row]] = secondary::Cell {
+                let is_total = grid.shape.is_total(grid.places[row]);
+                cells[grid.places[row]] = secondary::Cell {
                     withheld: masks[row] & (1 << k) != 0,
                     movable: total > 0.0,
                     cost: 1.0 + persons as f64 + if is_total { 1e12 } else { 0.0 },
                 };
             }
-            let added = secondary::protect(shape, &mut cells);
+            let added = secondary::protect(grid.shape, &mut cells);
             for place in added {
-                if let Some(row) = places.iter().position(|p| *p == place) {
+                if let Some(row) = grid.places.iter().position(|p| *p == place) {
                     out[row].push(k);
                 }
             }
@@ -580,7 +513,7 @@ impl Evaluator {
 }
 
 /// What the rules judge of one cell, from its summary.
-fn facts(cells: &ArrayRef, row: usize) -> Facts {
+pub(super) fn facts(cells: &ArrayRef, row: usize) -> Facts {
     let list = cells.as_list::<i32>();
     if list.is_null(row) {
         return Facts::default();

@@ -167,3 +167,55 @@ async fn with_cell_key_noise_each_cell_moves_a_little_and_the_same_cell_always_a
     // The same question, the same noise: asking again averages nothing away.
     assert_eq!(rows(&world, &p, sql).await, shown);
 }
+
+/// 2,100 people, each born in a year of their own (1000 + i), half of them women,
+/// each with a stay of 5 days.
+async fn crowd() -> World {
+    let mut people = String::from("BEN_NIR_PSA,BEN_NAI_ANN,BEN_SEX_COD,BEN_RES_DPT\n");
+    let mut stays = String::from("NIR_ANO_17,SEJ_NBJ,DGN_PAL\n");
+    for i in 0..2_100 {
+        people += &format!("{},{},{},01\n", raw_id(i), 1000 + i, 1 + i % 2);
+        stays += &format!("{},5,I10\n", raw_id(i));
+    }
+    World::of(
+        |_| {},
+        &[("people", PEOPLE), ("stays", STAYS)],
+        &["BEN_NIR_PSA", "NIR_ANO_17"],
+        [("people", people), ("stays", stays)],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn groups_too_small_to_show_count_toward_no_limit_of_an_answer_with_totals() {
+    // A reviewer cut everyone else into groups of one, just under the most groups an
+    // answer with totals may hold, and let person 0's rows add groups or not: whether
+    // the answer failed gave his rows away one by one.
+    let world = crowd().await;
+    let p = aggregate_project(&world).await;
+    let label = |probe: &str| {
+        format!(
+            "(SELECT CASE WHEN ben_nai_ann = 1000 THEN {probe} ELSE CAST(ben_nai_ann AS VARCHAR) END AS k, ben_sex_cod FROM people) t"
+        )
+    };
+    for probe in ["'T'", "'1001'", "CAST(ben_sex_cod AS VARCHAR)"] {
+        // 2,100 groups of one or two, left out: the total alone, withheld too (it
+        // is all the groups left out together, and they could be one).
+        let sql = format!(
+            "SELECT k, count(*) FROM {} GROUP BY ROLLUP(k)",
+            label(probe)
+        );
+        assert_eq!(rows(&world, &p, &sql).await, [["NULL", "NULL"]], "{sql}");
+        // Two ways: the grid of labels holds those shown only, whatever person 0
+        // adds; the margins of sex and the total are the rows left.
+        let sql = format!(
+            "SELECT k, ben_sex_cod, count(*) FROM {} GROUP BY CUBE(k, ben_sex_cod)",
+            label(probe)
+        );
+        let answered = world
+            .ask(&p, &sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(answered.answer.rows, 3, "{sql}");
+    }
+}
