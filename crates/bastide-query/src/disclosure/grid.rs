@@ -2,13 +2,12 @@
 //! protects: each row's place among the labels, and the places that stand for the
 //! groups left out before the whole table was judged ([`super::large`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 
 use bastide_sdc::secondary::Shape;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::array::{ArrayRef, AsArray};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::arrow::util::display::array_value_to_string;
-use datafusion::common::{Result as DfResult, internal_err};
+use datafusion::common::{Result as DfResult, ScalarValue, internal_err};
 
 use super::verdict::{Layout, Totals, facts};
 
@@ -26,7 +25,8 @@ pub(super) struct Grid {
 }
 
 /// Each row's place in the grid of the answer's labels, the grid's shape, and
-/// which places stand for groups left out; none when the grid is too large.
+/// which places stand for groups left out; none when the grid is too large (or two
+/// groups would share a place).
 pub(super) fn of(layout: &Layout, values: &[ArrayRef], rows: usize) -> DfResult<Option<Grid>> {
     let base = layout.persons * layout.slots;
     let Some(id) = values.get(base) else {
@@ -34,21 +34,19 @@ pub(super) fn of(layout: &Layout, values: &[ArrayRef], rows: usize) -> DfResult<
     };
     let id = datafusion::arrow::compute::cast(id, &DataType::UInt64)?;
     let id = id.as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
-    let label = |key: usize, row: usize| -> DfResult<Option<String>> {
+    // A label as the value it is: as text, two labels could read alike (a struct's
+    // strings are printed unquoted) and two groups take one place.
+    let label = |key: usize, row: usize| -> DfResult<ScalarValue> {
         let array = values.get(base + 1 + key).ok_or_else(|| {
             datafusion::error::DataFusionError::Internal("a grouping column is missing".into())
         })?;
-        Ok(if array.is_null(row) {
-            None
-        } else {
-            Some(array_value_to_string(array, row)?)
-        })
+        ScalarValue::try_from_array(array, row)
     };
     // Each group's records: a total holds its cells' records, all of them.
     let records = |row: usize| facts(&values[0], row).records;
     match layout.totals {
         Totals::OneWay => {
-            let mut index: BTreeMap<Option<String>, usize> = BTreeMap::new();
+            let mut index: HashMap<ScalarValue, usize> = HashMap::new();
             for row in 0..rows {
                 if id.value(row) == 0 {
                     let n = index.len();
@@ -77,6 +75,9 @@ pub(super) fn of(layout: &Layout, values: &[ArrayRef], rows: usize) -> DfResult<
             }
             let mut hidden = vec![false; cells];
             hidden[cells - 2] = total.is_some_and(|t| t > shown);
+            if !distinct(&places) {
+                return Ok(None);
+            }
             Ok(Some(Grid {
                 shape,
                 places,
@@ -166,6 +167,9 @@ pub(super) fn of(layout: &Layout, values: &[ArrayRef], rows: usize) -> DfResult<
             for &place in &places {
                 hidden[place] = false;
             }
+            if !distinct(&places) {
+                return Ok(None);
+            }
             Ok(Some(Grid {
                 shape,
                 places,
@@ -174,4 +178,11 @@ pub(super) fn of(layout: &Layout, values: &[ArrayRef], rows: usize) -> DfResult<
         }
         Totals::None => internal_err!("bastide_verdict: a grid without totals"),
     }
+}
+
+/// Whether no two rows took the same place: a place holds one group, or the
+/// protection of one would be given to another (then the whole table is withheld).
+fn distinct(places: &[usize]) -> bool {
+    let mut seen = HashSet::with_capacity(places.len());
+    places.iter().all(|p| seen.insert(*p))
 }

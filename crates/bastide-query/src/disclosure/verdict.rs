@@ -471,41 +471,64 @@ impl Evaluator {
             return Ok(out);
         };
         let group = |row: usize| facts(&values[0], row);
-        for (k, judged) in self.layout.aggregates.iter().enumerate() {
-            // A place no row fills is an empty group (zero, known to be), or stands
-            // for groups left out.
-            let mut cells: Vec<secondary::Cell> = grid
-                .hidden
-                .iter()
-                // Withheld, and possibly empty: they can only gain (secondary.rs),
-                // so that no cell is deemed safe by one that may hold nothing.
-                .map(|&hidden| secondary::Cell {
-                    withheld: hidden,
-                    movable: false,
-                    cost: 1e15,
-                })
-                .collect();
-            let slot = match judged {
-                Judged::By { slot, .. } => *slot,
-                Judged::Never => 0,
-            };
-            for row in 0..rows {
-                let persons = group(row).persons;
-                let total = facts(&values[slot * self.layout.persons], row)
-                    .contributions
-                    .map_or(0.0, |c| c.total);
-                let is_total = grid.shape.is_total(grid.places[row]);
-                cells[grid.places[row]] = secondary::Cell {
-                    withheld: masks[row] & (1 << k) != 0,
-                    movable: total > 0.0,
-                    cost: 1.0 + persons as f64 + if is_total { 1e12 } else { 0.0 },
-                };
-            }
-            let added = secondary::protect(grid.shape, &mut cells);
-            for place in added {
-                if let Some(row) = grid.places.iter().position(|p| *p == place) {
-                    out[row].push(k);
+        // One pattern for all the aggregates the rules judge: a cell withheld in one
+        // is withheld in all. Protected one by one, a count beside the same count
+        // under a FILTER that differs on a single group could each be safe while
+        // the one's shown cell gives the other's withheld one away.
+        let judged: Vec<(usize, usize)> = self
+            .layout
+            .aggregates
+            .iter()
+            .enumerate()
+            .filter_map(|(k, judged)| match judged {
+                Judged::By { slot, .. } => Some((k, *slot)),
+                Judged::Never => None,
+            })
+            .collect();
+        let bits = judged.iter().fold(0u64, |bits, (k, _)| bits | 1 << k);
+        let mut pattern = grid.hidden.clone();
+        for row in 0..rows {
+            pattern[grid.places[row]] |= masks[row] & bits != 0;
+        }
+        loop {
+            let mut grew = false;
+            for &(_, slot) in &judged {
+                // A place no row fills is an empty group (zero, known to be), or
+                // stands for groups left out: withheld, and possibly empty, it can
+                // only gain (secondary.rs), so that no cell is deemed safe by one
+                // that may hold nothing.
+                let mut cells: Vec<secondary::Cell> = pattern
+                    .iter()
+                    .map(|&withheld| secondary::Cell {
+                        withheld,
+                        movable: false,
+                        cost: 1e15,
+                    })
+                    .collect();
+                for row in 0..rows {
+                    let persons = group(row).persons;
+                    let total = facts(&values[slot * self.layout.persons], row)
+                        .contributions
+                        .map_or(0.0, |c| c.total);
+                    let place = grid.places[row];
+                    let is_total = grid.shape.is_total(place);
+                    cells[place] = secondary::Cell {
+                        withheld: pattern[place],
+                        movable: total > 0.0,
+                        cost: 1.0 + persons as f64 + if is_total { 1e12 } else { 0.0 },
+                    };
                 }
+                for place in secondary::protect(grid.shape, &mut cells) {
+                    grew |= !std::mem::replace(&mut pattern[place], true);
+                }
+            }
+            if !grew {
+                break;
+            }
+        }
+        for (row, ks) in out.iter_mut().enumerate() {
+            if pattern[grid.places[row]] {
+                ks.extend(judged.iter().map(|(k, _)| *k));
             }
         }
         Ok(out)

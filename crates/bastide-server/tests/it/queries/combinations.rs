@@ -219,3 +219,53 @@ async fn groups_too_small_to_show_count_toward_no_limit_of_an_answer_with_totals
         assert_eq!(answered.answer.rows, 3, "{sql}");
     }
 }
+
+#[tokio::test]
+async fn the_aggregates_of_an_answer_with_totals_are_withheld_in_one_pattern_and_labels_never_collide()
+ {
+    let world = city().await;
+    let p = aggregate_project(&world).await;
+    // A count, and the same count FILTERed so that it differs on one group only: each
+    // protected apart, the count's cell shown stood in for the filtered one withheld,
+    // and total − G2 − G1 gave person 0 (the only one born in 1925) away.
+    let sql = "SELECT k, count(*) AS a1, count(*) FILTER (WHERE k <> 'G3') AS a2 FROM (SELECT CASE WHEN ben_nai_ann = 1925 THEN 'T' WHEN ben_nai_ann < 1950 THEN 'G1' WHEN ben_nai_ann < 1960 THEN 'G2' ELSE 'G3' END AS k FROM people) s GROUP BY ROLLUP(k) ORDER BY 1 NULLS LAST";
+    let shown = rows(&world, &p, sql).await;
+    assert_eq!(shown.len(), 4, "{shown:?}");
+    for row in &shown {
+        assert_eq!(row[1] == "NULL", row[2] == "NULL", "one pattern: {shown:?}");
+    }
+    let shown_in_both = shown.iter().filter(|r| r[1] != "NULL").count();
+    assert!(
+        shown_in_both <= 2,
+        "a withheld cell is total − the others: {shown:?}"
+    );
+    // Two labels that read alike as text (a struct's strings print unquoted) are two
+    // groups, each with its own place and protection.
+    for (x, y) in [
+        ("'x, b: y', 'b', 'z'", "'x', 'b', 'y, b: z'"),
+        ("'x', 'b', 'y, b: z'", "'x, b: y', 'b', 'z'"),
+    ] {
+        let p = aggregate_project(&world).await;
+        let sql = format!(
+            "SELECT k, count(*) FILTER (WHERE ben_nai_ann = 1925 OR ben_nai_ann >= 1955) AS c FROM (SELECT CASE WHEN ben_nai_ann = 1925 OR ben_nai_ann < 1950 THEN named_struct('a', {x}) WHEN ben_nai_ann < 1960 THEN named_struct('a', {y}) ELSE named_struct('a', 'w', 'b', 'w') END AS k, ben_nai_ann FROM people) s GROUP BY ROLLUP(k)"
+        );
+        let answered = world.ask(&p, &sql).await.unwrap();
+        let counts: Vec<Option<i64>> = answered
+            .answer
+            .batches
+            .iter()
+            .flat_map(|b| {
+                b.column(1)
+                    .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                    .iter()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(counts.len(), 4, "{counts:?}");
+        let published = counts.iter().flatten().count();
+        assert!(
+            published <= 2,
+            "person 0's 1 is total − the others: {counts:?}"
+        );
+    }
+}
