@@ -25,6 +25,7 @@ mod large;
 mod lookup;
 mod perturbed;
 mod published;
+mod regions;
 mod single;
 mod sketch;
 mod tally;
@@ -327,6 +328,46 @@ impl Checker<'_> {
                 }
             }
         }
+        // Aggregates over different rows of the group cut it into regions (regions.rs):
+        // each must hold none or enough persons, or three of them could leave one
+        // person as the whole less the others.
+        let mut used: Vec<usize> = Vec::new();
+        for j in &judged {
+            if let Judged::By { slot, .. } = j
+                && !used.contains(slot)
+            {
+                used.push(*slot);
+            }
+        }
+        let mut regions = Vec::new();
+        if used.len() > 1 {
+            let mut mask = lit(0u64);
+            for (bit, s) in used.iter().enumerate().take(64) {
+                let (_, value, filter) = &slots[*s];
+                let kept = match filter {
+                    Some(f) => f.clone().is_true().and(value.clone().is_not_null()),
+                    None => value.clone().is_not_null(),
+                };
+                let flag = when(kept, lit(1u64 << bit))
+                    .otherwise(lit(0u64))
+                    .map_err(internal)?;
+                mask = binary_expr(mask, Operator::BitwiseOr, flag);
+            }
+            let udaf = Arc::new(regions::Regions::udaf(self.rules.min_persons));
+            for (i, person) in threaded.persons.iter().enumerate() {
+                let name = format!("__bastide_regions_{i}");
+                let call = Expr::AggregateFunction(AggregateFunction::new_udf(
+                    udaf.clone(),
+                    vec![Expr::Column(person.column.clone()), mask.clone()],
+                    false,
+                    None,
+                    vec![],
+                    None,
+                ));
+                aggregates.push(call.alias(&name));
+                regions.push(Expr::Column(Column::from_name(name)));
+            }
+        }
         let groups = grouping_set_to_exprlist(&a.group_expr)
             .map_err(internal)?
             .len();
@@ -347,6 +388,8 @@ impl Checker<'_> {
         }
         let sketch_at = (!sketches.is_empty()).then_some(arguments.len());
         arguments.extend(sketches);
+        let regions_at = (!regions.is_empty()).then_some(arguments.len());
+        arguments.extend(regions);
         let layout = Layout {
             labels: groups > 0,
             persons: threaded.persons.len(),
@@ -356,6 +399,8 @@ impl Checker<'_> {
             sketch_at,
             sketched,
             exact_up_to: 2 * counters as u64,
+            regions_at,
+            kept_slot: used.first().copied().unwrap_or(0),
         };
         let aggregation = LogicalPlan::Aggregate(aggregation);
         let judged_rows = match totals {

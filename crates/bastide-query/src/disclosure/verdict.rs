@@ -82,6 +82,12 @@ pub(crate) struct Layout {
     pub sketched: Vec<Option<usize>>,
     /// Persons are counted exactly up to this many in a cell.
     pub exact_up_to: u64,
+    /// Where each person column's flag of a small region is among the arguments,
+    /// when the aggregates read different rows of their group (regions.rs).
+    pub regions_at: Option<usize>,
+    /// The slot whose aggregates stay when a region is small: the first judged
+    /// aggregate's (chosen by the query, never by the data).
+    pub kept_slot: usize,
 }
 
 /// The window function of one answer's aggregation.
@@ -226,6 +232,16 @@ impl Evaluator {
                     }
                 })
                 .collect();
+            if self.small_region(values, row) {
+                for (k, first) in firsts.iter_mut().enumerate() {
+                    if let Judged::By { slot, .. } = self.layout.aggregates[k]
+                        && slot != self.layout.kept_slot
+                        && first.is_none()
+                    {
+                        *first = Some(Rule::Differencing);
+                    }
+                }
+            }
             self.differencing(&mut firsts, |slot| {
                 facts(slot, row)
                     .iter()
@@ -326,6 +342,20 @@ impl Evaluator {
             }
         }
         Ok(near)
+    }
+
+    /// Whether the aggregates of row `row` cut its group into regions one of which
+    /// holds a few persons (for any person column).
+    fn small_region(&self, values: &[ArrayRef], row: usize) -> bool {
+        let Some(at) = self.layout.regions_at else {
+            return false;
+        };
+        (0..self.layout.persons).any(|i| {
+            values
+                .get(at + i)
+                .and_then(|a| a.as_boolean_opt())
+                .is_some_and(|flags| flags.is_valid(row) && flags.value(row))
+        })
     }
 
     /// Withholds, among a row's published aggregates over different rows of its group

@@ -269,3 +269,35 @@ async fn the_aggregates_of_an_answer_with_totals_are_withheld_in_one_pattern_and
         );
     }
 }
+
+#[tokio::test]
+async fn three_aggregates_of_one_row_never_leave_one_person_as_the_whole_less_the_others() {
+    let world = city().await;
+    let p = aggregate_project(&world).await;
+    // Everyone's stays, those of people born 1940-1954 and those born 1955 or later:
+    // each part hundreds of persons, and the whole less the two is person 0's.
+    for sql in [
+        "SELECT count(*), count(*) FILTER (WHERE p.ben_nai_ann BETWEEN 1940 AND 1954), count(*) FILTER (WHERE p.ben_nai_ann >= 1955) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17",
+        "SELECT p.ben_sex_cod, count(*), count(CASE WHEN p.ben_nai_ann < 1955 AND p.ben_nai_ann >= 1940 THEN 1 END), count(CASE WHEN p.ben_nai_ann >= 1955 THEN 1 END) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17 GROUP BY 1 ORDER BY 1",
+        "SELECT sum(s.sej_nbj), sum(s.sej_nbj) FILTER (WHERE p.ben_nai_ann BETWEEN 1940 AND 1954), sum(s.sej_nbj) FILTER (WHERE p.ben_nai_ann >= 1955) FROM stays s JOIN people p ON p.ben_nir_psa = s.nir_ano_17",
+    ] {
+        let p = aggregate_project(&world).await;
+        for row in rows(&world, &p, sql).await {
+            // Shown whole, the first is the others' sum: no one left between.
+            let cells: Vec<Option<f64>> = row[row.len() - 3..]
+                .iter()
+                .map(|c| c.parse().ok())
+                .collect();
+            if let [Some(a), Some(b), Some(c)] = cells[..] {
+                assert_eq!(
+                    a,
+                    b + c,
+                    "the first less the others is person 0's: {sql}: {row:?}"
+                );
+            }
+        }
+    }
+    // Parts that leave no one alone are all shown.
+    let sql = "SELECT count(*), count(*) FILTER (WHERE ben_sex_cod = 1), count(*) FILTER (WHERE ben_sex_cod = 2) FROM people WHERE ben_nai_ann >= 1940";
+    assert_eq!(rows(&world, &p, sql).await, [["599", "299", "300"]]);
+}
