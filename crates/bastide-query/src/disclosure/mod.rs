@@ -339,8 +339,18 @@ impl Checker<'_> {
                 used.push(*slot);
             }
         }
+        // A count of distinct persons is not a sum over regions: two of them under
+        // FILTERs that split the group, less the whole, count the persons on both
+        // sides, one person when the question makes it so. Beside another slot's
+        // aggregates, only the first judged aggregate's rows are ever shown.
+        let persons_counted = used.len() > 1
+            && used.iter().any(|s| slots[*s].2.is_some())
+            && a.aggr_expr.iter().zip(&judged).any(|(e, j)| {
+                matches!(j, Judged::By { .. })
+                    && matches!(strip_alias(e), Expr::AggregateFunction(f) if f.params.distinct)
+            });
         let mut regions = Vec::new();
-        if used.len() > 1 {
+        if used.len() > 1 && !persons_counted {
             let mut mask = lit(0u64);
             for (bit, s) in used.iter().enumerate().take(64) {
                 let (_, value, filter) = &slots[*s];
@@ -400,6 +410,7 @@ impl Checker<'_> {
             sketched,
             exact_up_to: 2 * counters as u64,
             regions_at,
+            always_one_slot: persons_counted,
             kept_slot: used.first().copied().unwrap_or(0),
         };
         let aggregation = LogicalPlan::Aggregate(aggregation);

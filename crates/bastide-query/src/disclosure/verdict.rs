@@ -85,6 +85,9 @@ pub(crate) struct Layout {
     /// Where each person column's flag of a small region is among the arguments,
     /// when the aggregates read different rows of their group (regions.rs).
     pub regions_at: Option<usize>,
+    /// Whether only one slot's aggregates are ever shown, whatever the regions: a
+    /// count of distinct persons beside aggregates of other rows of the group.
+    pub always_one_slot: bool,
     /// The slot whose aggregates stay when a region is small: the first judged
     /// aggregate's (chosen by the query, never by the data).
     pub kept_slot: usize,
@@ -347,6 +350,9 @@ impl Evaluator {
     /// Whether the aggregates of row `row` cut its group into regions one of which
     /// holds a few persons (for any person column).
     fn small_region(&self, values: &[ArrayRef], row: usize) -> bool {
+        if self.layout.always_one_slot {
+            return true;
+        }
         let Some(at) = self.layout.regions_at else {
             return false;
         };
