@@ -22,7 +22,7 @@
 use std::sync::Arc;
 
 use super::key::KeyMap;
-use super::single::{Grows, Single, kept_by};
+use super::single::{Grows, Single, each_row_alone, kept_by};
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder, ListBuilder,
     UInt64Builder,
@@ -424,16 +424,13 @@ impl GroupsAccumulator for Groups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> DfResult<Vec<ArrayRef>> {
-        let mut one = Groups {
+        let empty = Groups {
             contribution: self.contribution,
             keep: self.keep,
             counters: self.counters,
             cells: Vec::new(),
         };
-        let rows = values.first().map_or(0, |v| v.len());
-        let groups: Vec<usize> = (0..rows).collect();
-        one.update_batch(values, &groups, opt_filter, rows)?;
-        one.state(EmitTo::All)
+        each_row_alone(empty, values, opt_filter)
     }
 
     fn size(&self) -> usize {

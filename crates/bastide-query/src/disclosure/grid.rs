@@ -44,7 +44,7 @@ pub(super) fn of(layout: &Layout, values: &[ArrayRef], rows: usize) -> DfResult<
     };
     // Each group's records: a total holds its cells' records, all of them.
     let records = |row: usize| facts(&values[0], row).records;
-    match layout.totals {
+    let grid = match layout.totals {
         Totals::OneWay => {
             let mut index: HashMap<ScalarValue, usize> = HashMap::new();
             for row in 0..rows {
@@ -75,14 +75,11 @@ pub(super) fn of(layout: &Layout, values: &[ArrayRef], rows: usize) -> DfResult<
             }
             let mut hidden = vec![false; cells];
             hidden[cells - 2] = total.is_some_and(|t| t > shown);
-            if !distinct(&places) {
-                return Ok(None);
-            }
-            Ok(Some(Grid {
+            Grid {
                 shape,
                 places,
                 hidden,
-            }))
+            }
         }
         Totals::TwoWay => {
             let (mut rs, mut cs) = (HashMap::new(), HashMap::new());
@@ -167,17 +164,15 @@ pub(super) fn of(layout: &Layout, values: &[ArrayRef], rows: usize) -> DfResult<
             for &place in &places {
                 hidden[place] = false;
             }
-            if !distinct(&places) {
-                return Ok(None);
-            }
-            Ok(Some(Grid {
+            Grid {
                 shape,
                 places,
                 hidden,
-            }))
+            }
         }
-        Totals::None => internal_err!("bastide_verdict: a grid without totals"),
-    }
+        Totals::None => return internal_err!("bastide_verdict: a grid without totals"),
+    };
+    Ok(distinct(&grid.places).then_some(grid))
 }
 
 /// Whether no two rows took the same place: a place holds one group, or the

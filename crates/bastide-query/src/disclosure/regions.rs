@@ -23,7 +23,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 
-use super::single::{Grows, Single, kept_by};
+use super::single::{Grows, Single, each_row_alone, kept_by};
 
 /// Marks a region as holding the minimum of persons or more, in the state.
 const LARGE: u64 = u64::MAX;
@@ -232,14 +232,11 @@ impl GroupsAccumulator for Groups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> DfResult<Vec<ArrayRef>> {
-        let mut one = Groups {
+        let empty = Groups {
             min_persons: self.min_persons,
             groups: Vec::new(),
         };
-        let rows = values.first().map_or(0, |v| v.len());
-        let groups: Vec<usize> = (0..rows).collect();
-        one.update_batch(values, &groups, opt_filter, rows)?;
-        one.state(EmitTo::All)
+        each_row_alone(empty, values, opt_filter)
     }
 
     fn size(&self) -> usize {

@@ -48,6 +48,20 @@ impl<G: Grows + std::fmt::Debug + Sync> Accumulator for Single<G> {
     }
 }
 
+/// The state of `values` with each row its own group, from `empty`, an accumulator of
+/// no group yet (what `convert_to_state` gives when DataFusion skips the partial
+/// aggregation).
+pub(crate) fn each_row_alone(
+    mut empty: impl GroupsAccumulator,
+    values: &[ArrayRef],
+    opt_filter: Option<&BooleanArray>,
+) -> DfResult<Vec<ArrayRef>> {
+    let rows = values.first().map_or(0, |v| v.len());
+    let groups: Vec<usize> = (0..rows).collect();
+    empty.update_batch(values, &groups, opt_filter, rows)?;
+    empty.state(EmitTo::All)
+}
+
 /// The rows `filter` keeps: true, not false or NULL.
 pub(crate) fn kept_by(filter: &BooleanArray) -> BooleanBuffer {
     match filter.nulls() {

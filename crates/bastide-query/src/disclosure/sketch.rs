@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use super::single::{Grows, Single, kept_by};
+use super::single::{Grows, Single, each_row_alone, kept_by};
 use super::tally::Tally;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, ListBuilder, UInt32Builder,
@@ -501,15 +501,12 @@ impl GroupsAccumulator for Sketches {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> DfResult<Vec<ArrayRef>> {
-        let mut one = Sketches {
+        let empty = Sketches {
             size: self.size,
             records: self.records,
             groups: Vec::new(),
         };
-        let rows = values.first().map_or(0, |v| v.len());
-        let groups: Vec<usize> = (0..rows).collect();
-        one.update_batch(values, &groups, opt_filter, rows)?;
-        one.state(EmitTo::All)
+        each_row_alone(empty, values, opt_filter)
     }
 
     fn size(&self) -> usize {
