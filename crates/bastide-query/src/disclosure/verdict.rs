@@ -347,8 +347,9 @@ impl Evaluator {
         Ok(near)
     }
 
-    /// Whether the aggregates of row `row` cut its group into regions one of which
-    /// holds a few persons (for any person column).
+    /// Whether only one slot's aggregates may be shown in row `row`: always beside a
+    /// count of distinct persons, otherwise when the aggregates cut its group into
+    /// regions one of which holds a few persons (for any person column).
     fn small_region(&self, values: &[ArrayRef], row: usize) -> bool {
         if self.layout.always_one_slot {
             return true;
@@ -500,7 +501,7 @@ impl Evaluator {
             return Ok(out);
         }
         let Some(grid) = grid::of(&self.layout, values, rows)? else {
-            // Too large to protect: every cell withheld.
+            // Too large to protect, or two groups on one place: every cell withheld.
             for ks in out.iter_mut() {
                 ks.extend(0..self.layout.aggregates.len());
             }
