@@ -13,6 +13,7 @@ mod aggregate;
 pub mod catalogue;
 mod disclosure;
 mod error;
+mod executor;
 mod forgiving;
 pub mod functions;
 mod groups;

@@ -21,8 +21,8 @@ use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
-use crate::forgiving;
 use crate::guard::Checked;
+use crate::{executor, forgiving};
 use bastide_store::layout::classic;
 
 use crate::pseudonymise::Pseudonymiser;
@@ -131,6 +131,8 @@ struct Attempt {
 impl Workspace {
     /// Runs the statement `checked` (parsed once, by [`crate::guard::check`]), its
     /// placeholders (`$1`, `$2`, …) bound to `params`, under `limits`; `cancel` stops it.
+    /// It runs on the query threads ([`executor`]); the time limit and cancellation
+    /// are watched from the caller's.
     pub async fn run(
         &self,
         checked: &Checked,
@@ -139,18 +141,23 @@ impl Workspace {
         cancel: &CancellationToken,
     ) -> Result<Answer> {
         let started = Instant::now();
-        let deadline = tokio::time::Instant::now() + limits.time;
-        let mut attempt = self
-            .attempt(checked, params, limits, Joins::Hash, deadline, cancel)
-            .await;
-        if let Err(Error::OutOfMemory { .. }) = attempt {
-            // A hash join holds its whole build side in memory; joins that sort and
-            // merge spill to disk instead: slower, but within the query's memory.
-            // Nothing was shown of the first attempt (answers are collected whole).
-            attempt = self
-                .attempt(checked, params, limits, Joins::SortMerge, deadline, cancel)
-                .await;
-        }
+        let work = {
+            let (workspace, checked, params, limits) = (
+                self.clone(),
+                checked.clone(),
+                params.clone(),
+                limits.clone(),
+            );
+            executor::spawn(async move { workspace.attempts(&checked, &params, &limits).await })?
+        };
+        // Dropping `work` (the time limit or cancellation first) stops the query.
+        let attempt = tokio::select! {
+            done = work => done?,
+            () = tokio::time::sleep(limits.time) => {
+                return Err(Error::TimedOut { seconds: limits.time.as_secs() });
+            }
+            () = cancel.cancelled() => return Err(Error::Cancelled),
+        };
         let Attempt {
             collected: (schema, mut batches, rows, truncated),
             report,
@@ -173,6 +180,26 @@ impl Workspace {
         })
     }
 
+    /// Runs `checked` with hash joins, then, if they outgrew the query's memory, with
+    /// joins that sort and merge.
+    async fn attempts(
+        &self,
+        checked: &Checked,
+        params: &ParamValues,
+        limits: &Limits,
+    ) -> Result<Attempt> {
+        let attempt = self.attempt(checked, params, limits, Joins::Hash).await;
+        if let Err(Error::OutOfMemory { .. }) = attempt {
+            // A hash join holds its whole build side in memory; joins that sort and
+            // merge spill to disk instead: slower, but within the query's memory.
+            // Nothing was shown of the first attempt (answers are collected whole).
+            return self
+                .attempt(checked, params, limits, Joins::SortMerge)
+                .await;
+        }
+        attempt
+    }
+
     /// One run of `checked`, its joins planned as `joins`.
     async fn attempt(
         &self,
@@ -180,31 +207,20 @@ impl Workspace {
         params: &ParamValues,
         limits: &Limits,
         joins: Joins,
-        deadline: tokio::time::Instant,
-        cancel: &CancellationToken,
     ) -> Result<Attempt> {
         let fail = |e| classify(e, self.mode(), limits, Phase::Running);
         let report = Arc::new(Mutex::new(Disclosure::default()));
         let (session, plan, explain) = self
             .plan(checked, Some(params), limits, joins, &report)
             .await?;
-        let execute = async {
-            let mut stream = session.execute(&plan).await.map_err(&fail)?;
-            collect(
-                &mut stream,
-                limits.max_rows,
-                "aggregate further or select fewer columns",
-                &fail,
-            )
-            .await
-        };
-        let collected = tokio::select! {
-            done = execute => done?,
-            () = tokio::time::sleep_until(deadline) => {
-                return Err(Error::TimedOut { seconds: limits.time.as_secs() });
-            }
-            () = cancel.cancelled() => return Err(Error::Cancelled),
-        };
+        let mut stream = session.execute(&plan).await.map_err(&fail)?;
+        let collected = collect(
+            &mut stream,
+            limits.max_rows,
+            "aggregate further or select fewer columns",
+            &fail,
+        )
+        .await?;
         Ok(Attempt {
             collected,
             report,

@@ -17,6 +17,7 @@ pub mod manifest;
 mod migrate;
 mod rewrite;
 mod session;
+mod slices;
 mod storage;
 
 pub use datasets::{Committed, DatasetStore, GarbageReport, NewTable};

@@ -27,10 +27,12 @@ use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
+use datafusion::physical_plan::joins::NestedLoopJoinExec;
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::SessionConfig;
 
 use crate::datasets::datafusion_error;
+use crate::slices::SlicesExec;
 use crate::{DatasetStore, Result};
 
 /// One query's session: plans in its state, runs in its own runtime.
@@ -66,7 +68,8 @@ impl QuerySession {
     /// Optimises and runs `plan` within the query's memory pool and spill cap. Every
     /// operator's input is made cooperative: an operator that makes many batches from
     /// few (a cross join) hands control back to the runtime every so many batches, so
-    /// that the query's time limit and cancellation can stop it.
+    /// that the query's time limit and cancellation can stop it; a join without an
+    /// equality compares its rows a slice at a time ([`SlicesExec`]).
     pub async fn execute(
         &self,
         plan: &LogicalPlan,
@@ -77,16 +80,25 @@ impl QuerySession {
     }
 }
 
-/// `plan` with each operator's inputs behind a [`CooperativeExec`].
+/// `plan` with each operator's inputs behind a [`CooperativeExec`], and the probe side
+/// of each nested-loop join cut into slices.
 fn cooperative(plan: Arc<dyn ExecutionPlan>) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
     plan.transform_up(|node| {
         if node.children().is_empty() {
             return Ok(Transformed::no(node));
         }
+        let nested = node.as_ref().downcast_ref::<NestedLoopJoinExec>().is_some();
         let children = node
             .children()
             .into_iter()
-            .map(|child| {
+            .enumerate()
+            .map(|(i, child)| {
+                // The right side is the one compared a batch at a time with the held left.
+                let child = match nested && i == 1 {
+                    true => Arc::new(SlicesExec::new(child.clone())) as Arc<dyn ExecutionPlan>,
+                    false => child.clone(),
+                };
+                let child = &child;
                 if child.as_ref().downcast_ref::<CooperativeExec>().is_some() {
                     child.clone()
                 } else {

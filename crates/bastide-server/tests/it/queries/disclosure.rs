@@ -704,3 +704,27 @@ async fn shapes_the_checks_rebuild_are_answered_or_refused_by_a_rule_never_faili
         other => panic!("{mixed}: {:?}", other.map(|_| "answered")),
     }
 }
+
+#[tokio::test]
+async fn an_aggregate_failing_on_one_person_s_values_fails_no_answer() {
+    let world = town().await;
+    let p = aggregate_project(&world).await;
+    // The mean of DECIMAL(38, 0) is a DECIMAL(38, 4), which 9 × 10^37 overflows: only
+    // the first person has a stay of 10,000 days.
+    let huge = "CAST('90000000000000000000000000000000000000' AS DECIMAL(38, 0))";
+    for days in [10000, 9999] {
+        let value =
+            format!("CASE WHEN sej_nbj = {days} THEN {huge} ELSE CAST(0 AS DECIMAL(38, 0)) END");
+        let per_person = format!(
+            "SELECT count(a) FROM (SELECT nir_ano_17, avg({value}) AS a FROM stays GROUP BY nir_ano_17) t"
+        );
+        let window = format!(
+            "SELECT count(a) FROM (SELECT avg({value}) OVER (PARTITION BY nir_ano_17) AS a FROM stays) t"
+        );
+        for sql in [per_person, window] {
+            if let Err(e) = world.ask(&p, &sql).await {
+                panic!("{sql}: {e}");
+            }
+        }
+    }
+}

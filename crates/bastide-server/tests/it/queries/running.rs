@@ -23,6 +23,38 @@ async fn a_join_too_large_to_hash_in_memory_is_answered_by_sorting_and_merging_o
 }
 
 #[tokio::test]
+async fn a_join_comparing_every_pair_of_millions_of_rows_stops_at_its_limit_and_the_hub_answers_meanwhile()
+ {
+    let world = World::with(|s| s.query.time_limit = Duration::from_secs(2)).await;
+    let p = world.project(Mode::RowLevel).await;
+    // No equality between the sides: nine trillion pairs to compare, held by no batch
+    // boundary of their own.
+    let pairs = "SELECT count(*) FROM range(1, 3000000) a JOIN range(1, 3000000) b ON a.value + b.value = 7";
+    let started = std::time::Instant::now();
+    let health = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let asked = std::time::Instant::now();
+        let status = world.test.get("/healthz").await.status();
+        (status, asked.elapsed())
+    };
+    let (refused, (status, waited)) = tokio::join!(world.refusal(&p, pairs), health);
+    assert!(
+        refused.contains("longer than its limit of 2 s"),
+        "{refused}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, 200);
+    assert!(
+        waited < Duration::from_secs(2),
+        "health answered after {waited:?}"
+    );
+}
+
+#[tokio::test]
 async fn limits_stop_queries_cleanly_and_each_stop_is_recorded() {
     let world = World::with(|s| {
         s.query.time_limit = Duration::from_secs(1);

@@ -9,10 +9,11 @@
 //! run through [`Forgiving`], which computes the batch as before and, only when that
 //! fails, again by halves down to the failing rows, NULL where a row fails (zero
 //! divisors are made NULL first, so the commonest failure never happens). The
-//! failures left are the query's own (planning, types), the hub's (memory, time),
-//! and a checked aggregate's own arithmetic (a mean of decimals past its type's
-//! range, which a `FILTER` on one person's rows can still decide: see the README's
-//! list of what the checks do not catch).
+//! failures left are the query's own (planning, types) and the hub's (memory, time).
+//! Aggregates whose result can fail give NULL for the group instead
+//! ([`aggregate`]).
+
+mod aggregate;
 
 use std::sync::Arc;
 
@@ -27,7 +28,7 @@ use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::type_coercion::binary::BinaryTypeCoercer;
 use datafusion::logical_expr::{
     BinaryExpr, ColumnarValue, Expr, LogicalPlan, Operator, ReturnFieldArgs, ScalarFunctionArgs,
-    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ScalarUDF, ScalarUDFImpl, Signature, Volatility, WindowFunctionDefinition,
 };
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::{self as physical, Literal};
@@ -85,6 +86,23 @@ fn forgive(e: Expr) -> DfResult<Transformed<Expr>> {
             Transformed::yes(Forgiving::operator(op).call(vec![*left, *right]))
         }
         Expr::Negative(value) => Transformed::yes(Forgiving::negation().call(vec![*value])),
+        Expr::AggregateFunction(mut call) => match aggregate::forgiving(&call.func) {
+            Some(func) => {
+                call.func = func;
+                Transformed::yes(Expr::AggregateFunction(call))
+            }
+            None => Transformed::no(Expr::AggregateFunction(call)),
+        },
+        Expr::WindowFunction(mut call) => match &call.fun {
+            WindowFunctionDefinition::AggregateUDF(func) => match aggregate::forgiving(func) {
+                Some(func) => {
+                    call.fun = WindowFunctionDefinition::AggregateUDF(func);
+                    Transformed::yes(Expr::WindowFunction(call))
+                }
+                None => Transformed::no(Expr::WindowFunction(call)),
+            },
+            _ => Transformed::no(Expr::WindowFunction(call)),
+        },
         Expr::ScalarFunction(ScalarFunction { func, args })
             if ALLOWED.contains(&func.name())
                 && func.name() != HUB_PSEUDONYM
@@ -400,5 +418,32 @@ mod tests {
         let table = answer("SELECT avg(x + 10000000) FROM t").await.unwrap();
         assert!(table.contains("avg(t.x + Int64(10000000))"), "{table}");
         assert!(table.contains("10000001.0"), "{table}");
+    }
+
+    #[tokio::test]
+    async fn an_aggregate_whose_result_fails_for_one_group_gives_that_group_null() {
+        // The mean of DECIMAL(38, 0) is a DECIMAL(38, 4): 9 × 10^37 does not fit it.
+        let huge = "CAST('90000000000000000000000000000000000000' AS DECIMAL(38, 0))";
+        let value = format!("CASE WHEN x = 1 THEN {huge} ELSE CAST(x AS DECIMAL(38, 0)) END");
+        let grouped = format!("SELECT x, avg({value}) AS v FROM t GROUP BY x ORDER BY x");
+        let table = answer(&grouped).await.unwrap();
+        let rows: Vec<&str> = table
+            .lines()
+            .skip(3)
+            .filter(|l| l.starts_with('|'))
+            .collect();
+        assert_eq!(rows.len(), 3, "{table}");
+        assert!(rows[0].contains("| 0 | 0.0000"), "{table}");
+        assert_eq!(rows[1], "| 1 |        |", "{table}");
+        assert!(rows[2].contains("| 2 | 2.0000"), "{table}");
+        // Below another aggregation, and in a window.
+        let nested = format!("SELECT count(v) AS n, count(*) AS all_rows FROM ({grouped}) s");
+        let table = answer(&nested).await.unwrap();
+        assert!(table.contains("| 2 | 3        |"), "{table}");
+        let window = format!(
+            "SELECT count(v) AS n FROM (SELECT avg({value}) OVER (PARTITION BY x) AS v FROM t) s"
+        );
+        let table = answer(&window).await.unwrap();
+        assert!(table.contains("| 2 |"), "{table}");
     }
 }

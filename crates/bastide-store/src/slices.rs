@@ -1,0 +1,196 @@
+//! The probe side of a join without an equality, cut into slices of a few rows.
+//!
+//! DataFusion's nested-loop join holds one side whole and compares each batch of the
+//! other with every row of it before it hands control back: with three million rows
+//! held and a batch of 8,192, one batch was 24 billion comparisons, a minute or more
+//! of one thread during which the query could be neither stopped at its time limit
+//! nor cancelled (`range(1, 3000000) a JOIN range(1, 3000000) b ON a.value + b.value
+//! = 7`). Slices of [`SLICE_ROWS`] rows, each given after the runtime had its turn,
+//! keep each step to the held rows times a few dozen. The join builds its output in
+//! batches of the same size as before (it pairs more held rows with each slice).
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::Result;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use futures::{Stream, StreamExt};
+
+/// Rows in a slice.
+pub(crate) const SLICE_ROWS: usize = 32;
+
+/// Its input's batches, [`SLICE_ROWS`] rows at a time, the runtime having its turn
+/// between two slices.
+#[derive(Debug, Clone)]
+pub(crate) struct SlicesExec {
+    input: Arc<dyn ExecutionPlan>,
+}
+
+impl SlicesExec {
+    pub(crate) fn new(input: Arc<dyn ExecutionPlan>) -> Self {
+        Self { input }
+    }
+}
+
+impl DisplayAs for SlicesExec {
+    fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "SlicesExec: rows={SLICE_ROWS}")
+    }
+}
+
+impl ExecutionPlan for SlicesExec {
+    fn name(&self) -> &'static str {
+        "SlicesExec"
+    }
+
+    /// Its input's: the same rows in the same order.
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.input.properties()
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        _: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match children.len() {
+            1 => Ok(Arc::new(Self::new(children.swap_remove(0)))),
+            n => datafusion::common::internal_err!("SlicesExec has one input, not {n}"),
+        }
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        Ok(Box::pin(Slices {
+            input: self.input.execute(partition, context)?,
+            batch: None,
+            at: 0,
+            turn_given: false,
+        }))
+    }
+}
+
+/// The stream of [`SlicesExec`].
+struct Slices {
+    input: SendableRecordBatchStream,
+    /// The batch being cut, and where its next slice starts.
+    batch: Option<RecordBatch>,
+    at: usize,
+    /// Whether the runtime had its turn since the last slice.
+    turn_given: bool,
+}
+
+impl Stream for Slices {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(batch) = &self.batch
+            && self.at < batch.num_rows()
+        {
+            if !self.turn_given {
+                self.turn_given = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            let rows = SLICE_ROWS.min(batch.num_rows() - self.at);
+            let slice = batch.slice(self.at, rows);
+            self.at += rows;
+            self.turn_given = false;
+            return Poll::Ready(Some(Ok(slice)));
+        }
+        self.batch = None;
+        match self.input.poll_next_unpin(cx) {
+            Poll::Ready(Some(Ok(batch))) => {
+                self.batch = Some(batch);
+                self.at = 0;
+                // The first slice at once: the input just had its own turn to come.
+                self.turn_given = true;
+                self.poll_next(cx)
+            }
+            other => other,
+        }
+    }
+}
+
+impl RecordBatchStream for Slices {
+    fn schema(&self) -> SchemaRef {
+        self.input.schema()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::datasource::memory::MemorySourceConfig;
+    use datafusion::prelude::SessionContext;
+
+    #[tokio::test]
+    async fn slices_give_every_row_once_in_order_a_few_at_a_time() {
+        let column = Arc::new(Int64Array::from_iter_values(0..100));
+        let batch = RecordBatch::try_from_iter([("v", column as _)]).unwrap();
+        let input = MemorySourceConfig::try_new_exec(
+            &[vec![batch.clone(), batch.clone()]],
+            batch.schema(),
+            None,
+        )
+        .unwrap();
+        let sliced = SlicesExec::new(input);
+        let batches: Vec<RecordBatch> = sliced
+            .execute(0, SessionContext::new().task_ctx())
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect()
+            .await;
+        assert!(batches.iter().all(|b| b.num_rows() <= SLICE_ROWS));
+        let values: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        let expected: Vec<i64> = (0..100).chain(0..100).collect();
+        assert_eq!(values, expected);
+    }
+}
