@@ -32,6 +32,6 @@ pub use error::{Error, Result};
 pub use guard::{Checked, check};
 pub use limits::{Admission, Ticket};
 pub use pseudonym::{PROJECT_PSEUDONYM, ProjectPseudonym};
-pub use run::{Answer, Described, HubMemory, Limits};
+pub use run::{Answer, Described, HubMemory, Limits, WITHHELD};
 pub use tokio_util::sync::CancellationToken;
 pub use workspace::{OptOuts, ViewCache, Workspace};

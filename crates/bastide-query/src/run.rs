@@ -461,7 +461,8 @@ enum Phase {
 /// of rows (a cast that overflows, a date out of range), unquoted as often as not, so
 /// that a filter moved row by row would read them one by one; whether a query fails
 /// is all it tells.
-const WITHHELD: &str = "a value of the data made the query fail; the message is withheld, as it could show the value: check the casts and functions applied to columns (TRY_CAST gives NULL instead of failing)";
+/// The message of a query that failed while running: what failed is withheld.
+pub const WITHHELD: &str = "a value of the data made the query fail; the message is withheld, as it could show the value: check the casts and functions applied to columns (TRY_CAST gives NULL instead of failing)";
 
 /// Sorts DataFusion's errors into the query's faults and the hub's. An error met while
 /// running may quote a value of a row: its message is withheld, whatever the permit's

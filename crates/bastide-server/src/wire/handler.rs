@@ -497,7 +497,7 @@ fn error(failure: QueryFailure) -> PgWireError {
         QueryFailure::Denied(_) => "42501",
         QueryFailure::Query(e) => match e {
             Q::Syntax { .. } => "42601",
-            Q::Invalid { .. } => "42P01",
+            Q::Invalid { message } => invalid(message),
             Q::Refused { .. } => "42501",
             Q::TimedOut { .. } | Q::Cancelled => "57014",
             Q::OutOfMemory { .. } => "53200",
@@ -510,9 +510,30 @@ fn error(failure: QueryFailure) -> PgWireError {
     client_error(code, failure.to_string())
 }
 
+/// The SQLSTATE of an invalid query, by what its message says.
+fn invalid(message: &str) -> &'static str {
+    if message == bastide_query::WITHHELD {
+        "22000" // data_exception
+    } else if message.contains("table") && message.contains("not found") {
+        "42P01" // undefined_table
+    } else if message.contains("No field named") {
+        "42703" // undefined_column
+    } else {
+        "42000" // syntax_error_or_access_rule_violation
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invalid_queries_get_the_sqlstate_their_message_names() {
+        assert_eq!(invalid("table 'datafusion.public.x' not found"), "42P01");
+        assert_eq!(invalid("Schema error: No field named y."), "42703");
+        assert_eq!(invalid(bastide_query::WITHHELD), "22000");
+        assert_eq!(invalid("Invalid function 'frobnicate'"), "42000");
+    }
 
     #[test]
     fn drivers_statements_are_told_apart_from_queries() {
