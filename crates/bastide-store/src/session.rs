@@ -28,6 +28,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::joins::NestedLoopJoinExec;
+use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::SessionConfig;
 
@@ -87,16 +88,28 @@ fn cooperative(plan: Arc<dyn ExecutionPlan>) -> datafusion::error::Result<Arc<dy
         if node.children().is_empty() {
             return Ok(Transformed::no(node));
         }
-        let nested = node.as_ref().downcast_ref::<NestedLoopJoinExec>().is_some();
+        // A nested-loop join's rows held (its left side), when it is one.
+        let held = match node.as_ref().downcast_ref::<NestedLoopJoinExec>() {
+            Some(join) => Some(
+                StatisticsContext::new()
+                    .compute(join.left().as_ref(), &StatisticsArgs::new())?
+                    .num_rows
+                    .get_value()
+                    .copied(),
+            ),
+            None => None,
+        };
         let children = node
             .children()
             .into_iter()
             .enumerate()
             .map(|(i, child)| {
                 // The right side is the one compared a batch at a time with the held left.
-                let child = match nested && i == 1 {
-                    true => Arc::new(SlicesExec::new(child.clone())) as Arc<dyn ExecutionPlan>,
-                    false => child.clone(),
+                let child = match held {
+                    Some(held) if i == 1 => {
+                        Arc::new(SlicesExec::new(child.clone(), held)) as Arc<dyn ExecutionPlan>
+                    }
+                    _ => child.clone(),
                 };
                 let child = &child;
                 if child.as_ref().downcast_ref::<CooperativeExec>().is_some() {

@@ -5,9 +5,10 @@
 //! held and a batch of 8,192, one batch was 24 billion comparisons, a minute or more
 //! of one thread during which the query could be neither stopped at its time limit
 //! nor cancelled (`range(1, 3000000) a JOIN range(1, 3000000) b ON a.value + b.value
-//! = 7`). Slices of [`SLICE_ROWS`] rows, each given after the runtime had its turn,
-//! keep each step to the held rows times a few dozen. The join builds its output in
-//! batches of the same size as before (it pairs more held rows with each slice).
+//! = 7`). Slices sized so that each holds about [`PAIRS`] comparisons with the held
+//! side (by its estimated rows; [`FEWEST_ROWS`] when unknown), each given after the
+//! runtime had its turn, keep each step short. The join builds its output in batches
+//! of the same size as before (it pairs more held rows with each slice).
 
 use std::fmt;
 use std::pin::Pin;
@@ -24,25 +25,34 @@ use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceC
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::{Stream, StreamExt};
 
-/// Rows in a slice.
-pub(crate) const SLICE_ROWS: usize = 32;
+/// Comparisons with the held side a slice stands for, about.
+const PAIRS: usize = 1 << 22;
 
-/// Its input's batches, [`SLICE_ROWS`] rows at a time, the runtime having its turn
-/// between two slices.
+/// Rows in a slice at least (a slice of a held side of millions of rows), and at most.
+pub(crate) const FEWEST_ROWS: usize = 32;
+const MOST_ROWS: usize = 8192;
+
+/// Its input's batches, a slice at a time, the runtime having its turn between two
+/// slices.
 #[derive(Debug, Clone)]
 pub(crate) struct SlicesExec {
     input: Arc<dyn ExecutionPlan>,
+    rows: usize,
 }
 
 impl SlicesExec {
-    pub(crate) fn new(input: Arc<dyn ExecutionPlan>) -> Self {
-        Self { input }
+    /// `input` in slices to compare with `held` rows (None: not known).
+    pub(crate) fn new(input: Arc<dyn ExecutionPlan>, held: Option<usize>) -> Self {
+        let rows = held.map_or(FEWEST_ROWS, |held| {
+            (PAIRS / held.max(1)).clamp(FEWEST_ROWS, MOST_ROWS)
+        });
+        Self { input, rows }
     }
 }
 
 impl DisplayAs for SlicesExec {
     fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "SlicesExec: rows={SLICE_ROWS}")
+        write!(f, "SlicesExec: rows={}", self.rows)
     }
 }
 
@@ -77,7 +87,10 @@ impl ExecutionPlan for SlicesExec {
         _: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         match children.len() {
-            1 => Ok(Arc::new(Self::new(children.swap_remove(0)))),
+            1 => Ok(Arc::new(Self {
+                input: children.swap_remove(0),
+                rows: self.rows,
+            })),
             n => datafusion::common::internal_err!("SlicesExec has one input, not {n}"),
         }
     }
@@ -99,6 +112,7 @@ impl ExecutionPlan for SlicesExec {
     ) -> Result<SendableRecordBatchStream> {
         Ok(Box::pin(Slices {
             input: self.input.execute(partition, context)?,
+            rows: self.rows,
             batch: None,
             at: 0,
             turn_given: false,
@@ -109,6 +123,8 @@ impl ExecutionPlan for SlicesExec {
 /// The stream of [`SlicesExec`].
 struct Slices {
     input: SendableRecordBatchStream,
+    /// Rows in a slice.
+    rows: usize,
     /// The batch being cut, and where its next slice starts.
     batch: Option<RecordBatch>,
     at: usize,
@@ -128,7 +144,7 @@ impl Stream for Slices {
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            let rows = SLICE_ROWS.min(batch.num_rows() - self.at);
+            let rows = self.rows.min(batch.num_rows() - self.at);
             let slice = batch.slice(self.at, rows);
             self.at += rows;
             self.turn_given = false;
@@ -171,14 +187,15 @@ mod tests {
             None,
         )
         .unwrap();
-        let sliced = SlicesExec::new(input);
+        let sliced = SlicesExec::new(input, Some(1 << 30));
         let batches: Vec<RecordBatch> = sliced
             .execute(0, SessionContext::new().task_ctx())
             .unwrap()
             .map(|b| b.unwrap())
             .collect()
             .await;
-        assert!(batches.iter().all(|b| b.num_rows() <= SLICE_ROWS));
+        assert!(batches.iter().all(|b| b.num_rows() <= FEWEST_ROWS));
+        assert!(batches.len() > 200 / FEWEST_ROWS);
         let values: Vec<i64> = batches
             .iter()
             .flat_map(|b| {
