@@ -254,7 +254,7 @@ impl Hub {
     /// the per-user cap of queries; its one number never leaves the hub as it is.
     async fn exact_count(
         self: &Arc<Self>,
-        _ticket: bastide_query::Ticket,
+        ticket: bastide_query::Ticket,
         scope: bastide_access::PermitScope,
         sql: &str,
     ) -> Result<u64> {
@@ -283,7 +283,13 @@ impl Hub {
         let mut limits = self.limits();
         limits.time = limits.time.min(std::time::Duration::from_secs(60));
         let answer = workspace
-            .run(&checked, &ParamValues::List(Vec::new()), &limits, &cancel)
+            .run(
+                &checked,
+                &ParamValues::List(Vec::new()),
+                &limits,
+                &cancel,
+                ticket,
+            )
             .await
             .map_err(|e| failed(e.into()))?;
         let count = answer

@@ -247,7 +247,6 @@ impl Hub {
         };
         let parameters = count(&params);
         let task = tokio::spawn(async move {
-            let _ticket = ticket;
             // Written ahead, while the query runs: no row leaves before the query is on
             // record, and a query that brings the hub down is on record too.
             let start = recorded_event(&by, Action::QueryStarted, &record, Outcome::Success)
@@ -257,7 +256,7 @@ impl Hub {
                 let workspace = hub.workspace(scope, named, opt_outs).await?;
                 let checked = checked?;
                 let run: BoxFuture<'_, bastide_query::Result<Answer>> =
-                    Box::pin(workspace.run(&checked, &params, &limits, &cancel));
+                    Box::pin(workspace.run(&checked, &params, &limits, &cancel, ticket));
                 Ok::<_, QueryFailure>(run.await?)
             };
             let (started, result) = tokio::join!(hub.audit.record(start), run);

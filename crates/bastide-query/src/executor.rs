@@ -98,4 +98,22 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(600)).await;
         assert!(!finished.load(Ordering::SeqCst));
     }
+
+    #[tokio::test]
+    async fn what_the_work_holds_is_given_back_when_it_lets_go_not_when_it_is_dropped() {
+        let admission = crate::Admission::new(1);
+        let ticket = admission.admit("rita").unwrap();
+        // An operator that computes without handing back control.
+        let running = spawn(async move {
+            let _ticket = ticket;
+            std::thread::sleep(Duration::from_millis(800));
+            tokio::task::yield_now().await;
+        })
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(running);
+        assert!(admission.admit("rita").is_err());
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(admission.admit("rita").is_ok());
+    }
 }

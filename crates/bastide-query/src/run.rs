@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
 use crate::guard::Checked;
-use crate::{executor, forgiving};
+use crate::{Ticket, executor, forgiving};
 use bastide_store::layout::classic;
 
 use crate::pseudonymise::Pseudonymiser;
@@ -132,13 +132,17 @@ impl Workspace {
     /// Runs the statement `checked` (parsed once, by [`crate::guard::check`]), its
     /// placeholders (`$1`, `$2`, …) bound to `params`, under `limits`; `cancel` stops it.
     /// It runs on the query threads ([`executor`]); the time limit and cancellation
-    /// are watched from the caller's.
+    /// are watched from the caller's. `ticket`, the caller's place among its running
+    /// queries, is given back when the work has ended, not when the caller is told:
+    /// a stopped query lets go at its operators' next batch, and its user cannot
+    /// start others meanwhile past their cap.
     pub async fn run(
         &self,
         checked: &Checked,
         params: &ParamValues,
         limits: &Limits,
         cancel: &CancellationToken,
+        ticket: Ticket,
     ) -> Result<Answer> {
         let started = Instant::now();
         let work = {
@@ -148,7 +152,10 @@ impl Workspace {
                 params.clone(),
                 limits.clone(),
             );
-            executor::spawn(async move { workspace.attempts(&checked, &params, &limits).await })?
+            executor::spawn(async move {
+                let _ticket = ticket;
+                workspace.attempts(&checked, &params, &limits).await
+            })?
         };
         // Dropping `work` (the time limit or cancellation first) stops the query.
         let attempt = tokio::select! {
