@@ -158,6 +158,7 @@ pub fn check(sql: &str) -> Result<Checked> {
         }
     };
     let explain = read_only(&statement)?;
+    written_out(&statement)?;
     let mut names = BTreeSet::new();
     relations(&statement, &mut names);
     Ok(Checked {
@@ -165,6 +166,26 @@ pub fn check(sql: &str) -> Result<Checked> {
         relations: names,
         explain,
     })
+}
+
+/// Refuses `statement` when its CTEs, written out where they are named, would make
+/// it read more than [`crate::ctes::MOST_READS`] tables (see [`crate::ctes`]).
+pub(crate) fn written_out(statement: &DfStatement) -> Result<()> {
+    let reads = match statement {
+        DfStatement::Statement(inner) => crate::ctes::reads(inner.as_ref()),
+        DfStatement::Explain(explain) => return written_out(&explain.statement),
+        _ => 0,
+    };
+    if reads > crate::ctes::MOST_READS {
+        return Err(refused(
+            format!(
+                "a query reading more than {} tables once its WITH clauses are written out where they are named",
+                crate::ctes::MOST_READS
+            ),
+            "name each common table expression fewer times, or aggregate in fewer steps",
+        ));
+    }
+    Ok(())
 }
 
 /// Adds the tables `statement` names to `names`.

@@ -11,6 +11,7 @@
 
 mod aggregate;
 pub mod catalogue;
+mod ctes;
 mod disclosure;
 mod error;
 mod executor;

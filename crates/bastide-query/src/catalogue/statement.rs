@@ -46,6 +46,11 @@ pub fn catalogue_statement(sql: &str) -> Option<CatalogueStatement> {
         return None;
     }
     let rewritten = rewritten.pop()?;
+    // A statement whose CTEs would plan into a huge tree goes to the workspace's guard,
+    // which refuses it (see `crate::ctes`).
+    if crate::ctes::reads(&rewritten) > crate::ctes::MOST_READS {
+        return None;
+    }
     // Judged as the client wrote it (the rewrites replace some whole statements of
     // clients by constant answers) and as it will run.
     let original = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok();

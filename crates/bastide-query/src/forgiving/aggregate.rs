@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::arrow::datatypes::{DataType, FieldRef, Schema};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::expr::{AggregateFunctionParams, WindowFunctionParams};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -24,6 +24,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Documentation, GroupsAccumulator, ReversedUDAF,
     SetMonotonicity, Signature,
 };
+use datafusion::physical_expr::{GroupsAccumulatorAdapter, PhysicalExpr, PhysicalSortExpr};
 
 /// Aggregates whose result cannot fail on their values: counts, extremes, picks of
 /// one value, bits and booleans, distinct estimates, sums (which wrap on overflow).
@@ -135,39 +136,47 @@ impl AggregateUDFImpl for ForgivingAggregate {
         self.inner.inner().window_function_display_name(params)
     }
 
+    /// Made per window partition or per query: an accumulator that cannot be made
+    /// (its constant arguments are wrong) gives NULL, wherever rows are.
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let null = ScalarValue::try_from(args.return_type())?;
-        Ok(Box::new(Forgiven {
-            inner: self.inner.accumulator(args)?,
-            null,
-        }))
+        Ok(forgiven(self.inner.accumulator(args), null))
     }
 
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let null = ScalarValue::try_from(args.return_type())?;
-        Ok(Box::new(Forgiven {
-            inner: self.inner.create_sliding_accumulator(args)?,
-            null,
-        }))
+        Ok(forgiven(self.inner.create_sliding_accumulator(args), null))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         self.inner.state_fields(args)
     }
 
-    /// Not over types whose results can fail: the columnar accumulators compute all
-    /// groups' results in one go, and one group's failure fails them all.
-    fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        let fails =
-            fragile(args.return_type()) || args.expr_fields.iter().any(|f| fragile(f.data_type()));
-        !fails && self.inner.groups_accumulator_supported(args)
+    /// Always: the inner's own, or one row accumulator per group.
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
     }
 
+    /// The inner's columnar accumulator, except over types whose results can fail
+    /// (it computes all groups' results in one go, and one group's failure fails them
+    /// all) or where it has none: then one row accumulator per group, one made at once
+    /// first, whether or not a group ever comes, so that arguments it refuses fail
+    /// every query alike (`approx_percentile_cont(x, 1.5)` refused its percentile only
+    /// when a group was made: only when a row matched).
     fn create_groups_accumulator(
         &self,
         args: AccumulatorArgs,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        self.inner.create_groups_accumulator(args)
+        let fails =
+            fragile(args.return_type()) || args.expr_fields.iter().any(|f| fragile(f.data_type()));
+        if !fails && self.inner.groups_accumulator_supported(args.clone()) {
+            return self.inner.create_groups_accumulator(args);
+        }
+        self.inner.accumulator(args.clone())?;
+        let owned = Owned::of(&self.inner, &args);
+        Ok(Box::new(GroupsAccumulatorAdapter::new(move || {
+            owned.accumulator()
+        })))
     }
 
     fn with_beneficial_ordering(
@@ -224,6 +233,102 @@ impl AggregateUDFImpl for ForgivingAggregate {
 
     fn documentation(&self) -> Option<&Documentation> {
         self.inner.documentation()
+    }
+}
+
+/// `made`, forgiving; or, when it could not be made, an accumulator of NULL.
+fn forgiven(made: Result<Box<dyn Accumulator>>, null: ScalarValue) -> Box<dyn Accumulator> {
+    match made {
+        Ok(inner) => Box::new(Forgiven { inner, null }),
+        Err(e) => Box::new(Unmade {
+            null,
+            why: e.strip_backtrace(),
+        }),
+    }
+}
+
+/// What a row accumulator is made from, owned: one is made per group.
+struct Owned {
+    udf: Arc<AggregateUDF>,
+    return_field: FieldRef,
+    schema: Schema,
+    ignore_nulls: bool,
+    order_bys: Vec<PhysicalSortExpr>,
+    is_reversed: bool,
+    name: String,
+    is_distinct: bool,
+    exprs: Vec<Arc<dyn PhysicalExpr>>,
+    expr_fields: Vec<FieldRef>,
+}
+
+impl Owned {
+    fn of(udf: &Arc<AggregateUDF>, args: &AccumulatorArgs) -> Self {
+        Self {
+            udf: udf.clone(),
+            return_field: args.return_field.clone(),
+            schema: args.schema.clone(),
+            ignore_nulls: args.ignore_nulls,
+            order_bys: args.order_bys.to_vec(),
+            is_reversed: args.is_reversed,
+            name: args.name.to_owned(),
+            is_distinct: args.is_distinct,
+            exprs: args.exprs.to_vec(),
+            expr_fields: args.expr_fields.to_vec(),
+        }
+    }
+
+    fn accumulator(&self) -> Result<Box<dyn Accumulator>> {
+        let args = AccumulatorArgs {
+            return_field: self.return_field.clone(),
+            schema: &self.schema,
+            ignore_nulls: self.ignore_nulls,
+            order_bys: &self.order_bys,
+            is_reversed: self.is_reversed,
+            name: &self.name,
+            is_distinct: self.is_distinct,
+            exprs: &self.exprs,
+            expr_fields: &self.expr_fields,
+        };
+        let null = ScalarValue::try_from(args.return_type())?;
+        Ok(forgiven(self.udf.accumulator(args), null))
+    }
+}
+
+/// An accumulator that could not be made: NULL, whatever it is given. It has no
+/// state to hand on: a query that needs it fails there, whether or not rows came.
+#[derive(Debug)]
+struct Unmade {
+    null: ScalarValue,
+    why: String,
+}
+
+impl Accumulator for Unmade {
+    fn update_batch(&mut self, _: &[ArrayRef]) -> Result<()> {
+        Ok(())
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(self.null.clone())
+    }
+
+    fn size(&self) -> usize {
+        self.null.size() + self.why.len()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        datafusion::common::exec_err!("{}", self.why)
+    }
+
+    fn merge_batch(&mut self, _: &[ArrayRef]) -> Result<()> {
+        Ok(())
+    }
+
+    fn retract_batch(&mut self, _: &[ArrayRef]) -> Result<()> {
+        Ok(())
+    }
+
+    fn supports_retract_batch(&self) -> bool {
+        true
     }
 }
 

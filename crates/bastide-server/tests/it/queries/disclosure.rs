@@ -721,10 +721,46 @@ async fn an_aggregate_failing_on_one_person_s_values_fails_no_answer() {
         let window = format!(
             "SELECT count(a) FROM (SELECT avg({value}) OVER (PARTITION BY nir_ano_17) AS a FROM stays) t"
         );
-        for sql in [per_person, window] {
+        // A regular expression that does not compile, met only by the rows that get
+        // through (SIMILAR TO compiles its pattern at the first batch).
+        let similar = format!(
+            "SELECT count(*) FROM (SELECT * FROM stays WHERE sej_nbj = {days}) s WHERE dgn_pal SIMILAR TO '['"
+        );
+        for sql in [per_person, window, similar] {
             if let Err(e) = world.ask(&p, &sql).await {
                 panic!("{sql}: {e}");
             }
         }
     }
+    // An aggregate whose arguments it refuses only once a group is made: the answer
+    // is the same whether a row matches or not.
+    let mut outcomes = Vec::new();
+    for days in [10000, 9999] {
+        let sql = format!(
+            "SELECT count(m) FROM (SELECT nir_ano_17, approx_percentile_cont(sej_nbj, 1.5) AS m FROM stays WHERE sej_nbj = {days} GROUP BY nir_ano_17) t"
+        );
+        outcomes.push(
+            world
+                .ask(&p, &sql)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        );
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+    // Common table expressions that double at each link are refused before planning.
+    let mut doubling = String::from("WITH a1 AS (SELECT 1 AS x)");
+    for i in 2..=30 {
+        doubling += &format!(
+            ", a{i} AS (SELECT x FROM a{} UNION ALL SELECT x FROM a{})",
+            i - 1,
+            i - 1
+        );
+    }
+    doubling += " SELECT count(*) FROM a30";
+    let refused = world.refusal(&p, &doubling).await;
+    assert!(
+        refused.contains("WITH clauses are written out"),
+        "{refused}"
+    );
 }
