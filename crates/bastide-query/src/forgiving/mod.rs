@@ -39,11 +39,11 @@ use crate::pseudonym::{HUB_PSEUDONYM, PROJECT_PSEUDONYM};
 use crate::{Error, Result};
 
 /// `plan` with every cast, fallible operator and function call forgiving; refused
-/// when a `LIKE` pattern is computed from the data or longer than
-/// [`LONGEST_PATTERN`] (a pattern that does not compile would fail the query, and it
-/// is compiled where no wrapper reaches, at the first batch that meets it: whether
-/// the query fails would say whether any row got there). `SIMILAR TO`, a regular
-/// expression, runs as the forgiving `~`.
+/// when a `LIKE` or `SIMILAR TO` pattern is computed from the data, or a `LIKE`
+/// pattern is longer than [`LONGEST_PATTERN`] (a pattern that does not compile would
+/// fail the query, and it is compiled where no wrapper reaches, at the first batch
+/// that meets it: whether the query fails would say whether any row got there).
+/// `SIMILAR TO` a written pattern, a regular expression, runs as the forgiving `~`.
 pub(crate) fn apply(plan: LogicalPlan) -> Result<LogicalPlan> {
     let mut computed = false;
     plan.apply_with_subqueries(|node| {
@@ -51,7 +51,8 @@ pub(crate) fn apply(plan: LogicalPlan) -> Result<LogicalPlan> {
             e.apply(|e| {
                 computed |= matches!(e, Expr::Like(l)
                     if !matches!(&*l.pattern, Expr::Literal(ScalarValue::Utf8(Some(p)) | ScalarValue::LargeUtf8(Some(p)) | ScalarValue::Utf8View(Some(p)), _)
-                        if p.chars().count() <= LONGEST_PATTERN));
+                        if p.chars().count() <= LONGEST_PATTERN))
+                    || matches!(e, Expr::SimilarTo(l) if !matches!(*l.pattern, Expr::Literal(..)));
                 Ok(if computed {
                     TreeNodeRecursion::Stop
                 } else {
