@@ -10,7 +10,10 @@
 //! give NULL where their result fails; over decimals, durations and intervals, where
 //! results can fail, it runs with those accumulators only (one per group, slower than
 //! the columnar ones, which compute all groups' results at once and fail them
-//! together).
+//! together). Some aggregates check their constant arguments only when a group's
+//! accumulator is made (`approx_percentile_cont(x, 1.5)`), that is only when a row
+//! comes: one is made before any row, so that such a query fails whatever the data,
+//! and one that cannot be made later gives NULL.
 
 use std::sync::Arc;
 
