@@ -19,6 +19,7 @@ mod forgiving;
 pub mod functions;
 mod groups;
 pub mod guard;
+mod inlined;
 mod limits;
 mod permitted;
 mod pseudonym;

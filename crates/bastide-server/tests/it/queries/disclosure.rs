@@ -763,4 +763,20 @@ async fn an_aggregate_failing_on_one_person_s_values_fails_no_answer() {
         refused.contains("WITH clauses are written out"),
         "{refused}"
     );
+    // A column written out twice at each level of nesting, which the optimiser would
+    // double twenty times over.
+    let mut nested = String::from("SELECT sej_nbj AS x FROM stays");
+    for i in 0..20 {
+        nested = format!("SELECT x + x AS x FROM ({nested}) s{i}");
+    }
+    let refused = world
+        .refusal(
+            &p,
+            &format!("SELECT count(*) FROM ({nested}) z WHERE x > 0"),
+        )
+        .await;
+    assert!(
+        refused.contains("written out as the expressions"),
+        "{refused}"
+    );
 }
