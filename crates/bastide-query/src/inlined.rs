@@ -63,13 +63,16 @@ fn weights(plan: &LogicalPlan) -> Option<Vec<u64>> {
             }
         }
     };
-    // Expressions of other nodes (filters, aggregates) are written out too.
+    // Expressions of other nodes (filters, aggregates, join conditions) are written
+    // out too, each column at the heaviest of the node's inputs.
     let mut own = 0u64;
-    let _ = plan.apply_expressions(|e| {
-        let all: Vec<u64> = inputs.concat();
-        own = own.max(weight(e, |_| all.iter().copied().max()));
-        Ok(TreeNodeRecursion::Continue)
-    });
+    if !matches!(plan, LogicalPlan::Projection(_)) {
+        let heaviest_input = inputs.iter().flatten().copied().max();
+        let _ = plan.apply_expressions(|e| {
+            own = own.max(weight(e, |_| heaviest_input));
+            Ok(TreeNodeRecursion::Continue)
+        });
+    }
     let heaviest = out.iter().copied().max().unwrap_or(0).max(own);
     (heaviest <= HEAVIEST).then_some(out)
 }
