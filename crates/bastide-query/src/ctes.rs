@@ -81,8 +81,9 @@ impl Visitor for Ctes {
     }
 }
 
-/// A one-part name as SQL folds it.
-fn folded(relation: &ObjectName) -> Option<String> {
+/// A one-part name as SQL folds it (unquoted names in lower case); None for a
+/// qualified one.
+pub(crate) fn folded(relation: &ObjectName) -> Option<String> {
     match relation.0.as_slice() {
         [ObjectNamePart::Identifier(ident)] => Some(fold(ident)),
         _ => None,

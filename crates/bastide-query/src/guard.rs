@@ -12,8 +12,8 @@ use datafusion::common::format::ExplainStatementOptions;
 use datafusion::error::DataFusionError;
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::{
-    Expr, FunctionArguments, ObjectName, ObjectNamePart, Query, SetExpr, Statement, TableFactor,
-    Visit, Visitor, visit_relations,
+    Expr, FunctionArguments, ObjectName, Query, SetExpr, Statement, TableFactor, Visit, Visitor,
+    visit_relations,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::ParserError;
@@ -193,12 +193,7 @@ fn relations(statement: &DfStatement, names: &mut BTreeSet<String>) {
     match statement {
         DfStatement::Statement(inner) => {
             let _ = visit_relations(inner.as_ref(), |relation| {
-                if let [ObjectNamePart::Identifier(ident)] = relation.0.as_slice() {
-                    names.insert(match ident.quote_style {
-                        Some(_) => ident.value.clone(),
-                        None => ident.value.to_lowercase(),
-                    });
-                }
+                names.extend(crate::ctes::folded(relation));
                 ControlFlow::<()>::Continue(())
             });
         }
