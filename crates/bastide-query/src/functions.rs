@@ -17,7 +17,7 @@
 use std::hash::Hash;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, ScalarValue};
@@ -29,6 +29,7 @@ use datafusion::logical_expr::{
 };
 
 use crate::error::internal;
+use crate::sizes;
 use crate::{Error, Result};
 
 /// Most bytes one call of a function may make (over the rows of a batch).
@@ -255,26 +256,19 @@ impl Capped {
     }
 }
 
-/// Elements of the lists of a list argument (0 when not a list).
+/// Elements of the lists of a list argument, over its rows only (0 when not a list).
 fn elements(value: &ColumnarValue) -> usize {
-    let array = match value {
-        ColumnarValue::Array(array) => array.clone(),
-        ColumnarValue::Scalar(scalar) => match scalar.to_array() {
-            Ok(array) => array,
-            Err(_) => return 0,
-        },
-    };
-    match array.data_type() {
-        DataType::List(_) => array.as_list::<i32>().values().len(),
-        DataType::LargeList(_) => array.as_list::<i64>().values().len(),
-        DataType::FixedSizeList(_, _) => array.as_fixed_size_list().values().len(),
-        _ => 0,
+    match value {
+        ColumnarValue::Array(array) => sizes::elements(array.as_ref()),
+        ColumnarValue::Scalar(scalar) => scalar
+            .to_array()
+            .map_or(0, |array| sizes::elements(array.as_ref())),
     }
 }
 
 /// The bytes of an argument over `rows` rows, as its values would be written out (a
-/// constant counts once per row; a text array by its values, not by buffers that
-/// views may share).
+/// constant counts once per row; an array by its own rows' values, not by buffers
+/// that views or slices may share with other rows).
 fn bytes(value: &ColumnarValue, rows: usize) -> usize {
     match value {
         ColumnarValue::Array(array) => logical_bytes(array.as_ref()),
@@ -284,54 +278,23 @@ fn bytes(value: &ColumnarValue, rows: usize) -> usize {
 
 /// The bytes of `array`'s values as written out.
 pub(crate) fn logical_bytes(array: &dyn Array) -> usize {
-    match array.data_type() {
-        DataType::Utf8 => array
-            .as_string::<i32>()
-            .iter()
-            .flatten()
-            .map(str::len)
-            .sum(),
-        DataType::LargeUtf8 => array
-            .as_string::<i64>()
-            .iter()
-            .flatten()
-            .map(str::len)
-            .sum(),
-        DataType::Utf8View => array.as_string_view().iter().flatten().map(str::len).sum(),
-        DataType::BinaryView => array
-            .as_binary_view()
-            .iter()
-            .flatten()
-            .map(<[u8]>::len)
-            .sum(),
-        _ => array.get_array_memory_size(),
-    }
+    sizes::row_bytes(array)
+        .into_iter()
+        .fold(0, usize::saturating_add)
 }
 
-/// The longest text of an argument (its size when not text).
+/// The largest value of an argument, in bytes: one row's own, whatever the others
+/// hold (a cap on it must judge each row alone).
 fn longest(value: &ColumnarValue) -> usize {
     match value {
         ColumnarValue::Scalar(ScalarValue::Utf8(Some(s)))
         | ColumnarValue::Scalar(ScalarValue::LargeUtf8(Some(s)))
         | ColumnarValue::Scalar(ScalarValue::Utf8View(Some(s))) => s.len(),
         ColumnarValue::Scalar(scalar) => scalar.size(),
-        ColumnarValue::Array(array) => match array.data_type() {
-            DataType::Utf8 => array
-                .as_string::<i32>()
-                .iter()
-                .flatten()
-                .map(str::len)
-                .max(),
-            DataType::LargeUtf8 => array
-                .as_string::<i64>()
-                .iter()
-                .flatten()
-                .map(str::len)
-                .max(),
-            DataType::Utf8View => array.as_string_view().iter().flatten().map(str::len).max(),
-            _ => Some(array.get_array_memory_size()),
-        }
-        .unwrap_or(0),
+        ColumnarValue::Array(array) => sizes::row_bytes(array.as_ref())
+            .into_iter()
+            .max()
+            .unwrap_or(0),
     }
 }
 
@@ -449,6 +412,56 @@ mod tests {
     use datafusion::prelude::SessionContext;
 
     use super::*;
+
+    /// `count(*)` of `sql`'s rows, capped and forgiving as a workspace runs it, over
+    /// 3,000 rows in one batch whose row 7 alone holds a long value (70,000 commas).
+    async fn counted(sql: &str) -> String {
+        let ctx = SessionContext::new_with_config(
+            datafusion::prelude::SessionConfig::new().with_target_partitions(1),
+        );
+        ctx.sql(
+            "CREATE TABLE t AS SELECT value AS x, CASE WHEN value = 7 \
+             THEN repeat(',', 70000) ELSE 'a' END AS y FROM range(3000)",
+        )
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+        let plan = ctx.sql(sql).await.unwrap().logical_plan().clone();
+        let plan = crate::forgiving::apply(cap(plan).unwrap()).unwrap();
+        let batches = ctx
+            .execute_logical_plan(plan)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn one_row_too_large_for_the_caps_is_null_alone_not_the_rows_of_its_batch() {
+        let lists = counted(
+            "SELECT count(*) AS n FROM t \
+             WHERE array_to_string(string_to_array(y, ','), '-') IS NOT NULL",
+        )
+        .await;
+        assert!(lists.contains("| 2999 |"), "{lists}");
+        // Under the cap, row 7 makes no other row too large (each row counts alone).
+        let shorter = counted(
+            "SELECT count(*) AS n FROM t \
+             WHERE array_to_string(string_to_array(substr(y, 1, 3000), ','), '-') IS NOT NULL",
+        )
+        .await;
+        assert!(shorter.contains("| 3000 |"), "{shorter}");
+        let numbers = counted("SELECT count(*) AS n FROM t WHERE to_hex(x) IS NOT NULL").await;
+        assert!(numbers.contains("| 3000 |"), "{numbers}");
+        let texts = counted("SELECT count(*) AS n FROM t WHERE y || y || y IS NOT NULL").await;
+        assert!(texts.contains("| 2999 |"), "{texts}");
+    }
 
     #[test]
     fn every_allowed_function_is_one_datafusion_runs_and_no_amplifier_is_allowed() {

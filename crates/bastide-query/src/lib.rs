@@ -26,6 +26,7 @@ mod pseudonym;
 mod pseudonymise;
 mod rows;
 mod run;
+mod sizes;
 mod workspace;
 
 pub use bastide_sdc::Rules;
