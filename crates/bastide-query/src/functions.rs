@@ -92,6 +92,11 @@ pub const ALLOWED: &[&str] = &[
     "hub_pseudonym", "project_pseudonym",
 ];
 
+/// Aggregates whose value holds every value they were given: over a window each row
+/// gets its frame's (`array_agg(x) OVER ()` makes as many lists of every row as there
+/// are rows, memory the square of the rows), so they are not run over one.
+const COLLECTING: &[&str] = &["array_agg", "string_agg"];
+
 /// Functions whose value can outgrow their arguments: each call is bounded.
 const GROWING: &[&str] = &[
     "concat",
@@ -124,6 +129,13 @@ pub(crate) fn check_with(plan: &LogicalPlan, also: impl Fn(&str) -> bool) -> Res
                     && !also(name)
                 {
                     refused = Some(name.to_owned());
+                    return Ok(TreeNodeRecursion::Stop);
+                }
+                if let Expr::WindowFunction(window) = e
+                    && let WindowFunctionDefinition::AggregateUDF(f) = &window.fun
+                    && COLLECTING.contains(&f.name())
+                {
+                    refused = Some(format!("{} over a window", f.name()));
                     return Ok(TreeNodeRecursion::Stop);
                 }
                 Ok(TreeNodeRecursion::Continue)

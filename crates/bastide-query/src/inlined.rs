@@ -11,15 +11,25 @@
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 
+use crate::{Error, Result};
+
 /// Heaviest column a plan may define (a written-out `IN` list of the longest statement
 /// weighs about 30,000; a value doubled by `v || v` seventeen times over, half a
 /// million; planning at this weight takes half a minute at most).
 pub const HEAVIEST: u64 = 1_000_000;
 
-/// Whether some column of `plan` (or of a subquery in it) weighs more than
+/// Refuses `plan` when some column of it (or of a subquery in it) weighs more than
 /// [`HEAVIEST`].
-pub(crate) fn too_heavy(plan: &LogicalPlan) -> bool {
-    weights(plan).is_none()
+pub(crate) fn not_too_heavy(plan: &LogicalPlan) -> Result<()> {
+    match weights(plan) {
+        Some(_) => Ok(()),
+        None => Err(Error::Refused {
+            construct: format!(
+                "a query whose columns, written out as the expressions that make them, exceed {HEAVIEST} terms"
+            ),
+            hint: "name a computed column once per level rather than several times, or compute it in fewer levels",
+        }),
+    }
 }
 
 /// The weight of each output column of `plan`; None past [`HEAVIEST`].
@@ -114,7 +124,7 @@ mod tests {
                         .await
                         .unwrap();
                     let plan = ctx.state().create_logical_plan(&sql).await.unwrap();
-                    too_heavy(&plan)
+                    not_too_heavy(&plan).is_err()
                 })
             })
             .unwrap()

@@ -263,15 +263,7 @@ impl Workspace {
             .statement_to_plan(checked.statement.clone())
             .await
             .map_err(|e| classify(e, self.mode(), limits, Phase::Planning))?;
-        if crate::inlined::too_heavy(&plan) {
-            return Err(Error::Refused {
-                construct: format!(
-                    "a query whose columns, written out as the expressions that make them, exceed {} terms",
-                    crate::inlined::HEAVIEST
-                ),
-                hint: "name a computed column once per level rather than several times, or compute it in fewer levels",
-            });
-        }
+        crate::inlined::not_too_heavy(&plan)?;
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)

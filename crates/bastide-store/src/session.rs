@@ -33,6 +33,7 @@ use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::SessionConfig;
 
 use crate::datasets::datafusion_error;
+use crate::held::{self, HeldExec};
 use crate::slices::SlicesExec;
 use crate::{DatasetStore, Result};
 
@@ -81,9 +82,13 @@ impl QuerySession {
     }
 }
 
-/// `plan` with each operator's inputs behind a [`CooperativeExec`], and the probe side
-/// of each nested-loop join cut into slices.
-fn cooperative(plan: Arc<dyn ExecutionPlan>) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+/// `plan` with each operator's inputs behind a [`CooperativeExec`], the rows each
+/// window holds counted ([`HeldExec`]), and the probe side of each nested-loop join cut
+/// into slices (for sessions that run plans of their own,
+/// such as a workspace's catalogue).
+pub fn cooperative(
+    plan: Arc<dyn ExecutionPlan>,
+) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
     plan.transform_up(|node| {
         if node.children().is_empty() {
             return Ok(Transformed::no(node));
@@ -99,6 +104,8 @@ fn cooperative(plan: Arc<dyn ExecutionPlan>) -> datafusion::error::Result<Arc<dy
             ),
             None => None,
         };
+        // A window's rows held, counted from its input to its output.
+        let window = held::window(&node);
         let children = node
             .children()
             .into_iter()
@@ -109,7 +116,12 @@ fn cooperative(plan: Arc<dyn ExecutionPlan>) -> datafusion::error::Result<Arc<dy
                     Some(held) if i == 1 => {
                         Arc::new(SlicesExec::new(child.clone(), held)) as Arc<dyn ExecutionPlan>
                     }
-                    _ => child.clone(),
+                    _ => match &window {
+                        Some((holding, into, _)) => {
+                            Arc::new(HeldExec::new(child.clone(), holding.clone(), *into))
+                        }
+                        None => child.clone(),
+                    },
                 };
                 let child = &child;
                 if child.as_ref().downcast_ref::<CooperativeExec>().is_some() {
@@ -121,7 +133,11 @@ fn cooperative(plan: Arc<dyn ExecutionPlan>) -> datafusion::error::Result<Arc<dy
             .collect();
         // A cooperative input has its child's properties.
         let keep = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Keep);
-        Ok(Transformed::yes(node.replace_children(children, keep)?))
+        let node = node.replace_children(children, keep)?;
+        Ok(Transformed::yes(match window {
+            Some((holding, _, out_of)) => Arc::new(HeldExec::new(node, holding, out_of)),
+            None => node,
+        }))
     })
     .map(|t| t.data)
 }

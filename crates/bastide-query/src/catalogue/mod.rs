@@ -38,11 +38,13 @@ use datafusion::datasource::empty::EmptyTable;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{LogicalPlan, ScalarUDF};
+use datafusion::physical_plan::execute_stream;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_pg_catalog::setup_pg_catalog;
 
+use crate::executor;
 use crate::run::{Described, Limits};
 use crate::{Answer, Error, Result};
 
@@ -138,30 +140,57 @@ impl Catalogue {
         self.tables == tables
     }
 
-    /// The columns `statement` answers and its placeholders' types.
-    pub async fn describe(&self, statement: &CatalogueStatement) -> Result<Described> {
-        let plan = self.within_time(self.plan(statement)).await??;
+    /// The columns `statement` answers and its placeholders' types, planned on the
+    /// query threads (`held` let go when planning has ended, as in [`Catalogue::run`]).
+    pub async fn describe(
+        &self,
+        statement: &CatalogueStatement,
+        held: impl Send + 'static,
+    ) -> Result<Described> {
+        let (ctx, statement) = (self.ctx.clone(), statement.clone());
+        let work = executor::spawn(async move {
+            let _held = held;
+            plan(&ctx, &statement).await
+        })?;
+        let plan = self.within_time(work).await???;
         Described::of(&plan).map_err(invalid)
     }
 
-    /// Answers `statement` with `params` bound, within the limits.
-    pub async fn run(&self, statement: &CatalogueStatement, params: ParamValues) -> Result<Answer> {
+    /// Answers `statement` with `params` bound, within the limits. It is planned and
+    /// run on the query threads, as a workspace's queries are ([`executor`]), its
+    /// operators cooperative: a join of `pg_proc` with itself on `a.oid + b.oid = 7`
+    /// held the threads that answer requests, the hub's health checks with them.
+    /// `held` (the caller's place among their running statements) is let go when the
+    /// work has ended, not when the caller is told it was stopped.
+    pub async fn run(
+        &self,
+        statement: &CatalogueStatement,
+        params: ParamValues,
+        held: impl Send + 'static,
+    ) -> Result<Answer> {
         let started = std::time::Instant::now();
-        let limits = &self.limits;
-        let execute = async {
-            let plan = self.plan(statement).await?;
+        let (ctx, statement) = (self.ctx.clone(), statement.clone());
+        let max_rows = self.limits.max_rows;
+        let work = executor::spawn(async move {
+            let _held = held;
+            let plan = plan(&ctx, &statement).await?;
             let plan = plan.with_param_values(params).map_err(invalid)?;
-            let frame = self.ctx.execute_logical_plan(plan).await.map_err(invalid)?;
-            let mut stream = frame.execute_stream().await.map_err(invalid)?;
+            let physical = ctx
+                .state()
+                .create_physical_plan(&plan)
+                .await
+                .map_err(invalid)?;
+            let physical = bastide_store::cooperative(physical).map_err(invalid)?;
+            let mut stream = execute_stream(physical, ctx.task_ctx()).map_err(invalid)?;
             crate::run::collect(
                 &mut stream,
-                limits.max_rows,
+                max_rows,
                 "select fewer columns or rows of the catalogue",
                 invalid,
             )
             .await
-        };
-        let (schema, batches, rows, truncated) = self.within_time(execute).await??;
+        })?;
+        let (schema, batches, rows, truncated) = self.within_time(work).await???;
         Ok(Answer {
             schema,
             batches,
@@ -179,29 +208,6 @@ impl Catalogue {
             .map_err(|_| Error::TimedOut {
                 seconds: self.limits.time.as_secs(),
             })
-    }
-
-    async fn plan(&self, statement: &CatalogueStatement) -> Result<LogicalPlan> {
-        let state = self.ctx.state();
-        let plan = state
-            .statement_to_plan(DfStatement::Statement(Box::new(statement.0.clone())))
-            .await
-            .map_err(invalid)?;
-        SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false)
-            .verify_plan(&plan)
-            .map_err(|_| Error::Refused {
-                construct: "changing the catalogue".into(),
-                hint: "the catalogue is read-only",
-            })?;
-        // The workspace's functions, and the catalogue's own: none that makes a value
-        // of any size, and the growing ones bounded, as in the workspace.
-        crate::functions::check_with(&plan, |name| {
-            is_catalogue_function(name) || CATALOGUE_FUNCTIONS.contains(&name)
-        })?;
-        crate::functions::cap(plan)
     }
 
     /// Registers `pg_description` (over PostgreSQL's own rows) and `col_description`
@@ -289,6 +295,31 @@ impl Catalogue {
             .map_err(internal)?;
         Ok(())
     }
+}
+
+/// The plan of `statement` in the catalogue's session `ctx`: read-only, its functions
+/// the workspace's and the catalogue's own (none that makes a value of any size, the
+/// growing ones bounded), its columns not too heavy to optimise, as in the workspace.
+async fn plan(ctx: &SessionContext, statement: &CatalogueStatement) -> Result<LogicalPlan> {
+    let plan = ctx
+        .state()
+        .statement_to_plan(DfStatement::Statement(Box::new(statement.0.clone())))
+        .await
+        .map_err(invalid)?;
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+        .verify_plan(&plan)
+        .map_err(|_| Error::Refused {
+            construct: "changing the catalogue".into(),
+            hint: "the catalogue is read-only",
+        })?;
+    crate::functions::check_with(&plan, |name| {
+        is_catalogue_function(name) || CATALOGUE_FUNCTIONS.contains(&name)
+    })?;
+    crate::inlined::not_too_heavy(&plan)?;
+    crate::functions::cap(plan)
 }
 
 /// `pg_catalog` with `pg_description` holding PostgreSQL's rows and the columns'
@@ -414,7 +445,9 @@ mod tests {
 
     async fn answer(catalogue: &Catalogue, sql: &str) -> Result<Vec<String>> {
         let statement = catalogue_statement(sql).expect("a catalogue statement");
-        let answer = catalogue.run(&statement, ParamValues::List(vec![])).await?;
+        let answer = catalogue
+            .run(&statement, ParamValues::List(vec![]), ())
+            .await?;
         Ok(answer
             .batches
             .iter()
@@ -461,5 +494,41 @@ mod tests {
         assert!(matches!(refused, Error::Refused { .. }), "{refused}");
         // The tables listed hold no row.
         assert!(catalogue_statement("SELECT * FROM ir_ben_r").is_none());
+    }
+
+    /// The caller's threads stay free while a catalogue statement computes, and its
+    /// time limit stops it: a join of `pg_proc` with itself on no equality held the
+    /// threads that answer requests for hours, and a window over it grew past the
+    /// machine's memory.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_catalogue_statement_stops_at_its_limits_and_leaves_the_caller_s_threads_free() {
+        let limits = Limits {
+            time: Duration::from_secs(2),
+            ..Limits::default()
+        };
+        let catalogue = Catalogue::new("p-1", &listed(), &limits).await.unwrap();
+        let pairs = "WITH x AS (SELECT a.oid FROM pg_catalog.pg_proc a, pg_catalog.pg_proc b), \
+                     y AS (SELECT a.oid FROM pg_catalog.pg_type a, pg_catalog.pg_attribute b) \
+                     SELECT count(*) FROM x JOIN y ON x.oid + y.oid = 7";
+        let started = std::time::Instant::now();
+        let ticks = async {
+            let mut ticks = 0;
+            while started.elapsed() < Duration::from_secs(1) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                ticks += 1;
+            }
+            ticks
+        };
+        let (stopped, ticks) = tokio::join!(answer(&catalogue, pairs), ticks);
+        assert!(matches!(stopped, Err(Error::TimedOut { .. })), "{stopped:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(ticks > 20, "the caller's thread ran {ticks} times in a second");
+        let window = "SELECT max(c) FROM (SELECT count(*) OVER () AS c \
+                      FROM pg_catalog.pg_proc a, pg_catalog.pg_proc b, pg_catalog.pg_amop d) t";
+        let stopped = answer(&catalogue, window).await;
+        assert!(
+            matches!(stopped, Err(Error::OutOfMemory { .. } | Error::TimedOut { .. })),
+            "{stopped:?}"
+        );
     }
 }

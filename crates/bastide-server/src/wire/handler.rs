@@ -166,9 +166,9 @@ impl WireParser {
         statement: &CatalogueStatement,
         params: ParamValues,
     ) -> PgWireResult<bastide_query::Answer> {
-        let (catalogue, _listed) = self.catalogue(client, sql).await?;
+        let (catalogue, listed) = self.catalogue(client, sql).await?;
         catalogue
-            .run(statement, params)
+            .run(statement, params, listed)
             .await
             .map_err(|e| error(e.into()))
     }
@@ -226,10 +226,10 @@ impl QueryParser for WireParser {
                 );
             }
             Kind::Catalogue(statement) => {
-                let (catalogue, _listed) = self.catalogue(client, sql).await?;
+                let (catalogue, listed) = self.catalogue(client, sql).await?;
                 described = Some(
                     catalogue
-                        .describe(statement)
+                        .describe(statement, listed)
                         .await
                         .map_err(|e| error(e.into()))?,
                 );

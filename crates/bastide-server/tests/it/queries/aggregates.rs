@@ -66,7 +66,7 @@ async fn an_aggregate_only_permit_answers_aggregates_and_nothing_that_shows_rows
         ),
         (
             "SELECT count(*), max(n) FROM (SELECT count(*) OVER () AS n, array_agg(sej_nbj) OVER () AS a FROM stays) t",
-            "array_agg, which collects",
+            "array_agg over a window",
         ),
     ];
     for (sql, why) in refused {

@@ -4,12 +4,24 @@
 use super::*;
 
 #[tokio::test]
-async fn a_join_too_large_to_hash_in_memory_is_answered_by_sorting_and_merging_on_disk() {
+async fn a_join_too_large_to_hash_in_memory_is_answered_by_sorting_and_merging_on_disk_and_a_window_stops_at_the_limit()
+ {
     let world = World::with(|s| s.query.memory_bytes = 8 << 20).await;
     let p = world.project(Mode::RowLevel).await;
     // Two million keys a side: a hash join's table of one side does not fit 8 MB.
     let join = "SELECT count(*), sum(a.v - b.w) FROM generate_series(1, 2000000) a(v) JOIN generate_series(1, 2000000) b(w) ON a.v = b.w";
     assert_eq!(world.column(&p, join).await, ["2000000"]);
+    // A window holds its rows outside DataFusion's pools: counted, they stop at the
+    // limit (this one held 7.7 GB against a limit of 1 GB at 500 million rows).
+    let window = "SELECT max(c) FROM (SELECT count(*) OVER () AS c FROM range(1, 3000000)) t";
+    let refused = world.refusal(&p, window).await;
+    assert!(refused.contains("memory limit of 8 MB"), "{refused}");
+    let running = "SELECT max(c) FROM (SELECT count(*) OVER (ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS c FROM range(1, 3000000)) t";
+    assert_eq!(world.column(&p, running).await, ["2"]);
+    // Lists of every row of a frame, one per row: never run over a window.
+    let lists = "SELECT count(*) FROM (SELECT array_agg(value) OVER () AS a FROM range(1, 10)) t";
+    let refused = world.refusal(&p, lists).await;
+    assert!(refused.contains("array_agg over a window"), "{refused}");
     // A query no join plan fits still stops at the limit.
     let big = "SELECT v, count(*) FROM generate_series(1, 5000000) t(v) GROUP BY v ORDER BY v DESC";
     let memory = World::with(|s| {
