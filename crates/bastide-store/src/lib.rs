@@ -20,6 +20,7 @@ mod rewrite;
 mod session;
 mod slices;
 mod storage;
+mod turns;
 
 pub use datasets::{Committed, DatasetStore, GarbageReport, NewTable};
 pub use draft::{FILE_ROWS, Replacement, TableSink, VersionDraft};

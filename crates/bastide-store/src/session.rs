@@ -25,7 +25,6 @@ use datafusion::execution::memory_pool::{
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionState;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::physical_plan::coop::CooperativeExec;
 use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
 use datafusion::physical_plan::joins::NestedLoopJoinExec;
 use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
@@ -35,6 +34,7 @@ use datafusion::prelude::SessionConfig;
 use crate::datasets::datafusion_error;
 use crate::held::{self, HeldExec};
 use crate::slices::SlicesExec;
+use crate::turns::TurnsExec;
 use crate::{DatasetStore, Result};
 
 /// One query's session: plans in its state, runs in its own runtime.
@@ -68,10 +68,10 @@ impl QuerySession {
     }
 
     /// Optimises and runs `plan` within the query's memory pool and spill cap. Every
-    /// operator's input is made cooperative: an operator that makes many batches from
-    /// few (a cross join) hands control back to the runtime every so many batches, so
-    /// that the query's time limit and cancellation can stop it; a join without an
-    /// equality compares its rows a slice at a time ([`SlicesExec`]).
+    /// operator's input gives the runtime a turn every so many batches ([`TurnsExec`]):
+    /// an operator that makes many batches from few (a cross join) then hands control
+    /// back, so that the query's time limit and cancellation can stop it; a join
+    /// without an equality compares its rows a slice at a time ([`SlicesExec`]).
     pub async fn execute(
         &self,
         plan: &LogicalPlan,
@@ -82,7 +82,7 @@ impl QuerySession {
     }
 }
 
-/// `plan` with each operator's inputs behind a [`CooperativeExec`], the rows each
+/// `plan` with each operator's inputs behind a [`TurnsExec`], the rows each
 /// window holds counted ([`HeldExec`]), and the probe side of each nested-loop join cut
 /// into slices (for sessions that run plans of their own,
 /// such as a workspace's catalogue).
@@ -123,15 +123,14 @@ pub fn cooperative(
                         None => child.clone(),
                     },
                 };
-                let child = &child;
-                if child.as_ref().downcast_ref::<CooperativeExec>().is_some() {
-                    child.clone()
+                if child.as_ref().downcast_ref::<TurnsExec>().is_some() {
+                    child
                 } else {
-                    Arc::new(CooperativeExec::new(child.clone())) as Arc<dyn ExecutionPlan>
+                    Arc::new(TurnsExec::new(child)) as Arc<dyn ExecutionPlan>
                 }
             })
             .collect();
-        // A cooperative input has its child's properties.
+        // An input taking turns has its child's properties.
         let keep = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Keep);
         let node = node.replace_children(children, keep)?;
         Ok(Transformed::yes(match window {

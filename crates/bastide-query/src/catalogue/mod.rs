@@ -520,14 +520,23 @@ mod tests {
             ticks
         };
         let (stopped, ticks) = tokio::join!(answer(&catalogue, pairs), ticks);
-        assert!(matches!(stopped, Err(Error::TimedOut { .. })), "{stopped:?}");
+        assert!(
+            matches!(stopped, Err(Error::TimedOut { .. })),
+            "{stopped:?}"
+        );
         assert!(started.elapsed() < Duration::from_secs(10));
-        assert!(ticks > 20, "the caller's thread ran {ticks} times in a second");
+        assert!(
+            ticks > 20,
+            "the caller's thread ran {ticks} times in a second"
+        );
         let window = "SELECT max(c) FROM (SELECT count(*) OVER () AS c \
                       FROM pg_catalog.pg_proc a, pg_catalog.pg_proc b, pg_catalog.pg_amop d) t";
         let stopped = answer(&catalogue, window).await;
         assert!(
-            matches!(stopped, Err(Error::OutOfMemory { .. } | Error::TimedOut { .. })),
+            matches!(
+                stopped,
+                Err(Error::OutOfMemory { .. } | Error::TimedOut { .. })
+            ),
             "{stopped:?}"
         );
     }

@@ -1,0 +1,181 @@
+//! Turns for the runtime between an operator's batches, counted per operator.
+//!
+//! A query is stopped (its time limit, a cancellation) when its task next hands
+//! control back to the runtime. An operator that makes many batches from few (a cross
+//! join) would otherwise run on without ever doing so. Tokio's own cooperation
+//! (DataFusion's `CooperativeExec`) spends one unit of a task's budget of 128 at each
+//! operator a poll passes through: behind every operator of a plan 130 operators deep
+//! (`SELECT 0 EXCEPT SELECT 1 EXCEPT …`, 4 kB), each poll spent the whole budget
+//! before reaching a leaf, and the query made no progress at all until its time limit,
+//! holding a query thread for five minutes. Here each operator's input counts its
+//! own batches and gives the runtime one turn every [`BATCHES`]: as deep as a plan is,
+//! every poll reaches its leaves.
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::Result;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use futures::{Stream, StreamExt};
+
+/// Batches an input gives before the runtime has a turn.
+const BATCHES: usize = 16;
+
+/// Its input's batches, unchanged, the runtime having a turn every [`BATCHES`].
+#[derive(Debug, Clone)]
+pub(crate) struct TurnsExec {
+    input: Arc<dyn ExecutionPlan>,
+}
+
+impl TurnsExec {
+    pub(crate) fn new(input: Arc<dyn ExecutionPlan>) -> Self {
+        Self { input }
+    }
+}
+
+impl DisplayAs for TurnsExec {
+    fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "TurnsExec: batches={BATCHES}")
+    }
+}
+
+impl ExecutionPlan for TurnsExec {
+    fn name(&self) -> &'static str {
+        "TurnsExec"
+    }
+
+    /// Its input's: the same rows in the same order.
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.input.properties()
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        _: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match children.len() {
+            1 => Ok(Arc::new(Self::new(children.swap_remove(0)))),
+            n => datafusion::common::internal_err!("TurnsExec has one input, not {n}"),
+        }
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        Ok(Box::pin(Turns {
+            input: self.input.execute(partition, context)?,
+            given: 0,
+        }))
+    }
+}
+
+/// The stream of [`TurnsExec`].
+struct Turns {
+    input: SendableRecordBatchStream,
+    /// Batches given since the runtime's last turn.
+    given: usize,
+}
+
+impl Stream for Turns {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.given >= BATCHES {
+            self.given = 0;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let polled = self.input.poll_next_unpin(cx);
+        if let Poll::Ready(Some(_)) = &polled {
+            self.given += 1;
+        }
+        polled
+    }
+}
+
+impl RecordBatchStream for Turns {
+    fn schema(&self) -> SchemaRef {
+        self.input.schema()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::prelude::SessionContext;
+
+    /// Planned and run as a query's session runs it, on threads deep enough for the
+    /// plan.
+    fn counted(sql: String) -> usize {
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_stack_size(64 << 20)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    let ctx = SessionContext::new();
+                    let plan = ctx.sql(&sql).await.unwrap();
+                    let plan = plan.create_physical_plan().await.unwrap();
+                    let plan = crate::session::cooperative(plan).unwrap();
+                    let run = datafusion::physical_plan::collect(plan, ctx.task_ctx());
+                    let batches = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+                        .await
+                        .expect("answered within a minute")
+                        .unwrap();
+                    batches.iter().map(|b| b.num_rows()).sum::<usize>()
+                })
+            })
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_plan_hundreds_of_operators_deep_reaches_its_leaves() {
+        let mut sql = String::from("SELECT count(*) FROM (SELECT 0");
+        for i in 1..200 {
+            sql.push_str(&format!(" EXCEPT SELECT {i}"));
+        }
+        sql.push_str(") t");
+        assert_eq!(counted(sql), 1);
+    }
+}
