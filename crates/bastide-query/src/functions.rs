@@ -28,8 +28,9 @@ use datafusion::logical_expr::{
     ScalarUDF, ScalarUDFImpl, Signature, WindowFunctionDefinition,
 };
 
+use bastide_store::sizes;
+
 use crate::error::internal;
-use crate::sizes;
 use crate::{Error, Result};
 
 /// Most bytes one call of a function may make (over the rows of a batch).

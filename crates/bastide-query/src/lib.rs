@@ -26,7 +26,6 @@ mod pseudonym;
 mod pseudonymise;
 mod rows;
 mod run;
-mod sizes;
 mod workspace;
 
 pub use bastide_sdc::Rules;

@@ -11,10 +11,11 @@
 
 use std::fmt;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
-use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::Result;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -26,16 +27,34 @@ use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowAggExec};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::{Stream, StreamExt};
 
+use crate::sizes;
+
 /// What one window holds, over all its partitions: made at the first batch, from the
 /// memory pool of the query that runs it.
 #[derive(Debug, Default)]
-pub(crate) struct Holding(OnceLock<MemoryReservation>);
+pub(crate) struct Holding {
+    reservation: OnceLock<MemoryReservation>,
+    /// The widest value of the rows gone in so far, and how many rows.
+    widest: AtomicUsize,
+    rows: AtomicUsize,
+}
 
 impl Holding {
     fn reservation(&self, context: &TaskContext) -> &MemoryReservation {
-        self.0
+        self.reservation
             .get_or_init(|| MemoryConsumer::new("window rows").register(context.memory_pool()))
     }
+}
+
+/// What a window computes for each row, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Computed {
+    /// Its values of fixed width (counts, ranks, sums), together.
+    fixed: usize,
+    /// How many of its values are text, lists or structs: each row may get a copy of
+    /// any value of its partition (`first_value(t) OVER ()`, `max(t) OVER ()`), so
+    /// each counts as the widest value gone in.
+    copied: usize,
 }
 
 /// Which side of the window a [`HeldExec`] stands on.
@@ -43,22 +62,18 @@ impl Holding {
 pub(crate) enum Side {
     /// Its input: each batch grows the holding by its bytes and the values the window
     /// will compute for its rows.
-    Into {
-        /// Bytes of the values the window computes for a row.
-        computed: usize,
-    },
+    Into(Computed),
     /// Its output: each batch's rows, measured as they were going in, shrink it.
     OutOf {
         /// The input's columns (the first ones of the window's output).
         columns: usize,
-        /// Bytes of the values the window computes for a row.
-        computed: usize,
+        computed: Computed,
     },
 }
 
-/// When `node` is a window, what it holds and its two sides: each value it computes
-/// counted by its type's width (16 bytes for text and lists, which `bastide-query`
-/// keeps from growing with the window: no `array_agg` or `string_agg` over one).
+/// When `node` is a window, what it holds and its two sides. (`bastide-query` keeps the
+/// values it computes from growing with the window itself: no `array_agg` or
+/// `string_agg` over one.)
 pub(crate) fn window(node: &Arc<dyn ExecutionPlan>) -> Option<(Arc<Holding>, Side, Side)> {
     let is_window = node.as_ref().downcast_ref::<WindowAggExec>().is_some()
         || node
@@ -72,16 +87,20 @@ pub(crate) fn window(node: &Arc<dyn ExecutionPlan>) -> Option<(Arc<Holding>, Sid
         .children()
         .first()
         .map_or(0, |c| c.schema().fields().len());
-    let computed = node
-        .schema()
+    let schema = node.schema();
+    let widths: Vec<Option<usize>> = schema
         .fields()
         .iter()
         .skip(columns)
-        .map(|f| f.data_type().primitive_width().unwrap_or(16))
-        .sum();
+        .map(|f| f.data_type().primitive_width())
+        .collect();
+    let computed = Computed {
+        fixed: widths.iter().flatten().sum(),
+        copied: widths.iter().filter(|w| w.is_none()).count(),
+    };
     Some((
         Arc::default(),
-        Side::Into { computed },
+        Side::Into(computed),
         Side::OutOf { columns, computed },
     ))
 }
@@ -184,33 +203,63 @@ struct Held {
 
 impl Held {
     fn counted(&self, batch: &RecordBatch) -> Result<()> {
-        let (columns, computed) = match self.side {
-            Side::Into { computed } => (batch.num_columns(), computed),
-            Side::OutOf { columns, computed } => (columns.min(batch.num_columns()), computed),
-        };
-        let bytes: usize = batch.columns()[..columns]
-            .iter()
-            .map(|c| bytes(c.as_ref()))
-            .sum::<usize>()
-            .saturating_add(computed.saturating_mul(batch.num_rows()));
-        let reservation = self.holding.reservation(&self.context);
+        let rows = batch.num_rows();
+        let holding = &self.holding;
+        let reservation = holding.reservation(&self.context);
         match self.side {
-            Side::Into { .. } => reservation.try_grow(bytes),
-            Side::OutOf { .. } => {
-                let given = bytes.min(reservation.size());
-                reservation.shrink(given);
+            Side::Into(computed) => {
+                let widest_here = match computed.copied {
+                    0 => 0,
+                    _ => batch
+                        .columns()
+                        .iter()
+                        .flat_map(|c| sizes::row_bytes(c.as_ref()))
+                        .max()
+                        .unwrap_or(0),
+                };
+                let before = holding.widest.fetch_max(widest_here, Ordering::Relaxed);
+                let widest = before.max(widest_here);
+                let rows_before = holding.rows.fetch_add(rows, Ordering::Relaxed);
+                // The rows already in, at the new width of what they may be given.
+                let wider = computed
+                    .copied
+                    .saturating_mul(widest - before)
+                    .saturating_mul(rows_before);
+                let bytes = input_bytes(batch, batch.num_columns())
+                    .saturating_add(per_row(computed, widest).saturating_mul(rows))
+                    .saturating_add(wider);
+                reservation.try_grow(bytes)
+            }
+            Side::OutOf { columns, computed } => {
+                let widest = holding.widest.load(Ordering::Relaxed);
+                let bytes = input_bytes(batch, columns)
+                    .saturating_add(per_row(computed, widest).saturating_mul(rows));
+                reservation.shrink(bytes.min(reservation.size()));
                 Ok(())
             }
         }
     }
 }
 
-/// The bytes of `array`'s own rows (a slice shares its parent's buffers).
-fn bytes(array: &dyn Array) -> usize {
-    array
-        .to_data()
-        .get_slice_memory_size()
-        .unwrap_or_else(|_| array.get_array_memory_size())
+/// What a window computes for one row, its copied values `widest` bytes each.
+fn per_row(computed: Computed, widest: usize) -> usize {
+    computed
+        .fixed
+        .saturating_add(computed.copied.saturating_mul(widest))
+}
+
+/// The bytes of the first `columns` columns of `batch`, its own rows only (a slice
+/// shares its parent's buffers).
+fn input_bytes(batch: &RecordBatch, columns: usize) -> usize {
+    batch.columns()[..columns.min(batch.num_columns())]
+        .iter()
+        .map(|array| {
+            array
+                .to_data()
+                .get_slice_memory_size()
+                .unwrap_or_else(|_| array.get_array_memory_size())
+        })
+        .sum()
 }
 
 impl Stream for Held {
@@ -265,6 +314,18 @@ mod tests {
                        BETWEEN 1 PRECEDING AND CURRENT ROW) AS c FROM range(1, 3000000)) t";
         let batches = within(8 << 20, running).await.unwrap();
         assert_eq!(batches[0].num_rows(), 1);
+        // A value copied to every row of the window counts as many times.
+        let copied = "SELECT max(length(f)) AS m FROM (SELECT first_value(t) OVER () AS f FROM \
+                      (SELECT CASE WHEN value = 1 THEN concat(repeat('x', 60000), 'y') ELSE 'a' END AS t \
+                       FROM range(1, 300000)) s) u";
+        let error = within(1 << 30, copied).await.unwrap_err();
+        assert!(
+            matches!(
+                error.find_root(),
+                datafusion::error::DataFusionError::ResourcesExhausted(_)
+            ),
+            "{error}"
+        );
         // And the whole window within enough memory.
         let batches = within(512 << 20, whole).await.unwrap();
         assert_eq!(batches[0].num_rows(), 1);

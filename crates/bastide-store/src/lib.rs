@@ -18,6 +18,7 @@ pub mod manifest;
 mod migrate;
 mod rewrite;
 mod session;
+pub mod sizes;
 mod slices;
 mod storage;
 mod turns;

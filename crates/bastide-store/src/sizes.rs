@@ -1,5 +1,6 @@
 //! How many bytes each row of an array holds once written out, counted over that
-//! array alone.
+//! array alone (the value caps of `bastide-query`'s functions, the rows a window
+//! holds).
 //!
 //! An array sliced out of a batch keeps the whole batch's buffers, so its memory size
 //! says nothing of its rows: the value caps measured arguments that way, and one
@@ -15,7 +16,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{ArrowNativeType, DataType};
 
 /// The bytes of each row of `array`, as its value would be written out.
-pub(crate) fn row_bytes(array: &dyn Array) -> Vec<usize> {
+pub fn row_bytes(array: &dyn Array) -> Vec<usize> {
     let rows = array.len();
     match array.data_type() {
         DataType::Null => vec![0; rows],
@@ -70,7 +71,7 @@ pub(crate) fn row_bytes(array: &dyn Array) -> Vec<usize> {
 
 /// The elements of the lists of `array`'s rows, counted over its rows only (0 when it
 /// is not a list).
-pub(crate) fn elements(array: &dyn Array) -> usize {
+pub fn elements(array: &dyn Array) -> usize {
     match array.data_type() {
         DataType::List(_) => extent(array.as_list::<i32>().value_offsets()),
         DataType::LargeList(_) => extent(array.as_list::<i64>().value_offsets()),
