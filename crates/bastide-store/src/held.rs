@@ -9,7 +9,6 @@
 //! operator would), the rows that come out shrink it by the same measure, so that what
 //! the window holds in between is what is counted.
 
-use std::fmt;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -18,15 +17,13 @@ use std::task::{Context, Poll};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::Result;
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
-use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowAggExec};
-use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::{Stream, StreamExt};
 
+use crate::passing::{Pass, PassExec};
 use crate::sizes;
 
 /// What one window holds, over all its partitions: made at the first batch, from the
@@ -107,93 +104,37 @@ pub(crate) fn window(node: &Arc<dyn ExecutionPlan>) -> Option<(Arc<Holding>, Sid
 
 /// Its input's batches, unchanged, counted into or out of a window's [`Holding`].
 #[derive(Debug, Clone)]
-pub(crate) struct HeldExec {
-    input: Arc<dyn ExecutionPlan>,
+pub(crate) struct Counting {
     holding: Arc<Holding>,
     side: Side,
 }
 
-impl HeldExec {
-    pub(crate) fn new(input: Arc<dyn ExecutionPlan>, holding: Arc<Holding>, side: Side) -> Self {
-        Self {
-            input,
-            holding,
-            side,
-        }
-    }
+/// A window's input or output, counted.
+pub(crate) type HeldExec = PassExec<Counting>;
+
+/// `input`, counted into or out of `holding` as `side` says.
+pub(crate) fn held(input: Arc<dyn ExecutionPlan>, holding: Arc<Holding>, side: Side) -> HeldExec {
+    PassExec::new(input, Counting { holding, side })
 }
 
-impl DisplayAs for HeldExec {
-    fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "HeldExec: {:?}", self.side)
-    }
-}
+impl Pass for Counting {
+    const NAME: &'static str = "HeldExec";
 
-impl ExecutionPlan for HeldExec {
-    fn name(&self) -> &'static str {
-        "HeldExec"
-    }
-
-    /// Its input's: the same rows in the same order.
-    fn properties(&self) -> &Arc<PlanProperties> {
-        self.input.properties()
-    }
-
-    fn maintains_input_order(&self) -> Vec<bool> {
-        vec![true]
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
-
-    fn apply_expressions(
+    fn stream(
         &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
-        _: ReplaceChildrenOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        match children.len() {
-            1 => Ok(Arc::new(Self {
-                input: children.swap_remove(0),
-                holding: self.holding.clone(),
-                side: self.side,
-            })),
-            n => datafusion::common::internal_err!("HeldExec has one input, not {n}"),
-        }
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(
-            children,
-            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-        )
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
+        input: SendableRecordBatchStream,
         context: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
-        Ok(Box::pin(Held {
-            input: self.input.execute(partition, context.clone())?,
+    ) -> SendableRecordBatchStream {
+        Box::pin(Held {
+            input,
             holding: self.holding.clone(),
             context,
             side: self.side,
-        }))
+        })
     }
 }
 
-/// The stream of [`HeldExec`].
+/// The stream of [`Counting`].
 struct Held {
     input: SendableRecordBatchStream,
     holding: Arc<Holding>,

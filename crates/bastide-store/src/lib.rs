@@ -16,6 +16,7 @@ mod keys;
 pub mod layout;
 pub mod manifest;
 mod migrate;
+mod passing;
 mod rewrite;
 mod session;
 pub mod sizes;

@@ -32,9 +32,9 @@ use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::SessionConfig;
 
 use crate::datasets::datafusion_error;
-use crate::held::{self, HeldExec};
-use crate::slices::SlicesExec;
-use crate::turns::TurnsExec;
+use crate::held;
+use crate::slices;
+use crate::turns::{Turning, TurnsExec};
 use crate::{DatasetStore, Result};
 
 /// One query's session: plans in its state, runs in its own runtime.
@@ -71,7 +71,7 @@ impl QuerySession {
     /// operator's input gives the runtime a turn every so many batches ([`TurnsExec`]):
     /// an operator that makes many batches from few (a cross join) then hands control
     /// back, so that the query's time limit and cancellation can stop it; a join
-    /// without an equality compares its rows a slice at a time ([`SlicesExec`]).
+    /// without an equality compares its rows a slice at a time ([`slices::SlicesExec`]).
     pub async fn execute(
         &self,
         plan: &LogicalPlan,
@@ -83,7 +83,7 @@ impl QuerySession {
 }
 
 /// `plan` with each operator's inputs behind a [`TurnsExec`], the rows each
-/// window holds counted ([`HeldExec`]), and the probe side of each nested-loop join cut
+/// window holds counted ([`held::HeldExec`]), and the probe side of each nested-loop join cut
 /// into slices (for sessions that run plans of their own,
 /// such as a workspace's catalogue).
 pub fn cooperative(
@@ -114,11 +114,11 @@ pub fn cooperative(
                 // The right side is the one compared a batch at a time with the held left.
                 let child = match held {
                     Some(held) if i == 1 => {
-                        Arc::new(SlicesExec::new(child.clone(), held)) as Arc<dyn ExecutionPlan>
+                        Arc::new(slices::sliced(child.clone(), held)) as Arc<dyn ExecutionPlan>
                     }
                     _ => match &window {
                         Some((holding, into, _)) => {
-                            Arc::new(HeldExec::new(child.clone(), holding.clone(), *into))
+                            Arc::new(held::held(child.clone(), holding.clone(), *into))
                         }
                         None => child.clone(),
                     },
@@ -126,7 +126,7 @@ pub fn cooperative(
                 if child.as_ref().downcast_ref::<TurnsExec>().is_some() {
                     child
                 } else {
-                    Arc::new(TurnsExec::new(child)) as Arc<dyn ExecutionPlan>
+                    Arc::new(TurnsExec::new(child, Turning)) as Arc<dyn ExecutionPlan>
                 }
             })
             .collect();
@@ -134,7 +134,7 @@ pub fn cooperative(
         let keep = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Keep);
         let node = node.replace_children(children, keep)?;
         Ok(Transformed::yes(match window {
-            Some((holding, _, out_of)) => Arc::new(HeldExec::new(node, holding, out_of)),
+            Some((holding, _, out_of)) => Arc::new(held::held(node, holding, out_of)),
             None => node,
         }))
     })

@@ -10,7 +10,6 @@
 //! runtime had its turn, keep each step short. The join builds its output in batches
 //! of the same size as before (it pairs more held rows with each slice).
 
-use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -18,12 +17,11 @@ use std::task::{Context, Poll};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::Result;
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
-use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
-use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use datafusion::physical_plan::ExecutionPlan;
 use futures::{Stream, StreamExt};
+
+use crate::passing::{Pass, PassExec};
 
 /// Comparisons with the held side a slice stands for, about.
 const PAIRS: usize = 1 << 22;
@@ -34,93 +32,41 @@ const MOST_ROWS: usize = 8192;
 
 /// Its input's batches, a slice at a time, the runtime having its turn between two
 /// slices.
-#[derive(Debug, Clone)]
-pub(crate) struct SlicesExec {
-    input: Arc<dyn ExecutionPlan>,
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slicing {
     rows: usize,
 }
 
-impl SlicesExec {
-    /// `input` in slices to compare with `held` rows (None: not known).
-    pub(crate) fn new(input: Arc<dyn ExecutionPlan>, held: Option<usize>) -> Self {
-        let rows = held.map_or(FEWEST_ROWS, |held| {
-            (PAIRS / held.max(1)).clamp(FEWEST_ROWS, MOST_ROWS)
-        });
-        Self { input, rows }
-    }
+/// A join's probe side, in slices.
+pub(crate) type SlicesExec = PassExec<Slicing>;
+
+/// `input` in slices to compare with `held` rows (None: not known).
+pub(crate) fn sliced(input: Arc<dyn ExecutionPlan>, held: Option<usize>) -> SlicesExec {
+    let rows = held.map_or(FEWEST_ROWS, |held| {
+        (PAIRS / held.max(1)).clamp(FEWEST_ROWS, MOST_ROWS)
+    });
+    PassExec::new(input, Slicing { rows })
 }
 
-impl DisplayAs for SlicesExec {
-    fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "SlicesExec: rows={}", self.rows)
-    }
-}
+impl Pass for Slicing {
+    const NAME: &'static str = "SlicesExec";
 
-impl ExecutionPlan for SlicesExec {
-    fn name(&self) -> &'static str {
-        "SlicesExec"
-    }
-
-    /// Its input's: the same rows in the same order.
-    fn properties(&self) -> &Arc<PlanProperties> {
-        self.input.properties()
-    }
-
-    fn maintains_input_order(&self) -> Vec<bool> {
-        vec![true]
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
-
-    fn apply_expressions(
+    fn stream(
         &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
-        _: ReplaceChildrenOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        match children.len() {
-            1 => Ok(Arc::new(Self {
-                input: children.swap_remove(0),
-                rows: self.rows,
-            })),
-            n => datafusion::common::internal_err!("SlicesExec has one input, not {n}"),
-        }
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(
-            children,
-            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-        )
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
-        context: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
-        Ok(Box::pin(Slices {
-            input: self.input.execute(partition, context)?,
+        input: SendableRecordBatchStream,
+        _: Arc<TaskContext>,
+    ) -> SendableRecordBatchStream {
+        Box::pin(Slices {
+            input,
             rows: self.rows,
             batch: None,
             at: 0,
             turn_given: false,
-        }))
+        })
     }
 }
 
-/// The stream of [`SlicesExec`].
+/// The stream of [`Slicing`].
 struct Slices {
     input: SendableRecordBatchStream,
     /// Rows in a slice.
@@ -187,7 +133,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let sliced = SlicesExec::new(input, Some(1 << 30));
+        let sliced = sliced(input, Some(1 << 30));
         let batches: Vec<RecordBatch> = sliced
             .execute(0, SessionContext::new().task_ctx())
             .unwrap()

@@ -11,7 +11,6 @@
 //! own batches and gives the runtime one turn every [`BATCHES`]: as deep as a plan is,
 //! every poll reaches its leaves.
 
-use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -19,93 +18,34 @@ use std::task::{Context, Poll};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::Result;
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
-use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceChildrenOptions};
-use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::{Stream, StreamExt};
+
+use crate::passing::{Pass, PassExec};
 
 /// Batches an input gives before the runtime has a turn.
 const BATCHES: usize = 16;
 
 /// Its input's batches, unchanged, the runtime having a turn every [`BATCHES`].
-#[derive(Debug, Clone)]
-pub(crate) struct TurnsExec {
-    input: Arc<dyn ExecutionPlan>,
-}
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Turning;
 
-impl TurnsExec {
-    pub(crate) fn new(input: Arc<dyn ExecutionPlan>) -> Self {
-        Self { input }
-    }
-}
+/// An operator's input taking turns.
+pub(crate) type TurnsExec = PassExec<Turning>;
 
-impl DisplayAs for TurnsExec {
-    fn fmt_as(&self, _: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "TurnsExec: batches={BATCHES}")
-    }
-}
+impl Pass for Turning {
+    const NAME: &'static str = "TurnsExec";
 
-impl ExecutionPlan for TurnsExec {
-    fn name(&self) -> &'static str {
-        "TurnsExec"
-    }
-
-    /// Its input's: the same rows in the same order.
-    fn properties(&self) -> &Arc<PlanProperties> {
-        self.input.properties()
-    }
-
-    fn maintains_input_order(&self) -> Vec<bool> {
-        vec![true]
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
-
-    fn apply_expressions(
+    fn stream(
         &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn replace_children(
-        self: Arc<Self>,
-        mut children: Vec<Arc<dyn ExecutionPlan>>,
-        _: ReplaceChildrenOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        match children.len() {
-            1 => Ok(Arc::new(Self::new(children.swap_remove(0)))),
-            n => datafusion::common::internal_err!("TurnsExec has one input, not {n}"),
-        }
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.replace_children(
-            children,
-            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
-        )
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
-        context: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
-        Ok(Box::pin(Turns {
-            input: self.input.execute(partition, context)?,
-            given: 0,
-        }))
+        input: SendableRecordBatchStream,
+        _: Arc<TaskContext>,
+    ) -> SendableRecordBatchStream {
+        Box::pin(Turns { input, given: 0 })
     }
 }
 
-/// The stream of [`TurnsExec`].
+/// The stream of [`Turning`].
 struct Turns {
     input: SendableRecordBatchStream,
     /// Batches given since the runtime's last turn.
